@@ -1,0 +1,13 @@
+//! vipd: a virtual-IP failover agent that speaks VRRPv2 (RFC 3768) like keepalived.
+//!
+//! # Layout
+//! - [`config`]: keepalived.conf or TOML in, one typed and validated model out.
+//! - [`vrrp`]: the wire format, the pure RFC 3768 state machine and the task that drives
+//!   one instance.
+//! - `net`: every call that touches the kernel: raw socket, netlink, gratuitous ARP.
+//! - `control`: the Unix control socket spoken by `vipd` and `vipctl`.
+//! - `daemon`: builds everything from the config; owns signals and shutdown order.
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod config;
+pub mod vrrp;

@@ -1,0 +1,1 @@
+//! VRRP: wire format, state machine, and the per-instance driver.
