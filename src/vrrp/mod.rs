@@ -1,1 +1,3 @@
 //! VRRP: wire format, state machine, and the per-instance driver.
+
+pub mod fsm;

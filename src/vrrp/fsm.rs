@@ -1,0 +1,855 @@
+//! The RFC 3768 §6 state machine of one virtual router, with no IO and no clock.
+//!
+//! [`Fsm`] is handed the current time with every input and answers with [`Action`]s for its
+//! driver to carry out. It never sleeps, reads a clock or opens a socket, so elections can be
+//! tested in virtual time (see `tests/sim_lan.rs`).
+//!
+//! Call order for a driver:
+//! 1. feed one input: [`Fsm::handle_startup`], [`Fsm::handle_advert`], [`Fsm::handle_timeout`],
+//!    [`Fsm::handle_link`] or [`Fsm::handle_shutdown`];
+//! 2. drain [`Fsm::poll_action`] until it returns `None`, executing each action in order;
+//! 3. sleep until [`Fsm::poll_timeout`], then call [`Fsm::handle_timeout`] with the clock's time.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+/// The owner priority: the router that owns the virtual addresses (RFC 3768 §5.3.4).
+pub const PRIORITY_OWNER: u8 = 255;
+/// The priority a master sends when it stops being master (RFC 3768 §5.3.4).
+pub const PRIORITY_RESIGN: u8 = 0;
+
+/// What the state machine needs to know of its instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsmConfig {
+    /// Our priority, 1..=255.
+    pub priority: u8,
+    /// Advertisement_Interval.
+    pub advert_int: Duration,
+    /// Preempt_Mode: false with `nopreempt`.
+    pub preempt: bool,
+    /// keepalived's `preempt_delay`: how long a lower-priority master is tolerated.
+    pub preempt_delay: Duration,
+    /// Our primary address: breaks ties between equal priorities (RFC 3768 §6.4.3).
+    pub local_addr: Ipv4Addr,
+    /// Delay before the second burst of gratuitous ARPs; zero = no second burst.
+    pub garp_master_delay: Duration,
+    /// Period of gratuitous ARP refreshes while master; `None` = no refresh.
+    pub garp_master_refresh: Option<Duration>,
+}
+
+/// The states of RFC 3768 §6.4, plus keepalived's FAULT for a dead interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not started, or stopped (RFC 3768 §6.4.1).
+    Init,
+    /// Listening for the master (RFC 3768 §6.4.2).
+    Backup,
+    /// Holding the virtual addresses and advertising (RFC 3768 §6.4.3).
+    Master,
+    /// The interface is down: no VIPs, no adverts (keepalived's FAULT).
+    Fault,
+}
+
+impl State {
+    /// keepalived's upper-case name, used in logs, status and notify arguments.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a transition happened: every transition carries one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The instance started and waits to hear a master.
+    Startup,
+    /// We own the addresses (priority 255) and take over at once.
+    AddressOwner,
+    /// Master_Down_Timer fired: nobody advertised a priority we accept.
+    MasterDown {
+        /// The master we last heard, if any.
+        master: Option<Ipv4Addr>,
+        /// How long ago we last heard it (or since we started listening).
+        silent: Duration,
+    },
+    /// The master sent priority 0, and our Skew_Time passed without a better backup.
+    MasterResigned {
+        /// The master that resigned.
+        master: Ipv4Addr,
+    },
+    /// The master has a lower priority than ours and preemption is on.
+    Preempt {
+        /// The master being preempted.
+        master: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// A peer advertised a higher priority than ours (or an equal one from a higher address).
+    Superseded {
+        /// The new master.
+        peer: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+        /// True when the priorities were equal and its address is higher.
+        by_address: bool,
+    },
+    /// The daemon is stopping.
+    Shutdown,
+    /// The interface lost its link or was set down.
+    InterfaceDown,
+    /// The interface is up again.
+    InterfaceUp,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Startup => f.write_str("starting, waiting for adverts"),
+            Reason::AddressOwner => f.write_str("priority 255: we own the addresses"),
+            Reason::MasterDown {
+                master: Some(m),
+                silent,
+            } => write!(f, "no advert from {m} for {:.2} s", silent.as_secs_f64()),
+            Reason::MasterDown {
+                master: None,
+                silent,
+            } => write!(f, "no advert from any master for {:.2} s", silent.as_secs_f64()),
+            Reason::MasterResigned { master } => write!(f, "{master} resigned (sent priority 0)"),
+            Reason::Preempt { master, priority } => {
+                write!(f, "preempting {master}, whose priority {priority} is lower")
+            }
+            Reason::Superseded {
+                peer,
+                priority,
+                by_address: false,
+            } => write!(f, "{peer} advertises higher priority {priority}"),
+            Reason::Superseded {
+                peer,
+                priority,
+                by_address: true,
+            } => write!(
+                f,
+                "{peer} advertises the same priority {priority} from a higher address"
+            ),
+            Reason::Shutdown => f.write_str("shutting down"),
+            Reason::InterfaceDown => f.write_str("interface is down"),
+            Reason::InterfaceUp => f.write_str("interface is up again"),
+        }
+    }
+}
+
+/// What the driver must do, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send one advert with this priority.
+    SendAdvert {
+        /// Our priority, or 0 when resigning.
+        priority: u8,
+    },
+    /// Add the virtual addresses to their interfaces.
+    AddVips,
+    /// Remove the virtual addresses.
+    RemoveVips,
+    /// Send one burst of gratuitous ARPs for every virtual address.
+    SendGarp,
+    /// The state changed; log it and tell whoever listens.
+    Transition {
+        /// The old state.
+        from: State,
+        /// The new state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+/// The timers of one router: data, not tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// Adver_Timer (master) or Master_Down_Timer (backup): RFC 3768 never runs both.
+    Election = 0,
+    /// The second gratuitous-ARP burst after `garp_master_delay`.
+    GarpDelay = 1,
+    /// Periodic gratuitous-ARP refresh.
+    GarpRefresh = 2,
+}
+
+const TIMERS: [Timer; 3] = [Timer::Election, Timer::GarpDelay, Timer::GarpRefresh];
+
+/// The master a backup last heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Heard {
+    addr: Ipv4Addr,
+    priority: u8,
+    at: Instant,
+}
+
+/// One virtual router's RFC 3768 state machine.
+#[derive(Debug)]
+pub struct Fsm {
+    cfg: FsmConfig,
+    state: State,
+    timers: [Option<Instant>; 3],
+    actions: VecDeque<Action>,
+    /// The master we last heard (backup), for logs, status and preemption.
+    heard: Option<Heard>,
+    /// When we started waiting for a master, for "no advert for N s" without one.
+    listening_since: Option<Instant>,
+    /// Set while Master_Down_Timer runs at Skew_Time because this master sent priority 0.
+    resigned: Option<Ipv4Addr>,
+    /// keepalived's preempt_time: after it, a lower-priority master is preempted.
+    preempt_after: Option<Instant>,
+}
+
+impl Fsm {
+    /// A router in Initialize; nothing happens until [`Fsm::handle_startup`].
+    pub fn new(cfg: FsmConfig) -> Self {
+        Self {
+            cfg,
+            state: State::Init,
+            timers: [None; 3],
+            actions: VecDeque::new(),
+            heard: None,
+            listening_since: None,
+            resigned: None,
+            preempt_after: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The configuration this router runs with.
+    pub fn config(&self) -> &FsmConfig {
+        &self.cfg
+    }
+
+    /// The current master as far as we know: ourselves when master, else the last one heard.
+    pub fn master(&self) -> Option<(Ipv4Addr, u8)> {
+        match self.state {
+            State::Master => Some((self.cfg.local_addr, self.cfg.priority)),
+            State::Backup => self.heard.map(|h| (h.addr, h.priority)),
+            State::Init | State::Fault => None,
+        }
+    }
+
+    /// Skew_Time = (256 - Priority) / 256 s (RFC 3768 §6.1), to the microsecond.
+    pub fn skew_time(&self) -> Duration {
+        Duration::from_micros((256 - u64::from(self.cfg.priority)) * 1_000_000 / 256)
+    }
+
+    /// Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time (RFC 3768 §6.1).
+    pub fn master_down_interval(&self) -> Duration {
+        3 * self.cfg.advert_int + self.skew_time()
+    }
+
+    /// The next action to carry out, in order.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Fsm::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// RFC 3768 §6.4.1: the Startup event.
+    pub fn handle_startup(&mut self, now: Instant) {
+        if self.state == State::Init {
+            self.start(now, Reason::Startup);
+        }
+    }
+
+    /// Leaves Initialize or Fault: the owner becomes master, everyone else listens.
+    fn start(&mut self, now: Instant, reason: Reason) {
+        if self.cfg.priority == PRIORITY_OWNER {
+            self.become_master(now, Reason::AddressOwner);
+        } else {
+            self.become_backup(now, reason);
+        }
+    }
+
+    /// An advert that passed every receive check of RFC 3768 §7.1.
+    pub fn handle_advert(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+        match self.state {
+            State::Backup => self.backup_rx(now, from, priority),
+            State::Master => self.master_rx(now, from, priority),
+            State::Init | State::Fault => {}
+        }
+    }
+
+    /// RFC 3768 §6.4.2: receiving an ADVERTISEMENT in Backup.
+    fn backup_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+        self.heard = Some(Heard {
+            addr: from,
+            priority,
+            at: now,
+        });
+        if priority == PRIORITY_RESIGN {
+            self.resigned = Some(from);
+            let skew = self.skew_time();
+            self.arm(Timer::Election, now + skew);
+            return;
+        }
+        self.resigned = None;
+        let lower = priority < self.cfg.priority;
+        if !self.cfg.preempt || !lower {
+            self.preempt_after = None;
+            self.arm_master_down(now);
+            return;
+        }
+        // A lower-priority master: keepalived tolerates it for preempt_delay, then preempts.
+        if !self.cfg.preempt_delay.is_zero() {
+            let after = *self
+                .preempt_after
+                .get_or_insert(now + self.cfg.preempt_delay);
+            if now < after {
+                self.arm_master_down(now);
+            }
+        }
+        // Otherwise the advert is discarded and Master_Down_Timer runs out.
+    }
+
+    /// RFC 3768 §6.4.3: receiving an ADVERTISEMENT in Master.
+    fn master_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+        let ours = self.cfg.priority;
+        if priority == PRIORITY_RESIGN {
+            self.advertise(now);
+            return;
+        }
+        let by_address = priority == ours && u32::from(from) > u32::from(self.cfg.local_addr);
+        if priority > ours || by_address {
+            self.heard = Some(Heard {
+                addr: from,
+                priority,
+                at: now,
+            });
+            self.leave_master();
+            self.become_backup(
+                now,
+                Reason::Superseded {
+                    peer: from,
+                    priority,
+                    by_address,
+                },
+            );
+            return;
+        }
+        // Two masters (a partition healed): keepalived answers at once and refreshes the
+        // neighbours' ARP caches so the election ends within one interval.
+        self.advertise(now);
+        self.actions.push_back(Action::SendGarp);
+    }
+
+    /// Fires every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for timer in TIMERS {
+            match self.timers[timer as usize] {
+                Some(at) if at <= now => {
+                    self.timers[timer as usize] = None;
+                    self.fire(now, timer);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn fire(&mut self, now: Instant, timer: Timer) {
+        match (self.state, timer) {
+            (State::Master, Timer::Election) => self.advertise(now),
+            (State::Backup, Timer::Election) => {
+                let reason = self.takeover_reason(now);
+                self.become_master(now, reason);
+            }
+            (State::Master, Timer::GarpDelay) => self.actions.push_back(Action::SendGarp),
+            (State::Master, Timer::GarpRefresh) => {
+                self.actions.push_back(Action::SendGarp);
+                if let Some(period) = self.cfg.garp_master_refresh {
+                    self.arm(Timer::GarpRefresh, now + period);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Says why Master_Down_Timer ran out.
+    fn takeover_reason(&self, now: Instant) -> Reason {
+        if let Some(master) = self.resigned {
+            return Reason::MasterResigned { master };
+        }
+        match self.heard {
+            Some(h) if h.priority < self.cfg.priority && self.cfg.preempt => {
+                if now.duration_since(h.at) < self.master_down_interval() {
+                    return Reason::Preempt {
+                        master: h.addr,
+                        priority: h.priority,
+                    };
+                }
+                Reason::MasterDown {
+                    master: Some(h.addr),
+                    silent: now.duration_since(h.at),
+                }
+            }
+            Some(h) => Reason::MasterDown {
+                master: Some(h.addr),
+                silent: now.duration_since(h.at),
+            },
+            None => Reason::MasterDown {
+                master: None,
+                silent: self
+                    .listening_since
+                    .map_or(Duration::ZERO, |t| now.duration_since(t)),
+            },
+        }
+    }
+
+    /// RFC 3768 §6.4.2/§6.4.3: the Shutdown event; a master resigns with priority 0.
+    pub fn handle_shutdown(&mut self, _now: Instant) {
+        match self.state {
+            State::Master => {
+                self.actions.push_back(Action::SendAdvert {
+                    priority: PRIORITY_RESIGN,
+                });
+                self.leave_master();
+            }
+            State::Backup | State::Fault => {}
+            State::Init => return,
+        }
+        self.enter(State::Init, Reason::Shutdown);
+        self.timers = [None; 3];
+    }
+
+    /// The interface went down (`up == false`) or came back.
+    pub fn handle_link(&mut self, now: Instant, up: bool) {
+        match (self.state, up) {
+            (State::Master, false) => {
+                // Worth a try: on a carrier loss the advert is lost, on some drivers not.
+                self.actions.push_back(Action::SendAdvert {
+                    priority: PRIORITY_RESIGN,
+                });
+                self.leave_master();
+                self.enter_fault();
+            }
+            (State::Backup, false) => self.enter_fault(),
+            (State::Fault, true) => self.start(now, Reason::InterfaceUp),
+            _ => {}
+        }
+    }
+
+    fn enter_fault(&mut self) {
+        self.timers = [None; 3];
+        self.heard = None;
+        self.enter(State::Fault, Reason::InterfaceDown);
+    }
+
+    fn become_backup(&mut self, now: Instant, reason: Reason) {
+        self.timers = [None; 3];
+        self.resigned = None;
+        self.preempt_after = None;
+        self.listening_since = Some(now);
+        self.arm_master_down(now);
+        self.enter(State::Backup, reason);
+    }
+
+    fn become_master(&mut self, now: Instant, reason: Reason) {
+        self.resigned = None;
+        self.heard = None;
+        self.enter(State::Master, reason);
+        self.actions.push_back(Action::AddVips);
+        self.advertise(now);
+        self.actions.push_back(Action::SendGarp);
+        if !self.cfg.garp_master_delay.is_zero() {
+            self.arm(Timer::GarpDelay, now + self.cfg.garp_master_delay);
+        }
+        if let Some(period) = self.cfg.garp_master_refresh {
+            self.arm(Timer::GarpRefresh, now + period);
+        }
+    }
+
+    /// Stops acting as master: the caller has queued any resign advert first.
+    fn leave_master(&mut self) {
+        self.timers = [None; 3];
+        self.actions.push_back(Action::RemoveVips);
+    }
+
+    fn advertise(&mut self, now: Instant) {
+        self.actions.push_back(Action::SendAdvert {
+            priority: self.cfg.priority,
+        });
+        self.arm(Timer::Election, now + self.cfg.advert_int);
+    }
+
+    fn arm_master_down(&mut self, now: Instant) {
+        let at = now + self.master_down_interval();
+        self.arm(Timer::Election, at);
+    }
+
+    fn arm(&mut self, timer: Timer, at: Instant) {
+        self.timers[timer as usize] = Some(at);
+    }
+
+    fn enter(&mut self, to: State, reason: Reason) {
+        let from = self.state;
+        self.state = to;
+        self.actions
+            .push_back(Action::Transition { from, to, reason });
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    fn cfg(priority: u8) -> FsmConfig {
+        FsmConfig {
+            priority,
+            advert_int: Duration::from_secs(1),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            local_addr: ME,
+            garp_master_delay: Duration::from_secs(5),
+            garp_master_refresh: None,
+        }
+    }
+
+    fn drain(fsm: &mut Fsm) -> Vec<Action> {
+        std::iter::from_fn(|| fsm.poll_action()).collect()
+    }
+
+    fn started(priority: u8) -> (Fsm, Instant) {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(cfg(priority));
+        fsm.handle_startup(t0);
+        drain(&mut fsm);
+        (fsm, t0)
+    }
+
+    fn master(priority: u8) -> (Fsm, Instant) {
+        let (mut fsm, _) = started(priority);
+        let t = fsm.poll_timeout().unwrap();
+        fsm.handle_timeout(t);
+        drain(&mut fsm);
+        assert_eq!(fsm.state(), State::Master);
+        (fsm, t)
+    }
+
+    #[test]
+    fn timers_have_sub_second_precision() {
+        let fsm = Fsm::new(cfg(100));
+        assert_eq!(fsm.skew_time(), Duration::from_micros(609_375));
+        assert_eq!(fsm.master_down_interval(), Duration::from_micros(3_609_375));
+        assert_eq!(Fsm::new(cfg(254)).skew_time(), Duration::from_micros(7_812));
+        assert_eq!(Fsm::new(cfg(1)).skew_time(), Duration::from_micros(996_093));
+    }
+
+    #[test]
+    fn startup_listens_for_master_down_interval() {
+        let (fsm, t0) = started(100);
+        assert_eq!(fsm.state(), State::Backup);
+        assert_eq!(fsm.poll_timeout(), Some(t0 + fsm.master_down_interval()));
+    }
+
+    #[test]
+    fn owner_becomes_master_at_once() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(cfg(255));
+        fsm.handle_startup(t0);
+        let actions = drain(&mut fsm);
+        assert_eq!(
+            actions,
+            vec![
+                Action::Transition {
+                    from: State::Init,
+                    to: State::Master,
+                    reason: Reason::AddressOwner
+                },
+                Action::AddVips,
+                Action::SendAdvert { priority: 255 },
+                Action::SendGarp,
+            ]
+        );
+    }
+
+    #[test]
+    fn silence_makes_backup_master_with_a_reason() {
+        let (mut fsm, t0) = started(100);
+        fsm.handle_advert(t0, PEER, 150);
+        let down = t0 + fsm.master_down_interval();
+        assert_eq!(fsm.poll_timeout(), Some(down));
+        fsm.handle_timeout(down);
+        let actions = drain(&mut fsm);
+        assert_eq!(
+            actions[0],
+            Action::Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown {
+                    master: Some(PEER),
+                    silent: Duration::from_micros(3_609_375)
+                }
+            }
+        );
+        assert!(actions.contains(&Action::AddVips));
+        assert!(actions.contains(&Action::SendAdvert { priority: 100 }));
+        assert!(actions.contains(&Action::SendGarp));
+        if let Action::Transition { reason, .. } = &actions[0] {
+            assert_eq!(reason.to_string(), "no advert from 10.0.0.2 for 3.61 s");
+        }
+    }
+
+    #[test]
+    fn timeout_before_deadline_does_nothing() {
+        let (mut fsm, t0) = started(100);
+        fsm.handle_timeout(t0 + Duration::from_secs(3));
+        assert!(drain(&mut fsm).is_empty());
+        assert_eq!(fsm.state(), State::Backup);
+    }
+
+    #[test]
+    fn higher_or_equal_advert_resets_master_down_timer() {
+        let (mut fsm, t0) = started(100);
+        let t1 = t0 + Duration::from_secs(2);
+        fsm.handle_advert(t1, PEER, 100);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.master_down_interval()));
+        assert_eq!(fsm.master(), Some((PEER, 100)));
+    }
+
+    #[test]
+    fn lower_advert_is_discarded_so_backup_preempts() {
+        let (mut fsm, t0) = started(100);
+        let deadline = fsm.poll_timeout().unwrap();
+        fsm.handle_advert(t0 + Duration::from_secs(1), PEER, 90);
+        assert_eq!(fsm.poll_timeout(), Some(deadline), "timer not reset");
+        fsm.handle_advert(t0 + Duration::from_secs(3), PEER, 90);
+        fsm.handle_timeout(deadline);
+        let actions = drain(&mut fsm);
+        assert_eq!(
+            actions[0],
+            Action::Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::Preempt {
+                    master: PEER,
+                    priority: 90
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn nopreempt_accepts_a_lower_master() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(FsmConfig {
+            preempt: false,
+            ..cfg(100)
+        });
+        fsm.handle_startup(t0);
+        let t1 = t0 + Duration::from_secs(3);
+        fsm.handle_advert(t1, PEER, 90);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.master_down_interval()));
+    }
+
+    #[test]
+    fn preempt_delay_tolerates_a_lower_master_then_preempts() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(FsmConfig {
+            preempt_delay: Duration::from_secs(10),
+            ..cfg(100)
+        });
+        fsm.handle_startup(t0);
+        let mut t = t0;
+        // Adverts every second from a lower master: tolerated for 10 s.
+        for _ in 0..10 {
+            t += Duration::from_secs(1);
+            fsm.handle_advert(t, PEER, 90);
+            fsm.handle_timeout(t);
+            assert_eq!(fsm.state(), State::Backup, "at {:?}", t - t0);
+        }
+        for _ in 0..5 {
+            t += Duration::from_secs(1);
+            fsm.handle_advert(t, PEER, 90);
+            fsm.handle_timeout(t);
+        }
+        assert_eq!(fsm.state(), State::Master);
+        let preempted_at = t0 + Duration::from_secs(10) + fsm.master_down_interval();
+        assert!(t >= preempted_at);
+    }
+
+    #[test]
+    fn priority_zero_hands_over_after_skew_time() {
+        let (mut fsm, t0) = started(100);
+        fsm.handle_advert(t0, PEER, 200);
+        let t1 = t0 + Duration::from_secs(1);
+        fsm.handle_advert(t1, PEER, 0);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.skew_time()));
+        fsm.handle_timeout(t1 + fsm.skew_time());
+        let actions = drain(&mut fsm);
+        assert_eq!(
+            actions[0],
+            Action::Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterResigned { master: PEER }
+            }
+        );
+    }
+
+    #[test]
+    fn master_advertises_every_interval() {
+        let (mut fsm, t) = master(100);
+        assert_eq!(fsm.poll_timeout(), Some(t + Duration::from_secs(1)));
+        fsm.handle_timeout(t + Duration::from_secs(1));
+        assert_eq!(drain(&mut fsm), vec![Action::SendAdvert { priority: 100 }]);
+        assert_eq!(fsm.poll_timeout(), Some(t + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn master_sends_second_garp_burst_after_delay() {
+        let (mut fsm, t) = master(100);
+        let mut garps = 0;
+        let mut now = t;
+        while now < t + Duration::from_millis(5_500) {
+            now = fsm.poll_timeout().unwrap();
+            fsm.handle_timeout(now);
+            garps += drain(&mut fsm)
+                .iter()
+                .filter(|a| **a == Action::SendGarp)
+                .count();
+        }
+        assert_eq!(garps, 1, "one delayed burst after the first");
+    }
+
+    #[test]
+    fn master_yields_to_higher_priority() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_advert(t, PEER, 101);
+        let actions = drain(&mut fsm);
+        assert_eq!(
+            actions,
+            vec![
+                Action::RemoveVips,
+                Action::Transition {
+                    from: State::Master,
+                    to: State::Backup,
+                    reason: Reason::Superseded {
+                        peer: PEER,
+                        priority: 101,
+                        by_address: false
+                    }
+                }
+            ]
+        );
+        assert_eq!(fsm.poll_timeout(), Some(t + fsm.master_down_interval()));
+    }
+
+    #[test]
+    fn equal_priority_is_broken_by_the_higher_address() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_advert(t, Ipv4Addr::new(10, 0, 0, 0), 100);
+        assert_eq!(fsm.state(), State::Master, "lower address loses");
+        fsm.handle_advert(t, PEER, 100);
+        assert_eq!(fsm.state(), State::Backup, "higher address wins");
+    }
+
+    #[test]
+    fn master_answers_a_lower_master_at_once() {
+        let (mut fsm, t) = master(100);
+        let t1 = t + Duration::from_millis(300);
+        fsm.handle_advert(t1, PEER, 90);
+        assert_eq!(
+            drain(&mut fsm),
+            vec![Action::SendAdvert { priority: 100 }, Action::SendGarp]
+        );
+        assert_eq!(fsm.poll_timeout(), Some(t1 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn master_answers_priority_zero_with_an_advert() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_advert(t, PEER, 0);
+        assert_eq!(drain(&mut fsm), vec![Action::SendAdvert { priority: 100 }]);
+        assert_eq!(fsm.state(), State::Master);
+    }
+
+    #[test]
+    fn shutdown_of_master_resigns_then_removes_vips() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_shutdown(t);
+        assert_eq!(
+            drain(&mut fsm),
+            vec![
+                Action::SendAdvert { priority: 0 },
+                Action::RemoveVips,
+                Action::Transition {
+                    from: State::Master,
+                    to: State::Init,
+                    reason: Reason::Shutdown
+                }
+            ]
+        );
+        assert_eq!(fsm.poll_timeout(), None);
+    }
+
+    #[test]
+    fn link_down_is_fault_and_link_up_is_backup() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_link(t, false);
+        let actions = drain(&mut fsm);
+        assert_eq!(
+            actions,
+            vec![
+                Action::SendAdvert { priority: 0 },
+                Action::RemoveVips,
+                Action::Transition {
+                    from: State::Master,
+                    to: State::Fault,
+                    reason: Reason::InterfaceDown
+                }
+            ]
+        );
+        assert_eq!(fsm.poll_timeout(), None);
+        fsm.handle_advert(t, PEER, 50);
+        assert!(drain(&mut fsm).is_empty(), "FAULT ignores adverts");
+        let t1 = t + Duration::from_secs(1);
+        fsm.handle_link(t1, true);
+        assert_eq!(fsm.state(), State::Backup);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.master_down_interval()));
+    }
+
+    #[test]
+    fn reasons_read_like_a_log_line() {
+        let r = Reason::Superseded {
+            peer: PEER,
+            priority: 150,
+            by_address: false,
+        };
+        assert_eq!(r.to_string(), "10.0.0.2 advertises higher priority 150");
+        let r = Reason::Preempt {
+            master: PEER,
+            priority: 90,
+        };
+        assert_eq!(
+            r.to_string(),
+            "preempting 10.0.0.2, whose priority 90 is lower"
+        );
+    }
+}
