@@ -125,7 +125,11 @@ impl fmt::Display for Reason {
             Reason::MasterDown {
                 master: None,
                 silent,
-            } => write!(f, "no advert from any master for {:.2} s", silent.as_secs_f64()),
+            } => write!(
+                f,
+                "no advert from any master for {:.2} s",
+                silent.as_secs_f64()
+            ),
             Reason::MasterResigned { master } => write!(f, "{master} resigned (sent priority 0)"),
             Reason::Preempt { master, priority } => {
                 write!(f, "preempting {master}, whose priority {priority} is lower")
