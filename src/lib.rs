@@ -10,4 +10,5 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod config;
+pub mod net;
 pub mod vrrp;

@@ -1,0 +1,167 @@
+//! Every call that touches the kernel: the raw VRRP socket, rtnetlink and gratuitous ARP.
+//!
+//! Nothing outside this module opens a socket, calls `setsockopt` or speaks netlink, so a test
+//! double can stand in for the whole of it. This is also the only module allowed `unsafe`: it
+//! is needed for two socket options socket2 does not wrap (`IP_MULTICAST_IF` with an
+//! `ip_mreqn`, a `sockaddr_ll` for `AF_PACKET`) and for registering a file descriptor with
+//! tokio (`AsyncFd::register`, see [`socket`]).
+//!
+//! - [`socket`]: raw IPv4 socket for IP protocol 112, multicast 224.0.0.18 or unicast peers.
+//! - [`addr`]: rtnetlink: links, IPv4 addresses (the VIPs) and link up/down events.
+//! - [`arp`]: gratuitous ARP frames over `AF_PACKET`, as keepalived sends them.
+//!
+//! Errors are one [`NetError`] whose message names the interface and the syscall or netlink
+//! operation that failed, e.g. `setsockopt(SO_BINDTODEVICE, eth0): Operation not permitted`.
+#![allow(unsafe_code)]
+
+pub mod addr;
+pub mod arp;
+pub mod socket;
+
+use std::io;
+
+/// An error from the kernel, or from setting up the plumbing to reach it.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// A socket syscall failed: `call(what, ifname): error`.
+    #[error("{call}({what}, {ifname}): {source}")]
+    Syscall {
+        /// The syscall, e.g. `setsockopt`, `socket`, `bind`, `sendto`.
+        call: &'static str,
+        /// Its argument that tells the calls apart, e.g. `SO_BINDTODEVICE` or `224.0.0.18`.
+        what: String,
+        /// The interface the socket belongs to (a name, or `ifindex N`).
+        ifname: String,
+        /// The error the kernel returned.
+        #[source]
+        source: io::Error,
+    },
+    /// A netlink request failed: `netlink op (target): error`.
+    #[error("netlink {op} ({target}): {source}")]
+    Netlink {
+        /// The request, e.g. `RTM_NEWADDR 10.0.0.1/24`.
+        op: String,
+        /// The interface it was about (a name, or `ifindex N`).
+        target: String,
+        /// The error the kernel returned (or a decoding error, as `ErrorKind::Other`).
+        #[source]
+        source: io::Error,
+    },
+    /// Opening a netlink socket failed.
+    #[error("netlink: cannot open a NETLINK_ROUTE socket ({what}): {source}")]
+    NetlinkOpen {
+        /// Which socket: requests, or the link event subscription.
+        what: &'static str,
+        /// The error the kernel returned.
+        #[source]
+        source: io::Error,
+    },
+    /// The named interface does not exist (in this network namespace).
+    #[error(
+        "no such network interface: {0:?} (check the interface name and the network namespace)"
+    )]
+    NoSuchInterface(String),
+    /// A function that registers with tokio was called outside a tokio runtime.
+    #[error("{0}: must be called inside a tokio runtime")]
+    NoRuntime(&'static str),
+    /// An argument the kernel would reject anyway, caught before the call.
+    #[error("{what} ({target}): invalid argument: {why}")]
+    Invalid {
+        /// The call it was meant for.
+        what: &'static str,
+        /// The interface it was about.
+        target: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+impl NetError {
+    /// True when the kernel said EPERM or EACCES: the process lacks CAP_NET_ADMIN or
+    /// CAP_NET_RAW. The binary turns this into "vipd needs CAP_NET_ADMIN and CAP_NET_RAW: run
+    /// it as root or grant both".
+    pub fn is_permission(&self) -> bool {
+        match self {
+            NetError::Syscall { source, .. }
+            | NetError::Netlink { source, .. }
+            | NetError::NetlinkOpen { source, .. } => is_permission(source),
+            NetError::NoSuchInterface(_) | NetError::NoRuntime(_) | NetError::Invalid { .. } => {
+                false
+            }
+        }
+    }
+
+    /// The errno behind this error, if the kernel returned one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            NetError::Syscall { source, .. }
+            | NetError::Netlink { source, .. }
+            | NetError::NetlinkOpen { source, .. } => source.raw_os_error(),
+            NetError::NoSuchInterface(_) | NetError::NoRuntime(_) | NetError::Invalid { .. } => {
+                None
+            }
+        }
+    }
+
+    /// Builds a [`NetError::Syscall`].
+    pub(crate) fn syscall(
+        call: &'static str,
+        what: impl Into<String>,
+        ifname: impl Into<String>,
+        source: io::Error,
+    ) -> Self {
+        NetError::Syscall {
+            call,
+            what: what.into(),
+            ifname: ifname.into(),
+            source,
+        }
+    }
+}
+
+fn is_permission(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+        || e.kind() == io::ErrorKind::PermissionDenied
+}
+
+/// Fails with [`NetError::NoRuntime`] when there is no tokio runtime to register with, instead
+/// of the panic tokio would raise.
+fn require_runtime(what: &'static str) -> Result<(), NetError> {
+    tokio::runtime::Handle::try_current()
+        .map(|_| ())
+        .map_err(|_| NetError::NoRuntime(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_are_recognised() {
+        let e = NetError::syscall(
+            "setsockopt",
+            "SO_BINDTODEVICE",
+            "eth0",
+            io::Error::from_raw_os_error(libc::EPERM),
+        );
+        assert!(e.is_permission());
+        assert_eq!(
+            e.to_string(),
+            "setsockopt(SO_BINDTODEVICE, eth0): Operation not permitted (os error 1)"
+        );
+        let e = NetError::Netlink {
+            op: "RTM_NEWADDR 10.0.0.1/24".into(),
+            target: "ifindex 2".into(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        };
+        assert!(e.is_permission());
+        let e = NetError::syscall(
+            "sendto",
+            "224.0.0.18",
+            "eth0",
+            io::Error::from_raw_os_error(libc::ENOBUFS),
+        );
+        assert!(!e.is_permission());
+        assert!(!NetError::NoSuchInterface("eth9".into()).is_permission());
+    }
+}
