@@ -1,1 +1,2 @@
 //! VRRP: wire format, state machine, and the per-instance driver.
+pub mod packet;
