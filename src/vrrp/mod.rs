@@ -1,3 +1,4 @@
 //! VRRP: wire format, state machine, and the per-instance driver.
 
 pub mod fsm;
+pub mod packet;
