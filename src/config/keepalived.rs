@@ -1031,3 +1031,297 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
     }
     Some(inst)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
+
+    fn toks(text: &str) -> (Vec<(Kind, String, usize, usize)>, Report) {
+        let mut report = Report::new(Path::new("t.conf"));
+        let t = lex(text, &mut report)
+            .into_iter()
+            .map(|t| (t.kind, t.text, t.line, t.col))
+            .collect();
+        (t, report)
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        toks(text).0.into_iter().map(|t| t.1).collect()
+    }
+
+    fn ok(text: &str) -> Loaded {
+        load_str(text, Path::new("t.conf")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn err(text: &str) -> ConfigError {
+        load_str(text, Path::new("t.conf")).expect_err("must be rejected")
+    }
+
+    const MINIMAL: &str = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+                           virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+
+    #[test]
+    fn lex_glued_braces() {
+        assert_eq!(words("vrrp_instance VI_1{"), ["vrrp_instance", "VI_1", "{"]);
+        assert_eq!(words("authentication{}"), ["authentication", "{", "}"]);
+        assert_eq!(
+            words("track_script { chk }"),
+            ["track_script", "{", "chk", "}"]
+        );
+        let (t, _) = toks("a{\n\t}");
+        assert_eq!(t[1], (Kind::Open, "{".into(), 1, 2));
+        assert_eq!(t[2], (Kind::Close, "}".into(), 2, 2));
+    }
+
+    #[test]
+    fn lex_comments() {
+        assert_eq!(
+            words("# whole line\n! also\nstate MASTER # end\npriority 5 ! end"),
+            ["state", "MASTER", "priority", "5"]
+        );
+        assert_eq!(words("auth_pass a\\#b\\!c"), ["auth_pass", "a#b!c"]);
+        assert_eq!(
+            words("script \"a # b ! c\" # real comment"),
+            ["script", "a # b ! c"]
+        );
+    }
+
+    #[test]
+    fn lex_comment_glued_to_value_warns() {
+        let (t, report) = toks("auth_pass Test123!");
+        assert_eq!(t.last().unwrap().1, "Test123");
+        assert_eq!(report.warnings.len(), 1);
+        let w = &report.warnings[0];
+        assert_eq!((w.line, w.column, w.key.as_str()), (1, 11, "Test123!"));
+        assert!(w.message.contains("`!` starts a comment"), "{}", w.message);
+    }
+
+    #[test]
+    fn lex_crlf_tabs_no_final_newline() {
+        let (t, report) = toks("a\tb\r\n\t\tc  d\r\ne");
+        let got: Vec<_> = t.iter().map(|t| (t.1.as_str(), t.2, t.3)).collect();
+        assert_eq!(
+            got,
+            [
+                ("a", 1, 1),
+                ("b", 1, 3),
+                ("c", 2, 3),
+                ("d", 2, 6),
+                ("e", 3, 1)
+            ]
+        );
+        assert!(report.errors.is_empty());
+    }
+
+    #[test]
+    fn lex_quotes() {
+        let (t, _) = toks("script \"/bin/check 1\"");
+        assert_eq!(t[1], (Kind::Quoted, "/bin/check 1".into(), 1, 8));
+        let (_, report) = toks("script \"/bin/check");
+        assert_eq!(report.errors[0].message, "unterminated quoted string");
+    }
+
+    #[test]
+    fn brace_on_its_own_line() {
+        let l = ok(
+            "vrrp_instance VI_1\n{\n interface eth0\n virtual_router_id 7\n \
+                    virtual_ipaddress\n {\n 10.0.0.1/24\n }\n}",
+        );
+        let i = &l.config.instances[0];
+        assert_eq!(i.virtual_router_id, 7);
+        assert_eq!(i.virtual_ipaddress[0].prefix_len, 24);
+    }
+
+    #[test]
+    fn minimal_defaults() {
+        let l = ok(MINIMAL);
+        let i = &l.config.instances[0];
+        let mut want = crate::config::VrrpInstance::with_defaults("VI_1", "eth0", 51);
+        want.virtual_ipaddress.push(crate::config::VirtualIp {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix_len: 32,
+            dev: None,
+            label: None,
+        });
+        assert_eq!(*i, want);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn every_supported_keyword() {
+        let text = "global_defs {\n router_id lb1\n}\nvrrp_instance VI_1 {\n state MASTER\n \
+                    interface eth0\n virtual_router_id 51\n priority 150\n advert_int 3\n \
+                    nopreempt\n preempt_delay 10\n authentication {\n auth_type PASS\n \
+                    auth_pass secret\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth1 \
+                    label eth1:1\n 10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n \
+                    10.0.0.12\n 10.0.0.13\n }\n garp_master_delay 2\n garp_master_repeat 3\n \
+                    garp_master_refresh 60\n}\n";
+        let l = ok(text);
+        assert_eq!(l.config.router_id.as_deref(), Some("lb1"));
+        let i = &l.config.instances[0];
+        assert_eq!(i.state, crate::config::InitialState::Master);
+        assert_eq!(i.priority, 150);
+        assert_eq!(i.advert_int, std::time::Duration::from_secs(3));
+        // nopreempt with state MASTER is cleared, as keepalived does.
+        assert!(i.preempt);
+        assert_eq!(l.warnings[0].key, "nopreempt");
+        assert_eq!(i.preempt_delay, std::time::Duration::from_secs(10));
+        assert_eq!(i.auth_pass.as_deref(), Some(&b"secret"[..]));
+        assert_eq!(i.virtual_ipaddress[0].dev.as_deref(), Some("eth1"));
+        assert_eq!(i.virtual_ipaddress[0].label.as_deref(), Some("eth1:1"));
+        assert_eq!(i.virtual_ipaddress[1].prefix_len, 32);
+        assert_eq!(i.unicast_src_ip, Some("10.0.0.11".parse().unwrap()));
+        assert_eq!(i.unicast_peer.len(), 2);
+        assert_eq!(i.garp_master_delay, std::time::Duration::from_secs(2));
+        assert_eq!(i.garp_master_repeat, 3);
+        assert_eq!(
+            i.garp_master_refresh,
+            Some(std::time::Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn unsupported_blocks_warn_with_line() {
+        let text = format!(
+            "{MINIMAL}vrrp_script chk {{\n script \"true\"\n interval 2\n}}\n\
+             virtual_server 10.0.0.1 80 {{\n lb_algo rr\n real_server 10.0.0.2 80 {{\n \
+             TCP_CHECK {{\n connect_timeout 3\n }}\n }}\n}}\n"
+        );
+        let l = ok(&text);
+        let w: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
+        assert!(
+            w[0].starts_with(
+                "t.conf:8:1: vrrp_script: ignored: not supported by this vipd version"
+            )
+        );
+        assert!(w[1].starts_with(
+            "t.conf:12:1: virtual_server: ignored: not supported by this vipd version"
+        ));
+        assert_eq!(w.len(), 2, "{w:?}");
+    }
+
+    #[test]
+    fn global_defs_ignored_keys_are_named() {
+        let l = ok(&format!(
+            "global_defs {{\n notification_email {{\n a@b\n }}\n smtp_server 127.0.0.1\n}}\n{MINIMAL}"
+        ));
+        let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["notification_email", "smtp_server"]);
+        assert!(l.warnings[1].message.contains("vipd does not use"));
+    }
+
+    #[test]
+    fn unknown_keywords_are_errors_with_suggestions() {
+        let text = format!(
+            "{MINIMAL}virtual_server 10.0.0.1 80 {{\n 1b_algo rr\n lb_kynd NAT\n real server 10.0.0.2 80 {{\n wieght 1\n }}\n}}\n"
+        );
+        let e = err(&text);
+        let got: Vec<(usize, &str, Option<&str>)> = e
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (9, "1b_algo", Some("lb_algo")),
+                (10, "lb_kynd", Some("lb_kind")),
+                (11, "real server", Some("real_server")),
+                (12, "wieght", Some("weight")),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_in_instance_suggests_instance_keyword() {
+        let e = err(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddres {\n 10.0.0.1\n }\n priorty 10\n}",
+        );
+        let d = &e.diagnostics[0];
+        assert_eq!(
+            (d.line, d.column, d.key.as_str()),
+            (4, 2, "virtual_ipaddres")
+        );
+        assert_eq!(d.suggestion.as_deref(), Some("virtual_ipaddress"));
+        assert_eq!(e.diagnostics[1].suggestion.as_deref(), Some("priority"));
+    }
+
+    #[test]
+    fn display_has_source_line_and_caret() {
+        let e =
+            err("vrrp_instance VI_1 {\n\tinterface eth0\n\tvirtual_router_id 5\n\t1b_algo rr\n}");
+        let d: &Diagnostic = &e.diagnostics[0];
+        assert_eq!(
+            d.to_string(),
+            "t.conf:4:2: 1b_algo: unknown keyword `1b_algo` in vrrp_instance (did you mean \
+             `lb_algo`?)\n    \t1b_algo rr\n    \t^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn brace_errors() {
+        let e = err(&format!("{MINIMAL}}}\n"));
+        assert_eq!(e.diagnostics[0].line, 8);
+        assert!(e.diagnostics[0].message.contains("closes no block"));
+        let e = err("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n");
+        assert!(e.diagnostics[0].message.contains("never closed"), "{e}");
+        let e = err(&format!("{{\n}}\n{MINIMAL}"));
+        assert!(
+            e.diagnostics[0].message.contains("without a keyword"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn list_keyword_without_block_is_an_error() {
+        let e = err(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n track_interface eth0\n}",
+        );
+        assert_eq!(e.diagnostics[0].line, 4);
+        assert!(e.diagnostics[0].message.contains("needs a block"));
+    }
+
+    #[test]
+    fn extra_words_warn() {
+        let l = ok(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n state MASTER priority 200\n}",
+        );
+        assert_eq!(l.config.instances[0].priority, 100);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.message.contains("extra words `priority 200` ignored"))
+        );
+    }
+
+    #[test]
+    fn keyword_in_wrong_block_warns() {
+        let l = ok(&format!(
+            "global_defs {{\n garp_master_delay 5\n}}\n{MINIMAL}"
+        ));
+        assert!(
+            l.warnings[0]
+                .message
+                .contains("it belongs in vrrp_instance")
+        );
+    }
+
+    #[test]
+    fn vrrp_version_3_is_an_error() {
+        let e = err(&format!("global_defs {{\n vrrp_version 3\n}}\n{MINIMAL}"));
+        assert!(e.diagnostics[0].message.contains("VRRPv2"));
+    }
+
+    #[test]
+    fn all_errors_at_once() {
+        let e = err(
+            "sudo x\nvrrp_instance VI_1 {\n state SLAVE\n interface eth0\n \
+                     virtual_router_id 0\n priority 300\n}\nEOF",
+        );
+        let lines: Vec<usize> = e.diagnostics.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [1, 3, 5, 6, 8], "{e}");
+    }
+}

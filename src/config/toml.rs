@@ -245,3 +245,142 @@ fn words(text: &str, s: &Spanned<String>) -> Vec<Val<String>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{ConfigError, InitialState, Loaded, VirtualIp, load_str};
+
+    const EXAMPLE: &str = r#"[global_defs]
+router_id = "lb1"
+[[vrrp_instance]]
+name = "VI_1"
+state = "BACKUP"
+interface = "eth0"
+virtual_router_id = 51
+priority = 100
+advert_int = 1
+nopreempt = false
+preempt_delay = 0
+authentication = { auth_type = "PASS", auth_pass = "secret" }
+virtual_ipaddress = ["192.168.91.151/24 dev eth0 label eth0:1", "10.0.0.5"]
+unicast_src_ip = "10.0.0.11"
+unicast_peer = ["10.0.0.12"]
+garp_master_delay = 5
+garp_master_repeat = 5
+garp_master_refresh = 0   # 0 = off
+"#;
+
+    fn load(text: &str) -> Result<Loaded, ConfigError> {
+        load_str(text, Path::new("vipd.toml"))
+    }
+
+    #[test]
+    fn example_loads() {
+        let l = load(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.router_id.as_deref(), Some("lb1"));
+        let i = &l.config.instances[0];
+        assert_eq!(i.name, "VI_1");
+        assert_eq!(i.state, InitialState::Backup);
+        assert_eq!(
+            (i.interface.as_str(), i.virtual_router_id, i.priority),
+            ("eth0", 51, 100)
+        );
+        assert_eq!(i.advert_int, Duration::from_secs(1));
+        assert!(i.preempt);
+        assert_eq!(i.auth_pass.as_deref(), Some(&b"secret"[..]));
+        assert_eq!(
+            i.virtual_ipaddress,
+            [
+                VirtualIp {
+                    addr: Ipv4Addr::new(192, 168, 91, 151),
+                    prefix_len: 24,
+                    dev: Some("eth0".into()),
+                    label: Some("eth0:1".into()),
+                },
+                VirtualIp {
+                    addr: Ipv4Addr::new(10, 0, 0, 5),
+                    prefix_len: 32,
+                    dev: None,
+                    label: None
+                },
+            ]
+        );
+        assert_eq!(i.unicast_src_ip, Some(Ipv4Addr::new(10, 0, 0, 11)));
+        assert_eq!(i.unicast_peer, [Ipv4Addr::new(10, 0, 0, 12)]);
+        assert_eq!(i.garp_master_refresh, None);
+    }
+
+    #[test]
+    fn toml_and_keepalived_agree() {
+        let ka = "global_defs {\n router_id lb1\n}\nvrrp_instance VI_1 {\n state BACKUP\n \
+                  interface eth0\n virtual_router_id 51\n authentication {\n auth_type PASS\n \
+                  auth_pass secret\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth0 label \
+                  eth0:1\n 10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n 10.0.0.12\n \
+                  }\n}\n";
+        let a = load_str(ka, Path::new("k.conf")).unwrap().config;
+        assert_eq!(a, load(EXAMPLE).unwrap().config);
+    }
+
+    #[test]
+    fn unknown_keys_all_reported_with_suggestions() {
+        let text = EXAMPLE
+            .replace("priority = 100", "priorty = 100")
+            .replace("unicast_peer =", "unicast_peers =")
+            .replace("auth_pass =", "auth_password =")
+            .replace("\nrouter_id =", "\nrouterid =");
+        let e = load(&text).unwrap_err();
+        let got: Vec<(usize, &str, Option<&str>)> = e
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "routerid", Some("router_id")),
+                (8, "priorty", Some("priority")),
+                (12, "auth_password", Some("auth_pass")),
+                (15, "unicast_peers", Some("unicast_peer")),
+            ],
+            "{e}"
+        );
+        assert_eq!(
+            e.diagnostics[1].to_string(),
+            "vipd.toml:8:1: priorty: unknown key `priorty` in vrrp_instance (did you mean `priority`?)"
+        );
+    }
+
+    #[test]
+    fn type_error_names_line_and_key() {
+        let e = load(&EXAMPLE.replace("priority = 100", "priority = \"high\"")).unwrap_err();
+        let d = &e.diagnostics[0];
+        assert_eq!((d.line, d.key.as_str()), (8, "priority"), "{e}");
+        assert!(d.message.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let e = load("[[vrrp_instance]]\nname = \"VI_1\"\ninterface = eth0\n").unwrap_err();
+        assert_eq!(e.diagnostics[0].line, 3, "{e}");
+    }
+
+    #[test]
+    fn missing_name() {
+        let e = load("[[vrrp_instance]]\ninterface = \"eth0\"\n").unwrap_err();
+        assert!(e.to_string().contains("missing field `name`"), "{e}");
+    }
+
+    #[test]
+    fn vip_word_columns_point_inside_the_string() {
+        let e = load(&EXAMPLE.replace("dev eth0 label", "dev eth0 lable")).unwrap_err();
+        let d = &e.diagnostics[0];
+        assert_eq!((d.line, d.column), (13, 50), "{e}");
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        assert_eq!(d.suggestion.as_deref(), Some("label"));
+    }
+}

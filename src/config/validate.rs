@@ -604,7 +604,395 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
                 .with_suggestion(suggest::closest(opt, &known));
             report.error(d);
             ok = false;
+            break;
         }
     }
     ok.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
+
+    /// A keepalived instance with `extra` lines inserted from line 4 on.
+    fn conf(extra: &str) -> String {
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{extra}\n \
+             virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n"
+        )
+    }
+
+    /// The same in TOML: `extra` lines go after line 4.
+    fn toml(extra: &str) -> String {
+        format!(
+            "[[vrrp_instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
+             {extra}\n"
+        )
+    }
+
+    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
+        load_str(text, Path::new(file))
+    }
+
+    /// The single error of `text`, checked against (line, key, message part, suggestion).
+    fn one_error(text: &str, file: &str) -> Diagnostic {
+        let e = load(text, file).expect_err("must be rejected");
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        e.diagnostics[0].clone()
+    }
+
+    fn check(d: &Diagnostic, line: usize, key: &str, message: &str, suggestion: Option<&str>) {
+        assert_eq!(d.line, line, "{d}");
+        assert_eq!(d.key, key, "{d}");
+        assert!(d.message.contains(message), "{d}\nwanted: {message}");
+        assert_eq!(d.suggestion.as_deref(), suggestion, "{d}");
+    }
+
+    /// Both formats give the same error for the same mistake.
+    fn both(ka: &str, tm: &str, key: &str, message: &str, suggestion: Option<&str>) {
+        both_at((4, 5), ka, tm, key, message, suggestion);
+    }
+
+    /// [`both`], with the lines (keepalived, TOML) the error is expected on.
+    fn both_at(
+        lines: (usize, usize),
+        ka: &str,
+        tm: &str,
+        key: &str,
+        message: &str,
+        suggestion: Option<&str>,
+    ) {
+        check(
+            &one_error(&conf(ka), "a.conf"),
+            lines.0,
+            key,
+            message,
+            suggestion,
+        );
+        check(
+            &one_error(&toml(tm), "a.toml"),
+            lines.1,
+            key,
+            message,
+            suggestion,
+        );
+    }
+
+    #[test]
+    fn vrid_range() {
+        let e = one_error(
+            &conf("").replace("virtual_router_id 51", "virtual_router_id 0"),
+            "a.conf",
+        );
+        check(
+            &e,
+            3,
+            "virtual_router_id",
+            "virtual_router_id must be between 1 and 255, got 0",
+            None,
+        );
+        let e = one_error(&toml("").replace("= 51", "= 256"), "a.toml");
+        check(
+            &e,
+            4,
+            "virtual_router_id",
+            "must be between 1 and 255, got 256",
+            None,
+        );
+    }
+
+    #[test]
+    fn priority_range() {
+        both(
+            " priority 0",
+            "priority = 0",
+            "priority",
+            "priority must be between 1 and 255, got 0",
+            None,
+        );
+        both(
+            " priority 256",
+            "priority = 256",
+            "priority",
+            "got 256",
+            None,
+        );
+        let d = one_error(&conf(" priority high"), "a.conf");
+        check(
+            &d,
+            4,
+            "priority",
+            "priority must be a number between 1 and 255, got `high`",
+            None,
+        );
+    }
+
+    #[test]
+    fn advert_int_whole_seconds() {
+        both(
+            " advert_int 0",
+            "advert_int = 0",
+            "advert_int",
+            "advert_int must be whole seconds from 1 to 255 (VRRPv2), got `0`",
+            None,
+        );
+        both(
+            " advert_int 256",
+            "advert_int = 256",
+            "advert_int",
+            "got `256`",
+            None,
+        );
+        let d = one_error(&conf(" advert_int 0.5"), "a.conf");
+        check(&d, 4, "advert_int", "got `0.5`", None);
+    }
+
+    #[test]
+    fn auth_type_pass_only() {
+        both_at(
+            (5, 5),
+            " authentication {\n auth_type AH\n auth_pass x\n }",
+            "authentication = { auth_type = \"AH\", auth_pass = \"x\" }",
+            "auth_type",
+            "auth_type AH is not supported: vipd supports PASS only",
+            None,
+        );
+        let d = one_error(
+            &conf(" authentication {\n auth_type PASS;\n auth_pass x\n }"),
+            "a.conf",
+        );
+        check(
+            &d,
+            5,
+            "auth_type",
+            "unknown auth_type `PASS;`",
+            Some("PASS"),
+        );
+    }
+
+    #[test]
+    fn auth_pass_longer_than_8_is_cut_with_warning() {
+        for (text, file, line) in [
+            (
+                conf(" authentication {\n auth_type PASS\n auth_pass 0123456789\n }"),
+                "a.conf",
+                6,
+            ),
+            (
+                toml("authentication = { auth_type = \"PASS\", auth_pass = \"0123456789\" }"),
+                "a.toml",
+                5,
+            ),
+        ] {
+            let l = load(&text, file).unwrap();
+            assert_eq!(
+                l.config.instances[0].auth_pass.as_deref(),
+                Some(&b"01234567"[..])
+            );
+            let w = l
+                .warnings
+                .iter()
+                .find(|w| w.key == "auth_pass")
+                .expect("warning");
+            assert_eq!(w.line, line);
+            assert!(
+                w.message
+                    .contains("only the first 8 (`01234567`) are used, as keepalived does")
+            );
+        }
+    }
+
+    #[test]
+    fn vip_must_be_ipv4() {
+        let d = one_error(&conf("").replace("10.0.0.1", "fe80::1/64"), "a.conf");
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "`fe80::1/64` is an IPv6 address: VRRPv2 is IPv4 only",
+            None,
+        );
+        let d = one_error(
+            &toml("virtual_ipaddress = [\"10.0.0.1\", \"2001:db8::1\"]"),
+            "a.toml",
+        );
+        check(&d, 5, "virtual_ipaddress", "VRRPv2 is IPv4 only", None);
+        let d = one_error(&conf("").replace("10.0.0.1", "<--VIP-->"), "a.conf");
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "`<--VIP-->` is not an IPv4 address",
+            None,
+        );
+    }
+
+    #[test]
+    fn vip_prefix_and_options() {
+        let d = one_error(&conf("").replace("10.0.0.1", "10.0.0.1/33"), "a.conf");
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "prefix length `/33` in `10.0.0.1/33` must be from 0 to 32",
+            None,
+        );
+        let d = one_error(
+            &conf("").replace("10.0.0.1", "10.0.0.1 devv eth0"),
+            "a.conf",
+        );
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "unknown option `devv`",
+            Some("dev"),
+        );
+        let l = load(
+            &conf("").replace("10.0.0.1", "10.0.0.1/0 brd 10.0.0.255 dev eth1"),
+            "a.conf",
+        )
+        .unwrap();
+        let v = &l.config.instances[0].virtual_ipaddress[0];
+        assert_eq!((v.prefix_len, v.dev.as_deref()), (0, Some("eth1")));
+        assert!(l.warnings[0].message.contains("`brd 10.0.0.255` ignored"));
+    }
+
+    #[test]
+    fn duplicate_instance_name() {
+        let text = format!("{}{}", conf(""), conf("").replace("eth0", "eth1"));
+        let d = one_error(&text, "a.conf");
+        check(
+            &d,
+            9,
+            "vrrp_instance",
+            "duplicate vrrp_instance name `VI_1` (first defined on line 1)",
+            None,
+        );
+    }
+
+    #[test]
+    fn same_interface_and_vrid() {
+        let text = format!("{}{}", conf(""), conf("").replace("VI_1", "VI_2"));
+        let d = one_error(&text, "a.conf");
+        check(
+            &d,
+            9,
+            "virtual_router_id",
+            "virtual_router_id 51 on interface eth0 is already used by vrrp_instance VI_1 (line 1)",
+            None,
+        );
+        // Same VRID on another interface is fine.
+        let text = format!(
+            "{}{}",
+            conf(""),
+            conf("").replace("VI_1", "VI_2").replace("eth0", "eth1")
+        );
+        assert!(load(&text, "a.conf").is_ok());
+    }
+
+    #[test]
+    fn missing_interface_and_vrid() {
+        let e = load("vrrp_instance VI_1 {\n priority 5\n}", "a.conf").unwrap_err();
+        let keys: Vec<(usize, &str)> = e
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.key.as_str()))
+            .collect();
+        assert_eq!(keys, [(1, "interface"), (1, "virtual_router_id")]);
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("vrrp_instance VI_1 has no interface")
+        );
+        let e = load("[[vrrp_instance]]\nname = \"VI_1\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.diagnostics.len(), 2);
+        assert_eq!(e.diagnostics[0].line, 2);
+    }
+
+    #[test]
+    fn unicast_peer_without_src_is_ok() {
+        let l = load(&conf(" unicast_peer {\n 10.0.0.2\n }"), "a.conf").unwrap();
+        assert_eq!(l.config.instances[0].unicast_src_ip, None);
+        assert_eq!(
+            l.config.instances[0].unicast_peer,
+            ["10.0.0.2".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn unicast_peer_must_be_ipv4() {
+        both_at(
+            (6, 6),
+            " unicast_peer {\n 10.0.0.2\n fd00::2\n }",
+            "unicast_peer = [\"10.0.0.2\",\n\"fd00::2\"]",
+            "unicast_peer",
+            "`fd00::2` is an IPv6 address: VRRPv2 is IPv4 only",
+            None,
+        );
+        // Written with a prefix: accepted, the prefix is ignored with a warning.
+        let l = load(&conf(" unicast_src_ip 10.0.0.1/24"), "a.conf").unwrap();
+        assert_eq!(
+            l.config.instances[0].unicast_src_ip,
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert!(l.warnings[0].message.contains("prefix `/24`"));
+    }
+
+    #[test]
+    fn no_instances() {
+        for (text, file) in [
+            ("global_defs {\n router_id x\n}\n", "a.conf"),
+            ("[global_defs]\nrouter_id = \"x\"\n", "a.toml"),
+        ] {
+            let d = one_error(text, file);
+            check(&d, 0, "vrrp_instance", "no vrrp_instance defined", None);
+            assert_eq!(
+                d.to_string(),
+                format!("{file}: vrrp_instance: no vrrp_instance defined: nothing to do")
+            );
+        }
+    }
+
+    #[test]
+    fn state_must_be_master_or_backup() {
+        both(
+            " state SLAVE",
+            "state = \"SLAVE\"",
+            "state",
+            "unknown state `SLAVE`: must be MASTER or BACKUP",
+            Some("BACKUP"),
+        );
+        both(
+            " state master",
+            "state = \"master\"",
+            "state",
+            "unknown state `master`",
+            Some("MASTER"),
+        );
+    }
+
+    #[test]
+    fn default_prefix_is_32() {
+        let l = load(&conf(""), "a.conf").unwrap();
+        assert_eq!(l.config.instances[0].virtual_ipaddress[0].prefix_len, 32);
+    }
+
+    #[test]
+    fn garp_master_refresh_zero_is_off() {
+        let l = load(&conf(" garp_master_refresh 0"), "a.conf").unwrap();
+        assert_eq!(l.config.instances[0].garp_master_refresh, None);
+    }
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(
+            super::seconds("1.5"),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(super::seconds("-1"), None);
+        assert_eq!(super::seconds(""), None);
+    }
 }
