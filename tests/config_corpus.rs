@@ -193,6 +193,7 @@ fn seed_typos_are_rejected_with_suggestions() {
         "{err}"
     );
     let text = err.to_string();
+    println!("{text}");
     assert!(text.contains("seed-keepalived-typos.conf:18:9: 1b_algo: unknown keyword `1b_algo`"));
     assert!(text.contains("(did you mean `lb_algo`?)"), "{text}");
 }

@@ -843,7 +843,7 @@ fn unknown(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                 && (*s == format!("{}_{}", key.text, n.text)
                     || *s == format!("{}{}", key.text, n.text)) =>
         {
-            let gap = n.col - key.col - key.text.chars().count();
+            let gap = n.col.saturating_sub(key.col + key.text.chars().count());
             format!("{}{}{}", key.text, " ".repeat(gap), n.text)
         }
         _ => key.text.clone(),
@@ -1323,5 +1323,27 @@ mod tests {
         );
         let lines: Vec<usize> = e.diagnostics.iter().map(|d| d.line).collect();
         assert_eq!(lines, [1, 3, 5, 6, 8], "{e}");
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, loading gives a config or diagnostics, never a panic.
+        #[test]
+        fn never_panics_on_arbitrary_text(text in "\\PC*") {
+            let _ = load_str(&text, Path::new("p.conf"));
+        }
+
+        /// Nor on keepalived-looking soup: keywords, braces, quotes, comments, CRLF.
+        #[test]
+        fn never_panics_on_keyword_soup(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "vrrp_instance", "VI_1", "{", "}", "\n", "\r\n", "\t", " ", "#", "!", "\"", "\\#",
+            "interface", "eth0", "virtual_router_id", "51", "0", "300", "virtual_ipaddress",
+            "10.0.0.1/24", "fe80::1", "dev", "label", "authentication", "auth_type", "PASS", "AH",
+            "auth_pass", "unicast_peer", "virtual_server", "real", "server", "1b_algo", "state",
+            "MASTER", "global_defs", "router_id", "track_script", "include", "é", "主",
+        ]), 0..60)) {
+            let text: String = parts.concat();
+            let _ = load_str(&text, Path::new("p.conf"));
+            let _ = load_str(&text, Path::new("p.toml"));
+        }
     }
 }
