@@ -1,0 +1,1349 @@
+//! keepalived.conf syntax: a lexer, a block parser, and the walk that turns the blocks vipd
+//! understands into a [`RawConfig`] and checks the spelling of every other keyword.
+//!
+//! What the lexer accepts, as keepalived 2.2 does: `#` and `!` start a comment anywhere
+//! outside quotes (`\#` and `\!` escape them); `{` and `}` are words of their own, so
+//! `vrrp_instance VI_1{` and `track_script { chk }` work; a `{` alone on a line opens the
+//! block of the statement before it; tabs, CRLF and a missing final newline are fine.
+//!
+//! A statement is a keyword and the words after it up to the end of the line (or a brace).
+//! Blocks vipd does not implement yet (`virtual_server`, `vrrp_script`...) are accepted with a
+//! warning, but their keywords are still checked against keepalived's, so a typo such as
+//! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
+
+use super::validate::{RawConfig, RawInstance, Val};
+use super::{Report, suggest};
+
+/// What a lexer token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A bare word.
+    Word,
+    /// A `"quoted string"` (without its quotes).
+    Quoted,
+    /// `{`.
+    Open,
+    /// `}`.
+    Close,
+}
+
+/// One token with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tok {
+    kind: Kind,
+    text: String,
+    line: usize,
+    col: usize,
+}
+
+impl Tok {
+    fn val(&self) -> Val<String> {
+        Val::new(self.text.clone(), self.line, self.col)
+    }
+}
+
+/// Splits `text` into tokens; comment and quoting problems go to `report`.
+fn lex(text: &str, report: &mut Report) -> Vec<Tok> {
+    let mut toks = Vec::new();
+    for (i, raw_line) in text.split('\n').enumerate() {
+        let line = i + 1;
+        let chars: Vec<char> = raw_line
+            .strip_suffix('\r')
+            .unwrap_or(raw_line)
+            .chars()
+            .collect();
+        let mut pos = 0;
+        while pos < chars.len() {
+            let c = chars[pos];
+            let col = pos + 1;
+            if c.is_whitespace() {
+                pos += 1;
+            } else if c == '#' || c == '!' {
+                if pos > 0
+                    && !chars[pos - 1].is_whitespace()
+                    && !matches!(chars[pos - 1], '{' | '}')
+                {
+                    let word_start = chars[..pos]
+                        .iter()
+                        .rposition(|c| c.is_whitespace())
+                        .map_or(0, |p| p + 1);
+                    let word: String = chars[word_start..]
+                        .iter()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    let d = report.diag(
+                        line,
+                        word_start + 1,
+                        &word,
+                        format!(
+                            "`{c}` starts a comment, so `{word}` is read as `{}` (as keepalived \
+                             does); write `\\{c}` or quote the value if `{c}` belongs to it",
+                            chars[word_start..pos].iter().collect::<String>()
+                        ),
+                    );
+                    report.warn(d);
+                }
+                break;
+            } else if c == '{' || c == '}' {
+                toks.push(Tok {
+                    kind: if c == '{' { Kind::Open } else { Kind::Close },
+                    text: c.to_string(),
+                    line,
+                    col,
+                });
+                pos += 1;
+            } else if c == '"' {
+                let start = pos + 1;
+                match chars[start..].iter().position(|&c| c == '"') {
+                    Some(len) => {
+                        toks.push(Tok {
+                            kind: Kind::Quoted,
+                            text: chars[start..start + len].iter().collect(),
+                            line,
+                            col,
+                        });
+                        pos = start + len + 1;
+                    }
+                    None => {
+                        let d = report.diag(line, col, "\"", "unterminated quoted string");
+                        report.error(d);
+                        toks.push(Tok {
+                            kind: Kind::Quoted,
+                            text: chars[start..].iter().collect(),
+                            line,
+                            col,
+                        });
+                        pos = chars.len();
+                    }
+                }
+            } else {
+                let mut word = String::new();
+                while pos < chars.len() {
+                    let c = chars[pos];
+                    if c == '\\' && matches!(chars.get(pos + 1), Some('#' | '!')) {
+                        word.push(chars[pos + 1]);
+                        pos += 2;
+                        continue;
+                    }
+                    if c.is_whitespace() || matches!(c, '#' | '!' | '{' | '}' | '"') {
+                        break;
+                    }
+                    word.push(c);
+                    pos += 1;
+                }
+                toks.push(Tok {
+                    kind: Kind::Word,
+                    text: word,
+                    line,
+                    col,
+                });
+            }
+        }
+    }
+    toks
+}
+
+/// A keyword, the words after it on its line, and its `{ ... }` block if it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stmt {
+    key: Tok,
+    args: Vec<Tok>,
+    block: Option<Vec<Stmt>>,
+}
+
+impl Stmt {
+    fn arg(&self, i: usize) -> Option<&Tok> {
+        self.args.get(i)
+    }
+}
+
+/// Builds the statement tree; brace problems go to `report`.
+fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
+    // Open blocks: the statement that owns each, and the items gathered so far.
+    let mut stack: Vec<(Stmt, Vec<Stmt>)> = Vec::new();
+    let mut root: Vec<Stmt> = Vec::new();
+    let mut pending: Option<Stmt> = None;
+
+    fn items<'a>(stack: &'a mut [(Stmt, Vec<Stmt>)], root: &'a mut Vec<Stmt>) -> &'a mut Vec<Stmt> {
+        match stack.last_mut() {
+            Some((_, items)) => items,
+            None => root,
+        }
+    }
+
+    for tok in toks {
+        match tok.kind {
+            Kind::Word | Kind::Quoted => match &mut pending {
+                Some(stmt) if stmt.key.line == tok.line => stmt.args.push(tok),
+                _ => {
+                    if let Some(done) = pending.take() {
+                        items(&mut stack, &mut root).push(done);
+                    }
+                    pending = Some(Stmt {
+                        key: tok,
+                        args: Vec::new(),
+                        block: None,
+                    });
+                }
+            },
+            Kind::Open => match pending.take() {
+                Some(stmt) => stack.push((stmt, Vec::new())),
+                None => {
+                    let d = report.diag(tok.line, tok.col, "{", "`{` without a keyword before it");
+                    report.error(d);
+                    let anon = Stmt {
+                        key: tok,
+                        args: Vec::new(),
+                        block: None,
+                    };
+                    stack.push((anon, Vec::new()));
+                }
+            },
+            Kind::Close => {
+                if let Some(done) = pending.take() {
+                    items(&mut stack, &mut root).push(done);
+                }
+                match stack.pop() {
+                    Some((mut owner, body)) => {
+                        owner.block = Some(body);
+                        items(&mut stack, &mut root).push(owner);
+                    }
+                    None => {
+                        let d = report.diag(
+                            tok.line,
+                            tok.col,
+                            "}",
+                            "`}` closes no block (one `{` too few above, or one `}` too many)",
+                        );
+                        report.error(d);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(done) = pending.take() {
+        items(&mut stack, &mut root).push(done);
+    }
+    while let Some((mut owner, body)) = stack.pop() {
+        let d = report.diag(
+            owner.key.line,
+            owner.key.col,
+            &owner.key.text,
+            format!(
+                "the block of `{}` is never closed (missing `}}`)",
+                owner.key.text
+            ),
+        );
+        report.error(d);
+        owner.block = Some(body);
+        items(&mut stack, &mut root).push(owner);
+    }
+    root
+}
+
+/// What may follow a keyword.
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    /// Values on the same line only.
+    Leaf,
+    /// A block of free-form lines (addresses, names, e-mail addresses).
+    List,
+    /// A block of keywords.
+    Block(&'static [(&'static str, Body)]),
+}
+
+use Body::{Block, Leaf, List};
+
+/// keepalived's top-level keywords.
+const TOP: &[(&str, Body)] = &[
+    ("global_defs", Block(GLOBAL_DEFS)),
+    ("vrrp_instance", Block(VRRP_INSTANCE)),
+    ("vrrp_script", Block(VRRP_SCRIPT)),
+    ("vrrp_sync_group", Block(SYNC_GROUP)),
+    ("virtual_server", Block(VIRTUAL_SERVER)),
+    ("virtual_server_group", List),
+    ("static_ipaddress", List),
+    ("static_routes", List),
+    ("static_rules", List),
+    ("track_file", Block(TRACK_FILE)),
+    ("vrrp_track_file", Block(TRACK_FILE)),
+    ("track_process", Block(TRACK_PROCESS)),
+    ("vrrp_track_process", Block(TRACK_PROCESS)),
+    ("garp_group", Block(GARP_GROUP)),
+    ("bfd_instance", Block(BFD_INSTANCE)),
+    ("linkbeat_interfaces", List),
+    ("include", Leaf),
+    ("net_namespace", Leaf),
+    ("net_namespace_ipvs", Leaf),
+    ("namespace_with_ipsets", Leaf),
+    ("instance", Leaf),
+    ("use_pid_dir", Leaf),
+    ("linkbeat_use_polling", Leaf),
+];
+
+const GLOBAL_DEFS: &[(&str, Body)] = &[
+    ("router_id", Leaf),
+    ("notification_email", List),
+    ("notification_email_from", Leaf),
+    ("smtp_server", Leaf),
+    ("smtp_helo_name", Leaf),
+    ("smtp_connect_timeout", Leaf),
+    ("smtp_alert", Leaf),
+    ("smtp_alert_vrrp", Leaf),
+    ("smtp_alert_checker", Leaf),
+    ("checker_log_all_failures", Leaf),
+    ("enable_script_security", Leaf),
+    ("script_user", Leaf),
+    ("lvs_id", Leaf),
+    ("lvs_sync_daemon", Leaf),
+    ("lvs_timeouts", Leaf),
+    ("lvs_flush", Leaf),
+    ("lvs_flush_on_stop", Leaf),
+    ("vrrp_mcast_group4", Leaf),
+    ("vrrp_mcast_group6", Leaf),
+    ("vrrp_garp_master_delay", Leaf),
+    ("vrrp_garp_master_repeat", Leaf),
+    ("vrrp_garp_master_refresh", Leaf),
+    ("vrrp_garp_master_refresh_repeat", Leaf),
+    ("vrrp_garp_lower_prio_delay", Leaf),
+    ("vrrp_garp_lower_prio_repeat", Leaf),
+    ("vrrp_garp_interval", Leaf),
+    ("vrrp_gna_interval", Leaf),
+    ("vrrp_min_garp", Leaf),
+    ("vrrp_lower_prio_no_advert", Leaf),
+    ("vrrp_higher_prio_send_advert", Leaf),
+    ("vrrp_version", Leaf),
+    ("vrrp_iptables", Leaf),
+    ("vrrp_ipsets", Leaf),
+    ("nftables", Leaf),
+    ("nftables_priority", Leaf),
+    ("nftables_counters", Leaf),
+    ("nftables_ifindex", Leaf),
+    ("vrrp_check_unicast_src", Leaf),
+    ("vrrp_skip_check_adv_addr", Leaf),
+    ("vrrp_strict", Leaf),
+    ("vrrp_priority", Leaf),
+    ("checker_priority", Leaf),
+    ("bfd_priority", Leaf),
+    ("vrrp_no_swap", Leaf),
+    ("checker_no_swap", Leaf),
+    ("bfd_no_swap", Leaf),
+    ("vrrp_rt_priority", Leaf),
+    ("checker_rt_priority", Leaf),
+    ("bfd_rt_priority", Leaf),
+    ("vrrp_rlimit_rttime", Leaf),
+    ("checker_rlimit_rttime", Leaf),
+    ("vrrp_cpu_affinity", Leaf),
+    ("checker_cpu_affinity", Leaf),
+    ("max_auto_priority", Leaf),
+    ("min_auto_priority_delay", Leaf),
+    ("notify_fifo", Leaf),
+    ("notify_fifo_script", Leaf),
+    ("vrrp_notify_fifo", Leaf),
+    ("vrrp_notify_fifo_script", Leaf),
+    ("lvs_notify_fifo", Leaf),
+    ("lvs_notify_fifo_script", Leaf),
+    ("vrrp_notify_priority_changes", Leaf),
+    ("dynamic_interfaces", Leaf),
+    ("vrrp_netlink_cmd_rcv_bufs", Leaf),
+    ("vrrp_netlink_cmd_rcv_bufs_force", Leaf),
+    ("vrrp_netlink_monitor_rcv_bufs", Leaf),
+    ("vrrp_netlink_monitor_rcv_bufs_force", Leaf),
+    ("lvs_netlink_cmd_rcv_bufs", Leaf),
+    ("lvs_netlink_monitor_rcv_bufs", Leaf),
+    ("vrrp_rx_bufs_policy", Leaf),
+    ("vrrp_rx_bufs_multiplier", Leaf),
+    ("vrrp_startup_delay", Leaf),
+    ("vrrp_garp_extra_if", Leaf),
+    ("vrrp_dont_track_primary", Leaf),
+    ("process_names", Leaf),
+    ("process_name", Leaf),
+    ("vrrp_process_name", Leaf),
+    ("checker_process_name", Leaf),
+    ("bfd_process_name", Leaf),
+    ("default_interface", Leaf),
+    ("net_namespace", Leaf),
+    ("instance", Leaf),
+    ("use_pid_dir", Leaf),
+    ("linkbeat_use_polling", Leaf),
+    ("umask", Leaf),
+    ("random_seed", Leaf),
+    ("tmp_config_directory", Leaf),
+    ("no_email_faults", Leaf),
+    ("snmp_socket", Leaf),
+    ("enable_traps", Leaf),
+    ("enable_snmp_vrrp", Leaf),
+    ("enable_snmp_keepalived", Leaf),
+    ("enable_snmp_checker", Leaf),
+    ("enable_snmp_rfc", Leaf),
+    ("enable_snmp_rfcv2", Leaf),
+    ("enable_snmp_rfcv3", Leaf),
+    ("enable_dbus", Leaf),
+    ("dbus_service_name", Leaf),
+    ("reload_check_config", Leaf),
+    ("reload_time_file", Leaf),
+    ("reload_repeat", Leaf),
+    ("reload_file", Leaf),
+    ("disable_local_igmp", Leaf),
+    ("child_wait_time", Leaf),
+    ("fifo_write_vrrp_states_on_reload", Leaf),
+    ("vrrp_track_process", Leaf),
+    ("mem_check", Leaf),
+    ("mem_check_log_all", Leaf),
+    ("config_test", Leaf),
+    ("log_unknown_vrids", Leaf),
+    ("script_security", Leaf),
+];
+
+/// `vrrp_instance` keywords vipd reads; the rest of [`VRRP_INSTANCE`] is ignored with a warning.
+const VRRP_INSTANCE_HANDLED: &[&str] = &[
+    "state",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "nopreempt",
+    "preempt",
+    "preempt_delay",
+    "authentication",
+    "virtual_ipaddress",
+    "unicast_src_ip",
+    "unicast_peer",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+    "version",
+];
+
+const VRRP_INSTANCE: &[(&str, Body)] = &[
+    ("state", Leaf),
+    ("interface", Leaf),
+    ("virtual_router_id", Leaf),
+    ("priority", Leaf),
+    ("advert_int", Leaf),
+    ("nopreempt", Leaf),
+    ("preempt", Leaf),
+    ("preempt_delay", Leaf),
+    ("authentication", Block(AUTHENTICATION)),
+    ("virtual_ipaddress", List),
+    ("unicast_src_ip", Leaf),
+    ("unicast_peer", List),
+    ("garp_master_delay", Leaf),
+    ("garp_master_repeat", Leaf),
+    ("garp_master_refresh", Leaf),
+    ("version", Leaf),
+    ("garp_master_refresh_repeat", Leaf),
+    ("garp_lower_prio_delay", Leaf),
+    ("garp_lower_prio_repeat", Leaf),
+    ("lower_prio_no_advert", Leaf),
+    ("higher_prio_send_advert", Leaf),
+    ("virtual_ipaddress_excluded", List),
+    ("virtual_routes", List),
+    ("virtual_rules", List),
+    ("track_interface", List),
+    ("track_script", List),
+    ("track_file", List),
+    ("track_process", List),
+    ("track_bfd", List),
+    ("track_src_ip", Leaf),
+    ("mcast_src_ip", Leaf),
+    ("unicast_ttl", Leaf),
+    ("unicast_fault_no_peer", Leaf),
+    ("old_unicast_checksum", Leaf),
+    ("check_unicast_src", Leaf),
+    ("dont_track_primary", Leaf),
+    ("skip_check_adv_addr", Leaf),
+    ("strict_mode", Leaf),
+    ("use_vmac", Leaf),
+    ("vmac_xmit_base", Leaf),
+    ("use_ipvlan", Leaf),
+    ("native_ipv6", Leaf),
+    ("accept", Leaf),
+    ("no_accept", Leaf),
+    ("notify_master", Leaf),
+    ("notify_backup", Leaf),
+    ("notify_fault", Leaf),
+    ("notify_stop", Leaf),
+    ("notify_deleted", Leaf),
+    ("notify", Leaf),
+    ("notify_master_rx_lower_pri", Leaf),
+    ("notify_priority_changes", Leaf),
+    ("smtp_alert", Leaf),
+    ("lvs_sync_daemon_interface", Leaf),
+    ("debug", Leaf),
+    ("linkbeat_use_polling", Leaf),
+    ("kernel_rx_buf_size", Leaf),
+    ("down_timer_adverts", Leaf),
+    ("garp_extra_if", Leaf),
+];
+
+const AUTHENTICATION: &[(&str, Body)] = &[("auth_type", Leaf), ("auth_pass", Leaf)];
+
+const VRRP_SCRIPT: &[(&str, Body)] = &[
+    ("script", Leaf),
+    ("interval", Leaf),
+    ("timeout", Leaf),
+    ("weight", Leaf),
+    ("rise", Leaf),
+    ("fall", Leaf),
+    ("user", Leaf),
+    ("init_fail", Leaf),
+];
+
+const SYNC_GROUP: &[(&str, Body)] = &[
+    ("group", List),
+    ("notify_master", Leaf),
+    ("notify_backup", Leaf),
+    ("notify_fault", Leaf),
+    ("notify_stop", Leaf),
+    ("notify", Leaf),
+    ("smtp_alert", Leaf),
+    ("global_tracking", Leaf),
+    ("sync_group_tracking_weight", Leaf),
+    ("track_interface", List),
+    ("track_script", List),
+    ("track_file", List),
+    ("track_process", List),
+    ("track_bfd", List),
+];
+
+const TRACK_FILE: &[(&str, Body)] = &[("file", Leaf), ("weight", Leaf), ("init_file", Leaf)];
+
+const TRACK_PROCESS: &[(&str, Body)] = &[
+    ("process", Leaf),
+    ("param_match", Leaf),
+    ("weight", Leaf),
+    ("quorum", Leaf),
+    ("quorum_max", Leaf),
+    ("fork_delay", Leaf),
+    ("terminate_delay", Leaf),
+    ("delay", Leaf),
+    ("full_command", Leaf),
+];
+
+const GARP_GROUP: &[(&str, Body)] = &[
+    ("garp_interval", Leaf),
+    ("gna_interval", Leaf),
+    ("interface", Leaf),
+    ("interfaces", List),
+];
+
+const BFD_INSTANCE: &[(&str, Body)] = &[
+    ("source_ip", Leaf),
+    ("neighbor_ip", Leaf),
+    ("min_rx", Leaf),
+    ("min_tx", Leaf),
+    ("idle_tx", Leaf),
+    ("multiplier", Leaf),
+    ("passive", Leaf),
+    ("ttl", Leaf),
+    ("hoplimit", Leaf),
+    ("max_hops", Leaf),
+    ("weight", Leaf),
+];
+
+const VIRTUAL_SERVER: &[(&str, Body)] = &[
+    ("delay_loop", Leaf),
+    ("lb_algo", Leaf),
+    ("lvs_sched", Leaf),
+    ("lb_kind", Leaf),
+    ("lvs_method", Leaf),
+    ("persistence_timeout", Leaf),
+    ("persistence_granularity", Leaf),
+    ("persistence_engine", Leaf),
+    ("protocol", Leaf),
+    ("ha_suspend", Leaf),
+    ("ops", Leaf),
+    ("virtualhost", Leaf),
+    ("sorry_server", Leaf),
+    ("sorry_server_inhibit", Leaf),
+    ("sorry_server_lvs_method", Leaf),
+    ("real_server", Block(REAL_SERVER)),
+    ("quorum", Leaf),
+    ("quorum_up", Leaf),
+    ("quorum_down", Leaf),
+    ("hysteresis", Leaf),
+    ("alpha", Leaf),
+    ("omega", Leaf),
+    ("inhibit_on_failure", Leaf),
+    ("retry", Leaf),
+    ("delay_before_retry", Leaf),
+    ("warmup", Leaf),
+    ("connect_timeout", Leaf),
+    ("ip_family", Leaf),
+    ("smtp_alert", Leaf),
+    ("nat_mask", Leaf),
+    ("mh-fallback", Leaf),
+    ("mh-port", Leaf),
+    ("sh-fallback", Leaf),
+    ("sh-port", Leaf),
+    ("flag-1", Leaf),
+    ("flag-2", Leaf),
+    ("flag-3", Leaf),
+    ("one_packet_scheduling", Leaf),
+    ("tunnel_encap", Leaf),
+    ("tunnel_port", Leaf),
+    ("tunnel_nocsum", Leaf),
+    ("tunnel_csum", Leaf),
+    ("tunnel_remcsum", Leaf),
+];
+
+const REAL_SERVER: &[(&str, Body)] = &[
+    ("weight", Leaf),
+    ("inhibit_on_failure", Leaf),
+    ("notify_up", Leaf),
+    ("notify_down", Leaf),
+    ("uthreshold", Leaf),
+    ("lthreshold", Leaf),
+    ("alpha", Leaf),
+    ("retry", Leaf),
+    ("delay_before_retry", Leaf),
+    ("warmup", Leaf),
+    ("delay_loop", Leaf),
+    ("connect_timeout", Leaf),
+    ("smtp_alert", Leaf),
+    ("virtualhost", Leaf),
+    ("lvs_method", Leaf),
+    ("lb_kind", Leaf),
+    ("tunnel_encap", Leaf),
+    ("tunnel_port", Leaf),
+    ("tunnel_nocsum", Leaf),
+    ("tunnel_csum", Leaf),
+    ("tunnel_remcsum", Leaf),
+    ("TCP_CHECK", Block(CHECKER)),
+    ("HTTP_GET", Block(CHECKER)),
+    ("SSL_GET", Block(CHECKER)),
+    ("MISC_CHECK", Block(CHECKER)),
+    ("SMTP_CHECK", Block(CHECKER)),
+    ("DNS_CHECK", Block(CHECKER)),
+    ("UDP_CHECK", Block(CHECKER)),
+    ("PING_CHECK", Block(CHECKER)),
+    ("FILE_CHECK", Block(CHECKER)),
+    ("BFD_CHECK", Block(CHECKER)),
+];
+
+/// The keywords of all health checkers (TCP_CHECK, HTTP_GET, MISC_CHECK...), merged.
+const CHECKER: &[(&str, Body)] = &[
+    ("connect_ip", Leaf),
+    ("connect_port", Leaf),
+    ("bindto", Leaf),
+    ("bind_port", Leaf),
+    ("bind_if", Leaf),
+    ("connect_timeout", Leaf),
+    ("retry", Leaf),
+    ("nb_get_retry", Leaf),
+    ("delay_before_retry", Leaf),
+    ("warmup", Leaf),
+    ("fwmark", Leaf),
+    ("delay_loop", Leaf),
+    ("alpha", Leaf),
+    ("log_all_failures", Leaf),
+    ("url", Block(URL)),
+    ("virtualhost", Leaf),
+    ("http_protocol", Leaf),
+    ("enable_sni", Leaf),
+    ("fast_recovery", Leaf),
+    ("tls_compliant", Leaf),
+    ("misc_path", Leaf),
+    ("misc_timeout", Leaf),
+    ("misc_dynamic", Leaf),
+    ("user", Leaf),
+    ("helo_name", Leaf),
+    ("host", Block(HOST)),
+    ("type", Leaf),
+    ("name", Leaf),
+    ("payload", Leaf),
+    ("require_reply", Leaf),
+    ("min_reply_length", Leaf),
+    ("max_reply_length", Leaf),
+    ("track_file", Leaf),
+    ("file", Leaf),
+    ("weight", Leaf),
+];
+
+/// `SMTP_CHECK { host { ... } }`.
+const HOST: &[(&str, Body)] = &[
+    ("connect_ip", Leaf),
+    ("connect_port", Leaf),
+    ("bindto", Leaf),
+    ("bind_port", Leaf),
+    ("bind_if", Leaf),
+    ("connect_timeout", Leaf),
+    ("fwmark", Leaf),
+];
+
+const URL: &[(&str, Body)] = &[
+    ("path", Leaf),
+    ("digest", Leaf),
+    ("status_code", Leaf),
+    ("virtualhost", Leaf),
+    ("regex", Leaf),
+    ("regex_no_match", Leaf),
+    ("regex_options", Leaf),
+    ("regex_stack", Leaf),
+    ("regex_min_offset", Leaf),
+    ("regex_max_offset", Leaf),
+];
+
+/// Every schema, for "known, but not here" and suggestions from anywhere.
+const ALL: &[(&str, &[(&str, Body)])] = &[
+    ("the top level", TOP),
+    ("global_defs", GLOBAL_DEFS),
+    ("vrrp_instance", VRRP_INSTANCE),
+    ("authentication", AUTHENTICATION),
+    ("vrrp_script", VRRP_SCRIPT),
+    ("vrrp_sync_group", SYNC_GROUP),
+    ("track_file", TRACK_FILE),
+    ("track_process", TRACK_PROCESS),
+    ("garp_group", GARP_GROUP),
+    ("bfd_instance", BFD_INSTANCE),
+    ("virtual_server", VIRTUAL_SERVER),
+    ("real_server", REAL_SERVER),
+    ("a health checker", CHECKER),
+    ("host", HOST),
+    ("url", URL),
+];
+
+/// Keywords keepalived once had and 2.2 no longer knows; accepted with a warning.
+const OBSOLETE: &[&str] = &["lvs_id", "nat_mask"];
+
+fn names(schema: &[(&'static str, Body)]) -> Vec<&'static str> {
+    schema.iter().map(|(n, _)| *n).collect()
+}
+
+fn lookup(schema: &[(&'static str, Body)], name: &str) -> Option<Body> {
+    schema.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+}
+
+/// Parses keepalived.conf text. `None` only when nothing usable came out (errors reported).
+pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
+    report.set_source(text);
+    let toks = lex(text, report);
+    let tree = parse_tree(toks, report);
+    let mut raw = RawConfig::default();
+    for stmt in &tree {
+        top(stmt, &mut raw, report);
+    }
+    Some(raw)
+}
+
+fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
+    match stmt.key.text.as_str() {
+        "global_defs" => {
+            if let Some(items) = block_of(stmt, report) {
+                global_defs(items, raw, report);
+            }
+        }
+        "vrrp_instance" => {
+            if let Some(inst) = vrrp_instance(stmt, report) {
+                raw.instances.push(inst);
+            }
+        }
+        "include" => {
+            raw.includes.push(stmt.key.line);
+            let d = report.diag(
+                stmt.key.line,
+                stmt.key.col,
+                "include",
+                "ignored: this vipd version does not read included files; put their contents \
+                 in this file",
+            );
+            report.warn(d);
+        }
+        _ => keyword(stmt, TOP, "the top level", report),
+    }
+}
+
+/// The block of a statement that must have one.
+fn block_of<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a [Stmt]> {
+    match &stmt.block {
+        Some(items) => Some(items),
+        None => {
+            let d = report.diag(
+                stmt.key.line,
+                stmt.key.col,
+                &stmt.key.text,
+                format!(
+                    "`{}` needs a block `{{ ... }}`; keepalived would read the following lines \
+                     as its contents",
+                    stmt.key.text
+                ),
+            );
+            report.error(d);
+            None
+        }
+    }
+}
+
+/// A keyword vipd does not read: known ones are warned about (and their blocks checked),
+/// unknown ones are errors with a suggestion.
+fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, report: &mut Report) {
+    let key = &stmt.key;
+    let top_level = std::ptr::eq(schema, TOP);
+    match lookup(schema, &key.text) {
+        Some(body) => {
+            if top_level {
+                let d = report.diag(
+                    key.line,
+                    key.col,
+                    &key.text,
+                    "ignored: not supported by this vipd version",
+                );
+                report.warn(d);
+            }
+            check_body(stmt, body, report);
+        }
+        None if OBSOLETE.contains(&key.text.as_str()) => {
+            let d = report.diag(
+                key.line,
+                key.col,
+                &key.text,
+                "ignored: obsolete keepalived keyword (keepalived 2.2 ignores it too)",
+            );
+            report.warn(d);
+        }
+        None => {
+            if key.kind == Kind::Word
+                && let Some((elsewhere, body)) = ALL
+                    .iter()
+                    .find_map(|(p, s)| lookup(s, &key.text).map(|b| (*p, b)))
+            {
+                let d = report.diag(
+                    key.line,
+                    key.col,
+                    &key.text,
+                    format!(
+                        "ignored: not valid in {place} (it belongs in {elsewhere}); keepalived \
+                         ignores it here too"
+                    ),
+                );
+                report.warn(d);
+                check_body(stmt, body, report);
+                return;
+            }
+            unknown(stmt, schema, place, report);
+        }
+    }
+}
+
+/// An unknown keyword: an error, with a suggestion from this block's keywords (or any).
+fn unknown(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, report: &mut Report) {
+    let key = &stmt.key;
+    let next = stmt.arg(0).map(|t| t.text.as_str());
+    let here = names(schema);
+    let mut suggestion = suggest::keyword(&key.text, next, &here);
+    if suggestion.is_none() {
+        let all: Vec<&str> = ALL.iter().flat_map(|(_, s)| names(s)).collect();
+        suggestion = suggest::keyword(&key.text, next, &all);
+    }
+    // `real server` is one keyword written as two words: show both in the key.
+    let shown = match (&suggestion, stmt.arg(0)) {
+        (Some(s), Some(n))
+            if n.line == key.line
+                && (*s == format!("{}_{}", key.text, n.text)
+                    || *s == format!("{}{}", key.text, n.text)) =>
+        {
+            let gap = n.col.saturating_sub(key.col + key.text.chars().count());
+            format!("{}{}{}", key.text, " ".repeat(gap), n.text)
+        }
+        _ => key.text.clone(),
+    };
+    let mut message = format!("unknown keyword `{shown}` in {place}");
+    if place == "vrrp_sync_group" {
+        message.push_str("; instance names go inside `group { ... }`");
+    }
+    let d = report
+        .diag(key.line, key.col, &shown, message)
+        .with_suggestion(suggestion.clone());
+    report.error(d);
+    // Check the block as the keyword that was meant, so later typos show up too.
+    if let Some(body) = suggestion.and_then(|s| lookup(schema, &s))
+        && stmt.block.is_some()
+    {
+        check_body(stmt, body, report);
+    }
+}
+
+/// Checks what follows a known keyword against its schema.
+fn check_body(stmt: &Stmt, body: Body, report: &mut Report) {
+    match body {
+        Leaf => {}
+        List => {
+            block_of(stmt, report);
+        }
+        Block(schema) => {
+            if let Some(items) = block_of(stmt, report) {
+                for item in items {
+                    keyword(item, schema, &stmt.key.text, report);
+                }
+            }
+        }
+    }
+}
+
+fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
+    for stmt in items {
+        let key = &stmt.key;
+        match key.text.as_str() {
+            "router_id" => {
+                if let Some(v) = value(stmt, report) {
+                    raw.router_id = Some(v);
+                }
+            }
+            "vrrp_version" => {
+                if stmt.arg(0).is_some_and(|v| v.text != "2") {
+                    version_error(stmt, report);
+                }
+            }
+            name if lookup(GLOBAL_DEFS, name).is_some() => {
+                let d = report.diag(
+                    key.line,
+                    key.col,
+                    name,
+                    "ignored: vipd does not use this global_defs setting",
+                );
+                report.warn(d);
+                check_body(stmt, lookup(GLOBAL_DEFS, name).unwrap_or(Leaf), report);
+            }
+            _ => keyword(stmt, GLOBAL_DEFS, "global_defs", report),
+        }
+    }
+}
+
+fn version_error(stmt: &Stmt, report: &mut Report) {
+    let v = stmt.arg(0).map_or("", |t| t.text.as_str());
+    let d = report.diag(
+        stmt.key.line,
+        stmt.key.col,
+        &stmt.key.text,
+        format!("VRRP version {v} is not supported: vipd speaks VRRPv2 (RFC 3768) only"),
+    );
+    report.error(d);
+}
+
+/// The single value of `key VALUE`; extra words are warned about, a missing one is an error.
+fn value(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let Some(v) = stmt.arg(0) else {
+        let d = report.diag(
+            stmt.key.line,
+            stmt.key.col,
+            &stmt.key.text,
+            format!("`{}` needs a value", stmt.key.text),
+        );
+        report.error(d);
+        return None;
+    };
+    extra_words(stmt, 1, report);
+    Some(v.val())
+}
+
+/// Warns about words after the `n` a keyword takes (keepalived ignores them too).
+fn extra_words(stmt: &Stmt, n: usize, report: &mut Report) {
+    if let Some(extra) = stmt.args.get(n) {
+        let words: Vec<&str> = stmt.args[n..].iter().map(|t| t.text.as_str()).collect();
+        let d = report.diag(
+            extra.line,
+            extra.col,
+            &stmt.key.text,
+            format!(
+                "extra words `{}` ignored, as keepalived does; put each keyword on its own line",
+                words.join(" ")
+            ),
+        );
+        report.warn(d);
+    }
+}
+
+fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
+    let Some(name) = stmt.arg(0) else {
+        let d = report.diag(
+            stmt.key.line,
+            stmt.key.col,
+            "vrrp_instance",
+            "vrrp_instance needs a name (`vrrp_instance VI_1 { ... }`)",
+        );
+        report.error(d);
+        return None;
+    };
+    extra_words(stmt, 1, report);
+    let items = block_of(stmt, report)?;
+    let mut inst = RawInstance {
+        name: name.val(),
+        ..RawInstance::default()
+    };
+    for item in items {
+        let key = &item.key;
+        match key.text.as_str() {
+            "state" => inst.state = value(item, report),
+            "interface" => inst.interface = value(item, report),
+            "virtual_router_id" => inst.virtual_router_id = value(item, report),
+            "priority" => inst.priority = value(item, report),
+            "advert_int" => inst.advert_int = value(item, report),
+            "preempt_delay" => inst.preempt_delay = value(item, report),
+            "unicast_src_ip" => inst.unicast_src_ip = value(item, report),
+            "garp_master_delay" => inst.garp_master_delay = value(item, report),
+            "garp_master_repeat" => inst.garp_master_repeat = value(item, report),
+            "garp_master_refresh" => inst.garp_master_refresh = value(item, report),
+            "nopreempt" | "preempt" => {
+                extra_words(item, 0, report);
+                inst.nopreempt = Some(Val::new(key.text == "nopreempt", key.line, key.col));
+            }
+            "version" => {
+                if item.arg(0).is_some_and(|v| v.text != "2") {
+                    version_error(item, report);
+                }
+            }
+            "authentication" => {
+                for a in block_of(item, report).unwrap_or_default() {
+                    match a.key.text.as_str() {
+                        "auth_type" => inst.auth_type = value(a, report),
+                        "auth_pass" => inst.auth_pass = value(a, report),
+                        _ => keyword(a, AUTHENTICATION, "authentication", report),
+                    }
+                }
+            }
+            "virtual_ipaddress" => {
+                for a in block_of(item, report).unwrap_or_default() {
+                    let mut words = vec![a.key.val()];
+                    words.extend(a.args.iter().map(Tok::val));
+                    inst.virtual_ipaddress.push(words);
+                }
+            }
+            "unicast_peer" => {
+                for a in block_of(item, report).unwrap_or_default() {
+                    extra_words(a, 0, report);
+                    inst.unicast_peer.push(a.key.val());
+                }
+            }
+            name if lookup(VRRP_INSTANCE, name).is_some() => {
+                debug_assert!(!VRRP_INSTANCE_HANDLED.contains(&name));
+                let d = report.diag(
+                    key.line,
+                    key.col,
+                    name,
+                    "ignored: not supported by this vipd version",
+                );
+                report.warn(d);
+                check_body(item, lookup(VRRP_INSTANCE, name).unwrap_or(Leaf), report);
+            }
+            _ => keyword(item, VRRP_INSTANCE, "vrrp_instance", report),
+        }
+    }
+    Some(inst)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
+
+    fn toks(text: &str) -> (Vec<(Kind, String, usize, usize)>, Report) {
+        let mut report = Report::new(Path::new("t.conf"));
+        let t = lex(text, &mut report)
+            .into_iter()
+            .map(|t| (t.kind, t.text, t.line, t.col))
+            .collect();
+        (t, report)
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        toks(text).0.into_iter().map(|t| t.1).collect()
+    }
+
+    fn ok(text: &str) -> Loaded {
+        load_str(text, Path::new("t.conf")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn err(text: &str) -> ConfigError {
+        load_str(text, Path::new("t.conf")).expect_err("must be rejected")
+    }
+
+    const MINIMAL: &str = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+                           virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+
+    #[test]
+    fn lex_glued_braces() {
+        assert_eq!(words("vrrp_instance VI_1{"), ["vrrp_instance", "VI_1", "{"]);
+        assert_eq!(words("authentication{}"), ["authentication", "{", "}"]);
+        assert_eq!(
+            words("track_script { chk }"),
+            ["track_script", "{", "chk", "}"]
+        );
+        let (t, _) = toks("a{\n\t}");
+        assert_eq!(t[1], (Kind::Open, "{".into(), 1, 2));
+        assert_eq!(t[2], (Kind::Close, "}".into(), 2, 2));
+    }
+
+    #[test]
+    fn lex_comments() {
+        assert_eq!(
+            words("# whole line\n! also\nstate MASTER # end\npriority 5 ! end"),
+            ["state", "MASTER", "priority", "5"]
+        );
+        assert_eq!(words("auth_pass a\\#b\\!c"), ["auth_pass", "a#b!c"]);
+        assert_eq!(
+            words("script \"a # b ! c\" # real comment"),
+            ["script", "a # b ! c"]
+        );
+    }
+
+    #[test]
+    fn lex_comment_glued_to_value_warns() {
+        let (t, report) = toks("auth_pass Test123!");
+        assert_eq!(t.last().unwrap().1, "Test123");
+        assert_eq!(report.warnings.len(), 1);
+        let w = &report.warnings[0];
+        assert_eq!((w.line, w.column, w.key.as_str()), (1, 11, "Test123!"));
+        assert!(w.message.contains("`!` starts a comment"), "{}", w.message);
+    }
+
+    #[test]
+    fn lex_crlf_tabs_no_final_newline() {
+        let (t, report) = toks("a\tb\r\n\t\tc  d\r\ne");
+        let got: Vec<_> = t.iter().map(|t| (t.1.as_str(), t.2, t.3)).collect();
+        assert_eq!(
+            got,
+            [
+                ("a", 1, 1),
+                ("b", 1, 3),
+                ("c", 2, 3),
+                ("d", 2, 6),
+                ("e", 3, 1)
+            ]
+        );
+        assert!(report.errors.is_empty());
+    }
+
+    #[test]
+    fn lex_quotes() {
+        let (t, _) = toks("script \"/bin/check 1\"");
+        assert_eq!(t[1], (Kind::Quoted, "/bin/check 1".into(), 1, 8));
+        let (_, report) = toks("script \"/bin/check");
+        assert_eq!(report.errors[0].message, "unterminated quoted string");
+    }
+
+    #[test]
+    fn brace_on_its_own_line() {
+        let l = ok(
+            "vrrp_instance VI_1\n{\n interface eth0\n virtual_router_id 7\n \
+                    virtual_ipaddress\n {\n 10.0.0.1/24\n }\n}",
+        );
+        let i = &l.config.instances[0];
+        assert_eq!(i.virtual_router_id, 7);
+        assert_eq!(i.virtual_ipaddress[0].prefix_len, 24);
+    }
+
+    #[test]
+    fn minimal_defaults() {
+        let l = ok(MINIMAL);
+        let i = &l.config.instances[0];
+        let mut want = crate::config::VrrpInstance::with_defaults("VI_1", "eth0", 51);
+        want.virtual_ipaddress.push(crate::config::VirtualIp {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix_len: 32,
+            dev: None,
+            label: None,
+        });
+        assert_eq!(*i, want);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn every_supported_keyword() {
+        let text = "global_defs {\n router_id lb1\n}\nvrrp_instance VI_1 {\n state MASTER\n \
+                    interface eth0\n virtual_router_id 51\n priority 150\n advert_int 3\n \
+                    nopreempt\n preempt_delay 10\n authentication {\n auth_type PASS\n \
+                    auth_pass secret\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth1 \
+                    label eth1:1\n 10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n \
+                    10.0.0.12\n 10.0.0.13\n }\n garp_master_delay 2\n garp_master_repeat 3\n \
+                    garp_master_refresh 60\n}\n";
+        let l = ok(text);
+        assert_eq!(l.config.router_id.as_deref(), Some("lb1"));
+        let i = &l.config.instances[0];
+        assert_eq!(i.state, crate::config::InitialState::Master);
+        assert_eq!(i.priority, 150);
+        assert_eq!(i.advert_int, std::time::Duration::from_secs(3));
+        // nopreempt with state MASTER is cleared, as keepalived does.
+        assert!(i.preempt);
+        assert_eq!(l.warnings[0].key, "nopreempt");
+        assert_eq!(i.preempt_delay, std::time::Duration::from_secs(10));
+        assert_eq!(i.auth_pass.as_deref(), Some(&b"secret"[..]));
+        assert_eq!(i.virtual_ipaddress[0].dev.as_deref(), Some("eth1"));
+        assert_eq!(i.virtual_ipaddress[0].label.as_deref(), Some("eth1:1"));
+        assert_eq!(i.virtual_ipaddress[1].prefix_len, 32);
+        assert_eq!(i.unicast_src_ip, Some("10.0.0.11".parse().unwrap()));
+        assert_eq!(i.unicast_peer.len(), 2);
+        assert_eq!(i.garp_master_delay, std::time::Duration::from_secs(2));
+        assert_eq!(i.garp_master_repeat, 3);
+        assert_eq!(
+            i.garp_master_refresh,
+            Some(std::time::Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn unsupported_blocks_warn_with_line() {
+        let text = format!(
+            "{MINIMAL}vrrp_script chk {{\n script \"true\"\n interval 2\n}}\n\
+             virtual_server 10.0.0.1 80 {{\n lb_algo rr\n real_server 10.0.0.2 80 {{\n \
+             TCP_CHECK {{\n connect_timeout 3\n }}\n }}\n}}\n"
+        );
+        let l = ok(&text);
+        let w: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
+        assert!(
+            w[0].starts_with(
+                "t.conf:8:1: vrrp_script: ignored: not supported by this vipd version"
+            )
+        );
+        assert!(w[1].starts_with(
+            "t.conf:12:1: virtual_server: ignored: not supported by this vipd version"
+        ));
+        assert_eq!(w.len(), 2, "{w:?}");
+    }
+
+    #[test]
+    fn global_defs_ignored_keys_are_named() {
+        let l = ok(&format!(
+            "global_defs {{\n notification_email {{\n a@b\n }}\n smtp_server 127.0.0.1\n}}\n{MINIMAL}"
+        ));
+        let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["notification_email", "smtp_server"]);
+        assert!(l.warnings[1].message.contains("vipd does not use"));
+    }
+
+    #[test]
+    fn unknown_keywords_are_errors_with_suggestions() {
+        let text = format!(
+            "{MINIMAL}virtual_server 10.0.0.1 80 {{\n 1b_algo rr\n lb_kynd NAT\n real server 10.0.0.2 80 {{\n wieght 1\n }}\n}}\n"
+        );
+        let e = err(&text);
+        let got: Vec<(usize, &str, Option<&str>)> = e
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (9, "1b_algo", Some("lb_algo")),
+                (10, "lb_kynd", Some("lb_kind")),
+                (11, "real server", Some("real_server")),
+                (12, "wieght", Some("weight")),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_in_instance_suggests_instance_keyword() {
+        let e = err(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddres {\n 10.0.0.1\n }\n priorty 10\n}",
+        );
+        let d = &e.diagnostics[0];
+        assert_eq!(
+            (d.line, d.column, d.key.as_str()),
+            (4, 2, "virtual_ipaddres")
+        );
+        assert_eq!(d.suggestion.as_deref(), Some("virtual_ipaddress"));
+        assert_eq!(e.diagnostics[1].suggestion.as_deref(), Some("priority"));
+    }
+
+    #[test]
+    fn display_has_source_line_and_caret() {
+        let e =
+            err("vrrp_instance VI_1 {\n\tinterface eth0\n\tvirtual_router_id 5\n\t1b_algo rr\n}");
+        let d: &Diagnostic = &e.diagnostics[0];
+        assert_eq!(
+            d.to_string(),
+            "t.conf:4:2: 1b_algo: unknown keyword `1b_algo` in vrrp_instance (did you mean \
+             `lb_algo`?)\n    \t1b_algo rr\n    \t^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn brace_errors() {
+        let e = err(&format!("{MINIMAL}}}\n"));
+        assert_eq!(e.diagnostics[0].line, 8);
+        assert!(e.diagnostics[0].message.contains("closes no block"));
+        let e = err("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n");
+        assert!(e.diagnostics[0].message.contains("never closed"), "{e}");
+        let e = err(&format!("{{\n}}\n{MINIMAL}"));
+        assert!(
+            e.diagnostics[0].message.contains("without a keyword"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn list_keyword_without_block_is_an_error() {
+        let e = err(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n track_interface eth0\n}",
+        );
+        assert_eq!(e.diagnostics[0].line, 4);
+        assert!(e.diagnostics[0].message.contains("needs a block"));
+    }
+
+    #[test]
+    fn extra_words_warn() {
+        let l = ok(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n state MASTER priority 200\n}",
+        );
+        assert_eq!(l.config.instances[0].priority, 100);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.message.contains("extra words `priority 200` ignored"))
+        );
+    }
+
+    #[test]
+    fn keyword_in_wrong_block_warns() {
+        let l = ok(&format!(
+            "global_defs {{\n garp_master_delay 5\n}}\n{MINIMAL}"
+        ));
+        assert!(
+            l.warnings[0]
+                .message
+                .contains("it belongs in vrrp_instance")
+        );
+    }
+
+    #[test]
+    fn vrrp_version_3_is_an_error() {
+        let e = err(&format!("global_defs {{\n vrrp_version 3\n}}\n{MINIMAL}"));
+        assert!(e.diagnostics[0].message.contains("VRRPv2"));
+    }
+
+    #[test]
+    fn all_errors_at_once() {
+        let e = err(
+            "sudo x\nvrrp_instance VI_1 {\n state SLAVE\n interface eth0\n \
+                     virtual_router_id 0\n priority 300\n}\nEOF",
+        );
+        let lines: Vec<usize> = e.diagnostics.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [1, 3, 5, 6, 8], "{e}");
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, loading gives a config or diagnostics, never a panic.
+        #[test]
+        fn never_panics_on_arbitrary_text(text in "\\PC*") {
+            let _ = load_str(&text, Path::new("p.conf"));
+        }
+
+        /// Nor on keepalived-looking soup: keywords, braces, quotes, comments, CRLF.
+        #[test]
+        fn never_panics_on_keyword_soup(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "vrrp_instance", "VI_1", "{", "}", "\n", "\r\n", "\t", " ", "#", "!", "\"", "\\#",
+            "interface", "eth0", "virtual_router_id", "51", "0", "300", "virtual_ipaddress",
+            "10.0.0.1/24", "fe80::1", "dev", "label", "authentication", "auth_type", "PASS", "AH",
+            "auth_pass", "unicast_peer", "virtual_server", "real", "server", "1b_algo", "state",
+            "MASTER", "global_defs", "router_id", "track_script", "include", "é", "主",
+        ]), 0..60)) {
+            let text: String = parts.concat();
+            let _ = load_str(&text, Path::new("p.conf"));
+            let _ = load_str(&text, Path::new("p.toml"));
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! vipd's native TOML format: keepalived's keyword names, one `[[vrrp_instance]]` table each.
+//!
+//! ```toml
+//! [global_defs]
+//! router_id = "lb1"
+//! [[vrrp_instance]]
+//! name = "VI_1"
+//! interface = "eth0"
+//! virtual_router_id = 51
+//! authentication = { auth_type = "PASS", auth_pass = "secret" }
+//! virtual_ipaddress = ["192.168.91.151/24 dev eth0 label eth0:1"]
+//! ```
+//!
+//! Deserialised with serde (`deny_unknown_fields`); values keep their spans so the shared
+//! validation can name the line. Unknown keys are all reported at once, with suggestions.
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::validate::{RawConfig, RawInstance, Val};
+use super::{Report, suggest};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    global_defs: Option<GlobalDefs>,
+    #[serde(default)]
+    vrrp_instance: Vec<Instance>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlobalDefs {
+    router_id: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Instance {
+    name: Spanned<String>,
+    state: Option<Spanned<String>>,
+    interface: Option<Spanned<String>>,
+    virtual_router_id: Option<Spanned<i64>>,
+    priority: Option<Spanned<i64>>,
+    advert_int: Option<Spanned<i64>>,
+    nopreempt: Option<Spanned<bool>>,
+    preempt_delay: Option<Spanned<i64>>,
+    authentication: Option<Authentication>,
+    #[serde(default)]
+    virtual_ipaddress: Vec<Spanned<String>>,
+    unicast_src_ip: Option<Spanned<String>>,
+    #[serde(default)]
+    unicast_peer: Vec<Spanned<String>>,
+    garp_master_delay: Option<Spanned<i64>>,
+    garp_master_repeat: Option<Spanned<i64>>,
+    garp_master_refresh: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Authentication {
+    auth_type: Option<Spanned<String>>,
+    auth_pass: Option<Spanned<String>>,
+}
+
+const TOP_KEYS: &[&str] = &["global_defs", "vrrp_instance"];
+const GLOBAL_KEYS: &[&str] = &["router_id"];
+const INSTANCE_KEYS: &[&str] = &[
+    "name",
+    "state",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "nopreempt",
+    "preempt_delay",
+    "authentication",
+    "virtual_ipaddress",
+    "unicast_src_ip",
+    "unicast_peer",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+];
+const AUTH_KEYS: &[&str] = &["auth_type", "auth_pass"];
+
+/// 1-based line and column (in characters) of byte `offset`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Parses TOML text. `None` when it is not valid TOML or does not fit the shape.
+pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
+    match toml::from_str::<File>(text) {
+        Ok(file) => Some(convert(file, text)),
+        Err(e) => {
+            if !unknown_keys(text, report) {
+                let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+                let message = e.message().trim().replace('\n', " ");
+                let key = key_at(text, e.span().map_or(0, |s| s.start));
+                let d = report.diag(line, col, &key, message);
+                report.error(d);
+            }
+            None
+        }
+    }
+}
+
+/// The `key` of a `key = value` line that holds byte `offset`, for naming a type error.
+fn key_at(text: &str, offset: usize) -> String {
+    let (line, _) = line_col(text, offset);
+    text.lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().trim_start_matches('{').trim().to_string())
+        .filter(|k| !k.is_empty() && !k.contains(['[', ' ', ',']))
+        .unwrap_or_default()
+}
+
+/// Reports every key the shape does not know, with a suggestion. True if there was one.
+fn unknown_keys(text: &str, report: &mut Report) -> bool {
+    let Ok(doc) = DeTable::parse(text) else {
+        return false;
+    };
+    let before = report.error_count();
+    check_table(
+        text,
+        doc.get_ref(),
+        TOP_KEYS,
+        "the top level",
+        report,
+        &|key, value| match (key, value) {
+            ("global_defs", DeValue::Table(t)) => vec![(t, GLOBAL_KEYS, "global_defs")],
+            ("vrrp_instance", DeValue::Array(a)) => a
+                .iter()
+                .filter_map(|v| match v.get_ref() {
+                    DeValue::Table(t) => Some((t, INSTANCE_KEYS, "vrrp_instance")),
+                    _ => None,
+                })
+                .collect(),
+            ("authentication", DeValue::Table(t)) => vec![(t, AUTH_KEYS, "authentication")],
+            _ => Vec::new(),
+        },
+    );
+    report.error_count() > before
+}
+
+type Children<'a, 'i> = Vec<(&'a DeTable<'i>, &'static [&'static str], &'static str)>;
+
+fn check_table<'a, 'i>(
+    text: &str,
+    table: &'a DeTable<'i>,
+    keys: &[&str],
+    place: &str,
+    report: &mut Report,
+    children: &dyn Fn(&str, &'a DeValue<'i>) -> Children<'a, 'i>,
+) {
+    for (k, v) in table.iter() {
+        let name: &str = k.get_ref();
+        if keys.contains(&name) {
+            for (t, sub_keys, sub_place) in children(name, v.get_ref()) {
+                check_table(text, t, sub_keys, sub_place, report, children);
+            }
+        } else {
+            let (line, col) = line_col(text, k.span().start);
+            let d = report
+                .diag(line, col, name, format!("unknown key `{name}` in {place}"))
+                .with_suggestion(suggest::keyword(name, None, keys));
+            report.error(d);
+        }
+    }
+}
+
+fn val<T: ToString>(text: &str, s: &Spanned<T>) -> Val<String> {
+    let (line, col) = line_col(text, s.span().start);
+    Val::new(s.get_ref().to_string(), line, col)
+}
+
+fn convert(file: File, text: &str) -> RawConfig {
+    let v = |s: &Spanned<String>| val(text, s);
+    let n = |s: &Spanned<i64>| val(text, s);
+    let instances = file
+        .vrrp_instance
+        .into_iter()
+        .map(|i| {
+            let auth = i.authentication.as_ref();
+            RawInstance {
+                name: v(&i.name),
+                state: i.state.as_ref().map(v),
+                interface: i.interface.as_ref().map(v),
+                virtual_router_id: i.virtual_router_id.as_ref().map(n),
+                priority: i.priority.as_ref().map(n),
+                advert_int: i.advert_int.as_ref().map(n),
+                nopreempt: i.nopreempt.as_ref().map(|b| {
+                    let (line, col) = line_col(text, b.span().start);
+                    Val::new(*b.get_ref(), line, col)
+                }),
+                preempt_delay: i.preempt_delay.as_ref().map(n),
+                auth_type: auth.and_then(|a| a.auth_type.as_ref()).map(v),
+                auth_pass: auth.and_then(|a| a.auth_pass.as_ref()).map(v),
+                virtual_ipaddress: i.virtual_ipaddress.iter().map(|s| words(text, s)).collect(),
+                unicast_src_ip: i.unicast_src_ip.as_ref().map(v),
+                unicast_peer: i.unicast_peer.iter().map(v).collect(),
+                garp_master_delay: i.garp_master_delay.as_ref().map(n),
+                garp_master_repeat: i.garp_master_repeat.as_ref().map(n),
+                garp_master_refresh: i.garp_master_refresh.as_ref().map(n),
+            }
+        })
+        .collect();
+    RawConfig {
+        router_id: file.global_defs.and_then(|g| g.router_id).map(|r| v(&r)),
+        instances,
+        includes: Vec::new(),
+    }
+}
+
+/// `"192.168.91.151/24 dev eth0"` split into words, each placed inside the string.
+fn words(text: &str, s: &Spanned<String>) -> Vec<Val<String>> {
+    let (line, col) = line_col(text, s.span().start);
+    let value = s.get_ref();
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in value.chars().chain(std::iter::once(' ')).enumerate() {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some(i),
+            (true, Some(b)) => {
+                let word: String = value.chars().skip(b).take(i - b).collect();
+                // +1 for the opening quote.
+                out.push(Val::new(word, line, col + 1 + b));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if out.is_empty() {
+        out.push(Val::new(String::new(), line, col));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{ConfigError, InitialState, Loaded, VirtualIp, load_str};
+
+    const EXAMPLE: &str = r#"[global_defs]
+router_id = "lb1"
+[[vrrp_instance]]
+name = "VI_1"
+state = "BACKUP"
+interface = "eth0"
+virtual_router_id = 51
+priority = 100
+advert_int = 1
+nopreempt = false
+preempt_delay = 0
+authentication = { auth_type = "PASS", auth_pass = "secret" }
+virtual_ipaddress = ["192.168.91.151/24 dev eth0 label eth0:1", "10.0.0.5"]
+unicast_src_ip = "10.0.0.11"
+unicast_peer = ["10.0.0.12"]
+garp_master_delay = 5
+garp_master_repeat = 5
+garp_master_refresh = 0   # 0 = off
+"#;
+
+    fn load(text: &str) -> Result<Loaded, ConfigError> {
+        load_str(text, Path::new("vipd.toml"))
+    }
+
+    #[test]
+    fn example_loads() {
+        let l = load(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.router_id.as_deref(), Some("lb1"));
+        let i = &l.config.instances[0];
+        assert_eq!(i.name, "VI_1");
+        assert_eq!(i.state, InitialState::Backup);
+        assert_eq!(
+            (i.interface.as_str(), i.virtual_router_id, i.priority),
+            ("eth0", 51, 100)
+        );
+        assert_eq!(i.advert_int, Duration::from_secs(1));
+        assert!(i.preempt);
+        assert_eq!(i.auth_pass.as_deref(), Some(&b"secret"[..]));
+        assert_eq!(
+            i.virtual_ipaddress,
+            [
+                VirtualIp {
+                    addr: Ipv4Addr::new(192, 168, 91, 151),
+                    prefix_len: 24,
+                    dev: Some("eth0".into()),
+                    label: Some("eth0:1".into()),
+                },
+                VirtualIp {
+                    addr: Ipv4Addr::new(10, 0, 0, 5),
+                    prefix_len: 32,
+                    dev: None,
+                    label: None
+                },
+            ]
+        );
+        assert_eq!(i.unicast_src_ip, Some(Ipv4Addr::new(10, 0, 0, 11)));
+        assert_eq!(i.unicast_peer, [Ipv4Addr::new(10, 0, 0, 12)]);
+        assert_eq!(i.garp_master_refresh, None);
+    }
+
+    #[test]
+    fn toml_and_keepalived_agree() {
+        let ka = "global_defs {\n router_id lb1\n}\nvrrp_instance VI_1 {\n state BACKUP\n \
+                  interface eth0\n virtual_router_id 51\n authentication {\n auth_type PASS\n \
+                  auth_pass secret\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth0 label \
+                  eth0:1\n 10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n 10.0.0.12\n \
+                  }\n}\n";
+        let a = load_str(ka, Path::new("k.conf")).unwrap().config;
+        assert_eq!(a, load(EXAMPLE).unwrap().config);
+    }
+
+    #[test]
+    fn unknown_keys_all_reported_with_suggestions() {
+        let text = EXAMPLE
+            .replace("priority = 100", "priorty = 100")
+            .replace("unicast_peer =", "unicast_peers =")
+            .replace("auth_pass =", "auth_password =")
+            .replace("\nrouter_id =", "\nrouterid =");
+        let e = load(&text).unwrap_err();
+        let got: Vec<(usize, &str, Option<&str>)> = e
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "routerid", Some("router_id")),
+                (8, "priorty", Some("priority")),
+                (12, "auth_password", Some("auth_pass")),
+                (15, "unicast_peers", Some("unicast_peer")),
+            ],
+            "{e}"
+        );
+        assert_eq!(
+            e.diagnostics[1].to_string(),
+            "vipd.toml:8:1: priorty: unknown key `priorty` in vrrp_instance (did you mean `priority`?)"
+        );
+    }
+
+    #[test]
+    fn type_error_names_line_and_key() {
+        let e = load(&EXAMPLE.replace("priority = 100", "priority = \"high\"")).unwrap_err();
+        let d = &e.diagnostics[0];
+        assert_eq!((d.line, d.key.as_str()), (8, "priority"), "{e}");
+        assert!(d.message.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let e = load("[[vrrp_instance]]\nname = \"VI_1\"\ninterface = eth0\n").unwrap_err();
+        assert_eq!(e.diagnostics[0].line, 3, "{e}");
+    }
+
+    #[test]
+    fn missing_name() {
+        let e = load("[[vrrp_instance]]\ninterface = \"eth0\"\n").unwrap_err();
+        assert!(e.to_string().contains("missing field `name`"), "{e}");
+    }
+
+    #[test]
+    fn vip_word_columns_point_inside_the_string() {
+        let e = load(&EXAMPLE.replace("dev eth0 label", "dev eth0 lable")).unwrap_err();
+        let d = &e.diagnostics[0];
+        assert_eq!((d.line, d.column), (13, 50), "{e}");
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        assert_eq!(d.suggestion.as_deref(), Some("label"));
+    }
+}

@@ -1,0 +1,998 @@
+//! Semantic checks shared by both loaders: from values as written (with their positions) to
+//! the typed [`Config`].
+//!
+//! The loaders only know syntax; everything about meaning (ranges, IPv4 only, duplicates,
+//! what is missing) is decided here, so keepalived.conf and TOML say the same things.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
+use super::{Report, suggest};
+
+/// A value as written in the file, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Val<T> {
+    /// The value.
+    pub(crate) value: T,
+    /// 1-based line.
+    pub(crate) line: usize,
+    /// 1-based column.
+    pub(crate) col: usize,
+}
+
+impl<T> Val<T> {
+    pub(crate) fn new(value: T, line: usize, col: usize) -> Self {
+        Self { value, line, col }
+    }
+}
+
+/// A whole file, before validation.
+#[derive(Debug, Default)]
+pub(crate) struct RawConfig {
+    pub(crate) router_id: Option<Val<String>>,
+    pub(crate) instances: Vec<RawInstance>,
+    /// Lines of keepalived `include` statements (not followed), for a better "no instance".
+    pub(crate) includes: Vec<usize>,
+}
+
+/// One `vrrp_instance`, before validation. Numbers stay text so both loaders share one set of
+/// range checks and messages.
+#[derive(Debug, Default)]
+pub(crate) struct RawInstance {
+    pub(crate) name: Val<String>,
+    pub(crate) state: Option<Val<String>>,
+    pub(crate) interface: Option<Val<String>>,
+    pub(crate) virtual_router_id: Option<Val<String>>,
+    pub(crate) priority: Option<Val<String>>,
+    pub(crate) advert_int: Option<Val<String>>,
+    pub(crate) nopreempt: Option<Val<bool>>,
+    pub(crate) preempt_delay: Option<Val<String>>,
+    pub(crate) auth_type: Option<Val<String>>,
+    pub(crate) auth_pass: Option<Val<String>>,
+    /// Each entry: the words of one line, `ADDR[/LEN] [dev IF] [label L] ...`.
+    pub(crate) virtual_ipaddress: Vec<Vec<Val<String>>>,
+    pub(crate) unicast_src_ip: Option<Val<String>>,
+    pub(crate) unicast_peer: Vec<Val<String>>,
+    pub(crate) garp_master_delay: Option<Val<String>>,
+    pub(crate) garp_master_repeat: Option<Val<String>>,
+    pub(crate) garp_master_refresh: Option<Val<String>>,
+}
+
+impl Default for Val<String> {
+    fn default() -> Self {
+        Val::new(String::new(), 0, 0)
+    }
+}
+
+/// keepalived's `auth_pass` is at most this many bytes (RFC 3768 §5.3.6.1).
+const AUTH_PASS_MAX: usize = 8;
+
+/// VIP options keepalived knows and vipd ignores (with a warning).
+const VIP_IGNORED_OPTIONS: &[&str] = &["brd", "broadcast", "scope", "preferred_lft", "track_group"];
+/// VIP flags (no argument) keepalived knows and vipd ignores.
+const VIP_IGNORED_FLAGS: &[&str] = &[
+    "no_track",
+    "home",
+    "-nodad",
+    "nodad",
+    "noprefixroute",
+    "autojoin",
+];
+
+/// Checks `raw` and builds the model; problems go to `report`.
+pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
+    let mut config = Config {
+        router_id: raw.router_id.map(|v| v.value),
+        instances: Vec::new(),
+    };
+    if raw.instances.is_empty() {
+        let mut message = "no vrrp_instance defined: nothing to do".to_string();
+        if let Some(line) = raw.includes.first() {
+            message.push_str(&format!(
+                " (the include on line {line} is not followed by this vipd version)"
+            ));
+        }
+        let d = report.diag(0, 0, "vrrp_instance", message);
+        report.error(d);
+    }
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
+    for inst in raw.instances {
+        let name = inst.name.clone();
+        if let Some(first) = names.get(&name.value) {
+            let d = report.diag(
+                name.line,
+                name.col,
+                "vrrp_instance",
+                format!(
+                    "duplicate vrrp_instance name `{}` (first defined on line {first})",
+                    name.value
+                ),
+            );
+            report.error(d);
+        } else {
+            names.insert(name.value.clone(), name.line);
+        }
+        if let Some(i) = instance(inst, report) {
+            let key = (i.interface.clone(), i.virtual_router_id);
+            if let Some((other, line)) = vrids.get(&key) {
+                let d = report.diag(
+                    name.line,
+                    name.col,
+                    "virtual_router_id",
+                    format!(
+                        "virtual_router_id {} on interface {} is already used by vrrp_instance \
+                         {other} (line {line}); each instance needs its own VRID per interface",
+                        i.virtual_router_id, i.interface
+                    ),
+                );
+                report.error(d);
+            } else {
+                vrids.insert(key, (i.name.clone(), name.line));
+            }
+            config.instances.push(i);
+        }
+    }
+    config
+}
+
+/// One instance; `None` when something it cannot do without is missing or wrong.
+fn instance(raw: RawInstance, report: &mut Report) -> Option<VrrpInstance> {
+    let name = &raw.name;
+    let mut ok = true;
+    let missing = |report: &mut Report, key: &str, what: &str| {
+        let d = report.diag(
+            name.line,
+            name.col,
+            key,
+            format!("vrrp_instance {} has no {key}: {what}", name.value),
+        );
+        report.error(d);
+    };
+    let interface = match &raw.interface {
+        Some(i) => {
+            if i.value.parse::<IpAddr>().is_ok() {
+                let d = report.diag(
+                    i.line,
+                    i.col,
+                    "interface",
+                    format!(
+                        "`{}` looks like an IP address, not an interface name (e.g. eth0)",
+                        i.value
+                    ),
+                );
+                report.warn(d);
+            }
+            i.value.clone()
+        }
+        None => {
+            missing(report, "interface", "it names the interface adverts use");
+            ok = false;
+            String::new()
+        }
+    };
+    let vrid = match &raw.virtual_router_id {
+        Some(v) => range_u8(report, v, "virtual_router_id", 1, 255),
+        None => {
+            missing(
+                report,
+                "virtual_router_id",
+                "it must be 1..=255 and the same on all routers",
+            );
+            None
+        }
+    };
+    let mut out = VrrpInstance::with_defaults(&name.value, &interface, vrid.unwrap_or(0));
+    ok &= vrid.is_some();
+
+    if let Some(s) = &raw.state {
+        match s.value.as_str() {
+            "MASTER" => out.state = InitialState::Master,
+            "BACKUP" => out.state = InitialState::Backup,
+            other => {
+                let suggestion = match other.to_ascii_uppercase().as_str() {
+                    "SLAVE" | "SECONDARY" | "STANDBY" | "PASSIVE" => Some("BACKUP".to_string()),
+                    "PRIMARY" | "ACTIVE" => Some("MASTER".to_string()),
+                    _ => suggest::closest(other, &["MASTER", "BACKUP"]),
+                };
+                let d = report
+                    .diag(
+                        s.line,
+                        s.col,
+                        "state",
+                        format!("unknown state `{other}`: must be MASTER or BACKUP"),
+                    )
+                    .with_suggestion(suggestion);
+                report.error(d);
+            }
+        }
+    }
+    if let Some(p) = &raw.priority {
+        match range_u8(report, p, "priority", 1, 255) {
+            Some(p) => out.priority = p,
+            None => ok = false,
+        }
+    }
+    if let Some(a) = &raw.advert_int {
+        match a.value.parse::<u8>() {
+            Ok(n) if n >= 1 => out.advert_int = Duration::from_secs(n.into()),
+            _ => {
+                let d = report.diag(
+                    a.line,
+                    a.col,
+                    "advert_int",
+                    format!(
+                        "advert_int must be whole seconds from 1 to 255 (VRRPv2), got `{}`",
+                        a.value
+                    ),
+                );
+                report.error(d);
+                ok = false;
+            }
+        }
+    }
+    if let Some(n) = &raw.nopreempt {
+        out.preempt = !n.value;
+        if n.value && out.state == InitialState::Master {
+            let d = report.diag(
+                n.line,
+                n.col,
+                "nopreempt",
+                "nopreempt does not work with state MASTER: cleared, as keepalived does \
+                 (use state BACKUP on every router)",
+            );
+            report.warn(d);
+            out.preempt = true;
+        }
+    }
+    if let Some(p) = &raw.preempt_delay {
+        match seconds(&p.value).filter(|d| *d <= Duration::from_secs(1000)) {
+            Some(d) => out.preempt_delay = d,
+            None => {
+                let d = report.diag(
+                    p.line,
+                    p.col,
+                    "preempt_delay",
+                    format!(
+                        "preempt_delay must be seconds from 0 to 1000, got `{}`",
+                        p.value
+                    ),
+                );
+                report.error(d);
+                ok = false;
+            }
+        }
+    }
+    ok &= auth(&raw, &mut out, report);
+    for words in &raw.virtual_ipaddress {
+        match vip(words, report) {
+            Some(v) => out.virtual_ipaddress.push(v),
+            None => ok = false,
+        }
+    }
+    if raw.virtual_ipaddress.is_empty() {
+        let d = report.diag(
+            name.line,
+            name.col,
+            "virtual_ipaddress",
+            format!(
+                "vrrp_instance {} has no virtual_ipaddress: it will elect a master but move no \
+                 address",
+                name.value
+            ),
+        );
+        report.warn(d);
+    }
+    if let Some(src) = &raw.unicast_src_ip {
+        match ipv4_host(src, "unicast_src_ip", report) {
+            Some(a) => out.unicast_src_ip = Some(a),
+            None => ok = false,
+        }
+    }
+    for peer in &raw.unicast_peer {
+        match ipv4_host(peer, "unicast_peer", report) {
+            Some(a) => out.unicast_peer.push(a),
+            None => ok = false,
+        }
+    }
+    if let Some(g) = &raw.garp_master_delay {
+        match g.value.parse::<u64>() {
+            Ok(n) => out.garp_master_delay = Duration::from_secs(n),
+            Err(_) => ok &= bad_number(report, g, "garp_master_delay", "whole seconds"),
+        }
+    }
+    if let Some(g) = &raw.garp_master_repeat {
+        match g.value.parse::<u32>() {
+            Ok(n) if n >= 1 => out.garp_master_repeat = n,
+            _ => ok &= bad_number(report, g, "garp_master_repeat", "a count of at least 1"),
+        }
+    }
+    if let Some(g) = &raw.garp_master_refresh {
+        match g.value.parse::<u64>() {
+            Ok(0) => out.garp_master_refresh = None,
+            Ok(n) => out.garp_master_refresh = Some(Duration::from_secs(n)),
+            Err(_) => ok &= bad_number(report, g, "garp_master_refresh", "whole seconds (0 = off)"),
+        }
+    }
+    ok.then_some(out)
+}
+
+fn bad_number(report: &mut Report, v: &Val<String>, key: &str, what: &str) -> bool {
+    let d = report.diag(
+        v.line,
+        v.col,
+        key,
+        format!("{key} must be {what}, got `{}`", v.value),
+    );
+    report.error(d);
+    false
+}
+
+fn range_u8(report: &mut Report, v: &Val<String>, key: &str, min: u8, max: u8) -> Option<u8> {
+    match v.value.parse::<i64>() {
+        Ok(n) if (i64::from(min)..=i64::from(max)).contains(&n) => u8::try_from(n).ok(),
+        Ok(_) => {
+            let d = report.diag(
+                v.line,
+                v.col,
+                key,
+                format!("{key} must be between {min} and {max}, got {}", v.value),
+            );
+            report.error(d);
+            None
+        }
+        Err(_) => {
+            let d = report.diag(
+                v.line,
+                v.col,
+                key,
+                format!(
+                    "{key} must be a number between {min} and {max}, got `{}`",
+                    v.value
+                ),
+            );
+            report.error(d);
+            None
+        }
+    }
+}
+
+/// `3`, `0.5`: non-negative decimal seconds.
+fn seconds(text: &str) -> Option<Duration> {
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
+/// `authentication { auth_type PASS; auth_pass X }`.
+fn auth(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> bool {
+    let mut ok = true;
+    match (&raw.auth_type, &raw.auth_pass) {
+        (None, None) => {}
+        (Some(t), pass) => {
+            match t.value.as_str() {
+                "PASS" => {}
+                "AH" => {
+                    let d = report.diag(
+                        t.line,
+                        t.col,
+                        "auth_type",
+                        "auth_type AH is not supported: vipd supports PASS only (or no \
+                         authentication block at all)",
+                    );
+                    report.error(d);
+                    ok = false;
+                }
+                other => {
+                    let d = report
+                        .diag(
+                            t.line,
+                            t.col,
+                            "auth_type",
+                            format!("unknown auth_type `{other}`: vipd supports PASS only"),
+                        )
+                        .with_suggestion(suggest::closest(other, &["PASS"]));
+                    report.error(d);
+                    ok = false;
+                }
+            }
+            match pass {
+                Some(p) => out.auth_pass = Some(password(p, report)),
+                None => {
+                    let d = report.diag(
+                        t.line,
+                        t.col,
+                        "auth_pass",
+                        "auth_type PASS needs an auth_pass",
+                    );
+                    report.error(d);
+                    ok = false;
+                }
+            }
+        }
+        (None, Some(p)) => {
+            let d = report.diag(
+                p.line,
+                p.col,
+                "auth_pass",
+                "auth_pass without auth_type: authentication stays off, as in keepalived \
+                 (add `auth_type PASS`)",
+            );
+            report.warn(d);
+        }
+    }
+    ok
+}
+
+fn password(p: &Val<String>, report: &mut Report) -> Vec<u8> {
+    let bytes = p.value.as_bytes();
+    if bytes.len() > AUTH_PASS_MAX {
+        let cut = &bytes[..AUTH_PASS_MAX];
+        let d = report.diag(
+            p.line,
+            p.col,
+            "auth_pass",
+            format!(
+                "auth_pass is {} bytes long; only the first {AUTH_PASS_MAX} (`{}`) are used, as \
+                 keepalived does",
+                bytes.len(),
+                String::from_utf8_lossy(cut)
+            ),
+        );
+        report.warn(d);
+        cut.to_vec()
+    } else {
+        bytes.to_vec()
+    }
+}
+
+/// An IPv4 address for unicast; a `/LEN` suffix is accepted (users write it) and ignored.
+fn ipv4_host(v: &Val<String>, key: &str, report: &mut Report) -> Option<Ipv4Addr> {
+    let (addr, prefix) = match v.value.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (v.value.as_str(), None),
+    };
+    match addr.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => {
+            if let Some(p) = prefix {
+                let d = report.diag(
+                    v.line,
+                    v.col,
+                    key,
+                    format!(
+                        "prefix `/{p}` on `{}` ignored: {key} is a single address",
+                        v.value
+                    ),
+                );
+                report.warn(d);
+            }
+            Some(a)
+        }
+        Ok(IpAddr::V6(_)) => {
+            let d = report.diag(
+                v.line,
+                v.col,
+                key,
+                format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", v.value),
+            );
+            report.error(d);
+            None
+        }
+        Err(_) => {
+            let d = report.diag(
+                v.line,
+                v.col,
+                key,
+                format!("`{}` is not an IPv4 address", v.value),
+            );
+            report.error(d);
+            None
+        }
+    }
+}
+
+/// One `virtual_ipaddress` line: `ADDR[/LEN] [dev IF] [label L]`.
+fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
+    let first = words.first()?;
+    let key = "virtual_ipaddress";
+    let (addr_text, prefix) = match first.value.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (first.value.as_str(), None),
+    };
+    let mut ok = true;
+    let addr = match addr_text.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => a,
+        Ok(IpAddr::V6(_)) => {
+            let d = report.diag(
+                first.line,
+                first.col,
+                key,
+                format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", first.value),
+            );
+            report.error(d);
+            return None;
+        }
+        Err(_) => {
+            let d = report.diag(
+                first.line,
+                first.col,
+                key,
+                format!("`{}` is not an IPv4 address", first.value),
+            );
+            report.error(d);
+            return None;
+        }
+    };
+    let mut out = VirtualIp {
+        addr,
+        prefix_len: 32,
+        dev: None,
+        label: None,
+    };
+    if let Some(p) = prefix {
+        match p.parse::<u8>() {
+            Ok(n) if n <= 32 => out.prefix_len = n,
+            _ => {
+                let d = report.diag(
+                    first.line,
+                    first.col,
+                    key,
+                    format!(
+                        "prefix length `/{p}` in `{}` must be from 0 to 32",
+                        first.value
+                    ),
+                );
+                report.error(d);
+                ok = false;
+            }
+        }
+    }
+    let mut rest = words[1..].iter();
+    while let Some(w) = rest.next() {
+        let opt = w.value.as_str();
+        let takes_arg = matches!(opt, "dev" | "label") || VIP_IGNORED_OPTIONS.contains(&opt);
+        if takes_arg {
+            let Some(arg) = rest.next() else {
+                let d = report.diag(w.line, w.col, key, format!("`{opt}` needs a value"));
+                report.error(d);
+                ok = false;
+                break;
+            };
+            match opt {
+                "dev" => out.dev = Some(arg.value.clone()),
+                "label" => out.label = Some(arg.value.clone()),
+                _ => {
+                    let d = report.diag(
+                        w.line,
+                        w.col,
+                        key,
+                        format!(
+                            "`{opt} {}` ignored: not supported by this vipd version",
+                            arg.value
+                        ),
+                    );
+                    report.warn(d);
+                }
+            }
+        } else if VIP_IGNORED_FLAGS.contains(&opt) {
+            let d = report.diag(
+                w.line,
+                w.col,
+                key,
+                format!("`{opt}` ignored: not supported by this vipd version"),
+            );
+            report.warn(d);
+        } else {
+            let mut known: Vec<&str> = vec!["dev", "label"];
+            known.extend(VIP_IGNORED_OPTIONS);
+            known.extend(VIP_IGNORED_FLAGS);
+            let d = report
+                .diag(
+                    w.line,
+                    w.col,
+                    key,
+                    format!(
+                        "unknown option `{opt}` after address {}: expected dev IF or label L",
+                        first.value
+                    ),
+                )
+                .with_suggestion(suggest::closest(opt, &known));
+            report.error(d);
+            ok = false;
+            break;
+        }
+    }
+    ok.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
+
+    /// A keepalived instance with `extra` lines inserted from line 4 on.
+    fn conf(extra: &str) -> String {
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{extra}\n \
+             virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n"
+        )
+    }
+
+    /// The same in TOML: `extra` lines go after line 4.
+    fn toml(extra: &str) -> String {
+        format!(
+            "[[vrrp_instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
+             {extra}\n"
+        )
+    }
+
+    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
+        load_str(text, Path::new(file))
+    }
+
+    /// The single error of `text`, checked against (line, key, message part, suggestion).
+    fn one_error(text: &str, file: &str) -> Diagnostic {
+        let e = load(text, file).expect_err("must be rejected");
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        e.diagnostics[0].clone()
+    }
+
+    fn check(d: &Diagnostic, line: usize, key: &str, message: &str, suggestion: Option<&str>) {
+        assert_eq!(d.line, line, "{d}");
+        assert_eq!(d.key, key, "{d}");
+        assert!(d.message.contains(message), "{d}\nwanted: {message}");
+        assert_eq!(d.suggestion.as_deref(), suggestion, "{d}");
+    }
+
+    /// Both formats give the same error for the same mistake.
+    fn both(ka: &str, tm: &str, key: &str, message: &str, suggestion: Option<&str>) {
+        both_at((4, 5), ka, tm, key, message, suggestion);
+    }
+
+    /// [`both`], with the lines (keepalived, TOML) the error is expected on.
+    fn both_at(
+        lines: (usize, usize),
+        ka: &str,
+        tm: &str,
+        key: &str,
+        message: &str,
+        suggestion: Option<&str>,
+    ) {
+        check(
+            &one_error(&conf(ka), "a.conf"),
+            lines.0,
+            key,
+            message,
+            suggestion,
+        );
+        check(
+            &one_error(&toml(tm), "a.toml"),
+            lines.1,
+            key,
+            message,
+            suggestion,
+        );
+    }
+
+    #[test]
+    fn vrid_range() {
+        let e = one_error(
+            &conf("").replace("virtual_router_id 51", "virtual_router_id 0"),
+            "a.conf",
+        );
+        check(
+            &e,
+            3,
+            "virtual_router_id",
+            "virtual_router_id must be between 1 and 255, got 0",
+            None,
+        );
+        let e = one_error(&toml("").replace("= 51", "= 256"), "a.toml");
+        check(
+            &e,
+            4,
+            "virtual_router_id",
+            "must be between 1 and 255, got 256",
+            None,
+        );
+    }
+
+    #[test]
+    fn priority_range() {
+        both(
+            " priority 0",
+            "priority = 0",
+            "priority",
+            "priority must be between 1 and 255, got 0",
+            None,
+        );
+        both(
+            " priority 256",
+            "priority = 256",
+            "priority",
+            "got 256",
+            None,
+        );
+        let d = one_error(&conf(" priority high"), "a.conf");
+        check(
+            &d,
+            4,
+            "priority",
+            "priority must be a number between 1 and 255, got `high`",
+            None,
+        );
+    }
+
+    #[test]
+    fn advert_int_whole_seconds() {
+        both(
+            " advert_int 0",
+            "advert_int = 0",
+            "advert_int",
+            "advert_int must be whole seconds from 1 to 255 (VRRPv2), got `0`",
+            None,
+        );
+        both(
+            " advert_int 256",
+            "advert_int = 256",
+            "advert_int",
+            "got `256`",
+            None,
+        );
+        let d = one_error(&conf(" advert_int 0.5"), "a.conf");
+        check(&d, 4, "advert_int", "got `0.5`", None);
+    }
+
+    #[test]
+    fn auth_type_pass_only() {
+        both_at(
+            (5, 5),
+            " authentication {\n auth_type AH\n auth_pass x\n }",
+            "authentication = { auth_type = \"AH\", auth_pass = \"x\" }",
+            "auth_type",
+            "auth_type AH is not supported: vipd supports PASS only",
+            None,
+        );
+        let d = one_error(
+            &conf(" authentication {\n auth_type PASS;\n auth_pass x\n }"),
+            "a.conf",
+        );
+        check(
+            &d,
+            5,
+            "auth_type",
+            "unknown auth_type `PASS;`",
+            Some("PASS"),
+        );
+    }
+
+    #[test]
+    fn auth_pass_longer_than_8_is_cut_with_warning() {
+        for (text, file, line) in [
+            (
+                conf(" authentication {\n auth_type PASS\n auth_pass 0123456789\n }"),
+                "a.conf",
+                6,
+            ),
+            (
+                toml("authentication = { auth_type = \"PASS\", auth_pass = \"0123456789\" }"),
+                "a.toml",
+                5,
+            ),
+        ] {
+            let l = load(&text, file).unwrap();
+            assert_eq!(
+                l.config.instances[0].auth_pass.as_deref(),
+                Some(&b"01234567"[..])
+            );
+            let w = l
+                .warnings
+                .iter()
+                .find(|w| w.key == "auth_pass")
+                .expect("warning");
+            assert_eq!(w.line, line);
+            assert!(
+                w.message
+                    .contains("only the first 8 (`01234567`) are used, as keepalived does")
+            );
+        }
+    }
+
+    #[test]
+    fn vip_must_be_ipv4() {
+        let d = one_error(&conf("").replace("10.0.0.1", "fe80::1/64"), "a.conf");
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "`fe80::1/64` is an IPv6 address: VRRPv2 is IPv4 only",
+            None,
+        );
+        let d = one_error(
+            &toml("virtual_ipaddress = [\"10.0.0.1\", \"2001:db8::1\"]"),
+            "a.toml",
+        );
+        check(&d, 5, "virtual_ipaddress", "VRRPv2 is IPv4 only", None);
+        let d = one_error(&conf("").replace("10.0.0.1", "<--VIP-->"), "a.conf");
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "`<--VIP-->` is not an IPv4 address",
+            None,
+        );
+    }
+
+    #[test]
+    fn vip_prefix_and_options() {
+        let d = one_error(&conf("").replace("10.0.0.1", "10.0.0.1/33"), "a.conf");
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "prefix length `/33` in `10.0.0.1/33` must be from 0 to 32",
+            None,
+        );
+        let d = one_error(
+            &conf("").replace("10.0.0.1", "10.0.0.1 devv eth0"),
+            "a.conf",
+        );
+        check(
+            &d,
+            6,
+            "virtual_ipaddress",
+            "unknown option `devv`",
+            Some("dev"),
+        );
+        let l = load(
+            &conf("").replace("10.0.0.1", "10.0.0.1/0 brd 10.0.0.255 dev eth1"),
+            "a.conf",
+        )
+        .unwrap();
+        let v = &l.config.instances[0].virtual_ipaddress[0];
+        assert_eq!((v.prefix_len, v.dev.as_deref()), (0, Some("eth1")));
+        assert!(l.warnings[0].message.contains("`brd 10.0.0.255` ignored"));
+    }
+
+    #[test]
+    fn duplicate_instance_name() {
+        let text = format!("{}{}", conf(""), conf("").replace("eth0", "eth1"));
+        let d = one_error(&text, "a.conf");
+        check(
+            &d,
+            9,
+            "vrrp_instance",
+            "duplicate vrrp_instance name `VI_1` (first defined on line 1)",
+            None,
+        );
+    }
+
+    #[test]
+    fn same_interface_and_vrid() {
+        let text = format!("{}{}", conf(""), conf("").replace("VI_1", "VI_2"));
+        let d = one_error(&text, "a.conf");
+        check(
+            &d,
+            9,
+            "virtual_router_id",
+            "virtual_router_id 51 on interface eth0 is already used by vrrp_instance VI_1 (line 1)",
+            None,
+        );
+        // Same VRID on another interface is fine.
+        let text = format!(
+            "{}{}",
+            conf(""),
+            conf("").replace("VI_1", "VI_2").replace("eth0", "eth1")
+        );
+        assert!(load(&text, "a.conf").is_ok());
+    }
+
+    #[test]
+    fn missing_interface_and_vrid() {
+        let e = load("vrrp_instance VI_1 {\n priority 5\n}", "a.conf").unwrap_err();
+        let keys: Vec<(usize, &str)> = e
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.key.as_str()))
+            .collect();
+        assert_eq!(keys, [(1, "interface"), (1, "virtual_router_id")]);
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("vrrp_instance VI_1 has no interface")
+        );
+        let e = load("[[vrrp_instance]]\nname = \"VI_1\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.diagnostics.len(), 2);
+        assert_eq!(e.diagnostics[0].line, 2);
+    }
+
+    #[test]
+    fn unicast_peer_without_src_is_ok() {
+        let l = load(&conf(" unicast_peer {\n 10.0.0.2\n }"), "a.conf").unwrap();
+        assert_eq!(l.config.instances[0].unicast_src_ip, None);
+        assert_eq!(
+            l.config.instances[0].unicast_peer,
+            ["10.0.0.2".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn unicast_peer_must_be_ipv4() {
+        both_at(
+            (6, 6),
+            " unicast_peer {\n 10.0.0.2\n fd00::2\n }",
+            "unicast_peer = [\"10.0.0.2\",\n\"fd00::2\"]",
+            "unicast_peer",
+            "`fd00::2` is an IPv6 address: VRRPv2 is IPv4 only",
+            None,
+        );
+        // Written with a prefix: accepted, the prefix is ignored with a warning.
+        let l = load(&conf(" unicast_src_ip 10.0.0.1/24"), "a.conf").unwrap();
+        assert_eq!(
+            l.config.instances[0].unicast_src_ip,
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert!(l.warnings[0].message.contains("prefix `/24`"));
+    }
+
+    #[test]
+    fn no_instances() {
+        for (text, file) in [
+            ("global_defs {\n router_id x\n}\n", "a.conf"),
+            ("[global_defs]\nrouter_id = \"x\"\n", "a.toml"),
+        ] {
+            let d = one_error(text, file);
+            check(&d, 0, "vrrp_instance", "no vrrp_instance defined", None);
+            assert_eq!(
+                d.to_string(),
+                format!("{file}: vrrp_instance: no vrrp_instance defined: nothing to do")
+            );
+        }
+    }
+
+    #[test]
+    fn state_must_be_master_or_backup() {
+        both(
+            " state SLAVE",
+            "state = \"SLAVE\"",
+            "state",
+            "unknown state `SLAVE`: must be MASTER or BACKUP",
+            Some("BACKUP"),
+        );
+        both(
+            " state master",
+            "state = \"master\"",
+            "state",
+            "unknown state `master`",
+            Some("MASTER"),
+        );
+    }
+
+    #[test]
+    fn default_prefix_is_32() {
+        let l = load(&conf(""), "a.conf").unwrap();
+        assert_eq!(l.config.instances[0].virtual_ipaddress[0].prefix_len, 32);
+    }
+
+    #[test]
+    fn garp_master_refresh_zero_is_off() {
+        let l = load(&conf(" garp_master_refresh 0"), "a.conf").unwrap();
+        assert_eq!(l.config.instances[0].garp_master_refresh, None);
+    }
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(
+            super::seconds("1.5"),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(super::seconds("-1"), None);
+        assert_eq!(super::seconds(""), None);
+    }
+}
