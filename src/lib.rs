@@ -4,11 +4,14 @@
 //! - [`config`]: keepalived.conf or TOML in, one typed and validated model out.
 //! - [`vrrp`]: the wire format, the pure RFC 3768 state machine and the task that drives
 //!   one instance.
-//! - `net`: every call that touches the kernel: raw socket, netlink, gratuitous ARP.
-//! - `control`: the Unix control socket spoken by `vipd` and `vipctl`.
-//! - `daemon`: builds everything from the config; owns signals and shutdown order.
+//! - [`net`]: every call that touches the kernel: raw socket, netlink, gratuitous ARP.
+//! - [`control`]: the Unix control socket spoken by `vipd` and `vipctl`.
+//! - [`daemon`]: builds everything from the config; owns signals and shutdown order.
 #![warn(missing_docs, unreachable_pub)]
+#![deny(unsafe_code)]
 
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod net;
 pub mod vrrp;

@@ -1,1 +1,81 @@
-fn main() {}
+//! `vipd`, the agent: loads the config, then runs until SIGTERM or SIGINT.
+//!
+//! Exit status: 0 after a clean stop, 1 when the system refuses (privileges, interfaces),
+//! 2 when the configuration is invalid (nothing on any interface is touched).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing::warn;
+use vipd::control::DEFAULT_SOCKET;
+
+/// Virtual-IP failover agent: VRRPv2 (RFC 3768) elections that move virtual IPs between
+/// hosts, on the wire like keepalived.
+#[derive(Parser, Debug)]
+#[command(name = "vipd", version)]
+struct Args {
+    /// Configuration file: `*.toml` is vipd's native format, any other name is read as
+    /// keepalived.conf syntax.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    config: PathBuf,
+    /// Control socket that `vipctl` talks to.
+    #[arg(long, value_name = "PATH", env = "VIPD_SOCKET", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Check the configuration and exit: 0 valid, 2 invalid.
+    #[arg(short = 't', long)]
+    check: bool,
+    /// Log filter: error, warn, info, debug or trace (tracing's EnvFilter syntax).
+    #[arg(long, value_name = "FILTER", env = "VIPD_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+
+    let loaded = match vipd::config::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "vipd: {} is not a valid configuration; nothing was changed",
+                args.config.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &loaded.warnings {
+        warn!("{warning}");
+    }
+    if args.check {
+        println!("{}: configuration is valid", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vipd: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(vipd::daemon::run(loaded.config, &args.socket)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vipd: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Drives one `vrrp_instance`: feeds its [`Fsm`] packets, timers and link events, and carries
+//! out the actions it returns through `net`.
+//!
+//! The instance owns its sockets and its timer; it publishes what it knows to a shared
+//! [`InstanceStatus`] that the control socket reads.
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::config::VrrpInstance;
+use crate::control::proto::{Counters, InstanceStatus, Peer, Transition, VipStatus};
+use crate::net::addr::Netlink;
+use crate::net::arp::GarpSender;
+use crate::net::socket::VrrpSocket;
+use crate::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
+use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
+
+/// What the daemon tells a running instance.
+#[derive(Debug)]
+pub enum Command {
+    /// The instance's interface changed state.
+    Link {
+        /// True when up with carrier.
+        up: bool,
+    },
+    /// Leave cleanly (priority 0 if master, VIPs removed), then answer.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A virtual address resolved to the interface it goes on.
+#[derive(Debug, Clone)]
+pub struct BoundVip {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+    /// Its label, if any.
+    pub label: Option<String>,
+    /// Index of the interface it goes on.
+    pub ifindex: u32,
+    /// Name of that interface.
+    pub dev: String,
+    /// A gratuitous ARP sender on that interface.
+    pub garp: Arc<GarpSender>,
+}
+
+/// Everything an instance needs from the daemon, resolved against the kernel.
+pub struct Setup {
+    /// The instance's configuration.
+    pub config: VrrpInstance,
+    /// The address adverts come from (primary address or `unicast_src_ip`).
+    pub source: Ipv4Addr,
+    /// The VRRP socket.
+    pub socket: VrrpSocket,
+    /// The virtual addresses.
+    pub vips: Vec<BoundVip>,
+    /// The netlink handle for adding and removing VIPs.
+    pub netlink: Netlink,
+    /// Whether the interface is up at startup.
+    pub link_up: bool,
+}
+
+/// The status the instance publishes, shared with the control socket.
+pub type SharedStatus = Arc<Mutex<InstanceStatus>>;
+
+/// Logs one kind of rejection at most once per window, with a count of the rest.
+#[derive(Debug, Default)]
+struct RateLimit {
+    last: std::collections::HashMap<&'static str, (Instant, u64)>,
+}
+
+impl RateLimit {
+    const WINDOW: Duration = Duration::from_secs(10);
+
+    /// Returns how many were suppressed since the last log, or `None` to stay quiet.
+    fn allow(&mut self, kind: &'static str, now: Instant) -> Option<u64> {
+        match self.last.get_mut(kind) {
+            Some((at, suppressed)) if now.duration_since(*at) < Self::WINDOW => {
+                *suppressed += 1;
+                None
+            }
+            Some((at, suppressed)) => {
+                let n = *suppressed;
+                *at = now;
+                *suppressed = 0;
+                Some(n)
+            }
+            None => {
+                self.last.insert(kind, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+/// One running instance.
+pub struct Instance {
+    name: String,
+    fsm: Fsm,
+    socket: VrrpSocket,
+    netlink: Netlink,
+    vips: Vec<BoundVip>,
+    auth: Auth,
+    vip_addrs: Vec<Ipv4Addr>,
+    vrid: u8,
+    advert_int_secs: u8,
+    unicast_peers: Vec<Ipv4Addr>,
+    source: Ipv4Addr,
+    garp_repeat: u32,
+    link_up: bool,
+    status: SharedStatus,
+    rate_limit: RateLimit,
+}
+
+impl Instance {
+    /// Builds the instance and its initial status; nothing is sent until [`Instance::run`].
+    pub fn new(setup: Setup) -> (Self, SharedStatus) {
+        let cfg = &setup.config;
+        let fsm = Fsm::new(FsmConfig {
+            priority: cfg.priority,
+            advert_int: cfg.advert_int,
+            preempt: cfg.preempt,
+            preempt_delay: cfg.preempt_delay,
+            local_addr: setup.source,
+            garp_master_delay: cfg.garp_master_delay,
+            garp_master_refresh: cfg.garp_master_refresh,
+        });
+        let status = Arc::new(Mutex::new(InstanceStatus {
+            name: cfg.name.clone(),
+            interface: cfg.interface.clone(),
+            vrid: cfg.virtual_router_id,
+            state: State::Init.to_string(),
+            priority: cfg.priority,
+            source: setup.source.to_string(),
+            master: None,
+            vips: setup
+                .vips
+                .iter()
+                .map(|v| VipStatus {
+                    addr: format!("{}/{}", v.addr, v.prefix_len),
+                    dev: v.dev.clone(),
+                    present: false,
+                })
+                .collect(),
+            last_transition: None,
+            counters: Counters::default(),
+        }));
+        let instance = Self {
+            name: cfg.name.clone(),
+            fsm,
+            auth: Auth::from_config(cfg.auth_pass.as_deref()),
+            vip_addrs: setup.vips.iter().map(|v| v.addr).collect(),
+            vrid: cfg.virtual_router_id,
+            advert_int_secs: u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
+            unicast_peers: cfg.unicast_peer.clone(),
+            source: setup.source,
+            garp_repeat: cfg.garp_master_repeat,
+            link_up: setup.link_up,
+            socket: setup.socket,
+            netlink: setup.netlink,
+            vips: setup.vips,
+            status: status.clone(),
+            rate_limit: RateLimit::default(),
+        };
+        (instance, status)
+    }
+
+    /// Runs until told to shut down.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        self.fsm.handle_startup(Instant::now());
+        if !self.link_up {
+            warn!("{}: interface is down at startup", self.name);
+            self.fsm.handle_link(Instant::now(), false);
+        }
+        self.execute().await;
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let deadline = self.fsm.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                received = self.socket.recv(&mut buf) => match received {
+                    Ok(len) => self.on_datagram(&buf[..len]),
+                    Err(e) => warn!("{}: receive failed: {e}", self.name),
+                },
+                () = sleep => self.fsm.handle_timeout(Instant::now()),
+                command = commands.recv() => match command {
+                    Some(Command::Link { up }) => self.on_link(up),
+                    Some(Command::Shutdown(done)) => {
+                        self.fsm.handle_shutdown(Instant::now());
+                        self.execute().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => return,
+                },
+            }
+            self.execute().await;
+        }
+    }
+
+    /// The shared status; a panic elsewhere while it was held does not make it unusable.
+    fn status(&self) -> std::sync::MutexGuard<'_, InstanceStatus> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn on_link(&mut self, up: bool) {
+        if up != self.link_up {
+            self.link_up = up;
+            self.fsm.handle_link(Instant::now(), up);
+        }
+    }
+
+    /// RFC 3768 §7.1: every check, then the state machine.
+    fn on_datagram(&mut self, datagram: &[u8]) {
+        let received = match packet::parse_ipv4(datagram) {
+            Ok(r) => r,
+            Err(e) => return self.drop_packet(None, &e),
+        };
+        if received.src == self.source {
+            return; // our own advert, looped back by a bridge or a unicast peer list
+        }
+        if received.advert.vrid != self.vrid {
+            // Another virtual router on the same link: counted, not worth a log line.
+            self.count_drop(&PacketError::VridMismatch {
+                got: received.advert.vrid,
+                want: self.vrid,
+            });
+            return;
+        }
+        if !self.unicast_peers.is_empty() && !self.unicast_peers.contains(&received.src) {
+            return self.drop_packet(
+                Some(received.src),
+                &PacketError::UnknownPeer { src: received.src },
+            );
+        }
+        let expected = Expected {
+            vrid: self.vrid,
+            auth: &self.auth,
+            advert_int_secs: self.advert_int_secs,
+            addrs: &self.vip_addrs,
+        };
+        if let Err(e) = packet::validate(&received.advert, &expected) {
+            return self.drop_packet(Some(received.src), &e);
+        }
+        self.status().counters.adverts_received += 1;
+        self.fsm
+            .handle_advert(Instant::now(), received.src, received.advert.priority);
+    }
+
+    fn count_drop(&self, e: &PacketError) {
+        let mut status = self.status();
+        *status
+            .counters
+            .drops
+            .entry(e.counter_name().to_string())
+            .or_default() += 1;
+    }
+
+    fn drop_packet(&mut self, from: Option<Ipv4Addr>, e: &PacketError) {
+        self.count_drop(e);
+        if let Some(suppressed) = self.rate_limit.allow(e.counter_name(), Instant::now()) {
+            let from = from.map_or_else(String::new, |a| format!(" from {a}"));
+            let more = if suppressed > 0 {
+                format!(" ({suppressed} more since the last report)")
+            } else {
+                String::new()
+            };
+            warn!("{}: dropped advert{from}: {e}{more}", self.name);
+        }
+    }
+
+    /// Carries out every pending action of the state machine, in order.
+    async fn execute(&mut self) {
+        while let Some(action) = self.fsm.poll_action() {
+            match action {
+                Action::SendAdvert { priority } => self.send_advert(priority),
+                Action::AddVips => self.add_vips().await,
+                Action::RemoveVips => self.remove_vips().await,
+                Action::SendGarp => self.send_garps(),
+                Action::Transition { from, to, reason } => self.on_transition(from, to, &reason),
+            }
+        }
+        let master = self.fsm.master().map(|(addr, priority)| Peer {
+            addr: addr.to_string(),
+            priority,
+        });
+        let mut status = self.status();
+        status.state = self.fsm.state().to_string();
+        status.master = master;
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        let advert = AdvertRepr {
+            vrid: self.vrid,
+            priority,
+            advert_int_secs: self.advert_int_secs,
+            auth: self.auth.clone(),
+            addrs: self.vip_addrs.clone(),
+        };
+        match self.socket.send(&advert.to_bytes()) {
+            Ok(()) => self.status().counters.adverts_sent += 1,
+            // Expected while the link is down: the resign advert is only worth a try.
+            Err(e) if self.fsm.state() == State::Fault || !self.link_up => {
+                debug!("{}: advert not sent: {e}", self.name)
+            }
+            Err(e) => warn!("{}: advert not sent: {e}", self.name),
+        }
+    }
+
+    async fn add_vips(&mut self) {
+        for vip in &self.vips {
+            if let Err(e) = self
+                .netlink
+                .add_address(vip.ifindex, vip.addr, vip.prefix_len, vip.label.as_deref())
+                .await
+            {
+                warn!(
+                    "{}: could not add {}/{} to {}: {e}",
+                    self.name, vip.addr, vip.prefix_len, vip.dev
+                );
+            }
+        }
+    }
+
+    async fn remove_vips(&mut self) {
+        for vip in &self.vips {
+            if let Err(e) = self
+                .netlink
+                .del_address(vip.ifindex, vip.addr, vip.prefix_len)
+                .await
+            {
+                warn!(
+                    "{}: could not remove {}/{} from {}: {e}",
+                    self.name, vip.addr, vip.prefix_len, vip.dev
+                );
+            }
+        }
+    }
+
+    fn send_garps(&mut self) {
+        let mut sent = 0;
+        for vip in &self.vips {
+            for _ in 0..self.garp_repeat {
+                match vip.garp.send(vip.addr) {
+                    Ok(()) => sent += 1,
+                    Err(e) => {
+                        debug!("{}: gratuitous ARP for {} failed: {e}", self.name, vip.addr);
+                        break;
+                    }
+                }
+            }
+        }
+        self.status().counters.garps_sent += sent;
+    }
+
+    fn on_transition(&mut self, from: State, to: State, reason: &Reason) {
+        info!("{}: {from} -> {to}: {reason}", self.name);
+        let at_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut status = self.status();
+        status.counters.transitions += 1;
+        status.last_transition = Some(Transition {
+            at_unix_ms,
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn rate_limit_reports_first_then_counts_the_rest() {
+        let mut rl = RateLimit::default();
+        let t0 = Instant::now();
+        assert_eq!(rl.allow("ttl", t0), Some(0));
+        assert_eq!(rl.allow("ttl", t0 + Duration::from_secs(1)), None);
+        assert_eq!(rl.allow("ttl", t0 + Duration::from_secs(2)), None);
+        assert_eq!(rl.allow("auth_password", t0), Some(0), "kinds are separate");
+        assert_eq!(rl.allow("ttl", t0 + Duration::from_secs(11)), Some(2));
+    }
+}
