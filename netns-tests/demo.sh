@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Live demo: two hosts share a virtual IP; a client pings it while the master fails.
+#
+#   sudo ./netns-tests/demo.sh
+#
+# Builds vipd, creates three network namespaces on a private bridge (nothing is connected to
+# the host's own network), runs vipd on two of them, shows `vipctl status`, takes the
+# master's link down, prints the longest gap the client saw, brings the link back and
+# watches the master take its VIP back. Cleans up on exit and on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "demo.sh: needs root for network namespaces: run it with sudo" >&2
+    exit 1
+fi
+for tool in ip ping python3; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ -n "${missing[*]:-}" ]; then
+    echo "demo.sh: installing iproute2 and iputils-ping" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-ping python3 >/dev/null
+fi
+
+echo "== building vipd (release)"
+cargo build --release --quiet
+VIPD=$PWD/target/release/vipd
+VIPCTL=$PWD/target/release/vipctl
+
+P="vd$$"                        # namespace prefix unique to this run
+NET=10.213.7                    # exists only inside the demo's namespaces
+VIP=$NET.100
+WORK=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    sleep 0.3
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    for ns in "${P}a" "${P}b" "${P}c" "${P}sw"; do ip netns del "$ns" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo; echo "interrupted: cleaning up"; exit 130' INT TERM
+
+echo "== lab: hosts ${P}a (priority 100) and ${P}b (priority 90), client ${P}c, VIP $VIP"
+ip netns add "${P}sw"
+ip -n "${P}sw" link add br0 type bridge
+ip -n "${P}sw" link set br0 up
+i=0
+for h in a b c; do
+    i=$((i + 1))
+    ip netns add "$P$h"
+    ip link add eth0 netns "$P$h" type veth peer name "v$h" netns "${P}sw"
+    ip -n "${P}sw" link set "v$h" master br0 up
+    ip -n "$P$h" addr add "$NET.1$i/24" dev eth0
+    ip -n "$P$h" link set eth0 up
+    ip -n "$P$h" link set lo up
+done
+
+for h in a b; do
+    prio=$([ "$h" = a ] && echo 100 || echo 90)
+    cat >"$WORK/$h.conf" <<CONF
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority $prio
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass demo
+    }
+    virtual_ipaddress {
+        $VIP/24
+    }
+}
+CONF
+    ip netns exec "$P$h" "$VIPD" --config "$WORK/$h.conf" --socket "$WORK/$h.sock" \
+        2> >(sed -u "s/^/   [$h] /" >&2) &
+    PIDS+=($!)
+done
+
+echo "== waiting for the election (Master_Down_Interval: 3.61 s)"
+for _ in $(seq 1 100); do
+    ip -n "${P}a" -4 addr show dev eth0 | grep -q "$VIP" && break
+    sleep 0.1
+done
+sleep 0.5
+echo "== vipctl status on ${P}a"
+"$VIPCTL" --socket "$WORK/a.sock" status
+
+gap() { # longest gap between ping replies in a `ping -D` log
+    python3 - "$1" <<'PY'
+import re, sys
+ts = [float(m.group(1)) for line in open(sys.argv[1])
+      for m in [re.match(r"\[(\d+\.\d+)\] \d+ bytes from", line)] if m]
+gaps = [b - a for a, b in zip(ts, ts[1:])]
+print(f"{max(gaps):.2f} s" if gaps else "no replies")
+PY
+}
+
+echo "== client pings $VIP every 10 ms; taking ${P}a's link down"
+ip netns exec "${P}c" ping -i 0.01 -D -O -w 8 "$VIP" >"$WORK/ping1" 2>&1 &
+PING=$!
+PIDS+=($PING)
+sleep 1
+ip -n "${P}a" link set eth0 down
+sleep 6.5
+wait "$PING" || true
+echo "== longest gap seen by the client: $(gap "$WORK/ping1") (keepalived: about 3.5 s)"
+echo "== vipctl status on ${P}b"
+"$VIPCTL" --socket "$WORK/b.sock" status
+
+echo "== bringing ${P}a's link back: it preempts"
+ip -n "${P}a" link set eth0 up
+for _ in $(seq 1 80); do
+    ip -n "${P}a" -4 addr show dev eth0 | grep -q "$VIP" && break
+    sleep 0.1
+done
+sleep 0.5
+"$VIPCTL" --socket "$WORK/a.sock" status
+
+echo "== SIGTERM on the master: it resigns with priority 0"
+ip netns exec "${P}c" ping -i 0.01 -D -O -w 3 "$VIP" >"$WORK/ping2" 2>&1 &
+PING=$!
+PIDS+=($PING)
+sleep 1
+kill -TERM "${PIDS[0]}"
+wait "$PING" || true
+echo "== longest gap seen by the client: $(gap "$WORK/ping2") (Skew_Time of priority 90: 0.65 s)"
+echo "== done; cleaning up"
