@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test vipd has: formatting, lints, unit, property and simulation tests, and the
+# multi-host tests in network namespaces (vipd and keepalived side by side).
+#
+#   sudo ./netns-tests/run-all.sh
+#
+# Needs root (network namespaces, raw sockets) and installs what the tests use with apt-get.
+# The namespace tests never skip: without root they fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "run-all.sh: the namespace tests need root: run it with sudo" >&2
+    exit 1
+fi
+
+echo "== installing test dependencies"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq keepalived iproute2 nftables iputils-ping python3 procps >/dev/null
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test (unit, property, simulation, netns)"
+# The namespace tests must run here, never skip.
+VIPD_NETNS_REQUIRED=1 cargo test --all-targets
