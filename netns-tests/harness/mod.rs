@@ -198,11 +198,17 @@ pub struct Lab {
 
 impl Lab {
     /// A lab with `n_hosts` hosts, or `None` (after printing "skipped: needs root") when
-    /// namespaces can't be used here. With `CI=true` that case panics instead.
+    /// namespaces can't be used here. With `CI=true` or `VIPD_NETNS_REQUIRED=1` that case
+    /// panics instead.
     pub fn setup(name: &str, n_hosts: usize) -> Option<Lab> {
         if let Err(why) = netns_usable() {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("netns tests need root and a working `ip netns` (CI=true): {why}");
+            let required = std::env::var("CI").as_deref() == Ok("true")
+                || std::env::var("VIPD_NETNS_REQUIRED").as_deref() == Ok("1");
+            if required {
+                panic!(
+                    "netns tests need root and a working `ip netns` \
+                     (CI=true or VIPD_NETNS_REQUIRED=1): {why}"
+                );
             }
             println!("skipped: needs root ({why})");
             return None;
@@ -377,8 +383,8 @@ impl Lab {
                     .arg(&conf_path)
                     .arg("--socket")
                     .arg(&sock);
-                if std::env::var_os("RUST_LOG").is_none() {
-                    cmd.env("RUST_LOG", "debug");
+                if std::env::var_os("VIPD_LOG").is_none() {
+                    cmd.env("VIPD_LOG", "debug");
                 }
                 socket = Some(sock);
             }
