@@ -5,6 +5,13 @@
 //! `vipd_vipd`, `vipd_ka` and `ka_vipd`. Run one pair with a filter, e.g.
 //! `cargo test --test netns ka_ka:: -- --nocapture` (measurements are printed as `MEASURE`).
 //!
+//! Environment: `VIPD_BIN` / `VIPCTL_BIN` (default: beside the test binary, i.e. the
+//! `target/debug` that cargo just built), `NETNS_KEEP=1` keeps every lab's directory (configs
+//! and agent logs; a failing lab's is always kept), `NETNS_MEASURE_FILE=F` appends the
+//! measurements to F. Without root the tests print "skipped: needs root" and pass, unless
+//! `CI=true` or `VIPD_NETNS_REQUIRED=1`, where they fail. Side-by-side numbers with medians:
+//! `netns-tests/bench/failover.sh`.
+//!
 //! Time bounds are generous: they check that the VIP moves for the right reason (a graceful
 //! handover beats Master_Down_Interval, a crash is detected at all), not how fast.
 

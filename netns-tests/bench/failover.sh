@@ -52,7 +52,8 @@ kill_group() {
     stat=$(cat "/proc/$pg/stat" 2>/dev/null) || return 0
     # field 5 of /proc/PID/stat is the pgid (after "pid (comm) state ppid")
     local rest=${stat##*) }
-    local fields=($rest)
+    local fields
+    read -r -a fields <<<"$rest"
     [[ ${fields[2]} == "$pg" ]] || return 0
     kill "-$sig" -- "-$pg" 2>/dev/null || true
 }
@@ -203,8 +204,10 @@ one_run() {
     R_EL=$(wait_until 20 elected) || { R_EL=NA; log "$run: no election"; lab_down; return 0; }
     if [[ -x $VIPCTL_BIN ]]; then
         for h in h1 h2; do
-            [[ -S $dir/$h.sock ]] && timeout 5 "$VIPCTL_BIN" --socket "$dir/$h.sock" status --json \
-                >>"$dir/$h.status.json" 2>&1 || true
+            if [[ -S $dir/$h.sock ]]; then
+                timeout 5 "$VIPCTL_BIN" --socket "$dir/$h.sock" status --json \
+                    >>"$dir/$h.status.json" 2>&1 || true
+            fi
         done
     fi
     pingf="$dir/ping.txt"
