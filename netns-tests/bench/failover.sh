@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Failover benchmark: vipd beside keepalived, in the same run, on the same 2-host lab as the
+# netns tests (switch namespace with a bridge, hosts h1 (priority 100) and h2 (priority 90),
+# a client pinging the VIP every 10 ms). Nothing leaves the lab: its /24 exists only inside
+# namespaces with no route out, and nothing is connected to the root namespace.
+#
+# For each pair (ka+ka, vipd+vipd, vipd+ka, ka+vipd; first = h1, the master), REPEAT times:
+#   - longest ping gap when the master's link goes down,
+#   - whether h1 takes the VIP back (preemption) when its link returns, and how long it took,
+#   - longest ping gap when the master gets SIGTERM.
+# Prints medians and each row's ratio to ka+ka.
+#
+# Builds nothing. Needs root, iproute2, iputils ping, keepalived (Debian package).
+#   VIPD_BIN    vipd binary   (default: ${CARGO_TARGET_DIR:-<repo>/target}/release/vipd)
+#   VIPCTL_BIN  vipctl binary (default: beside VIPD_BIN)
+#   REPEAT      runs per pair (default 3)
+#   PAIRS       pairs to run  (default "ka+ka vipd+vipd vipd+ka ka+vipd")
+#   MAX_SECONDS hard limit for the whole script (default 1200)
+#   KEEP_LOGS=1 keep the work directory (agent logs, ping output)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+VIPD_BIN=${VIPD_BIN:-$TARGET/release/vipd}
+VIPCTL_BIN=${VIPCTL_BIN:-$(dirname "$VIPD_BIN")/vipctl}
+REPEAT=${REPEAT:-3}
+PAIRS=${PAIRS:-"ka+ka vipd+vipd vipd+ka ka+vipd"}
+MAX_SECONDS=${MAX_SECONDS:-1200}
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "failover.sh: needs root (network namespaces)" >&2
+    exit 2
+fi
+for tool in ip ping awk setsid; do
+    command -v "$tool" >/dev/null || { echo "failover.sh: $tool not found" >&2; exit 2; }
+done
+
+PREFIX="vb$$"
+SUB=$(( $$ % 200 + 20 ))          # 10.231.SUB.0/24, only inside the lab
+NET="10.231.$SUB"
+VIP="$NET.100"
+WORK=$(mktemp -d "/tmp/$PREFIX-bench-XXXXXX")
+NAMESPACES=()
+PGIDS=()                             # process groups we started (leader pid = pgid)
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# Signal a process group only if its leader is still ours: alive (or a zombie) and leading
+# its own group.
+kill_group() {
+    local sig=$1 pg=$2 stat
+    stat=$(cat "/proc/$pg/stat" 2>/dev/null) || return 0
+    # field 5 of /proc/PID/stat is the pgid (after "pid (comm) state ppid")
+    local rest=${stat##*) }
+    local fields
+    read -r -a fields <<<"$rest"
+    [[ ${fields[2]} == "$pg" ]] || return 0
+    kill "-$sig" -- "-$pg" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for pg in "${PGIDS[@]}"; do
+        kill_group KILL "$pg"
+        wait "$pg" 2>/dev/null || true
+    done
+    if [[ -n ${WATCHDOG:-} ]]; then kill "$WATCHDOG" 2>/dev/null || true; fi
+    for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    if [[ ${KEEP_LOGS:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# Hard time bound for the whole run (the watchdog takes its sleep along when stopped).
+(
+    sleep "$MAX_SECONDS" &
+    sp=$!
+    trap 'kill $sp 2>/dev/null; exit 0' TERM
+    wait $sp && { log "MAX_SECONDS=$MAX_SECONDS reached"; kill -TERM $$; }
+) &
+WATCHDOG=$!
+
+now() { date +%s.%N; }
+
+# wait_until SECONDS CMD... : polls every 50 ms; prints the elapsed seconds, fails on timeout.
+wait_until() {
+    local limit=$1; shift
+    local t0; t0=$(now)
+    while true; do
+        if "$@"; then awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; return 0; fi
+        if awk -v a="$t0" -v b="$(now)" -v l="$limit" 'BEGIN{exit !(b-a>=l)}'; then return 1; fi
+        sleep 0.05
+    done
+}
+
+ns() { echo "$PREFIX-$1"; }
+
+lab_up() {
+    local sw; sw=$(ns sw)
+    ip netns add "$sw"; NAMESPACES+=("$sw")
+    ip -n "$sw" link set lo up
+    ip -n "$sw" link add br0 type bridge forward_delay 0 mcast_snooping 0
+    ip -n "$sw" link set br0 up
+    local name addr
+    for pair in h1:1 h2:2 cl:200; do
+        name=${pair%%:*}; addr="$NET.${pair##*:}"
+        ip netns add "$(ns "$name")"; NAMESPACES+=("$(ns "$name")")
+        ip -n "$(ns "$name")" link set lo up
+        ip -n "$sw" link add "p-$name" type veth peer name eth0 netns "$(ns "$name")"
+        ip -n "$sw" link set "p-$name" master br0 up
+        ip -n "$(ns "$name")" addr add "$addr/24" dev eth0
+        ip -n "$(ns "$name")" link set eth0 up
+    done
+}
+
+lab_down() {
+    for pg in "${PGIDS[@]}"; do
+        kill_group KILL "$pg"
+        wait "$pg" 2>/dev/null || true
+    done
+    PGIDS=()
+    for n in "${NAMESPACES[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+    NAMESPACES=()
+}
+
+# conf HOST PRIORITY: the same keepalived.conf syntax the netns tests generate.
+conf() {
+    cat <<EOF
+global_defs {
+    router_id $1
+}
+
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority $2
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass s3cret
+    }
+    virtual_ipaddress {
+        $VIP/32 dev eth0
+    }
+}
+EOF
+}
+
+declare -A PID
+# start HOST KIND PRIORITY RUN
+start() {
+    local host=$1 kind=$2 prio=$3 run=$4 dir="$WORK/$4"
+    mkdir -p "$dir"
+    conf "$host" "$prio" >"$dir/$host.conf"
+    if [[ $kind == ka ]]; then
+        rm -f "$dir/$host".*pid
+        setsid ip netns exec "$(ns "$host")" keepalived -n -l -D -G -f "$dir/$host.conf" \
+            -p "$dir/$host.pid" -r "$dir/$host.vrrp.pid" -c "$dir/$host.check.pid" \
+            </dev/null >>"$dir/$host.log" 2>&1 &
+    else
+        setsid ip netns exec "$(ns "$host")" "$VIPD_BIN" --config "$dir/$host.conf" \
+            --socket "$dir/$host.sock" </dev/null >>"$dir/$host.log" 2>&1 &
+    fi
+    PID[$host]=$!
+    PGIDS+=("$!")
+}
+
+has_vip() { ip -n "$(ns "$1")" -4 -o addr show dev eth0 | grep -q " inet $VIP/"; }
+elected() { has_vip h1 && ! has_vip h2; }
+alive() { # running, and not a zombie waiting to be reaped
+    local stat
+    stat=$(cat "/proc/${PID[$1]}/stat" 2>/dev/null) || return 1
+    [[ ${stat##*) } != Z* ]]
+}
+not_alive() { ! alive "$1"; }
+reply_after() { awk -v t="$2" '/ bytes from /{ts=substr($1,2)+0; if (ts>t) {f=1; exit}} END{exit !f}' "$1"; }
+
+# gap FILE FROM TO: longest silence between successive replies in [FROM, TO] (seconds).
+gap() {
+    awk -v from="$2" -v to="$3" '
+        / bytes from / { ts = substr($1, 2) + 0
+            if (ts < from) { prev = ts; next }
+            if (closed) next
+            if (n == 0) pts[n++] = (prev != "" ? prev : from)
+            pts[n++] = ts
+            if (ts > to) closed = 1 }
+        END { if (n == 0) pts[n++] = (prev != "" ? prev : from)
+              if (!closed) pts[n++] = to
+              max = 0; for (i = 1; i < n; i++) if (pts[i] - pts[i-1] > max) max = pts[i] - pts[i-1]
+              printf "%.3f", max }' "$1"
+}
+
+# one_run KIND_A KIND_B RUN: sets R_EL (election s), R_LD (link-down gap), R_PRE (yes|no),
+# R_PRES (preempt s), R_ST (SIGTERM gap). Runs in this shell so cleanup knows its PIDs.
+one_run() {
+    local ka=$1 kb=$2 run=$3 dir="$WORK/$3" t pingf
+    lab_up
+    start h1 "$ka" 100 "$run"
+    start h2 "$kb" 90 "$run"
+    R_EL=NA R_LD=NA R_PRE=no R_PRES=NA R_ST=NA
+    R_EL=$(wait_until 20 elected) || { R_EL=NA; log "$run: no election"; lab_down; return 0; }
+    if [[ -x $VIPCTL_BIN ]]; then
+        for h in h1 h2; do
+            if [[ -S $dir/$h.sock ]]; then
+                timeout 5 "$VIPCTL_BIN" --socket "$dir/$h.sock" status --json \
+                    >>"$dir/$h.status.json" 2>&1 || true
+            fi
+        done
+    fi
+    pingf="$dir/ping.txt"
+    setsid ip netns exec "$(ns cl)" ping -n -i 0.01 -D -O -w 60 "$VIP" >"$pingf" 2>/dev/null </dev/null &
+    PGIDS+=("$!")
+    wait_until 5 reply_after "$pingf" "$(now)" >/dev/null || log "$run: client gets no reply"
+
+    # 1. master link down
+    t=$(now)
+    ip -n "$(ns h1)" link set eth0 down
+    if wait_until 15 has_vip h2 >/dev/null && wait_until 10 reply_after "$pingf" "$t" >/dev/null; then
+        sleep 1
+        R_LD=$(gap "$pingf" "$t" "$(now)")
+    fi
+
+    # 2. link back: does h1 preempt?
+    ip -n "$(ns h1)" link set eth0 up
+    if R_PRES=$(wait_until 20 elected); then R_PRE=yes; else R_PRES=NA; fi
+    sleep 1
+
+    # 3. SIGTERM on the master
+    t=$(now)
+    kill -TERM "${PID[h1]}" 2>/dev/null || true
+    wait_until 20 not_alive h1 >/dev/null || log "$run: h1 ignores SIGTERM"
+    if wait_until 10 has_vip h2 >/dev/null && wait_until 5 reply_after "$pingf" "$t" >/dev/null; then
+        sleep 1
+        R_ST=$(gap "$pingf" "$t" "$(now)")
+    fi
+    lab_down
+}
+
+median() { # numbers on stdin ("NA" ignored) -> median or NA
+    sort -g | awk '$1 != "NA" { v[n++] = $1 }
+        END { if (!n) { print "NA"; exit }
+              if (n % 2) printf "%.3f\n", v[(n-1)/2]; else printf "%.3f\n", (v[n/2-1] + v[n/2]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+declare -A EL LD ST PRE PRES
+for p in $PAIRS; do
+    a=${p%+*}; b=${p#*+}
+    if [[ $a == vipd || $b == vipd ]] && [[ ! -x $VIPD_BIN ]]; then
+        LD[$p]="missing"
+        continue
+    fi
+    if [[ $a == ka || $b == ka ]] && ! command -v keepalived >/dev/null; then
+        LD[$p]="nokeepalived"
+        continue
+    fi
+    els=() lds=() sts=() pres=() yes=0
+    for i in $(seq 1 "$REPEAT"); do
+        one_run "$a" "$b" "$p-$i"
+        log "$p run $i: election ${R_EL}s, link-down gap ${R_LD}s, preempt $R_PRE (${R_PRES}s)," \
+            "SIGTERM gap ${R_ST}s"
+        els+=("$R_EL"); lds+=("$R_LD"); sts+=("$R_ST"); pres+=("$R_PRES")
+        if [[ $R_PRE == yes ]]; then yes=$((yes + 1)); fi
+    done
+    EL[$p]=$(printf '%s\n' "${els[@]}" | median)
+    LD[$p]=$(printf '%s\n' "${lds[@]}" | median)
+    ST[$p]=$(printf '%s\n' "${sts[@]}" | median)
+    PRES[$p]=$(printf '%s\n' "${pres[@]}" | median)
+    PRE[$p]="$yes/$REPEAT"
+done
+
+echo
+echo "Failover, 2 hosts (prio 100/90, advert_int 1), 10 ms ping from a client; medians of $REPEAT"
+printf '%-10s %9s %14s %6s %12s %6s %16s\n' pair election "link-down gap" ratio "SIGTERM gap" ratio "preempt back"
+for p in $PAIRS; do
+    case ${LD[$p]:-} in
+        missing) printf '%-10s %s\n' "$p" "vipd binary missing ($VIPD_BIN)"; continue ;;
+        nokeepalived) printf '%-10s %s\n' "$p" "keepalived not installed"; continue ;;
+    esac
+    printf '%-10s %8ss %13ss %6s %11ss %6s %9s %5ss\n' "$p" "${EL[$p]}" "${LD[$p]}" \
+        "$(ratio "${LD[$p]}" "${LD[ka+ka]:-NA}")" "${ST[$p]}" \
+        "$(ratio "${ST[$p]}" "${ST[ka+ka]:-NA}")" "${PRE[$p]}" "${PRES[$p]}"
+done
+echo "ratio = this pair's median / ka+ka's median (lower is faster)"

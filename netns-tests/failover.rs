@@ -1,0 +1,384 @@
+//! Failover scenarios on a lab of network namespaces (needs root; see `harness`).
+//!
+//! Every scenario is a function over the kinds of the two nodes (host 0: priority 100, host 1:
+//! priority 90), and runs for each pair: `ka_ka` (keepalived only: validates the harness),
+//! `vipd_vipd`, `vipd_ka` and `ka_vipd`. Run one pair with a filter, e.g.
+//! `cargo test --test netns ka_ka:: -- --nocapture` (measurements are printed as `MEASURE`).
+//!
+//! Environment: `VIPD_BIN` / `VIPCTL_BIN` (default: beside the test binary, i.e. the
+//! `target/debug` that cargo just built), `NETNS_KEEP=1` keeps every lab's directory (configs
+//! and agent logs; a failing lab's is always kept), `NETNS_MEASURE_FILE=F` appends the
+//! measurements to F. Without root the tests print "skipped: needs root" and pass, unless
+//! `CI=true` or `VIPD_NETNS_REQUIRED=1`, where they fail. Side-by-side numbers with medians:
+//! `netns-tests/bench/failover.sh`.
+//!
+//! Time bounds are generous: they check that the VIP moves for the right reason (a graceful
+//! handover beats Master_Down_Interval, a crash is detected at all), not how fast.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Kind, Lab, PairOpts, epoch_now, measure, wait_for};
+
+/// The priority-100 host.
+const A: usize = 0;
+/// The priority-90 host.
+const B: usize = 1;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn pair(a: Kind, b: Kind) -> String {
+    format!("{a}+{b}")
+}
+
+/// Both agents' log tails, for failure messages.
+fn logs(lab: &Lab) -> String {
+    format!(
+        "--- h1 ---\n{}\n--- h2 ---\n{}",
+        lab.log_tail(A, 20),
+        lab.log_tail(B, 20)
+    )
+}
+
+/// Starts both nodes with the pair config and waits until A alone holds the VIP. Returns the
+/// time from starting the first node.
+fn elect(lab: &mut Lab, a: Kind, b: Kind, opts: &PairOpts) -> Duration {
+    let t0 = std::time::Instant::now();
+    let conf_a = lab.pair_conf(A, opts);
+    let conf_b = lab.pair_conf(B, opts);
+    lab.start(A, a, &conf_a);
+    lab.start(B, b, &conf_b);
+    wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(20)).unwrap_or_else(|| {
+        panic!(
+            "no election within 20 s: holders {:?}\n{}",
+            lab.vip_holders(),
+            logs(lab)
+        )
+    });
+    let took = t0.elapsed();
+    expect_vipd_state(lab, A, "MASTER");
+    expect_vipd_state(lab, B, "BACKUP");
+    took
+}
+
+/// For a vipd node, waits (5 s) until vipctl reports `state`; nothing for keepalived.
+fn expect_vipd_state(lab: &Lab, host: usize, state: &str) {
+    if lab.kind(host) != Some(Kind::Vipd) {
+        return;
+    }
+    let ok = wait_for(|| lab.vipd_state(host).as_deref() == Some(state), secs(5));
+    assert!(
+        ok.is_some(),
+        "vipctl on h{} says {:?}, expected {state}",
+        host + 1,
+        lab.vipd_state(host)
+    );
+}
+
+/// Asserts that for `hold`, A alone keeps the VIP.
+fn assert_stable(lab: &Lab, hold: Duration, why: &str) {
+    let end = std::time::Instant::now() + hold;
+    while std::time::Instant::now() < end {
+        assert!(
+            lab.holds_vip(A) && !lab.holds_vip(B),
+            "{why}: holders became {:?}\n{}",
+            lab.vip_holders(),
+            logs(lab)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Takes A's link down and waits for B to serve the VIP; returns the longest ping gap.
+fn link_down_failover(lab: &Lab, ping: &harness::Pinger) -> Duration {
+    let t = epoch_now();
+    lab.link_down(A);
+    wait_for(|| lab.holds_vip(B), secs(15))
+        .unwrap_or_else(|| panic!("B did not take the VIP within 15 s\n{}", logs(lab)));
+    assert!(
+        ping.wait_reply_after(t + 0.05, secs(10)),
+        "the client gets no reply from the VIP on B"
+    );
+    wait_for(|| !lab.holds_vip(A), secs(10))
+        .unwrap_or_else(|| panic!("A kept the VIP with its link down\n{}", logs(lab)));
+    std::thread::sleep(secs(1));
+    ping.longest_gap(t, epoch_now())
+}
+
+fn ping_works(lab: &Lab) -> harness::Pinger {
+    let ping = lab.pinger(secs(90));
+    assert!(
+        ping.wait_reply_after(epoch_now(), secs(5)),
+        "the client gets no reply from the VIP\n{}",
+        logs(lab)
+    );
+    ping
+}
+
+/// Higher priority holds the VIP and keeps it; the client reaches it.
+fn election(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("election", 2) else {
+        return;
+    };
+    let took = elect(&mut lab, a, b, &PairOpts::default());
+    let ping = ping_works(&lab);
+    assert_stable(&lab, secs(4), "after the election");
+    drop(ping);
+    measure(&format!(
+        "{} election_s={:.2}",
+        pair(a, b),
+        took.as_secs_f64()
+    ));
+}
+
+/// Master's link goes down: the VIP moves to the backup.
+fn master_link_down(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("linkdown", 2) else {
+        return;
+    };
+    elect(&mut lab, a, b, &PairOpts::default());
+    let ping = ping_works(&lab);
+    let gap = link_down_failover(&lab, &ping);
+    assert!(gap < secs(15), "ping gap {gap:?} on link down");
+    expect_vipd_state(&lab, B, "MASTER");
+    measure(&format!(
+        "{} link_down_gap_s={:.2}",
+        pair(a, b),
+        gap.as_secs_f64()
+    ));
+}
+
+/// Master's link comes back: it preempts the backup (preempt is on by default).
+fn master_back_preempts(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("preempt", 2) else {
+        return;
+    };
+    elect(&mut lab, a, b, &PairOpts::default());
+    let ping = ping_works(&lab);
+    link_down_failover(&lab, &ping);
+    let t = epoch_now();
+    lab.link_up(A);
+    let took = wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(20))
+        .unwrap_or_else(|| panic!("A did not preempt within 20 s\n{}", logs(&lab)));
+    assert!(
+        ping.wait_reply_after(epoch_now(), secs(5)),
+        "no reply after preemption"
+    );
+    std::thread::sleep(secs(1));
+    let gap = ping.longest_gap(t, epoch_now());
+    assert!(gap < secs(5), "ping gap {gap:?} during preemption");
+    expect_vipd_state(&lab, A, "MASTER");
+    expect_vipd_state(&lab, B, "BACKUP");
+    measure(&format!(
+        "{} preempt_after_link_up_s={:.2} preempt_gap_s={:.2}",
+        pair(a, b),
+        took.as_secs_f64(),
+        gap.as_secs_f64()
+    ));
+}
+
+/// SIGTERM on the master: priority 0 hands over within about Skew_Time, well below
+/// Master_Down_Interval (3.65 s for priority 90).
+fn sigterm_master(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("sigterm", 2) else {
+        return;
+    };
+    elect(&mut lab, a, b, &PairOpts::default());
+    let ping = ping_works(&lab);
+    let t = epoch_now();
+    let (status, exit_took) = lab.stop_term(A);
+    assert!(status.success(), "{a} exited with {status} on SIGTERM");
+    assert!(!lab.holds_vip(A), "{a} left the VIP behind on SIGTERM");
+    wait_for(|| lab.holds_vip(B), secs(10))
+        .unwrap_or_else(|| panic!("B did not take the VIP\n{}", logs(&lab)));
+    assert!(ping.wait_reply_after(t + 0.05, secs(5)), "no reply via B");
+    std::thread::sleep(secs(1));
+    let gap = ping.longest_gap(t, epoch_now());
+    assert!(
+        gap < secs(3),
+        "ping gap {gap:?} on SIGTERM: no graceful handover?"
+    );
+    measure(&format!(
+        "{} sigterm_gap_s={:.2} exit_s={:.2}",
+        pair(a, b),
+        gap.as_secs_f64(),
+        exit_took.as_secs_f64()
+    ));
+}
+
+/// kill -9 on the master (its VIP stays on the interface), then restart: the restarted node
+/// removes the stale VIP first, and takes it back only by preemption.
+fn kill9_restart(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("kill9", 2) else {
+        return;
+    };
+    elect(&mut lab, a, b, &PairOpts::default());
+    let ping = ping_works(&lab);
+    let t = epoch_now();
+    lab.kill9(A);
+    wait_for(|| lab.holds_vip(B), secs(15))
+        .unwrap_or_else(|| panic!("B did not take over after kill -9\n{}", logs(&lab)));
+    assert!(ping.wait_reply_after(t + 0.05, secs(10)), "no reply via B");
+    std::thread::sleep(secs(1));
+    let crash_gap = ping.longest_gap(t, epoch_now());
+    let stale = lab.holds_vip(A);
+    let conf = lab.pair_conf(A, &PairOpts::default());
+    let t_restart = std::time::Instant::now();
+    lab.start(A, a, &conf);
+    wait_for(|| !lab.holds_vip(A), secs(3)).unwrap_or_else(|| {
+        panic!(
+            "restarted {a} kept the stale VIP while B is master\n{}",
+            logs(&lab)
+        )
+    });
+    assert!(
+        lab.holds_vip(B),
+        "B lost the VIP while A was restarting\n{}",
+        logs(&lab)
+    );
+    let t2 = epoch_now();
+    wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(20))
+        .unwrap_or_else(|| panic!("restarted A did not preempt\n{}", logs(&lab)));
+    let back = t_restart.elapsed();
+    std::thread::sleep(secs(1));
+    let preempt_gap = ping.longest_gap(t2, epoch_now());
+    assert!(preempt_gap < secs(5), "ping gap {preempt_gap:?} on preempt");
+    measure(&format!(
+        "{} kill9_gap_s={:.2} stale_vip_after_kill={stale} restart_to_master_s={:.2} \
+         preempt_gap_s={:.2}",
+        pair(a, b),
+        crash_gap.as_secs_f64(),
+        back.as_secs_f64(),
+        preempt_gap.as_secs_f64()
+    ));
+}
+
+/// Different passwords: each drops the other's adverts, so both become MASTER (as keepalived
+/// does); a vipd node counts the drops as `auth_password`.
+fn auth_mismatch(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("auth", 2) else {
+        return;
+    };
+    let opts = PairOpts {
+        wrong_password_on: Some(B),
+        ..PairOpts::default()
+    };
+    let conf_a = lab.pair_conf(A, &opts);
+    let conf_b = lab.pair_conf(B, &opts);
+    lab.start(A, a, &conf_a);
+    lab.start(B, b, &conf_b);
+    let took = wait_for(|| lab.holds_vip(A) && lab.holds_vip(B), secs(20)).unwrap_or_else(|| {
+        panic!(
+            "expected two masters, holders {:?}\n{}",
+            lab.vip_holders(),
+            logs(&lab)
+        )
+    });
+    for host in [A, B] {
+        expect_vipd_state(&lab, host, "MASTER");
+        if lab.kind(host) == Some(Kind::Vipd) {
+            let before = lab.vipd_drop_counter(host, "auth_password");
+            std::thread::sleep(Duration::from_millis(2500));
+            let after = lab.vipd_drop_counter(host, "auth_password");
+            assert!(
+                after > before,
+                "auth_password drops on h{} did not grow ({before} -> {after})",
+                host + 1
+            );
+        }
+    }
+    std::thread::sleep(secs(2));
+    assert_eq!(lab.vip_holders(), vec![A, B], "dual master did not last");
+    measure(&format!(
+        "{} auth_mismatch_dual_master_s={:.2}",
+        pair(a, b),
+        took.as_secs_f64()
+    ));
+}
+
+/// unicast_src_ip / unicast_peer with multicast VRRP blocked: the pair still elects A alone
+/// (B would take over after 3.65 s if it heard nothing), and SIGTERM still hands over.
+fn unicast_peers(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("unicast", 2) else {
+        return;
+    };
+    lab.block_multicast_vrrp(A);
+    lab.block_multicast_vrrp(B);
+    let opts = PairOpts {
+        unicast: true,
+        ..PairOpts::default()
+    };
+    let took = elect(&mut lab, a, b, &opts);
+    assert_stable(&lab, secs(5), "unicast adverts not heard");
+    let ping = ping_works(&lab);
+    let t = epoch_now();
+    let (status, _) = lab.stop_term(A);
+    assert!(status.success(), "{a} exited with {status} on SIGTERM");
+    wait_for(|| lab.holds_vip(B), secs(10))
+        .unwrap_or_else(|| panic!("B did not take the VIP\n{}", logs(&lab)));
+    assert!(ping.wait_reply_after(t + 0.05, secs(5)), "no reply via B");
+    std::thread::sleep(secs(1));
+    let gap = ping.longest_gap(t, epoch_now());
+    assert!(gap < secs(3), "ping gap {gap:?} on SIGTERM over unicast");
+    measure(&format!(
+        "{} unicast_election_s={:.2} unicast_sigterm_gap_s={:.2}",
+        pair(a, b),
+        took.as_secs_f64(),
+        gap.as_secs_f64()
+    ));
+}
+
+/// VRRP partition between the two: both become MASTER; healed: A alone again.
+fn partition_heals(a: Kind, b: Kind) {
+    let Some(mut lab) = Lab::setup("partition", 2) else {
+        return;
+    };
+    elect(&mut lab, a, b, &PairOpts::default());
+    lab.block_vrrp_between(A, B);
+    let split = wait_for(|| lab.holds_vip(A) && lab.holds_vip(B), secs(15))
+        .unwrap_or_else(|| panic!("no dual master in a partition\n{}", logs(&lab)));
+    lab.unblock_vrrp_between(A, B);
+    let healed = wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(15))
+        .unwrap_or_else(|| panic!("no single master after healing\n{}", logs(&lab)));
+    expect_vipd_state(&lab, B, "BACKUP");
+    measure(&format!(
+        "{} partition_split_s={:.2} heal_s={:.2}",
+        pair(a, b),
+        split.as_secs_f64(),
+        healed.as_secs_f64()
+    ));
+}
+
+macro_rules! pair_tests {
+    ($($module:ident: $a:expr, $b:expr;)*) => {$(
+        mod $module {
+            use super::Kind;
+            #[test]
+            fn election() { super::election($a, $b) }
+            #[test]
+            fn master_link_down() { super::master_link_down($a, $b) }
+            #[test]
+            fn master_back_preempts() { super::master_back_preempts($a, $b) }
+            #[test]
+            fn sigterm_master() { super::sigterm_master($a, $b) }
+            #[test]
+            fn kill9_restart() { super::kill9_restart($a, $b) }
+            #[test]
+            fn auth_mismatch() { super::auth_mismatch($a, $b) }
+            #[test]
+            fn unicast_peers() { super::unicast_peers($a, $b) }
+            #[test]
+            fn partition_heals() { super::partition_heals($a, $b) }
+        }
+    )*};
+}
+
+pair_tests! {
+    ka_ka: Kind::Keepalived, Kind::Keepalived;
+    vipd_vipd: Kind::Vipd, Kind::Vipd;
+    vipd_ka: Kind::Vipd, Kind::Keepalived;
+    ka_vipd: Kind::Keepalived, Kind::Vipd;
+}

@@ -1,0 +1,105 @@
+//! keepalived.conf text for a lab. vipd reads the same syntax, so every scenario is written once
+//! and both kinds of node get exactly the same file.
+
+use std::fmt::Write as _;
+
+/// The password every node uses unless told otherwise (keepalived compares the first 8 bytes).
+pub const PASSWORD: &str = "s3cret";
+/// The password of a node configured with [`PairOpts::wrong_password_on`].
+pub const WRONG_PASSWORD: &str = "wr0ng";
+/// The VRID of the pair's one instance.
+pub const VRID: u8 = 51;
+/// The instance name, as `vipctl status --json` reports it.
+pub const INSTANCE: &str = "VI_1";
+
+/// What may differ between pairs of the same shape.
+#[derive(Clone, Debug, Default)]
+pub struct PairOpts {
+    /// Send adverts to the peer's address (`unicast_src_ip` / `unicast_peer`), not 224.0.0.18.
+    pub unicast: bool,
+    /// This host index gets [`WRONG_PASSWORD`] instead of [`PASSWORD`].
+    pub wrong_password_on: Option<usize>,
+}
+
+/// Everything the generator needs to know about the lab.
+pub struct PairAddrs<'a> {
+    /// Host index (0 or 1) the file is for.
+    pub host: usize,
+    /// Each host's own eth0 address, without prefix length.
+    pub host_addrs: &'a [String],
+    /// The VIP, without prefix length.
+    pub vip: &'a str,
+}
+
+/// Priority of host `host` in a pair: 100 for host 0, 90 for host 1.
+pub fn pair_priority(host: usize) -> u8 {
+    match host {
+        0 => 100,
+        1 => 90,
+        _ => panic!("a pair has hosts 0 and 1, not {host}"),
+    }
+}
+
+/// The keepalived.conf of one node of a two-host pair: both start BACKUP (preempt is on, as
+/// keepalived's default), advert_int 1, auth PASS, one /32 VIP on eth0.
+pub fn pair_conf(addrs: &PairAddrs<'_>, opts: &PairOpts) -> String {
+    let host = addrs.host;
+    let password = if opts.wrong_password_on == Some(host) {
+        WRONG_PASSWORD
+    } else {
+        PASSWORD
+    };
+    let mut s = String::new();
+    let _ = writeln!(s, "global_defs {{\n    router_id h{}\n}}\n", host + 1);
+    let _ = writeln!(s, "vrrp_instance {INSTANCE} {{");
+    let _ = writeln!(s, "    state BACKUP");
+    let _ = writeln!(s, "    interface eth0");
+    let _ = writeln!(s, "    virtual_router_id {VRID}");
+    let _ = writeln!(s, "    priority {}", pair_priority(host));
+    let _ = writeln!(s, "    advert_int 1");
+    let _ = writeln!(s, "    authentication {{");
+    let _ = writeln!(s, "        auth_type PASS");
+    let _ = writeln!(s, "        auth_pass {password}");
+    let _ = writeln!(s, "    }}");
+    if opts.unicast {
+        let _ = writeln!(s, "    unicast_src_ip {}", addrs.host_addrs[host]);
+        let _ = writeln!(s, "    unicast_peer {{");
+        for (i, a) in addrs.host_addrs.iter().enumerate() {
+            if i != host {
+                let _ = writeln!(s, "        {a}");
+            }
+        }
+        let _ = writeln!(s, "    }}");
+    }
+    let _ = writeln!(s, "    virtual_ipaddress {{");
+    let _ = writeln!(s, "        {}/32 dev eth0", addrs.vip);
+    let _ = writeln!(s, "    }}");
+    let _ = writeln!(s, "}}");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unicast_lists_only_the_peer() {
+        let hosts = vec!["10.231.1.1".to_string(), "10.231.1.2".to_string()];
+        let c = pair_conf(
+            &PairAddrs {
+                host: 1,
+                host_addrs: &hosts,
+                vip: "10.231.1.100",
+            },
+            &PairOpts {
+                unicast: true,
+                wrong_password_on: Some(1),
+            },
+        );
+        assert!(c.contains("priority 90"));
+        assert!(c.contains("unicast_src_ip 10.231.1.2"));
+        assert!(c.contains("        10.231.1.1\n"));
+        assert!(c.contains(WRONG_PASSWORD));
+        assert!(c.contains("10.231.1.100/32 dev eth0"));
+    }
+}
