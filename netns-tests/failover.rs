@@ -8,8 +8,7 @@
 //! Environment: `VIPD_BIN` / `VIPCTL_BIN` (default: beside the test binary, i.e. the
 //! `target/debug` that cargo just built), `NETNS_KEEP=1` keeps every lab's directory (configs
 //! and agent logs; a failing lab's is always kept), `NETNS_MEASURE_FILE=F` appends the
-//! measurements to F. Without root the tests print "skipped: needs root" and pass, unless
-//! `CI=true` or `VIPD_NETNS_REQUIRED=1`, where they fail. Side-by-side numbers with medians:
+//! measurements to F. Without root the tests fail (never skip). Side-by-side numbers with medians:
 //! `netns-tests/bench/failover.sh`.
 //!
 //! Time bounds are generous: they check that the VIP moves for the right reason (a graceful
@@ -120,9 +119,7 @@ fn ping_works(lab: &Lab) -> harness::Pinger {
 
 /// Higher priority holds the VIP and keeps it; the client reaches it.
 fn election(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("election", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("election", 2);
     let took = elect(&mut lab, a, b, &PairOpts::default());
     let ping = ping_works(&lab);
     assert_stable(&lab, secs(4), "after the election");
@@ -136,9 +133,7 @@ fn election(a: Kind, b: Kind) {
 
 /// Master's link goes down: the VIP moves to the backup.
 fn master_link_down(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("linkdown", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("linkdown", 2);
     elect(&mut lab, a, b, &PairOpts::default());
     let ping = ping_works(&lab);
     let gap = link_down_failover(&lab, &ping);
@@ -153,9 +148,7 @@ fn master_link_down(a: Kind, b: Kind) {
 
 /// Master's link comes back: it preempts the backup (preempt is on by default).
 fn master_back_preempts(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("preempt", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("preempt", 2);
     elect(&mut lab, a, b, &PairOpts::default());
     let ping = ping_works(&lab);
     link_down_failover(&lab, &ping);
@@ -183,9 +176,7 @@ fn master_back_preempts(a: Kind, b: Kind) {
 /// SIGTERM on the master: priority 0 hands over within about Skew_Time, well below
 /// Master_Down_Interval (3.65 s for priority 90).
 fn sigterm_master(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("sigterm", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("sigterm", 2);
     elect(&mut lab, a, b, &PairOpts::default());
     let ping = ping_works(&lab);
     let t = epoch_now();
@@ -212,9 +203,7 @@ fn sigterm_master(a: Kind, b: Kind) {
 /// kill -9 on the master (its VIP stays on the interface), then restart: the restarted node
 /// removes the stale VIP first, and takes it back only by preemption.
 fn kill9_restart(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("kill9", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("kill9", 2);
     elect(&mut lab, a, b, &PairOpts::default());
     let ping = ping_works(&lab);
     let t = epoch_now();
@@ -259,9 +248,7 @@ fn kill9_restart(a: Kind, b: Kind) {
 /// Different passwords: each drops the other's adverts, so both become MASTER (as keepalived
 /// does); a vipd node counts the drops as `auth_password`.
 fn auth_mismatch(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("auth", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("auth", 2);
     let opts = PairOpts {
         wrong_password_on: Some(B),
         ..PairOpts::default()
@@ -302,9 +289,7 @@ fn auth_mismatch(a: Kind, b: Kind) {
 /// unicast_src_ip / unicast_peer with multicast VRRP blocked: the pair still elects A alone
 /// (B would take over after 3.65 s if it heard nothing), and SIGTERM still hands over.
 fn unicast_peers(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("unicast", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("unicast", 2);
     lab.block_multicast_vrrp(A);
     lab.block_multicast_vrrp(B);
     let opts = PairOpts {
@@ -333,9 +318,7 @@ fn unicast_peers(a: Kind, b: Kind) {
 
 /// VRRP partition between the two: both become MASTER; healed: A alone again.
 fn partition_heals(a: Kind, b: Kind) {
-    let Some(mut lab) = Lab::setup("partition", 2) else {
-        return;
-    };
+    let mut lab = Lab::setup("partition", 2);
     elect(&mut lab, a, b, &PairOpts::default());
     lab.block_vrrp_between(A, B);
     let split = wait_for(|| lab.holds_vip(A) && lab.holds_vip(B), secs(15))
