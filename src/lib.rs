@@ -10,6 +10,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;

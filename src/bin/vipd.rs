@@ -4,35 +4,14 @@
 //! 2 when the configuration is invalid (nothing on any interface is touched).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing::warn;
-use vipd::control::DEFAULT_SOCKET;
-
-/// Virtual-IP failover agent: VRRPv2 (RFC 3768) elections that move virtual IPs between
-/// hosts, on the wire like keepalived.
-#[derive(Parser, Debug)]
-#[command(name = "vipd", version)]
-struct Args {
-    /// Configuration file: `*.toml` is vipd's native format, any other name is read as
-    /// keepalived.conf syntax.
-    #[arg(short = 'f', long, value_name = "FILE")]
-    config: PathBuf,
-    /// Control socket that `vipctl` talks to.
-    #[arg(long, value_name = "PATH", env = "VIPD_SOCKET", default_value = DEFAULT_SOCKET)]
-    socket: PathBuf,
-    /// Check the configuration and exit: 0 valid, 2 invalid.
-    #[arg(short = 't', long)]
-    check: bool,
-    /// Log filter: error, warn, info, debug or trace (tracing's EnvFilter syntax).
-    #[arg(long, value_name = "FILTER", env = "VIPD_LOG", default_value = "info")]
-    log: String,
-}
+use vipd::cli::VipdArgs;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = VipdArgs::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

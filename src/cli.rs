@@ -1,0 +1,52 @@
+//! Command-line definitions of `vipd` and `vipctl`, in the library so that man pages and
+//! shell completions are generated from the same clap types the binaries parse with.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::control::DEFAULT_SOCKET;
+
+/// Virtual-IP failover agent: VRRPv2 (RFC 3768) elections that move virtual IPs between
+/// hosts, on the wire like keepalived.
+#[derive(Parser, Debug)]
+#[command(name = "vipd", version)]
+pub struct VipdArgs {
+    /// Configuration file: `*.toml` is vipd's native format, any other name is read as
+    /// keepalived.conf syntax.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Control socket that `vipctl` talks to.
+    #[arg(long, value_name = "PATH", env = "VIPD_SOCKET", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Check the configuration and exit: 0 valid, 2 invalid.
+    #[arg(short = 't', long)]
+    pub check: bool,
+    /// Log filter: error, warn, info, debug or trace (tracing's EnvFilter syntax).
+    #[arg(long, value_name = "FILTER", env = "VIPD_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// Operate a running vipd: show its VRRP instances, their state and counters.
+#[derive(Parser, Debug)]
+#[command(name = "vipctl", version)]
+pub struct VipctlArgs {
+    /// Control socket of the vipd to talk to.
+    #[arg(long, value_name = "PATH", env = "VIPD_SOCKET", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    #[command(subcommand)]
+    #[allow(missing_docs)] // a doc comment here would change clap's help text
+    pub command: VipctlCommand,
+}
+
+/// What `vipctl` is asked to do.
+#[derive(Subcommand, Debug)]
+pub enum VipctlCommand {
+    /// Show every instance: state, master, VIPs (checked in the kernel), last transition,
+    /// counters.
+    Status {
+        /// Print JSON (schema version 1, see README) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
