@@ -1,19 +1,27 @@
 //! Builds the running agent from a validated [`Config`]: resolves interfaces, opens sockets,
-//! clears stale VIPs, starts one task per instance, serves the control socket, and owns the
-//! shutdown order (priority 0, VIPs removed, exit) on SIGTERM or SIGINT.
+//! clears stale VIPs, starts one task per instance, serves the control socket and the
+//! metrics page, and owns reload (SIGHUP or `vipctl reload`, all or nothing), the operator's
+//! handover and maintenance requests, and the shutdown order (priority 0, VIPs removed,
+//! exit) on SIGTERM or SIGINT.
 
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::{Config, VrrpInstance};
-use crate::control::server::{ControlSocket, InstanceView, View};
+use crate::control::access::Access;
+use crate::control::proto::{Event, HandoverResult, ReloadSummary, Request, Response};
+use crate::control::server::{
+    Context, ControlSocket, DaemonRequest, InstanceView, Instances, View,
+};
+use crate::metrics;
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
 use crate::net::arp::GarpSender;
@@ -59,6 +67,12 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// `--socket-group` names no group.
+    #[error("{0}")]
+    SocketGroup(String),
+    /// The metrics listener could not be bound.
+    #[error("{0}")]
+    Metrics(std::io::Error),
 }
 
 fn classify(e: NetError) -> DaemonError {
@@ -69,93 +83,483 @@ fn classify(e: NetError) -> DaemonError {
     }
 }
 
+/// How the daemon was started: what it re-reads and where it listens.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The configuration file, re-read on reload.
+    pub config_path: PathBuf,
+    /// The control socket.
+    pub socket_path: PathBuf,
+    /// `--socket-group`: the group that owns the socket and may change state.
+    pub socket_group: Option<String>,
+}
+
 /// A started instance, as the daemon keeps it.
 struct Running {
-    name: String,
-    interface: String,
+    config: VrrpInstance,
     ifindex: u32,
     commands: mpsc::Sender<Command>,
+    view: InstanceView,
+}
+
+/// The metrics page, while `metrics_listen` is set.
+struct MetricsServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The running agent: everything reload and the operator's requests change.
+struct Daemon {
+    options: Options,
+    config: Config,
+    netlink: Netlink,
+    garps: HashMap<u32, Arc<GarpSender>>,
+    running: Vec<Running>,
+    /// Instances in maintenance, by name: kept across reloads and restarts of an instance.
+    maintenance: BTreeSet<String>,
+    events: broadcast::Sender<Event>,
+    view: View,
+    metrics: Option<MetricsServer>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT, then leaves cleanly.
 ///
 /// Must run inside a tokio runtime with IO and time enabled. Nothing on any interface is
 /// touched before every interface, address and socket has been checked.
-pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> {
+pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let access =
+        Access::from_group(options.socket_group.as_deref()).map_err(DaemonError::SocketGroup)?;
 
     let netlink = Netlink::connect().map_err(classify)?;
     let mut watcher = LinkWatcher::open().map_err(classify)?;
-    let mut setups = Vec::new();
     let mut garps: HashMap<u32, Arc<GarpSender>> = HashMap::new();
+    let mut setups = Vec::new();
     for inst in &config.instances {
         setups.push(prepare(inst, &netlink, &mut garps).await?);
     }
-    let control =
-        ControlSocket::bind(socket_path)
-            .await
-            .map_err(|source| DaemonError::ControlSocket {
-                path: socket_path.to_path_buf(),
-                source,
-            })?;
+    let socket_path = options.socket_path.clone();
+    let control = ControlSocket::bind(&socket_path, access.gid())
+        .await
+        .map_err(|source| DaemonError::ControlSocket {
+            path: socket_path.clone(),
+            source,
+        })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some((
+            addr,
+            metrics::bind(addr).await.map_err(DaemonError::Metrics)?,
+        )),
+        None => None,
+    };
 
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {
         clear_stale_vips(&setup.config.name, &setup.vips, &netlink).await;
     }
-
-    let mut running = Vec::new();
-    let mut views = Vec::new();
-    for setup in setups {
-        let name = setup.config.name.clone();
-        let interface = setup.config.interface.clone();
-        let ifindex = setup.socket.ifindex();
-        let vips = setup.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
-        let (instance, status) = Instance::new(setup);
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(instance.run(rx));
-        views.push(InstanceView { status, vips });
-        running.push(Running {
-            name,
-            interface,
-            ifindex,
-            commands: tx,
-        });
-    }
-    info!(
-        "vipd {} running {} instance(s); control socket {}",
-        env!("CARGO_PKG_VERSION"),
-        running.len(),
-        socket_path.display()
-    );
-
+    let (events, _) = broadcast::channel(256);
     let view = View {
-        router_id: config.router_id.clone(),
-        instances: views,
+        instances: Arc::new(RwLock::new(Instances::default())),
         netlink: netlink.clone(),
     };
-    let serve = control.serve(view);
+    let mut daemon = Daemon {
+        options,
+        config,
+        netlink,
+        garps,
+        running: Vec::new(),
+        maintenance: BTreeSet::new(),
+        events: events.clone(),
+        view: view.clone(),
+        metrics: None,
+    };
+    for setup in setups {
+        let running = daemon.start(setup);
+        daemon.running.push(running);
+    }
+    daemon.publish();
+    if let Some((addr, listener)) = metrics_listener {
+        daemon.metrics = Some(daemon.serve_metrics(addr, listener));
+    }
+    info!(
+        "vipd {} running {} instance(s); control socket {}{}",
+        env!("CARGO_PKG_VERSION"),
+        daemon.running.len(),
+        socket_path.display(),
+        daemon
+            .metrics
+            .as_ref()
+            .map_or_else(String::new, |m| format!(
+                "; metrics at http://{}/metrics",
+                m.addr
+            ))
+    );
+
+    let (requests_tx, mut requests) = mpsc::channel::<DaemonRequest>(16);
+    let ctx = Context {
+        view,
+        events,
+        daemon: requests_tx,
+        access,
+    };
+    let serve = control.serve(ctx);
     tokio::pin!(serve);
     let signal_name = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
-            _ = hup.recv() => warn!("SIGHUP: reload is not supported yet; configuration unchanged"),
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading {}", daemon.options.config_path.display());
+                let _ = daemon.reload().await;
+            }
+            request = requests.recv() => {
+                if let Some(request) = request {
+                    daemon.serve_request(request).await;
+                }
+            }
             event = watcher.next() => match event {
-                Some(link) => forward_link(&running, &link).await,
+                Some(link) => daemon.forward_link(&link).await,
                 None => {
                     warn!("link watch lost (netlink overflow?); reopening and re-reading link state");
                     watcher = LinkWatcher::open().map_err(classify)?;
-                    resync_links(&running, &netlink).await;
+                    daemon.resync_links().await;
                 }
             },
             () = &mut serve => {},
         }
     };
-    shutdown(running, signal_name).await;
+    daemon.metrics = None;
+    shutdown(daemon.running, signal_name).await;
     Ok(()) // dropping `control` removes the socket file
+}
+
+/// How a reload treats one instance of the new file.
+enum Plan {
+    /// Same configuration: left alone.
+    Unchanged(usize),
+    /// Only the VIP list changed: the running instance adds and removes the difference.
+    Vips(usize, Vec<BoundVip>),
+    /// Other settings changed: stopped, then started from this setup.
+    Restart(Box<Setup>),
+    /// New: started from this setup.
+    Add(Box<Setup>),
+}
+
+impl Daemon {
+    /// Spawns one instance task.
+    fn start(&self, setup: Setup) -> Running {
+        let config = setup.config.clone();
+        let ifindex = setup.socket.ifindex();
+        let vips = setup.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
+        let (instance, status) = Instance::new(setup);
+        let instance = instance
+            .with_events(self.events.clone())
+            .with_maintenance(self.maintenance.contains(&config.name));
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(instance.run(rx));
+        Running {
+            config,
+            ifindex,
+            commands: tx,
+            view: InstanceView { status, vips },
+        }
+    }
+
+    /// Makes the current instances visible to status readers.
+    fn publish(&self) {
+        let mut shared = self
+            .view
+            .instances
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *shared = Instances {
+            router_id: self.config.router_id.clone(),
+            list: self.running.iter().map(|r| r.view.clone()).collect(),
+        };
+    }
+
+    fn serve_metrics(&self, addr: SocketAddr, listener: tokio::net::TcpListener) -> MetricsServer {
+        // The forwarder's per-server metrics plug in here as `MetricsSource`s.
+        let task = tokio::spawn(metrics::serve(listener, self.view.clone(), Vec::new()));
+        MetricsServer { addr, task }
+    }
+
+    async fn serve_request(&mut self, request: DaemonRequest) {
+        let DaemonRequest { request, reply } = request;
+        let response = match request {
+            Request::Reload => match self.reload().await {
+                Ok(summary) => Response::Reloaded(summary),
+                Err(message) => Response::Error { message },
+            },
+            Request::Handover { instance } => match self.targets(instance.as_deref()) {
+                Ok(targets) => {
+                    // Answered from a task: the daemon keeps serving while VIPs move.
+                    let waits = self.hand_over(&targets).await;
+                    tokio::spawn(async move {
+                        let mut results = Vec::new();
+                        for (name, rx) in waits {
+                            results.push(rx.await.unwrap_or_else(|_| HandoverResult {
+                                instance: name,
+                                outcome: "interrupted".into(),
+                                new_master: None,
+                                waited_ms: 0,
+                            }));
+                        }
+                        let _ = reply.send(Response::HandedOver { results });
+                    });
+                    return;
+                }
+                Err(message) => Response::Error { message },
+            },
+            Request::Maintenance { on, instance } => match self.targets(instance.as_deref()) {
+                Ok(targets) => {
+                    let mut names = Vec::new();
+                    for i in targets {
+                        let r = &self.running[i];
+                        if on {
+                            self.maintenance.insert(r.config.name.clone());
+                        } else {
+                            self.maintenance.remove(&r.config.name);
+                        }
+                        let _ = r.commands.send(Command::Maintenance(on)).await;
+                        names.push(r.config.name.clone());
+                    }
+                    Response::Maintenance {
+                        on,
+                        instances: names,
+                    }
+                }
+                Err(message) => Response::Error { message },
+            },
+            Request::Status | Request::Watch => Response::Error {
+                message: "not a daemon request".into(),
+            },
+        };
+        let _ = reply.send(response);
+    }
+
+    /// Indexes of the instances a request names: one by name, or all.
+    fn targets(&self, name: Option<&str>) -> Result<Vec<usize>, String> {
+        match name {
+            None => Ok((0..self.running.len()).collect()),
+            Some(name) => match self.running.iter().position(|r| r.config.name == name) {
+                Some(i) => Ok(vec![i]),
+                None => {
+                    let known: Vec<&str> = self
+                        .running
+                        .iter()
+                        .map(|r| r.config.name.as_str())
+                        .collect();
+                    Err(format!(
+                        "no instance named {name} (running: {})",
+                        known.join(", ")
+                    ))
+                }
+            },
+        }
+    }
+
+    async fn hand_over(
+        &self,
+        targets: &[usize],
+    ) -> Vec<(String, oneshot::Receiver<HandoverResult>)> {
+        let mut waits = Vec::new();
+        for &i in targets {
+            let r = &self.running[i];
+            let (tx, rx) = oneshot::channel();
+            if r.commands.send(Command::Handover(tx)).await.is_ok() {
+                waits.push((r.config.name.clone(), rx));
+            }
+        }
+        waits
+    }
+
+    /// Re-reads the configuration file and applies it, all or nothing: the new file is
+    /// loaded, validated and resolved against the kernel (interfaces, sockets, metrics
+    /// listener) before anything running is touched. Unchanged instances keep running as
+    /// they are: no VIP removal, no gratuitous ARP, no election.
+    async fn reload(&mut self) -> Result<ReloadSummary, String> {
+        let path = self.options.config_path.clone();
+        let loaded = match crate::config::load(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                let message = format!(
+                    "{e}\nreload refused: {} is not valid; the running configuration is unchanged",
+                    path.display()
+                );
+                warn!("{message}");
+                return Err(message);
+            }
+        };
+        let new = loaded.config;
+        let mut summary = ReloadSummary {
+            warnings: loaded.warnings.iter().map(|w| w.to_string()).collect(),
+            ..ReloadSummary::default()
+        };
+        for w in &summary.warnings {
+            warn!("{w}");
+        }
+
+        // Resolve everything new first; an error here leaves the running daemon untouched.
+        let mut plans = Vec::new();
+        let mut garps = self.garps.clone();
+        for inst in &new.instances {
+            let old = self.running.iter().position(|r| r.config.name == inst.name);
+            let plan = match old {
+                Some(i) if self.running[i].config == *inst => Ok(Plan::Unchanged(i)),
+                Some(i) if same_but_vips(&self.running[i].config, inst) => {
+                    bind_vips(inst, &self.netlink, &mut garps)
+                        .await
+                        .map(|vips| Plan::Vips(i, vips))
+                }
+                Some(_) => prepare(inst, &self.netlink, &mut garps)
+                    .await
+                    .map(|s| Plan::Restart(Box::new(s))),
+                None => prepare(inst, &self.netlink, &mut garps)
+                    .await
+                    .map(|s| Plan::Add(Box::new(s))),
+            };
+            match plan {
+                Ok(p) => plans.push(p),
+                Err(e) => {
+                    let message =
+                        format!("reload refused: {e}; the running configuration is unchanged");
+                    warn!("{message}");
+                    return Err(message);
+                }
+            }
+        }
+        let mut metrics = None;
+        if let Some(addr) = new.metrics_listen
+            && new.metrics_listen != self.metrics.as_ref().map(|m| m.addr)
+        {
+            match metrics::bind(addr).await {
+                Ok(l) => metrics = Some((addr, l)),
+                Err(e) => {
+                    let message =
+                        format!("reload refused: {e}; the running configuration is unchanged");
+                    warn!("{message}");
+                    return Err(message);
+                }
+            }
+        }
+
+        // Apply. First stop what goes away or restarts, so that VRIDs and VIPs are free.
+        let keep: BTreeSet<usize> = plans
+            .iter()
+            .filter_map(|p| match p {
+                Plan::Unchanged(i) | Plan::Vips(i, _) => Some(*i),
+                Plan::Restart(..) | Plan::Add(_) => None,
+            })
+            .collect();
+        let mut old: Vec<Option<Running>> = std::mem::take(&mut self.running)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut stopping = Vec::new();
+        for (i, slot) in old.iter_mut().enumerate() {
+            if !keep.contains(&i)
+                && let Some(r) = slot.take()
+            {
+                if !new.instances.iter().any(|n| n.name == r.config.name) {
+                    summary.removed.push(r.config.name.clone());
+                }
+                stopping.push(r);
+            }
+        }
+        shutdown(stopping, "reload").await;
+        let held: Vec<Ipv4Addr> = keep
+            .iter()
+            .filter_map(|&i| old[i].as_ref())
+            .flat_map(|r| r.view.vips.iter().map(|&(_, a)| a))
+            .collect();
+        for plan in plans {
+            match plan {
+                Plan::Unchanged(i) => {
+                    if let Some(r) = old[i].take() {
+                        summary.unchanged.push(r.config.name.clone());
+                        self.running.push(r);
+                    }
+                }
+                Plan::Vips(i, vips) => {
+                    if let Some(mut r) = old[i].take() {
+                        let name = r.config.name.clone();
+                        if let Some(inst) = new.instances.iter().find(|n| n.name == name) {
+                            r.config = inst.clone();
+                        }
+                        r.view.vips = vips.iter().map(|v| (v.ifindex, v.addr)).collect();
+                        let _ = r.commands.send(Command::UpdateVips(vips)).await;
+                        summary.vips_changed.push(name);
+                        self.running.push(r);
+                    }
+                }
+                Plan::Restart(setup) => {
+                    summary.restarted.push(setup.config.name.clone());
+                    let running = self.start(*setup);
+                    self.running.push(running);
+                }
+                Plan::Add(setup) => {
+                    let stale: Vec<BoundVip> = setup
+                        .vips
+                        .iter()
+                        .filter(|v| !held.contains(&v.addr))
+                        .cloned()
+                        .collect();
+                    clear_stale_vips(&setup.config.name, &stale, &self.netlink).await;
+                    summary.added.push(setup.config.name.clone());
+                    let running = self.start(*setup);
+                    self.running.push(running);
+                }
+            }
+        }
+        self.garps = garps;
+        self.maintenance
+            .retain(|name| new.instances.iter().any(|n| &n.name == name));
+        if new.metrics_listen != self.metrics.as_ref().map(|m| m.addr) {
+            self.metrics = metrics.map(|(addr, l)| self.serve_metrics(addr, l));
+        }
+        self.config = new;
+        self.publish();
+        info!(
+            "reloaded {}: {} unchanged, {} added, {} removed, {} with new VIPs, {} restarted",
+            path.display(),
+            summary.unchanged.len(),
+            summary.added.len(),
+            summary.removed.len(),
+            summary.vips_changed.len(),
+            summary.restarted.len()
+        );
+        Ok(summary)
+    }
+
+    async fn forward_link(&self, link: &LinkInfo) {
+        for r in self.running.iter().filter(|r| r.ifindex == link.index) {
+            let _ = r.commands.send(Command::Link { up: link.up }).await;
+        }
+    }
+
+    async fn resync_links(&self) {
+        for r in &self.running {
+            if let Ok(link) = self.netlink.link_by_name(&r.config.interface).await {
+                let _ = r.commands.send(Command::Link { up: link.up }).await;
+            }
+        }
+    }
+}
+
+/// True when two instance configurations differ at most in their VIP lists.
+fn same_but_vips(a: &VrrpInstance, b: &VrrpInstance) -> bool {
+    let mut a = a.clone();
+    a.virtual_ipaddress = b.virtual_ipaddress.clone();
+    a == *b
 }
 
 /// Resolves one instance against the kernel: interfaces, source address, sockets.
@@ -165,31 +569,7 @@ async fn prepare(
     garps: &mut HashMap<u32, Arc<GarpSender>>,
 ) -> Result<Setup, DaemonError> {
     let link = lookup(netlink, &inst.name, &inst.interface).await?;
-    let mut vips = Vec::new();
-    for vip in &inst.virtual_ipaddress {
-        let dev = vip.dev.clone().unwrap_or_else(|| inst.interface.clone());
-        let vip_link = if dev == inst.interface {
-            link.clone()
-        } else {
-            lookup(netlink, &inst.name, &dev).await?
-        };
-        let garp = match garps.get(&vip_link.index) {
-            Some(g) => g.clone(),
-            None => {
-                let g = Arc::new(GarpSender::open(vip_link.index, vip_link.mac).map_err(classify)?);
-                garps.insert(vip_link.index, g.clone());
-                g
-            }
-        };
-        vips.push(BoundVip {
-            addr: vip.addr,
-            prefix_len: vip.prefix_len,
-            label: vip.label.clone(),
-            ifindex: vip_link.index,
-            dev,
-            garp,
-        });
-    }
+    let vips = bind_vips(inst, netlink, garps).await?;
     let vip_addrs: Vec<Ipv4Addr> = vips.iter().map(|v| v.addr).collect();
     let source = match inst.unicast_src_ip {
         Some(src) => src,
@@ -221,6 +601,41 @@ async fn prepare(
     })
 }
 
+/// Resolves an instance's VIPs to their interfaces, with a gratuitous ARP sender each.
+async fn bind_vips(
+    inst: &VrrpInstance,
+    netlink: &Netlink,
+    garps: &mut HashMap<u32, Arc<GarpSender>>,
+) -> Result<Vec<BoundVip>, DaemonError> {
+    let link = lookup(netlink, &inst.name, &inst.interface).await?;
+    let mut vips = Vec::new();
+    for vip in &inst.virtual_ipaddress {
+        let dev = vip.dev.clone().unwrap_or_else(|| inst.interface.clone());
+        let vip_link = if dev == inst.interface {
+            link.clone()
+        } else {
+            lookup(netlink, &inst.name, &dev).await?
+        };
+        let garp = match garps.get(&vip_link.index) {
+            Some(g) => g.clone(),
+            None => {
+                let g = Arc::new(GarpSender::open(vip_link.index, vip_link.mac).map_err(classify)?);
+                garps.insert(vip_link.index, g.clone());
+                g
+            }
+        };
+        vips.push(BoundVip {
+            addr: vip.addr,
+            prefix_len: vip.prefix_len,
+            label: vip.label.clone(),
+            ifindex: vip_link.index,
+            dev,
+            garp,
+        });
+    }
+    Ok(vips)
+}
+
 async fn lookup(netlink: &Netlink, instance: &str, name: &str) -> Result<LinkInfo, DaemonError> {
     match netlink.link_by_name(name).await {
         Ok(link) => Ok(link),
@@ -249,29 +664,23 @@ async fn clear_stale_vips(instance: &str, vips: &[BoundVip], netlink: &Netlink) 
     }
 }
 
-async fn forward_link(running: &[Running], link: &LinkInfo) {
-    for r in running.iter().filter(|r| r.ifindex == link.index) {
-        let _ = r.commands.send(Command::Link { up: link.up }).await;
+/// Resigns every instance in `running` (priority 0, VIPs removed) and waits for each, within
+/// a bound; `why` says who asked (a signal, or a reload stopping some instances).
+async fn shutdown(running: Vec<Running>, why: &str) {
+    if running.is_empty() {
+        return;
     }
-}
-
-async fn resync_links(running: &[Running], netlink: &Netlink) {
-    for r in running {
-        if let Ok(link) = netlink.link_by_name(&r.interface).await {
-            let _ = r.commands.send(Command::Link { up: link.up }).await;
-        }
-    }
-}
-
-/// Resigns every instance (priority 0, VIPs removed) and waits for each, within a bound.
-async fn shutdown(running: Vec<Running>, signal_name: &str) {
     let started = Instant::now();
-    info!("{signal_name}: leaving: resigning mastership and removing VIPs");
+    let names: Vec<&str> = running.iter().map(|r| r.config.name.as_str()).collect();
+    info!(
+        "{why}: stopping {}: resigning mastership and removing VIPs",
+        names.join(", ")
+    );
     let mut waits = Vec::new();
     for r in &running {
         let (tx, rx) = oneshot::channel();
         if r.commands.send(Command::Shutdown(tx)).await.is_ok() {
-            waits.push((r.name.as_str(), rx));
+            waits.push((r.config.name.as_str(), rx));
         }
     }
     for (name, rx) in waits {
@@ -283,7 +692,7 @@ async fn shutdown(running: Vec<Running>, signal_name: &str) {
         }
     }
     info!(
-        "stopped in {:.1} ms",
+        "{why}: stopped in {:.1} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
 }

@@ -1,45 +1,134 @@
 //! `vipctl`, the operator's CLI: asks a running `vipd` over its control socket.
 //!
-//! Exit status: 0 on success, 2 on a usage error, 3 when vipd cannot be reached.
+//! Exit status: 0 on success, 1 when vipd refuses or fails the request, 2 on a usage error,
+//! 3 when vipd cannot be reached, 4 when the request needs root or the socket group.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use vipd::cli::{VipctlArgs, VipctlCommand};
+use vipd::cli::{OnOff, VipctlArgs, VipctlCommand};
 use vipd::control::client::{self, ClientError};
 use vipd::control::proto::{Request, Response};
 use vipd::control::render;
 
 fn main() -> ExitCode {
     let args = VipctlArgs::parse();
+    let socket = args.socket.as_path();
     match args.command {
-        VipctlCommand::Status { json } => match client::request(&args.socket, &Request::Status) {
-            Ok(Response::Status(status)) => {
-                if json {
-                    match serde_json::to_string_pretty(&status) {
-                        Ok(text) => println!("{text}"),
-                        Err(e) => {
-                            eprintln!("vipctl: {e}");
-                            return ExitCode::from(1);
-                        }
-                    }
-                } else {
-                    print!("{}", render::status(&status, std::time::SystemTime::now()));
+        VipctlCommand::Status { json } => ask(socket, &Request::Status, |response| {
+            let Response::Status(status) = response else {
+                return None;
+            };
+            if json {
+                match serde_json::to_string_pretty(&status) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => eprintln!("vipctl: {e}"),
                 }
-                ExitCode::SUCCESS
+            } else {
+                print!("{}", render::status(&status, std::time::SystemTime::now()));
             }
-            Ok(Response::Error { message }) => {
-                eprintln!("vipctl: vipd says: {message}");
+            Some(ExitCode::SUCCESS)
+        }),
+        VipctlCommand::Watch { json } => {
+            let printed = client::watch(socket, |event| {
+                let line = if json {
+                    serde_json::to_string(event).unwrap_or_default()
+                } else {
+                    render::event(event)
+                };
+                // Stop quietly when the reader (`head`, a closed pipe) goes away.
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+            });
+            match printed {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => client_error(&e),
+            }
+        }
+        VipctlCommand::Reload => ask_within(socket, &Request::Reload, None, |response| {
+            let Response::Reloaded(summary) = response else {
+                return None;
+            };
+            print!("{}", render::reload(&summary));
+            Some(ExitCode::SUCCESS)
+        }),
+        VipctlCommand::Handover { instance } => {
+            let request = Request::Handover { instance };
+            ask_within(socket, &request, None, |response| {
+                let Response::HandedOver { results } = response else {
+                    return None;
+                };
+                print!("{}", render::handover(&results));
+                let failed = results.iter().any(|r| r.outcome != "released");
+                let all_idle = results.iter().all(|r| r.outcome == "not_master");
+                Some(if failed && !all_idle || results.is_empty() {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                })
+            })
+        }
+        VipctlCommand::Maint { mode, instance } => {
+            let on = mode == OnOff::On;
+            ask(socket, &Request::Maintenance { on, instance }, |response| {
+                let Response::Maintenance { on, instances } = response else {
+                    return None;
+                };
+                let what = if on {
+                    "on (stays backup; a master hands over first)"
+                } else {
+                    "off"
+                };
+                println!("maintenance {what}: {}", instances.join(", "));
+                Some(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+/// Sends `request` (answered within the default timeout) and lets `show` print the answer.
+fn ask(
+    socket: &Path,
+    request: &Request,
+    show: impl FnOnce(Response) -> Option<ExitCode>,
+) -> ExitCode {
+    ask_within(socket, request, Some(client::DEFAULT_TIMEOUT), show)
+}
+
+/// As [`ask`], waiting at most `timeout` (`None`: until vipd answers). `show` returns `None`
+/// for an answer that does not fit the request.
+fn ask_within(
+    socket: &Path,
+    request: &Request,
+    timeout: Option<std::time::Duration>,
+    show: impl FnOnce(Response) -> Option<ExitCode>,
+) -> ExitCode {
+    match client::request_within(socket, request, timeout) {
+        Ok(Response::Error { message }) => {
+            eprintln!("vipctl: vipd says: {message}");
+            ExitCode::from(1)
+        }
+        Ok(Response::Denied { message }) => {
+            eprintln!("vipctl: vipd says: {message}");
+            ExitCode::from(4)
+        }
+        Ok(response) => {
+            let text = format!("{response:?}");
+            show(response).unwrap_or_else(|| {
+                eprintln!("vipctl: unexpected answer from vipd: {text}");
                 ExitCode::from(1)
-            }
-            Err(e @ ClientError::Unreachable { .. }) => {
-                eprintln!("vipctl: {e}");
-                ExitCode::from(3)
-            }
-            Err(e) => {
-                eprintln!("vipctl: {e}");
-                ExitCode::from(1)
-            }
-        },
+            })
+        }
+        Err(e) => client_error(&e),
+    }
+}
+
+fn client_error(e: &ClientError) -> ExitCode {
+    eprintln!("vipctl: {e}");
+    match e {
+        ClientError::Unreachable { .. } => ExitCode::from(3),
+        ClientError::Protocol(_) => ExitCode::from(1),
     }
 }

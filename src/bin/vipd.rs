@@ -1,4 +1,4 @@
-//! `vipd`, the agent: loads the config, then runs until SIGTERM or SIGINT.
+//! `vipd`, the agent: loads the config, then runs until SIGTERM or SIGINT; SIGHUP reloads.
 //!
 //! Exit status: 0 after a clean stop, 1 when the system refuses (privileges, interfaces),
 //! 2 when the configuration is invalid (nothing on any interface is touched).
@@ -50,7 +50,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(vipd::daemon::run(loaded.config, &args.socket)) {
+    let options = vipd::daemon::Options {
+        config_path: args.config.clone(),
+        socket_path: args.socket.clone(),
+        socket_group: args.socket_group.clone(),
+    };
+    match runtime.block_on(vipd::daemon::run(loaded.config, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vipd: {e}");

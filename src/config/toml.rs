@@ -33,6 +33,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct GlobalDefs {
     router_id: Option<Spanned<String>>,
+    metrics_listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +66,7 @@ struct Authentication {
 }
 
 const TOP_KEYS: &[&str] = &["global_defs", "vrrp_instance"];
-const GLOBAL_KEYS: &[&str] = &["router_id"];
+const GLOBAL_KEYS: &[&str] = &["router_id", "metrics_listen"];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
     "state",
@@ -215,8 +216,14 @@ fn convert(file: File, text: &str) -> RawConfig {
             }
         })
         .collect();
+    let metrics_listen = file
+        .global_defs
+        .as_ref()
+        .and_then(|g| g.metrics_listen.as_ref())
+        .map(v);
     RawConfig {
         router_id: file.global_defs.and_then(|g| g.router_id).map(|r| v(&r)),
+        metrics_listen,
         instances,
         includes: Vec::new(),
     }
