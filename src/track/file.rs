@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tracing::info;
 
 use super::{CheckState, CheckWatch};
@@ -26,36 +25,24 @@ pub fn parse(text: Option<&str>) -> (i64, String) {
 
 /// Starts watching `file`; it runs until the watch's last reader is gone.
 pub fn spawn(name: String, file: PathBuf) -> CheckWatch {
-    let (value, detail) = parse(std::fs::read_to_string(&file).ok().as_deref());
-    let (tx, rx) = watch::channel(CheckState {
+    let read = move || parse(std::fs::read_to_string(&file).ok().as_deref());
+    let (value, detail) = read();
+    let initial = CheckState {
         ok: true,
         value,
         detail,
-    });
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(PERIOD);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                () = tx.closed() => return,
+    };
+    super::poll(PERIOD, initial, move |current| {
+        let (value, detail) = read();
+        (value != current.value).then(|| {
+            info!("vrrp_track_file {name}: {detail}");
+            CheckState {
+                ok: true,
+                value,
+                detail,
             }
-            let text = std::fs::read_to_string(&file).ok();
-            let (value, detail) = parse(text.as_deref());
-            tx.send_if_modified(|s| {
-                if s.value == value {
-                    return false;
-                }
-                info!("vrrp_track_file {name}: {} {detail}", file.display());
-                *s = CheckState {
-                    ok: true,
-                    value,
-                    detail,
-                };
-                true
-            });
-        }
-    });
-    rx
+        })
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ pub mod file;
 pub mod process;
 pub mod script;
 
+use std::time::Duration;
+
 use tokio::sync::watch;
 
 /// What one check says now.
@@ -36,3 +38,27 @@ impl CheckState {
 
 /// The reading end of a check: clone it for every instance that tracks the check.
 pub type CheckWatch = watch::Receiver<CheckState>;
+
+/// Starts a check that looks every `period`: `observe` gets the current state and returns a
+/// new one when there is news. It runs until the watch's last reader is gone.
+pub(crate) fn poll(
+    period: Duration,
+    initial: CheckState,
+    mut observe: impl FnMut(&CheckState) -> Option<CheckState> + Send + 'static,
+) -> CheckWatch {
+    let (tx, rx) = watch::channel(initial);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = tx.closed() => return,
+            }
+            let news = observe(&tx.borrow());
+            if let Some(state) = news {
+                tx.send_replace(state);
+            }
+        }
+    });
+    rx
+}

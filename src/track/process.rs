@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tracing::info;
 
 use super::{CheckState, CheckWatch};
@@ -72,31 +71,19 @@ fn state(track: &TrackProcess, running: u32) -> CheckState {
 
 /// Starts counting; it runs until the watch's last reader is gone.
 pub fn spawn(track: TrackProcess) -> CheckWatch {
-    let (tx, rx) = watch::channel(state(&track, count(&track)));
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(PERIOD);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                () = tx.closed() => return,
-            }
-            let now = state(&track, count(&track));
-            tx.send_if_modified(|s| {
-                if s.ok == now.ok {
-                    return false;
-                }
-                info!(
-                    "vrrp_track_process {}: {} ({})",
-                    track.name,
-                    if now.ok { "running" } else { "not running" },
-                    now.detail
-                );
-                *s = now;
-                true
-            });
-        }
-    });
-    rx
+    let initial = state(&track, count(&track));
+    super::poll(PERIOD, initial, move |current| {
+        let now = state(&track, count(&track));
+        (now.ok != current.ok).then(|| {
+            info!(
+                "vrrp_track_process {}: {} ({})",
+                track.name,
+                if now.ok { "running" } else { "not running" },
+                now.detail
+            );
+            now
+        })
+    })
 }
 
 #[cfg(test)]
