@@ -115,7 +115,7 @@ fn logs(lab: &Lab) -> String {
 fn killed_service_moves_vip(a: Kind, b: Kind) -> f64 {
     let mut lab = Lab::setup("track", 2);
     let web_a = start_web(&lab, A);
-    let _web_b = start_web(&lab, B);
+    let web_b = start_web(&lab, B);
     lab.start(A, a, &web_check_conf(&lab, A));
     lab.start(B, b, &web_check_conf(&lab, B));
     wait_for(|| vip_answer(&lab).as_deref() == Some("h1"), secs(15))
@@ -128,10 +128,12 @@ fn killed_service_moves_vip(a: Kind, b: Kind) -> f64 {
     let took = epoch_now() - killed;
     assert!(!lab.holds_vip(A), "h1 kept the VIP\n{}", logs(&lab));
 
-    let _web_a = start_web(&lab, A);
+    let web_a = start_web(&lab, A);
     wait_for(|| vip_answer(&lab).as_deref() == Some("h1"), secs(20))
         .unwrap_or_else(|| panic!("VIP did not return to h1 (preempt)\n{}", logs(&lab)));
     measure(&format!("{a}+{b} service_kill_to_backup_s={took:.2}"));
+    lab.kill_service(web_a);
+    lab.kill_service(web_b);
 
     if a == Kind::Vipd {
         let log = notify_log(&lab, A);
@@ -242,9 +244,10 @@ fn tracked_process_gone_is_fault() {
         .unwrap_or_else(|| panic!("h1 not in FAULT\n{}", logs(&lab)));
     // It resigned with priority 0: the backup serves within its Skew_Time.
     wait_for(|| lab.holds_vip(B), secs(3)).unwrap_or_else(|| panic!("no handover\n{}", logs(&lab)));
-    let _svc = lab.spawn_service(A, &[&bin, "600"]);
+    let svc = lab.spawn_service(A, &[&bin, "600"]);
     wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(15))
         .unwrap_or_else(|| panic!("h1 did not come back\n{}", logs(&lab)));
+    lab.kill_service(svc);
 }
 
 /// Two instances in a sync group: a fault in one takes the other along, on both nodes.
