@@ -11,6 +11,7 @@
 //! warning, but their keywords are still checked against keepalived's, so a typo such as
 //! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
 
+use super::source::Expanded;
 use super::validate::{RawConfig, RawInstance, Val};
 use super::{Report, suggest};
 
@@ -43,9 +44,16 @@ impl Tok {
 }
 
 /// Splits `text` into tokens; comment and quoting problems go to `report`.
+#[cfg(test)]
 fn lex(text: &str, report: &mut Report) -> Vec<Tok> {
+    lex_lines(text.split('\n'), report)
+}
+
+/// Splits lines into tokens (line numbers count from 1); comment and quoting problems go to
+/// `report`.
+fn lex_lines<'a>(lines: impl Iterator<Item = &'a str>, report: &mut Report) -> Vec<Tok> {
     let mut toks = Vec::new();
-    for (i, raw_line) in text.split('\n').enumerate() {
+    for (i, raw_line) in lines.enumerate() {
         let line = i + 1;
         let chars: Vec<char> = raw_line
             .strip_suffix('\r')
@@ -715,10 +723,27 @@ fn lookup(schema: &[(&'static str, Body)], name: &str) -> Option<Body> {
     schema.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
 }
 
-/// Parses keepalived.conf text. `None` only when nothing usable came out (errors reported).
-pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
-    report.set_source(text);
-    let toks = lex(text, report);
+/// Parses keepalived.conf lines, already through [`super::source`]. `None` only when nothing
+/// usable came out (errors reported).
+pub(crate) fn parse(expanded: Expanded, report: &mut Report) -> Option<RawConfig> {
+    let Expanded {
+        files,
+        lines,
+        notes,
+    } = expanded;
+    report.set_origins(
+        files,
+        lines.iter().map(|l| (l.file, l.number, l.shown.clone())),
+    );
+    for n in notes {
+        let d = report.diag(n.at + 1, n.col, &n.key, n.message);
+        if n.error {
+            report.error(d);
+        } else {
+            report.warn(d);
+        }
+    }
+    let toks = lex_lines(lines.iter().map(|l| l.text.as_str()), report);
     let tree = parse_tree(toks, report);
     let mut raw = RawConfig::default();
     for stmt in &tree {
@@ -740,15 +765,18 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
             }
         }
         "include" => {
-            raw.includes.push(stmt.key.line);
+            // A well-formed `include FILE` never gets here: `source` replaced it by the files.
             let d = report.diag(
                 stmt.key.line,
                 stmt.key.col,
                 "include",
-                "ignored: this vipd version does not read included files; put their contents \
-                 in this file",
+                format!(
+                    "include takes exactly one file pattern, got {} words (quote a path that \
+                     has blanks); keepalived ignores this line",
+                    stmt.args.len()
+                ),
             );
-            report.warn(d);
+            report.error(d);
         }
         _ => keyword(stmt, TOP, "the top level", report),
     }

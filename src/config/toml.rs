@@ -14,14 +14,18 @@
 //! Deserialised with serde (`deny_unknown_fields`); values keep their spans so the shared
 //! validation can name the line. Unknown keys are all reported at once, with suggestions.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::validate::{RawConfig, RawInstance, Val};
 use super::{Report, suggest};
 
-#[derive(Debug, Deserialize)]
+// The model back to these structs, for `vipctl convert`: a child module so it can build them.
+#[path = "convert.rs"]
+pub(crate) mod convert;
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     global_defs: Option<GlobalDefs>,
@@ -29,13 +33,13 @@ struct File {
     vrrp_instance: Vec<Instance>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct GlobalDefs {
     router_id: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Instance {
     name: Spanned<String>,
@@ -45,19 +49,36 @@ struct Instance {
     priority: Option<Spanned<i64>>,
     advert_int: Option<Spanned<i64>>,
     nopreempt: Option<Spanned<bool>>,
-    preempt_delay: Option<Spanned<i64>>,
+    preempt_delay: Option<Spanned<Seconds>>,
     authentication: Option<Authentication>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     virtual_ipaddress: Vec<Spanned<String>>,
     unicast_src_ip: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     unicast_peer: Vec<Spanned<String>>,
     garp_master_delay: Option<Spanned<i64>>,
     garp_master_repeat: Option<Spanned<i64>>,
     garp_master_refresh: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Seconds as a TOML integer or float (`preempt_delay = 1.5`, as keepalived allows).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+enum Seconds {
+    Whole(i64),
+    Fraction(f64),
+}
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seconds::Whole(n) => write!(f, "{n}"),
+            Seconds::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Authentication {
     auth_type: Option<Spanned<String>>,
@@ -203,7 +224,7 @@ fn convert(file: File, text: &str) -> RawConfig {
                     let (line, col) = line_col(text, b.span().start);
                     Val::new(*b.get_ref(), line, col)
                 }),
-                preempt_delay: i.preempt_delay.as_ref().map(n),
+                preempt_delay: i.preempt_delay.as_ref().map(|s| val(text, s)),
                 auth_type: auth.and_then(|a| a.auth_type.as_ref()).map(v),
                 auth_pass: auth.and_then(|a| a.auth_pass.as_ref()).map(v),
                 virtual_ipaddress: i.virtual_ipaddress.iter().map(|s| words(text, s)).collect(),

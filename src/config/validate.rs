@@ -107,8 +107,9 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                 name.col,
                 "vrrp_instance",
                 format!(
-                    "duplicate vrrp_instance name `{}` (first defined on line {first})",
-                    name.value
+                    "duplicate vrrp_instance name `{}` (first defined on {})",
+                    name.value,
+                    report.line_ref(*first)
                 ),
             );
             report.error(d);
@@ -124,8 +125,10 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                     "virtual_router_id",
                     format!(
                         "virtual_router_id {} on interface {} is already used by vrrp_instance \
-                         {other} (line {line}); each instance needs its own VRID per interface",
-                        i.virtual_router_id, i.interface
+                         {other} ({}); each instance needs its own VRID per interface",
+                        i.virtual_router_id,
+                        i.interface,
+                        report.line_ref(*line)
                     ),
                 );
                 report.error(d);

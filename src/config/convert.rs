@@ -1,0 +1,378 @@
+//! The model back to vipd's TOML, with comments: `vipctl convert`.
+//!
+//! One place maps the model onto the TOML loader's own serde structs (they derive `Serialize`
+//! as well as `Deserialize`), so key names and shapes are the loader's by construction, and
+//! every model struct is destructured without `..`: a field added to the model does not
+//! compile here until it is converted. The tests load the output again and compare models,
+//! for a maximal configuration and for every sample and corpus file.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{Authentication, File, GlobalDefs, Instance, Seconds};
+use crate::config::Loaded;
+use crate::config::model::{Config, InitialState, VirtualIp, VrrpInstance};
+
+/// Why a valid configuration cannot be written as TOML.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// keepalived cut the password to 8 bytes in the middle of a UTF-8 character.
+    #[error(
+        "vrrp_instance {instance}: auth_pass is not valid UTF-8 once cut to 8 bytes (as \
+         keepalived cuts it), and TOML strings must be; choose an ASCII password"
+    )]
+    AuthPassNotUtf8 {
+        /// The instance.
+        instance: String,
+    },
+    /// The TOML serializer refused (a bug: every model value has a TOML form).
+    #[error("cannot write TOML: {0}")]
+    Toml(#[from] toml::ser::Error),
+}
+
+/// A comment above each key, so the converted file explains itself.
+const KEY_DOCS: &[(&str, &str)] = &[
+    (
+        "router_id",
+        "A name for this node in logs and `vipctl status`.",
+    ),
+    (
+        "name",
+        "The instance name, used in logs, status and notify arguments.",
+    ),
+    (
+        "state",
+        "MASTER or BACKUP at startup; either way the election decides (as in keepalived).",
+    ),
+    ("interface", "Where adverts are sent and received."),
+    (
+        "virtual_router_id",
+        "VRID 1..=255, the same on every router of this group.",
+    ),
+    (
+        "priority",
+        "1..=255; the highest wins; 255 = address owner.",
+    ),
+    (
+        "advert_int",
+        "Seconds between adverts (VRRPv2: whole seconds).",
+    ),
+    (
+        "nopreempt",
+        "true: a recovered higher-priority router does not take over.",
+    ),
+    (
+        "preempt_delay",
+        "Seconds a lower-priority master is tolerated before preempting.",
+    ),
+    ("auth_type", "PASS: simple password (RFC 3768 §5.3.6.1)."),
+    ("auth_pass", "At most 8 bytes, as on the wire."),
+    (
+        "virtual_ipaddress",
+        "\"ADDR[/LEN] [dev IF] [label L]\" per address; added on this node while it is master.",
+    ),
+    ("unicast_src_ip", "Source address of unicast adverts."),
+    (
+        "unicast_peer",
+        "Adverts go to each peer instead of 224.0.0.18; only peers are heard.",
+    ),
+    (
+        "garp_master_delay",
+        "Seconds before the second burst of gratuitous ARPs after becoming master.",
+    ),
+    ("garp_master_repeat", "Gratuitous ARPs per burst."),
+    (
+        "garp_master_refresh",
+        "Re-send gratuitous ARPs this often (seconds) while master.",
+    ),
+];
+
+/// `loaded` (read from `source`) as commented TOML that loads to the same configuration.
+pub fn to_toml(loaded: &Loaded, source: &Path) -> Result<String, ConvertError> {
+    let body = toml::to_string_pretty(&file(&loaded.config)?)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# vipd configuration, converted by `vipctl convert` from {}.",
+        source.display()
+    );
+    out.push_str("# `vipd --config THIS.toml` runs the same configuration as the original.\n");
+    if !loaded.warnings.is_empty() {
+        out.push_str("#\n# Not carried over (as `vipctl check-config` warns):\n");
+        for w in &loaded.warnings {
+            let first = w.to_string();
+            let first = first.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "#   {first}");
+        }
+    }
+    out.push('\n');
+    out.push_str(&annotate(&body));
+    Ok(out)
+}
+
+/// Puts each key's [`KEY_DOCS`] comment above it, and a blank line before each table.
+fn annotate(body: &str) -> String {
+    let mut out = String::new();
+    for line in body.lines() {
+        if line.starts_with('[') {
+            if !out.is_empty() && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+        } else if line.is_empty() {
+            continue;
+        } else if let Some((key, _)) = line.split_once(" = ")
+            && !key.starts_with(char::is_whitespace)
+            && let Some((_, doc)) = KEY_DOCS.iter().find(|(k, _)| *k == key)
+        {
+            let _ = writeln!(out, "# {doc}");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A value without a position: spans only matter when reading.
+fn sp<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+fn whole_seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn file(config: &Config) -> Result<File, ConvertError> {
+    let Config {
+        router_id,
+        instances,
+    } = config;
+    Ok(File {
+        global_defs: router_id.as_ref().map(|r| GlobalDefs {
+            router_id: Some(sp(r.clone())),
+        }),
+        vrrp_instance: instances.iter().map(instance).collect::<Result<_, _>>()?,
+    })
+}
+
+fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
+    let VrrpInstance {
+        name,
+        state,
+        interface,
+        virtual_router_id,
+        priority,
+        advert_int,
+        preempt,
+        preempt_delay,
+        auth_pass,
+        virtual_ipaddress,
+        unicast_src_ip,
+        unicast_peer,
+        garp_master_delay,
+        garp_master_repeat,
+        garp_master_refresh,
+    } = i;
+    let authentication = match auth_pass {
+        Some(pass) => Some(Authentication {
+            auth_type: Some(sp("PASS".to_string())),
+            auth_pass: Some(sp(String::from_utf8(pass.clone()).map_err(|_| {
+                ConvertError::AuthPassNotUtf8 {
+                    instance: name.clone(),
+                }
+            })?)),
+        }),
+        None => None,
+    };
+    let preempt_delay = if preempt_delay.subsec_nanos() == 0 {
+        Seconds::Whole(whole_seconds(*preempt_delay))
+    } else {
+        Seconds::Fraction(preempt_delay.as_secs_f64())
+    };
+    Ok(Instance {
+        name: sp(name.clone()),
+        state: Some(sp(match state {
+            InitialState::Master => "MASTER".to_string(),
+            InitialState::Backup => "BACKUP".to_string(),
+        })),
+        interface: Some(sp(interface.clone())),
+        virtual_router_id: Some(sp(i64::from(*virtual_router_id))),
+        priority: Some(sp(i64::from(*priority))),
+        advert_int: Some(sp(whole_seconds(*advert_int))),
+        nopreempt: Some(sp(!preempt)),
+        preempt_delay: Some(sp(preempt_delay)),
+        authentication,
+        virtual_ipaddress: virtual_ipaddress.iter().map(|v| sp(vip(v))).collect(),
+        unicast_src_ip: unicast_src_ip.map(|a| sp(a.to_string())),
+        unicast_peer: unicast_peer.iter().map(|a| sp(a.to_string())).collect(),
+        garp_master_delay: Some(sp(whole_seconds(*garp_master_delay))),
+        garp_master_repeat: Some(sp(i64::from(*garp_master_repeat))),
+        garp_master_refresh: garp_master_refresh.map(|d| sp(whole_seconds(d))),
+    })
+}
+
+/// `ADDR[/LEN] [dev IF] [label L]`, as `virtual_ipaddress` lines are written.
+fn vip(v: &VirtualIp) -> String {
+    let VirtualIp {
+        addr,
+        prefix_len,
+        dev,
+        label,
+    } = v;
+    let mut s = addr.to_string();
+    if *prefix_len != 32 {
+        let _ = write!(s, "/{prefix_len}");
+    }
+    if let Some(dev) = dev {
+        let _ = write!(s, " dev {dev}");
+    }
+    if let Some(label) = label {
+        let _ = write!(s, " label {label}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::load_str;
+
+    /// Every keyword vipd implements, each set away from its default.
+    const MAXIMAL: &str = "global_defs {\n router_id lb-east-1\n}\n\
+        vrrp_instance VI_1 {\n state MASTER\n interface eth1\n virtual_router_id 42\n \
+        priority 150\n advert_int 3\n preempt_delay 2.5\n authentication {\n auth_type PASS\n \
+        auth_pass s3cret12\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth2 label eth2:vip\n \
+        10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n 10.0.0.12\n 10.0.0.13\n }\n \
+        garp_master_delay 7\n garp_master_repeat 2\n garp_master_refresh 60\n}\n\
+        vrrp_instance VI_2 {\n state BACKUP\n interface eth0\n virtual_router_id 43\n \
+        nopreempt\n virtual_ipaddress {\n 10.1.0.1/16\n }\n}\n";
+
+    fn round_trip(text: &str, name: &str) -> (Config, Config, String) {
+        let loaded = load_str(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        let toml = to_toml(&loaded, Path::new(name)).expect("converts");
+        let again = load_str(&toml, Path::new("converted.toml"))
+            .unwrap_or_else(|e| panic!("converted TOML does not load: {e}\n{toml}"));
+        assert!(again.warnings.is_empty(), "{:?}\n{toml}", again.warnings);
+        (loaded.config, again.config, toml)
+    }
+
+    #[test]
+    fn maximal_config_round_trips() {
+        let (original, converted, toml) = round_trip(MAXIMAL, "max.conf");
+        assert_eq!(original, converted, "{toml}");
+    }
+
+    /// The maximal config really is maximal: every model field differs from its default, so
+    /// the round trip above would catch a field convert forgot. Destructured without `..`, so
+    /// a new model field fails to compile here until MAXIMAL sets it.
+    #[test]
+    fn maximal_config_sets_every_field() {
+        let config = load_str(MAXIMAL, Path::new("max.conf")).unwrap().config;
+        let Config {
+            router_id,
+            instances,
+        } = &config;
+        assert!(router_id.is_some());
+        let default = VrrpInstance::with_defaults("", "", 0);
+        let VrrpInstance {
+            name,
+            state,
+            interface,
+            virtual_router_id,
+            priority,
+            advert_int,
+            preempt: _,
+            preempt_delay,
+            auth_pass,
+            virtual_ipaddress,
+            unicast_src_ip,
+            unicast_peer,
+            garp_master_delay,
+            garp_master_repeat,
+            garp_master_refresh,
+        } = &instances[0];
+        assert_ne!(*name, default.name);
+        assert_ne!(*state, default.state);
+        assert_ne!(*interface, default.interface);
+        assert_ne!(*virtual_router_id, default.virtual_router_id);
+        assert_ne!(*priority, default.priority);
+        assert_ne!(*advert_int, default.advert_int);
+        assert_ne!(*preempt_delay, default.preempt_delay);
+        assert_ne!(*auth_pass, default.auth_pass);
+        assert_ne!(*virtual_ipaddress, default.virtual_ipaddress);
+        assert_ne!(*unicast_src_ip, default.unicast_src_ip);
+        assert_ne!(*unicast_peer, default.unicast_peer);
+        assert_ne!(*garp_master_delay, default.garp_master_delay);
+        assert_ne!(*garp_master_repeat, default.garp_master_repeat);
+        assert_ne!(*garp_master_refresh, default.garp_master_refresh);
+        // `nopreempt` is cleared with state MASTER (as keepalived does): VI_2 carries it.
+        assert!(!instances[1].preempt);
+        let VirtualIp {
+            addr,
+            prefix_len,
+            dev,
+            label,
+        } = &instances[0].virtual_ipaddress[0];
+        assert_eq!(
+            (*addr, *prefix_len, dev.is_some(), label.is_some()),
+            (Ipv4Addr::new(192, 168, 91, 151), 24, true, true)
+        );
+        assert_eq!(*preempt_delay, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn output_is_commented_and_names_what_was_dropped() {
+        let text = format!("global_defs {{\n smtp_server 10.0.0.9\n}}\n{MAXIMAL}");
+        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let toml = to_toml(&loaded, Path::new("/etc/keepalived/k.conf")).unwrap();
+        assert!(toml.starts_with(
+            "# vipd configuration, converted by `vipctl convert` from /etc/keepalived/k.conf.\n"
+        ));
+        assert!(toml.contains("#   k.conf:2:2: smtp_server: "), "{toml}");
+        // Every key written has its comment above it.
+        let lines: Vec<&str> = toml.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if let Some((key, _)) = line.split_once(" = ")
+                && !key.starts_with([' ', '#'])
+            {
+                assert!(
+                    i > 0 && lines[i - 1].starts_with("# "),
+                    "no comment above `{line}`:\n{toml}"
+                );
+            }
+        }
+        assert!(toml.contains("nopreempt = true"), "{toml}");
+        assert!(toml.contains("preempt_delay = 2.5"), "{toml}");
+        assert!(
+            toml.contains("\"192.168.91.151/24 dev eth2 label eth2:vip\""),
+            "{toml}"
+        );
+    }
+
+    #[test]
+    fn a_password_cut_inside_a_character_cannot_be_converted() {
+        // 7 ASCII bytes and a 2-byte `é`: keepalived keeps 8 bytes, half of the `é`.
+        let text = MAXIMAL.replace("auth_pass s3cret12", "auth_pass abcdefgé");
+        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let e = to_toml(&loaded, Path::new("k.conf")).unwrap_err();
+        assert!(
+            e.to_string().contains("vrrp_instance VI_1: auth_pass"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn toml_converts_to_itself() {
+        let (_, converted, toml) = round_trip(MAXIMAL, "max.conf");
+        let loaded = load_str(&toml, Path::new("c.toml")).unwrap();
+        let again = to_toml(&loaded, Path::new("c.toml")).unwrap();
+        let back = load_str(&again, Path::new("d.toml")).unwrap().config;
+        assert_eq!(back, converted);
+    }
+}
