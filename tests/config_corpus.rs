@@ -241,3 +241,31 @@ fn missing_file_is_an_error() {
         "{err}"
     );
 }
+
+/// `vipctl convert` for every corpus file that loads: the TOML loads to the same model.
+#[test]
+fn corpus_files_that_load_convert_to_equal_toml() {
+    let mut converted = 0;
+    for (name, result) in load_all() {
+        let Ok(loaded) = result else { continue };
+        let path = corpus_dir().join(&name);
+        match config::convert::to_toml(&loaded, &path) {
+            Ok(toml) => {
+                let again =
+                    config::load_str(&toml, Path::new("converted.toml")).unwrap_or_else(|e| {
+                        panic!("{name}: converted TOML does not load:\n{e}\n{toml}")
+                    });
+                assert_eq!(again.config, loaded.config, "{name}: round trip\n{toml}");
+                // Only the semantic warnings (no VIP, ...) remain: no keyword is dropped twice.
+                assert!(
+                    again.warnings.len() <= loaded.warnings.len(),
+                    "{name}: {:?}",
+                    again.warnings
+                );
+                converted += 1;
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    assert!(converted >= 30, "only {converted} corpus files converted");
+}

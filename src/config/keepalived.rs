@@ -13,7 +13,7 @@
 
 use super::source::Expanded;
 use super::validate::{RawConfig, RawInstance, Val};
-use super::{Report, suggest};
+use super::{Report, suggest, unsupported};
 
 /// What a lexer token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -815,7 +815,7 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                     key.line,
                     key.col,
                     &key.text,
-                    "ignored: not supported by this vipd version",
+                    unsupported::ignored(&key.text, "not supported by this vipd version"),
                 );
                 report.warn(d);
             }
@@ -826,7 +826,10 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                 key.line,
                 key.col,
                 &key.text,
-                "ignored: obsolete keepalived keyword (keepalived 2.2 ignores it too)",
+                unsupported::ignored(
+                    &key.text,
+                    "obsolete keepalived keyword (keepalived 2.2 ignores it too)",
+                ),
             );
             report.warn(d);
         }
@@ -928,7 +931,7 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                     key.line,
                     key.col,
                     name,
-                    "ignored: vipd does not use this global_defs setting",
+                    unsupported::ignored(name, "vipd does not use this global_defs setting"),
                 );
                 report.warn(d);
                 check_body(stmt, lookup(GLOBAL_DEFS, name).unwrap_or(Leaf), report);
@@ -1049,7 +1052,7 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
                     key.line,
                     key.col,
                     name,
-                    "ignored: not supported by this vipd version",
+                    unsupported::ignored(name, "not supported by this vipd version"),
                 );
                 report.warn(d);
                 check_body(item, lookup(VRRP_INSTANCE, name).unwrap_or(Leaf), report);
@@ -1238,7 +1241,42 @@ mod tests {
         ));
         let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(keys, ["notification_email", "smtp_server"]);
-        assert!(l.warnings[1].message.contains("vipd does not use"));
+        assert_eq!(
+            l.warnings[1].to_string().lines().next().unwrap(),
+            "t.conf:5:2: smtp_server: ignored: vipd does not send e-mail; use notify (old \
+             configs often carry it: harmless)"
+        );
+    }
+
+    #[test]
+    fn every_keyword_with_a_reason_is_a_keepalived_keyword() {
+        for k in unsupported::listed() {
+            assert!(
+                ALL.iter().any(|(_, s)| lookup(s, k).is_some()) || OBSOLETE.contains(&k),
+                "{k} is not in keepalived's keyword tables"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_keyword_says_what_vipd_does_instead() {
+        let l = ok(&MINIMAL.replace(
+            " interface eth0\n",
+            " interface eth0\n smtp_alert\n use_vmac\n",
+        ));
+        let w: Vec<String> = l
+            .warnings
+            .iter()
+            .map(|d| d.to_string().lines().next().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            w,
+            [
+                "t.conf:3:2: smtp_alert: ignored: vipd does not send e-mail; use notify",
+                "t.conf:4:2: use_vmac: ignored: vipd sends from the interface's own MAC address \
+                 (keepalived's default)",
+            ]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - `suggest`: "did you mean" for misspelt keywords (edit distance plus real typos).
 //! - `source`: keepalived's line-level preprocessing: `include`, `$NAME`, `@id` lines.
 //! - `convert`: the model back to commented TOML (`vipctl convert`).
+//! - `unsupported`: what vipd does instead of each keepalived keyword it ignores.
 //!
 //! Entry points are [`load`] and [`load_str`] (and [`load_with`] for a [`LoadOptions`]): a
 //! `*.toml` path is read as TOML, any other as keepalived syntax. Every problem found in a
@@ -19,6 +20,7 @@ pub mod model;
 mod source;
 mod suggest;
 mod toml;
+mod unsupported;
 mod validate;
 
 use std::collections::HashMap;
@@ -296,11 +298,12 @@ impl Report {
         line.checked_sub(1).and_then(|i| lines.get(i))
     }
 
-    /// "line 12", or "line 3 of /etc/keepalived/conf.d/b.conf" for a line in an included file:
-    /// for messages that point at a second place.
+    /// "line 12", or "line 3 of /etc/keepalived/conf.d/b.conf" when the load read several
+    /// files: for messages that point at a second place.
     pub(crate) fn line_ref(&self, line: usize) -> String {
         match self.origin(line) {
-            Some(o) if o.file != 0 => {
+            // With includes, "line 3" alone would not say which file.
+            Some(o) if self.files.len() > 1 => {
                 format!("line {} of {}", o.line, self.files[o.file].display())
             }
             Some(o) => format!("line {}", o.line),

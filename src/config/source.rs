@@ -205,6 +205,7 @@ impl Expander<'_> {
         }
 
         // 4. `$NAME` substitution.
+        let blanked = text.clone();
         if text.contains('$') {
             text = self.substitute(&text, at, dir);
         }
@@ -224,8 +225,13 @@ impl Expander<'_> {
         // A multi-line definition expands to several lines, all from this one.
         let mut parts = text.split('\n');
         let first = parts.next().unwrap_or_default().to_string();
-        self.out.lines[at].text = first.clone();
-        self.out.lines[at].shown = if first == raw { raw.to_string() } else { first };
+        // Quote the line as written unless substitution moved its columns.
+        self.out.lines[at].shown = if text == blanked {
+            raw.to_string()
+        } else {
+            first.clone()
+        };
+        self.out.lines[at].text = first;
         for extra in parts {
             self.push(file, number, extra.to_string(), extra.to_string());
         }
