@@ -47,7 +47,7 @@ pub struct Loaded {
 /// One message about one place in a configuration file.
 ///
 /// Displayed as `FILE:LINE:COL: KEY: MESSAGE (did you mean `SUGGESTION`?)`; when the source
-/// line is known (keepalived files) it follows on the next line with a caret under the problem.
+/// line is known it follows on the next line with a caret under the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     /// The file the problem is in.
@@ -62,8 +62,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The probable intended text, e.g. `lb_algo` for `1b_algo`.
     pub suggestion: Option<String>,
-    /// The text of the offending line, shown under the message with a caret. `None` for TOML
-    /// files and for file-level problems.
+    /// The text of the offending line, shown under the message with a caret. `None` for
+    /// file-level problems (line 0).
     pub source_line: Option<String>,
 }
 
@@ -207,6 +207,13 @@ pub fn load_str_with(
 ) -> Result<Loaded, ConfigError> {
     let mut report = Report::new(path);
     let raw = if is_toml(path) {
+        // TOML line numbers are the file's own: quote them under diagnostics too.
+        report.set_origins(
+            vec![path.to_path_buf()],
+            text.split('\n')
+                .enumerate()
+                .map(|(i, l)| (0, i + 1, l.strip_suffix('\r').unwrap_or(l).to_string())),
+        );
         toml::parse(text, &mut report)
     } else {
         let expanded = source::expand(text, path, options.config_id.as_deref());
@@ -221,7 +228,7 @@ fn is_toml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
-/// Where one line the loaders number comes from (keepalived files, after includes).
+/// Where one line the loaders number comes from (after includes, for keepalived files).
 #[derive(Debug, Clone)]
 struct Origin {
     /// Index into [`Report::files`].
@@ -241,7 +248,7 @@ pub(crate) struct Report {
     file: PathBuf,
     /// Every file read; index 0 is [`Self::file`].
     files: Vec<PathBuf>,
-    /// Per loader line, where it comes from (keepalived files only).
+    /// Per loader line, where it comes from.
     lines: Option<Vec<Origin>>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,

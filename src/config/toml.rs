@@ -372,7 +372,8 @@ garp_master_refresh = 0   # 0 = off
         );
         assert_eq!(
             e.diagnostics[1].to_string(),
-            "vipd.toml:8:1: priorty: unknown key `priorty` in vrrp_instance (did you mean `priority`?)"
+            "vipd.toml:8:1: priorty: unknown key `priorty` in vrrp_instance (did you mean \
+             `priority`?)\n    priorty = 100\n    ^^^^^^^"
         );
     }
 
