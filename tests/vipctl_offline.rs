@@ -165,3 +165,26 @@ fn missing_file_is_exit_2_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read /nonexistent/keepalived.conf"));
 }
+
+#[test]
+fn vipd_check_takes_the_config_id_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &file,
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 9\n@lb1  priority 0\n  \
+         virtual_ipaddress {\n    10.0.0.1\n  }\n}\n",
+    )
+    .unwrap();
+    let vipd = |id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vipd"))
+            .args(["--check", "--config-id", id, "--config"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(vipd("lb2").status.code(), Some(0));
+    let out = vipd("lb1");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(":4:16: priority: priority must be between 1 and 255"));
+}

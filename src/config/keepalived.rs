@@ -818,6 +818,10 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                     unsupported::ignored(&key.text, "not supported by this vipd version"),
                 );
                 report.warn(d);
+            } else if let Some(note) = unsupported::renamed(&key.text) {
+                // Inside a block vipd skips, an old name is still worth a note for later.
+                let d = report.diag(key.line, key.col, &key.text, note);
+                report.warn(d);
             }
             check_body(stmt, body, report);
         }
@@ -1256,6 +1260,21 @@ mod tests {
                 "{k} is not in keepalived's keyword tables"
             );
         }
+    }
+
+    #[test]
+    fn legacy_names_in_skipped_blocks_get_a_note() {
+        let l = ok(&format!(
+            "{MINIMAL}virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n TCP_CHECK {{\n \
+             nb_get_retry 3\n }}\n }}\n}}\n"
+        ));
+        let w = l.warnings.iter().find(|w| w.key == "nb_get_retry").unwrap();
+        assert_eq!(w.line, 11);
+        assert_eq!(
+            w.message,
+            "legacy name of `retry` (keepalived 2.2 still reads it); write `retry` when you \
+             touch this block"
+        );
     }
 
     #[test]

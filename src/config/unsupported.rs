@@ -240,10 +240,34 @@ const LEGACY: &[&str] = &[
     "smtp_connect_timeout",
 ];
 
+/// Old names keepalived 2.2 still reads, and their current names.
+const RENAMED: &[(&str, &str)] = &[
+    ("nb_get_retry", "retry"),
+    ("lvs_sync_daemon_interface", "lvs_sync_daemon"),
+    ("vrrp_track_file", "track_file"),
+    ("vrrp_track_process", "track_process"),
+];
+
+/// A note for an old keyword name, wherever it appears.
+pub(crate) fn renamed(keyword: &str) -> Option<String> {
+    RENAMED
+        .iter()
+        .find(|(old, _)| *old == keyword)
+        .map(|(_, new)| {
+            format!(
+                "legacy name of `{new}` (keepalived 2.2 still reads it); write `{new}` when you \
+                 touch this block"
+            )
+        })
+}
+
 /// Every keyword with a specific reason (for checking them against keepalived's tables).
 #[cfg(test)]
 pub(crate) fn listed() -> impl Iterator<Item = &'static str> {
-    INSTEAD.iter().flat_map(|(keys, _)| keys.iter().copied())
+    INSTEAD
+        .iter()
+        .flat_map(|(keys, _)| keys.iter().copied())
+        .chain(RENAMED.iter().flat_map(|(old, new)| [*old, *new]))
 }
 
 /// The message for keyword `keyword`, accepted but not acted on (`generic` when there is
