@@ -101,7 +101,10 @@ pub fn to_toml(loaded: &Loaded, source: &Path) -> Result<String, ConvertError> {
     );
     out.push_str("# `vipd --config THIS.toml` runs the same configuration as the original.\n");
     if !loaded.warnings.is_empty() {
-        out.push_str("#\n# Not carried over (as `vipctl check-config` warns):\n");
+        out.push_str(
+            "#\n# Warnings about the original, as `vipctl check-config` gives them (ignored \
+             keywords are not carried over):\n",
+        );
         for w in &loaded.warnings {
             let first = w.to_string();
             let first = first.lines().next().unwrap_or_default();
