@@ -215,7 +215,7 @@ fn crlf_tabs_and_no_final_newline() {
 }
 
 /// One precise message for each kind of broken file: (what, text, line, key, message part),
-/// always the first error; the only one unless the case says how many follow from it.
+/// and no other error.
 #[test]
 fn broken_variants_each_have_their_own_message() {
     let cases: &[(&str, String, usize, &str, &str)] = &[
@@ -227,14 +227,12 @@ fn broken_variants_each_have_their_own_message() {
             "the block of `vrrp_instance` is never closed (missing `}`)",
         ),
         (
-            // keepalived reads the lines after it as its block; vipd says so first, then what
-            // follows from it (the address read as a keyword, one `}` too many).
             "missing opening brace",
             INSTANCE.replace("virtual_ipaddress {", "virtual_ipaddress"),
             4,
             "virtual_ipaddress",
-            "`virtual_ipaddress` needs a block `{ ... }`; keepalived would read the following \
-             lines as its contents",
+            "`virtual_ipaddress` has no `{`: keepalived reads the lines after it as its block, \
+             up to the next `}`, and so does vipd; add the `{`",
         ),
         (
             "unterminated quote",
@@ -293,12 +291,7 @@ fn broken_variants_each_have_their_own_message() {
     for (what, text, line, key, message) in cases {
         let err = load(text).expect_err(what);
         let d = &err.diagnostics[0];
-        let follow_ups = if *what == "missing opening brace" {
-            2
-        } else {
-            0
-        };
-        assert_eq!(err.diagnostics.len(), 1 + follow_ups, "{what}: {err}");
+        assert_eq!(err.diagnostics.len(), 1, "{what}: {err}");
         assert_eq!((d.line, d.key.as_str()), (*line, *key), "{what}: {err}");
         assert!(
             d.message.contains(message),

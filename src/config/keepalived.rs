@@ -1,10 +1,13 @@
 //! keepalived.conf syntax: a lexer, a block parser, and the walk that turns the blocks vipd
-//! understands into a [`RawConfig`] and checks the spelling of every other keyword.
+//! understands into a [`RawConfig`] and checks the spelling of every other keyword. It reads
+//! the lines [`super::source`] made (includes, definitions and `@id` lines already done).
 //!
 //! What the lexer accepts, as keepalived 2.2 does: `#` and `!` start a comment anywhere
 //! outside quotes (`\#` and `\!` escape them); `{` and `}` are words of their own, so
 //! `vrrp_instance VI_1{` and `track_script { chk }` work; a `{` alone on a line opens the
-//! block of the statement before it; tabs, CRLF and a missing final newline are fine.
+//! block of the statement before it; tabs, CRLF and a missing final newline are fine. A
+//! keyword that always takes a block, alone on its line with no `{` after it, gets the
+//! following lines up to the next `}` as its block, as in keepalived (and an error).
 //!
 //! A statement is a keyword and the words after it up to the end of the line (or a brace).
 //! Blocks vipd does not implement yet (`virtual_server`, `vrrp_script`...) are accepted with a
@@ -180,6 +183,30 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
     }
 
     for tok in toks {
+        // `virtual_ipaddress` alone on its line and no `{` on the next: keepalived reads the
+        // lines that follow as its block, up to the next `}`; so does vipd, so that only the
+        // missing `{` is reported, not every line after it.
+        if tok.kind != Kind::Open
+            && let Some(stmt) = pending.take_if(|p| {
+                p.args.is_empty()
+                    && p.key.kind == Kind::Word
+                    && p.key.line != tok.line
+                    && always_block(&p.key.text)
+            })
+        {
+            let d = report.diag(
+                stmt.key.line,
+                stmt.key.col,
+                &stmt.key.text,
+                format!(
+                    "`{}` has no `{{`: keepalived reads the lines after it as its block, up \
+                     to the next `}}`, and so does vipd; add the `{{`",
+                    stmt.key.text
+                ),
+            );
+            report.error(d);
+            stack.push((stmt, Vec::new()));
+        }
         match tok.kind {
             Kind::Word | Kind::Quoted => match &mut pending {
                 Some(stmt) if stmt.key.line == tok.line => stmt.args.push(tok),
@@ -714,6 +741,12 @@ const ALL: &[(&str, &[(&str, Body)])] = &[
 
 /// Keywords keepalived once had and 2.2 no longer knows; accepted with a warning.
 const OBSOLETE: &[&str] = &["lvs_id", "nat_mask"];
+
+/// Whether `name` takes a `{ ... }` block wherever keepalived knows it.
+fn always_block(name: &str) -> bool {
+    let mut found = ALL.iter().filter_map(|(_, s)| lookup(s, name)).peekable();
+    found.peek().is_some() && found.all(|b| matches!(b, List | Block(_)))
+}
 
 fn names(schema: &[(&'static str, Body)]) -> Vec<&'static str> {
     schema.iter().map(|(n, _)| *n).collect()
@@ -1358,6 +1391,17 @@ mod tests {
             e.diagnostics[0].message.contains("without a keyword"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn block_keyword_alone_without_brace_reads_the_next_lines_as_keepalived_does() {
+        let e = err(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress"));
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        assert_eq!((e.diagnostics[0].line, e.diagnostics[0].column), (4, 2));
+        assert!(e.diagnostics[0].message.contains("has no `{`"), "{e}");
+        // `{` on the next line is fine, and a leaf keyword alone is not affected.
+        ok(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress\n{"));
+        ok(&MINIMAL.replace(" interface eth0\n", " interface eth0\n nopreempt\n"));
     }
 
     #[test]
