@@ -381,13 +381,14 @@ impl Expander<'_> {
             if path.is_dir() {
                 continue;
             }
-            if is_executable(&path) {
+            // keepalived reads only regular, non-executable files (not /dev/zero, not scripts).
+            if !path.is_file() || is_executable(&path) {
                 self.note(
                     at,
                     col,
                     "include",
                     format!(
-                        "{} is executable: skipped, as keepalived skips executable files",
+                        "{} is not a regular non-executable file: skipped, as keepalived does",
                         path.display()
                     ),
                     false,
@@ -706,9 +707,25 @@ mod tests {
     }
 
     #[test]
+    fn include_skips_executables_and_devices() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("check.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let main = dir.path().join("main.conf");
+        let e = expand("include *.sh\ninclude /dev/zero\n", &main, None);
+        assert_eq!(e.files.len(), 1);
+        let messages: Vec<&str> = e.notes.iter().map(|n| n.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages.iter().all(|m| m.contains("not a regular non-executable file")));
+        assert!(e.notes.iter().all(|n| !n.error));
+    }
+
+    #[test]
     fn include_depth_is_limited() {
         let dir = tempfile::tempdir().unwrap();
-        // self.conf includes a fresh copy of itself through a symlink-free chain of names.
+        // A chain f0 -> f1 -> ... -> f40 with no cycle: only the depth stops it.
         for i in 0..40 {
             std::fs::write(
                 dir.path().join(format!("f{i}.conf")),
