@@ -718,7 +718,11 @@ mod tests {
         assert_eq!(e.files.len(), 1);
         let messages: Vec<&str> = e.notes.iter().map(|n| n.message.as_str()).collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
-        assert!(messages.iter().all(|m| m.contains("not a regular non-executable file")));
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.contains("not a regular non-executable file"))
+        );
         assert!(e.notes.iter().all(|n| !n.error));
     }
 
