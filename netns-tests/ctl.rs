@@ -131,6 +131,10 @@ fn status_text_and_json_schema_version_1() {
     assert_eq!(c["became_master"], 1);
     assert_eq!(c["released_master"], 0);
     assert!(c["drops"].is_object());
+    assert!(
+        i["tracks"].as_array().is_some_and(Vec::is_empty),
+        "no tracked checks here"
+    );
 
     let b = lab.vipctl_status(B);
     let j = instance(&b, INSTANCE);

@@ -29,12 +29,19 @@ pub struct VipdArgs {
     /// Log filter: error, warn, info, debug or trace (tracing's EnvFilter syntax).
     #[arg(long, value_name = "FILTER", env = "VIPD_LOG", default_value = "info")]
     pub log: String,
+    /// keepalived's config id: keepalived.conf lines `@ID ...` are used only when it is ID,
+    /// `@^ID ...` only when it is not. Default: the host name up to its first dot, as in
+    /// keepalived.
+    #[arg(short = 'i', long, value_name = "ID")]
+    pub config_id: Option<String>,
 }
 
-/// Operate a running vipd: show its VRRP instances, watch transitions, reload, hand over.
+/// Operate a running vipd: show its VRRP instances, watch transitions, reload, hand over;
+/// check and convert configuration files offline.
 ///
-/// Exit status: 0 success, 1 vipd refused or failed the request, 2 usage error, 3 vipd
-/// unreachable, 4 permission denied (the command changes state: root or --socket-group only).
+/// Exit status: 0 success, 1 vipd refused or failed the request, 2 usage error or invalid
+/// configuration, 3 vipd unreachable, 4 permission denied (the command changes state: root or
+/// --socket-group only).
 #[derive(Parser, Debug)]
 #[command(name = "vipctl", version)]
 pub struct VipctlArgs {
@@ -55,6 +62,24 @@ pub enum VipctlCommand {
         /// Print JSON (schema version 1, see README) instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Check a configuration file (keepalived.conf or `*.toml`) as vipd would load it, without
+    /// a running vipd: prints every error and warning; exit 0 valid, 2 invalid.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+        /// keepalived's config id for `@ID` lines (default: the host name up to its first dot).
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
+    },
+    /// Print a configuration file (keepalived.conf or `*.toml`) as vipd's commented TOML,
+    /// which loads to the same configuration; exit 2 (and no output) when it is invalid.
+    Convert {
+        /// The configuration file.
+        file: PathBuf,
+        /// keepalived's config id for `@ID` lines (default: the host name up to its first dot).
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
     },
     /// Print transitions as they happen, until interrupted.
     Watch {

@@ -1,8 +1,8 @@
 //! Builds the running agent from a validated [`Config`]: resolves interfaces, opens sockets,
 //! clears stale VIPs, starts one task per instance, serves the control socket and the
-//! metrics page, and owns reload (SIGHUP or `vipctl reload`, all or nothing), the operator's
-//! handover and maintenance requests, and the shutdown order (priority 0, VIPs removed,
-//! exit) on SIGTERM or SIGINT.
+//! metrics page, runs tracked checks and sync groups, and owns reload (SIGHUP or `vipctl
+//! reload`, all or nothing), the operator's handover and maintenance requests, and the
+//! shutdown order (priority 0, VIPs removed, exit) on SIGTERM or SIGINT.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -11,11 +11,11 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::config::{Config, VrrpInstance};
+use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance};
 use crate::control::access::Access;
 use crate::control::proto::{Event, HandoverResult, ReloadSummary, Request, Response};
 use crate::control::server::{
@@ -26,7 +26,11 @@ use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
 use crate::net::arp::GarpSender;
 use crate::net::socket::{Transport, VrrpSocket};
-use crate::vrrp::instance::{BoundVip, Command, Instance, Setup};
+use crate::notify::{Notifier, Owner};
+use crate::track::eval::Rule;
+use crate::track::{CheckState, CheckWatch};
+use crate::vrrp::fsm::State;
+use crate::vrrp::instance::{BoundVip, Command, Instance, MemberChange, Setup, Tracked};
 
 /// Why the daemon could not start or keep running. Each reads as one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +96,8 @@ pub struct Options {
     pub socket_path: PathBuf,
     /// `--socket-group`: the group that owns the socket and may change state.
     pub socket_group: Option<String>,
+    /// How the file was read at startup (config id, host checks); reload reads it the same.
+    pub load: LoadOptions,
 }
 
 /// A started instance, as the daemon keeps it.
@@ -126,6 +132,12 @@ struct Daemon {
     events: broadcast::Sender<Event>,
     view: View,
     metrics: Option<MetricsServer>,
+    /// The tracked checks, started once however many instances track each.
+    checks: Checks,
+    /// Where sync group members report their own state changes.
+    sync_tx: mpsc::UnboundedSender<MemberChange>,
+    /// Notify scripts of each sync group, by group name.
+    group_notifiers: HashMap<String, Notifier>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT, then leaves cleanly.
@@ -142,10 +154,14 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let netlink = Netlink::connect().map_err(classify)?;
     let mut watcher = LinkWatcher::open().map_err(classify)?;
     let mut garps: HashMap<u32, Arc<GarpSender>> = HashMap::new();
+    let mut checks = Checks::new(&config);
+    let (sync_tx, mut sync_rx) = mpsc::unbounded_channel();
     let mut setups = Vec::new();
     for inst in &config.instances {
-        setups.push(prepare(inst, &netlink, &mut garps).await?);
+        let setup = prepare(inst, &netlink, &mut garps).await?;
+        setups.push(complete(setup, &config, &mut checks, &netlink, &sync_tx).await?);
     }
+    let group_notifiers = group_notifiers(&config);
     let socket_path = options.socket_path.clone();
     let control = ControlSocket::bind(&socket_path, access.gid())
         .await
@@ -180,6 +196,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         events: events.clone(),
         view: view.clone(),
         metrics: None,
+        checks,
+        sync_tx,
+        group_notifiers,
     };
     for setup in setups {
         let running = daemon.start(setup);
@@ -225,6 +244,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
                     daemon.serve_request(request).await;
                 }
             }
+            Some(change) = sync_rx.recv() => daemon.sync_group(change).await,
             event = watcher.next() => match event {
                 Some(link) => daemon.forward_link(&link).await,
                 None => {
@@ -238,6 +258,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     };
     daemon.metrics = None;
     shutdown(daemon.running, signal_name).await;
+    for (_, n) in daemon.group_notifiers {
+        n.finish(crate::notify::TIMEOUT).await;
+    }
     Ok(()) // dropping `control` removes the socket file
 }
 
@@ -388,7 +411,7 @@ impl Daemon {
     /// they are: no VIP removal, no gratuitous ARP, no election.
     async fn reload(&mut self) -> Result<ReloadSummary, String> {
         let path = self.options.config_path.clone();
-        let loaded = match crate::config::load(&path) {
+        let loaded = match crate::config::load_with(&path, &self.options.load) {
             Ok(l) => l,
             Err(e) => {
                 let message = format!(
@@ -411,19 +434,23 @@ impl Daemon {
         // Resolve everything new first; an error here leaves the running daemon untouched.
         let mut plans = Vec::new();
         let mut garps = self.garps.clone();
+        self.checks.reconfigure(&new);
         for inst in &new.instances {
             let old = self.running.iter().position(|r| r.config.name == inst.name);
+            let deps = dependencies_unchanged(&self.config, &new, inst);
             let plan = match old {
-                Some(i) if self.running[i].config == *inst => Ok(Plan::Unchanged(i)),
-                Some(i) if same_but_vips(&self.running[i].config, inst) => {
+                Some(i) if deps && self.running[i].config == *inst => Ok(Plan::Unchanged(i)),
+                Some(i) if deps && same_but_vips(&self.running[i].config, inst) => {
                     bind_vips(inst, &self.netlink, &mut garps)
                         .await
                         .map(|vips| Plan::Vips(i, vips))
                 }
-                Some(_) => prepare(inst, &self.netlink, &mut garps)
+                Some(_) => self
+                    .setup(inst, &new, &mut garps)
                     .await
                     .map(|s| Plan::Restart(Box::new(s))),
-                None => prepare(inst, &self.netlink, &mut garps)
+                None => self
+                    .setup(inst, &new, &mut garps)
                     .await
                     .map(|s| Plan::Add(Box::new(s))),
             };
@@ -526,6 +553,14 @@ impl Daemon {
         if new.metrics_listen != self.metrics.as_ref().map(|m| m.addr) {
             self.metrics = metrics.map(|(addr, l)| self.serve_metrics(addr, l));
         }
+        if new.vrrp_sync_group != self.config.vrrp_sync_group
+            || new.script_user != self.config.script_user
+        {
+            let old = std::mem::replace(&mut self.group_notifiers, group_notifiers(&new));
+            for (_, n) in old {
+                n.finish(crate::notify::TIMEOUT).await;
+            }
+        }
         self.config = new;
         self.publish();
         info!(
@@ -540,7 +575,39 @@ impl Daemon {
         Ok(summary)
     }
 
+    /// Resolves a new or changed instance of `config` against the kernel, with its checks,
+    /// notify scripts and sync group.
+    async fn setup(
+        &mut self,
+        inst: &VrrpInstance,
+        config: &Config,
+        garps: &mut HashMap<u32, Arc<GarpSender>>,
+    ) -> Result<Setup, DaemonError> {
+        let setup = prepare(inst, &self.netlink, garps).await?;
+        complete(
+            setup,
+            config,
+            &mut self.checks,
+            &self.netlink,
+            &self.sync_tx,
+        )
+        .await
+    }
+
+    /// A sync group member changed state on its own: the others follow, and the group's
+    /// notify scripts run.
+    async fn sync_group(&self, change: MemberChange) {
+        sync_group(
+            &self.config.vrrp_sync_group,
+            &self.group_notifiers,
+            &self.running,
+            change,
+        )
+        .await;
+    }
+
     async fn forward_link(&self, link: &LinkInfo) {
+        self.checks.link_changed(link);
         for r in self.running.iter().filter(|r| r.ifindex == link.index) {
             let _ = r.commands.send(Command::Link { up: link.up }).await;
         }
@@ -553,6 +620,46 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Adds what an instance needs beyond the kernel: its tracked checks, notify scripts and
+/// sync group channel.
+async fn complete(
+    mut setup: Setup,
+    config: &Config,
+    checks: &mut Checks,
+    netlink: &Netlink,
+    sync_tx: &mpsc::UnboundedSender<MemberChange>,
+) -> Result<Setup, DaemonError> {
+    let inst = setup.config.clone();
+    setup.tracked = checks.tracked(&inst, netlink).await?;
+    setup.notifier = Some(Notifier::new(
+        Owner::Instance,
+        &inst.name,
+        inst.notify.clone(),
+        config.script_user.clone(),
+    ));
+    if group_of(&config.vrrp_sync_group, &inst.name).is_some() {
+        setup.sync = Some(sync_tx.clone());
+    }
+    Ok(setup)
+}
+
+/// The notify scripts of every sync group.
+fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
+    config
+        .vrrp_sync_group
+        .iter()
+        .map(|g| {
+            let n = Notifier::new(
+                Owner::Group,
+                &g.name,
+                g.notify.clone(),
+                config.script_user.clone(),
+            );
+            (g.name.clone(), n)
+        })
+        .collect()
 }
 
 /// True when two instance configurations differ at most in their VIP lists.
@@ -598,6 +705,9 @@ async fn prepare(
         vips,
         netlink: netlink.clone(),
         link_up: link.up,
+        tracked: Vec::new(),
+        notifier: None,
+        sync: None,
     })
 }
 
@@ -634,6 +744,218 @@ async fn bind_vips(
         });
     }
     Ok(vips)
+}
+
+/// The checks instances track, each started once however many instances track it.
+struct Checks {
+    config: Arc<Config>,
+    started: HashMap<(&'static str, String), CheckWatch>,
+    /// Tracked interfaces by name, updated from link events.
+    interfaces: HashMap<String, watch::Sender<CheckState>>,
+}
+
+impl Checks {
+    fn new(config: &Config) -> Self {
+        Self {
+            config: Arc::new(config.clone()),
+            started: HashMap::new(),
+            interfaces: HashMap::new(),
+        }
+    }
+
+    /// Everything `inst` tracks, starting checks not started yet.
+    async fn tracked(
+        &mut self,
+        inst: &VrrpInstance,
+        netlink: &Netlink,
+    ) -> Result<Vec<Tracked>, DaemonError> {
+        let c = Arc::clone(&self.config);
+        let mut out = Vec::new();
+        for r in &inst.track_script {
+            // Config validation guarantees the name exists.
+            let Some(s) = c.vrrp_script.iter().find(|s| s.name == r.name) else {
+                continue;
+            };
+            let watch = self
+                .started
+                .entry(("script", s.name.clone()))
+                .or_insert_with(|| {
+                    let user = s.user.clone().or_else(|| c.script_user.clone());
+                    crate::track::script::spawn(s.clone(), user)
+                })
+                .clone();
+            out.push(Tracked {
+                source: format!("check {}", s.name),
+                kind: "script",
+                rule: Rule::Status {
+                    weight: r.weight.unwrap_or(s.weight),
+                },
+                watch,
+            });
+        }
+        for r in &inst.track_file {
+            let Some(f) = c.vrrp_track_file.iter().find(|f| f.name == r.name) else {
+                continue;
+            };
+            let watch = self
+                .started
+                .entry(("file", f.name.clone()))
+                .or_insert_with(|| crate::track::file::spawn(f.name.clone(), f.file.clone()))
+                .clone();
+            out.push(Tracked {
+                source: format!("file {}", f.name),
+                kind: "file",
+                rule: Rule::Value {
+                    weight: r.weight.unwrap_or(f.weight),
+                },
+                watch,
+            });
+        }
+        for r in &inst.track_process {
+            let Some(p) = c.vrrp_track_process.iter().find(|p| p.name == r.name) else {
+                continue;
+            };
+            let watch = self
+                .started
+                .entry(("process", p.name.clone()))
+                .or_insert_with(|| crate::track::process::spawn(p.clone()))
+                .clone();
+            out.push(Tracked {
+                source: format!("process {}", p.name),
+                kind: "process",
+                rule: Rule::Status {
+                    weight: r.weight.unwrap_or(p.weight),
+                },
+                watch,
+            });
+        }
+        for t in &inst.track_interface {
+            let watch = match self.interfaces.get(&t.interface) {
+                Some(tx) => tx.subscribe(),
+                None => {
+                    let link = lookup(netlink, &inst.name, &t.interface).await?;
+                    let (tx, rx) = watch::channel(link_state(link.up));
+                    self.interfaces.insert(t.interface.clone(), tx);
+                    rx
+                }
+            };
+            out.push(Tracked {
+                source: format!("interface {}", t.interface),
+                kind: "interface",
+                rule: Rule::Status { weight: t.weight },
+                watch,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Switches to a reloaded configuration: checks whose definition changed are started
+    /// anew for whoever tracks them from now on (instances tracking them are restarted).
+    fn reconfigure(&mut self, new: &Config) {
+        let old = Arc::clone(&self.config);
+        self.started.retain(|(kind, name), _| match *kind {
+            "script" => {
+                find(&old.vrrp_script, name, |s| &s.name)
+                    == find(&new.vrrp_script, name, |s| &s.name)
+            }
+            "file" => {
+                find(&old.vrrp_track_file, name, |f| &f.name)
+                    == find(&new.vrrp_track_file, name, |f| &f.name)
+            }
+            "process" => {
+                find(&old.vrrp_track_process, name, |p| &p.name)
+                    == find(&new.vrrp_track_process, name, |p| &p.name)
+            }
+            _ => false,
+        });
+        self.config = Arc::new(new.clone());
+    }
+
+    fn link_changed(&self, link: &LinkInfo) {
+        if let Some(tx) = self.interfaces.get(&link.name) {
+            tx.send_if_modified(|s| {
+                let changed = s.ok != link.up;
+                *s = link_state(link.up);
+                changed
+            });
+        }
+    }
+}
+
+fn link_state(up: bool) -> CheckState {
+    CheckState {
+        ok: up,
+        value: 0,
+        detail: if up { "up" } else { "down" }.to_string(),
+    }
+}
+
+fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup> {
+    groups
+        .iter()
+        .find(|g| g.group.iter().any(|m| m == instance))
+}
+
+/// A sync group member changed state on its own: the others follow, and the group's notify
+/// scripts run.
+async fn sync_group(
+    groups: &[SyncGroup],
+    notifiers: &HashMap<String, Notifier>,
+    running: &[Running],
+    change: MemberChange,
+) {
+    let Some(group) = group_of(groups, &change.instance) else {
+        return;
+    };
+    let target = match change.to {
+        State::Master | State::Backup | State::Fault => change.to,
+        State::Init => return,
+    };
+    let why = format!(
+        "sync group {}: {} went {}",
+        group.name, change.instance, change.to
+    );
+    for r in running
+        .iter()
+        .filter(|r| r.config.name != change.instance && group.group.contains(&r.config.name))
+    {
+        let _ = r
+            .commands
+            .send(Command::Sync {
+                target,
+                why: why.clone(),
+            })
+            .await;
+    }
+    if let Some(n) = notifiers.get(&group.name) {
+        n.state_changed(target.as_str(), change.priority);
+    }
+}
+
+/// The item of `items` named `name`.
+fn find<'a, T>(items: &'a [T], name: &str, key: impl Fn(&T) -> &String) -> Option<&'a T> {
+    items.iter().find(|i| key(i) == name)
+}
+
+/// True when nothing `inst` depends on outside its own block changed between `old` and
+/// `new`: the checks it tracks, its sync group, the script user of its notify scripts.
+fn dependencies_unchanged(old: &Config, new: &Config, inst: &VrrpInstance) -> bool {
+    let scripts = inst.track_script.iter().all(|r| {
+        find(&old.vrrp_script, &r.name, |s| &s.name) == find(&new.vrrp_script, &r.name, |s| &s.name)
+    });
+    let files = inst.track_file.iter().all(|r| {
+        find(&old.vrrp_track_file, &r.name, |f| &f.name)
+            == find(&new.vrrp_track_file, &r.name, |f| &f.name)
+    });
+    let processes = inst.track_process.iter().all(|r| {
+        find(&old.vrrp_track_process, &r.name, |p| &p.name)
+            == find(&new.vrrp_track_process, &r.name, |p| &p.name)
+    });
+    scripts
+        && files
+        && processes
+        && group_of(&old.vrrp_sync_group, &inst.name) == group_of(&new.vrrp_sync_group, &inst.name)
+        && old.script_user == new.script_user
 }
 
 async fn lookup(netlink: &Netlink, instance: &str, name: &str) -> Result<LinkInfo, DaemonError> {
@@ -684,11 +1006,10 @@ async fn shutdown(running: Vec<Running>, why: &str) {
         }
     }
     for (name, rx) in waits {
-        if tokio::time::timeout(Duration::from_secs(2), rx)
-            .await
-            .is_err()
-        {
-            warn!("{name}: did not finish leaving within 2 s");
+        // VIPs go within milliseconds; the bound is for notify_stop scripts.
+        let bound = crate::notify::TIMEOUT + Duration::from_secs(1);
+        if tokio::time::timeout(bound, rx).await.is_err() {
+            warn!("{name}: did not finish leaving within {bound:?}");
         }
     }
     info!(

@@ -331,6 +331,7 @@ mod test {
                 }],
                 last_transition: None,
                 counters,
+                tracks: vec![],
             }],
         }
     }

@@ -44,7 +44,7 @@ fn load_all() -> BTreeMap<String, Result<Loaded, ConfigError>> {
         let path = entry.expect("corpus entry").path();
         if path.extension().is_some_and(|e| e == "conf") {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            out.insert(name, config::load(&path));
+            out.insert(name, config::load_with(&path, &portable()));
         }
     }
     assert!(
@@ -240,4 +240,59 @@ fn missing_file_is_an_error() {
             .contains("cannot read /nonexistent/keepalived.conf"),
         "{err}"
     );
+}
+
+/// On this machine the corpus's check scripts do not exist: `vipd` (host checks on) says
+/// which one and where, instead of failing later when the check first runs.
+#[test]
+fn missing_check_scripts_are_reported_at_load() {
+    let path = corpus_dir().join("002.conf");
+    let err = config::load(&path).expect_err("its check script does not exist here");
+    let text = err.to_string();
+    assert!(
+        text.contains("002.conf:14:12: script: /etc/keepalived/check_nginx.sh: No such file"),
+        "{text}"
+    );
+    assert_eq!(
+        err.diagnostics.len(),
+        1,
+        "reported once, not again at each use: {text}"
+    );
+    config::load_with(&path, &portable()).expect("the file itself is fine");
+}
+
+/// `vipctl convert` for every corpus file that loads: the TOML loads to the same model.
+#[test]
+fn corpus_files_that_load_convert_to_equal_toml() {
+    let mut converted = 0;
+    for (name, result) in load_all() {
+        let Ok(loaded) = result else { continue };
+        let path = corpus_dir().join(&name);
+        match config::convert::to_toml(&loaded, &path) {
+            Ok(toml) => {
+                let again = config::load_str_with(&toml, Path::new("converted.toml"), &portable())
+                    .unwrap_or_else(|e| {
+                        panic!("{name}: converted TOML does not load:\n{e}\n{toml}")
+                    });
+                assert_eq!(again.config, loaded.config, "{name}: round trip\n{toml}");
+                // Only the semantic warnings (no VIP, ...) remain: no keyword is dropped twice.
+                assert!(
+                    again.warnings.len() <= loaded.warnings.len(),
+                    "{name}: {:?}",
+                    again.warnings
+                );
+                converted += 1;
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    assert!(converted >= 30, "only {converted} corpus files converted");
+}
+
+/// Loading as for another machine: the corpus's scripts and interfaces are not here.
+fn portable() -> config::LoadOptions {
+    config::LoadOptions {
+        host_checks: config::HostChecks::None,
+        ..config::LoadOptions::default()
+    }
 }

@@ -21,7 +21,11 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
-    let loaded = match vipd::config::load(&args.config) {
+    let mut load_options = vipd::config::LoadOptions::default();
+    if let Some(id) = &args.config_id {
+        load_options.config_id = Some(id.clone());
+    }
+    let loaded = match vipd::config::load_with(&args.config, &load_options) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         config_path: args.config.clone(),
         socket_path: args.socket.clone(),
         socket_group: args.socket_group.clone(),
+        load: load_options,
     };
     match runtime.block_on(vipd::daemon::run(loaded.config, options)) {
         Ok(()) => ExitCode::SUCCESS,

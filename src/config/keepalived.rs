@@ -1,18 +1,23 @@
 //! keepalived.conf syntax: a lexer, a block parser, and the walk that turns the blocks vipd
-//! understands into a [`RawConfig`] and checks the spelling of every other keyword.
+//! understands into a [`RawConfig`] and checks the spelling of every other keyword. It reads
+//! the lines [`super::source`] made (includes, definitions and `@id` lines already done).
 //!
 //! What the lexer accepts, as keepalived 2.2 does: `#` and `!` start a comment anywhere
 //! outside quotes (`\#` and `\!` escape them); `{` and `}` are words of their own, so
 //! `vrrp_instance VI_1{` and `track_script { chk }` work; a `{` alone on a line opens the
-//! block of the statement before it; tabs, CRLF and a missing final newline are fine.
+//! block of the statement before it; tabs, CRLF and a missing final newline are fine. A
+//! keyword that always takes a block, alone on its line with no `{` after it, gets the
+//! following lines up to the next `}` as its block, as in keepalived (and an error).
 //!
 //! A statement is a keyword and the words after it up to the end of the line (or a brace).
-//! Blocks vipd does not implement yet (`virtual_server`, `vrrp_script`...) are accepted with a
+//! Blocks vipd does not implement yet (`virtual_server`...) are accepted with a
 //! warning, but their keywords are still checked against keepalived's, so a typo such as
 //! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
 
+use super::source::Expanded;
+use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess};
 use super::validate::{RawConfig, RawInstance, Val};
-use super::{Report, suggest};
+use super::{Report, suggest, unsupported};
 
 /// What a lexer token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +48,16 @@ impl Tok {
 }
 
 /// Splits `text` into tokens; comment and quoting problems go to `report`.
+#[cfg(test)]
 fn lex(text: &str, report: &mut Report) -> Vec<Tok> {
+    lex_lines(text.split('\n'), report)
+}
+
+/// Splits lines into tokens (line numbers count from 1); comment and quoting problems go to
+/// `report`.
+fn lex_lines<'a>(lines: impl Iterator<Item = &'a str>, report: &mut Report) -> Vec<Tok> {
     let mut toks = Vec::new();
-    for (i, raw_line) in text.split('\n').enumerate() {
+    for (i, raw_line) in lines.enumerate() {
         let line = i + 1;
         let chars: Vec<char> = raw_line
             .strip_suffix('\r')
@@ -172,6 +184,30 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
     }
 
     for tok in toks {
+        // `virtual_ipaddress` alone on its line and no `{` on the next: keepalived reads the
+        // lines that follow as its block, up to the next `}`; so does vipd, so that only the
+        // missing `{` is reported, not every line after it.
+        if tok.kind != Kind::Open
+            && let Some(stmt) = pending.take_if(|p| {
+                p.args.is_empty()
+                    && p.key.kind == Kind::Word
+                    && p.key.line != tok.line
+                    && always_block(&p.key.text)
+            })
+        {
+            let d = report.diag(
+                stmt.key.line,
+                stmt.key.col,
+                &stmt.key.text,
+                format!(
+                    "`{}` has no `{{`: keepalived reads the lines after it as its block, up \
+                     to the next `}}`, and so does vipd; add the `{{`",
+                    stmt.key.text
+                ),
+            );
+            report.error(d);
+            stack.push((stmt, Vec::new()));
+        }
         match tok.kind {
             Kind::Word | Kind::Quoted => match &mut pending {
                 Some(stmt) if stmt.key.line == tok.line => stmt.args.push(tok),
@@ -414,6 +450,15 @@ const VRRP_INSTANCE_HANDLED: &[&str] = &[
     "garp_master_repeat",
     "garp_master_refresh",
     "version",
+    "track_script",
+    "track_interface",
+    "track_file",
+    "track_process",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
 ];
 
 const VRRP_INSTANCE: &[(&str, Body)] = &[
@@ -708,6 +753,12 @@ const ALL: &[(&str, &[(&str, Body)])] = &[
 /// Keywords keepalived once had and 2.2 no longer knows; accepted with a warning.
 const OBSOLETE: &[&str] = &["lvs_id", "nat_mask"];
 
+/// Whether `name` takes a `{ ... }` block wherever keepalived knows it.
+fn always_block(name: &str) -> bool {
+    let mut found = ALL.iter().filter_map(|(_, s)| lookup(s, name)).peekable();
+    found.peek().is_some() && found.all(|b| matches!(b, List | Block(_)))
+}
+
 fn names(schema: &[(&'static str, Body)]) -> Vec<&'static str> {
     schema.iter().map(|(n, _)| *n).collect()
 }
@@ -716,10 +767,27 @@ fn lookup(schema: &[(&'static str, Body)], name: &str) -> Option<Body> {
     schema.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
 }
 
-/// Parses keepalived.conf text. `None` only when nothing usable came out (errors reported).
-pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
-    report.set_source(text);
-    let toks = lex(text, report);
+/// Parses keepalived.conf lines, already through [`super::source`]. `None` only when nothing
+/// usable came out (errors reported).
+pub(crate) fn parse(expanded: Expanded, report: &mut Report) -> Option<RawConfig> {
+    let Expanded {
+        files,
+        lines,
+        notes,
+    } = expanded;
+    report.set_origins(
+        files,
+        lines.iter().map(|l| (l.file, l.number, l.shown.clone())),
+    );
+    for n in notes {
+        let d = report.diag(n.at + 1, n.col, &n.key, n.message);
+        if n.error {
+            report.error(d);
+        } else {
+            report.warn(d);
+        }
+    }
+    let toks = lex_lines(lines.iter().map(|l| l.text.as_str()), report);
     let tree = parse_tree(toks, report);
     let mut raw = RawConfig::default();
     for stmt in &tree {
@@ -740,16 +808,39 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
                 raw.instances.push(inst);
             }
         }
+        "vrrp_script" => {
+            if let Some(s) = vrrp_script(stmt, report) {
+                raw.tracking.scripts.push(s);
+            }
+        }
+        "vrrp_track_file" | "track_file" => {
+            if let Some(f) = vrrp_track_file(stmt, report) {
+                raw.tracking.files.push(f);
+            }
+        }
+        "vrrp_track_process" | "track_process" => {
+            if let Some(p) = vrrp_track_process(stmt, report) {
+                raw.tracking.processes.push(p);
+            }
+        }
+        "vrrp_sync_group" => {
+            if let Some(g) = vrrp_sync_group(stmt, report) {
+                raw.tracking.sync_groups.push(g);
+            }
+        }
         "include" => {
-            raw.includes.push(stmt.key.line);
+            // A well-formed `include FILE` never gets here: `source` replaced it by the files.
             let d = report.diag(
                 stmt.key.line,
                 stmt.key.col,
                 "include",
-                "ignored: this vipd version does not read included files; put their contents \
-                 in this file",
+                format!(
+                    "include takes exactly one file pattern, got {} words (quote a path that \
+                     has blanks); keepalived ignores this line",
+                    stmt.args.len()
+                ),
             );
-            report.warn(d);
+            report.error(d);
         }
         _ => keyword(stmt, TOP, "the top level", report),
     }
@@ -788,8 +879,12 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                     key.line,
                     key.col,
                     &key.text,
-                    "ignored: not supported by this vipd version",
+                    unsupported::ignored(&key.text, "not supported by this vipd version"),
                 );
+                report.warn(d);
+            } else if let Some(note) = unsupported::renamed(&key.text) {
+                // Inside a block vipd skips, an old name is still worth a note for later.
+                let d = report.diag(key.line, key.col, &key.text, note);
                 report.warn(d);
             }
             check_body(stmt, body, report);
@@ -799,7 +894,10 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                 key.line,
                 key.col,
                 &key.text,
-                "ignored: obsolete keepalived keyword (keepalived 2.2 ignores it too)",
+                unsupported::ignored(
+                    &key.text,
+                    "obsolete keepalived keyword (keepalived 2.2 ignores it too)",
+                ),
             );
             report.warn(d);
         }
@@ -902,12 +1000,17 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                     version_error(stmt, report);
                 }
             }
+            "script_user" => raw.tracking.script_user = words(stmt, 1, 2, report),
+            "enable_script_security" => {
+                extra_words(stmt, 0, report);
+                raw.tracking.enable_script_security = true;
+            }
             name if lookup(GLOBAL_DEFS, name).is_some() => {
                 let d = report.diag(
                     key.line,
                     key.col,
                     name,
-                    "ignored: vipd does not use this global_defs setting",
+                    unsupported::ignored(name, "vipd does not use this global_defs setting"),
                 );
                 report.warn(d);
                 check_body(stmt, lookup(GLOBAL_DEFS, name).unwrap_or(Leaf), report);
@@ -1022,13 +1125,25 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
                     inst.unicast_peer.push(a.key.val());
                 }
             }
+            "track_script" | "track_interface" | "track_file" | "track_process" => {
+                let lines = block_lines(item, report);
+                if let Some(slot) = inst.tracks.slot(&key.text) {
+                    slot.extend(lines);
+                }
+            }
+            name if inst.notify.slot(name).is_some() => {
+                let line = rest_of_line(item, report);
+                if let Some(slot) = inst.notify.slot(name) {
+                    *slot = line;
+                }
+            }
             name if lookup(VRRP_INSTANCE, name).is_some() => {
                 debug_assert!(!VRRP_INSTANCE_HANDLED.contains(&name));
                 let d = report.diag(
                     key.line,
                     key.col,
                     name,
-                    "ignored: not supported by this vipd version",
+                    unsupported::ignored(name, "not supported by this vipd version"),
                 );
                 report.warn(d);
                 check_body(item, lookup(VRRP_INSTANCE, name).unwrap_or(Leaf), report);
@@ -1037,6 +1152,208 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
         }
     }
     Some(inst)
+}
+
+/// A keyword inside a block vipd reads: a known one it does not act on is warned about,
+/// anything else goes through [`keyword`] (error with a suggestion).
+fn unhandled(
+    stmt: &Stmt,
+    schema: &'static [(&'static str, Body)],
+    place: &str,
+    report: &mut Report,
+) {
+    match lookup(schema, &stmt.key.text) {
+        Some(body) => {
+            let d = report.diag(
+                stmt.key.line,
+                stmt.key.col,
+                &stmt.key.text,
+                format!("ignored in {place}: not supported by this vipd version"),
+            );
+            report.warn(d);
+            check_body(stmt, body, report);
+        }
+        None => keyword(stmt, schema, place, report),
+    }
+}
+
+/// The words of each line of a list block (`track_script { chk weight -20 }`).
+fn block_lines(stmt: &Stmt, report: &mut Report) -> Vec<Vec<Val<String>>> {
+    block_of(stmt, report)
+        .unwrap_or_default()
+        .iter()
+        .map(|line| {
+            let mut words = vec![line.key.val()];
+            words.extend(line.args.iter().map(Tok::val));
+            words
+        })
+        .collect()
+}
+
+/// Everything after the keyword, as one command line (`notify_master "/x.sh a"` or
+/// `notify_master /x.sh a`).
+fn rest_of_line(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let first = value_required(stmt, report)?;
+    let mut line = quote_word(&first.text);
+    for t in &stmt.args[1..] {
+        line.push(' ');
+        line.push_str(&quote_word(&t.text));
+    }
+    // A single quoted token is a whole command line as keepalived reads it.
+    if stmt.args.len() == 1 {
+        line = first.text.clone();
+    }
+    Some(Val::new(line, first.line, first.col))
+}
+
+/// Keeps a word with spaces in one piece when the words are joined again.
+fn quote_word(word: &str) -> String {
+    if word.contains(char::is_whitespace) {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    } else {
+        word.to_string()
+    }
+}
+
+fn value_required<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a Tok> {
+    let v = stmt.arg(0);
+    if v.is_none() {
+        let d = report.diag(
+            stmt.key.line,
+            stmt.key.col,
+            &stmt.key.text,
+            format!("`{}` needs a value", stmt.key.text),
+        );
+        report.error(d);
+    }
+    v
+}
+
+/// `key A [B]`: between `min` and `max` words.
+fn words(stmt: &Stmt, min: usize, max: usize, report: &mut Report) -> Option<Vec<Val<String>>> {
+    if stmt.args.len() < min {
+        value_required(stmt, report)?;
+    }
+    extra_words(stmt, max, report);
+    Some(stmt.args.iter().take(max).map(Tok::val).collect())
+}
+
+/// The name after a block keyword (`vrrp_script chk_nginx {`).
+fn block_name(stmt: &Stmt, example: &str, report: &mut Report) -> Option<Val<String>> {
+    let Some(name) = stmt.arg(0) else {
+        let d = report.diag(
+            stmt.key.line,
+            stmt.key.col,
+            &stmt.key.text,
+            format!("{} needs a name (`{example}`)", stmt.key.text),
+        );
+        report.error(d);
+        return None;
+    };
+    extra_words(stmt, 1, report);
+    Some(name.val())
+}
+
+fn vrrp_script(stmt: &Stmt, report: &mut Report) -> Option<RawScript> {
+    let name = block_name(stmt, "vrrp_script chk_nginx { ... }", report)?;
+    let mut out = RawScript {
+        name,
+        ..RawScript::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "script" => out.script = rest_of_line(item, report),
+            "interval" => out.interval = value(item, report),
+            "timeout" => out.timeout = value(item, report),
+            "weight" => {
+                out.weight = item.arg(0).map(Tok::val);
+                if item.arg(1).is_some_and(|t| t.text == "reverse") {
+                    let d = report.diag(
+                        item.key.line,
+                        item.key.col,
+                        "weight",
+                        "`reverse` is not supported by this vipd version: the weight applies as written",
+                    );
+                    report.warn(d);
+                }
+            }
+            "rise" => out.rise = value(item, report),
+            "fall" => out.fall = value(item, report),
+            "user" => out.user = words(item, 1, 2, report),
+            "init_fail" => {
+                extra_words(item, 0, report);
+                out.init_fail = true;
+            }
+            _ => unhandled(item, VRRP_SCRIPT, "vrrp_script", report),
+        }
+    }
+    Some(out)
+}
+
+fn vrrp_track_file(stmt: &Stmt, report: &mut Report) -> Option<RawTrackFile> {
+    let name = block_name(
+        stmt,
+        "vrrp_track_file maint { file /etc/vipd/maint }",
+        report,
+    )?;
+    let mut out = RawTrackFile {
+        name,
+        ..RawTrackFile::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "file" => out.file = value(item, report),
+            "weight" => out.weight = value(item, report),
+            _ => unhandled(item, TRACK_FILE, &stmt.key.text, report),
+        }
+    }
+    Some(out)
+}
+
+fn vrrp_track_process(stmt: &Stmt, report: &mut Report) -> Option<RawTrackProcess> {
+    let name = block_name(stmt, "vrrp_track_process nginx { process nginx }", report)?;
+    let mut out = RawTrackProcess {
+        name,
+        ..RawTrackProcess::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "process" => out.process = rest_of_line(item, report),
+            "weight" => out.weight = value(item, report),
+            "quorum" => out.quorum = value(item, report),
+            "full_command" => {
+                extra_words(item, 0, report);
+                out.full_command = true;
+            }
+            _ => unhandled(item, TRACK_PROCESS, &stmt.key.text, report),
+        }
+    }
+    Some(out)
+}
+
+fn vrrp_sync_group(stmt: &Stmt, report: &mut Report) -> Option<RawSyncGroup> {
+    let name = block_name(stmt, "vrrp_sync_group VG_1 { group { VI_1 VI_2 } }", report)?;
+    let mut out = RawSyncGroup {
+        name,
+        ..RawSyncGroup::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "group" => {
+                for line in block_lines(item, report) {
+                    out.group.extend(line);
+                }
+            }
+            name if out.notify.slot(name).is_some() => {
+                let line = rest_of_line(item, report);
+                if let Some(slot) = out.notify.slot(name) {
+                    *slot = line;
+                }
+            }
+            _ => unhandled(item, SYNC_GROUP, "vrrp_sync_group", report),
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -1199,15 +1516,14 @@ mod tests {
         );
         let l = ok(&text);
         let w: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
-        assert!(
-            w[0].starts_with(
-                "t.conf:8:1: vrrp_script: ignored: not supported by this vipd version"
-            )
-        );
-        assert!(w[1].starts_with(
+        assert!(w[0].starts_with(
             "t.conf:12:1: virtual_server: ignored: not supported by this vipd version"
         ));
-        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(w.len(), 1, "vrrp_script is read now: {w:?}");
+        assert_eq!(
+            l.config.vrrp_script[0].interval,
+            std::time::Duration::from_secs(2)
+        );
     }
 
     #[test]
@@ -1217,7 +1533,57 @@ mod tests {
         ));
         let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(keys, ["notification_email", "smtp_server"]);
-        assert!(l.warnings[1].message.contains("vipd does not use"));
+        assert_eq!(
+            l.warnings[1].to_string().lines().next().unwrap(),
+            "t.conf:5:2: smtp_server: ignored: vipd does not send e-mail; use notify (old \
+             configs often carry it: harmless)"
+        );
+    }
+
+    #[test]
+    fn every_keyword_with_a_reason_is_a_keepalived_keyword() {
+        for k in unsupported::listed() {
+            assert!(
+                ALL.iter().any(|(_, s)| lookup(s, k).is_some()) || OBSOLETE.contains(&k),
+                "{k} is not in keepalived's keyword tables"
+            );
+        }
+    }
+
+    #[test]
+    fn legacy_names_in_skipped_blocks_get_a_note() {
+        let l = ok(&format!(
+            "{MINIMAL}virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n TCP_CHECK {{\n \
+             nb_get_retry 3\n }}\n }}\n}}\n"
+        ));
+        let w = l.warnings.iter().find(|w| w.key == "nb_get_retry").unwrap();
+        assert_eq!(w.line, 11);
+        assert_eq!(
+            w.message,
+            "legacy name of `retry` (keepalived 2.2 still reads it); write `retry` when you \
+             touch this block"
+        );
+    }
+
+    #[test]
+    fn unsupported_keyword_says_what_vipd_does_instead() {
+        let l = ok(&MINIMAL.replace(
+            " interface eth0\n",
+            " interface eth0\n smtp_alert\n use_vmac\n",
+        ));
+        let w: Vec<String> = l
+            .warnings
+            .iter()
+            .map(|d| d.to_string().lines().next().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            w,
+            [
+                "t.conf:3:2: smtp_alert: ignored: vipd does not send e-mail; use notify",
+                "t.conf:4:2: use_vmac: ignored: vipd sends from the interface's own MAC address \
+                 (keepalived's default)",
+            ]
+        );
     }
 
     #[test]
@@ -1280,6 +1646,17 @@ mod tests {
             e.diagnostics[0].message.contains("without a keyword"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn block_keyword_alone_without_brace_reads_the_next_lines_as_keepalived_does() {
+        let e = err(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress"));
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        assert_eq!((e.diagnostics[0].line, e.diagnostics[0].column), (4, 2));
+        assert!(e.diagnostics[0].message.contains("has no `{`"), "{e}");
+        // `{` on the next line is fine, and a leaf keyword alone is not affected.
+        ok(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress\n{"));
+        ok(&MINIMAL.replace(" interface eth0\n", " interface eth0\n nopreempt\n"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
+use super::tracking::{self, RawNotify, RawTracking, RawTracks, Tracking};
 use super::{Report, suggest};
 
 /// A value as written in the file, with where it was written.
@@ -36,6 +37,8 @@ pub(crate) struct RawConfig {
     pub(crate) instances: Vec<RawInstance>,
     /// Lines of keepalived `include` statements (not followed), for a better "no instance".
     pub(crate) includes: Vec<usize>,
+    /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
+    pub(crate) tracking: RawTracking,
 }
 
 /// One `vrrp_instance`, before validation. Numbers stay text so both loaders share one set of
@@ -59,6 +62,8 @@ pub(crate) struct RawInstance {
     pub(crate) garp_master_delay: Option<Val<String>>,
     pub(crate) garp_master_repeat: Option<Val<String>>,
     pub(crate) garp_master_refresh: Option<Val<String>>,
+    pub(crate) tracks: RawTracks,
+    pub(crate) notify: RawNotify,
 }
 
 impl Default for Val<String> {
@@ -84,10 +89,10 @@ const VIP_IGNORED_FLAGS: &[&str] = &[
 
 /// Checks `raw` and builds the model; problems go to `report`.
 pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
+    let tracking = tracking::global(&raw.tracking, report);
     let mut config = Config {
         router_id: raw.router_id.map(|v| v.value),
-        metrics_listen: None,
-        instances: Vec::new(),
+        ..Config::default()
     };
     if let Some(v) = &raw.metrics_listen {
         match v.value.parse::<std::net::SocketAddr>() {
@@ -126,15 +131,16 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                 name.col,
                 "vrrp_instance",
                 format!(
-                    "duplicate vrrp_instance name `{}` (first defined on line {first})",
-                    name.value
+                    "duplicate vrrp_instance name `{}` (first defined on {})",
+                    name.value,
+                    report.line_ref(*first)
                 ),
             );
             report.error(d);
         } else {
             names.insert(name.value.clone(), name.line);
         }
-        if let Some(i) = instance(inst, report) {
+        if let Some(i) = instance(inst, &tracking, report) {
             let key = (i.interface.clone(), i.virtual_router_id);
             if let Some((other, line)) = vrids.get(&key) {
                 let d = report.diag(
@@ -143,8 +149,10 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                     "virtual_router_id",
                     format!(
                         "virtual_router_id {} on interface {} is already used by vrrp_instance \
-                         {other} (line {line}); each instance needs its own VRID per interface",
-                        i.virtual_router_id, i.interface
+                         {other} ({}); each instance needs its own VRID per interface",
+                        i.virtual_router_id,
+                        i.interface,
+                        report.line_ref(*line)
                     ),
                 );
                 report.error(d);
@@ -154,11 +162,18 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
             config.instances.push(i);
         }
     }
+    config.vrrp_sync_group =
+        tracking::sync_groups(&raw.tracking.sync_groups, &config.instances, report);
+    config.vrrp_script = tracking.scripts;
+    config.vrrp_track_file = tracking.files;
+    config.vrrp_track_process = tracking.processes;
+    config.script_user = tracking.script_user;
+    config.enable_script_security = tracking.enable_script_security;
     config
 }
 
 /// One instance; `None` when something it cannot do without is missing or wrong.
-fn instance(raw: RawInstance, report: &mut Report) -> Option<VrrpInstance> {
+fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Option<VrrpInstance> {
     let name = &raw.name;
     let mut ok = true;
     let missing = |report: &mut Report, key: &str, what: &str| {
@@ -316,6 +331,7 @@ fn instance(raw: RawInstance, report: &mut Report) -> Option<VrrpInstance> {
             None => ok = false,
         }
     }
+    ok &= unicast(&raw, &out, report);
     if let Some(g) = &raw.garp_master_delay {
         match g.value.parse::<u64>() {
             Ok(n) => out.garp_master_delay = Duration::from_secs(n),
@@ -335,7 +351,66 @@ fn instance(raw: RawInstance, report: &mut Report) -> Option<VrrpInstance> {
             Err(_) => ok &= bad_number(report, g, "garp_master_refresh", "whole seconds (0 = off)"),
         }
     }
+    ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
     ok.then_some(out)
+}
+
+/// `unicast_src_ip` and `unicast_peer` together: what each lacks without the other, and the
+/// copy-paste mistake of listing this router among its own peers.
+fn unicast(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) -> bool {
+    let name = &raw.name;
+    match (out.unicast_src_ip, out.unicast_peer.is_empty()) {
+        (Some(src), false) => {
+            if let Some(p) = raw
+                .unicast_peer
+                .iter()
+                .zip(&out.unicast_peer)
+                .find_map(|(p, a)| (*a == src).then_some(p))
+            {
+                let d = report.diag(
+                    p.line,
+                    p.col,
+                    "unicast_peer",
+                    format!(
+                        "unicast_peer lists {src}, this router's own unicast_src_ip: list only \
+                         the other routers (a file copied from the peer needs the two swapped)"
+                    ),
+                );
+                report.error(d);
+                return false;
+            }
+        }
+        (None, false) => {
+            let first = &raw.unicast_peer[0];
+            let d = report.diag(
+                first.line,
+                first.col,
+                "unicast_peer",
+                format!(
+                    "vrrp_instance {} has unicast_peer but no unicast_src_ip: adverts go out \
+                     from the primary IPv4 address of {}, which every peer must list in its \
+                     unicast_peer (vipd refuses to start if there is none); set unicast_src_ip \
+                     to choose it",
+                    name.value, out.interface
+                ),
+            );
+            report.warn(d);
+        }
+        (Some(_), true) => {
+            if let Some(src) = &raw.unicast_src_ip {
+                let d = report.diag(
+                    src.line,
+                    src.col,
+                    "unicast_src_ip",
+                    "unicast_src_ip without unicast_peer: adverts still go to multicast \
+                     224.0.0.18, as in keepalived (add unicast_peer { ... } for unicast)",
+                );
+                report.warn(d);
+            }
+        }
+        (None, true) => {}
+    }
+    true
 }
 
 fn bad_number(report: &mut Report, v: &Val<String>, key: &str, what: &str) -> bool {
@@ -932,12 +1007,46 @@ mod tests {
     }
 
     #[test]
-    fn unicast_peer_without_src_is_ok() {
+    fn unicast_peer_without_src_loads_with_a_warning() {
         let l = load(&conf(" unicast_peer {\n 10.0.0.2\n }"), "a.conf").unwrap();
         assert_eq!(l.config.instances[0].unicast_src_ip, None);
         assert_eq!(
             l.config.instances[0].unicast_peer,
             ["10.0.0.2".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+        let w = &l.warnings[0];
+        assert_eq!((w.line, w.key.as_str()), (5, "unicast_peer"));
+        assert!(
+            w.message.contains(
+                "has unicast_peer but no unicast_src_ip: adverts go out from the primary IPv4 \
+                 address of eth0"
+            ),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn unicast_peer_must_not_list_own_source() {
+        let d = one_error(
+            &conf(" unicast_src_ip 10.0.0.1\n unicast_peer {\n 10.0.0.2\n 10.0.0.1\n }"),
+            "a.conf",
+        );
+        check(
+            &d,
+            7,
+            "unicast_peer",
+            "unicast_peer lists 10.0.0.1, this router's own unicast_src_ip",
+            None,
+        );
+    }
+
+    #[test]
+    fn unicast_src_without_peer_warns_multicast() {
+        let l = load(&conf(" unicast_src_ip 10.0.0.1"), "a.conf").unwrap();
+        assert!(
+            l.warnings[0]
+                .message
+                .contains("adverts still go to multicast")
         );
     }
 

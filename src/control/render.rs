@@ -24,10 +24,10 @@ pub fn status(status: &Status, now: SystemTime) -> String {
 }
 
 fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
-    let effective = if inst.effective_priority != inst.priority && inst.effective_priority != 0 {
-        format!(" (effective {})", inst.effective_priority)
+    let priority = if inst.effective_priority != 0 && inst.effective_priority != inst.priority {
+        format!("{} (configured {})", inst.effective_priority, inst.priority)
     } else {
-        String::new()
+        inst.priority.to_string()
     };
     let maint = if inst.maintenance {
         "  [maintenance: stays backup]"
@@ -36,8 +36,8 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
     };
     let _ = writeln!(
         out,
-        "{}  {}  vrid {}  priority {}{effective}  from {}{maint}",
-        inst.name, inst.state, inst.vrid, inst.priority, inst.source
+        "{}  {}  vrid {}  priority {priority}  from {}{maint}",
+        inst.name, inst.state, inst.vrid, inst.source
     );
     let _ = writeln!(out, "  interface  {}", inst.interface);
     let master = match &inst.master {
@@ -49,6 +49,14 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
     for vip in &inst.vips {
         let here = if vip.present { "present" } else { "absent" };
         let _ = writeln!(out, "  vip        {} on {}: {here}", vip.addr, vip.dev);
+    }
+    for t in &inst.tracks {
+        let health = if t.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(
+            out,
+            "  track      {}: {health} ({}), weight {}",
+            t.name, t.detail, t.weight
+        );
     }
     if let Some(t) = &inst.last_transition {
         let at = UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
@@ -194,7 +202,6 @@ mod test {
                 vrid: 51,
                 state: "MASTER".into(),
                 priority: 100,
-                effective_priority: 100,
                 maintenance: false,
                 source: "10.0.0.11".into(),
                 master: Some(Peer {
@@ -213,6 +220,14 @@ mod test {
                     reason: "no advert from 10.0.0.12 for 3.61 s".into(),
                 }),
                 counters,
+                effective_priority: 100,
+                tracks: vec![crate::control::proto::TrackStatus {
+                    name: "check chk_nginx".into(),
+                    kind: "script".into(),
+                    ok: true,
+                    weight: -20,
+                    detail: "exit status 0".into(),
+                }],
             }],
         };
         assert_eq!(
@@ -223,6 +238,7 @@ mod test {
              \x20 interface  eth0\n\
              \x20 master     this node (priority 100)\n\
              \x20 vip        10.0.0.100/32 on eth0: present\n\
+             \x20 track      check chk_nginx: ok (exit status 0), weight -20\n\
              \x20 last       BACKUP -> MASTER 12 s ago: no advert from 10.0.0.12 for 3.61 s\n\
              \x20 adverts    sent 12, received 3; garps sent 10; transitions 2\n\
              \x20 dropped    auth_password 4\n"
@@ -261,11 +277,12 @@ mod test {
             vips: vec![],
             last_transition: None,
             counters: Default::default(),
+            tracks: vec![],
         };
         let mut out = String::new();
         instance(&mut out, &inst, UNIX_EPOCH);
         assert!(out.starts_with(
-            "VI_1  BACKUP  vrid 51  priority 100 (effective 80)  from 10.0.0.11  \
+            "VI_1  BACKUP  vrid 51  priority 80 (configured 100)  from 10.0.0.11  \
              [maintenance: stays backup]\n"
         ));
     }
