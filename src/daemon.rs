@@ -1017,3 +1017,49 @@ async fn shutdown(running: Vec<Running>, why: &str) {
         started.elapsed().as_secs_f64() * 1000.0
     );
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::config::VirtualIp;
+
+    fn vip(last: u8) -> VirtualIp {
+        VirtualIp {
+            addr: Ipv4Addr::new(10, 0, 0, last),
+            prefix_len: 32,
+            dev: None,
+            label: None,
+        }
+    }
+
+    #[test]
+    fn a_vip_list_change_is_applied_in_place_anything_else_restarts() {
+        let mut old = VrrpInstance::with_defaults("VI_1", "eth0", 51);
+        old.virtual_ipaddress = vec![vip(100)];
+        let mut vips = old.clone();
+        vips.virtual_ipaddress.push(vip(101));
+        assert!(same_but_vips(&old, &vips));
+        let mut prio = vips.clone();
+        prio.priority = 110;
+        assert!(!same_but_vips(&old, &prio));
+    }
+
+    #[test]
+    fn a_changed_check_or_group_counts_as_a_change_of_its_instances() {
+        let text = "vrrp_script chk {\n script /bin/true\n}\n\
+                    vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+                    track_script {\n chk\n }\n virtual_ipaddress {\n 10.0.0.100\n }\n}\n\
+                    vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n \
+                    virtual_ipaddress {\n 10.0.0.101\n }\n}\n";
+        let load = |t: &str| {
+            crate::config::load_str(t, std::path::Path::new("k.conf"))
+                .unwrap()
+                .config
+        };
+        let old = load(text);
+        let new = load(&text.replace("/bin/true", "/bin/false"));
+        assert!(!dependencies_unchanged(&old, &new, &new.instances[0]));
+        assert!(dependencies_unchanged(&old, &new, &new.instances[1]));
+        assert!(dependencies_unchanged(&old, &old, &old.instances[0]));
+    }
+}

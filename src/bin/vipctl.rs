@@ -91,9 +91,11 @@ fn main() -> ExitCode {
                     return None;
                 };
                 print!("{}", render::handover(&results));
-                let failed = results.iter().any(|r| r.outcome != "released");
-                let all_idle = results.iter().all(|r| r.outcome == "not_master");
-                Some(if failed && !all_idle || results.is_empty() {
+                // Nothing to hand over is not a failure; a timeout or an interruption is.
+                let failed = results
+                    .iter()
+                    .any(|r| !matches!(r.outcome.as_str(), "released" | "not_master"));
+                Some(if failed || results.is_empty() {
                     ExitCode::from(1)
                 } else {
                     ExitCode::SUCCESS
