@@ -284,6 +284,18 @@ fn reload_applies_changes_and_leaves_the_master_alone() {
     wait_for(|| lab.has_vip(A, &vip3) && !lab.has_vip(A, &vip2), secs(5))
         .unwrap_or_else(|| panic!("VIPs not applied\n{}", logs(&lab)));
 
+    // SIGHUP reloads the same way: nothing changed, nothing touched.
+    let reloads = |lab: &Lab| lab.log(A).matches("reloaded ").count();
+    let before_hup = reloads(&lab);
+    lab.write_conf(A, &format!("# touched\n{changed}"));
+    lab.signal(A, nix::sys::signal::Signal::SIGHUP);
+    wait_for(|| reloads(&lab) > before_hup, secs(5))
+        .unwrap_or_else(|| panic!("SIGHUP did not reload\n{}", logs(&lab)));
+    assert!(
+        lab.log(A)
+            .contains("1 unchanged, 0 added, 0 removed, 0 with new VIPs, 0 restarted")
+    );
+
     std::thread::sleep(secs(1));
     let t1 = epoch_now();
     let after = lab.vipctl_instance(A);
