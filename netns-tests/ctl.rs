@@ -258,6 +258,38 @@ fn reload_applies_changes_and_leaves_the_master_alone() {
         "{}",
         r.stderr
     );
+    // Valid text but an interface this host lacks: refused as a whole, VI_2 not started twice.
+    let r_missing = lab.vipctl(A, &["reload"]);
+    assert_eq!(r_missing.code, 1);
+    lab.write_conf(
+        A,
+        &format!(
+            "{added}{}",
+            second_instance(&lab)
+                .replace("VI_2", "VI_3")
+                .replace("interface eth0", "interface nosuch0")
+                .replace("virtual_router_id 52", "virtual_router_id 53")
+                .replace(".101/32 dev eth0", ".103/32")
+        ),
+    );
+    let r = lab.vipctl(A, &["reload"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("nosuch0") && r.stderr.contains("unchanged"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        lab.vipctl_status(A)["instances"].as_array().map(Vec::len),
+        Some(2)
+    );
+    lab.write_conf(
+        A,
+        &added.replace(
+            "priority 100\n    advert_int 1\n    virtual",
+            "priorty 100\n    advert_int 1\n    virtual",
+        ),
+    );
     // The same through SIGHUP: refused in the log.
     lab.signal(A, nix::sys::signal::Signal::SIGHUP);
     wait_for(|| lab.log(A).contains("reload refused"), secs(5)).unwrap_or_else(|| {

@@ -457,10 +457,7 @@ impl Daemon {
             match plan {
                 Ok(p) => plans.push(p),
                 Err(e) => {
-                    let message =
-                        format!("reload refused: {e}; the running configuration is unchanged");
-                    warn!("{message}");
-                    return Err(message);
+                    return Err(self.refuse(&e.to_string()));
                 }
             }
         }
@@ -471,10 +468,7 @@ impl Daemon {
             match metrics::bind(addr).await {
                 Ok(l) => metrics = Some((addr, l)),
                 Err(e) => {
-                    let message =
-                        format!("reload refused: {e}; the running configuration is unchanged");
-                    warn!("{message}");
-                    return Err(message);
+                    return Err(self.refuse(&e.to_string()));
                 }
             }
         }
@@ -573,6 +567,16 @@ impl Daemon {
             summary.restarted.len()
         );
         Ok(summary)
+    }
+
+    /// Abandons a reload after the checks were switched to the new file: back to the
+    /// running one. Returns the message for the caller, also logged.
+    fn refuse(&mut self, why: &str) -> String {
+        let running = self.config.clone();
+        self.checks.reconfigure(&running);
+        let message = format!("reload refused: {why}; the running configuration is unchanged");
+        warn!("{message}");
+        message
     }
 
     /// Resolves a new or changed instance of `config` against the kernel, with its checks,
