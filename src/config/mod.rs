@@ -5,6 +5,7 @@
 //! - `keepalived`: lexer and parser for users' unchanged keepalived.conf files.
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
+//! - `virtual_server`: the same for `virtual_server` pools (lb_kind, schedulers, checkers).
 //! - `suggest`: "did you mean" for misspelt keywords (edit distance plus real typos).
 //!
 //! Entry points are [`load`] and [`load_str`]: a `*.toml` path is read as TOML, any other as
@@ -16,11 +17,15 @@ pub mod model;
 mod suggest;
 mod toml;
 mod validate;
+mod virtual_server;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Config, InitialState, VirtualIp, VrrpInstance};
+pub use model::{
+    Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, RealServer, VirtualIp, VirtualServer,
+    VrrpInstance,
+};
 
 /// A configuration that loaded, and what was worth telling the user about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
