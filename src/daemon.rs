@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, VrrpInstance};
 use crate::control::server::{ControlSocket, InstanceView, View};
+use crate::lb::{Lb, LbError};
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
 use crate::net::arp::GarpSender;
@@ -56,6 +57,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// A virtual server's listener could not be opened.
+    #[error("{0}")]
+    Lb(#[from] LbError),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -101,6 +105,9 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
                 source,
             })?;
 
+    // Listeners last: a port in use stops the start before anything changes.
+    let lb = Lb::start(&config.virtual_servers)?;
+
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {
         clear_stale_vips(&setup.config.name, &setup.vips, &netlink).await;
@@ -125,9 +132,10 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
         });
     }
     info!(
-        "vipd {} running {} instance(s); control socket {}",
+        "vipd {} running {} instance(s), {} virtual server(s); control socket {}",
         env!("CARGO_PKG_VERSION"),
         running.len(),
+        config.virtual_servers.len(),
         socket_path.display()
     );
 
@@ -135,6 +143,7 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
         router_id: config.router_id.clone(),
         instances: views,
         netlink: netlink.clone(),
+        lb: lb.view(),
     };
     let serve = control.serve(view);
     tokio::pin!(serve);
@@ -154,6 +163,7 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
             () = &mut serve => {},
         }
     };
+    lb.stop();
     shutdown(running, signal_name).await;
     Ok(()) // dropping `control` removes the socket file
 }

@@ -11,6 +11,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tracing::{debug, warn};
 
 use crate::control::proto::{Request, Response, SCHEMA_VERSION, Status};
+use crate::lb::LbView;
 use crate::net::addr::Netlink;
 use crate::vrrp::instance::SharedStatus;
 
@@ -32,6 +33,8 @@ pub struct View {
     pub instances: Vec<InstanceView>,
     /// For checking VIP presence.
     pub netlink: Netlink,
+    /// The virtual servers' state.
+    pub lb: LbView,
 }
 
 /// A bound control socket; the file is removed when this is dropped.
@@ -130,5 +133,6 @@ async fn status(view: &View) -> Status {
         router_id: view.router_id.clone(),
         pid: std::process::id(),
         instances,
+        virtual_servers: view.lb.status(),
     }
 }
