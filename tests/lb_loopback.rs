@@ -186,14 +186,18 @@ async fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
         let (s, _) = hello(vs.addr).await;
         if k % 2 == 0 {
             // A client that resets.
-            s.set_linger(Some(Duration::ZERO)).unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
         }
         drop(s);
     }
     // A client that resets mid-transfer.
     let (mut s, _) = hello(vs.addr).await;
     s.write_all(&vec![7u8; 1 << 20]).await.unwrap();
-    s.set_linger(Some(Duration::ZERO)).unwrap();
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     drop(s);
     let view = lb.view();
     let settled = async {
