@@ -17,7 +17,7 @@ fi
 echo "== installing test dependencies"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq keepalived iproute2 nftables iputils-ping python3 procps >/dev/null
+apt-get install -y -qq keepalived iproute2 nftables iputils-ping python3 procps curl >/dev/null
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

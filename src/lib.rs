@@ -17,4 +17,6 @@ pub mod control;
 pub mod daemon;
 pub mod lb;
 pub mod net;
+pub mod notify;
+pub mod track;
 pub mod vrrp;

@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use super::model::{Check, CheckKind, HttpUrl, LbAlgo, RealServer, VirtualServer};
+use super::tracking;
 use super::validate::{Val, seconds};
 use super::{Report, suggest};
 
@@ -440,41 +441,10 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
     ok.then_some(out)
 }
 
-/// Splits a command line into argv: whitespace separates, double quotes group (no shell).
-pub(crate) fn argv(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in text.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                any = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            c => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
+/// A notify or check program: split like a shell would (no shell runs), found and checked
+/// as every other script vipd runs.
 fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Vec<String>> {
-    let v = v.as_ref()?;
-    let args = argv(&v.value);
-    if args.is_empty() {
-        err(report, v, key, format!("{key} needs a program to run"));
-        return None;
-    }
-    Some(args)
+    tracking::command(v.as_ref()?, key, report)
 }
 
 fn real_server(
@@ -775,7 +745,7 @@ mod tests {
             rise 2
         }
         MISC_CHECK {
-            misc_path \"/bin/check --host 10.0.0.2\"
+            misc_path \"/usr/bin/test -n 10.0.0.2\"
             misc_timeout 4
         }
     }
@@ -813,7 +783,7 @@ connect_timeout = 1
 retry = 2
 rise = 2
 [virtual_server.real_server.MISC_CHECK]
-misc_path = "/bin/check --host 10.0.0.2"
+misc_path = "/usr/bin/test -n 10.0.0.2"
 misc_timeout = 4
 "#;
 
@@ -885,7 +855,7 @@ misc_timeout = 4
         assert_eq!(
             b.checks[1].kind,
             CheckKind::Misc {
-                argv: vec!["/bin/check".into(), "--host".into(), "10.0.0.2".into()],
+                argv: vec!["/usr/bin/test".into(), "-n".into(), "10.0.0.2".into()],
                 timeout: Some(Duration::from_secs(4)),
             }
         );
@@ -1045,11 +1015,5 @@ misc_timeout = 4
     fn nothing_at_all_is_still_an_error() {
         let d = first_error("global_defs {\n router_id x\n}\n", "t.conf");
         assert!(d.message.contains("nothing to do"), "{d}");
-    }
-
-    #[test]
-    fn argv_keeps_quoted_words_together() {
-        assert_eq!(argv("/bin/a \"b c\"  d"), ["/bin/a", "b c", "d"]);
-        assert_eq!(argv("  "), Vec::<String>::new());
     }
 }

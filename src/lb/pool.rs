@@ -58,6 +58,8 @@ struct Server {
 
 struct State {
     servers: Vec<Server>,
+    /// Reused for every pick, so a new connection allocates nothing here.
+    candidates: Vec<Candidate>,
     sched: Scheduler,
     quorum_up: bool,
 }
@@ -98,6 +100,7 @@ impl Pool {
         let sched = Scheduler::new(config.lb_algo, servers.len(), config.persistence_timeout);
         let pool = Arc::new(Self {
             state: Mutex::new(State {
+                candidates: Vec::with_capacity(servers.len()),
                 servers,
                 sched,
                 quorum_up: true,
@@ -133,16 +136,14 @@ impl Pool {
         let target = if !st.quorum_up && sorry.is_some() {
             sorry
         } else {
-            let candidates: Vec<Candidate> = st
-                .servers
-                .iter()
-                .map(|s| Candidate {
-                    weight: Self::weight_now(s),
-                    up: s.up,
-                    active: s.counters.active.load(Ordering::Relaxed),
-                })
-                .collect();
-            match st.sched.pick(&candidates, client, Instant::now(), skip) {
+            let st = &mut *st;
+            st.candidates.clear();
+            st.candidates.extend(st.servers.iter().map(|s| Candidate {
+                weight: Self::weight_now(s),
+                up: s.up,
+                active: s.counters.active.load(Ordering::Relaxed),
+            }));
+            match st.sched.pick(&st.candidates, client, Instant::now(), skip) {
                 Some(i) => Some(Target {
                     index: Some(i),
                     addr: st.servers[i].config.addr,

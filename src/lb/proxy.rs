@@ -5,12 +5,13 @@
 //! connection is connected to its real server at once (MySQL and SMTP servers speak first);
 //! a server that refuses is counted and the next one is tried, once. Both sockets get
 //! TCP_NODELAY and keepalive; a half-close is passed on; a reset on either side resets the
-//! other; a connection quiet for [`IDLE_TIMEOUT`] is closed.
+//! other; a connection quiet for [`IDLE_TIMEOUT`] is closed, a half-closed one after
+//! [`HALF_CLOSED_TIMEOUT`].
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
@@ -22,6 +23,9 @@ use super::pump::{PumpError, pump};
 
 /// A connection with no byte either way for this long is closed (IPVS's TCP default).
 pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(900);
+/// Once one side has closed, the other gets this long without a byte to close too (IPVS's
+/// FIN_WAIT, HAProxy's client-fin/server-fin), so a peer that never closes holds nothing.
+const HALF_CLOSED_TIMEOUT: Duration = Duration::from_secs(60);
 /// Keepalive probes start after this much silence, so dead peers are found.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
@@ -34,6 +38,9 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
     s.set_reuse_port(true)?;
     // Bind to the VIP even while another node holds it.
     s.set_freebind_v4(true)?;
+    // Accepted sockets inherit these on Linux: no per-connection syscalls for them.
+    s.set_tcp_nodelay(true)?;
+    s.set_tcp_keepalive(&keepalive())?;
     s.set_nonblocking(true)?;
     s.bind(&SocketAddr::V4(addr).into())?;
     s.listen(LISTEN_BACKLOG)?;
@@ -58,12 +65,17 @@ pub(super) async fn serve(listener: TcpListener, pool: Arc<Pool>) {
     }
 }
 
+fn keepalive() -> TcpKeepalive {
+    TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+}
+
+/// TCP_NODELAY and keepalive on a backend socket (client sockets inherit them from the
+/// listener).
 fn tune(s: &TcpStream) {
     let _ = s.set_nodelay(true);
-    let ka = TcpKeepalive::new()
-        .with_time(KEEPALIVE_IDLE)
-        .with_interval(KEEPALIVE_INTERVAL);
-    let _ = SockRef::from(s).set_tcp_keepalive(&ka);
+    let _ = SockRef::from(s).set_tcp_keepalive(&keepalive());
 }
 
 /// Closes `s` with a reset instead of a FIN (what the other side did to us).
@@ -119,25 +131,40 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
             }
         }
     };
-    tune(&client);
     tune(&backend);
     let activity = AtomicU64::new(0);
+    let half_closed = AtomicBool::new(false);
     let c = &target.counters;
     let both = async {
         tokio::try_join!(
-            pump(&client, &backend, &c.bytes_in, &activity),
-            pump(&backend, &client, &c.bytes_out, &activity),
+            async {
+                let r = pump(&client, &backend, &c.bytes_in, &activity).await;
+                half_closed.store(true, Ordering::Relaxed);
+                r
+            },
+            async {
+                let r = pump(&backend, &client, &c.bytes_out, &activity).await;
+                half_closed.store(true, Ordering::Relaxed);
+                r
+            },
         )
     };
+    // One timer per connection, woken every HALF_CLOSED_TIMEOUT at most.
     let idle = async {
         let mut seen = activity.load(Ordering::Relaxed);
+        let mut quiet = Duration::ZERO;
         loop {
-            tokio::time::sleep(IDLE_TIMEOUT).await;
+            tokio::time::sleep(HALF_CLOSED_TIMEOUT).await;
             let now = activity.load(Ordering::Relaxed);
-            if now == seen {
-                return;
+            if now != seen {
+                seen = now;
+                quiet = Duration::ZERO;
+                continue;
             }
-            seen = now;
+            quiet += HALF_CLOSED_TIMEOUT;
+            if half_closed.load(Ordering::Relaxed) || quiet >= IDLE_TIMEOUT {
+                return quiet;
+            }
         }
     };
     tokio::select! {
@@ -149,8 +176,8 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
                 reset(&backend);
             }
         },
-        () = idle => {
-            debug!("virtual_server {vs}: {peer} <-> {}: idle for {IDLE_TIMEOUT:?}; closing", target.addr);
+        quiet = idle => {
+            debug!("virtual_server {vs}: {peer} <-> {}: nothing moved for {quiet:?}; closing", target.addr);
             reset(&client);
             reset(&backend);
         }

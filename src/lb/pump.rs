@@ -96,23 +96,19 @@ pub(super) async fn pump(
     }
 }
 
-/// Waits for bytes, moves what is there through a pipe; 0 = EOF.
+/// Waits for bytes, moves what is there through a pipe; 0 = EOF. The pipe is taken only
+/// once bytes are really there, so an idle connection never holds one.
 async fn splice_burst(from: &TcpStream, to: &TcpStream) -> Result<usize, PumpError> {
-    from.readable().await.map_err(PumpError::Read)?;
-    let pipe = take_pipe().map_err(PumpError::Read)?;
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
-    let filled = loop {
+    let (pipe, filled) = loop {
+        from.readable().await.map_err(PumpError::Read)?;
+        let pipe = take_pipe().map_err(PumpError::Read)?;
         match from.try_io(Interest::READABLE, || {
             splice(from.as_fd(), None, pipe.w.as_fd(), None, CHUNK, flags).map_err(io::Error::from)
         }) {
-            Ok(n) => break n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // Spurious wakeup: keep the pipe (it is empty) and wait again.
-                if let Err(e) = from.readable().await {
-                    give_back(pipe);
-                    return Err(PumpError::Read(e));
-                }
-            }
+            Ok(n) => break (pipe, n),
+            // A wakeup without bytes: the pipe goes back (it is empty) before waiting again.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => give_back(pipe),
             Err(e) => {
                 give_back(pipe);
                 return Err(PumpError::Read(e));
