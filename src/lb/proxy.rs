@@ -11,7 +11,7 @@
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
@@ -133,20 +133,13 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
     };
     tune(&backend);
     let activity = AtomicU64::new(0);
-    let half_closed = AtomicBool::new(false);
+    // Directions that reached EOF: one = half-closed.
+    let finished = AtomicU8::new(0);
     let c = &target.counters;
     let both = async {
         tokio::try_join!(
-            async {
-                let r = pump(&client, &backend, &c.bytes_in, &activity).await;
-                half_closed.store(true, Ordering::Relaxed);
-                r
-            },
-            async {
-                let r = pump(&backend, &client, &c.bytes_out, &activity).await;
-                half_closed.store(true, Ordering::Relaxed);
-                r
-            },
+            pump(&client, &backend, &c.bytes_in, &activity, &finished),
+            pump(&backend, &client, &c.bytes_out, &activity, &finished),
         )
     };
     // One timer per connection, woken every HALF_CLOSED_TIMEOUT at most.
@@ -162,7 +155,7 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
                 continue;
             }
             quiet += HALF_CLOSED_TIMEOUT;
-            if half_closed.load(Ordering::Relaxed) || quiet >= IDLE_TIMEOUT {
+            if finished.load(Ordering::Relaxed) > 0 || quiet >= IDLE_TIMEOUT {
                 return quiet;
             }
         }
