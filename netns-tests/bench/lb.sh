@@ -10,7 +10,8 @@
 # Measures, REPEAT times each, and prints medians with the ratio vipd/haproxy:
 #   - bulk throughput client->server and server->client (iperf3, 1 stream), and the
 #     forwarder's CPU seconds per Gbit moved (utime+stime from /proc),
-#   - new connections per second (wrk, Connection: close, 50 connections),
+#   - new connections per second (wrk, Connection: close, 50 connections), and how busy the
+#     forwarder's core was meanwhile,
 #   - latency p50/p99 (wrk --latency, 1 connection): keep-alive, new connection per
 #     request, and a 100 KB body,
 #   - RSS per idle proxied connection with IDLE_CONNS idle connections held open.
@@ -240,9 +241,14 @@ pct_us() {
 }
 
 conn_rate() {
-    local t=$1 out
+    local t=$1 out pid=${PROXY_PID[$1]:-} c0=0 c1
+    [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
     out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 50 -H "Connection: close")
     record new_conn_per_s "$t" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
+    if [[ -n $pid ]]; then
+        c1=$(cpu_ticks "$pid")
+        record conn_cpu_pct "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$DURATION" 'BEGIN{printf "%.0f", 100*c/hz/d}')"
+    fi
     errs=$(awk '/Socket errors|Non-2xx/' <<<"$out")
     [[ -z $errs ]] || log "$t conn/s: $errs"
 }
@@ -328,6 +334,7 @@ END {
     label["cpu_per_gbit_c2s"] = "CPU s per Gbit, client->server (lower better)"
     label["cpu_per_gbit_s2c"] = "CPU s per Gbit, server->client (lower better)"
     label["new_conn_per_s"] = "new connections/s, 50 conns (higher better)"
+    label["conn_cpu_pct"] = "forwarder CPU % during new connections"
     label["p50_keepalive_us"] = "latency p50 keep-alive us (lower better)"
     label["p99_keepalive_us"] = "latency p99 keep-alive us (lower better)"
     label["p50_close_us"] = "latency p50 new connection us (lower better)"
