@@ -21,6 +21,7 @@ use crate::control::proto::{Event, HandoverResult, ReloadSummary, Request, Respo
 use crate::control::server::{
     Context, ControlSocket, DaemonRequest, InstanceView, Instances, View,
 };
+use crate::lb::{Lb, LbError};
 use crate::metrics;
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
@@ -68,6 +69,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// A virtual server's listener could not be opened.
+    #[error("{0}")]
+    Lb(#[from] LbError),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -177,6 +181,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         None => None,
     };
 
+    // Listeners last: a port in use stops the start before anything changes.
+    let lb = Lb::start(&config.virtual_servers)?;
+
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {
         clear_stale_vips(&setup.config.name, &setup.vips, &netlink).await;
@@ -185,6 +192,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let view = View {
         instances: Arc::new(RwLock::new(Instances::default())),
         netlink: netlink.clone(),
+        lb: lb.view(),
     };
     let mut daemon = Daemon {
         options,
@@ -209,9 +217,10 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         daemon.metrics = Some(daemon.serve_metrics(addr, listener));
     }
     info!(
-        "vipd {} running {} instance(s); control socket {}{}",
+        "vipd {} running {} instance(s), {} virtual server(s); control socket {}{}",
         env!("CARGO_PKG_VERSION"),
         daemon.running.len(),
+        daemon.config.virtual_servers.len(),
         socket_path.display(),
         daemon
             .metrics
@@ -257,6 +266,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         }
     };
     daemon.metrics = None;
+    lb.stop();
     shutdown(daemon.running, signal_name).await;
     for (_, n) in daemon.group_notifiers {
         n.finish(crate::notify::TIMEOUT).await;
@@ -422,11 +432,20 @@ impl Daemon {
                 return Err(message);
             }
         };
-        let new = loaded.config;
+        let mut new = loaded.config;
         let mut summary = ReloadSummary {
             warnings: loaded.warnings.iter().map(|w| w.to_string()).collect(),
             ..ReloadSummary::default()
         };
+        if new.virtual_servers != self.config.virtual_servers {
+            // The forwarder is built once: keep describing what really runs.
+            summary.warnings.push(
+                "virtual_server changes take effect when vipd restarts; the running pools \
+                 are unchanged"
+                    .to_string(),
+            );
+            new.virtual_servers = self.config.virtual_servers.clone();
+        }
         for w in &summary.warnings {
             warn!("{w}");
         }

@@ -6,6 +6,7 @@
 //!   one instance.
 //! - [`net`]: every call that touches the kernel: raw socket, netlink, gratuitous ARP.
 //! - [`control`]: the Unix control socket spoken by `vipd` and `vipctl`.
+//! - [`lb`]: `virtual_server` pools: a TCP forwarder with schedulers and health checks.
 //! - [`daemon`]: builds everything from the config; owns signals, reload and shutdown order.
 //! - [`metrics`]: the optional Prometheus page.
 #![warn(missing_docs, unreachable_pub)]
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod lb;
 pub mod metrics;
 pub mod net;
 pub mod notify;

@@ -314,6 +314,7 @@ mod test {
             version: 1,
             router_id: None,
             pid: 1,
+            virtual_servers: Vec::new(),
             instances: vec![InstanceStatus {
                 name: "VI_1".into(),
                 interface: "eth0".into(),

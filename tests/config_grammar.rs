@@ -386,56 +386,65 @@ const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
 
 /// What vipd says about each sample of Debian's keepalived 2.2 package.
 enum Verdict {
-    /// Loads, with this many vrrp_instances.
-    Loads(usize),
+    /// Loads, with this many vrrp_instances and virtual_servers.
+    Loads(usize, usize),
     /// Rejected; the first error is on this line (0 = the whole file) and says this.
     Rejected(usize, &'static str),
 }
 
 use Verdict::{Loads, Rejected};
 
-/// Files that configure only LVS virtual servers give vipd nothing to do.
-const NO_VRRP: &str = "no vrrp_instance defined: nothing to do";
+/// UDP pools need IPVS.
+const UDP: &str = "protocol UDP is not supported: vipd's forwarder carries TCP connections only";
 
 const SAMPLE_VERDICTS: &[(&str, Verdict)] = &[
-    ("keepalived.conf.HTTP_GET.port", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.IPv6", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.PING_CHECK", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.SMTP_CHECK", Rejected(0, NO_VRRP)),
+    ("keepalived.conf.HTTP_GET.port", Loads(0, 1)),
+    (
+        "keepalived.conf.IPv6",
+        Rejected(13, "`ae00::1` is an IPv6 address: vipd forwards IPv4 only"),
+    ),
+    ("keepalived.conf.PING_CHECK", Rejected(19, UDP)),
+    ("keepalived.conf.SMTP_CHECK", Loads(0, 1)),
     (
         "keepalived.conf.SSL_GET",
         Rejected(20, "auth_type AH is not supported: vipd supports PASS only"),
     ),
-    ("keepalived.conf.UDP_CHECK", Rejected(0, NO_VRRP)),
+    ("keepalived.conf.UDP_CHECK", Rejected(19, UDP)),
     // Without `-i high` or `-i low` both `@high script` and `@low script` lines are skipped,
     // as keepalived skips them; with either, its `version 3` is refused (see below).
     (
         "keepalived.conf.conditional_conf",
         Rejected(6, "vrrp_script check_VI_0 has no `script`"),
     ),
-    ("keepalived.conf.fwmark", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.inhibit", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.misc_check", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.misc_check_arg", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.quorum", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.sample", Loads(1)),
-    ("keepalived.conf.status_code", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.track_interface", Loads(1)),
-    ("keepalived.conf.virtual_server_group", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.virtualhost", Rejected(0, NO_VRRP)),
-    ("keepalived.conf.vrrp", Loads(4)),
-    ("keepalived.conf.vrrp.localcheck", Loads(9)),
+    (
+        "keepalived.conf.fwmark",
+        Rejected(7, "`virtual_server fwmark` is not supported"),
+    ),
+    ("keepalived.conf.inhibit", Loads(0, 1)),
+    ("keepalived.conf.misc_check", Loads(0, 1)),
+    ("keepalived.conf.misc_check_arg", Loads(0, 1)),
+    ("keepalived.conf.quorum", Loads(0, 1)),
+    ("keepalived.conf.sample", Loads(1, 1)),
+    ("keepalived.conf.status_code", Loads(0, 1)),
+    ("keepalived.conf.track_interface", Loads(1, 0)),
+    (
+        "keepalived.conf.virtual_server_group",
+        Rejected(22, "`virtual_server group` is not supported"),
+    ),
+    ("keepalived.conf.virtualhost", Loads(0, 1)),
+    ("keepalived.conf.vrrp", Loads(4, 0)),
+    ("keepalived.conf.vrrp.localcheck", Loads(9, 0)),
+    // Old syntax: members directly in the group. Line 3 says the group has none, line 4
+    // on say each name belongs inside `group { ... }`.
     (
         "keepalived.conf.vrrp.lvs_syncd",
-        // Old syntax: members directly in the group. Line 3 says the group has none, line 4
-        // on say each name belongs inside `group { ... }`.
         Rejected(3, "vrrp_sync_group VG1 has no `group { ... }` members"),
     ),
-    ("keepalived.conf.vrrp.routes", Loads(1)),
-    ("keepalived.conf.vrrp.rules", Loads(1)),
-    ("keepalived.conf.vrrp.scripts", Loads(3)),
-    ("keepalived.conf.vrrp.static_ipaddress", Loads(1)),
-    ("keepalived.conf.vrrp.sync", Loads(9)),
+    ("keepalived.conf.vrrp.routes", Loads(1, 0)),
+    ("keepalived.conf.vrrp.rules", Loads(1, 0)),
+    ("keepalived.conf.vrrp.scripts", Loads(3, 0)),
+    ("keepalived.conf.vrrp.static_ipaddress", Loads(1, 0)),
+    ("keepalived.conf.vrrp.sync", Loads(9, 0)),
 ];
 
 fn samples() -> Vec<PathBuf> {
@@ -477,8 +486,9 @@ fn every_debian_sample_gets_its_verdict() {
         };
         let result = config::load_with(path, &options);
         match (verdict, &result) {
-            (Loads(n), Ok(loaded)) => {
+            (Loads(n, pools), Ok(loaded)) => {
                 assert_eq!(loaded.config.instances.len(), *n, "{name}");
+                assert_eq!(loaded.config.virtual_servers.len(), *pools, "{name}");
                 // Whatever it skipped, it said so with a line number.
                 assert!(loaded.warnings.iter().all(|w| w.line > 0), "{name}");
                 let toml = convert::to_toml(loaded, path).expect("converts");
@@ -494,7 +504,7 @@ fn every_debian_sample_gets_its_verdict() {
                     "{name}: {e}\nwanted: {message}"
                 );
             }
-            (Loads(_), Err(e)) => panic!("{name} should load:\n{e}"),
+            (Loads(..), Err(e)) => panic!("{name} should load:\n{e}"),
             (Rejected(..), Ok(_)) => panic!("{name} should be rejected"),
         }
     }

@@ -194,6 +194,8 @@ pub struct Lab {
     /// Every namespace made so far, deleted on drop.
     namespaces: Vec<String>,
     nodes: Vec<Option<Node>>,
+    /// Other processes a test started in host namespaces (web servers...), by id.
+    helpers: Vec<Option<std::process::Child>>,
     registry: Registry,
 }
 
@@ -228,6 +230,7 @@ impl Lab {
             prefix,
             namespaces: Vec::new(),
             nodes: (0..n_hosts).map(|_| None).collect(),
+            helpers: Vec::new(),
             registry: Arc::new(Mutex::new(Default::default())),
         };
         lab.build();
@@ -649,11 +652,69 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// The lab's private directory (configs, logs, files a test serves).
+    pub fn path(&self) -> &Path {
+        self.dir()
+    }
+
+    /// The process id of the agent on `host` (`ip netns exec` execs into it).
+    pub fn agent_pid(&self, host: usize) -> u32 {
+        self.nodes[host]
+            .as_ref()
+            .expect("no agent on that host")
+            .child
+            .id()
+    }
+
+    /// Starts `argv` in `host`'s namespace (output to `NAME.log` in the lab directory) and
+    /// returns its id for [`Lab::kill_helper`]. Killed with the lab in any case.
+    pub fn spawn_helper(&mut self, host: usize, name: &str, argv: &[&str]) -> usize {
+        let log = fs::File::create(self.dir().join(format!("{name}.log"))).expect("helper log");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.hosts[host]])
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log);
+        let child = proc::spawn_group(&self.registry, &mut cmd)
+            .unwrap_or_else(|e| panic!("cannot start {argv:?} on h{}: {e}", host + 1));
+        self.helpers.push(Some(child));
+        self.helpers.len() - 1
+    }
+
+    /// SIGKILLs a helper started by [`Lab::spawn_helper`] and reaps it.
+    pub fn kill_helper(&mut self, id: usize) {
+        if let Some(child) = self.helpers[id].take() {
+            proc::kill_group_and_reap(&self.registry, child);
+        }
+    }
+
+    /// Runs `f` on a fresh OS thread inside the client namespace (sockets it opens live
+    /// there), and returns its result.
+    pub fn in_client<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+        let path = format!("/var/run/netns/{}", self.client);
+        std::thread::spawn(move || {
+            let ns = fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("setns {path}: {e}"));
+            f()
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         for node in self.nodes.iter_mut() {
             if let Some(node) = node.take() {
                 proc::kill_group_and_reap(&self.registry, node.child);
+            }
+        }
+        for h in self.helpers.iter_mut() {
+            if let Some(child) = h.take() {
+                proc::kill_group_and_reap(&self.registry, child);
             }
         }
         // Pingers still alive are reaped by their own drop; kill them now all the same.

@@ -13,10 +13,11 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{
-    Authentication, File, GlobalDefs, Instance, Script, Seconds, SyncGroupTable, TrackFileTable,
-    TrackProcessTable,
+    Authentication, CheckT, File, GlobalDefs, Instance, RealServerT, Script, Seconds,
+    SyncGroupTable, TrackFileTable, TrackProcessTable, UrlT, VirtualServerT,
 };
 use crate::config::Loaded;
+use crate::config::model::{Check, CheckKind, HttpUrl, RealServer, VirtualServer};
 use crate::config::model::{
     Config, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess,
     TrackRef, VirtualIp, VrrpInstance, VrrpScript,
@@ -35,6 +36,16 @@ pub enum ConvertError {
         /// The instance.
         instance: String,
     },
+    /// keepalived allows several checkers of one kind on a real server; the TOML has one.
+    #[error(
+        "real_server {server}: more than one {kind}: vipd's TOML holds one checker of each kind"
+    )]
+    RepeatedChecker {
+        /// The real server.
+        server: String,
+        /// TCP_CHECK, HTTP_GET or MISC_CHECK.
+        kind: &'static str,
+    },
     /// The TOML serializer refused (a bug: every model value has a TOML form).
     #[error("cannot write TOML: {0}")]
     Toml(#[from] toml::ser::Error),
@@ -42,6 +53,73 @@ pub enum ConvertError {
 
 /// A comment above each key, so the converted file explains itself.
 const KEY_DOCS: &[(&str, &str)] = &[
+    (
+        "ip",
+        "The address (a virtual_server's, usually a VIP; a real_server's).",
+    ),
+    ("port", "The TCP port."),
+    ("delay_loop", "Seconds between health checks."),
+    (
+        "lb_algo",
+        "Scheduler: rr, wrr, lc, wlc or sh (source hash).",
+    ),
+    (
+        "lb_kind",
+        "NAT: vipd's user-space forwarder (DR and TUN need IPVS).",
+    ),
+    (
+        "persistence_timeout",
+        "Seconds a client address sticks to its server after its last connection.",
+    ),
+    ("protocol", "TCP (the forwarder is TCP only)."),
+    (
+        "sorry_server",
+        "\"IP PORT\" that gets connections while quorum is lost.",
+    ),
+    (
+        "quorum",
+        "Sum of the weights of healthy servers below which the pool is down.",
+    ),
+    (
+        "hysteresis",
+        "Quorum is lost below quorum - hysteresis, regained above quorum + it.",
+    ),
+    ("alpha", "Servers start down until their first good check."),
+    (
+        "omega",
+        "Run every up server's notify_down when the pool stops.",
+    ),
+    ("connect_timeout", "Seconds to wait for a TCP connection."),
+    (
+        "inhibit_on_failure",
+        "A failed server is drained (weight 0) instead of removed.",
+    ),
+    (
+        "notify_up",
+        "Run when the server comes up (argv, no shell).",
+    ),
+    (
+        "notify_down",
+        "Run when the server goes down (argv, no shell).",
+    ),
+    ("connect_ip", "Check this address instead of the server's."),
+    ("connect_port", "Check this port instead of the server's."),
+    ("retry", "Failures in a row before the server goes down."),
+    (
+        "delay_before_retry",
+        "Seconds between checks while failing.",
+    ),
+    ("path", "The URL path to GET."),
+    ("status_code", "The status expected; unset = any 2xx."),
+    ("digest", "MD5 of the body, lower-case hex."),
+    (
+        "misc_path",
+        "The check program and its arguments (no shell); exit 0 = up.",
+    ),
+    (
+        "misc_timeout",
+        "Seconds before the program is killed and counts as failed.",
+    ),
     (
         "script_user",
         "\"USER [GROUP]\" that checks and notify scripts run as.",
@@ -237,6 +315,7 @@ fn file(config: &Config) -> Result<File, ConvertError> {
         script_user,
         enable_script_security,
         metrics_listen,
+        virtual_servers,
     } = config;
     let has_globals = router_id.is_some()
         || script_user.is_some()
@@ -254,7 +333,146 @@ fn file(config: &Config) -> Result<File, ConvertError> {
         vrrp_track_file: vrrp_track_file.iter().map(track_file).collect(),
         vrrp_track_process: vrrp_track_process.iter().map(track_process).collect(),
         vrrp_sync_group: vrrp_sync_group.iter().map(sync_group).collect(),
+        virtual_server: virtual_servers
+            .iter()
+            .map(virtual_server)
+            .collect::<Result<_, _>>()?,
     })
+}
+
+fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
+    let VirtualServer {
+        addr,
+        delay_loop,
+        lb_algo,
+        persistence_timeout,
+        sorry_server,
+        quorum,
+        hysteresis,
+        alpha,
+        omega,
+        connect_timeout,
+        real_servers,
+    } = v;
+    Ok(VirtualServerT {
+        ip: sp(addr.ip().to_string()),
+        port: sp(i64::from(addr.port())),
+        delay_loop: Some(sp(seconds(*delay_loop))),
+        lb_algo: Some(sp(lb_algo.as_str().to_string())),
+        lb_kind: Some(sp("NAT".to_string())),
+        persistence_timeout: persistence_timeout.map(|d| sp(whole_seconds(d))),
+        protocol: Some(sp("TCP".to_string())),
+        sorry_server: sorry_server.map(|s| sp(format!("{} {}", s.ip(), s.port()))),
+        quorum: Some(sp(i64::from(*quorum))),
+        hysteresis: Some(sp(i64::from(*hysteresis))),
+        alpha: Some(sp(*alpha)),
+        omega: Some(sp(*omega)),
+        connect_timeout: Some(sp(seconds(*connect_timeout))),
+        retry: None,
+        delay_before_retry: None,
+        real_server: real_servers
+            .iter()
+            .map(real_server)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
+    let RealServer {
+        addr,
+        weight,
+        inhibit_on_failure,
+        notify_up,
+        notify_down,
+        checks,
+    } = r;
+    let mut out = RealServerT {
+        ip: sp(addr.ip().to_string()),
+        port: sp(i64::from(addr.port())),
+        weight: Some(sp(i64::from(*weight))),
+        inhibit_on_failure: Some(sp(*inhibit_on_failure)),
+        notify_up: notify_up.as_ref().map(|a| sp(join_command(a))),
+        notify_down: notify_down.as_ref().map(|a| sp(join_command(a))),
+        connect_timeout: None,
+        retry: None,
+        delay_before_retry: None,
+        delay_loop: None,
+        tcp_check: None,
+        http_get: None,
+        misc_check: None,
+    };
+    for c in checks {
+        let (slot, kind) = match c.kind {
+            CheckKind::Tcp { .. } => (&mut out.tcp_check, "TCP_CHECK"),
+            CheckKind::Http { .. } => (&mut out.http_get, "HTTP_GET"),
+            CheckKind::Misc { .. } => (&mut out.misc_check, "MISC_CHECK"),
+        };
+        if slot.is_some() {
+            return Err(ConvertError::RepeatedChecker {
+                server: addr.to_string(),
+                kind,
+            });
+        }
+        *slot = Some(sp(check(c, *addr)));
+    }
+    Ok(out)
+}
+
+fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
+    let Check {
+        kind,
+        connect_timeout,
+        retry,
+        delay_before_retry,
+        rise,
+        delay_loop,
+    } = c;
+    let mut out = CheckT {
+        connect_ip: None,
+        connect_port: None,
+        connect_timeout: Some(sp(seconds(*connect_timeout))),
+        retry: Some(sp(i64::from(*retry))),
+        nb_get_retry: None,
+        delay_before_retry: Some(sp(seconds(*delay_before_retry))),
+        delay_loop: delay_loop.map(|d| sp(seconds(d))),
+        rise: Some(sp(i64::from(*rise))),
+        url: Vec::new(),
+        misc_path: None,
+        misc_timeout: None,
+    };
+    let mut target_of = |target: &std::net::SocketAddrV4| {
+        if target.ip() != server.ip() {
+            out.connect_ip = Some(sp(target.ip().to_string()));
+        }
+        if target.port() != server.port() {
+            out.connect_port = Some(sp(i64::from(target.port())));
+        }
+    };
+    match kind {
+        CheckKind::Tcp { target } => target_of(target),
+        CheckKind::Http { target, urls } => {
+            target_of(target);
+            out.url = urls.iter().map(|u| sp(url(u))).collect();
+        }
+        CheckKind::Misc { argv, timeout } => {
+            out.misc_path = Some(sp(join_command(argv)));
+            out.misc_timeout = timeout.map(|d| sp(seconds(d)));
+        }
+    }
+    out
+}
+
+fn url(u: &HttpUrl) -> UrlT {
+    let HttpUrl {
+        path,
+        status_code,
+        digest,
+    } = u;
+    UrlT {
+        path: Some(sp(path.clone())),
+        status_code: status_code.map(|c| sp(i64::from(c))),
+        digest: digest.as_ref().map(|d| sp(d.clone())),
+    }
 }
 
 fn user(u: &ScriptUser) -> String {
@@ -490,7 +708,17 @@ mod tests {
         notify_master \"/bin/echo 'up now'\"\n notify_backup /bin/true\n \
         notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n}\n\
         vrrp_instance VI_2 {\n state BACKUP\n interface eth0\n virtual_router_id 43\n \
-        nopreempt\n virtual_ipaddress {\n 10.1.0.1/16\n }\n}\n";
+        nopreempt\n virtual_ipaddress {\n 10.1.0.1/16\n }\n}\n\
+        virtual_server 10.0.0.5 80 {\n delay_loop 3\n lb_algo sh\n lb_kind NAT\n \
+        persistence_timeout 50\n protocol TCP\n sorry_server 10.0.0.9 8080\n quorum 2\n \
+        hysteresis 1\n alpha\n omega\n connect_timeout 2.5\n \
+        real_server 10.0.0.21 8080 {\n weight 3\n inhibit_on_failure\n \
+        notify_up \"/bin/echo 'up'\"\n notify_down /bin/true\n \
+        TCP_CHECK {\n connect_port 81\n connect_timeout 2\n retry 4\n \
+        delay_before_retry 0.5\n rise 2\n delay_loop 7\n }\n \
+        HTTP_GET {\n url {\n path /health\n status_code 204\n \
+        digest 9e107d9d372bb6826bd81d3542a419d6\n }\n }\n \
+        MISC_CHECK {\n misc_path \"/bin/sh -c 'exit 0'\"\n misc_timeout 4\n }\n }\n}\n";
 
     fn round_trip(text: &str, name: &str) -> (Config, Config, String) {
         let loaded = load_str(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
@@ -523,7 +751,13 @@ mod tests {
             script_user,
             enable_script_security,
             metrics_listen,
+            virtual_servers,
         } = &config;
+        let v = &virtual_servers[0];
+        assert!(v.alpha && v.omega && v.sorry_server.is_some() && v.persistence_timeout.is_some());
+        assert_eq!((v.quorum, v.hysteresis), (2, 1));
+        assert_eq!(v.real_servers[0].checks.len(), 3);
+        assert!(v.real_servers[0].inhibit_on_failure && v.real_servers[0].notify_up.is_some());
         assert!(router_id.is_some() && metrics_listen.is_some());
         assert!(script_user.is_some() && *enable_script_security);
         let s = &vrrp_script[0];

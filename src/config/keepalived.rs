@@ -10,13 +10,16 @@
 //! following lines up to the next `}` as its block, as in keepalived (and an error).
 //!
 //! A statement is a keyword and the words after it up to the end of the line (or a brace).
-//! Blocks vipd does not implement yet (`virtual_server`...) are accepted with a
+//! Blocks vipd does not implement yet (`bfd_instance`, `garp_group`...) are accepted with a
 //! warning, but their keywords are still checked against keepalived's, so a typo such as
 //! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
 
 use super::source::Expanded;
 use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess};
 use super::validate::{RawConfig, RawInstance, Val};
+use super::virtual_server::{
+    CHECKERS, RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer,
+};
 use super::{Report, suggest, unsupported};
 
 /// What a lexer token is.
@@ -705,6 +708,8 @@ const CHECKER: &[(&str, Body)] = &[
     ("track_file", Leaf),
     ("file", Leaf),
     ("weight", Leaf),
+    // vipd extension: successes needed before a down server is up again (default 1).
+    ("rise", Leaf),
 ];
 
 /// `SMTP_CHECK { host { ... } }`.
@@ -806,6 +811,11 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
         "vrrp_instance" => {
             if let Some(inst) = vrrp_instance(stmt, report) {
                 raw.instances.push(inst);
+            }
+        }
+        "virtual_server" => {
+            if let Some(vs) = virtual_server(stmt, report) {
+                raw.virtual_servers.push(vs);
             }
         }
         "vrrp_script" => {
@@ -1152,6 +1162,181 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
         }
     }
     Some(inst)
+}
+
+/// A keyword of a known block that vipd does not act on: a warning naming it.
+fn ignored(item: &Stmt, schema: &'static [(&'static str, Body)], place: &str, report: &mut Report) {
+    let name = item.key.text.as_str();
+    match lookup(schema, name) {
+        Some(body) => {
+            let d = report.diag(
+                item.key.line,
+                item.key.col,
+                name,
+                format!("ignored: vipd does not use `{name}` in {place}"),
+            );
+            report.warn(d);
+            check_body(item, body, report);
+        }
+        None => keyword(item, schema, place, report),
+    }
+}
+
+/// A flag keyword (no value): present = true.
+fn flag(item: &Stmt, report: &mut Report) -> Option<Val<bool>> {
+    extra_words(item, 0, report);
+    Some(Val::new(true, item.key.line, item.key.col))
+}
+
+/// The checker defaults (`connect_timeout`, `retry`...) any of these blocks may hold; true
+/// when `item` was one.
+fn check_default(item: &Stmt, d: &mut RawCheckDefaults, report: &mut Report) -> bool {
+    match item.key.text.as_str() {
+        "connect_timeout" => d.connect_timeout = value(item, report),
+        "retry" | "nb_get_retry" => {
+            if let Some(note) = unsupported::renamed(&item.key.text) {
+                let w = report.diag(item.key.line, item.key.col, &item.key.text, note);
+                report.warn(w);
+            }
+            d.retry = value(item, report);
+        }
+        "delay_before_retry" => d.delay_before_retry = value(item, report),
+        "delay_loop" => d.delay_loop = value(item, report),
+        _ => return false,
+    }
+    true
+}
+
+fn virtual_server(stmt: &Stmt, report: &mut Report) -> Option<RawVirtualServer> {
+    let items = block_of(stmt, report)?;
+    let mut vs = RawVirtualServer {
+        key: stmt.key.val(),
+        addr: stmt.args.iter().map(Tok::val).collect(),
+        ..RawVirtualServer::default()
+    };
+    for item in items {
+        match item.key.text.as_str() {
+            "delay_loop" => vs.delay_loop = value(item, report),
+            "lb_algo" | "lvs_sched" => vs.lb_algo = value(item, report),
+            "lb_kind" | "lvs_method" => vs.lb_kind = value(item, report),
+            "persistence_timeout" => vs.persistence_timeout = value(item, report),
+            "protocol" => vs.protocol = value(item, report),
+            "sorry_server" => vs.sorry_server = Some(item.args.iter().map(Tok::val).collect()),
+            "quorum" => vs.quorum = value(item, report),
+            "hysteresis" => vs.hysteresis = value(item, report),
+            "alpha" => vs.alpha = flag(item, report),
+            "omega" => vs.omega = flag(item, report),
+            "real_server" => {
+                if let Some(rs) = real_server(item, report) {
+                    vs.real_servers.push(rs);
+                }
+            }
+            _ if check_default(item, &mut vs.defaults, report) => {}
+            _ => ignored(item, VIRTUAL_SERVER, "virtual_server", report),
+        }
+    }
+    Some(vs)
+}
+
+fn real_server(stmt: &Stmt, report: &mut Report) -> Option<RawRealServer> {
+    let mut rs = RawRealServer {
+        key: stmt.key.val(),
+        addr: stmt.args.iter().map(Tok::val).collect(),
+        ..RawRealServer::default()
+    };
+    // `real_server IP PORT` without a block is valid keepalived: no checker, weight 1.
+    let Some(items) = &stmt.block else {
+        return Some(rs);
+    };
+    for item in items {
+        let name = item.key.text.as_str();
+        match name {
+            "weight" => rs.weight = value(item, report),
+            "inhibit_on_failure" => rs.inhibit_on_failure = flag(item, report),
+            "notify_up" => rs.notify_up = command(item, report),
+            "notify_down" => rs.notify_down = command(item, report),
+            _ if CHECKERS.contains(&name) => {
+                if let Some(c) = checker(item, report) {
+                    rs.checks.push(c);
+                }
+            }
+            _ if check_default(item, &mut rs.defaults, report) => {}
+            _ if name.ends_with("_CHECK") || name == "SSL_GET" => {
+                let d = report.diag(
+                    item.key.line,
+                    item.key.col,
+                    name,
+                    "ignored: vipd runs TCP_CHECK, HTTP_GET and MISC_CHECK only; without \
+                     another checker this real server counts as always up",
+                );
+                report.warn(d);
+                check_body(item, lookup(REAL_SERVER, name).unwrap_or(Leaf), report);
+            }
+            _ => ignored(item, REAL_SERVER, "real_server", report),
+        }
+    }
+    Some(rs)
+}
+
+/// A program and its arguments as one line: `notify_up "/bin/x up"` or `notify_up /bin/x up`.
+fn command(item: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let first = item.arg(0).or_else(|| {
+        let d = report.diag(
+            item.key.line,
+            item.key.col,
+            &item.key.text,
+            format!("`{}` needs a program to run", item.key.text),
+        );
+        report.error(d);
+        None
+    })?;
+    let words: Vec<String> = item
+        .args
+        .iter()
+        .map(|t| {
+            if t.kind == Kind::Quoted && item.args.len() > 1 {
+                format!("\"{}\"", t.text)
+            } else {
+                t.text.clone()
+            }
+        })
+        .collect();
+    Some(Val::new(words.join(" "), first.line, first.col))
+}
+
+fn checker(stmt: &Stmt, report: &mut Report) -> Option<RawCheck> {
+    let items = block_of(stmt, report)?;
+    let mut c = RawCheck {
+        kind: stmt.key.val(),
+        ..RawCheck::default()
+    };
+    for item in items {
+        match item.key.text.as_str() {
+            "connect_ip" => c.connect_ip = value(item, report),
+            "connect_port" => c.connect_port = value(item, report),
+            "rise" => c.rise = value(item, report),
+            "misc_path" => c.misc_path = command(item, report),
+            "misc_timeout" => c.misc_timeout = value(item, report),
+            "url" => {
+                let mut u = RawUrl {
+                    key: item.key.val(),
+                    ..RawUrl::default()
+                };
+                for a in block_of(item, report).unwrap_or_default() {
+                    match a.key.text.as_str() {
+                        "path" => u.path = value(a, report),
+                        "status_code" => u.status_code = value(a, report),
+                        "digest" => u.digest = value(a, report),
+                        _ => ignored(a, URL, "url", report),
+                    }
+                }
+                c.urls.push(u);
+            }
+            _ if check_default(item, &mut c.defaults, report) => {}
+            _ => ignored(item, CHECKER, &stmt.key.text, report),
+        }
+    }
+    Some(c)
 }
 
 /// A keyword inside a block vipd reads: a known one it does not act on is warned about,
@@ -1508,18 +1693,15 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_blocks_warn_with_line() {
+    fn scripts_and_pools_are_read_without_warnings() {
         let text = format!(
             "{MINIMAL}vrrp_script chk {{\n script \"true\"\n interval 2\n}}\n\
              virtual_server 10.0.0.1 80 {{\n lb_algo rr\n real_server 10.0.0.2 80 {{\n \
              TCP_CHECK {{\n connect_timeout 3\n }}\n }}\n}}\n"
         );
         let l = ok(&text);
-        let w: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
-        assert!(w[0].starts_with(
-            "t.conf:12:1: virtual_server: ignored: not supported by this vipd version"
-        ));
-        assert_eq!(w.len(), 1, "vrrp_script is read now: {w:?}");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.virtual_servers.len(), 1);
         assert_eq!(
             l.config.vrrp_script[0].interval,
             std::time::Duration::from_secs(2)
@@ -1551,7 +1733,7 @@ mod tests {
     }
 
     #[test]
-    fn legacy_names_in_skipped_blocks_get_a_note() {
+    fn legacy_names_get_a_note() {
         let l = ok(&format!(
             "{MINIMAL}virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n TCP_CHECK {{\n \
              nb_get_retry 3\n }}\n }}\n}}\n"

@@ -5,6 +5,7 @@
 //! - `keepalived`: lexer and parser for users' unchanged keepalived.conf files.
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
+//! - `virtual_server`: the same for `virtual_server` pools (lb_kind, schedulers, checkers).
 //! - `suggest`: "did you mean" for misspelt keywords (edit distance plus real typos).
 //! - `source`: keepalived's line-level preprocessing: `include`, `$NAME`, `@id` lines.
 //! - `convert`: the model back to commented TOML (`vipctl convert`).
@@ -23,14 +24,16 @@ mod toml;
 mod tracking;
 mod unsupported;
 mod validate;
+mod virtual_server;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Argv, Config, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface,
-    TrackProcess, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+    Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, RealServer, ScriptUser,
+    SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef, VirtualIp, VirtualServer,
+    VrrpInstance, VrrpScript,
 };
 
 /// `vipctl convert`: a loaded configuration as vipd's commented TOML.

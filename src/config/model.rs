@@ -2,7 +2,7 @@
 //!
 //! Field names follow keepalived's keywords so users recognise them.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Every `vrrp_instance`, in file order.
     pub instances: Vec<VrrpInstance>,
+    /// Every `virtual_server`, in file order: pools served by vipd's TCP forwarder.
+    pub virtual_servers: Vec<VirtualServer>,
     /// Every `vrrp_script`: health checks that instances track by name.
     pub vrrp_script: Vec<VrrpScript>,
     /// Every `vrrp_track_file`: files whose number moves priorities (maintenance files).
@@ -246,4 +248,138 @@ pub struct VirtualIp {
     pub dev: Option<String>,
     /// `label L`: the address label (`eth0:1`).
     pub label: Option<String>,
+}
+
+/// `lb_algo` (alias `lvs_sched`): how a new connection picks its real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LbAlgo {
+    /// `rr`: round robin, weights only as on/off (0 = drain).
+    Rr,
+    /// `wrr`: weighted round robin.
+    Wrr,
+    /// `lc`: least active connections.
+    Lc,
+    /// `wlc`: least active connections per unit of weight (keepalived's default).
+    #[default]
+    Wlc,
+    /// `sh`: source hashing: a client address always maps to the same server while the set
+    /// of available servers is unchanged.
+    Sh,
+}
+
+impl LbAlgo {
+    /// The keepalived spelling (`rr`, `wlc`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LbAlgo::Rr => "rr",
+            LbAlgo::Wrr => "wrr",
+            LbAlgo::Lc => "lc",
+            LbAlgo::Wlc => "wlc",
+            LbAlgo::Sh => "sh",
+        }
+    }
+}
+
+/// One `virtual_server IP PORT { ... }` with `lb_kind NAT` and `protocol TCP`: vipd accepts
+/// connections on `addr` and forwards them to its real servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualServer {
+    /// The address and port clients connect to (usually a VIP of a vrrp_instance).
+    pub addr: SocketAddrV4,
+    /// `delay_loop`: the health-check interval of its real servers. Default 60 s.
+    pub delay_loop: Duration,
+    /// `lb_algo`. Default `wlc`, as keepalived.
+    pub lb_algo: LbAlgo,
+    /// `persistence_timeout`: a client address sticks to its server this long after its
+    /// last connection. `None` = no persistence.
+    pub persistence_timeout: Option<Duration>,
+    /// `sorry_server IP PORT`: where connections go while quorum is lost.
+    pub sorry_server: Option<SocketAddrV4>,
+    /// `quorum`: the sum of the weights of healthy servers below which the pool is down.
+    /// Default 1.
+    pub quorum: u32,
+    /// `hysteresis`: quorum is lost below `quorum - hysteresis` and regained at
+    /// `quorum + hysteresis`. Default 0.
+    pub hysteresis: u32,
+    /// `alpha`: real servers start down and come up on their first good check.
+    pub alpha: bool,
+    /// `omega`: run every up server's `notify_down` when the pool stops.
+    pub omega: bool,
+    /// `connect_timeout` at this level: the forwarder's timeout for connecting to a real
+    /// server. Default 5 s.
+    pub connect_timeout: Duration,
+    /// Every `real_server`, in file order.
+    pub real_servers: Vec<RealServer>,
+}
+
+/// One `real_server IP PORT { ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealServer {
+    /// Where connections are forwarded.
+    pub addr: SocketAddrV4,
+    /// `weight`, 0 = drain (no new connections). Default 1.
+    pub weight: u32,
+    /// `inhibit_on_failure`: a failed server is set to weight 0 (its connections finish)
+    /// instead of being removed.
+    pub inhibit_on_failure: bool,
+    /// `notify_up`: a program run when the server comes up (argv, no shell).
+    pub notify_up: Option<Vec<String>>,
+    /// `notify_down`: a program run when the server goes down (argv, no shell).
+    pub notify_down: Option<Vec<String>>,
+    /// Health checkers; none = always up.
+    pub checks: Vec<Check>,
+}
+
+/// One health checker of a real server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What is checked.
+    pub kind: CheckKind,
+    /// `connect_timeout` (TCP_CHECK, HTTP_GET): default 5 s.
+    pub connect_timeout: Duration,
+    /// `retry` (legacy `nb_get_retry`): consecutive failures before the server goes down.
+    /// Default 1.
+    pub retry: u32,
+    /// `delay_before_retry`: the interval between checks while failing. Default 1 s.
+    pub delay_before_retry: Duration,
+    /// `rise` (vipd extension): consecutive successes before a down server is up again.
+    /// Default 1, as keepalived.
+    pub rise: u32,
+    /// `delay_loop` inside the checker; `None` = the virtual server's.
+    pub delay_loop: Option<Duration>,
+}
+
+/// The checker kinds vipd runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckKind {
+    /// `TCP_CHECK`: a TCP connect succeeds.
+    Tcp {
+        /// `connect_ip` / `connect_port`: where to connect; default the real server.
+        target: SocketAddrV4,
+    },
+    /// `HTTP_GET`: every `url` answers with its status code (and body digest).
+    Http {
+        /// Where to connect; default the real server.
+        target: SocketAddrV4,
+        /// The URLs, each must pass.
+        urls: Vec<HttpUrl>,
+    },
+    /// `MISC_CHECK`: a program exits 0 within its timeout.
+    Misc {
+        /// `misc_path`: the argv (split on spaces, quotes kept together; no shell).
+        argv: Vec<String>,
+        /// `misc_timeout`; default the virtual server's delay_loop.
+        timeout: Option<Duration>,
+    },
+}
+
+/// One `url { path; status_code; digest }` of an HTTP_GET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// `path`, e.g. `/health`.
+    pub path: String,
+    /// `status_code`: the expected status; `None` = any 2xx (keepalived's default).
+    pub status_code: Option<u16>,
+    /// `digest`: the MD5 of the body, lower-case hex.
+    pub digest: Option<String>,
 }

@@ -9,6 +9,14 @@
 //! virtual_router_id = 51
 //! authentication = { auth_type = "PASS", auth_pass = "secret" }
 //! virtual_ipaddress = ["192.168.91.151/24 dev eth0 label eth0:1"]
+//! [[virtual_server]]
+//! ip = "192.168.91.151"
+//! port = 6201
+//! lb_algo = "rr"
+//! [[virtual_server.real_server]]
+//! ip = "192.168.91.104"
+//! port = 6101
+//! TCP_CHECK = { connect_timeout = 3 }
 //! ```
 //!
 //! Deserialised with serde (`deny_unknown_fields`); values keep their spans so the shared
@@ -22,6 +30,7 @@ use super::tracking::{
     RawNotify, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks,
 };
 use super::validate::{RawConfig, RawInstance, Val};
+use super::virtual_server::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer};
 use super::{Report, suggest};
 
 // The model back to these structs, for `vipctl convert`: a child module so it can build them.
@@ -35,6 +44,8 @@ struct File {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_instance: Vec<Instance>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    virtual_server: Vec<VirtualServerT>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_script: Vec<Script>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_track_file: Vec<TrackFileTable>,
@@ -42,6 +53,69 @@ struct File {
     vrrp_track_process: Vec<TrackProcessTable>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_sync_group: Vec<SyncGroupTable>,
+}
+
+/// `[[virtual_server]]`: `ip` and `port` instead of keepalived's two words.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct VirtualServerT {
+    ip: Spanned<String>,
+    port: Spanned<i64>,
+    delay_loop: Option<Spanned<Seconds>>,
+    lb_algo: Option<Spanned<String>>,
+    lb_kind: Option<Spanned<String>>,
+    persistence_timeout: Option<Spanned<i64>>,
+    protocol: Option<Spanned<String>>,
+    /// `"IP PORT"`, as in keepalived.
+    sorry_server: Option<Spanned<String>>,
+    quorum: Option<Spanned<i64>>,
+    hysteresis: Option<Spanned<i64>>,
+    alpha: Option<Spanned<bool>>,
+    omega: Option<Spanned<bool>>,
+    connect_timeout: Option<Spanned<Seconds>>,
+    retry: Option<Spanned<i64>>,
+    delay_before_retry: Option<Spanned<Seconds>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    real_server: Vec<RealServerT>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RealServerT {
+    ip: Spanned<String>,
+    port: Spanned<i64>,
+    weight: Option<Spanned<i64>>,
+    inhibit_on_failure: Option<Spanned<bool>>,
+    notify_up: Option<Spanned<String>>,
+    notify_down: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<Seconds>>,
+    retry: Option<Spanned<i64>>,
+    delay_before_retry: Option<Spanned<Seconds>>,
+    delay_loop: Option<Spanned<Seconds>>,
+    #[serde(rename = "TCP_CHECK")]
+    tcp_check: Option<Spanned<CheckT>>,
+    #[serde(rename = "HTTP_GET")]
+    http_get: Option<Spanned<CheckT>>,
+    #[serde(rename = "MISC_CHECK")]
+    misc_check: Option<Spanned<CheckT>>,
+}
+
+/// Any checker table; the shared validation says which keys fit which checker.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CheckT {
+    connect_ip: Option<Spanned<String>>,
+    connect_port: Option<Spanned<i64>>,
+    connect_timeout: Option<Spanned<Seconds>>,
+    retry: Option<Spanned<i64>>,
+    nb_get_retry: Option<Spanned<i64>>,
+    delay_before_retry: Option<Spanned<Seconds>>,
+    delay_loop: Option<Spanned<Seconds>>,
+    rise: Option<Spanned<i64>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    url: Vec<Spanned<UrlT>>,
+    misc_path: Option<Spanned<String>>,
+    misc_timeout: Option<Spanned<Seconds>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -102,6 +176,14 @@ struct NotifyKeys {
     notify_fault: Option<Spanned<String>>,
     notify_stop: Option<Spanned<String>>,
     notify: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct UrlT {
+    path: Option<Spanned<String>>,
+    status_code: Option<Spanned<i64>>,
+    digest: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -180,6 +262,7 @@ const TOP_KEYS: &[&str] = &[
     "vrrp_track_file",
     "vrrp_track_process",
     "vrrp_sync_group",
+    "virtual_server",
 ];
 const GLOBAL_KEYS: &[&str] = &[
     "router_id",
@@ -209,6 +292,53 @@ const SYNC_GROUP_KEYS: &[&str] = &[
     "notify_stop",
     "notify",
 ];
+const VS_KEYS: &[&str] = &[
+    "ip",
+    "port",
+    "delay_loop",
+    "lb_algo",
+    "lb_kind",
+    "persistence_timeout",
+    "protocol",
+    "sorry_server",
+    "quorum",
+    "hysteresis",
+    "alpha",
+    "omega",
+    "connect_timeout",
+    "retry",
+    "delay_before_retry",
+    "real_server",
+];
+const RS_KEYS: &[&str] = &[
+    "ip",
+    "port",
+    "weight",
+    "inhibit_on_failure",
+    "notify_up",
+    "notify_down",
+    "connect_timeout",
+    "retry",
+    "delay_before_retry",
+    "delay_loop",
+    "TCP_CHECK",
+    "HTTP_GET",
+    "MISC_CHECK",
+];
+const CHECK_KEYS: &[&str] = &[
+    "connect_ip",
+    "connect_port",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "delay_loop",
+    "rise",
+    "url",
+    "misc_path",
+    "misc_timeout",
+];
+const URL_KEYS: &[&str] = &["path", "status_code", "digest"];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
     "state",
@@ -299,6 +429,12 @@ fn unknown_keys(text: &str, report: &mut Report) -> bool {
             }
             ("vrrp_sync_group", DeValue::Array(a)) => tables(a, SYNC_GROUP_KEYS, "vrrp_sync_group"),
             ("authentication", DeValue::Table(t)) => vec![(t, AUTH_KEYS, "authentication")],
+            ("virtual_server", DeValue::Array(a)) => tables(a, VS_KEYS, "virtual_server"),
+            ("real_server", DeValue::Array(a)) => tables(a, RS_KEYS, "real_server"),
+            ("url", DeValue::Array(a)) => tables(a, URL_KEYS, "url"),
+            ("TCP_CHECK" | "HTTP_GET" | "MISC_CHECK", DeValue::Table(t)) => {
+                vec![(t, CHECK_KEYS, "a health checker")]
+            }
             _ => Vec::new(),
         },
     );
@@ -406,6 +542,11 @@ fn convert(file: File, text: &str) -> RawConfig {
             .and_then(|g| g.metrics_listen.as_ref())
             .map(v),
         instances,
+        virtual_servers: file
+            .virtual_server
+            .iter()
+            .map(|vs| virtual_server(text, vs))
+            .collect(),
         includes: Vec::new(),
         tracking: RawTracking {
             scripts: file.vrrp_script.iter().map(|s| script(text, s)).collect(),
@@ -480,6 +621,98 @@ fn notify(text: &str, keys: &NotifyKeys) -> RawNotify {
         fault: v(&keys.notify_fault),
         stop: v(&keys.notify_stop),
         any: v(&keys.notify),
+    }
+}
+
+fn virtual_server(text: &str, vs: &VirtualServerT) -> RawVirtualServer {
+    let v = |s: &Spanned<String>| val(text, s);
+    let n = |s: &Spanned<i64>| val(text, s);
+    let f = |s: &Spanned<Seconds>| val(text, s);
+    let flag = |b: &Spanned<bool>| {
+        let (line, col) = line_col(text, b.span().start);
+        Val::new(*b.get_ref(), line, col)
+    };
+    RawVirtualServer {
+        key: v(&vs.ip),
+        addr: vec![v(&vs.ip), n(&vs.port)],
+        delay_loop: vs.delay_loop.as_ref().map(f),
+        lb_algo: vs.lb_algo.as_ref().map(v),
+        lb_kind: vs.lb_kind.as_ref().map(v),
+        persistence_timeout: vs.persistence_timeout.as_ref().map(n),
+        protocol: vs.protocol.as_ref().map(v),
+        sorry_server: vs.sorry_server.as_ref().map(|s| words(text, s)),
+        quorum: vs.quorum.as_ref().map(n),
+        hysteresis: vs.hysteresis.as_ref().map(n),
+        alpha: vs.alpha.as_ref().map(flag),
+        omega: vs.omega.as_ref().map(flag),
+        defaults: RawCheckDefaults {
+            connect_timeout: vs.connect_timeout.as_ref().map(f),
+            retry: vs.retry.as_ref().map(n),
+            delay_before_retry: vs.delay_before_retry.as_ref().map(f),
+            delay_loop: None,
+        },
+        real_servers: vs
+            .real_server
+            .iter()
+            .map(|rs| RawRealServer {
+                key: v(&rs.ip),
+                addr: vec![v(&rs.ip), n(&rs.port)],
+                weight: rs.weight.as_ref().map(n),
+                inhibit_on_failure: rs.inhibit_on_failure.as_ref().map(flag),
+                notify_up: rs.notify_up.as_ref().map(v),
+                notify_down: rs.notify_down.as_ref().map(v),
+                defaults: RawCheckDefaults {
+                    connect_timeout: rs.connect_timeout.as_ref().map(f),
+                    retry: rs.retry.as_ref().map(n),
+                    delay_before_retry: rs.delay_before_retry.as_ref().map(f),
+                    delay_loop: rs.delay_loop.as_ref().map(f),
+                },
+                checks: [
+                    ("TCP_CHECK", &rs.tcp_check),
+                    ("HTTP_GET", &rs.http_get),
+                    ("MISC_CHECK", &rs.misc_check),
+                ]
+                .into_iter()
+                .filter_map(|(kind, c)| c.as_ref().map(|c| check(text, kind, c)))
+                .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn check(text: &str, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
+    let v = |s: &Spanned<String>| val(text, s);
+    let n = |s: &Spanned<i64>| val(text, s);
+    let f = |s: &Spanned<Seconds>| val(text, s);
+    let (line, col) = line_col(text, c.span().start);
+    let body = c.get_ref();
+    RawCheck {
+        kind: Val::new(kind.to_string(), line, col),
+        connect_ip: body.connect_ip.as_ref().map(v),
+        connect_port: body.connect_port.as_ref().map(n),
+        rise: body.rise.as_ref().map(n),
+        defaults: RawCheckDefaults {
+            connect_timeout: body.connect_timeout.as_ref().map(f),
+            retry: body.retry.as_ref().or(body.nb_get_retry.as_ref()).map(n),
+            delay_before_retry: body.delay_before_retry.as_ref().map(f),
+            delay_loop: body.delay_loop.as_ref().map(f),
+        },
+        urls: body
+            .url
+            .iter()
+            .map(|u| {
+                let (line, col) = line_col(text, u.span().start);
+                let u = u.get_ref();
+                RawUrl {
+                    key: Val::new("url".to_string(), line, col),
+                    path: u.path.as_ref().map(v),
+                    status_code: u.status_code.as_ref().map(n),
+                    digest: u.digest.as_ref().map(v),
+                }
+            })
+            .collect(),
+        misc_path: body.misc_path.as_ref().map(v),
+        misc_timeout: body.misc_timeout.as_ref().map(f),
     }
 }
 

@@ -444,7 +444,7 @@ pub(crate) fn join_command(argv: &[String]) -> String {
 }
 
 /// A command line: split into argv, its program found and checked.
-fn command(line: &Val<String>, key: &str, report: &mut Report) -> Option<Argv> {
+pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Option<Argv> {
     let argv = match split_command(&line.value) {
         Ok(argv) if !argv.is_empty() => argv,
         Ok(_) => {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
 use super::tracking::{self, RawNotify, RawTracking, RawTracks, Tracking};
+use super::virtual_server::{RawVirtualServer, validate_all};
 use super::{Report, suggest};
 
 /// A value as written in the file, with where it was written.
@@ -35,6 +36,7 @@ pub(crate) struct RawConfig {
     pub(crate) router_id: Option<Val<String>>,
     pub(crate) metrics_listen: Option<Val<String>>,
     pub(crate) instances: Vec<RawInstance>,
+    pub(crate) virtual_servers: Vec<RawVirtualServer>,
     /// Lines of keepalived `include` statements (not followed), for a better "no instance".
     pub(crate) includes: Vec<usize>,
     /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
@@ -111,8 +113,10 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
             }
         }
     }
-    if raw.instances.is_empty() {
-        let mut message = "no vrrp_instance defined: nothing to do".to_string();
+    let no_pools = raw.virtual_servers.is_empty();
+    validate_all(raw.virtual_servers, report, &mut config.virtual_servers);
+    if raw.instances.is_empty() && no_pools {
+        let mut message = "no vrrp_instance or virtual_server defined: nothing to do".to_string();
         if let Some(line) = raw.includes.first() {
             message.push_str(&format!(
                 " (the include on line {line} is not followed by this vipd version)"
@@ -454,7 +458,7 @@ fn range_u8(report: &mut Report, v: &Val<String>, key: &str, min: u8, max: u8) -
 }
 
 /// `3`, `0.5`: non-negative decimal seconds.
-fn seconds(text: &str) -> Option<Duration> {
+pub(crate) fn seconds(text: &str) -> Option<Duration> {
     if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return None;
     }
@@ -1076,10 +1080,18 @@ mod tests {
             ("[global_defs]\nrouter_id = \"x\"\n", "a.toml"),
         ] {
             let d = one_error(text, file);
-            check(&d, 0, "vrrp_instance", "no vrrp_instance defined", None);
+            check(
+                &d,
+                0,
+                "vrrp_instance",
+                "no vrrp_instance or virtual_server",
+                None,
+            );
             assert_eq!(
                 d.to_string(),
-                format!("{file}: vrrp_instance: no vrrp_instance defined: nothing to do")
+                format!(
+                    "{file}: vrrp_instance: no vrrp_instance or virtual_server defined: nothing to do"
+                )
             );
         }
     }

@@ -139,6 +139,9 @@ pub struct Status {
     pub pid: u32,
     /// Every instance, in config order.
     pub instances: Vec<InstanceStatus>,
+    /// Every virtual_server (TCP pool), in config order. Absent from older daemons.
+    #[serde(default)]
+    pub virtual_servers: Vec<VirtualServerStatus>,
 }
 
 /// One VRRP instance.
@@ -242,4 +245,52 @@ pub struct Counters {
     pub released_master: u64,
     /// Received packets dropped, by reason (`auth_password`, `ttl`, ...).
     pub drops: BTreeMap<String, u64>,
+}
+
+/// One `virtual_server`: a TCP pool forwarded by vipd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualServerStatus {
+    /// `IP:PORT` clients connect to.
+    pub addr: String,
+    /// The scheduler (`rr`, `wlc`...).
+    pub lb_algo: String,
+    /// False while the healthy weight is below quorum.
+    pub quorum_up: bool,
+    /// `IP:PORT` of the sorry server, if configured.
+    pub sorry_server: Option<String>,
+    /// Connections open to the sorry server now.
+    pub sorry_active_connections: u32,
+    /// Connections sent to the sorry server since start.
+    pub sorry_total_connections: u64,
+    /// Every real server, in config order.
+    pub real_servers: Vec<RealServerStatus>,
+}
+
+/// One real server of a pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealServerStatus {
+    /// `IP:PORT`.
+    pub addr: String,
+    /// `UP` or `DOWN`.
+    pub state: String,
+    /// The configured weight (0 = drain).
+    pub weight: u32,
+    /// The weight the scheduler uses now (0 while down).
+    pub effective_weight: u32,
+    /// Connections open now.
+    pub active_connections: u32,
+    /// Connections forwarded since start.
+    pub total_connections: u64,
+    /// Bytes from clients to this server.
+    pub bytes_in: u64,
+    /// Bytes from this server to clients.
+    pub bytes_out: u64,
+    /// Forwarding connects that failed.
+    pub connect_failures: u64,
+    /// Health checks that failed.
+    pub check_failures: u64,
+    /// UP/DOWN changes since start.
+    pub transitions: u64,
+    /// The most recent UP/DOWN change and its reason.
+    pub last_transition: Option<Transition>,
 }

@@ -4,7 +4,9 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::control::proto::{Event, HandoverResult, InstanceStatus, ReloadSummary, Status};
+use crate::control::proto::{
+    Event, HandoverResult, InstanceStatus, ReloadSummary, Status, VirtualServerStatus,
+};
 
 /// Renders the whole status; `now` makes "12 s ago" testable.
 pub fn status(status: &Status, now: SystemTime) -> String {
@@ -20,7 +22,65 @@ pub fn status(status: &Status, now: SystemTime) -> String {
         out.push('\n');
         instance(&mut out, inst, now);
     }
+    for vs in &status.virtual_servers {
+        out.push('\n');
+        virtual_server(&mut out, vs, now);
+    }
     out
+}
+
+fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
+    let quorum = if vs.quorum_up {
+        "quorum up"
+    } else {
+        "QUORUM LOST"
+    };
+    let _ = writeln!(out, "virtual_server {}  {}  {quorum}", vs.addr, vs.lb_algo);
+    let _ = writeln!(
+        out,
+        "  {:<21} {:<5} {:>6} {:>7} {:>9} {:>10} {:>10} {:>6} {:>6}",
+        "real_server",
+        "state",
+        "weight",
+        "active",
+        "total",
+        "bytes in",
+        "bytes out",
+        "fails",
+        "checks"
+    );
+    for rs in &vs.real_servers {
+        let weight = if rs.effective_weight == rs.weight {
+            rs.weight.to_string()
+        } else {
+            format!("{}/{}", rs.effective_weight, rs.weight)
+        };
+        let _ = writeln!(
+            out,
+            "  {:<21} {:<5} {:>6} {:>7} {:>9} {:>10} {:>10} {:>6} {:>6}",
+            rs.addr,
+            rs.state,
+            weight,
+            rs.active_connections,
+            rs.total_connections,
+            rs.bytes_in,
+            rs.bytes_out,
+            rs.connect_failures,
+            rs.check_failures
+        );
+        if let Some(t) = &rs.last_transition {
+            let at = UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
+            let ago = now.duration_since(at).unwrap_or_default();
+            let _ = writeln!(out, "    {} {} ago: {}", t.to, human(ago), t.reason);
+        }
+    }
+    if let Some(s) = &vs.sorry_server {
+        let _ = writeln!(
+            out,
+            "  sorry_server {s}: active {}, total {}",
+            vs.sorry_active_connections, vs.sorry_total_connections
+        );
+    }
 }
 
 fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
@@ -229,6 +289,7 @@ mod test {
                     detail: "exit status 0".into(),
                 }],
             }],
+            virtual_servers: vec![],
         };
         assert_eq!(
             super::status(&status, now),
@@ -285,5 +346,68 @@ mod test {
             "VI_1  BACKUP  vrid 51  priority 80 (configured 100)  from 10.0.0.11  \
              [maintenance: stays backup]\n"
         ));
+    }
+}
+
+#[cfg(test)]
+mod test_lb {
+    use super::*;
+    use crate::control::proto::{RealServerStatus, Transition};
+
+    #[test]
+    fn virtual_servers_as_a_table() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let rs = |addr: &str, up: bool| RealServerStatus {
+            addr: addr.into(),
+            state: if up { "UP" } else { "DOWN" }.into(),
+            weight: 2,
+            effective_weight: if up { 2 } else { 0 },
+            active_connections: 3,
+            total_connections: 40,
+            bytes_in: 500,
+            bytes_out: 6000,
+            connect_failures: 1,
+            check_failures: if up { 0 } else { 7 },
+            transitions: u64::from(!up),
+            last_transition: (!up).then(|| Transition {
+                at_unix_ms: 1_000_000_000 - 5_000,
+                from: "UP".into(),
+                to: "DOWN".into(),
+                reason: "connect to 10.0.0.2:80: Connection refused".into(),
+            }),
+        };
+        let status = Status {
+            version: 1,
+            router_id: None,
+            pid: 7,
+            instances: vec![],
+            virtual_servers: vec![VirtualServerStatus {
+                addr: "10.0.0.100:80".into(),
+                lb_algo: "wrr".into(),
+                quorum_up: true,
+                sorry_server: Some("10.0.0.9:80".into()),
+                sorry_active_connections: 0,
+                sorry_total_connections: 2,
+                real_servers: vec![rs("10.0.0.1:80", true), rs("10.0.0.2:80", false)],
+            }],
+        };
+        assert_eq!(
+            super::status(&status, now),
+            "vipd (pid 7): 0 instance(s)\n\
+             \n\
+             virtual_server 10.0.0.100:80  wrr  quorum up\n\
+             \x20 real_server           state weight  active     total   bytes in  bytes out  fails checks\n\
+             \x20 10.0.0.1:80           UP         2       3        40        500       6000      1      0\n\
+             \x20 10.0.0.2:80           DOWN     0/2       3        40        500       6000      1      7\n\
+             \x20   DOWN 5 s ago: connect to 10.0.0.2:80: Connection refused\n\
+             \x20 sorry_server 10.0.0.9:80: active 0, total 2\n"
+        );
+    }
+
+    #[test]
+    fn old_daemons_without_virtual_servers_still_parse() {
+        let json = r#"{"version":1,"router_id":null,"pid":1,"instances":[]}"#;
+        let s: Status = serde_json::from_str(json).unwrap();
+        assert!(s.virtual_servers.is_empty());
     }
 }

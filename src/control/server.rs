@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::control::access::Access;
 use crate::control::proto::{Event, Request, Response, SCHEMA_VERSION, Status};
+use crate::lb::LbView;
 use crate::net::addr::Netlink;
 use crate::vrrp::instance::SharedStatus;
 
@@ -45,6 +46,8 @@ pub struct View {
     pub instances: Arc<RwLock<Instances>>,
     /// For checking VIP presence.
     pub netlink: Netlink,
+    /// The virtual servers' state.
+    pub lb: LbView,
 }
 
 impl View {
@@ -76,6 +79,7 @@ impl View {
             router_id: current.router_id,
             pid: std::process::id(),
             instances,
+            virtual_servers: self.lb.status(),
         }
     }
 }

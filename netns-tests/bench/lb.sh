@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# Forwarder benchmark: the same backends reached directly, through vipd's virtual_server
+# forwarder, and through HAProxy in TCP mode with splice, side by side in one run.
+#
+# Everything runs inside one network namespace made for the run, on its loopback: nothing
+# leaves it. The forwarder under test (vipd or haproxy, one thread each) is pinned to CPU 0,
+# the load generators and the backends to CPU 1 (taskset).
+#
+# Backends: nginx (Debian) serving a 3-byte page and a 100 KB file; iperf3 -s.
+# Measures, REPEAT times each, and prints medians with the ratio vipd/haproxy:
+#   - bulk throughput client->server and server->client (iperf3, 1 stream), and the
+#     forwarder's CPU seconds per Gbit moved (utime+stime from /proc),
+#   - new connections per second (wrk, Connection: close, 50 connections), and how busy the
+#     forwarder's core was meanwhile,
+#   - latency p50/p99 (wrk --latency, 1 connection): keep-alive, new connection per
+#     request, and a 100 KB body,
+#   - RSS per idle proxied connection with IDLE_CONNS idle connections held open.
+#
+# Builds nothing. Needs root, iproute2, taskset, nginx, haproxy, iperf3, wrk, python3:
+#   apt-get install -y nginx-light haproxy iperf3 wrk python3
+#   VIPD_BIN     vipd binary (default: ${CARGO_TARGET_DIR:-<repo>/target}/release/vipd)
+#   DURATION     seconds per measurement (default 5)
+#   REPEAT       runs per measurement (default 3)
+#   IDLE_CONNS   idle connections for the memory figure (default 9000)
+#   MAX_SECONDS  hard limit for the whole script (default 1200)
+#   KEEP_LOGS=1  keep the work directory (configs, logs, raw results)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+VIPD_BIN=${VIPD_BIN:-$TARGET/release/vipd}
+DURATION=${DURATION:-5}
+REPEAT=${REPEAT:-3}
+IDLE_CONNS=${IDLE_CONNS:-9000}
+MAX_SECONDS=${MAX_SECONDS:-1200}
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "lb.sh: needs root (network namespace)" >&2
+    exit 2
+fi
+for tool in ip taskset nginx haproxy iperf3 wrk python3 awk setsid; do
+    command -v "$tool" >/dev/null || {
+        echo "lb.sh: $tool not found (apt-get install -y nginx-light haproxy iperf3 wrk python3)" >&2
+        exit 2
+    }
+done
+[[ -x $VIPD_BIN ]] || { echo "lb.sh: no vipd at $VIPD_BIN (cargo build --release)" >&2; exit 2; }
+
+NS="vb$$-lb"
+WORK=$(mktemp -d "/tmp/vb$$-lb-XXXXXX")
+RESULTS=$WORK/results          # lines: METRIC TARGET VALUE
+PGIDS=()
+HZ=$(getconf CLK_TCK)
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# Signals a process group only while its leader is still ours (alive, leading its group).
+kill_group() {
+    local sig=$1 pg=$2 stat
+    stat=$(cat "/proc/$pg/stat" 2>/dev/null) || return 0
+    local rest=${stat##*) }
+    local fields
+    read -r -a fields <<<"$rest"
+    [[ ${fields[2]} == "$pg" ]] || return 0
+    kill "-$sig" -- "-$pg" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for pg in "${PGIDS[@]}"; do
+        kill_group KILL "$pg"
+        wait "$pg" 2>/dev/null || true
+    done
+    if [[ -n ${WATCHDOG:-} ]]; then kill "$WATCHDOG" 2>/dev/null || true; fi
+    ip netns del "$NS" 2>/dev/null || true
+    if [[ ${KEEP_LOGS:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+(
+    sleep "$MAX_SECONDS" &
+    sp=$!
+    trap 'kill $sp 2>/dev/null; exit 0' TERM
+    wait $sp && { log "MAX_SECONDS=$MAX_SECONDS reached"; kill -TERM $$; }
+) &
+WATCHDOG=$!
+
+# start NAME CPU CMD...: runs CMD in the namespace on CPU, in its own process group; sets PID.
+start() {
+    local name=$1 cpu=$2; shift 2
+    setsid ip netns exec "$NS" taskset -c "$cpu" "$@" >"$WORK/$name.log" 2>&1 &
+    PID=$!
+    PGIDS+=("$PID")
+}
+
+# in_ns CPU CMD...: runs CMD in the namespace on CPU and waits for it.
+in_ns() {
+    local cpu=$1; shift
+    ip netns exec "$NS" taskset -c "$cpu" "$@"
+}
+
+wait_port() {
+    local port=$1
+    for _ in $(seq 100); do
+        if ip netns exec "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    log "nothing listens on 127.0.0.1:$port"; return 1
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+record() { echo "$1 $2 $3" >>"$RESULTS"; }
+
+# ---------------------------------------------------------------- the lab
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+
+# nginx's workers run unprivileged: they must be able to read the pages.
+chmod 755 "$WORK"
+mkdir -p "$WORK/www"
+printf 'ok\n' >"$WORK/www/index.html"
+head -c 102400 /dev/zero | tr '\0' 'x' >"$WORK/www/100k"
+
+cat >"$WORK/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err crit;
+worker_rlimit_nofile $(ulimit -Hn);
+events { worker_connections 30000; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 600s;
+    client_header_timeout 600s;
+    server {
+        listen 127.0.0.1:8080 backlog=4096 reuseport;
+        root $WORK/www;
+    }
+}
+EOF
+
+cat >"$WORK/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    # Two descriptors per connection, and pipes for splice: 200 is plenty for 50 busy
+    # connections and keeps the total under a 20000 descriptor limit at 9000 idle ones.
+    maxconn $((IDLE_CONNS + 100))
+    maxpipes 200
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 900s
+    timeout server 900s
+    option splice-request
+    option splice-response
+frontend http
+    bind 127.0.0.1:18080 backlog 4096
+    default_backend http
+backend http
+    server s1 127.0.0.1:8080
+frontend iperf
+    bind 127.0.0.1:15201
+    default_backend iperf
+backend iperf
+    server s1 127.0.0.1:5201
+EOF
+
+cat >"$WORK/vipd.conf" <<EOF
+virtual_server 127.0.0.1 28080 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 127.0.0.1 8080 {
+        weight 1
+    }
+}
+virtual_server 127.0.0.1 25201 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 127.0.0.1 5201 {
+        weight 1
+    }
+}
+EOF
+
+# Every process may use the hard limit of descriptors (the idle test needs 2 per connection).
+ulimit -n "$(ulimit -Hn)"
+if (( $(ulimit -n) < 2 * IDLE_CONNS + 200 )); then
+    echo "lb.sh: open-file limit $(ulimit -n) is too low for IDLE_CONNS=$IDLE_CONNS" >&2
+    exit 2
+fi
+
+start nginx 1 nginx -c "$WORK/nginx.conf"
+start iperf3 1 iperf3 -s -B 127.0.0.1 -p 5201
+start haproxy 0 haproxy -db -f "$WORK/haproxy.cfg"
+HAPROXY_PID=$PID
+VIPD_LOG=warn start vipd 0 "$VIPD_BIN" --config "$WORK/vipd.conf" --socket "$WORK/vipd.sock"
+VIPD_PID=$PID
+for p in 8080 5201 18080 15201 28080 25201; do wait_port "$p"; done
+log "haproxy $(haproxy -v | awk 'NR==1{print $3}') pid $HAPROXY_PID, vipd pid $VIPD_PID, nginx, iperf3 up in $NS"
+
+declare -A HTTP_PORT=([direct]=8080 [haproxy]=18080 [vipd]=28080)
+declare -A IPERF_PORT=([direct]=5201 [haproxy]=15201 [vipd]=25201)
+declare -A PROXY_PID=([haproxy]=$HAPROXY_PID [vipd]=$VIPD_PID)
+TARGETS="direct vipd haproxy"
+
+# ---------------------------------------------------------------- measurements
+bulk() {
+    local t=$1 dir=$2 flag="" pid=${PROXY_PID[$1]:-} c0=0 c1 json bytes bps
+    [[ $dir == s2c ]] && flag=-R
+    [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
+    json=$(in_ns 1 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$t]}" -t "$DURATION" -J $flag)
+    read -r bytes bps < <(python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]["sum_received"]; print(e["bytes"], e["bits_per_second"])' <<<"$json")
+    record "bulk_${dir}_gbps" "$t" "$(awk -v b="$bps" 'BEGIN{printf "%.2f", b/1e9}')"
+    if [[ -n $pid ]]; then
+        c1=$(cpu_ticks "$pid")
+        record "cpu_per_gbit_${dir}" "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v b="$bytes" 'BEGIN{printf "%.3f", (c/hz)/(b*8/1e9)}')"
+    fi
+}
+
+# wrk_run URL CONNS ARGS...: prints wrk's output.
+wrk_run() {
+    local url=$1 conns=$2; shift 2
+    in_ns 1 wrk -t1 -c"$conns" -d"${DURATION}s" "$@" "$url"
+}
+
+# The latency line for a percentile (50%, 99%) in microseconds.
+pct_us() {
+    awk -v p="$1" '$1 == p {
+        v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+        if (u == "ms") v *= 1000; else if (u == "s") v *= 1000000;
+        printf "%.1f", v }'
+}
+
+conn_rate() {
+    local t=$1 out pid=${PROXY_PID[$1]:-} c0=0 c1
+    [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
+    out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 50 -H "Connection: close")
+    record new_conn_per_s "$t" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
+    if [[ -n $pid ]]; then
+        c1=$(cpu_ticks "$pid")
+        record conn_cpu_pct "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$DURATION" 'BEGIN{printf "%.0f", 100*c/hz/d}')"
+    fi
+    errs=$(awk '/Socket errors|Non-2xx/' <<<"$out")
+    [[ -z $errs ]] || log "$t conn/s: $errs"
+}
+
+latency() {
+    local t=$1 mode=$2 out
+    case $mode in
+        keepalive) out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 1 --latency) ;;
+        close) out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 1 --latency -H "Connection: close") ;;
+        100k) out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/100k" 1 --latency) ;;
+    esac
+    record "p50_${mode}_us" "$t" "$(pct_us 50% <<<"$out")"
+    record "p99_${mode}_us" "$t" "$(pct_us 99% <<<"$out")"
+}
+
+# Opens IDLE_CONNS connections to the proxy and holds them; RSS growth per connection.
+idle_memory() {
+    local t=$1 pid=${PROXY_PID[$1]} rss0 rss1 fds0 client
+    fds0=$(fd_count "$pid")
+    rss0=$(rss_kib "$pid")
+    setsid ip netns exec "$NS" taskset -c 1 python3 -c '
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for _ in range(n):
+    s = socket.socket()
+    s.connect(("127.0.0.1", port))
+    socks.append(s)
+print("ready", flush=True)
+time.sleep(120)
+' "${HTTP_PORT[$t]}" "$IDLE_CONNS" >"$WORK/idle-$t.log" 2>&1 &
+    client=$!
+    PGIDS+=("$client")
+    for _ in $(seq 600); do
+        grep -q ready "$WORK/idle-$t.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    # Every client connection accepted and proxied: two descriptors each.
+    for _ in $(seq 100); do
+        (( $(fd_count "$pid") >= fds0 + 2 * IDLE_CONNS )) && break
+        sleep 0.1
+    done
+    sleep 1
+    rss1=$(rss_kib "$pid")
+    local held=$(( ($(fd_count "$pid") - fds0) / 2 ))
+    record idle_kib_per_conn "$t" "$(awk -v a="$rss0" -v b="$rss1" -v n="$held" 'BEGIN{ if (n > 0) printf "%.2f", (b-a)/n; else print "nan" }')"
+    log "$t: $held idle connections, RSS $rss0 -> $rss1 KiB"
+    kill_group KILL "$client"
+    wait "$client" 2>/dev/null || true
+    for _ in $(seq 100); do
+        (( $(fd_count "$pid") <= fds0 + 4 )) && break
+        sleep 0.1
+    done
+}
+
+for r in $(seq "$REPEAT"); do
+    log "round $r of $REPEAT"
+    for t in $TARGETS; do
+        bulk "$t" c2s
+        bulk "$t" s2c
+        conn_rate "$t"
+        for m in keepalive close 100k; do latency "$t" "$m"; done
+    done
+done
+for t in vipd haproxy; do idle_memory "$t"; done
+
+# ---------------------------------------------------------------- the table
+echo
+echo "vipd virtual_server forwarder vs HAProxy $(haproxy -v | awk 'NR==1{print $3}') (TCP mode, splice), loopback in a namespace,"
+echo "forwarder pinned to CPU 0, load and backends to CPU 1; medians of $REPEAT runs of ${DURATION}s;"
+echo "memory at $IDLE_CONNS idle connections. ratio = vipd / haproxy."
+awk '
+function median(key,   n, i, j, t, a) {
+    n = split(vals[key], a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    if (n == 0) return ""
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ vals[$1 " " $2] = vals[$1 " " $2] " " $3; if (!($1 in seen)) { seen[$1] = 1; order[++m] = $1 } }
+END {
+    label["bulk_c2s_gbps"] = "bulk client->server Gbit/s (higher better)"
+    label["bulk_s2c_gbps"] = "bulk server->client Gbit/s (higher better)"
+    label["cpu_per_gbit_c2s"] = "CPU s per Gbit, client->server (lower better)"
+    label["cpu_per_gbit_s2c"] = "CPU s per Gbit, server->client (lower better)"
+    label["new_conn_per_s"] = "new connections/s, 50 conns (higher better)"
+    label["conn_cpu_pct"] = "forwarder CPU % during new connections"
+    label["p50_keepalive_us"] = "latency p50 keep-alive us (lower better)"
+    label["p99_keepalive_us"] = "latency p99 keep-alive us (lower better)"
+    label["p50_close_us"] = "latency p50 new connection us (lower better)"
+    label["p99_close_us"] = "latency p99 new connection us (lower better)"
+    label["p50_100k_us"] = "latency p50 100 KB body us (lower better)"
+    label["p99_100k_us"] = "latency p99 100 KB body us (lower better)"
+    label["idle_kib_per_conn"] = "RSS KiB per idle connection (lower better)"
+    printf "%-48s %10s %10s %10s %8s\n", "metric", "direct", "vipd", "haproxy", "ratio"
+    for (k = 1; k <= m; k++) {
+        metric = order[k]
+        d = median(metric " direct"); v = median(metric " vipd"); h = median(metric " haproxy")
+        ratio = (h + 0 != 0 && v != "") ? sprintf("%.2f", v / h) : "-"
+        printf "%-48s %10s %10s %10s %8s\n", label[metric], (d == "" ? "-" : d), v, h, ratio
+    }
+}' "$RESULTS"

@@ -1,0 +1,590 @@
+//! virtual_server scenarios on a lab of network namespaces (needs root; see `harness`).
+//!
+//! Hosts h1 and h2 run vipd (h1 priority 100 holds the VIP); h3, h4 and h5 are real servers,
+//! each running python's `http.server` on port 8000 that serves a file `id` naming it
+//! (`rs1`...`rs3`); the client namespace plays the users and talks to VIP:port only (and to
+//! the real servers directly, to see them ready). Run with
+//! `cargo test --test netns_lb -- --nocapture`.
+//!
+//! Time bounds are generous; they check what happens, not how fast.
+
+mod harness;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use harness::{Kind, Lab, PairOpts, wait_for};
+
+/// The load balancer nodes.
+const A: usize = 0;
+const B: usize = 1;
+/// The real servers' hosts.
+const RS: [usize; 3] = [2, 3, 4];
+/// Their HTTP port.
+const RS_PORT: u16 = 8000;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// One HTTP/1.0 GET: (status, body) or why it failed.
+fn get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    let sa: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let mut s =
+        TcpStream::connect_timeout(&sa, secs(3)).map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_read_timeout(Some(secs(5)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .map_err(|e| format!("send to {addr}: {e}"))?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)
+        .map_err(|e| format!("read from {addr}: {e}"))?;
+    parse(&answer).ok_or_else(|| {
+        format!(
+            "bad answer from {addr}: {:?}",
+            String::from_utf8_lossy(&answer)
+        )
+    })
+}
+
+fn parse(answer: &[u8]) -> Option<(u16, String)> {
+    let text = String::from_utf8_lossy(answer);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.trim().to_string()))
+}
+
+/// `n` GETs of `/id` on `addr` from the client: the ids answered, and the failures.
+fn ids(lab: &Lab, addr: String, n: usize) -> (Vec<String>, Vec<String>) {
+    lab.in_client(move || {
+        let mut ids = Vec::new();
+        let mut errors = Vec::new();
+        for _ in 0..n {
+            match get(&addr, "/id") {
+                Ok((200, body)) => ids.push(body),
+                Ok((code, body)) => errors.push(format!("status {code}: {body}")),
+                Err(e) => errors.push(e),
+            }
+        }
+        (ids, errors)
+    })
+}
+
+/// How many of `ids` are each of `names`.
+fn tally(ids: &[String], names: &[&str]) -> Vec<usize> {
+    names
+        .iter()
+        .map(|n| ids.iter().filter(|i| i == n).count())
+        .collect()
+}
+
+/// A lab with two LB hosts and three real servers serving `id` and `health`.
+struct PoolLab {
+    lab: Lab,
+    /// Helper ids of the three web servers.
+    web: [usize; 3],
+}
+
+impl PoolLab {
+    fn new(name: &str) -> PoolLab {
+        let mut lab = Lab::setup(name, 5);
+        let mut web = [0; 3];
+        for (i, &h) in RS.iter().enumerate() {
+            web[i] = start_web(&mut lab, h, &format!("rs{}", i + 1), RS_PORT);
+        }
+        let addrs: Vec<String> = RS
+            .iter()
+            .map(|&h| format!("{}:{RS_PORT}", lab.host_addr(h)))
+            .collect();
+        let ready = lab.in_client(move || {
+            wait_for(|| addrs.iter().all(|a| get(a, "/id").is_ok()), secs(15)).is_some()
+        });
+        assert!(ready, "the web servers did not come up");
+        PoolLab { lab, web }
+    }
+
+    fn rs_addr(&self, i: usize) -> String {
+        self.lab.host_addr(RS[i])
+    }
+
+    fn vip_port(&self, port: u16) -> String {
+        format!("{}:{port}", self.lab.vip())
+    }
+
+    /// The vipd config of LB host `host`: the pair's instance plus `pools`.
+    fn conf(&self, host: usize, pools: &str) -> String {
+        format!(
+            "{}\n{pools}",
+            self.lab.pair_conf(host, &PairOpts::default())
+        )
+    }
+
+    /// A virtual_server on VIP:`port` with `lines` and one real_server per (index, body).
+    fn vs(&self, port: u16, lines: &str, servers: &[(usize, &str)]) -> String {
+        let mut s = format!(
+            "virtual_server {} {port} {{\n    lb_kind NAT\n    protocol TCP\n{lines}\n",
+            self.lab.vip()
+        );
+        for (i, body) in servers {
+            s.push_str(&format!(
+                "    real_server {} {RS_PORT} {{\n{body}\n    }}\n",
+                self.rs_addr(*i)
+            ));
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// Starts vipd on `host` and waits until h1 holds the VIP (or `host` when alone).
+    fn start_lb(&mut self, host: usize, pools: &str) {
+        let conf = self.conf(host, pools);
+        self.lab.start(host, Kind::Vipd, &conf);
+    }
+
+    fn wait_vip_on(&self, host: usize) {
+        wait_for(|| self.lab.holds_vip(host), secs(20)).unwrap_or_else(|| {
+            panic!(
+                "h{} never took the VIP:\n{}",
+                host + 1,
+                self.lab.log_tail(host, 30)
+            )
+        });
+    }
+
+    /// The status of virtual server `vs` (an `IP:PORT`) from vipctl on `host`.
+    fn pool_status(&self, host: usize, vs: &str) -> serde_json::Value {
+        let st = self.lab.vipctl_status(host);
+        st["virtual_servers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|v| v["addr"] == vs))
+            .cloned()
+            .unwrap_or_else(|| panic!("no virtual_server {vs} in {st}"))
+    }
+
+    /// One field of every real server of `vs`.
+    fn per_server(&self, host: usize, vs: &str, field: &str) -> Vec<serde_json::Value> {
+        self.pool_status(host, vs)["real_servers"]
+            .as_array()
+            .expect("real_servers")
+            .iter()
+            .map(|r| r[field].clone())
+            .collect()
+    }
+
+    fn wait_state(&self, vs: &str, server: usize, state: &str) {
+        let ok = wait_for(
+            || self.per_server(A, vs, "state")[server] == state,
+            secs(15),
+        );
+        assert!(
+            ok.is_some(),
+            "rs{} never became {state}: {}\n{}",
+            server + 1,
+            self.pool_status(A, vs),
+            self.lab.log_tail(A, 20)
+        );
+    }
+}
+
+/// `python3 -m http.server` with a listen backlog of 1024 instead of 5, so a burst of
+/// connections is not held in SYN_RECV by the real server itself.
+const WEB: &str = "import functools, http.server, sys
+http.server.ThreadingHTTPServer.request_queue_size = 1024
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
+http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), h).serve_forever()
+";
+
+/// Serves a directory holding `id` (= `name`), `health` and a 4 MB `big` on `port`.
+fn start_web(lab: &mut Lab, host: usize, name: &str, port: u16) -> usize {
+    let dir = lab.path().join(format!("www-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("id"), name).unwrap();
+    std::fs::write(dir.join("health"), "ok").unwrap();
+    std::fs::write(dir.join("big"), vec![b'b'; 4 << 20]).unwrap();
+    let bind = lab.host_addr(host);
+    let port = port.to_string();
+    let dir = dir.to_string_lossy().into_owned();
+    lab.spawn_helper(
+        host,
+        &format!("web-{name}"),
+        &["python3", "-c", WEB, &bind, &port, &dir],
+    )
+}
+
+/// Opens a connection to `addr` and sends nothing: it stays open on a real server.
+fn hold(addr: &str) -> TcpStream {
+    let sa: SocketAddr = addr.parse().unwrap();
+    TcpStream::connect_timeout(&sa, secs(3)).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+}
+
+#[test]
+fn distribution_per_algorithm_weights_persistence_and_drain() {
+    let mut p = PoolLab::new("lb-dist");
+    let plain = "        weight 1";
+    let w = |n: u32| format!("        weight {n}");
+    let (w3, w2, w4) = (w(3), w(2), w(4));
+    let pools = [
+        p.vs(80, "    lb_algo rr", &[(0, plain), (1, plain), (2, plain)]),
+        p.vs(81, "    lb_algo wrr", &[(0, &w3), (1, &w2), (2, plain)]),
+        p.vs(82, "    lb_algo lc", &[(0, plain), (1, plain), (2, plain)]),
+        p.vs(83, "    lb_algo wlc", &[(0, plain), (1, plain), (2, &w4)]),
+        p.vs(84, "    lb_algo sh", &[(0, plain), (1, plain), (2, plain)]),
+        p.vs(
+            85,
+            "    lb_algo rr\n    persistence_timeout 50",
+            &[(0, plain), (1, plain), (2, plain)],
+        ),
+        p.vs(
+            86,
+            "    lb_algo rr",
+            &[(0, plain), (1, plain), (2, "        weight 0")],
+        ),
+    ]
+    .concat();
+    p.start_lb(A, &pools);
+    p.wait_vip_on(A);
+    let names = ["rs1", "rs2", "rs3"];
+
+    let (got, errors) = ids(&p.lab, p.vip_port(80), 30);
+    assert!(errors.is_empty(), "rr: {errors:?}");
+    assert_eq!(tally(&got, &names), [10, 10, 10], "rr");
+
+    let (got, errors) = ids(&p.lab, p.vip_port(81), 60);
+    assert!(errors.is_empty(), "wrr: {errors:?}");
+    assert_eq!(tally(&got, &names), [30, 20, 10], "wrr 3:2:1");
+
+    // lc / wlc: connections held open count as active.
+    for (port, want) in [(82, [2, 2, 2]), (83, [1, 1, 4])] {
+        let addr = p.vip_port(port);
+        let held = p
+            .lab
+            .in_client(move || (0..6).map(|_| hold(&addr)).collect::<Vec<_>>());
+        let vs = p.vip_port(port);
+        let ok = wait_for(
+            || {
+                let active: Vec<u64> = p
+                    .per_server(A, &vs, "active_connections")
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .collect();
+                active == want
+            },
+            secs(5),
+        );
+        assert!(
+            ok.is_some(),
+            "port {port}: active {:?}, want {want:?}",
+            p.per_server(A, &vs, "active_connections")
+        );
+        drop(held);
+    }
+
+    let (got, errors) = ids(&p.lab, p.vip_port(84), 20);
+    assert!(errors.is_empty(), "sh: {errors:?}");
+    assert!(
+        tally(&got, &names).contains(&20),
+        "sh: one client, one server: {got:?}"
+    );
+
+    let (got, errors) = ids(&p.lab, p.vip_port(85), 20);
+    assert!(errors.is_empty(), "persistence: {errors:?}");
+    assert!(tally(&got, &names).contains(&20), "persistence: {got:?}");
+
+    let (got, errors) = ids(&p.lab, p.vip_port(86), 20);
+    assert!(errors.is_empty(), "drain: {errors:?}");
+    assert_eq!(
+        tally(&got, &names),
+        [10, 10, 0],
+        "weight 0 gets no new connection"
+    );
+}
+
+#[test]
+fn killed_server_sorry_server_and_recovery() {
+    let mut p = PoolLab::new("lb-health");
+    let sorry_host = RS[2];
+    start_web(&mut p.lab, sorry_host, "sorry", 8080);
+    let check = "        TCP_CHECK {\n            connect_timeout 1\n            retry 1\n            delay_before_retry 1\n        }";
+    let lines = format!(
+        "    lb_algo rr\n    delay_loop 1\n    sorry_server {} 8080",
+        p.lab.host_addr(sorry_host)
+    );
+    let pools = p.vs(80, &lines, &[(0, check), (1, check), (2, check)]);
+    p.start_lb(A, &pools);
+    p.wait_vip_on(A);
+    let vs = p.vip_port(80);
+    let names = ["rs1", "rs2", "rs3", "sorry"];
+
+    let (got, errors) = ids(&p.lab, vs.clone(), 30);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [10, 10, 10, 0]);
+
+    // rs2 dies. Before the check notices, a refused connect moves to the next server.
+    p.lab.kill_helper(p.web[1]);
+    let (got, errors) = ids(&p.lab, vs.clone(), 9);
+    assert!(errors.is_empty(), "before the check noticed: {errors:?}");
+    assert_eq!(tally(&got, &names)[1], 0);
+    p.wait_state(&vs, 1, "DOWN");
+    let status = p.pool_status(A, &vs);
+    let reason = status["real_servers"][1]["last_transition"]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(reason.contains("refused"), "reason: {status}");
+    assert!(p.lab.log(A).contains("is DOWN"), "transition logged");
+    let (got, errors) = ids(&p.lab, vs.clone(), 30);
+    assert!(errors.is_empty(), "after the check noticed: {errors:?}");
+    assert_eq!(tally(&got, &names), [15, 0, 15, 0]);
+
+    // All down: the sorry server answers.
+    p.lab.kill_helper(p.web[0]);
+    p.lab.kill_helper(p.web[2]);
+    p.wait_state(&vs, 0, "DOWN");
+    p.wait_state(&vs, 2, "DOWN");
+    let (got, errors) = ids(&p.lab, vs.clone(), 10);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [0, 0, 0, 10], "sorry_server");
+    assert!(!p.pool_status(A, &vs)["quorum_up"].as_bool().unwrap());
+
+    // rs1 returns: it serves again.
+    p.web[0] = start_web(&mut p.lab, RS[0], "rs1", RS_PORT);
+    p.wait_state(&vs, 0, "UP");
+    let (got, errors) = ids(&p.lab, vs.clone(), 10);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [10, 0, 0, 0]);
+    let transitions = p.per_server(A, &vs, "transitions");
+    assert_eq!(transitions[0], 2, "rs1 went down and up: {transitions:?}");
+}
+
+#[test]
+fn drain_lets_open_connections_finish() {
+    let mut p = PoolLab::new("lb-drain");
+    let http = "        HTTP_GET {\n            url {\n                path /health\n                status_code 200\n            }\n            connect_timeout 1\n            retry 1\n            delay_before_retry 1\n        }";
+    let rs1 = format!("        inhibit_on_failure\n{http}");
+    let pools = p.vs(
+        80,
+        "    lb_algo rr\n    delay_loop 1",
+        &[(0, &rs1), (1, http), (2, http)],
+    );
+    p.start_lb(A, &pools);
+    p.wait_vip_on(A);
+    let vs = p.vip_port(80);
+    let names = ["rs1", "rs2", "rs3"];
+
+    // The first connection goes to rs1 (round robin starts there); keep it mid-request.
+    let addr = vs.clone();
+    let held = p.lab.in_client(move || {
+        let mut s = hold(&addr);
+        s.write_all(b"GET /id HTTP/1.0\r\n").unwrap();
+        s
+    });
+    let on_rs1 = wait_for(
+        || p.per_server(A, &vs, "active_connections")[0] == 1,
+        secs(5),
+    );
+    assert!(
+        on_rs1.is_some(),
+        "held connection not on rs1: {}",
+        p.pool_status(A, &vs)
+    );
+
+    // rs1's health page goes away: it is drained (weight 0), not cut.
+    std::fs::remove_file(p.lab.path().join("www-rs1/health")).unwrap();
+    p.wait_state(&vs, 0, "DOWN");
+    assert_eq!(p.per_server(A, &vs, "effective_weight")[0], 0);
+    let (got, errors) = ids(&p.lab, vs.clone(), 20);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [0, 10, 10]);
+
+    // The open connection still finishes on rs1.
+    let body = p.lab.in_client(move || {
+        let mut s = held;
+        s.set_read_timeout(Some(secs(5))).unwrap();
+        s.write_all(b"\r\n").unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        parse(&answer)
+    });
+    assert_eq!(body, Some((200, "rs1".to_string())));
+}
+
+#[test]
+fn forwarder_follows_the_vip_on_failover() {
+    let mut p = PoolLab::new("lb-failover");
+    let plain = "        weight 1";
+    let pools = p.vs(80, "    lb_algo rr", &[(0, plain), (1, plain), (2, plain)]);
+    p.start_lb(A, &pools);
+    p.start_lb(B, &pools);
+    p.wait_vip_on(A);
+    let vs = p.vip_port(80);
+    let (got, errors) = ids(&p.lab, vs.clone(), 9);
+    assert!(errors.is_empty() && got.len() == 9, "{errors:?}");
+    let served_by_b = |p: &PoolLab| -> u64 {
+        p.per_server(B, &vs, "total_connections")
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        served_by_b(&p),
+        0,
+        "the backup's listener waits for the VIP"
+    );
+
+    let (status, _) = p.lab.stop_term(A);
+    assert!(status.success(), "vipd on h1 exit: {status}");
+    p.wait_vip_on(B);
+    let (got, errors) = ids(&p.lab, vs.clone(), 9);
+    assert!(errors.is_empty(), "after failover: {errors:?}");
+    assert_eq!(got.len(), 9);
+    assert_eq!(served_by_b(&p), 9, "h2 forwards now");
+}
+
+/// Open descriptors of process `pid`: (sockets, pipes, others).
+fn fds(pid: u32) -> (usize, usize, usize) {
+    let mut n = (0, 0, 0);
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let target = std::fs::read_link(e.path()).unwrap_or_default();
+        let t = target.to_string_lossy();
+        if t.starts_with("socket:") {
+            n.0 += 1;
+        } else if t.starts_with("pipe:") {
+            n.1 += 1;
+        } else {
+            n.2 += 1;
+        }
+    }
+    n
+}
+
+/// vipd keeps at most this many idle pipes for reuse (src/lb/pump.rs POOL_MAX), two
+/// descriptors each.
+const POOLED_PIPES_MAX: usize = 64;
+
+/// A backend that sends 1 MB then resets the connection (SO_LINGER 0).
+const RESETTER: &str = "import socket,struct,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind((sys.argv[1],9000)); s.listen(64)
+while True:
+    c,_=s.accept()
+    try:
+        c.sendall(b'r'*(1<<20))
+    except OSError:
+        pass
+    c.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,0)); c.close()
+";
+
+/// From the client: `n` connections opened and dropped (every other one with a reset), a
+/// client that resets in the middle of a download, and a download from a backend that
+/// resets. Returns the bytes that backend got through and how the client saw the end.
+fn abuse(p: &PoolLab, n: usize) -> (usize, String) {
+    let (addr, reset_vs) = (p.vip_port(80), p.vip_port(90));
+    p.lab.in_client(move || {
+        for k in 0..n {
+            let s = hold(&addr);
+            if k % 2 == 0 {
+                socket2::SockRef::from(&s)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+            }
+            drop(s);
+        }
+        let mut buf = [0u8; 4096];
+        let mut s = hold(&addr);
+        s.write_all(b"GET /big HTTP/1.0\r\n\r\n").unwrap();
+        let _ = s.read(&mut buf);
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s);
+        let mut s = hold(&reset_vs);
+        s.set_read_timeout(Some(secs(10))).unwrap();
+        let _ = s.shutdown(Shutdown::Write);
+        let mut got = 0usize;
+        let end = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break "eof".to_string(),
+                Ok(n) => got += n,
+                Err(e) => break e.to_string(),
+            }
+        };
+        (got, end)
+    })
+}
+
+/// Waits until no connection is open on either pool and vipd's sockets are back to
+/// `sockets`; its descriptors then.
+fn settle(p: &PoolLab, pid: u32, sockets: usize) -> (usize, usize, usize) {
+    let active = |vs: &str| -> u64 {
+        p.per_server(A, vs, "active_connections")
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    let ok = wait_for(
+        || active(&p.vip_port(80)) == 0 && active(&p.vip_port(90)) == 0 && fds(pid).0 <= sockets,
+        secs(20),
+    );
+    assert!(
+        ok.is_some(),
+        "vipd holds {:?} (sockets, pipes, other) descriptors, {sockets} sockets before; {}",
+        fds(pid),
+        p.pool_status(A, &p.vip_port(80))
+    );
+    fds(pid)
+}
+
+#[test]
+fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
+    let mut p = PoolLab::new("lb-fds");
+    let rs3 = p.lab.host_addr(RS[2]);
+    p.lab
+        .spawn_helper(RS[2], "resetter", &["python3", "-c", RESETTER, &rs3]);
+    let plain = "        weight 1";
+    let mut pools = p.vs(80, "    lb_algo rr", &[(0, plain), (1, plain), (2, plain)]);
+    pools.push_str(&format!(
+        "virtual_server {} 90 {{\n    lb_algo rr\n    lb_kind NAT\n    real_server {rs3} 9000 {{\n        weight 1\n    }}\n}}\n",
+        p.lab.vip()
+    ));
+    p.start_lb(A, &pools);
+    p.wait_vip_on(A);
+    let pid = p.lab.agent_pid(A);
+    let vs = p.vip_port(80);
+
+    let (_, errors) = ids(&p.lab, vs.clone(), 30);
+    assert!(errors.is_empty(), "{errors:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (sockets, _, others) = fds(pid);
+
+    for round in 1..=2 {
+        let backend_reset = abuse(&p, 1000);
+        assert!(
+            backend_reset.0 > 0,
+            "some bytes came before the backend's reset: {backend_reset:?}"
+        );
+        // Every socket is closed; the only other descriptors that may remain are idle
+        // pipes kept for reuse, and never more than the pool holds.
+        let after = settle(&p, pid, sockets);
+        assert_eq!(after.0, sockets, "round {round}: sockets");
+        assert_eq!(after.2, others, "round {round}: other descriptors");
+        assert!(
+            after.1 <= 2 * POOLED_PIPES_MAX,
+            "round {round}: {} pipe descriptors",
+            after.1
+        );
+    }
+    let total: u64 = p
+        .per_server(A, &vs, "total_connections")
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 30 + 2 * (1000 + 1));
+    // And it still serves.
+    let (got, errors) = ids(&p.lab, vs, 3);
+    assert!(errors.is_empty() && got.len() == 3, "{errors:?}");
+}

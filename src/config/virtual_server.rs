@@ -1,0 +1,1026 @@
+//! `virtual_server` blocks as both loaders write them ([`RawVirtualServer`]) and the checks
+//! that turn them into [`VirtualServer`]s for the forwarder.
+//!
+//! vipd forwards TCP in user space, which is what keepalived calls `lb_kind NAT`; the kernel
+//! IPVS features that need packet rewriting (DR, TUN, fwmark, UDP) are refused here with a
+//! sentence saying why and what to write instead.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use super::model::{Check, CheckKind, HttpUrl, LbAlgo, RealServer, VirtualServer};
+use super::tracking;
+use super::validate::{Val, seconds};
+use super::{Report, suggest};
+
+/// One `virtual_server`, before validation.
+#[derive(Debug, Default)]
+pub(crate) struct RawVirtualServer {
+    /// The `virtual_server` keyword itself (for block-level messages).
+    pub(crate) key: Val<String>,
+    /// The words after the keyword: `IP PORT` (or `fwmark N`, `group NAME`).
+    pub(crate) addr: Vec<Val<String>>,
+    pub(crate) delay_loop: Option<Val<String>>,
+    pub(crate) lb_algo: Option<Val<String>>,
+    pub(crate) lb_kind: Option<Val<String>>,
+    pub(crate) persistence_timeout: Option<Val<String>>,
+    pub(crate) protocol: Option<Val<String>>,
+    /// `sorry_server IP PORT`: its words.
+    pub(crate) sorry_server: Option<Vec<Val<String>>>,
+    pub(crate) quorum: Option<Val<String>>,
+    pub(crate) hysteresis: Option<Val<String>>,
+    pub(crate) alpha: Option<Val<bool>>,
+    pub(crate) omega: Option<Val<bool>>,
+    /// Defaults for the checkers of every real server, and the forwarder's connect timeout.
+    pub(crate) defaults: RawCheckDefaults,
+    pub(crate) real_servers: Vec<RawRealServer>,
+}
+
+/// `connect_timeout`, `retry`, `delay_before_retry`, `delay_loop` written outside a checker:
+/// defaults for the checkers inside.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RawCheckDefaults {
+    pub(crate) connect_timeout: Option<Val<String>>,
+    pub(crate) retry: Option<Val<String>>,
+    pub(crate) delay_before_retry: Option<Val<String>>,
+    pub(crate) delay_loop: Option<Val<String>>,
+}
+
+/// One `real_server`, before validation.
+#[derive(Debug, Default)]
+pub(crate) struct RawRealServer {
+    pub(crate) key: Val<String>,
+    pub(crate) addr: Vec<Val<String>>,
+    pub(crate) weight: Option<Val<String>>,
+    pub(crate) inhibit_on_failure: Option<Val<bool>>,
+    pub(crate) notify_up: Option<Val<String>>,
+    pub(crate) notify_down: Option<Val<String>>,
+    pub(crate) defaults: RawCheckDefaults,
+    pub(crate) checks: Vec<RawCheck>,
+}
+
+/// One checker block (`TCP_CHECK`, `HTTP_GET`, `MISC_CHECK`), before validation.
+#[derive(Debug, Default)]
+pub(crate) struct RawCheck {
+    /// The checker keyword.
+    pub(crate) kind: Val<String>,
+    pub(crate) connect_ip: Option<Val<String>>,
+    pub(crate) connect_port: Option<Val<String>>,
+    pub(crate) rise: Option<Val<String>>,
+    pub(crate) defaults: RawCheckDefaults,
+    pub(crate) urls: Vec<RawUrl>,
+    pub(crate) misc_path: Option<Val<String>>,
+    pub(crate) misc_timeout: Option<Val<String>>,
+}
+
+/// One `url { ... }`.
+#[derive(Debug, Default)]
+pub(crate) struct RawUrl {
+    pub(crate) key: Val<String>,
+    pub(crate) path: Option<Val<String>>,
+    pub(crate) status_code: Option<Val<String>>,
+    pub(crate) digest: Option<Val<String>>,
+}
+
+/// The checker kinds vipd runs.
+pub(crate) const CHECKERS: &[&str] = &["TCP_CHECK", "HTTP_GET", "MISC_CHECK"];
+
+/// keepalived's defaults (check_data.c, check_api.c).
+const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_DELAY_BEFORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Checks every virtual server; the good ones go to `out`.
+pub(crate) fn validate_all(
+    raw: Vec<RawVirtualServer>,
+    report: &mut Report,
+    out: &mut Vec<VirtualServer>,
+) {
+    let mut seen: HashMap<SocketAddrV4, usize> = HashMap::new();
+    for vs in raw {
+        let line = vs.key.line;
+        let col = vs.key.col;
+        if let Some(v) = virtual_server(vs, report) {
+            if let Some(first) = seen.get(&v.addr) {
+                let d = report.diag(
+                    line,
+                    col,
+                    "virtual_server",
+                    format!(
+                        "virtual_server {} is defined twice (first on line {first})",
+                        v.addr
+                    ),
+                );
+                report.error(d);
+            } else {
+                seen.insert(v.addr, line);
+                out.push(v);
+            }
+        }
+    }
+}
+
+fn err(report: &mut Report, v: &Val<String>, key: &str, message: String) {
+    let d = report.diag(v.line, v.col, key, message);
+    report.error(d);
+}
+
+fn warn(report: &mut Report, v: &Val<String>, key: &str, message: String) {
+    let d = report.diag(v.line, v.col, key, message);
+    report.warn(d);
+}
+
+/// `IP PORT` words of `virtual_server`, `real_server` or `sorry_server`.
+fn ip_port(
+    words: &[Val<String>],
+    at: &Val<String>,
+    key: &str,
+    report: &mut Report,
+) -> Option<SocketAddrV4> {
+    let Some(ip) = words.first() else {
+        err(
+            report,
+            at,
+            key,
+            format!("{key} needs an address and a port (`{key} 10.0.0.1 80`)"),
+        );
+        return None;
+    };
+    if key == "virtual_server" && matches!(ip.value.as_str(), "fwmark" | "group") {
+        err(
+            report,
+            ip,
+            key,
+            format!(
+                "`virtual_server {}` is not supported: firewall marks and virtual_server_group \
+                 need the kernel's IPVS, which vipd does not use; write one `virtual_server IP \
+                 PORT` block per address",
+                ip.value
+            ),
+        );
+        return None;
+    }
+    let addr = match ip.value.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => a,
+        Ok(IpAddr::V6(_)) => {
+            err(
+                report,
+                ip,
+                key,
+                format!("`{}` is an IPv6 address: vipd forwards IPv4 only", ip.value),
+            );
+            return None;
+        }
+        Err(_) => {
+            err(
+                report,
+                ip,
+                key,
+                format!("`{}` is not an IPv4 address", ip.value),
+            );
+            return None;
+        }
+    };
+    let Some(port) = words.get(1) else {
+        err(
+            report,
+            ip,
+            key,
+            format!("{key} {} needs a port (`{key} {} 80`)", ip.value, ip.value),
+        );
+        return None;
+    };
+    let port = match port.value.parse::<u16>() {
+        Ok(p) if p > 0 => p,
+        _ => {
+            err(
+                report,
+                port,
+                key,
+                format!("port must be from 1 to 65535, got `{}`", port.value),
+            );
+            return None;
+        }
+    };
+    if let Some(extra) = words.get(2) {
+        warn(
+            report,
+            extra,
+            key,
+            format!("extra words after `{} {port}` ignored", ip.value),
+        );
+    }
+    Some(SocketAddrV4::new(addr, port))
+}
+
+fn duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
+    let d = seconds(&v.value);
+    if d.is_none() {
+        err(
+            report,
+            v,
+            key,
+            format!("{key} must be seconds (e.g. 3 or 0.5), got `{}`", v.value),
+        );
+    }
+    d
+}
+
+fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -> Option<u32> {
+    match v.value.parse::<u32>() {
+        Ok(n) if n >= min => Some(n),
+        _ => {
+            err(
+                report,
+                v,
+                key,
+                format!(
+                    "{key} must be a whole number of at least {min}, got `{}`",
+                    v.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualServer> {
+    let addr = ip_port(&raw.addr, &raw.key, "virtual_server", report)?;
+    let mut ok = true;
+    if let Some(k) = &raw.lb_kind {
+        match k.value.to_ascii_uppercase().as_str() {
+            "NAT" => {}
+            "DR" | "TUN" => {
+                err(
+                    report,
+                    k,
+                    "lb_kind",
+                    format!(
+                        "lb_kind {} is not supported: it has the kernel's IPVS rewrite packets \
+                         so real servers answer clients directly, and vipd forwards connections \
+                         in user space instead; write `lb_kind NAT` (real servers then need no \
+                         VIP on their loopback), or keep keepalived where IPVS is available",
+                        k.value
+                    ),
+                );
+                ok = false;
+            }
+            other => {
+                let d = report
+                    .diag(
+                        k.line,
+                        k.col,
+                        "lb_kind",
+                        format!("unknown lb_kind `{other}`: vipd forwards as NAT"),
+                    )
+                    .with_suggestion(Some("NAT".to_string()));
+                report.error(d);
+                ok = false;
+            }
+        }
+    }
+    if let Some(p) = &raw.protocol
+        && !p.value.eq_ignore_ascii_case("TCP")
+    {
+        err(
+            report,
+            p,
+            "protocol",
+            format!(
+                "protocol {} is not supported: vipd's forwarder carries TCP connections only",
+                p.value
+            ),
+        );
+        ok = false;
+    }
+    let lb_algo = match &raw.lb_algo {
+        Some(a) => match a.value.as_str() {
+            "rr" => LbAlgo::Rr,
+            "wrr" => LbAlgo::Wrr,
+            "lc" => LbAlgo::Lc,
+            "wlc" => LbAlgo::Wlc,
+            "sh" => LbAlgo::Sh,
+            other => {
+                let ipvs = [
+                    "lblc", "lblcr", "dh", "sed", "nq", "mh", "fo", "ovf", "twos",
+                ];
+                let message = if ipvs.contains(&other) {
+                    format!("lb_algo {other} is not supported by vipd: use rr, wrr, lc, wlc or sh")
+                } else {
+                    format!("unknown lb_algo `{other}`: use rr, wrr, lc, wlc or sh")
+                };
+                let d = report
+                    .diag(a.line, a.col, "lb_algo", message)
+                    .with_suggestion(suggest::closest(other, &["rr", "wrr", "lc", "wlc", "sh"]));
+                report.error(d);
+                ok = false;
+                LbAlgo::Wlc
+            }
+        },
+        None => {
+            warn(
+                report,
+                &raw.key,
+                "lb_algo",
+                format!("virtual_server {addr} has no lb_algo: using wlc, as keepalived does"),
+            );
+            LbAlgo::Wlc
+        }
+    };
+    let mut out = VirtualServer {
+        addr,
+        delay_loop: DEFAULT_DELAY_LOOP,
+        lb_algo,
+        persistence_timeout: None,
+        sorry_server: None,
+        quorum: 1,
+        hysteresis: 0,
+        alpha: raw.alpha.as_ref().is_some_and(|a| a.value),
+        omega: raw.omega.as_ref().is_some_and(|a| a.value),
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        real_servers: Vec::new(),
+    };
+    if let Some(d) = &raw.delay_loop {
+        match duration(d, "delay_loop", report) {
+            Some(v) if !v.is_zero() => out.delay_loop = v,
+            Some(_) => {
+                err(
+                    report,
+                    d,
+                    "delay_loop",
+                    "delay_loop must be more than 0".into(),
+                );
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    if let Some(p) = &raw.persistence_timeout {
+        match p.value.parse::<u64>() {
+            Ok(0) => {}
+            Ok(n) => out.persistence_timeout = Some(Duration::from_secs(n)),
+            Err(_) => {
+                err(
+                    report,
+                    p,
+                    "persistence_timeout",
+                    format!(
+                        "persistence_timeout must be whole seconds, got `{}`",
+                        p.value
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    if let Some(words) = &raw.sorry_server {
+        match ip_port(words, &raw.key, "sorry_server", report) {
+            Some(a) => out.sorry_server = Some(a),
+            None => ok = false,
+        }
+    }
+    if let Some(q) = &raw.quorum {
+        match count(q, "quorum", 0, report) {
+            Some(0) => warn(
+                report,
+                q,
+                "quorum",
+                "quorum 0 would keep a pool with no healthy server up: using 1, as keepalived does"
+                    .into(),
+            ),
+            Some(n) => out.quorum = n,
+            None => ok = false,
+        }
+    }
+    if let Some(h) = &raw.hysteresis {
+        match count(h, "hysteresis", 0, report) {
+            Some(n) => out.hysteresis = n,
+            None => ok = false,
+        }
+    }
+    if let Some(c) = &raw.defaults.connect_timeout {
+        match duration(c, "connect_timeout", report) {
+            Some(v) => out.connect_timeout = v,
+            None => ok = false,
+        }
+    }
+    let mut seen: HashMap<SocketAddrV4, usize> = HashMap::new();
+    for rs in &raw.real_servers {
+        match real_server(rs, &raw.defaults, report) {
+            Some(r) => {
+                if let Some(first) = seen.get(&r.addr) {
+                    err(
+                        report,
+                        &rs.key,
+                        "real_server",
+                        format!(
+                            "real_server {} appears twice in virtual_server {addr} (first on line {first})",
+                            r.addr
+                        ),
+                    );
+                    ok = false;
+                } else {
+                    seen.insert(r.addr, rs.key.line);
+                    out.real_servers.push(r);
+                }
+            }
+            None => ok = false,
+        }
+    }
+    if raw.real_servers.is_empty() && out.sorry_server.is_none() {
+        warn(
+            report,
+            &raw.key,
+            "real_server",
+            format!(
+                "virtual_server {addr} has no real_server and no sorry_server: connections to it will be closed at once"
+            ),
+        );
+    }
+    ok.then_some(out)
+}
+
+/// A notify or check program: split like a shell would (no shell runs), found and checked
+/// as every other script vipd runs.
+fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Vec<String>> {
+    tracking::command(v.as_ref()?, key, report)
+}
+
+fn real_server(
+    raw: &RawRealServer,
+    vs_defaults: &RawCheckDefaults,
+    report: &mut Report,
+) -> Option<RealServer> {
+    let addr = ip_port(&raw.addr, &raw.key, "real_server", report)?;
+    let mut ok = true;
+    let mut out = RealServer {
+        addr,
+        weight: 1,
+        inhibit_on_failure: raw.inhibit_on_failure.as_ref().is_some_and(|v| v.value),
+        notify_up: program(&raw.notify_up, "notify_up", report),
+        notify_down: program(&raw.notify_down, "notify_down", report),
+        checks: Vec::new(),
+    };
+    if let Some(w) = &raw.weight {
+        match w.value.parse::<u32>() {
+            Ok(n) if n <= 65535 => out.weight = n,
+            _ => {
+                err(
+                    report,
+                    w,
+                    "weight",
+                    format!("weight must be from 0 (drain) to 65535, got `{}`", w.value),
+                );
+                ok = false;
+            }
+        }
+    }
+    let defaults = merge(&raw.defaults, vs_defaults);
+    for c in &raw.checks {
+        match check(c, addr, &defaults, report) {
+            Some(c) => out.checks.push(c),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// `inner`'s values where set, else `outer`'s.
+fn merge(inner: &RawCheckDefaults, outer: &RawCheckDefaults) -> RawCheckDefaults {
+    RawCheckDefaults {
+        connect_timeout: inner
+            .connect_timeout
+            .clone()
+            .or_else(|| outer.connect_timeout.clone()),
+        retry: inner.retry.clone().or_else(|| outer.retry.clone()),
+        delay_before_retry: inner
+            .delay_before_retry
+            .clone()
+            .or_else(|| outer.delay_before_retry.clone()),
+        delay_loop: inner
+            .delay_loop
+            .clone()
+            .or_else(|| outer.delay_loop.clone()),
+    }
+}
+
+fn check(
+    raw: &RawCheck,
+    server: SocketAddrV4,
+    defaults: &RawCheckDefaults,
+    report: &mut Report,
+) -> Option<Check> {
+    let kind_name = raw.kind.value.as_str();
+    let mut ok = true;
+    let d = merge(&raw.defaults, defaults);
+    let mut target = server;
+    if let Some(ip) = &raw.connect_ip {
+        match ip.value.parse::<Ipv4Addr>() {
+            Ok(a) => target.set_ip(a),
+            Err(_) => {
+                err(
+                    report,
+                    ip,
+                    "connect_ip",
+                    format!("`{}` is not an IPv4 address", ip.value),
+                );
+                ok = false;
+            }
+        }
+    }
+    if let Some(p) = &raw.connect_port {
+        match p.value.parse::<u16>() {
+            Ok(n) if n > 0 => target.set_port(n),
+            _ => {
+                err(
+                    report,
+                    p,
+                    "connect_port",
+                    format!("connect_port must be from 1 to 65535, got `{}`", p.value),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut out = Check {
+        kind: CheckKind::Tcp { target },
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        retry: 1,
+        delay_before_retry: DEFAULT_DELAY_BEFORE_RETRY,
+        rise: 1,
+        delay_loop: None,
+    };
+    if let Some(v) = &d.connect_timeout {
+        match duration(v, "connect_timeout", report) {
+            Some(t) if !t.is_zero() => out.connect_timeout = t,
+            _ => ok = false,
+        }
+    }
+    if let Some(v) = &d.retry {
+        match count(v, "retry", 1, report) {
+            Some(n) => out.retry = n,
+            None => ok = false,
+        }
+    }
+    if let Some(v) = &raw.rise {
+        match count(v, "rise", 1, report) {
+            Some(n) => out.rise = n,
+            None => ok = false,
+        }
+    }
+    if let Some(v) = &d.delay_before_retry {
+        match duration(v, "delay_before_retry", report) {
+            Some(t) => out.delay_before_retry = t,
+            None => ok = false,
+        }
+    }
+    if let Some(v) = &d.delay_loop {
+        match duration(v, "delay_loop", report) {
+            Some(t) if !t.is_zero() => out.delay_loop = Some(t),
+            _ => ok = false,
+        }
+    }
+    match kind_name {
+        "HTTP_GET" => {
+            let mut urls = Vec::new();
+            for u in &raw.urls {
+                match url(u, report) {
+                    Some(u) => urls.push(u),
+                    None => ok = false,
+                }
+            }
+            if raw.urls.is_empty() {
+                err(
+                    report,
+                    &raw.kind,
+                    "HTTP_GET",
+                    "HTTP_GET needs at least one `url { path /... }`".into(),
+                );
+                ok = false;
+            }
+            out.kind = CheckKind::Http { target, urls };
+        }
+        "MISC_CHECK" => {
+            let timeout = match &raw.misc_timeout {
+                Some(t) => match duration(t, "misc_timeout", report) {
+                    Some(t) => Some(t),
+                    None => {
+                        ok = false;
+                        None
+                    }
+                },
+                None => None,
+            };
+            match program(&raw.misc_path, "misc_path", report) {
+                Some(argv) => out.kind = CheckKind::Misc { argv, timeout },
+                None => {
+                    if raw.misc_path.is_none() {
+                        err(
+                            report,
+                            &raw.kind,
+                            "misc_path",
+                            "MISC_CHECK needs a misc_path (the program to run)".into(),
+                        );
+                    }
+                    ok = false;
+                }
+            }
+        }
+        _ => {}
+    }
+    ok.then_some(out)
+}
+
+fn url(raw: &RawUrl, report: &mut Report) -> Option<HttpUrl> {
+    let mut ok = true;
+    let path = match &raw.path {
+        Some(p) if p.value.starts_with('/') => p.value.clone(),
+        Some(p) => {
+            err(
+                report,
+                p,
+                "path",
+                format!("url path must start with `/`, got `{}`", p.value),
+            );
+            ok = false;
+            String::new()
+        }
+        None => {
+            err(
+                report,
+                &raw.key,
+                "path",
+                "url needs a path (`path /health`)".into(),
+            );
+            ok = false;
+            String::new()
+        }
+    };
+    let status_code = match &raw.status_code {
+        Some(s) => match s.value.parse::<u16>() {
+            Ok(n) if (100..=599).contains(&n) => Some(n),
+            _ => {
+                err(
+                    report,
+                    s,
+                    "status_code",
+                    format!(
+                        "status_code must be an HTTP status from 100 to 599, got `{}`",
+                        s.value
+                    ),
+                );
+                ok = false;
+                None
+            }
+        },
+        None => None,
+    };
+    let digest = match &raw.digest {
+        Some(d) if d.value.len() == 32 && d.value.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Some(d.value.to_ascii_lowercase())
+        }
+        Some(d) => {
+            err(
+                report,
+                d,
+                "digest",
+                format!(
+                    "digest must be the 32 hex digits of an MD5 sum (genhash prints it), got `{}`",
+                    d.value
+                ),
+            );
+            ok = false;
+            None
+        }
+        None => None,
+    };
+    ok.then_some(HttpUrl {
+        path,
+        status_code,
+        digest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{ConfigError, Loaded, load_str};
+
+    const KA: &str = "virtual_server 10.0.0.100 80 {
+    delay_loop 3
+    lb_algo wrr
+    lb_kind NAT
+    persistence_timeout 50
+    protocol TCP
+    sorry_server 10.0.0.9 8080
+    quorum 2
+    hysteresis 1
+    alpha
+    omega
+    real_server 10.0.0.1 8000 {
+        weight 3
+        inhibit_on_failure
+        notify_up \"/usr/bin/logger up 10.0.0.1\"
+        notify_down /usr/bin/logger down
+        TCP_CHECK {
+            connect_timeout 2
+            connect_port 8001
+            nb_get_retry 3
+            delay_before_retry 0.5
+        }
+    }
+    real_server 10.0.0.2 8000 {
+        weight 0
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200
+                digest 9B3D1A5C00A3C1E1B4E0F5E8A3D1C2B4
+            }
+            connect_timeout 1
+            retry 2
+            rise 2
+        }
+        MISC_CHECK {
+            misc_path \"/usr/bin/test -n 10.0.0.2\"
+            misc_timeout 4
+        }
+    }
+}
+";
+
+    const TOML: &str = r#"[[virtual_server]]
+ip = "10.0.0.100"
+port = 80
+delay_loop = 3
+lb_algo = "wrr"
+lb_kind = "NAT"
+persistence_timeout = 50
+protocol = "TCP"
+sorry_server = "10.0.0.9 8080"
+quorum = 2
+hysteresis = 1
+alpha = true
+omega = true
+[[virtual_server.real_server]]
+ip = "10.0.0.1"
+port = 8000
+weight = 3
+inhibit_on_failure = true
+notify_up = "/usr/bin/logger up 10.0.0.1"
+notify_down = "/usr/bin/logger down"
+TCP_CHECK = { connect_timeout = 2, connect_port = 8001, nb_get_retry = 3, delay_before_retry = 0.5 }
+[[virtual_server.real_server]]
+ip = "10.0.0.2"
+port = 8000
+weight = 0
+[virtual_server.real_server.HTTP_GET]
+url = [{ path = "/health", status_code = 200, digest = "9B3D1A5C00A3C1E1B4E0F5E8A3D1C2B4" }]
+connect_timeout = 1
+retry = 2
+rise = 2
+[virtual_server.real_server.MISC_CHECK]
+misc_path = "/usr/bin/test -n 10.0.0.2"
+misc_timeout = 4
+"#;
+
+    fn ka(text: &str) -> Result<Loaded, ConfigError> {
+        load_str(text, Path::new("t.conf"))
+    }
+
+    fn first_error(text: &str, file: &str) -> crate::config::Diagnostic {
+        load_str(text, Path::new(file))
+            .expect_err("must be rejected")
+            .diagnostics[0]
+            .clone()
+    }
+
+    #[test]
+    fn every_keyword_reaches_the_model() {
+        let l = ka(KA).unwrap_or_else(|e| panic!("{e}"));
+        // KA spells one checker's retry the old way: only that gets a note.
+        let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["nb_get_retry"], "{:?}", l.warnings);
+        assert!(
+            l.config.instances.is_empty(),
+            "a pool alone is a valid config"
+        );
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.addr, "10.0.0.100:80".parse().unwrap());
+        assert_eq!(vs.delay_loop, Duration::from_secs(3));
+        assert_eq!(vs.lb_algo, LbAlgo::Wrr);
+        assert_eq!(vs.persistence_timeout, Some(Duration::from_secs(50)));
+        assert_eq!(vs.sorry_server, Some("10.0.0.9:8080".parse().unwrap()));
+        assert_eq!(
+            (vs.quorum, vs.hysteresis, vs.alpha, vs.omega),
+            (2, 1, true, true)
+        );
+        let a = &vs.real_servers[0];
+        assert_eq!((a.weight, a.inhibit_on_failure), (3, true));
+        assert_eq!(
+            a.notify_up.as_deref(),
+            Some(
+                &[
+                    "/usr/bin/logger".to_string(),
+                    "up".into(),
+                    "10.0.0.1".into()
+                ][..]
+            )
+        );
+        assert_eq!(a.notify_down.as_ref().map(Vec::len), Some(2));
+        let tcp = &a.checks[0];
+        assert_eq!(
+            tcp.kind,
+            CheckKind::Tcp {
+                target: "10.0.0.1:8001".parse().unwrap()
+            }
+        );
+        assert_eq!(tcp.connect_timeout, Duration::from_secs(2));
+        assert_eq!(tcp.retry, 3, "nb_get_retry is retry");
+        assert_eq!(tcp.delay_before_retry, Duration::from_millis(500));
+        let b = &vs.real_servers[1];
+        assert_eq!(b.weight, 0);
+        let CheckKind::Http { target, urls } = &b.checks[0].kind else {
+            panic!("{:?}", b.checks[0]);
+        };
+        assert_eq!(*target, "10.0.0.2:8000".parse().unwrap());
+        assert_eq!(urls[0].path, "/health");
+        assert_eq!(urls[0].status_code, Some(200));
+        assert_eq!(
+            urls[0].digest.as_deref(),
+            Some("9b3d1a5c00a3c1e1b4e0f5e8a3d1c2b4")
+        );
+        assert_eq!((b.checks[0].retry, b.checks[0].rise), (2, 2));
+        assert_eq!(
+            b.checks[1].kind,
+            CheckKind::Misc {
+                argv: vec!["/usr/bin/test".into(), "-n".into(), "10.0.0.2".into()],
+                timeout: Some(Duration::from_secs(4)),
+            }
+        );
+    }
+
+    #[test]
+    fn toml_twin_is_the_same_model() {
+        let t = load_str(TOML, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        assert_eq!(t.config, ka(KA).unwrap().config);
+    }
+
+    #[test]
+    fn dr_and_tun_are_refused_with_the_way_out() {
+        for kind in ["DR", "TUN"] {
+            let d = first_error(
+                &KA.replace("lb_kind NAT", &format!("lb_kind {kind}")),
+                "t.conf",
+            );
+            assert_eq!((d.line, d.key.as_str()), (4, "lb_kind"), "{d}");
+            assert!(d.message.contains("write `lb_kind NAT`"), "{d}");
+            let d = first_error(&TOML.replace("\"NAT\"", &format!("\"{kind}\"")), "t.toml");
+            assert_eq!((d.line, d.key.as_str()), (6, "lb_kind"), "{d}");
+        }
+    }
+
+    #[test]
+    fn missing_lb_algo_is_wlc_with_a_warning() {
+        let l = ka(&KA.replace("    lb_algo wrr\n", "")).unwrap();
+        assert_eq!(l.config.virtual_servers[0].lb_algo, LbAlgo::Wlc);
+        assert_eq!(l.warnings.len(), 2, "lb_algo, and the nb_get_retry note");
+        assert_eq!(
+            (l.warnings[0].line, l.warnings[0].key.as_str()),
+            (1, "lb_algo")
+        );
+        assert!(
+            l.warnings[0]
+                .message
+                .contains("using wlc, as keepalived does")
+        );
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let cases = [
+            (
+                "lb_algo wrr",
+                "lb_algo wrrr",
+                3,
+                "lb_algo",
+                "unknown lb_algo `wrrr`",
+            ),
+            (
+                "lb_algo wrr",
+                "lb_algo lblc",
+                3,
+                "lb_algo",
+                "not supported by vipd",
+            ),
+            (
+                "protocol TCP",
+                "protocol UDP",
+                6,
+                "protocol",
+                "TCP connections only",
+            ),
+            (
+                "10.0.0.100 80",
+                "10.0.0.100 http",
+                1,
+                "virtual_server",
+                "port must be",
+            ),
+            (
+                "real_server 10.0.0.2 8000",
+                "real_server ::1 8000",
+                24,
+                "real_server",
+                "IPv6",
+            ),
+            (
+                "weight 3",
+                "weight -1",
+                13,
+                "weight",
+                "weight must be from 0",
+            ),
+            (
+                "status_code 200",
+                "status_code 2000",
+                29,
+                "status_code",
+                "HTTP status",
+            ),
+            ("digest 9B3D", "digest zz3D", 30, "digest", "MD5"),
+            (
+                "delay_loop 3",
+                "delay_loop soon",
+                2,
+                "delay_loop",
+                "seconds",
+            ),
+            (
+                "persistence_timeout 50",
+                "persistence_timeout x",
+                5,
+                "persistence_timeout",
+                "whole",
+            ),
+            (
+                "sorry_server 10.0.0.9 8080",
+                "sorry_server 10.0.0.9",
+                7,
+                "sorry_server",
+                "port",
+            ),
+        ];
+        for (from, to, line, key, message) in cases {
+            let d = first_error(&KA.replace(from, to), "t.conf");
+            assert_eq!((d.line, d.key.as_str()), (line, key), "{to}: {d}");
+            assert!(d.message.contains(message), "{to}: {d}");
+        }
+    }
+
+    #[test]
+    fn http_get_needs_a_url_and_misc_check_a_path() {
+        let no_url = "virtual_server 10.0.0.1 80 {\n lb_algo rr\n real_server 10.0.0.2 80 {\n \
+                      HTTP_GET {\n connect_timeout 1\n }\n }\n}\n";
+        let d = first_error(no_url, "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (4, "HTTP_GET"), "{d}");
+        let d = first_error(&no_url.replace("HTTP_GET", "MISC_CHECK"), "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (4, "misc_path"), "{d}");
+    }
+
+    #[test]
+    fn duplicates_and_fwmark() {
+        let two = format!("{KA}{KA}");
+        let d = first_error(&two, "t.conf");
+        assert!(d.message.contains("defined twice"), "{d}");
+        let d = first_error("virtual_server fwmark 1 {\n lb_algo rr\n}\n", "t.conf");
+        assert!(d.message.contains("need the kernel's IPVS"), "{d}");
+    }
+
+    #[test]
+    fn unsupported_checkers_and_keys_warn() {
+        let l = ka(&KA.replace(
+            "        weight 3\n",
+            "        weight 3\n        SSL_GET {\n url {\n path /\n }\n }\n        uthreshold 5\n",
+        ))
+        .unwrap();
+        let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["SSL_GET", "uthreshold", "nb_get_retry"],
+            "{:?}",
+            l.warnings
+        );
+        assert!(l.warnings[0].message.contains("always up"));
+    }
+
+    #[test]
+    fn nothing_at_all_is_still_an_error() {
+        let d = first_error("global_defs {\n router_id x\n}\n", "t.conf");
+        assert!(d.message.contains("nothing to do"), "{d}");
+    }
+}

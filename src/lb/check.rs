@@ -1,0 +1,354 @@
+//! Health checkers for real servers, as keepalived's: `TCP_CHECK` (a connect succeeds),
+//! `HTTP_GET` (each url answers with the expected status and, when given, the MD5 of its
+//! body), `MISC_CHECK` (a program exits 0 within its timeout; run directly, no shell).
+//!
+//! Each checker runs every `delay_loop`; while failing, every `delay_before_retry`. A server
+//! goes down after `retry` consecutive failures and comes back after `rise` (default 1)
+//! consecutive successes. Every verdict change goes to the [`Pool`], which logs it with its
+//! reason; notify_up / notify_down run on the server's own changes.
+
+use std::net::SocketAddrV4;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{debug, warn};
+
+use super::pool::Pool;
+use crate::config::{Check, CheckKind, HttpUrl};
+
+/// At most this much of an HTTP answer is read (keepalived reads the whole body too, but a
+/// health page is small).
+const HTTP_MAX: usize = 1 << 20;
+
+/// Runs one checker once: `Ok` or why it failed.
+pub(super) async fn run_once(check: &Check, default_timeout: Duration) -> Result<(), String> {
+    match &check.kind {
+        CheckKind::Tcp { target } => connect(*target, check.connect_timeout).await.map(drop),
+        CheckKind::Http { target, urls } => {
+            for url in urls {
+                http_get(*target, url, check.connect_timeout).await?;
+            }
+            Ok(())
+        }
+        CheckKind::Misc { argv, timeout } => misc(argv, timeout.unwrap_or(default_timeout)).await,
+    }
+}
+
+async fn connect(target: SocketAddrV4, timeout: Duration) -> Result<TcpStream, String> {
+    match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(format!("connect to {target}: {e}")),
+        Err(_) => Err(format!(
+            "connect to {target}: no answer within {:?}",
+            timeout
+        )),
+    }
+}
+
+async fn http_get(target: SocketAddrV4, url: &HttpUrl, timeout: Duration) -> Result<(), String> {
+    let work = async {
+        let mut s = connect(target, timeout).await?;
+        let req = format!(
+            "GET {} HTTP/1.0\r\nHost: {target}\r\nUser-Agent: vipd-check\r\nConnection: close\r\n\r\n",
+            url.path
+        );
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("GET {} on {target}: {e}", url.path))?;
+        let mut answer = Vec::new();
+        (&mut s)
+            .take(HTTP_MAX as u64)
+            .read_to_end(&mut answer)
+            .await
+            .map_err(|e| format!("GET {} on {target}: {e}", url.path))?;
+        Ok::<_, String>(answer)
+    };
+    let answer = tokio::time::timeout(timeout * 2, work)
+        .await
+        .map_err(|_| format!("GET {} on {target}: no full answer in time", url.path))??;
+    judge_http(&answer, url).map_err(|why| format!("GET {} on {target}: {why}", url.path))
+}
+
+/// Checks an HTTP answer (status line, headers, body) against `url`.
+fn judge_http(answer: &[u8], url: &HttpUrl) -> Result<(), String> {
+    let head_end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no complete HTTP header")?;
+    let status_line = answer[..head_end]
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .unwrap_or_default();
+    let code: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("bad status line `{status_line}`"))?;
+    match url.status_code {
+        Some(want) if code != want => return Err(format!("status {code}, expected {want}")),
+        None if !(200..300).contains(&code) => return Err(format!("status {code}, expected 2xx")),
+        _ => {}
+    }
+    if let Some(want) = &url.digest {
+        let body = &answer[head_end + 4..];
+        let got: String = Md5::digest(body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if &got != want {
+            return Err(format!("body digest {got}, expected {want}"));
+        }
+    }
+    Ok(())
+}
+
+async fn misc(argv: &[String], timeout: Duration) -> Result<(), String> {
+    let Some((prog, args)) = argv.split_first() else {
+        return Err("empty misc_path".into());
+    };
+    let mut child = tokio::process::Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {prog}: {e}"))?;
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(st)) if st.success() => Ok(()),
+        Ok(Ok(st)) => Err(format!("{prog} exited with {st}")),
+        Ok(Err(e)) => Err(format!("{prog}: {e}")),
+        Err(_) => {
+            let _ = child.kill().await;
+            Err(format!("{prog} did not finish within {timeout:?}; killed"))
+        }
+    }
+}
+
+/// Runs a notify script without waiting for it (its exit is reaped in the background).
+pub(super) fn notify(argv: &[String], what: &str) {
+    let Some((prog, args)) = argv.split_first() else {
+        return;
+    };
+    match tokio::process::Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .spawn()
+    {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+        Err(e) => warn!("{what}: cannot run {prog}: {e}"),
+    }
+}
+
+/// The checker loop for checker `check_index` of real server `index` of `pool`; runs until
+/// the task is aborted.
+pub(super) async fn run(pool: Arc<Pool>, index: usize, check_index: usize) {
+    let servers = pool.real_servers();
+    let Some(server) = servers.get(index) else {
+        return;
+    };
+    let Some(check) = server.checks.get(check_index) else {
+        return;
+    };
+    let delay_loop = check.delay_loop.unwrap_or(pool.config.delay_loop);
+    let Some(counters) = pool.counters(index) else {
+        return;
+    };
+    let vs = pool.config.addr;
+    let rs = server.addr;
+    // Starting state as the pool sees it: up unless alpha.
+    let mut up = !pool.config.alpha;
+    let mut failures = 0u32;
+    let mut successes = 0u32;
+    loop {
+        let result = run_once(check, delay_loop).await;
+        match result {
+            Ok(()) => {
+                failures = 0;
+                successes += 1;
+                if !up && successes >= check.rise {
+                    up = true;
+                    let reason = format!("check passed {successes} time(s) in a row");
+                    changed(&pool, index, check_index, true, &reason);
+                }
+            }
+            Err(why) => {
+                successes = 0;
+                failures += 1;
+                counters.check_failures.fetch_add(1, Ordering::Relaxed);
+                debug!(
+                    "virtual_server {vs}: real_server {rs}: check failed ({failures}/{}): {why}",
+                    check.retry
+                );
+                if up && failures >= check.retry {
+                    up = false;
+                    let reason = format!("{why} ({failures} failure(s) in a row)");
+                    changed(&pool, index, check_index, false, &reason);
+                }
+            }
+        }
+        let pause = if failures > 0 {
+            check.delay_before_retry
+        } else {
+            delay_loop
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+fn changed(pool: &Pool, index: usize, check_index: usize, up: bool, reason: &str) {
+    if let Some(now_up) = pool.report(index, check_index, up, reason) {
+        let servers = pool.real_servers();
+        let Some(rs) = servers.get(index) else {
+            return;
+        };
+        let script = if now_up {
+            &rs.notify_up
+        } else {
+            &rs.notify_down
+        };
+        if let Some(argv) = script {
+            notify(argv, &format!("real_server {}", rs.addr));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn check(kind: CheckKind) -> Check {
+        Check {
+            kind,
+            connect_timeout: Duration::from_secs(2),
+            retry: 1,
+            delay_before_retry: Duration::from_millis(10),
+            rise: 1,
+            delay_loop: None,
+        }
+    }
+
+    fn v4(l: &TcpListener) -> SocketAddrV4 {
+        match l.local_addr().unwrap() {
+            std::net::SocketAddr::V4(a) => a,
+            other => panic!("{other}"),
+        }
+    }
+
+    /// A one-shot HTTP server on 127.0.0.1 answering every request with `answer`.
+    async fn http_server(answer: &'static str) -> SocketAddrV4 {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = v4(&l);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut buf = [0u8; 1024];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                assert!(buf[..n].starts_with(b"GET /health HTTP/1.0\r\n"));
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    fn url(status: Option<u16>, digest: Option<&str>) -> HttpUrl {
+        HttpUrl {
+            path: "/health".into(),
+            status_code: status,
+            digest: digest.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn tcp_check_against_a_listener_and_a_closed_port() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = v4(&l);
+        let ok = check(CheckKind::Tcp { target: addr });
+        assert_eq!(run_once(&ok, Duration::from_secs(1)).await, Ok(()));
+        drop(l);
+        let err = run_once(&ok, Duration::from_secs(1)).await.unwrap_err();
+        assert!(err.contains("refused"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn http_get_status_and_digest() {
+        // md5("hello") = 5d41402abc4b2a76b9719d911017c592
+        let good = http_server("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
+        let missing = http_server("HTTP/1.1 404 Not Found\r\n\r\nnope").await;
+        let md5 = "5d41402abc4b2a76b9719d911017c592";
+        let t = Duration::from_secs(1);
+        let c = |target, u| {
+            check(CheckKind::Http {
+                target,
+                urls: vec![u],
+            })
+        };
+        assert_eq!(
+            run_once(&c(good, url(Some(200), Some(md5))), t).await,
+            Ok(())
+        );
+        assert_eq!(run_once(&c(good, url(None, None)), t).await, Ok(()));
+        let e = run_once(&c(good, url(Some(200), Some(&"0".repeat(32)))), t)
+            .await
+            .unwrap_err();
+        assert!(e.contains(&format!("body digest {md5}")), "{e}");
+        let e = run_once(&c(missing, url(None, None)), t).await.unwrap_err();
+        assert!(e.contains("status 404, expected 2xx"), "{e}");
+        let e = run_once(&c(good, url(Some(204), None)), t)
+            .await
+            .unwrap_err();
+        assert!(e.contains("status 200, expected 204"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn http_get_times_out_on_a_silent_server() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = v4(&l);
+        // Accepts (the kernel does) but never answers.
+        let mut c = check(CheckKind::Http {
+            target: addr,
+            urls: vec![url(None, None)],
+        });
+        c.connect_timeout = Duration::from_millis(100);
+        let e = run_once(&c, Duration::from_secs(1)).await.unwrap_err();
+        assert!(e.contains("no full answer in time"), "{e}");
+        drop(l);
+    }
+
+    #[tokio::test]
+    async fn misc_check_exit_status_and_timeout() {
+        let m = |argv: &[&str], t: Option<u64>| {
+            check(CheckKind::Misc {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                timeout: t.map(Duration::from_millis),
+            })
+        };
+        let d = Duration::from_secs(5);
+        assert_eq!(run_once(&m(&["true"], None), d).await, Ok(()));
+        let e = run_once(&m(&["false"], None), d).await.unwrap_err();
+        assert!(e.contains("exited with"), "{e}");
+        let e = run_once(&m(&["sh", "-c", "exit 3"], None), d)
+            .await
+            .unwrap_err();
+        assert!(e.contains("exit status: 3"), "{e}");
+        let e = run_once(&m(&["sleep", "5"], Some(100)), d)
+            .await
+            .unwrap_err();
+        assert!(e.contains("did not finish"), "{e}");
+        let e = run_once(&m(&["/nonexistent/check"], None), d)
+            .await
+            .unwrap_err();
+        assert!(e.contains("cannot run"), "{e}");
+    }
+}

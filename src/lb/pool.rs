@@ -1,0 +1,432 @@
+//! The live state of one virtual server: its real servers' health, weights and counters, the
+//! scheduler, and the quorum. Health checkers report into it; new connections ask it where
+//! to go; `vipctl status` reads it.
+//!
+//! Quorum, as keepalived: the sum of the weights of healthy servers. Below `quorum -
+//! hysteresis` the pool has lost quorum and, when a `sorry_server` is configured, every new
+//! connection goes there; at `quorum + hysteresis` it is regained. With no healthy server at
+//! all, new connections go to the sorry server (or are closed when there is none).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tracing::{info, warn};
+
+use super::sched::{Candidate, Scheduler};
+use crate::config::{RealServer, VirtualServer};
+use crate::control::proto::{RealServerStatus, Transition, VirtualServerStatus};
+
+/// Counters of one real server, updated without the pool lock.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    /// Connections open now.
+    pub(super) active: AtomicU32,
+    /// Connections forwarded since start.
+    pub(super) total: AtomicU64,
+    /// Client -> server bytes.
+    pub(super) bytes_in: AtomicU64,
+    /// Server -> client bytes.
+    pub(super) bytes_out: AtomicU64,
+    /// Forwarding connects that failed (refused, timed out).
+    pub(super) connect_failures: AtomicU64,
+    /// Failed health checks.
+    pub(super) check_failures: AtomicU64,
+}
+
+/// Where a new connection goes.
+#[derive(Debug, Clone)]
+pub(super) struct Target {
+    /// Index of the real server; `None` = the sorry server.
+    pub(super) index: Option<usize>,
+    /// Its address.
+    pub(super) addr: SocketAddrV4,
+    /// Its counters.
+    pub(super) counters: Arc<Counters>,
+}
+
+struct Server {
+    config: RealServer,
+    /// Per checker: passing now?
+    checks_up: Vec<bool>,
+    up: bool,
+    transitions: u64,
+    last: Option<Transition>,
+    counters: Arc<Counters>,
+}
+
+struct State {
+    servers: Vec<Server>,
+    /// Reused for every pick, so a new connection allocates nothing here.
+    candidates: Vec<Candidate>,
+    sched: Scheduler,
+    quorum_up: bool,
+}
+
+/// One virtual server's shared state.
+pub(super) struct Pool {
+    /// The configuration it was built from.
+    pub(super) config: VirtualServer,
+    state: Mutex<State>,
+    sorry: Arc<Counters>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Pool {
+    /// A pool in its starting state: servers without checkers are up; servers with checkers
+    /// are up too unless `alpha` is set (then they wait for a good check), as keepalived.
+    pub(super) fn new(config: VirtualServer) -> Arc<Self> {
+        let servers: Vec<Server> = config
+            .real_servers
+            .iter()
+            .map(|rs| {
+                let start_up = rs.checks.is_empty() || !config.alpha;
+                Server {
+                    config: rs.clone(),
+                    checks_up: vec![start_up; rs.checks.len()],
+                    up: start_up,
+                    transitions: 0,
+                    last: None,
+                    counters: Arc::new(Counters::default()),
+                }
+            })
+            .collect();
+        let sched = Scheduler::new(config.lb_algo, servers.len(), config.persistence_timeout);
+        let pool = Arc::new(Self {
+            state: Mutex::new(State {
+                candidates: Vec::with_capacity(servers.len()),
+                servers,
+                sched,
+                quorum_up: true,
+            }),
+            sorry: Arc::new(Counters::default()),
+            config,
+        });
+        {
+            let mut st = pool.lock();
+            pool.update_quorum(&mut st);
+        }
+        pool
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The real server's configured weight while up; 0 while down.
+    fn weight_now(s: &Server) -> u32 {
+        if s.up { s.config.weight } else { 0 }
+    }
+
+    /// Picks the target of a new connection from `client`, counting it as active there.
+    /// `skip` is a server that just refused this same connection.
+    pub(super) fn pick(&self, client: Ipv4Addr, skip: Option<usize>) -> Option<Target> {
+        let mut st = self.lock();
+        let sorry = self.config.sorry_server.map(|addr| Target {
+            index: None,
+            addr,
+            counters: self.sorry.clone(),
+        });
+        let target = if !st.quorum_up && sorry.is_some() {
+            sorry
+        } else {
+            let st = &mut *st;
+            st.candidates.clear();
+            st.candidates.extend(st.servers.iter().map(|s| Candidate {
+                weight: Self::weight_now(s),
+                up: s.up,
+                active: s.counters.active.load(Ordering::Relaxed),
+            }));
+            match st.sched.pick(&st.candidates, client, Instant::now(), skip) {
+                Some(i) => Some(Target {
+                    index: Some(i),
+                    addr: st.servers[i].config.addr,
+                    counters: st.servers[i].counters.clone(),
+                }),
+                None if skip.is_none() => sorry,
+                None => None,
+            }
+        };
+        if let Some(t) = &target {
+            t.counters.active.fetch_add(1, Ordering::Relaxed);
+            t.counters.total.fetch_add(1, Ordering::Relaxed);
+        }
+        target
+    }
+
+    /// A checker's verdict on server `index`. Logs and counts a change of the server's
+    /// state (up only when all its checkers pass) and returns it, for notify scripts.
+    pub(super) fn report(
+        &self,
+        index: usize,
+        check: usize,
+        up: bool,
+        reason: &str,
+    ) -> Option<bool> {
+        let mut st = self.lock();
+        let s = st.servers.get_mut(index)?;
+        *s.checks_up.get_mut(check)? = up;
+        let now_up = s.checks_up.iter().all(|&c| c);
+        if now_up == s.up {
+            return None;
+        }
+        s.up = now_up;
+        s.transitions += 1;
+        let (from, to) = if now_up {
+            ("DOWN", "UP")
+        } else {
+            ("UP", "DOWN")
+        };
+        s.last = Some(Transition {
+            at_unix_ms: now_ms(),
+            from: from.into(),
+            to: to.into(),
+            reason: reason.to_string(),
+        });
+        let addr = s.config.addr;
+        let inhibit = s.config.inhibit_on_failure;
+        if now_up {
+            info!(
+                "virtual_server {}: real_server {addr} is UP: {reason}",
+                self.config.addr
+            );
+        } else {
+            let how = if inhibit {
+                "weight set to 0 (inhibit_on_failure)"
+            } else {
+                "removed from the pool"
+            };
+            warn!(
+                "virtual_server {}: real_server {addr} is DOWN ({how}): {reason}",
+                self.config.addr
+            );
+            st.sched.forget(index);
+        }
+        self.update_quorum(&mut st);
+        Some(now_up)
+    }
+
+    fn update_quorum(&self, st: &mut State) {
+        let sum: u64 = st
+            .servers
+            .iter()
+            .map(|s| u64::from(Self::weight_now(s)))
+            .sum();
+        let q = u64::from(self.config.quorum);
+        let h = u64::from(self.config.hysteresis);
+        let vs = self.config.addr;
+        if st.quorum_up && (sum == 0 || sum < q.saturating_sub(h)) {
+            st.quorum_up = false;
+            match self.config.sorry_server {
+                Some(s) => warn!(
+                    "virtual_server {vs}: quorum lost (healthy weight {sum} < {q} - {h}): new \
+                     connections go to sorry_server {s}"
+                ),
+                None => warn!(
+                    "virtual_server {vs}: quorum lost (healthy weight {sum} < {q} - {h}); no \
+                     sorry_server, so the remaining healthy servers keep serving"
+                ),
+            }
+        } else if !st.quorum_up && sum > 0 && sum >= q + h {
+            st.quorum_up = true;
+            info!("virtual_server {vs}: quorum regained (healthy weight {sum} >= {q} + {h})");
+        }
+    }
+
+    /// The real servers' addresses and configs, for starting checkers.
+    pub(super) fn real_servers(&self) -> Vec<RealServer> {
+        self.lock()
+            .servers
+            .iter()
+            .map(|s| s.config.clone())
+            .collect()
+    }
+
+    /// Counters of server `index`.
+    pub(super) fn counters(&self, index: usize) -> Option<Arc<Counters>> {
+        self.lock().servers.get(index).map(|s| s.counters.clone())
+    }
+
+    /// Up servers' configs (for `omega` at shutdown).
+    pub(super) fn up_servers(&self) -> Vec<RealServer> {
+        self.lock()
+            .servers
+            .iter()
+            .filter(|s| s.up)
+            .map(|s| s.config.clone())
+            .collect()
+    }
+
+    /// The status `vipctl` shows.
+    pub(super) fn status(&self) -> VirtualServerStatus {
+        let st = self.lock();
+        let load = |c: &Counters| {
+            (
+                c.active.load(Ordering::Relaxed),
+                c.total.load(Ordering::Relaxed),
+                c.bytes_in.load(Ordering::Relaxed),
+                c.bytes_out.load(Ordering::Relaxed),
+            )
+        };
+        let real_servers = st
+            .servers
+            .iter()
+            .map(|s| {
+                let (active, total, bytes_in, bytes_out) = load(&s.counters);
+                RealServerStatus {
+                    addr: s.config.addr.to_string(),
+                    state: if s.up { "UP" } else { "DOWN" }.into(),
+                    weight: s.config.weight,
+                    effective_weight: Self::weight_now(s),
+                    active_connections: active,
+                    total_connections: total,
+                    bytes_in,
+                    bytes_out,
+                    connect_failures: s.counters.connect_failures.load(Ordering::Relaxed),
+                    check_failures: s.counters.check_failures.load(Ordering::Relaxed),
+                    transitions: s.transitions,
+                    last_transition: s.last.clone(),
+                }
+            })
+            .collect();
+        let (sorry_active, sorry_total, _, _) = load(&self.sorry);
+        VirtualServerStatus {
+            addr: self.config.addr.to_string(),
+            lb_algo: self.config.lb_algo.as_str().into(),
+            quorum_up: st.quorum_up,
+            sorry_server: self.config.sorry_server.map(|s| s.to_string()),
+            sorry_active_connections: sorry_active,
+            sorry_total_connections: sorry_total,
+            real_servers,
+        }
+    }
+}
+
+/// Ends one connection's claim on its server when dropped (also on error or cancel).
+pub(super) struct ActiveGuard(pub(super) Arc<Counters>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{Check, CheckKind, LbAlgo};
+
+    fn vs(weights: &[u32], quorum: u32, sorry: bool) -> VirtualServer {
+        VirtualServer {
+            addr: "10.0.0.100:80".parse().unwrap(),
+            delay_loop: Duration::from_secs(1),
+            lb_algo: LbAlgo::Rr,
+            persistence_timeout: None,
+            sorry_server: sorry.then(|| "10.0.0.9:80".parse().unwrap()),
+            quorum,
+            hysteresis: 0,
+            alpha: false,
+            omega: false,
+            connect_timeout: Duration::from_secs(1),
+            real_servers: weights
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| RealServer {
+                    addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, i as u8 + 1), 80),
+                    weight: w,
+                    inhibit_on_failure: false,
+                    notify_up: None,
+                    notify_down: None,
+                    checks: vec![Check {
+                        kind: CheckKind::Tcp {
+                            target: "10.0.0.1:80".parse().unwrap(),
+                        },
+                        connect_timeout: Duration::from_secs(1),
+                        retry: 1,
+                        delay_before_retry: Duration::from_secs(1),
+                        rise: 1,
+                        delay_loop: None,
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    fn client() -> Ipv4Addr {
+        Ipv4Addr::new(192, 168, 0, 1)
+    }
+
+    #[test]
+    fn all_down_goes_to_sorry_and_back() {
+        let p = Pool::new(vs(&[1, 1], 1, true));
+        assert_eq!(p.pick(client(), None).unwrap().index, Some(0));
+        assert_eq!(p.report(0, 0, false, "refused"), Some(false));
+        assert_eq!(
+            p.report(0, 0, false, "refused"),
+            None,
+            "no change, no transition"
+        );
+        assert_eq!(p.pick(client(), None).unwrap().index, Some(1));
+        p.report(1, 0, false, "timeout");
+        let t = p.pick(client(), None).unwrap();
+        assert_eq!((t.index, t.addr.to_string()), (None, "10.0.0.9:80".into()));
+        assert!(!p.status().quorum_up);
+        p.report(1, 0, true, "connected");
+        assert_eq!(p.pick(client(), None).unwrap().index, Some(1));
+        let st = p.status();
+        assert_eq!(st.real_servers[1].transitions, 2);
+        assert_eq!(st.real_servers[0].state, "DOWN");
+        assert_eq!(st.sorry_total_connections, 1);
+    }
+
+    #[test]
+    fn quorum_by_weight_with_sorry_server() {
+        // Quorum 3 of weights 2+2: losing one server (2 < 3) sends traffic to sorry.
+        let p = Pool::new(vs(&[2, 2], 3, true));
+        p.report(0, 0, false, "x");
+        assert_eq!(p.pick(client(), None).unwrap().index, None);
+        p.report(0, 0, true, "y");
+        assert!(p.pick(client(), None).unwrap().index.is_some());
+        // Without a sorry server the survivors keep serving.
+        let p = Pool::new(vs(&[2, 2], 3, false));
+        p.report(0, 0, false, "x");
+        assert_eq!(p.pick(client(), None).unwrap().index, Some(1));
+    }
+
+    #[test]
+    fn no_server_and_no_sorry_is_none() {
+        let p = Pool::new(vs(&[1], 1, false));
+        p.report(0, 0, false, "x");
+        assert!(p.pick(client(), None).is_none());
+    }
+
+    #[test]
+    fn active_counts_follow_guards() {
+        let p = Pool::new(vs(&[1], 1, false));
+        let t = p.pick(client(), None).unwrap();
+        let g = ActiveGuard(t.counters.clone());
+        assert_eq!(p.status().real_servers[0].active_connections, 1);
+        drop(g);
+        let st = p.status();
+        assert_eq!(st.real_servers[0].active_connections, 0);
+        assert_eq!(st.real_servers[0].total_connections, 1);
+    }
+
+    #[test]
+    fn alpha_starts_down() {
+        let mut c = vs(&[1], 1, false);
+        c.alpha = true;
+        let p = Pool::new(c);
+        assert!(p.pick(client(), None).is_none());
+        assert_eq!(p.report(0, 0, true, "ok"), Some(true));
+        assert!(p.pick(client(), None).is_some());
+    }
+}

@@ -1,0 +1,234 @@
+//! The forwarder in process, on 127.0.0.1 only (no root): bytes arrive intact both ways
+//! through splice, half-closes and resets travel through, a refused connect moves to the
+//! next server, and connections leave no file descriptor behind.
+
+use std::net::{SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use vipd::config::{LbAlgo, RealServer, VirtualServer};
+use vipd::lb::Lb;
+
+/// A backend that says `id\n` first, then echoes until EOF, then closes.
+async fn echo_backend(id: u8) -> SocketAddrV4 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = v4(l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let _ = s.write_all(format!("{id}\n").as_bytes()).await;
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn v4(a: SocketAddr) -> SocketAddrV4 {
+    match a {
+        SocketAddr::V4(a) => a,
+        other => panic!("{other}"),
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
+    VirtualServer {
+        addr: SocketAddrV4::new([127, 0, 0, 1].into(), free_port()),
+        delay_loop: Duration::from_secs(60),
+        lb_algo: algo,
+        persistence_timeout: None,
+        sorry_server: None,
+        quorum: 1,
+        hysteresis: 0,
+        alpha: false,
+        omega: false,
+        connect_timeout: Duration::from_secs(2),
+        real_servers: backends
+            .iter()
+            .map(|&addr| RealServer {
+                addr,
+                weight: 1,
+                inhibit_on_failure: false,
+                notify_up: None,
+                notify_down: None,
+                checks: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+/// Connects through the forwarder and reads the backend's id line.
+async fn hello(vs: SocketAddrV4) -> (TcpStream, u8) {
+    let mut s = TcpStream::connect(vs).await.unwrap();
+    let mut id = [0u8; 2];
+    s.read_exact(&mut id).await.unwrap();
+    (s, id[0] - b'0')
+}
+
+/// The tests run one at a time: the descriptor count is the whole process's.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[tokio::test]
+async fn round_robin_and_the_server_speaks_first() {
+    let _serial = SERIAL.lock().await;
+    let b = [
+        echo_backend(0).await,
+        echo_backend(1).await,
+        echo_backend(2).await,
+    ];
+    let vs = pool(&b, LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(hello(vs.addr).await.1);
+    }
+    assert_eq!(ids, [0, 1, 2, 0, 1, 2]);
+    let st = lb.view().status();
+    let totals: Vec<u64> = st[0]
+        .real_servers
+        .iter()
+        .map(|r| r.total_connections)
+        .collect();
+    assert_eq!(totals, [2, 2, 2]);
+    lb.stop();
+}
+
+#[tokio::test]
+async fn bulk_bytes_arrive_intact_and_half_close_passes_through() {
+    let _serial = SERIAL.lock().await;
+    let b = [echo_backend(0).await];
+    let vs = pool(&b, LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    let (s, _) = hello(vs.addr).await;
+    let (mut r, mut w) = s.into_split();
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        w.write_all(&sent).await.unwrap();
+        // Half-close: the backend sees EOF only through the forwarder's shutdown.
+        w.shutdown().await.unwrap();
+        w
+    });
+    let mut back = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), r.read_to_end(&mut back))
+        .await
+        .expect("echo ends after our half-close")
+        .unwrap();
+    let _w = writer.await.unwrap();
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "bytes changed on the way");
+    let st = lb.view().status();
+    assert_eq!(st[0].real_servers[0].bytes_in, data.len() as u64);
+    assert_eq!(st[0].real_servers[0].bytes_out, data.len() as u64 + 2);
+    lb.stop();
+}
+
+#[tokio::test]
+async fn a_refused_connect_moves_to_the_next_server() {
+    let _serial = SERIAL.lock().await;
+    let dead = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
+    let live = echo_backend(1).await;
+    let vs = pool(&[dead, live], LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    for _ in 0..4 {
+        assert_eq!(
+            hello(vs.addr).await.1,
+            1,
+            "every client reaches the live server"
+        );
+    }
+    let st = lb.view().status();
+    assert!(st[0].real_servers[0].connect_failures >= 2, "{st:?}");
+    assert_eq!(st[0].real_servers[0].active_connections, 0);
+    lb.stop();
+}
+
+#[tokio::test]
+async fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
+    let _serial = SERIAL.lock().await;
+    let b = [echo_backend(0).await, echo_backend(1).await];
+    let vs = pool(&b, LbAlgo::Lc);
+    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    // Warm up: pipes enter the pool, the runtime settles.
+    for _ in 0..20 {
+        let (mut s, _) = hello(vs.addr).await;
+        s.write_all(b"warm").await.unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = open_fds();
+    for k in 0..1000 {
+        let (s, _) = hello(vs.addr).await;
+        if k % 2 == 0 {
+            // A client that resets.
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+        }
+        drop(s);
+    }
+    // A client that resets mid-transfer.
+    let (mut s, _) = hello(vs.addr).await;
+    s.write_all(&vec![7u8; 1 << 20]).await.unwrap();
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(s);
+    let view = lb.view();
+    let settled = async {
+        loop {
+            let st = view.status();
+            let active: u32 = st[0]
+                .real_servers
+                .iter()
+                .map(|r| r.active_connections)
+                .sum();
+            if active == 0 && open_fds() <= before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), settled)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "descriptors: {} before, {} after; status {:?}",
+                before,
+                open_fds(),
+                view.status()
+            )
+        });
+    let total: u64 = view.status()[0]
+        .real_servers
+        .iter()
+        .map(|r| r.total_connections)
+        .sum();
+    assert_eq!(total, 20 + 1000 + 1);
+    lb.stop();
+}
