@@ -365,3 +365,31 @@ pair_tests! {
     vipd_ka: Kind::Vipd, Kind::Keepalived;
     ka_vipd: Kind::Keepalived, Kind::Vipd;
 }
+
+/// The tutorial's keepalived.conf, typos corrected and interface renamed to the lab's, runs
+/// unchanged: the VIP comes up on the single host, and SIGTERM takes it away again.
+#[test]
+fn corrected_tutorial_config_runs_unchanged() {
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/examples/seed-keepalived-typos.conf");
+    let text = std::fs::read_to_string(&seed).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (../shared must sit beside the checkout)",
+            seed.display()
+        )
+    });
+    let corrected = text
+        .replace("1b_algo", "lb_algo")
+        .replace("1b_kind", "lb_kind")
+        .replace("real server", "real_server")
+        .replace("ens33", "eth0");
+    let mut lab = Lab::setup("tutorial", 1);
+    lab.start(A, Kind::Vipd, &corrected);
+    let vip = "192.168.91.151";
+    wait_for(|| lab.has_vip(A, vip), secs(10))
+        .unwrap_or_else(|| panic!("tutorial VIP never came up\n{}", lab.log(A)));
+    assert_eq!(lab.vipd_state(A).as_deref(), Some("MASTER"));
+    let (status, _) = lab.stop_term(A);
+    assert!(status.success(), "vipd exited with {status}");
+    assert!(!lab.has_vip(A, vip), "VIP left behind after SIGTERM");
+}

@@ -9,16 +9,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use crate::config::{Config, VrrpInstance};
+use crate::config::{Config, SyncGroup, VrrpInstance};
 use crate::control::server::{ControlSocket, InstanceView, View};
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
 use crate::net::arp::GarpSender;
 use crate::net::socket::{Transport, VrrpSocket};
-use crate::vrrp::instance::{BoundVip, Command, Instance, Setup};
+use crate::notify::{Notifier, Owner};
+use crate::track::eval::Rule;
+use crate::track::{CheckState, CheckWatch};
+use crate::vrrp::fsm::State;
+use crate::vrrp::instance::{BoundVip, Command, Instance, MemberChange, Setup, Tracked};
 
 /// Why the daemon could not start or keep running. Each reads as one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -90,9 +94,35 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
     let mut watcher = LinkWatcher::open().map_err(classify)?;
     let mut setups = Vec::new();
     let mut garps: HashMap<u32, Arc<GarpSender>> = HashMap::new();
+    let mut checks = Checks::new(&config);
+    let (sync_tx, mut sync_rx) = mpsc::unbounded_channel();
     for inst in &config.instances {
-        setups.push(prepare(inst, &netlink, &mut garps).await?);
+        let mut setup = prepare(inst, &netlink, &mut garps).await?;
+        setup.tracked = checks.tracked(inst, &netlink).await?;
+        setup.notifier = Notifier::new(
+            Owner::Instance,
+            &inst.name,
+            inst.notify.clone(),
+            config.script_user.clone(),
+        );
+        if group_of(&config.vrrp_sync_group, &inst.name).is_some() {
+            setup.sync = Some(sync_tx.clone());
+        }
+        setups.push(setup);
     }
+    let group_notifiers: HashMap<String, Notifier> = config
+        .vrrp_sync_group
+        .iter()
+        .map(|g| {
+            let n = Notifier::new(
+                Owner::Group,
+                &g.name,
+                g.notify.clone(),
+                config.script_user.clone(),
+            );
+            (g.name.clone(), n)
+        })
+        .collect();
     let control =
         ControlSocket::bind(socket_path)
             .await
@@ -143,8 +173,14 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
             _ = hup.recv() => warn!("SIGHUP: reload is not supported yet; configuration unchanged"),
+            Some(change) = sync_rx.recv() => {
+                sync_group(&config.vrrp_sync_group, &group_notifiers, &running, change).await;
+            }
             event = watcher.next() => match event {
-                Some(link) => forward_link(&running, &link).await,
+                Some(link) => {
+                    checks.link_changed(&link);
+                    forward_link(&running, &link).await;
+                }
                 None => {
                     warn!("link watch lost (netlink overflow?); reopening and re-reading link state");
                     watcher = LinkWatcher::open().map_err(classify)?;
@@ -155,6 +191,9 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
         }
     };
     shutdown(running, signal_name).await;
+    for (_, n) in group_notifiers {
+        n.finish(crate::notify::TIMEOUT).await;
+    }
     Ok(()) // dropping `control` removes the socket file
 }
 
@@ -218,7 +257,174 @@ async fn prepare(
         vips,
         netlink: netlink.clone(),
         link_up: link.up,
+        tracked: Vec::new(),
+        notifier: Notifier::new(Owner::Instance, &inst.name, Default::default(), None),
+        sync: None,
     })
+}
+
+/// The checks instances track, each started once however many instances track it.
+struct Checks<'a> {
+    config: &'a Config,
+    started: HashMap<(&'static str, String), CheckWatch>,
+    /// Tracked interfaces by name, updated from link events.
+    interfaces: HashMap<String, watch::Sender<CheckState>>,
+}
+
+impl<'a> Checks<'a> {
+    fn new(config: &'a Config) -> Self {
+        Self {
+            config,
+            started: HashMap::new(),
+            interfaces: HashMap::new(),
+        }
+    }
+
+    /// Everything `inst` tracks, starting checks not started yet.
+    async fn tracked(
+        &mut self,
+        inst: &VrrpInstance,
+        netlink: &Netlink,
+    ) -> Result<Vec<Tracked>, DaemonError> {
+        let c = self.config;
+        let mut out = Vec::new();
+        for r in &inst.track_script {
+            // Config validation guarantees the name exists.
+            let Some(s) = c.vrrp_script.iter().find(|s| s.name == r.name) else {
+                continue;
+            };
+            let watch = self
+                .started
+                .entry(("script", s.name.clone()))
+                .or_insert_with(|| {
+                    let user = s.user.clone().or_else(|| c.script_user.clone());
+                    crate::track::script::spawn(s.clone(), user)
+                })
+                .clone();
+            out.push(Tracked {
+                source: format!("check {}", s.name),
+                kind: "script",
+                rule: Rule::Status {
+                    weight: r.weight.unwrap_or(s.weight),
+                },
+                watch,
+            });
+        }
+        for r in &inst.track_file {
+            let Some(f) = c.vrrp_track_file.iter().find(|f| f.name == r.name) else {
+                continue;
+            };
+            let watch = self
+                .started
+                .entry(("file", f.name.clone()))
+                .or_insert_with(|| crate::track::file::spawn(f.name.clone(), f.file.clone()))
+                .clone();
+            out.push(Tracked {
+                source: format!("file {}", f.name),
+                kind: "file",
+                rule: Rule::Value {
+                    weight: r.weight.unwrap_or(f.weight),
+                },
+                watch,
+            });
+        }
+        for r in &inst.track_process {
+            let Some(p) = c.vrrp_track_process.iter().find(|p| p.name == r.name) else {
+                continue;
+            };
+            let watch = self
+                .started
+                .entry(("process", p.name.clone()))
+                .or_insert_with(|| crate::track::process::spawn(p.clone()))
+                .clone();
+            out.push(Tracked {
+                source: format!("process {}", p.name),
+                kind: "process",
+                rule: Rule::Status {
+                    weight: r.weight.unwrap_or(p.weight),
+                },
+                watch,
+            });
+        }
+        for t in &inst.track_interface {
+            let watch = match self.interfaces.get(&t.interface) {
+                Some(tx) => tx.subscribe(),
+                None => {
+                    let link = lookup(netlink, &inst.name, &t.interface).await?;
+                    let (tx, rx) = watch::channel(link_state(link.up));
+                    self.interfaces.insert(t.interface.clone(), tx);
+                    rx
+                }
+            };
+            out.push(Tracked {
+                source: format!("interface {}", t.interface),
+                kind: "interface",
+                rule: Rule::Status { weight: t.weight },
+                watch,
+            });
+        }
+        Ok(out)
+    }
+
+    fn link_changed(&self, link: &LinkInfo) {
+        if let Some(tx) = self.interfaces.get(&link.name) {
+            tx.send_if_modified(|s| {
+                let changed = s.ok != link.up;
+                *s = link_state(link.up);
+                changed
+            });
+        }
+    }
+}
+
+fn link_state(up: bool) -> CheckState {
+    CheckState {
+        ok: up,
+        value: 0,
+        detail: if up { "up" } else { "down" }.to_string(),
+    }
+}
+
+fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup> {
+    groups
+        .iter()
+        .find(|g| g.group.iter().any(|m| m == instance))
+}
+
+/// A sync group member changed state on its own: the others follow, and the group's notify
+/// scripts run.
+async fn sync_group(
+    groups: &[SyncGroup],
+    notifiers: &HashMap<String, Notifier>,
+    running: &[Running],
+    change: MemberChange,
+) {
+    let Some(group) = group_of(groups, &change.instance) else {
+        return;
+    };
+    let target = match change.to {
+        State::Master | State::Backup | State::Fault => change.to,
+        State::Init => return,
+    };
+    let why = format!(
+        "sync group {}: {} went {}",
+        group.name, change.instance, change.to
+    );
+    for r in running
+        .iter()
+        .filter(|r| r.name != change.instance && group.group.contains(&r.name))
+    {
+        let _ = r
+            .commands
+            .send(Command::Sync {
+                target,
+                why: why.clone(),
+            })
+            .await;
+    }
+    if let Some(n) = notifiers.get(&group.name) {
+        n.state_changed(target.as_str(), change.priority);
+    }
 }
 
 async fn lookup(netlink: &Netlink, instance: &str, name: &str) -> Result<LinkInfo, DaemonError> {
@@ -275,11 +481,10 @@ async fn shutdown(running: Vec<Running>, signal_name: &str) {
         }
     }
     for (name, rx) in waits {
-        if tokio::time::timeout(Duration::from_secs(2), rx)
-            .await
-            .is_err()
-        {
-            warn!("{name}: did not finish leaving within 2 s");
+        // VIPs go within milliseconds; the bound is for notify_stop scripts.
+        let bound = crate::notify::TIMEOUT + Duration::from_secs(1);
+        if tokio::time::timeout(bound, rx).await.is_err() {
+            warn!("{name}: did not finish leaving within {bound:?}");
         }
     }
     info!(

@@ -15,4 +15,6 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod net;
+pub mod notify;
+pub mod track;
 pub mod vrrp;

@@ -44,7 +44,7 @@ fn load_all() -> BTreeMap<String, Result<Loaded, ConfigError>> {
         let path = entry.expect("corpus entry").path();
         if path.extension().is_some_and(|e| e == "conf") {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            out.insert(name, config::load(&path));
+            out.insert(name, config::load_with(&path, config::HostChecks::None));
         }
     }
     assert!(
@@ -240,4 +240,23 @@ fn missing_file_is_an_error() {
             .contains("cannot read /nonexistent/keepalived.conf"),
         "{err}"
     );
+}
+
+/// On this machine the corpus's check scripts do not exist: `vipd` (host checks on) says
+/// which one and where, instead of failing later when the check first runs.
+#[test]
+fn missing_check_scripts_are_reported_at_load() {
+    let path = corpus_dir().join("002.conf");
+    let err = config::load(&path).expect_err("its check script does not exist here");
+    let text = err.to_string();
+    assert!(
+        text.contains("002.conf:14:12: script: /etc/keepalived/check_nginx.sh: No such file"),
+        "{text}"
+    );
+    assert_eq!(
+        err.diagnostics.len(),
+        1,
+        "reported once, not again at each use: {text}"
+    );
+    config::load_with(&path, config::HostChecks::None).expect("the file itself is fine");
 }

@@ -194,6 +194,19 @@ impl Lan {
                 assert!(*priority < fsm.config().priority);
                 assert!(self.last_rx[i][self.index_of(*master)].is_some());
             }
+            Reason::Demoted {
+                peer,
+                peer_priority,
+                priority,
+                ..
+            } => {
+                assert!(peer_priority > priority);
+                assert!(self.last_rx[i][self.index_of(*peer)].is_some());
+            }
+            Reason::MasterDemoted { master, priority } => {
+                assert!(*priority < fsm.priority());
+                assert!(self.last_rx[i][self.index_of(*master)].is_some());
+            }
             Reason::Startup | Reason::AddressOwner | Reason::Shutdown => {}
             other => panic!("router {i}: unexpected reason in simulation: {other}"),
         }
@@ -273,6 +286,13 @@ impl Lan {
         self.routers[i].fsm.handle_shutdown(self.now);
         self.drain(i);
         self.routers[i].alive = false;
+    }
+
+    fn set_priority(&mut self, i: usize, priority: u8) {
+        self.routers[i]
+            .fsm
+            .handle_priority(self.now, priority, "check failed".into());
+        self.drain(i);
     }
 
     fn partition(&mut self, group: &[usize]) {
@@ -464,4 +484,56 @@ fn equal_priorities_elect_the_higher_address() {
     lan.run_for(Duration::from_secs(10));
     lan.assert_converged();
     assert_eq!(lan.masters(), vec![2]);
+}
+
+/// A master whose check fails drops below the backup: the backup serves within its
+/// Skew_Time, whether the master knows the backup's priority (it resigns) or not (the backup
+/// sees the drop in the next advert, sent at once).
+#[test]
+fn a_demoted_master_is_replaced_within_skew_time() {
+    for knows_peer in [false, true] {
+        let mut lan = Lan::new(&[100, 90], 5);
+        if knows_peer {
+            lan.start(1);
+            lan.run_for(Duration::from_secs(5));
+            lan.start(0);
+        } else {
+            lan.start(0);
+            lan.start(1);
+        }
+        lan.run_for(Duration::from_secs(10));
+        assert_eq!(lan.masters(), vec![0]);
+        let at = lan.now + Duration::from_millis(400);
+        lan.run_until(at);
+        lan.set_priority(0, 80);
+        lan.run_for(Duration::from_secs(10));
+        assert_eq!(
+            lan.masters(),
+            vec![1],
+            "knows_peer={knows_peer}: {:#?}",
+            lan.log
+        );
+        let took = lan.first_master_since(at).unwrap();
+        assert_eq!(took.router, 1);
+        assert_eq!(
+            took.at - at,
+            lan.routers[1].fsm.skew_time(),
+            "knows_peer={knows_peer}: {:?}",
+            took.reason
+        );
+        let expected = if knows_peer {
+            "resigned"
+        } else {
+            "lowered its priority"
+        };
+        assert!(
+            took.reason.to_string().contains(expected),
+            "{}",
+            took.reason
+        );
+        assert!(
+            lan.transitions_since(took.at).is_empty(),
+            "no flapping after"
+        );
+    }
 }

@@ -18,7 +18,7 @@ use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -310,8 +310,40 @@ impl Lab {
         format!("10.231.{}.100", self.subnet)
     }
 
-    fn dir(&self) -> &Path {
+    /// The lab's own directory (root-only, removed with the lab): configs, logs, scripts.
+    pub fn dir(&self) -> &Path {
         self.dir.as_ref().expect("lab dir").path()
+    }
+
+    /// Starts `argv` inside host `host`'s namespace as a service of the lab (an HTTP server
+    /// playing nginx, say): killed with the lab unless stopped before.
+    pub fn spawn_service(&self, host: usize, argv: &[&str]) -> Child {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.hosts[host]])
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        proc::spawn_group(&self.registry, &mut cmd)
+            .unwrap_or_else(|e| panic!("cannot start {argv:?} on h{}: {e}", host + 1))
+    }
+
+    /// Kills a service started with [`Lab::spawn_service`] (its whole process group).
+    pub fn kill_service(&self, child: Child) {
+        proc::kill_group_and_reap(&self.registry, child);
+    }
+
+    /// Runs `argv` in the client namespace and returns its stdout when it succeeds.
+    pub fn client_output(&self, argv: &[&str]) -> Option<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.client])
+            .args(argv)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     fn log_path(&self, host: usize) -> PathBuf {

@@ -11,6 +11,7 @@
 //! warning, but their keywords are still checked against keepalived's, so a typo such as
 //! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
 
+use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess};
 use super::validate::{RawConfig, RawInstance, Val};
 use super::{Report, suggest};
 
@@ -413,6 +414,15 @@ const VRRP_INSTANCE_HANDLED: &[&str] = &[
     "garp_master_repeat",
     "garp_master_refresh",
     "version",
+    "track_script",
+    "track_interface",
+    "track_file",
+    "track_process",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
 ];
 
 const VRRP_INSTANCE: &[(&str, Body)] = &[
@@ -739,6 +749,26 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
                 raw.instances.push(inst);
             }
         }
+        "vrrp_script" => {
+            if let Some(s) = vrrp_script(stmt, report) {
+                raw.tracking.scripts.push(s);
+            }
+        }
+        "vrrp_track_file" | "track_file" => {
+            if let Some(f) = vrrp_track_file(stmt, report) {
+                raw.tracking.files.push(f);
+            }
+        }
+        "vrrp_track_process" | "track_process" => {
+            if let Some(p) = vrrp_track_process(stmt, report) {
+                raw.tracking.processes.push(p);
+            }
+        }
+        "vrrp_sync_group" => {
+            if let Some(g) = vrrp_sync_group(stmt, report) {
+                raw.tracking.sync_groups.push(g);
+            }
+        }
         "include" => {
             raw.includes.push(stmt.key.line);
             let d = report.diag(
@@ -895,6 +925,11 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                     version_error(stmt, report);
                 }
             }
+            "script_user" => raw.tracking.script_user = words(stmt, 1, 2, report),
+            "enable_script_security" => {
+                extra_words(stmt, 0, report);
+                raw.tracking.enable_script_security = true;
+            }
             name if lookup(GLOBAL_DEFS, name).is_some() => {
                 let d = report.diag(
                     key.line,
@@ -1015,6 +1050,18 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
                     inst.unicast_peer.push(a.key.val());
                 }
             }
+            "track_script" | "track_interface" | "track_file" | "track_process" => {
+                let lines = block_lines(item, report);
+                if let Some(slot) = inst.tracks.slot(&key.text) {
+                    slot.extend(lines);
+                }
+            }
+            name if inst.notify.slot(name).is_some() => {
+                let line = rest_of_line(item, report);
+                if let Some(slot) = inst.notify.slot(name) {
+                    *slot = line;
+                }
+            }
             name if lookup(VRRP_INSTANCE, name).is_some() => {
                 debug_assert!(!VRRP_INSTANCE_HANDLED.contains(&name));
                 let d = report.diag(
@@ -1030,6 +1077,208 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
         }
     }
     Some(inst)
+}
+
+/// A keyword inside a block vipd reads: a known one it does not act on is warned about,
+/// anything else goes through [`keyword`] (error with a suggestion).
+fn unhandled(
+    stmt: &Stmt,
+    schema: &'static [(&'static str, Body)],
+    place: &str,
+    report: &mut Report,
+) {
+    match lookup(schema, &stmt.key.text) {
+        Some(body) => {
+            let d = report.diag(
+                stmt.key.line,
+                stmt.key.col,
+                &stmt.key.text,
+                format!("ignored in {place}: not supported by this vipd version"),
+            );
+            report.warn(d);
+            check_body(stmt, body, report);
+        }
+        None => keyword(stmt, schema, place, report),
+    }
+}
+
+/// The words of each line of a list block (`track_script { chk weight -20 }`).
+fn block_lines(stmt: &Stmt, report: &mut Report) -> Vec<Vec<Val<String>>> {
+    block_of(stmt, report)
+        .unwrap_or_default()
+        .iter()
+        .map(|line| {
+            let mut words = vec![line.key.val()];
+            words.extend(line.args.iter().map(Tok::val));
+            words
+        })
+        .collect()
+}
+
+/// Everything after the keyword, as one command line (`notify_master "/x.sh a"` or
+/// `notify_master /x.sh a`).
+fn rest_of_line(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let first = value_required(stmt, report)?;
+    let mut line = quote_word(&first.text);
+    for t in &stmt.args[1..] {
+        line.push(' ');
+        line.push_str(&quote_word(&t.text));
+    }
+    // A single quoted token is a whole command line as keepalived reads it.
+    if stmt.args.len() == 1 {
+        line = first.text.clone();
+    }
+    Some(Val::new(line, first.line, first.col))
+}
+
+/// Keeps a word with spaces in one piece when the words are joined again.
+fn quote_word(word: &str) -> String {
+    if word.contains(char::is_whitespace) {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    } else {
+        word.to_string()
+    }
+}
+
+fn value_required<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a Tok> {
+    let v = stmt.arg(0);
+    if v.is_none() {
+        let d = report.diag(
+            stmt.key.line,
+            stmt.key.col,
+            &stmt.key.text,
+            format!("`{}` needs a value", stmt.key.text),
+        );
+        report.error(d);
+    }
+    v
+}
+
+/// `key A [B]`: between `min` and `max` words.
+fn words(stmt: &Stmt, min: usize, max: usize, report: &mut Report) -> Option<Vec<Val<String>>> {
+    if stmt.args.len() < min {
+        value_required(stmt, report)?;
+    }
+    extra_words(stmt, max, report);
+    Some(stmt.args.iter().take(max).map(Tok::val).collect())
+}
+
+/// The name after a block keyword (`vrrp_script chk_nginx {`).
+fn block_name(stmt: &Stmt, example: &str, report: &mut Report) -> Option<Val<String>> {
+    let Some(name) = stmt.arg(0) else {
+        let d = report.diag(
+            stmt.key.line,
+            stmt.key.col,
+            &stmt.key.text,
+            format!("{} needs a name (`{example}`)", stmt.key.text),
+        );
+        report.error(d);
+        return None;
+    };
+    extra_words(stmt, 1, report);
+    Some(name.val())
+}
+
+fn vrrp_script(stmt: &Stmt, report: &mut Report) -> Option<RawScript> {
+    let name = block_name(stmt, "vrrp_script chk_nginx { ... }", report)?;
+    let mut out = RawScript {
+        name,
+        ..RawScript::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "script" => out.script = rest_of_line(item, report),
+            "interval" => out.interval = value(item, report),
+            "timeout" => out.timeout = value(item, report),
+            "weight" => {
+                out.weight = item.arg(0).map(Tok::val);
+                if item.arg(1).is_some_and(|t| t.text == "reverse") {
+                    let d = report.diag(
+                        item.key.line,
+                        item.key.col,
+                        "weight",
+                        "`reverse` is not supported by this vipd version: the weight applies as written",
+                    );
+                    report.warn(d);
+                }
+            }
+            "rise" => out.rise = value(item, report),
+            "fall" => out.fall = value(item, report),
+            "user" => out.user = words(item, 1, 2, report),
+            "init_fail" => {
+                extra_words(item, 0, report);
+                out.init_fail = true;
+            }
+            _ => unhandled(item, VRRP_SCRIPT, "vrrp_script", report),
+        }
+    }
+    Some(out)
+}
+
+fn vrrp_track_file(stmt: &Stmt, report: &mut Report) -> Option<RawTrackFile> {
+    let name = block_name(
+        stmt,
+        "vrrp_track_file maint { file /etc/vipd/maint }",
+        report,
+    )?;
+    let mut out = RawTrackFile {
+        name,
+        ..RawTrackFile::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "file" => out.file = value(item, report),
+            "weight" => out.weight = value(item, report),
+            _ => unhandled(item, TRACK_FILE, &stmt.key.text, report),
+        }
+    }
+    Some(out)
+}
+
+fn vrrp_track_process(stmt: &Stmt, report: &mut Report) -> Option<RawTrackProcess> {
+    let name = block_name(stmt, "vrrp_track_process nginx { process nginx }", report)?;
+    let mut out = RawTrackProcess {
+        name,
+        ..RawTrackProcess::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "process" => out.process = rest_of_line(item, report),
+            "weight" => out.weight = value(item, report),
+            "quorum" => out.quorum = value(item, report),
+            "full_command" => {
+                extra_words(item, 0, report);
+                out.full_command = true;
+            }
+            _ => unhandled(item, TRACK_PROCESS, &stmt.key.text, report),
+        }
+    }
+    Some(out)
+}
+
+fn vrrp_sync_group(stmt: &Stmt, report: &mut Report) -> Option<RawSyncGroup> {
+    let name = block_name(stmt, "vrrp_sync_group VG_1 { group { VI_1 VI_2 } }", report)?;
+    let mut out = RawSyncGroup {
+        name,
+        ..RawSyncGroup::default()
+    };
+    for item in block_of(stmt, report)? {
+        match item.key.text.as_str() {
+            "group" => {
+                for line in block_lines(item, report) {
+                    out.group.extend(line);
+                }
+            }
+            name if out.notify.slot(name).is_some() => {
+                let line = rest_of_line(item, report);
+                if let Some(slot) = out.notify.slot(name) {
+                    *slot = line;
+                }
+            }
+            _ => unhandled(item, SYNC_GROUP, "vrrp_sync_group", report),
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -1192,15 +1441,14 @@ mod tests {
         );
         let l = ok(&text);
         let w: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
-        assert!(
-            w[0].starts_with(
-                "t.conf:8:1: vrrp_script: ignored: not supported by this vipd version"
-            )
-        );
-        assert!(w[1].starts_with(
+        assert!(w[0].starts_with(
             "t.conf:12:1: virtual_server: ignored: not supported by this vipd version"
         ));
-        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(w.len(), 1, "vrrp_script is read now: {w:?}");
+        assert_eq!(
+            l.config.vrrp_script[0].interval,
+            std::time::Duration::from_secs(2)
+        );
     }
 
     #[test]

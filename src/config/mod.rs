@@ -15,12 +15,16 @@ mod keepalived;
 pub mod model;
 mod suggest;
 mod toml;
+mod tracking;
 mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Config, InitialState, VirtualIp, VrrpInstance};
+pub use model::{
+    Argv, Config, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface,
+    TrackProcess, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+};
 
 /// A configuration that loaded, and what was worth telling the user about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,10 +146,25 @@ impl fmt::Display for ConfigError {
 
 /// Reads and loads a configuration file: `*.toml` as TOML, anything else as keepalived.conf.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    load_with(path, HostChecks::Programs)
+}
+
+/// What a load checks on this machine beyond the file itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostChecks {
+    /// Every program a script or notify names exists, is executable, and (as root) cannot be
+    /// changed by another user. What `vipd` does before it runs a file.
+    Programs,
+    /// The file alone: for a configuration meant for another machine.
+    None,
+}
+
+/// [`load`], choosing what is checked on this machine.
+pub fn load_with(path: &Path, checks: HostChecks) -> Result<Loaded, ConfigError> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
-            load_str(&text, path)
+            load_str_with(&text, path, checks)
         }
         Err(e) => Err(ConfigError {
             diagnostics: vec![Diagnostic::new(
@@ -162,7 +181,13 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 /// Loads configuration text; `path` chooses the format (`*.toml` = TOML) and names the file in
 /// diagnostics.
 pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+    load_str_with(text, path, HostChecks::Programs)
+}
+
+/// [`load_str`], choosing what is checked on this machine.
+pub fn load_str_with(text: &str, path: &Path, checks: HostChecks) -> Result<Loaded, ConfigError> {
     let mut report = Report::new(path);
+    report.check_programs = checks == HostChecks::Programs;
     let raw = if is_toml(path) {
         toml::parse(text, &mut report)
     } else {
@@ -184,6 +209,8 @@ pub(crate) struct Report {
     lines: Option<Vec<String>>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Whether programs named by scripts are looked for on this machine.
+    pub(crate) check_programs: bool,
 }
 
 impl Report {
@@ -193,6 +220,7 @@ impl Report {
             lines: None,
             errors: Vec::new(),
             warnings: Vec::new(),
+            check_programs: true,
         }
     }
 

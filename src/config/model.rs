@@ -3,6 +3,7 @@
 //! Field names follow keepalived's keywords so users recognise them.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A whole vipd configuration.
@@ -12,6 +13,136 @@ pub struct Config {
     pub router_id: Option<String>,
     /// Every `vrrp_instance`, in file order.
     pub instances: Vec<VrrpInstance>,
+    /// Every `vrrp_script`: health checks that instances track by name.
+    pub vrrp_script: Vec<VrrpScript>,
+    /// Every `vrrp_track_file`: files whose number moves priorities (maintenance files).
+    pub vrrp_track_file: Vec<TrackFile>,
+    /// Every `vrrp_track_process`: processes whose presence moves priorities.
+    pub vrrp_track_process: Vec<TrackProcess>,
+    /// Every `vrrp_sync_group`: instances that change state together.
+    pub vrrp_sync_group: Vec<SyncGroup>,
+    /// `global_defs { script_user USER [GROUP] }`: who scripts run as by default.
+    pub script_user: Option<ScriptUser>,
+    /// `global_defs { enable_script_security }`: refuse scripts that non-root users could
+    /// change. vipd refuses them whenever it runs as root; this keyword is accepted for
+    /// keepalived files.
+    pub enable_script_security: bool,
+}
+
+/// A program and its arguments, run directly: never spliced into a shell command line.
+pub type Argv = Vec<String>;
+
+/// `USER [GROUP]` a script runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptUser {
+    /// User name.
+    pub user: String,
+    /// Group name; `None` = the user's primary group.
+    pub group: Option<String>,
+}
+
+/// One `vrrp_script NAME { ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpScript {
+    /// The name instances refer to in `track_script`.
+    pub name: String,
+    /// `script`: the check; exit status 0 means healthy.
+    pub script: Argv,
+    /// `interval`: time between checks. Default 1 s.
+    pub interval: Duration,
+    /// `timeout`: a check running longer is killed and counts as a failure. Default: interval.
+    pub timeout: Duration,
+    /// `weight`: 0 = failure puts the instance in FAULT; negative = subtracted on failure;
+    /// positive = added on success. Default 0.
+    pub weight: i32,
+    /// `rise`: successes in a row that make a failed check healthy. Default 1.
+    pub rise: u32,
+    /// `fall`: failures in a row that make a healthy check failed. Default 1.
+    pub fall: u32,
+    /// `user USER [GROUP]`: who it runs as; `None` = `script_user` or the daemon's user.
+    pub user: Option<ScriptUser>,
+    /// `init_fail`: start as failed until the check succeeds `rise` times.
+    pub init_fail: bool,
+}
+
+/// One `vrrp_track_file NAME { file PATH; weight W }`: the integer in the file, times the
+/// weight, is added to the priority; with weight 0 any non-zero value means FAULT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFile {
+    /// The name instances refer to in `track_file`.
+    pub name: String,
+    /// The file; missing or unreadable counts as 0.
+    pub file: PathBuf,
+    /// Default 1.
+    pub weight: i32,
+}
+
+/// One `vrrp_track_process NAME { process NAME; weight W; quorum N }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackProcess {
+    /// The name instances refer to in `track_process`.
+    pub name: String,
+    /// The process name as in /proc/PID/comm (or the full command line with
+    /// `full_command`).
+    pub process: String,
+    /// As a script's weight: 0 = fewer than `quorum` running means FAULT. Default 0.
+    pub weight: i32,
+    /// How many must run for the check to be healthy. Default 1.
+    pub quorum: u32,
+    /// Match `process` against the whole command line instead of the process name.
+    pub full_command: bool,
+}
+
+/// A reference from an instance to a named check, with an optional weight override
+/// (`track_script { chk_nginx weight -20 }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRef {
+    /// The `vrrp_script` / `vrrp_track_file` / `vrrp_track_process` name.
+    pub name: String,
+    /// Overrides the check's own weight.
+    pub weight: Option<i32>,
+}
+
+/// `track_interface { IF [weight W] }`: weight 0 (default) = down means FAULT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInterface {
+    /// The interface.
+    pub interface: String,
+    /// As a script's weight, with "up" as success.
+    pub weight: i32,
+}
+
+/// Scripts run on state changes, as keepalived's `notify*` keywords.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notify {
+    /// `notify_master`.
+    pub master: Option<Argv>,
+    /// `notify_backup`.
+    pub backup: Option<Argv>,
+    /// `notify_fault`.
+    pub fault: Option<Argv>,
+    /// `notify_stop`: when vipd stops the instance.
+    pub stop: Option<Argv>,
+    /// `notify`: every change, with `INSTANCE|GROUP NAME STATE PRIORITY` appended.
+    pub any: Option<Argv>,
+}
+
+impl Notify {
+    /// True when no script is configured.
+    pub fn is_empty(&self) -> bool {
+        *self == Notify::default()
+    }
+}
+
+/// One `vrrp_sync_group NAME { group { VI_1 VI_2 } notify_* }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    /// The group name, used in logs and `notify` arguments.
+    pub name: String,
+    /// Member instance names.
+    pub group: Vec<String>,
+    /// The group's notify scripts.
+    pub notify: Notify,
 }
 
 /// The state an instance asks for at startup (`state MASTER|BACKUP`).
@@ -61,6 +192,16 @@ pub struct VrrpInstance {
     pub garp_master_repeat: u32,
     /// `garp_master_refresh`: re-send gratuitous ARPs this often while master. `None` = never.
     pub garp_master_refresh: Option<Duration>,
+    /// `track_script { NAME [weight W] }`.
+    pub track_script: Vec<TrackRef>,
+    /// `track_interface { IF [weight W] }`.
+    pub track_interface: Vec<TrackInterface>,
+    /// `track_file { NAME [weight W] }`.
+    pub track_file: Vec<TrackRef>,
+    /// `track_process { NAME [weight W] }`.
+    pub track_process: Vec<TrackRef>,
+    /// `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`, `notify`.
+    pub notify: Notify,
 }
 
 impl VrrpInstance {
@@ -82,6 +223,11 @@ impl VrrpInstance {
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,
             garp_master_refresh: None,
+            track_script: Vec::new(),
+            track_interface: Vec::new(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
+            notify: Notify::default(),
         }
     }
 }

@@ -18,6 +18,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::tracking::{
+    RawNotify, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks,
+};
 use super::validate::{RawConfig, RawInstance, Val};
 use super::{Report, suggest};
 
@@ -27,12 +30,96 @@ struct File {
     global_defs: Option<GlobalDefs>,
     #[serde(default)]
     vrrp_instance: Vec<Instance>,
+    #[serde(default)]
+    vrrp_script: Vec<Script>,
+    #[serde(default)]
+    vrrp_track_file: Vec<TrackFileTable>,
+    #[serde(default)]
+    vrrp_track_process: Vec<TrackProcessTable>,
+    #[serde(default)]
+    vrrp_sync_group: Vec<SyncGroupTable>,
+}
+
+/// A number as written: `1` or `0.5`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Num::Int(i) => write!(f, "{i}"),
+            Num::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Script {
+    name: Spanned<String>,
+    script: Option<Spanned<String>>,
+    interval: Option<Spanned<Num>>,
+    timeout: Option<Spanned<Num>>,
+    weight: Option<Spanned<i64>>,
+    rise: Option<Spanned<i64>>,
+    fall: Option<Spanned<i64>>,
+    user: Option<Spanned<String>>,
+    #[serde(default)]
+    init_fail: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrackFileTable {
+    name: Spanned<String>,
+    file: Option<Spanned<String>>,
+    weight: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrackProcessTable {
+    name: Spanned<String>,
+    process: Option<Spanned<String>>,
+    weight: Option<Spanned<i64>>,
+    quorum: Option<Spanned<i64>>,
+    #[serde(default)]
+    full_command: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncGroupTable {
+    name: Spanned<String>,
+    #[serde(default)]
+    group: Vec<Spanned<String>>,
+    notify_master: Option<Spanned<String>>,
+    notify_backup: Option<Spanned<String>>,
+    notify_fault: Option<Spanned<String>>,
+    notify_stop: Option<Spanned<String>>,
+    notify: Option<Spanned<String>>,
+}
+
+/// `notify_*` keys of an instance or a sync group.
+struct NotifyKeys {
+    notify_master: Option<Spanned<String>>,
+    notify_backup: Option<Spanned<String>>,
+    notify_fault: Option<Spanned<String>>,
+    notify_stop: Option<Spanned<String>>,
+    notify: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GlobalDefs {
     router_id: Option<Spanned<String>>,
+    script_user: Option<Spanned<String>>,
+    #[serde(default)]
+    enable_script_security: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +142,19 @@ struct Instance {
     garp_master_delay: Option<Spanned<i64>>,
     garp_master_repeat: Option<Spanned<i64>>,
     garp_master_refresh: Option<Spanned<i64>>,
+    #[serde(default)]
+    track_script: Vec<Spanned<String>>,
+    #[serde(default)]
+    track_interface: Vec<Spanned<String>>,
+    #[serde(default)]
+    track_file: Vec<Spanned<String>>,
+    #[serde(default)]
+    track_process: Vec<Spanned<String>>,
+    notify_master: Option<Spanned<String>>,
+    notify_backup: Option<Spanned<String>>,
+    notify_fault: Option<Spanned<String>>,
+    notify_stop: Option<Spanned<String>>,
+    notify: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,8 +164,37 @@ struct Authentication {
     auth_pass: Option<Spanned<String>>,
 }
 
-const TOP_KEYS: &[&str] = &["global_defs", "vrrp_instance"];
-const GLOBAL_KEYS: &[&str] = &["router_id"];
+const TOP_KEYS: &[&str] = &[
+    "global_defs",
+    "vrrp_instance",
+    "vrrp_script",
+    "vrrp_track_file",
+    "vrrp_track_process",
+    "vrrp_sync_group",
+];
+const GLOBAL_KEYS: &[&str] = &["router_id", "script_user", "enable_script_security"];
+const SCRIPT_KEYS: &[&str] = &[
+    "name",
+    "script",
+    "interval",
+    "timeout",
+    "weight",
+    "rise",
+    "fall",
+    "user",
+    "init_fail",
+];
+const TRACK_FILE_KEYS: &[&str] = &["name", "file", "weight"];
+const TRACK_PROCESS_KEYS: &[&str] = &["name", "process", "weight", "quorum", "full_command"];
+const SYNC_GROUP_KEYS: &[&str] = &[
+    "name",
+    "group",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
     "state",
@@ -82,6 +211,15 @@ const INSTANCE_KEYS: &[&str] = &[
     "garp_master_delay",
     "garp_master_repeat",
     "garp_master_refresh",
+    "track_script",
+    "track_interface",
+    "track_file",
+    "track_process",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
 ];
 const AUTH_KEYS: &[&str] = &["auth_type", "auth_pass"];
 
@@ -139,13 +277,13 @@ fn unknown_keys(text: &str, report: &mut Report) -> bool {
         report,
         &|key, value| match (key, value) {
             ("global_defs", DeValue::Table(t)) => vec![(t, GLOBAL_KEYS, "global_defs")],
-            ("vrrp_instance", DeValue::Array(a)) => a
-                .iter()
-                .filter_map(|v| match v.get_ref() {
-                    DeValue::Table(t) => Some((t, INSTANCE_KEYS, "vrrp_instance")),
-                    _ => None,
-                })
-                .collect(),
+            ("vrrp_instance", DeValue::Array(a)) => tables(a, INSTANCE_KEYS, "vrrp_instance"),
+            ("vrrp_script", DeValue::Array(a)) => tables(a, SCRIPT_KEYS, "vrrp_script"),
+            ("vrrp_track_file", DeValue::Array(a)) => tables(a, TRACK_FILE_KEYS, "vrrp_track_file"),
+            ("vrrp_track_process", DeValue::Array(a)) => {
+                tables(a, TRACK_PROCESS_KEYS, "vrrp_track_process")
+            }
+            ("vrrp_sync_group", DeValue::Array(a)) => tables(a, SYNC_GROUP_KEYS, "vrrp_sync_group"),
             ("authentication", DeValue::Table(t)) => vec![(t, AUTH_KEYS, "authentication")],
             _ => Vec::new(),
         },
@@ -154,6 +292,21 @@ fn unknown_keys(text: &str, report: &mut Report) -> bool {
 }
 
 type Children<'a, 'i> = Vec<(&'a DeTable<'i>, &'static [&'static str], &'static str)>;
+
+/// The tables of an array of tables, each to be checked against `keys`.
+fn tables<'a, 'i>(
+    array: &'a [toml::Spanned<DeValue<'i>>],
+    keys: &'static [&'static str],
+    place: &'static str,
+) -> Children<'a, 'i> {
+    array
+        .iter()
+        .filter_map(|v| match v.get_ref() {
+            DeValue::Table(t) => Some((t, keys, place)),
+            _ => None,
+        })
+        .collect()
+}
 
 fn check_table<'a, 'i>(
     text: &str,
@@ -212,13 +365,103 @@ fn convert(file: File, text: &str) -> RawConfig {
                 garp_master_delay: i.garp_master_delay.as_ref().map(n),
                 garp_master_repeat: i.garp_master_repeat.as_ref().map(n),
                 garp_master_refresh: i.garp_master_refresh.as_ref().map(n),
+                tracks: RawTracks {
+                    script: i.track_script.iter().map(|s| words(text, s)).collect(),
+                    interface: i.track_interface.iter().map(|s| words(text, s)).collect(),
+                    file: i.track_file.iter().map(|s| words(text, s)).collect(),
+                    process: i.track_process.iter().map(|s| words(text, s)).collect(),
+                },
+                notify: notify(
+                    text,
+                    &NotifyKeys {
+                        notify_master: i.notify_master.clone(),
+                        notify_backup: i.notify_backup.clone(),
+                        notify_fault: i.notify_fault.clone(),
+                        notify_stop: i.notify_stop.clone(),
+                        notify: i.notify.clone(),
+                    },
+                ),
             }
         })
         .collect();
+    let global = file.global_defs;
     RawConfig {
-        router_id: file.global_defs.and_then(|g| g.router_id).map(|r| v(&r)),
+        router_id: global.as_ref().and_then(|g| g.router_id.as_ref()).map(v),
         instances,
         includes: Vec::new(),
+        tracking: RawTracking {
+            scripts: file.vrrp_script.iter().map(|s| script(text, s)).collect(),
+            files: file
+                .vrrp_track_file
+                .iter()
+                .map(|f| RawTrackFile {
+                    name: v(&f.name),
+                    file: f.file.as_ref().map(v),
+                    weight: f.weight.as_ref().map(n),
+                })
+                .collect(),
+            processes: file
+                .vrrp_track_process
+                .iter()
+                .map(|p| RawTrackProcess {
+                    name: v(&p.name),
+                    process: p.process.as_ref().map(v),
+                    weight: p.weight.as_ref().map(n),
+                    quorum: p.quorum.as_ref().map(n),
+                    full_command: p.full_command,
+                })
+                .collect(),
+            sync_groups: file
+                .vrrp_sync_group
+                .iter()
+                .map(|g| RawSyncGroup {
+                    name: v(&g.name),
+                    group: g.group.iter().map(v).collect(),
+                    notify: notify(
+                        text,
+                        &NotifyKeys {
+                            notify_master: g.notify_master.clone(),
+                            notify_backup: g.notify_backup.clone(),
+                            notify_fault: g.notify_fault.clone(),
+                            notify_stop: g.notify_stop.clone(),
+                            notify: g.notify.clone(),
+                        },
+                    ),
+                })
+                .collect(),
+            script_user: global
+                .as_ref()
+                .and_then(|g| g.script_user.as_ref())
+                .map(|u| words(text, u)),
+            enable_script_security: global.as_ref().is_some_and(|g| g.enable_script_security),
+        },
+    }
+}
+
+fn script(text: &str, s: &Script) -> RawScript {
+    let n = |x: &Spanned<i64>| val(text, x);
+    let f = |x: &Spanned<Num>| val(text, x);
+    RawScript {
+        name: val(text, &s.name),
+        script: s.script.as_ref().map(|x| val(text, x)),
+        interval: s.interval.as_ref().map(f),
+        timeout: s.timeout.as_ref().map(f),
+        weight: s.weight.as_ref().map(n),
+        rise: s.rise.as_ref().map(n),
+        fall: s.fall.as_ref().map(n),
+        user: s.user.as_ref().map(|u| words(text, u)),
+        init_fail: s.init_fail,
+    }
+}
+
+fn notify(text: &str, keys: &NotifyKeys) -> RawNotify {
+    let v = |x: &Option<Spanned<String>>| x.as_ref().map(|s| val(text, s));
+    RawNotify {
+        master: v(&keys.notify_master),
+        backup: v(&keys.notify_backup),
+        fault: v(&keys.notify_fault),
+        stop: v(&keys.notify_stop),
+        any: v(&keys.notify),
     }
 }
 

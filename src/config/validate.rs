@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
+use super::tracking::{self, RawNotify, RawTracking, RawTracks, Tracking};
 use super::{Report, suggest};
 
 /// A value as written in the file, with where it was written.
@@ -35,6 +36,8 @@ pub(crate) struct RawConfig {
     pub(crate) instances: Vec<RawInstance>,
     /// Lines of keepalived `include` statements (not followed), for a better "no instance".
     pub(crate) includes: Vec<usize>,
+    /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
+    pub(crate) tracking: RawTracking,
 }
 
 /// One `vrrp_instance`, before validation. Numbers stay text so both loaders share one set of
@@ -58,6 +61,8 @@ pub(crate) struct RawInstance {
     pub(crate) garp_master_delay: Option<Val<String>>,
     pub(crate) garp_master_repeat: Option<Val<String>>,
     pub(crate) garp_master_refresh: Option<Val<String>>,
+    pub(crate) tracks: RawTracks,
+    pub(crate) notify: RawNotify,
 }
 
 impl Default for Val<String> {
@@ -83,9 +88,10 @@ const VIP_IGNORED_FLAGS: &[&str] = &[
 
 /// Checks `raw` and builds the model; problems go to `report`.
 pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
+    let tracking = tracking::global(&raw.tracking, report);
     let mut config = Config {
         router_id: raw.router_id.map(|v| v.value),
-        instances: Vec::new(),
+        ..Config::default()
     };
     if raw.instances.is_empty() {
         let mut message = "no vrrp_instance defined: nothing to do".to_string();
@@ -115,7 +121,7 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
         } else {
             names.insert(name.value.clone(), name.line);
         }
-        if let Some(i) = instance(inst, report) {
+        if let Some(i) = instance(inst, &tracking, report) {
             let key = (i.interface.clone(), i.virtual_router_id);
             if let Some((other, line)) = vrids.get(&key) {
                 let d = report.diag(
@@ -135,11 +141,18 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
             config.instances.push(i);
         }
     }
+    config.vrrp_sync_group =
+        tracking::sync_groups(&raw.tracking.sync_groups, &config.instances, report);
+    config.vrrp_script = tracking.scripts;
+    config.vrrp_track_file = tracking.files;
+    config.vrrp_track_process = tracking.processes;
+    config.script_user = tracking.script_user;
+    config.enable_script_security = tracking.enable_script_security;
     config
 }
 
 /// One instance; `None` when something it cannot do without is missing or wrong.
-fn instance(raw: RawInstance, report: &mut Report) -> Option<VrrpInstance> {
+fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Option<VrrpInstance> {
     let name = &raw.name;
     let mut ok = true;
     let missing = |report: &mut Report, key: &str, what: &str| {
@@ -316,6 +329,7 @@ fn instance(raw: RawInstance, report: &mut Report) -> Option<VrrpInstance> {
             Err(_) => ok &= bad_number(report, g, "garp_master_refresh", "whole seconds (0 = off)"),
         }
     }
+    ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
     ok.then_some(out)
 }
 

@@ -57,6 +57,9 @@ pub struct InstanceStatus {
     pub state: String,
     /// The configured priority.
     pub priority: u8,
+    /// The priority advertised now: the configured one moved by tracked checks.
+    #[serde(default)]
+    pub effective_priority: u8,
     /// The address adverts are sent from.
     pub source: String,
     /// The current master as far as this node knows.
@@ -67,6 +70,24 @@ pub struct InstanceStatus {
     pub last_transition: Option<Transition>,
     /// Traffic and drop counters.
     pub counters: Counters,
+    /// Tracked checks and what they say.
+    #[serde(default)]
+    pub tracks: Vec<TrackStatus>,
+}
+
+/// One tracked check as an instance sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackStatus {
+    /// "check chk_nginx", "interface eth1", "file maint", "process nginx".
+    pub name: String,
+    /// "script", "interface", "file" or "process".
+    pub kind: String,
+    /// Healthy as far as this instance's weight goes.
+    pub ok: bool,
+    /// The weight this instance applies.
+    pub weight: i32,
+    /// The last observation: "exit status 7", "down", "reads 1".
+    pub detail: String,
 }
 
 /// A router heard on the wire.

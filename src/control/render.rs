@@ -23,10 +23,15 @@ pub fn status(status: &Status, now: SystemTime) -> String {
 }
 
 fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
+    let priority = if inst.effective_priority != 0 && inst.effective_priority != inst.priority {
+        format!("{} (configured {})", inst.effective_priority, inst.priority)
+    } else {
+        inst.priority.to_string()
+    };
     let _ = writeln!(
         out,
-        "{}  {}  vrid {}  priority {}  from {}",
-        inst.name, inst.state, inst.vrid, inst.priority, inst.source
+        "{}  {}  vrid {}  priority {priority}  from {}",
+        inst.name, inst.state, inst.vrid, inst.source
     );
     let _ = writeln!(out, "  interface  {}", inst.interface);
     let master = match &inst.master {
@@ -38,6 +43,14 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
     for vip in &inst.vips {
         let here = if vip.present { "present" } else { "absent" };
         let _ = writeln!(out, "  vip        {} on {}: {here}", vip.addr, vip.dev);
+    }
+    for t in &inst.tracks {
+        let health = if t.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(
+            out,
+            "  track      {}: {health} ({}), weight {}",
+            t.name, t.detail, t.weight
+        );
     }
     if let Some(t) = &inst.last_transition {
         let at = UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
@@ -123,6 +136,14 @@ mod test {
                     reason: "no advert from 10.0.0.12 for 3.61 s".into(),
                 }),
                 counters,
+                effective_priority: 100,
+                tracks: vec![crate::control::proto::TrackStatus {
+                    name: "check chk_nginx".into(),
+                    kind: "script".into(),
+                    ok: true,
+                    weight: -20,
+                    detail: "exit status 0".into(),
+                }],
             }],
         };
         assert_eq!(
@@ -133,6 +154,7 @@ mod test {
              \x20 interface  eth0\n\
              \x20 master     this node (priority 100)\n\
              \x20 vip        10.0.0.100/32 on eth0: present\n\
+             \x20 track      check chk_nginx: ok (exit status 0), weight -20\n\
              \x20 last       BACKUP -> MASTER 12 s ago: no advert from 10.0.0.12 for 3.61 s\n\
              \x20 adverts    sent 12, received 3; garps sent 10; transitions 2\n\
              \x20 dropped    auth_password 4\n"

@@ -6,7 +6,8 @@
 //!
 //! Call order for a driver:
 //! 1. feed one input: [`Fsm::handle_startup`], [`Fsm::handle_advert`], [`Fsm::handle_timeout`],
-//!    [`Fsm::handle_link`] or [`Fsm::handle_shutdown`];
+//!    [`Fsm::handle_fault`], [`Fsm::handle_recovered`], [`Fsm::handle_priority`],
+//!    [`Fsm::handle_sync`] or [`Fsm::handle_shutdown`];
 //! 2. drain [`Fsm::poll_action`] until it returns `None`, executing each action in order;
 //! 3. sleep until [`Fsm::poll_timeout`], then call [`Fsm::handle_timeout`] with the clock's time.
 
@@ -107,10 +108,40 @@ pub enum Reason {
     },
     /// The daemon is stopping.
     Shutdown,
-    /// The interface lost its link or was set down.
-    InterfaceDown,
-    /// The interface is up again.
-    InterfaceUp,
+    /// Something the instance needs failed: its interface, or a check of weight 0.
+    Fault {
+        /// What, e.g. "interface eth0 is down".
+        why: String,
+    },
+    /// Every cause of FAULT is gone.
+    Recovered {
+        /// What, e.g. "interface eth0 is up again".
+        why: String,
+    },
+    /// As master, our priority fell below a peer's: we resign so it takes over at once.
+    Demoted {
+        /// Our new priority.
+        priority: u8,
+        /// The peer with the higher priority.
+        peer: Ipv4Addr,
+        /// Its priority as last heard.
+        peer_priority: u8,
+        /// Why ours fell, e.g. "chk_nginx failed".
+        why: String,
+    },
+    /// The master lowered its priority below ours: take over after Skew_Time, as if it had
+    /// resigned, instead of waiting Master_Down_Interval.
+    MasterDemoted {
+        /// The master.
+        master: Ipv4Addr,
+        /// The priority it now advertises.
+        priority: u8,
+    },
+    /// A member of our sync group changed state, and the group moves together.
+    Sync {
+        /// Which member and what it did.
+        why: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -148,8 +179,22 @@ impl fmt::Display for Reason {
                 "{peer} advertises the same priority {priority} from a higher address"
             ),
             Reason::Shutdown => f.write_str("shutting down"),
-            Reason::InterfaceDown => f.write_str("interface is down"),
-            Reason::InterfaceUp => f.write_str("interface is up again"),
+            Reason::Fault { why } | Reason::Recovered { why } | Reason::Sync { why } => {
+                f.write_str(why)
+            }
+            Reason::Demoted {
+                priority,
+                peer,
+                peer_priority,
+                why,
+            } => write!(
+                f,
+                "priority fell to {priority} ({why}), below {peer}'s {peer_priority}: handing over"
+            ),
+            Reason::MasterDemoted { master, priority } => write!(
+                f,
+                "master {master} lowered its priority to {priority}, below ours"
+            ),
         }
     }
 }
@@ -215,12 +260,24 @@ pub struct Fsm {
     resigned: Option<Ipv4Addr>,
     /// keepalived's preempt_time: after it, a lower-priority master is preempted.
     preempt_after: Option<Instant>,
+    /// Our effective priority: the configured one moved by tracked checks.
+    priority: u8,
+    /// The last priority heard from each other router, to know when to hand over.
+    peers: Vec<(Ipv4Addr, u8)>,
+    /// Set while Master_Down_Timer runs at Skew_Time because the master demoted itself.
+    demoted: Option<(Ipv4Addr, u8)>,
 }
+
+/// How many routers' priorities we remember; a VRRP group is a handful of routers.
+const MAX_PEERS: usize = 32;
 
 impl Fsm {
     /// A router in Initialize; nothing happens until [`Fsm::handle_startup`].
     pub fn new(cfg: FsmConfig) -> Self {
         Self {
+            priority: cfg.priority,
+            peers: Vec::new(),
+            demoted: None,
             cfg,
             state: State::Init,
             timers: [None; 3],
@@ -245,15 +302,20 @@ impl Fsm {
     /// The current master as far as we know: ourselves when master, else the last one heard.
     pub fn master(&self) -> Option<(Ipv4Addr, u8)> {
         match self.state {
-            State::Master => Some((self.cfg.local_addr, self.cfg.priority)),
+            State::Master => Some((self.cfg.local_addr, self.priority)),
             State::Backup => self.heard.map(|h| (h.addr, h.priority)),
             State::Init | State::Fault => None,
         }
     }
 
+    /// Our effective priority: the configured one moved by tracked checks.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
     /// Skew_Time = (256 - Priority) / 256 s (RFC 3768 §6.1), to the microsecond.
     pub fn skew_time(&self) -> Duration {
-        Duration::from_micros((256 - u64::from(self.cfg.priority)) * 1_000_000 / 256)
+        Duration::from_micros((256 - u64::from(self.priority)) * 1_000_000 / 256)
     }
 
     /// Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time (RFC 3768 §6.1).
@@ -282,7 +344,7 @@ impl Fsm {
 
     /// Leaves Initialize or Fault: the owner becomes master, everyone else listens.
     fn start(&mut self, now: Instant, reason: Reason) {
-        if self.cfg.priority == PRIORITY_OWNER {
+        if self.priority == PRIORITY_OWNER {
             self.become_master(now, Reason::AddressOwner);
         } else {
             self.become_backup(now, reason);
@@ -291,6 +353,7 @@ impl Fsm {
 
     /// An advert that passed every receive check of RFC 3768 §7.1.
     pub fn handle_advert(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+        self.remember_peer(from, priority);
         match self.state {
             State::Backup => self.backup_rx(now, from, priority),
             State::Master => self.master_rx(now, from, priority),
@@ -300,6 +363,7 @@ impl Fsm {
 
     /// RFC 3768 §6.4.2: receiving an ADVERTISEMENT in Backup.
     fn backup_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+        let previous = self.heard.filter(|h| h.addr == from).map(|h| h.priority);
         self.heard = Some(Heard {
             addr: from,
             priority,
@@ -312,10 +376,22 @@ impl Fsm {
             return;
         }
         self.resigned = None;
-        let lower = priority < self.cfg.priority;
+        let lower = priority < self.priority;
         if !self.cfg.preempt || !lower {
             self.preempt_after = None;
+            self.demoted = None;
             self.arm_master_down(now);
+            return;
+        }
+        // The master we accepted just fell below us (its check failed): it will not resign,
+        // so take over after Skew_Time as if it had, not after Master_Down_Interval.
+        if self.cfg.preempt_delay.is_zero()
+            && self.demoted.is_none()
+            && previous.is_some_and(|p| p >= self.priority)
+        {
+            self.demoted = Some((from, priority));
+            let skew = self.skew_time();
+            self.arm(Timer::Election, now + skew);
             return;
         }
         // A lower-priority master: keepalived tolerates it for preempt_delay, then preempts.
@@ -332,7 +408,7 @@ impl Fsm {
 
     /// RFC 3768 §6.4.3: receiving an ADVERTISEMENT in Master.
     fn master_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
-        let ours = self.cfg.priority;
+        let ours = self.priority;
         if priority == PRIORITY_RESIGN {
             self.advertise(now);
             return;
@@ -397,8 +473,11 @@ impl Fsm {
         if let Some(master) = self.resigned {
             return Reason::MasterResigned { master };
         }
+        if let Some((master, priority)) = self.demoted {
+            return Reason::MasterDemoted { master, priority };
+        }
         match self.heard {
-            Some(h) if h.priority < self.cfg.priority && self.cfg.preempt => {
+            Some(h) if h.priority < self.priority && self.cfg.preempt => {
                 if now.duration_since(h.at) < self.master_down_interval() {
                     return Reason::Preempt {
                         master: h.addr,
@@ -439,32 +518,107 @@ impl Fsm {
         self.timers = [None; 3];
     }
 
-    /// The interface went down (`up == false`) or came back.
-    pub fn handle_link(&mut self, now: Instant, up: bool) {
-        match (self.state, up) {
-            (State::Master, false) => {
+    /// Something the instance needs failed (`why` says what): a master resigns with
+    /// priority 0 and removes its VIPs; everyone enters FAULT and ignores adverts.
+    pub fn handle_fault(&mut self, _now: Instant, why: String) {
+        match self.state {
+            State::Master => {
                 // Worth a try: on a carrier loss the advert is lost, on some drivers not.
                 self.actions.push_back(Action::SendAdvert {
                     priority: PRIORITY_RESIGN,
                 });
                 self.leave_master();
-                self.enter_fault();
+                self.enter_fault(why);
             }
-            (State::Backup, false) => self.enter_fault(),
-            (State::Fault, true) => self.start(now, Reason::InterfaceUp),
+            State::Backup => self.enter_fault(why),
+            State::Fault | State::Init => {}
+        }
+    }
+
+    /// Every cause of FAULT is gone: back to listening (or master, for an owner).
+    pub fn handle_recovered(&mut self, now: Instant, why: String) {
+        if self.state == State::Fault {
+            self.start(now, Reason::Recovered { why });
+        }
+    }
+
+    /// Our effective priority changed (tracked checks). As master, a priority below a peer's
+    /// hands over at once (priority 0) instead of letting the peer wait for
+    /// Master_Down_Interval; otherwise the new priority is advertised at once.
+    pub fn handle_priority(&mut self, now: Instant, priority: u8, why: String) {
+        if priority == self.priority {
+            return;
+        }
+        self.priority = priority;
+        if self.state != State::Master {
+            return;
+        }
+        let stronger = self
+            .peers
+            .iter()
+            .filter(|(_, p)| *p > priority)
+            .max_by_key(|(addr, p)| (*p, u32::from(*addr)))
+            .copied();
+        match stronger {
+            Some((peer, peer_priority)) => {
+                self.actions.push_back(Action::SendAdvert {
+                    priority: PRIORITY_RESIGN,
+                });
+                self.leave_master();
+                self.become_backup(
+                    now,
+                    Reason::Demoted {
+                        priority,
+                        peer,
+                        peer_priority,
+                        why,
+                    },
+                );
+            }
+            None => self.advertise(now),
+        }
+    }
+
+    /// A member of our sync group moved to `target`; follow it (`why` names the member).
+    pub fn handle_sync(&mut self, now: Instant, target: State, why: String) {
+        let reason = Reason::Sync { why: why.clone() };
+        match (self.state, target) {
+            (State::Backup, State::Master) => self.become_master(now, reason),
+            (State::Master, State::Backup) => {
+                self.actions.push_back(Action::SendAdvert {
+                    priority: PRIORITY_RESIGN,
+                });
+                self.leave_master();
+                self.become_backup(now, reason);
+            }
+            (State::Master | State::Backup, State::Fault) => self.handle_fault(now, why),
+            (State::Fault, State::Backup) => self.start(now, reason),
             _ => {}
         }
     }
 
-    fn enter_fault(&mut self) {
+    fn remember_peer(&mut self, from: Ipv4Addr, priority: u8) {
+        match self.peers.iter_mut().find(|(a, _)| *a == from) {
+            Some(entry) => entry.1 = priority,
+            None => {
+                if self.peers.len() == MAX_PEERS {
+                    self.peers.remove(0);
+                }
+                self.peers.push((from, priority));
+            }
+        }
+    }
+
+    fn enter_fault(&mut self, why: String) {
         self.timers = [None; 3];
         self.heard = None;
-        self.enter(State::Fault, Reason::InterfaceDown);
+        self.enter(State::Fault, Reason::Fault { why });
     }
 
     fn become_backup(&mut self, now: Instant, reason: Reason) {
         self.timers = [None; 3];
         self.resigned = None;
+        self.demoted = None;
         self.preempt_after = None;
         self.listening_since = Some(now);
         self.arm_master_down(now);
@@ -473,6 +627,7 @@ impl Fsm {
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
         self.resigned = None;
+        self.demoted = None;
         self.heard = None;
         self.enter(State::Master, reason);
         self.actions.push_back(Action::AddVips);
@@ -494,7 +649,7 @@ impl Fsm {
 
     fn advertise(&mut self, now: Instant) {
         self.actions.push_back(Action::SendAdvert {
-            priority: self.cfg.priority,
+            priority: self.priority,
         });
         self.arm(Timer::Election, now + self.cfg.advert_int);
     }
@@ -816,7 +971,7 @@ mod test {
     #[test]
     fn link_down_is_fault_and_link_up_is_backup() {
         let (mut fsm, t) = master(100);
-        fsm.handle_link(t, false);
+        fsm.handle_fault(t, "interface eth0 is down".into());
         let actions = drain(&mut fsm);
         assert_eq!(
             actions,
@@ -826,7 +981,9 @@ mod test {
                 Action::Transition {
                     from: State::Master,
                     to: State::Fault,
-                    reason: Reason::InterfaceDown
+                    reason: Reason::Fault {
+                        why: "interface eth0 is down".into()
+                    }
                 }
             ]
         );
@@ -834,7 +991,7 @@ mod test {
         fsm.handle_advert(t, PEER, 50);
         assert!(drain(&mut fsm).is_empty(), "FAULT ignores adverts");
         let t1 = t + Duration::from_secs(1);
-        fsm.handle_link(t1, true);
+        fsm.handle_recovered(t1, "interface eth0 is up again".into());
         assert_eq!(fsm.state(), State::Backup);
         assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.master_down_interval()));
     }
@@ -855,5 +1012,99 @@ mod test {
             r.to_string(),
             "preempting 10.0.0.2, whose priority 90 is lower"
         );
+    }
+
+    #[test]
+    fn demoted_master_hands_over_to_a_stronger_peer_it_has_heard() {
+        let (mut fsm, t) = master(100);
+        // The peer was master once, at priority 90.
+        fsm.handle_advert(t, PEER, 90);
+        drain(&mut fsm);
+        fsm.handle_priority(t, 95, "check chk failed".into());
+        assert_eq!(
+            drain(&mut fsm),
+            vec![Action::SendAdvert { priority: 95 }],
+            "still the strongest: advertise the new priority at once"
+        );
+        fsm.handle_priority(t, 80, "check chk failed".into());
+        assert_eq!(
+            drain(&mut fsm),
+            vec![
+                Action::SendAdvert { priority: 0 },
+                Action::RemoveVips,
+                Action::Transition {
+                    from: State::Master,
+                    to: State::Backup,
+                    reason: Reason::Demoted {
+                        priority: 80,
+                        peer: PEER,
+                        peer_priority: 90,
+                        why: "check chk failed".into()
+                    }
+                }
+            ]
+        );
+        assert_eq!(fsm.priority(), 80);
+        assert_eq!(fsm.skew_time(), Duration::from_micros(687_500));
+    }
+
+    #[test]
+    fn backup_takes_over_after_skew_when_the_master_demotes_itself() {
+        let (mut fsm, t0) = started(90);
+        fsm.handle_advert(t0, PEER, 100);
+        let t1 = t0 + Duration::from_millis(1500);
+        fsm.handle_advert(t1, PEER, 80);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.skew_time()));
+        // Its next advert, still lower, does not push the takeover back.
+        fsm.handle_advert(t1 + Duration::from_millis(100), PEER, 80);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.skew_time()));
+        fsm.handle_timeout(t1 + fsm.skew_time());
+        let actions = drain(&mut fsm);
+        assert_eq!(
+            actions[0],
+            Action::Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDemoted {
+                    master: PEER,
+                    priority: 80
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn a_master_that_recovers_before_skew_keeps_its_role() {
+        let (mut fsm, t0) = started(90);
+        fsm.handle_advert(t0, PEER, 100);
+        fsm.handle_advert(t0, PEER, 80);
+        fsm.handle_advert(t0 + Duration::from_millis(300), PEER, 100);
+        assert_eq!(
+            fsm.poll_timeout(),
+            Some(t0 + Duration::from_millis(300) + fsm.master_down_interval())
+        );
+    }
+
+    #[test]
+    fn backup_priority_changes_wait_for_the_rfc_rules() {
+        let (mut fsm, t0) = started(90);
+        fsm.handle_advert(t0, PEER, 100);
+        fsm.handle_priority(t0, 70, "check failed".into());
+        assert!(drain(&mut fsm).is_empty(), "a backup sends nothing");
+        assert_eq!(fsm.priority(), 70);
+    }
+
+    #[test]
+    fn sync_group_members_follow_each_other() {
+        let (mut fsm, t0) = started(90);
+        fsm.handle_sync(t0, State::Master, "sync group G: VI_2 went MASTER".into());
+        let actions = drain(&mut fsm);
+        assert_eq!(fsm.state(), State::Master);
+        assert!(actions.contains(&Action::AddVips));
+        fsm.handle_sync(t0, State::Fault, "sync group G: VI_2 went FAULT".into());
+        assert_eq!(fsm.state(), State::Fault);
+        assert!(drain(&mut fsm).contains(&Action::SendAdvert { priority: 0 }));
+        fsm.handle_sync(t0, State::Backup, "sync group G: VI_2 went BACKUP".into());
+        assert_eq!(fsm.state(), State::Backup);
     }
 }

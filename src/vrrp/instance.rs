@@ -12,10 +12,13 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::config::VrrpInstance;
-use crate::control::proto::{Counters, InstanceStatus, Peer, Transition, VipStatus};
+use crate::control::proto::{Counters, InstanceStatus, Peer, TrackStatus, Transition, VipStatus};
 use crate::net::addr::Netlink;
 use crate::net::arp::GarpSender;
 use crate::net::socket::VrrpSocket;
+use crate::notify::Notifier;
+use crate::track::CheckWatch;
+use crate::track::eval::{self, Fault, Input, Rule};
 use crate::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
 use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
 
@@ -27,8 +30,38 @@ pub enum Command {
         /// True when up with carrier.
         up: bool,
     },
-    /// Leave cleanly (priority 0 if master, VIPs removed), then answer.
+    /// A member of this instance's sync group changed state: follow it.
+    Sync {
+        /// The state to follow into.
+        target: State,
+        /// Which member did what, for the log.
+        why: String,
+    },
+    /// Leave cleanly (priority 0 if master, VIPs removed, notify_stop run), then answer.
     Shutdown(oneshot::Sender<()>),
+}
+
+/// A state change of a sync group member, told to the daemon so the others follow.
+#[derive(Debug, Clone)]
+pub struct MemberChange {
+    /// The instance that changed.
+    pub instance: String,
+    /// Its new state.
+    pub to: State,
+    /// Its priority.
+    pub priority: u8,
+}
+
+/// One check an instance tracks.
+pub struct Tracked {
+    /// Names it in logs: "check chk_nginx", "interface eth1".
+    pub source: String,
+    /// "script", "file", "process" or "interface", for status.
+    pub kind: &'static str,
+    /// How it moves the priority.
+    pub rule: Rule,
+    /// What it says.
+    pub watch: CheckWatch,
 }
 
 /// A virtual address resolved to the interface it goes on.
@@ -62,6 +95,12 @@ pub struct Setup {
     pub netlink: Netlink,
     /// Whether the interface is up at startup.
     pub link_up: bool,
+    /// The checks it tracks.
+    pub tracked: Vec<Tracked>,
+    /// Its notify scripts.
+    pub notifier: Notifier,
+    /// Where to report its own state changes when it is in a sync group.
+    pub sync: Option<mpsc::UnboundedSender<MemberChange>>,
 }
 
 /// The status the instance publishes, shared with the control socket.
@@ -112,6 +151,13 @@ pub struct Instance {
     source: Ipv4Addr,
     garp_repeat: u32,
     link_up: bool,
+    interface: String,
+    base_priority: u8,
+    tracked: Vec<Tracked>,
+    /// Why the instance is in FAULT, if it is.
+    fault: Option<Fault>,
+    notifier: Notifier,
+    sync: Option<mpsc::UnboundedSender<MemberChange>>,
     status: SharedStatus,
     rate_limit: RateLimit,
 }
@@ -135,6 +181,7 @@ impl Instance {
             vrid: cfg.virtual_router_id,
             state: State::Init.to_string(),
             priority: cfg.priority,
+            effective_priority: cfg.priority,
             source: setup.source.to_string(),
             master: None,
             vips: setup
@@ -148,6 +195,7 @@ impl Instance {
                 .collect(),
             last_transition: None,
             counters: Counters::default(),
+            tracks: Vec::new(),
         }));
         let instance = Self {
             name: cfg.name.clone(),
@@ -160,6 +208,12 @@ impl Instance {
             source: setup.source,
             garp_repeat: cfg.garp_master_repeat,
             link_up: setup.link_up,
+            interface: cfg.interface.clone(),
+            base_priority: cfg.priority,
+            tracked: setup.tracked,
+            fault: None,
+            notifier: setup.notifier,
+            sync: setup.sync,
             socket: setup.socket,
             netlink: setup.netlink,
             vips: setup.vips,
@@ -171,11 +225,9 @@ impl Instance {
 
     /// Runs until told to shut down.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut track_changes = self.forward_track_changes();
         self.fsm.handle_startup(Instant::now());
-        if !self.link_up {
-            warn!("{}: interface is down at startup", self.name);
-            self.fsm.handle_link(Instant::now(), false);
-        }
+        self.reevaluate();
         self.execute().await;
         let mut buf = vec![0u8; 2048];
         loop {
@@ -192,11 +244,21 @@ impl Instance {
                     Err(e) => warn!("{}: receive failed: {e}", self.name),
                 },
                 () = sleep => self.fsm.handle_timeout(Instant::now()),
+                Some(()) = track_changes.recv() => self.reevaluate(),
                 command = commands.recv() => match command {
-                    Some(Command::Link { up }) => self.on_link(up),
+                    Some(Command::Link { up }) => {
+                        if up != self.link_up {
+                            self.link_up = up;
+                            self.reevaluate();
+                        }
+                    }
+                    Some(Command::Sync { target, why }) => {
+                        self.fsm.handle_sync(Instant::now(), target, why);
+                    }
                     Some(Command::Shutdown(done)) => {
                         self.fsm.handle_shutdown(Instant::now());
                         self.execute().await;
+                        self.notifier.finish(crate::notify::TIMEOUT).await;
                         let _ = done.send(());
                         return;
                     }
@@ -207,16 +269,83 @@ impl Instance {
         }
     }
 
+    /// One wake-up per change of any tracked check (coalesced).
+    fn forward_track_changes(&self) -> mpsc::Receiver<()> {
+        let (tx, rx) = mpsc::channel(1);
+        for t in &self.tracked {
+            let mut watch = t.watch.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while watch.changed().await.is_ok() {
+                    let _ = tx.try_send(());
+                }
+            });
+        }
+        rx
+    }
+
+    /// Recomputes FAULT and the effective priority from the link and every tracked check.
+    fn reevaluate(&mut self) {
+        let now = Instant::now();
+        let states: Vec<_> = self
+            .tracked
+            .iter()
+            .map(|t| t.watch.borrow().clone())
+            .collect();
+        let inputs: Vec<Input<'_>> = self
+            .tracked
+            .iter()
+            .zip(&states)
+            .map(|(t, state)| Input {
+                source: &t.source,
+                rule: t.rule,
+                state,
+            })
+            .collect();
+        let outcome = eval::evaluate(self.base_priority, &inputs);
+        let fault = if self.link_up {
+            outcome.fault
+        } else {
+            Some(Fault {
+                source: format!("interface {}", self.interface),
+                detail: "down".to_string(),
+            })
+        };
+        match (&self.fault, &fault) {
+            (None, Some(f)) => self.fsm.handle_fault(now, f.to_string()),
+            (Some(old), None) => self
+                .fsm
+                .handle_recovered(now, format!("{}: healthy again", old.source)),
+            _ => {}
+        }
+        self.fault = fault;
+        self.fsm.handle_priority(now, outcome.priority, outcome.why);
+        let tracks = self
+            .tracked
+            .iter()
+            .zip(&states)
+            .map(|(t, s)| TrackStatus {
+                name: t.source.clone(),
+                kind: t.kind.to_string(),
+                ok: match t.rule {
+                    Rule::Status { .. } => s.ok,
+                    Rule::Value { weight: 0 } => s.value == 0,
+                    Rule::Value { .. } => true,
+                },
+                weight: match t.rule {
+                    Rule::Status { weight } | Rule::Value { weight } => weight,
+                },
+                detail: s.detail.clone(),
+            })
+            .collect();
+        let mut status = self.status();
+        status.effective_priority = self.fsm.priority();
+        status.tracks = tracks;
+    }
+
     /// The shared status; a panic elsewhere while it was held does not make it unusable.
     fn status(&self) -> std::sync::MutexGuard<'_, InstanceStatus> {
         self.status.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn on_link(&mut self, up: bool) {
-        if up != self.link_up {
-            self.link_up = up;
-            self.fsm.handle_link(Instant::now(), up);
-        }
     }
 
     /// RFC 3768 §7.1: every check, then the state machine.
@@ -364,6 +493,24 @@ impl Instance {
 
     fn on_transition(&mut self, from: State, to: State, reason: &Reason) {
         info!("{}: {from} -> {to}: {reason}", self.name);
+        let priority = self.fsm.priority();
+        // keepalived names the stopped state STOP in notify arguments.
+        let name = if to == State::Init {
+            "STOP"
+        } else {
+            to.as_str()
+        };
+        self.notifier.state_changed(name, priority);
+        if let Some(sync) = &self.sync
+            && !matches!(reason, Reason::Sync { .. })
+            && to != State::Init
+        {
+            let _ = sync.send(MemberChange {
+                instance: self.name.clone(),
+                to,
+                priority,
+            });
+        }
         let at_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);

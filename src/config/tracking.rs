@@ -1,0 +1,942 @@
+//! Health tracking and notify in the config: `vrrp_script`, `vrrp_track_file`,
+//! `vrrp_track_process`, `vrrp_sync_group`, the instances' `track_*` and `notify*` keywords,
+//! and `script_user`. Values as written (from either loader) in, typed model out.
+//!
+//! Scripts are checked at load: the program must exist and be executable, and when vipd runs
+//! as root, neither it nor any directory above it may be writable by another user (keepalived's
+//! `enable_script_security`), because anyone who can change it runs code as root.
+
+use std::collections::HashSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::model::{
+    Argv, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
+    VrrpInstance, VrrpScript,
+};
+use super::validate::Val;
+use super::{Report, suggest};
+
+/// keepalived's weight range for tracked checks.
+const WEIGHT_RANGE: std::ops::RangeInclusive<i32> = -253..=253;
+
+/// Global tracking keywords, before validation.
+#[derive(Debug, Default)]
+pub(crate) struct RawTracking {
+    pub(crate) scripts: Vec<RawScript>,
+    pub(crate) files: Vec<RawTrackFile>,
+    pub(crate) processes: Vec<RawTrackProcess>,
+    pub(crate) sync_groups: Vec<RawSyncGroup>,
+    /// `script_user USER [GROUP]`.
+    pub(crate) script_user: Option<Vec<Val<String>>>,
+    pub(crate) enable_script_security: bool,
+}
+
+/// One `vrrp_script`.
+#[derive(Debug, Default)]
+pub(crate) struct RawScript {
+    pub(crate) name: Val<String>,
+    /// The whole command line as written.
+    pub(crate) script: Option<Val<String>>,
+    pub(crate) interval: Option<Val<String>>,
+    pub(crate) timeout: Option<Val<String>>,
+    pub(crate) weight: Option<Val<String>>,
+    pub(crate) rise: Option<Val<String>>,
+    pub(crate) fall: Option<Val<String>>,
+    pub(crate) user: Option<Vec<Val<String>>>,
+    pub(crate) init_fail: bool,
+}
+
+/// One `vrrp_track_file`.
+#[derive(Debug, Default)]
+pub(crate) struct RawTrackFile {
+    pub(crate) name: Val<String>,
+    pub(crate) file: Option<Val<String>>,
+    pub(crate) weight: Option<Val<String>>,
+}
+
+/// One `vrrp_track_process`.
+#[derive(Debug, Default)]
+pub(crate) struct RawTrackProcess {
+    pub(crate) name: Val<String>,
+    pub(crate) process: Option<Val<String>>,
+    pub(crate) weight: Option<Val<String>>,
+    pub(crate) quorum: Option<Val<String>>,
+    pub(crate) full_command: bool,
+}
+
+/// One `vrrp_sync_group`.
+#[derive(Debug, Default)]
+pub(crate) struct RawSyncGroup {
+    pub(crate) name: Val<String>,
+    pub(crate) group: Vec<Val<String>>,
+    pub(crate) notify: RawNotify,
+}
+
+/// `notify*` keywords: each the whole command line as written.
+#[derive(Debug, Default)]
+pub(crate) struct RawNotify {
+    pub(crate) master: Option<Val<String>>,
+    pub(crate) backup: Option<Val<String>>,
+    pub(crate) fault: Option<Val<String>>,
+    pub(crate) stop: Option<Val<String>>,
+    pub(crate) any: Option<Val<String>>,
+}
+
+impl RawNotify {
+    /// The field for a `notify*` keyword, or `None` if it is not one.
+    pub(crate) fn slot(&mut self, keyword: &str) -> Option<&mut Option<Val<String>>> {
+        match keyword {
+            "notify_master" => Some(&mut self.master),
+            "notify_backup" => Some(&mut self.backup),
+            "notify_fault" => Some(&mut self.fault),
+            "notify_stop" => Some(&mut self.stop),
+            "notify" => Some(&mut self.any),
+            _ => None,
+        }
+    }
+}
+
+/// An instance's `track_*` lists: the words of each line (`NAME [weight W]`).
+#[derive(Debug, Default)]
+pub(crate) struct RawTracks {
+    pub(crate) script: Vec<Vec<Val<String>>>,
+    pub(crate) interface: Vec<Vec<Val<String>>>,
+    pub(crate) file: Vec<Vec<Val<String>>>,
+    pub(crate) process: Vec<Vec<Val<String>>>,
+}
+
+impl RawTracks {
+    /// The list for a `track_*` keyword, or `None` if it is not one vipd reads.
+    pub(crate) fn slot(&mut self, keyword: &str) -> Option<&mut Vec<Vec<Val<String>>>> {
+        match keyword {
+            "track_script" => Some(&mut self.script),
+            "track_interface" => Some(&mut self.interface),
+            "track_file" => Some(&mut self.file),
+            "track_process" => Some(&mut self.process),
+            _ => None,
+        }
+    }
+}
+
+/// The validated global part.
+#[derive(Debug, Default)]
+pub(crate) struct Tracking {
+    /// Every name defined, valid or not, so a bad check is reported once, not at each use.
+    pub(crate) defined: Defined,
+    pub(crate) scripts: Vec<VrrpScript>,
+    pub(crate) files: Vec<TrackFile>,
+    pub(crate) processes: Vec<TrackProcess>,
+    pub(crate) script_user: Option<ScriptUser>,
+    pub(crate) enable_script_security: bool,
+}
+
+/// Names of the checks a file defines.
+#[derive(Debug, Default)]
+pub(crate) struct Defined {
+    pub(crate) scripts: Vec<String>,
+    pub(crate) files: Vec<String>,
+    pub(crate) processes: Vec<String>,
+}
+
+/// Validates the global tracking keywords. Sync groups wait for the instances
+/// ([`sync_groups`]).
+pub(crate) fn global(raw: &RawTracking, report: &mut Report) -> Tracking {
+    let script_user = raw.script_user.as_ref().and_then(|w| user(w, report));
+    let names = |v: &mut dyn Iterator<Item = &Val<String>>| v.map(|n| n.value.clone()).collect();
+    let defined = Defined {
+        scripts: names(&mut raw.scripts.iter().map(|s| &s.name)),
+        files: names(&mut raw.files.iter().map(|s| &s.name)),
+        processes: names(&mut raw.processes.iter().map(|s| &s.name)),
+    };
+    let mut out = Tracking {
+        defined,
+        script_user,
+        enable_script_security: raw.enable_script_security,
+        ..Tracking::default()
+    };
+    let mut seen = HashSet::new();
+    for s in &raw.scripts {
+        duplicate(&mut seen, &s.name, "vrrp_script", report);
+        if let Some(script) = script(s, report) {
+            out.scripts.push(script);
+        }
+    }
+    let mut seen = HashSet::new();
+    for f in &raw.files {
+        duplicate(&mut seen, &f.name, "vrrp_track_file", report);
+        let Some(file) = required(&f.file, &f.name, "vrrp_track_file", "file", report) else {
+            continue;
+        };
+        let weight = f.weight.as_ref().map_or(Some(1), |w| weight(w, report));
+        if let Some(weight) = weight {
+            out.files.push(TrackFile {
+                name: f.name.value.clone(),
+                file: PathBuf::from(&file.value),
+                weight,
+            });
+        }
+    }
+    let mut seen = HashSet::new();
+    for p in &raw.processes {
+        duplicate(&mut seen, &p.name, "vrrp_track_process", report);
+        let Some(process) = required(&p.process, &p.name, "vrrp_track_process", "process", report)
+        else {
+            continue;
+        };
+        let weight = p.weight.as_ref().map_or(Some(0), |w| weight(w, report));
+        let quorum = p
+            .quorum
+            .as_ref()
+            .map_or(Some(1), |q| count(q, "quorum", report));
+        if let (Some(weight), Some(quorum)) = (weight, quorum) {
+            out.processes.push(TrackProcess {
+                name: p.name.value.clone(),
+                process: process.value.clone(),
+                weight,
+                quorum,
+                full_command: p.full_command,
+            });
+        }
+    }
+    out
+}
+
+fn duplicate(seen: &mut HashSet<String>, name: &Val<String>, what: &str, report: &mut Report) {
+    if !seen.insert(name.value.clone()) {
+        let d = report.diag(
+            name.line,
+            name.col,
+            what,
+            format!(
+                "duplicate {what} `{}`: each name may be defined once",
+                name.value
+            ),
+        );
+        report.error(d);
+    }
+}
+
+fn required<'a>(
+    v: &'a Option<Val<String>>,
+    owner: &Val<String>,
+    block: &str,
+    key: &str,
+    report: &mut Report,
+) -> Option<&'a Val<String>> {
+    if v.is_none() {
+        let d = report.diag(
+            owner.line,
+            owner.col,
+            key,
+            format!("{block} {} has no `{key}`", owner.value),
+        );
+        report.error(d);
+    }
+    v.as_ref()
+}
+
+fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
+    let line = required(&s.script, &s.name, "vrrp_script", "script", report)?;
+    let argv = command(line, "script", report)?;
+    let interval = match &s.interval {
+        Some(v) => positive_seconds(v, "interval", report)?,
+        None => Duration::from_secs(1),
+    };
+    let timeout = match &s.timeout {
+        Some(v) => positive_seconds(v, "timeout", report)?,
+        None => interval,
+    };
+    let weight = s.weight.as_ref().map_or(Some(0), |w| weight(w, report))?;
+    let rise = s
+        .rise
+        .as_ref()
+        .map_or(Some(1), |v| count(v, "rise", report))?;
+    let fall = s
+        .fall
+        .as_ref()
+        .map_or(Some(1), |v| count(v, "fall", report))?;
+    let user = match &s.user {
+        Some(words) => Some(user(words, report)?),
+        None => None,
+    };
+    Some(VrrpScript {
+        name: s.name.value.clone(),
+        script: argv,
+        interval,
+        timeout,
+        weight,
+        rise,
+        fall,
+        user,
+        init_fail: s.init_fail,
+    })
+}
+
+fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
+    let name = words.first()?;
+    if nix::unistd::User::from_name(&name.value)
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        let d = report.diag(
+            name.line,
+            name.col,
+            "user",
+            format!("no such user `{}` on this system", name.value),
+        );
+        report.error(d);
+        return None;
+    }
+    let group = words.get(1).map(|g| g.value.clone());
+    if let Some(g) = words.get(1)
+        && nix::unistd::Group::from_name(&g.value)
+            .ok()
+            .flatten()
+            .is_none()
+    {
+        let d = report.diag(
+            g.line,
+            g.col,
+            "user",
+            format!("no such group `{}` on this system", g.value),
+        );
+        report.error(d);
+        return None;
+    }
+    Some(ScriptUser {
+        user: name.value.clone(),
+        group,
+    })
+}
+
+fn positive_seconds(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
+    let parsed = v
+        .value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .map(Duration::from_secs_f64);
+    if parsed.is_none() {
+        let d = report.diag(
+            v.line,
+            v.col,
+            key,
+            format!("{key} must be seconds above 0, got `{}`", v.value),
+        );
+        report.error(d);
+    }
+    parsed
+}
+
+fn weight(v: &Val<String>, report: &mut Report) -> Option<i32> {
+    match v.value.parse::<i32>() {
+        Ok(w) if WEIGHT_RANGE.contains(&w) => Some(w),
+        _ => {
+            let d = report.diag(
+                v.line,
+                v.col,
+                "weight",
+                format!(
+                    "weight must be a whole number from -253 to 253, got `{}`",
+                    v.value
+                ),
+            );
+            report.error(d);
+            None
+        }
+    }
+}
+
+fn count(v: &Val<String>, key: &str, report: &mut Report) -> Option<u32> {
+    match v.value.parse::<u32>() {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            let d = report.diag(
+                v.line,
+                v.col,
+                key,
+                format!(
+                    "{key} must be a whole number of at least 1, got `{}`",
+                    v.value
+                ),
+            );
+            report.error(d);
+            None
+        }
+    }
+}
+
+/// Splits a command line as a shell would split words (quotes, backslashes), without
+/// running a shell: no variables, globs or pipes.
+pub(crate) fn split_command(line: &str) -> Result<Argv, &'static str> {
+    let mut argv = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated ' quote"),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c) => word.push(c),
+                            None => return Err("unterminated \" quote"),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated \" quote"),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(c) = chars.next() {
+                    word.push(c);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    argv.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        argv.push(word);
+    }
+    Ok(argv)
+}
+
+/// A command line: split into argv, its program found and checked.
+fn command(line: &Val<String>, key: &str, report: &mut Report) -> Option<Argv> {
+    let argv = match split_command(&line.value) {
+        Ok(argv) if !argv.is_empty() => argv,
+        Ok(_) => {
+            let d = report.diag(line.line, line.col, key, format!("`{key}` is empty"));
+            report.error(d);
+            return None;
+        }
+        Err(why) => {
+            let d = report.diag(line.line, line.col, key, format!("`{key}`: {why}"));
+            report.error(d);
+            return None;
+        }
+    };
+    if !report.check_programs {
+        return Some(argv);
+    }
+    match program_problem(&argv[0]) {
+        None => Some(argv),
+        Some(why) => {
+            let d = report.diag(line.line, line.col, key, why);
+            report.error(d);
+            None
+        }
+    }
+}
+
+/// Finds a program as `execvp` would: a name with a `/` as is, otherwise along `PATH`.
+pub(crate) fn resolve_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Why a program cannot be run safely, or `None` when it can.
+fn program_problem(program: &str) -> Option<String> {
+    let Some(path) = resolve_program(program) else {
+        return Some(format!("`{program}` is not found in PATH"));
+    };
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("{}: {e}", path.display())),
+    };
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Some(format!(
+            "{} is not an executable file (chmod +x it?)",
+            path.display()
+        ));
+    }
+    if nix::unistd::geteuid().is_root() {
+        return unsafe_for_root(&path);
+    }
+    None
+}
+
+/// keepalived's `enable_script_security`: a file root runs must not be changeable by anyone
+/// else, nor may any directory above it (which would let them swap it).
+fn unsafe_for_root(path: &Path) -> Option<String> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut checked = Some(path.as_path());
+    let mut is_file = true;
+    while let Some(p) = checked {
+        let Ok(meta) = std::fs::metadata(p) else {
+            break;
+        };
+        let mode = meta.permissions().mode();
+        // A sticky directory (/tmp) lets others add files, not replace root's.
+        let sticky_dir = !is_file && mode & 0o1000 != 0;
+        let why = if meta.uid() != 0 {
+            Some(format!("it is owned by uid {}", meta.uid()))
+        } else if mode & 0o022 != 0 && !sticky_dir {
+            Some(format!(
+                "it is writable by group or others (mode {:o})",
+                mode & 0o777
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let what = if is_file { "" } else { " in a directory that" };
+            return Some(format!(
+                "refusing to run {} as root{what}: {} can be changed by another user: {why}; \
+                 make it root-owned and not group/world-writable (chown root; chmod go-w)",
+                path.display(),
+                p.display()
+            ));
+        }
+        is_file = false;
+        checked = p.parent();
+    }
+    None
+}
+
+/// An instance's `track_*` and `notify*`, checked against the defined names.
+pub(crate) fn instance(
+    tracks: &RawTracks,
+    notify: &RawNotify,
+    tracking: &Tracking,
+    out: &mut VrrpInstance,
+    report: &mut Report,
+) -> bool {
+    let mut ok = true;
+    let defined = &tracking.defined;
+    for (lines, names, what, target) in [
+        (
+            &tracks.script,
+            &defined.scripts,
+            "vrrp_script",
+            &mut out.track_script,
+        ),
+        (
+            &tracks.file,
+            &defined.files,
+            "vrrp_track_file",
+            &mut out.track_file,
+        ),
+        (
+            &tracks.process,
+            &defined.processes,
+            "vrrp_track_process",
+            &mut out.track_process,
+        ),
+    ] {
+        for words in lines {
+            match reference(words, names, what, report) {
+                Some(r) => target.push(r),
+                None => ok = false,
+            }
+        }
+    }
+    for words in &tracks.interface {
+        match weighted(words, report) {
+            Some((name, weight)) => out.track_interface.push(TrackInterface {
+                interface: name.value.clone(),
+                weight: weight.unwrap_or(0),
+            }),
+            None => ok = false,
+        }
+    }
+    match notify_scripts(notify, report) {
+        Some(n) => out.notify = n,
+        None => ok = false,
+    }
+    ok
+}
+
+/// `NAME [weight W]`.
+fn weighted<'a>(
+    words: &'a [Val<String>],
+    report: &mut Report,
+) -> Option<(&'a Val<String>, Option<i32>)> {
+    let name = words.first()?;
+    match words.get(1..) {
+        Some([]) | None => Some((name, None)),
+        Some([kw, w]) if kw.value == "weight" => Some((name, Some(weight(w, report)?))),
+        Some([kw, ..]) => {
+            let d = report
+                .diag(
+                    kw.line,
+                    kw.col,
+                    &kw.value,
+                    format!("expected `{} weight W`, got `{}`", name.value, kw.value),
+                )
+                .with_suggestion(suggest::closest(&kw.value, &["weight"]));
+            report.error(d);
+            None
+        }
+    }
+}
+
+fn reference(
+    words: &[Val<String>],
+    names: &[String],
+    what: &str,
+    report: &mut Report,
+) -> Option<TrackRef> {
+    let (name, weight) = weighted(words, report)?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    if !names.contains(&name.value.as_str()) {
+        let defined = if names.is_empty() {
+            format!("no {what} is defined")
+        } else {
+            format!("defined: {}", names.join(", "))
+        };
+        let d = report
+            .diag(
+                name.line,
+                name.col,
+                &name.value,
+                format!("unknown {what} `{}` ({defined})", name.value),
+            )
+            .with_suggestion(suggest::closest(&name.value, &names));
+        report.error(d);
+        return None;
+    }
+    Some(TrackRef {
+        name: name.value.clone(),
+        weight,
+    })
+}
+
+fn notify_scripts(raw: &RawNotify, report: &mut Report) -> Option<Notify> {
+    let mut ok = true;
+    let mut one = |v: &Option<Val<String>>, key: &str, report: &mut Report| match v {
+        Some(line) => {
+            let argv = command(line, key, report);
+            ok &= argv.is_some();
+            argv
+        }
+        None => None,
+    };
+    let notify = Notify {
+        master: one(&raw.master, "notify_master", report),
+        backup: one(&raw.backup, "notify_backup", report),
+        fault: one(&raw.fault, "notify_fault", report),
+        stop: one(&raw.stop, "notify_stop", report),
+        any: one(&raw.any, "notify", report),
+    };
+    ok.then_some(notify)
+}
+
+/// Sync groups, checked against the instances: every member exists and is in one group.
+pub(crate) fn sync_groups(
+    raw: &[RawSyncGroup],
+    instances: &[VrrpInstance],
+    report: &mut Report,
+) -> Vec<SyncGroup> {
+    let names: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
+    let mut member_of: std::collections::HashMap<String, String> = Default::default();
+    let mut out = Vec::new();
+    for g in raw {
+        let mut ok = true;
+        for m in &g.group {
+            if !names.contains(&m.value.as_str()) {
+                let d = report
+                    .diag(
+                        m.line,
+                        m.col,
+                        &m.value,
+                        format!(
+                            "vrrp_sync_group {}: unknown vrrp_instance `{}`",
+                            g.name.value, m.value
+                        ),
+                    )
+                    .with_suggestion(suggest::closest(&m.value, &names));
+                report.error(d);
+                ok = false;
+            } else if let Some(other) = member_of.insert(m.value.clone(), g.name.value.clone()) {
+                let d = report.diag(
+                    m.line,
+                    m.col,
+                    &m.value,
+                    format!(
+                        "vrrp_instance {} is already in vrrp_sync_group {other}; an instance \
+                         can be in one group only",
+                        m.value
+                    ),
+                );
+                report.error(d);
+                ok = false;
+            }
+        }
+        if g.group.is_empty() {
+            let d = report.diag(
+                g.name.line,
+                g.name.col,
+                "group",
+                format!(
+                    "vrrp_sync_group {} has no `group {{ ... }}` members",
+                    g.name.value
+                ),
+            );
+            report.error(d);
+            ok = false;
+        }
+        let notify = notify_scripts(&g.notify, report);
+        if let (true, Some(notify)) = (ok, notify) {
+            out.push(SyncGroup {
+                name: g.name.value.clone(),
+                group: g.group.iter().map(|m| m.value.clone()).collect(),
+                notify,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_a_shell_without_one() {
+        assert_eq!(
+            split_command(r#"/usr/bin/curl -sf "http://127.0.0.1:80/a b" 'x y' z\ w"#).unwrap(),
+            [
+                "/usr/bin/curl",
+                "-sf",
+                "http://127.0.0.1:80/a b",
+                "x y",
+                "z w"
+            ]
+        );
+        // No shell: `;` is just a character of an argument.
+        assert_eq!(
+            split_command("killall -0 nginx; rm -rf /").unwrap(),
+            ["killall", "-0", "nginx;", "rm", "-rf", "/"]
+        );
+        assert!(split_command("echo 'open").is_err());
+        assert!(split_command("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn programs_are_found_along_path() {
+        assert!(resolve_program("true").is_some());
+        assert!(program_problem("true").is_none() || !nix::unistd::geteuid().is_root());
+        assert!(
+            program_problem("no-such-program-xyz")
+                .unwrap()
+                .contains("not found in PATH")
+        );
+    }
+
+    #[test]
+    fn root_refuses_scripts_others_can_change() {
+        if !nix::unistd::geteuid().is_root() {
+            return assert!(unsafe_for_root(Path::new("/bin/true")).is_none());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("check.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            unsafe_for_root(&script),
+            None,
+            "root-owned 0755 in a 0700 dir"
+        );
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let why = unsafe_for_root(&script).unwrap();
+        assert!(
+            why.contains("writable by group or others (mode 777)"),
+            "{why}"
+        );
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let why = unsafe_for_root(&script).unwrap();
+        assert!(why.contains("in a directory that"), "{why}");
+        nix::unistd::chown(dir.path(), Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            unsafe_for_root(&script)
+                .unwrap()
+                .contains("owned by uid 65534")
+        );
+    }
+
+    const KA: &str = "global_defs {\n script_user root\n}\n\
+        vrrp_script chk_nginx {\n script \"/bin/true -x 'a b'\"\n interval 1\n timeout 0.5\n \
+        weight -20\n fall 2\n rise 3\n}\n\
+        vrrp_track_file maint {\n file /etc/vipd/maint\n weight -50\n}\n\
+        vrrp_track_process nginx {\n process nginx\n quorum 2\n}\n\
+        vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+        virtual_ipaddress {\n 10.0.0.1\n }\n \
+        track_script {\n chk_nginx weight -30\n }\n track_file {\n maint\n }\n \
+        track_process {\n nginx\n }\n track_interface {\n eth1 weight -10\n eth2\n }\n \
+        notify_master \"/bin/echo master\"\n notify /bin/echo\n}\n\
+        vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n \
+        virtual_ipaddress {\n 10.0.0.2\n }\n}\n\
+        vrrp_sync_group VG {\n group {\n VI_1\n VI_2\n }\n notify_fault /bin/true\n}\n";
+
+    const TOML: &str = r#"
+[global_defs]
+script_user = "root"
+
+[[vrrp_script]]
+name = "chk_nginx"
+script = "/bin/true -x 'a b'"
+interval = 1
+timeout = 0.5
+weight = -20
+fall = 2
+rise = 3
+
+[[vrrp_track_file]]
+name = "maint"
+file = "/etc/vipd/maint"
+weight = -50
+
+[[vrrp_track_process]]
+name = "nginx"
+process = "nginx"
+quorum = 2
+
+[[vrrp_instance]]
+name = "VI_1"
+interface = "eth0"
+virtual_router_id = 51
+virtual_ipaddress = ["10.0.0.1"]
+track_script = ["chk_nginx weight -30"]
+track_file = ["maint"]
+track_process = ["nginx"]
+track_interface = ["eth1 weight -10", "eth2"]
+notify_master = "/bin/echo master"
+notify = "/bin/echo"
+
+[[vrrp_instance]]
+name = "VI_2"
+interface = "eth0"
+virtual_router_id = 52
+virtual_ipaddress = ["10.0.0.2"]
+
+[[vrrp_sync_group]]
+name = "VG"
+group = ["VI_1", "VI_2"]
+notify_fault = "/bin/true"
+"#;
+
+    fn load(text: &str, name: &str) -> Result<crate::config::Loaded, crate::config::ConfigError> {
+        crate::config::load_str(text, Path::new(name))
+    }
+
+    #[test]
+    fn tracking_loads_the_same_from_both_formats() {
+        let ka = load(KA, "t.conf").unwrap_or_else(|e| panic!("{e}"));
+        let toml = load(TOML, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ka.config, toml.config);
+        assert!(ka.warnings.is_empty(), "{:?}", ka.warnings);
+        let c = ka.config;
+        let s = &c.vrrp_script[0];
+        assert_eq!(s.script, ["/bin/true", "-x", "a b"]);
+        assert_eq!(s.timeout, Duration::from_millis(500));
+        assert_eq!((s.weight, s.fall, s.rise, s.init_fail), (-20, 2, 3, false));
+        let i = &c.instances[0];
+        assert_eq!(i.track_script[0].weight, Some(-30));
+        assert_eq!(i.track_file[0].weight, None);
+        assert_eq!(i.track_interface[0].weight, -10);
+        assert_eq!(i.track_interface[1].weight, 0);
+        assert_eq!(
+            i.notify.master.as_deref(),
+            Some(&["/bin/echo".to_string(), "master".into()][..])
+        );
+        assert_eq!(c.vrrp_track_process[0].quorum, 2);
+        assert_eq!(c.vrrp_track_file[0].weight, -50);
+        assert_eq!(c.vrrp_sync_group[0].group, ["VI_1", "VI_2"]);
+        assert_eq!(c.script_user.as_ref().unwrap().user, "root");
+    }
+
+    #[test]
+    fn an_unknown_track_script_is_an_error_with_a_suggestion() {
+        let text = KA.replace("chk_nginx weight -30", "chk_ngnix weight -30");
+        let e = load(&text, "t.conf").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown vrrp_script `chk_ngnix` (defined: chk_nginx)"),
+            "{e}"
+        );
+        assert!(e.contains("did you mean `chk_nginx`?"), "{e}");
+    }
+
+    #[test]
+    fn bad_tracking_values_are_named() {
+        for (from, to, expect) in [
+            (
+                "weight -20",
+                "weight -300",
+                "weight must be a whole number from -253 to 253",
+            ),
+            (
+                "fall 2",
+                "fall 0",
+                "fall must be a whole number of at least 1",
+            ),
+            (
+                "interval 1",
+                "interval soon",
+                "interval must be seconds above 0",
+            ),
+            (
+                "/bin/true -x",
+                "/no/such/check -x",
+                "/no/such/check: No such file",
+            ),
+            (
+                "notify /bin/echo",
+                "notify nosuchprogramxyz",
+                "`nosuchprogramxyz` is not found in PATH",
+            ),
+            (
+                "VI_2\n }",
+                "VI_3\n }",
+                "vrrp_sync_group VG: unknown vrrp_instance `VI_3`",
+            ),
+            (
+                "script_user root",
+                "script_user nosuchuserxyz",
+                "no such user `nosuchuserxyz`",
+            ),
+            (
+                "eth1 weight -10",
+                "eth1 wieght -10",
+                "expected `eth1 weight W`",
+            ),
+        ] {
+            let text = KA.replace(from, to);
+            assert_ne!(text, KA, "{from}");
+            let e = load(&text, "t.conf").expect_err(to).to_string();
+            assert!(e.contains(expect), "{to}: {e}");
+        }
+    }
+}

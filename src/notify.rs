@@ -1,0 +1,187 @@
+//! keepalived-compatible notify scripts: `notify_master`, `notify_backup`, `notify_fault`,
+//! `notify_stop`, and `notify` with `INSTANCE|GROUP NAME STATE PRIORITY` appended.
+//!
+//! Each instance (and sync group) has one [`Notifier`] whose scripts run one at a time, in
+//! the order the state changes happened (keepalived runs them concurrently, out of order).
+//! Arguments are passed as argv, never through a shell; a script that hangs is killed after
+//! [`TIMEOUT`] and logged; nothing it prints is read.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::config::{Argv, Notify, ScriptUser};
+use crate::track::script::run_once;
+
+/// A notify script still running after this is killed.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a notify belongs to, as the first argument of `notify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// A `vrrp_instance`.
+    Instance,
+    /// A `vrrp_sync_group`.
+    Group,
+}
+
+impl Owner {
+    fn as_str(self) -> &'static str {
+        match self {
+            Owner::Instance => "INSTANCE",
+            Owner::Group => "GROUP",
+        }
+    }
+}
+
+/// The scripts of one instance or group, and the queue that runs them in order.
+pub struct Notifier {
+    owner: Owner,
+    name: String,
+    scripts: Notify,
+    queue: Option<mpsc::UnboundedSender<Argv>>,
+    runner: Option<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Starts the runner (none when no script is configured).
+    pub fn new(owner: Owner, name: &str, scripts: Notify, user: Option<ScriptUser>) -> Self {
+        let (queue, runner) = if scripts.is_empty() {
+            (None, None)
+        } else {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (
+                Some(tx),
+                Some(tokio::spawn(run(name.to_string(), rx, user))),
+            )
+        };
+        Self {
+            owner,
+            name: name.to_string(),
+            scripts,
+            queue,
+            runner,
+        }
+    }
+
+    /// Queues the scripts for a new state (`MASTER`, `BACKUP`, `FAULT`, `STOP`): the specific
+    /// one first, then `notify` with its four arguments, as keepalived orders them.
+    pub fn state_changed(&self, state: &str, priority: u8) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        let specific = match state {
+            "MASTER" => &self.scripts.master,
+            "BACKUP" => &self.scripts.backup,
+            "FAULT" => &self.scripts.fault,
+            "STOP" => &self.scripts.stop,
+            _ => &None,
+        };
+        if let Some(argv) = specific {
+            let _ = queue.send(argv.clone());
+        }
+        if let Some(argv) = &self.scripts.any {
+            let mut argv = argv.clone();
+            argv.extend([
+                self.owner.as_str().to_string(),
+                self.name.clone(),
+                state.to_string(),
+                priority.to_string(),
+            ]);
+            let _ = queue.send(argv);
+        }
+    }
+
+    /// Lets queued scripts finish (at most `bound`), then stops the runner.
+    pub async fn finish(mut self, bound: Duration) {
+        self.queue = None;
+        if let Some(runner) = self.runner.take()
+            && tokio::time::timeout(bound, runner).await.is_err()
+        {
+            warn!(
+                "{}: notify scripts still running after {bound:?}: left behind",
+                self.name
+            );
+        }
+    }
+}
+
+async fn run(name: String, mut queue: mpsc::UnboundedReceiver<Argv>, user: Option<ScriptUser>) {
+    while let Some(argv) = queue.recv().await {
+        let (ok, detail) = run_once(&argv, user.as_ref(), TIMEOUT).await;
+        let shown = argv.join(" ");
+        if ok {
+            debug!("{name}: notify `{shown}`: {detail}");
+        } else if detail.starts_with("timed out") {
+            warn!("{name}: notify `{shown}` hung: {detail}");
+        } else {
+            warn!("{name}: notify `{shown}` failed: {detail}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[tokio::test]
+    async fn scripts_run_one_at_a_time_in_event_order_with_keepalived_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let sh = |what: &str| -> Argv {
+            vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                // A random short sleep would reorder concurrent runs; ours must not.
+                format!(
+                    "sleep 0.0$(( $$ % 9 )); echo \"{what} $*\" >> {}",
+                    log.display()
+                ),
+                "notify".into(),
+            ]
+        };
+        let scripts = Notify {
+            master: Some(sh("master")),
+            backup: Some(sh("backup")),
+            fault: None,
+            stop: Some(sh("stop")),
+            any: Some(sh("any")),
+        };
+        let n = Notifier::new(Owner::Instance, "VI_1", scripts, None);
+        n.state_changed("BACKUP", 100);
+        n.state_changed("MASTER", 100);
+        n.state_changed("FAULT", 100);
+        n.state_changed("STOP", 100);
+        n.finish(Duration::from_secs(10)).await;
+        let got = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            got,
+            "backup \nany INSTANCE VI_1 BACKUP 100\nmaster \nany INSTANCE VI_1 MASTER 100\n\
+             any INSTANCE VI_1 FAULT 100\nstop \nany INSTANCE VI_1 STOP 100\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hung_script_is_killed_and_the_queue_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let scripts = Notify {
+            master: Some(vec!["/bin/sleep".into(), "60".into()]),
+            backup: Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("echo after >> {}", log.display()),
+            ]),
+            ..Notify::default()
+        };
+        let n = Notifier::new(Owner::Group, "VG", scripts, None);
+        let started = std::time::Instant::now();
+        n.state_changed("MASTER", 100);
+        n.state_changed("BACKUP", 100);
+        n.finish(TIMEOUT + Duration::from_secs(5)).await;
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "after\n");
+        assert!(started.elapsed() < TIMEOUT + Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,132 @@
+//! `vrrp_track_process`: counts running processes by name from /proc four times a second,
+//! without forking anything.
+
+use std::time::Duration;
+
+use tracing::info;
+
+use super::{CheckState, CheckWatch};
+use crate::config::TrackProcess;
+
+/// How often /proc is scanned.
+const PERIOD: Duration = Duration::from_millis(250);
+
+/// The kernel cuts process names (comm) to 15 bytes.
+const COMM_LEN: usize = 15;
+
+/// Whether one process matches: its name (comm), or with `full_command` its command line
+/// (arguments joined by spaces).
+pub fn matches(track: &TrackProcess, comm: &str, cmdline: Option<&str>) -> bool {
+    if track.full_command {
+        return cmdline.is_some_and(|c| c == track.process);
+    }
+    let want = track
+        .process
+        .char_indices()
+        .nth(COMM_LEN)
+        .map_or(track.process.as_str(), |(i, _)| &track.process[..i]);
+    comm == want
+}
+
+/// How many processes in /proc match.
+pub fn count(track: &TrackProcess) -> u32 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut n = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+            continue; // gone meanwhile
+        };
+        let cmdline = track.full_command.then(|| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .trim_end_matches('\0')
+                        .replace('\0', " ")
+                })
+                .unwrap_or_default()
+        });
+        if matches(track, comm.trim_end_matches('\n'), cmdline.as_deref()) {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn state(track: &TrackProcess, running: u32) -> CheckState {
+    CheckState {
+        ok: running >= track.quorum,
+        value: 0,
+        detail: format!("{running} running, {} needed", track.quorum),
+    }
+}
+
+/// Starts counting; it runs until the watch's last reader is gone.
+pub fn spawn(track: TrackProcess) -> CheckWatch {
+    let initial = state(&track, count(&track));
+    super::poll(PERIOD, initial, move |current| {
+        let now = state(&track, count(&track));
+        (now.ok != current.ok).then(|| {
+            info!(
+                "vrrp_track_process {}: {} ({})",
+                track.name,
+                if now.ok { "running" } else { "not running" },
+                now.detail
+            );
+            now
+        })
+    })
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn track(process: &str, full_command: bool) -> TrackProcess {
+        TrackProcess {
+            name: "p".into(),
+            process: process.into(),
+            weight: 0,
+            quorum: 1,
+            full_command,
+        }
+    }
+
+    #[test]
+    fn names_match_as_the_kernel_cuts_them() {
+        assert!(matches(&track("nginx", false), "nginx", None));
+        assert!(!matches(&track("nginx", false), "nginx-debug", None));
+        assert!(matches(
+            &track("a-very-long-process-name", false),
+            "a-very-long-pro",
+            None
+        ));
+        assert!(matches(
+            &track("nginx: master process", true),
+            "nginx",
+            Some("nginx: master process")
+        ));
+    }
+
+    #[test]
+    fn counts_real_processes() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut t = track("sleep", false);
+        assert!(count(&t) >= 1);
+        t.process = "no-such-proc-xyz".into();
+        assert_eq!(count(&t), 0);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
