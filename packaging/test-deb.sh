@@ -13,9 +13,10 @@
 # 4. The packaged vipd, run as user vipd with exactly the capabilities the unit grants
 #    (read from the unit's AmbientCapabilities= and CapabilityBoundingSet=) and no new
 #    privileges, in a private network namespace: it takes the VIP, vipctl reads its control
-#    socket, its /proc status shows those capabilities and no others, SIGTERM removes the VIP
-#    and it exits 0. Without CAP_NET_RAW it must refuse with the message that names the
-#    capabilities.
+#    socket, its /proc status shows those capabilities and no others, its notify_master
+#    script runs as user vipd, a tracked process run by root is seen (and its death releases
+#    the VIP), SIGTERM makes it exit 0. Without CAP_NET_RAW it must refuse with the message
+#    that names the capabilities.
 # Every failure names what was wrong; the namespaces are deleted on any exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,9 +39,16 @@ ok() {
 WORK=$(mktemp -d)
 chmod 755 "$WORK" # the vipd user must reach the extracted binary and the config
 P="pk$$"          # namespace prefix unique to this run
-PIDS=()
+VIPD_PID=""
+SERVICE_PID=""
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    # Checked by name: a pid is ours only while it still runs what we started.
+    if [ -n "$VIPD_PID" ] && [ "$(cat "/proc/$VIPD_PID/comm" 2>/dev/null)" = vipd ]; then
+        kill -KILL "$VIPD_PID"
+    fi
+    if [ -n "$SERVICE_PID" ] && [ "$(cat "/proc/$SERVICE_PID/comm" 2>/dev/null)" = "pk$$svc" ]; then
+        kill -KILL "$SERVICE_PID"
+    fi
     ip netns del "${P}h" 2>/dev/null || true
     ip netns del "${P}c" 2>/dev/null || true
     rm -rf "$WORK"
@@ -167,21 +175,41 @@ for ns in "${P}h" "${P}c"; do
     ip -n "$ns" link set lo up
     ip -n "$ns" link set eth0 up
 done
-cat >"$WORK/vipd.toml" <<CONF
-[[vrrp_instance]]
-name = "VI_1"
-state = "BACKUP"
-interface = "eth0"
-virtual_router_id = 51
-priority = 100
-advert_int = 1
-virtual_ipaddress = ["$VIP/24"]
-CONF
-chmod 644 "$WORK/vipd.toml"
 # What RuntimeDirectory=vipd with RuntimeDirectoryMode=0750 makes: /run/vipd for the user.
 run="$WORK/run"
 mkdir -m 0750 "$run"
 chown vipd:vipd "$run"
+# A tracked service run by root, as nginx's master would be (a copy of sleep with a name of
+# its own), and a notify script: both must work with the unit's privileges.
+service="pk$$svc"
+cp "$(command -v sleep)" "$WORK/$service"
+cat >"$WORK/notify-master" <<'SCRIPT'
+#!/bin/sh
+id -u >"$(dirname "$0")/run/notified"
+SCRIPT
+chmod 755 "$WORK/notify-master"
+cat >"$WORK/vipd.conf" <<CONF
+vrrp_track_process service {
+    process $service
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        $VIP/24
+    }
+    track_process {
+        service
+    }
+    notify_master $WORK/notify-master
+}
+CONF
+chmod 644 "$WORK/vipd.conf"
+"$WORK/$service" 600 &
+SERVICE_PID=$!
 
 # Runs the packaged vipd as the unit would: user vipd, the given capabilities, no new privs.
 start_vipd() { # CAPS LOG
@@ -190,9 +218,8 @@ start_vipd() { # CAPS LOG
     ip netns exec "${P}h" setpriv --reuid vipd --regid vipd --clear-groups \
         --bounding-set "-all,$caps" --inh-caps "-all,$caps" --ambient-caps "-all,$caps" \
         --no-new-privs \
-        "$root/usr/sbin/vipd" --config "$WORK/vipd.toml" --socket "$run/vipd.sock" >"$2" 2>&1 &
+        "$root/usr/sbin/vipd" --config "$WORK/vipd.conf" --socket "$run/vipd.sock" >"$2" 2>&1 &
     VIPD_PID=$!
-    PIDS+=("$VIPD_PID")
 }
 has_vip() { ip -n "${P}h" -4 -o addr show dev eth0 | grep -q " $VIP/"; }
 
@@ -222,13 +249,30 @@ ok "its /proc status: uid vipd, CapEff=CapPrm=CapAmb=CapBnd=$want, NoNewPrivs"
 grep -q 'VI_1  MASTER' "$WORK/status" || { cat "$WORK/status" >&2; fail "vipctl does not show VI_1 MASTER"; }
 ok "control socket vipd:vipd 0660; vipctl status shows VI_1 MASTER"
 
+for _ in $(seq 50); do
+    [ -s "$run/notified" ] && break
+    sleep 0.1
+done
+[ "$(cat "$run/notified" 2>/dev/null)" = "$(id -u vipd)" ] ||
+    fail "notify_master did not run as user vipd"
+kill -KILL "$SERVICE_PID"
+wait "$SERVICE_PID" 2>/dev/null || true
+for _ in $(seq 50); do
+    has_vip || break
+    sleep 0.1
+done
+has_vip && { cat "$WORK/vipd.log" >&2; fail "the tracked process died but vipd kept $VIP"; }
+"$root/usr/bin/vipctl" --socket "$run/vipd.sock" status | grep -q 'VI_1  FAULT' ||
+    fail "vipctl does not show VI_1 FAULT after the tracked process died"
+ok "notify_master ran as user vipd; tracking a root process works: it died, VIP released (FAULT)"
+
 kill -TERM "$VIPD_PID"
 rc=0
 wait "$VIPD_PID" || rc=$?
 [ "$rc" = 0 ] || { cat "$WORK/vipd.log" >&2; fail "vipd exited $rc after SIGTERM"; }
 has_vip && fail "$VIP still on eth0 after vipd stopped"
 [ -e "$run/vipd.sock" ] && fail "vipd left its control socket behind"
-ok "SIGTERM: VIP removed, socket removed, exit 0"
+ok "SIGTERM: socket removed, exit 0"
 
 # Negative control: the capabilities are what makes it work.
 without_raw=$(echo "$ambient" | sed 's/CAP_NET_RAW//; s/  */ /g; s/^ //; s/ $//')
