@@ -27,11 +27,26 @@ fn start_web(lab: &Lab, host: usize) -> Child {
     let port = PORT.to_string();
     let web = lab.spawn_service(
         host,
-        &["/usr/bin/python3", "-m", "http.server", &port, "--bind", "0.0.0.0", "--directory", &root],
+        &[
+            "/usr/bin/python3",
+            "-m",
+            "http.server",
+            &port,
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            &root,
+        ],
     );
     let url = format!("http://{}:{PORT}/", lab.host_addr(host));
-    wait_for(|| lab.client_output(&["curl", "-sf", "--max-time", "1", &url]).is_some(), secs(10))
-        .unwrap_or_else(|| panic!("web server on h{} did not come up", host + 1));
+    wait_for(
+        || {
+            lab.client_output(&["curl", "-sf", "--max-time", "1", &url])
+                .is_some()
+        },
+        secs(10),
+    )
+    .unwrap_or_else(|| panic!("web server on h{} did not come up", host + 1));
     web
 }
 
@@ -100,7 +115,7 @@ fn logs(lab: &Lab) -> String {
 fn killed_service_moves_vip(a: Kind, b: Kind) -> f64 {
     let mut lab = Lab::setup("track", 2);
     let web_a = start_web(&lab, A);
-    let _web_b = start_web(&lab, B);
+    let web_b = start_web(&lab, B);
     lab.start(A, a, &web_check_conf(&lab, A));
     lab.start(B, b, &web_check_conf(&lab, B));
     wait_for(|| vip_answer(&lab).as_deref() == Some("h1"), secs(15))
@@ -113,10 +128,12 @@ fn killed_service_moves_vip(a: Kind, b: Kind) -> f64 {
     let took = epoch_now() - killed;
     assert!(!lab.holds_vip(A), "h1 kept the VIP\n{}", logs(&lab));
 
-    let _web_a = start_web(&lab, A);
+    let web_a = start_web(&lab, A);
     wait_for(|| vip_answer(&lab).as_deref() == Some("h1"), secs(20))
         .unwrap_or_else(|| panic!("VIP did not return to h1 (preempt)\n{}", logs(&lab)));
     measure(&format!("{a}+{b} service_kill_to_backup_s={took:.2}"));
+    lab.kill_service(web_a);
+    lab.kill_service(web_b);
 
     if a == Kind::Vipd {
         let log = notify_log(&lab, A);
@@ -178,7 +195,16 @@ fn maintenance_file_demotes() {
         "vrrp_track_file maint {{\n    file {}\n    weight -50\n}}\n",
         maint.display()
     );
-    lab.start(A, Kind::Vipd, &conf_with(&lab, A, &globals, "    track_file {\n        maint\n    }\n"));
+    lab.start(
+        A,
+        Kind::Vipd,
+        &conf_with(
+            &lab,
+            A,
+            &globals,
+            "    track_file {\n        maint\n    }\n",
+        ),
+    );
     lab.start(B, Kind::Vipd, &lab.pair_conf(B, &PairOpts::default()));
     wait_for(|| lab.holds_vip(A), secs(15)).expect("h1 becomes master");
     std::fs::write(&maint, "1\n").unwrap();
@@ -201,7 +227,16 @@ fn tracked_process_gone_is_fault() {
     let bin = bin.to_string_lossy().into_owned();
     let svc = lab.spawn_service(A, &[&bin, "600"]);
     let globals = format!("vrrp_track_process svc {{\n    process {name}\n}}\n");
-    lab.start(A, Kind::Vipd, &conf_with(&lab, A, &globals, "    track_process {\n        svc\n    }\n"));
+    lab.start(
+        A,
+        Kind::Vipd,
+        &conf_with(
+            &lab,
+            A,
+            &globals,
+            "    track_process {\n        svc\n    }\n",
+        ),
+    );
     lab.start(B, Kind::Vipd, &lab.pair_conf(B, &PairOpts::default()));
     wait_for(|| lab.holds_vip(A), secs(15)).expect("h1 becomes master");
     lab.kill_service(svc);
@@ -209,9 +244,10 @@ fn tracked_process_gone_is_fault() {
         .unwrap_or_else(|| panic!("h1 not in FAULT\n{}", logs(&lab)));
     // It resigned with priority 0: the backup serves within its Skew_Time.
     wait_for(|| lab.holds_vip(B), secs(3)).unwrap_or_else(|| panic!("no handover\n{}", logs(&lab)));
-    let _svc = lab.spawn_service(A, &[&bin, "600"]);
+    let svc = lab.spawn_service(A, &[&bin, "600"]);
     wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(15))
         .unwrap_or_else(|| panic!("h1 did not come back\n{}", logs(&lab)));
+    lab.kill_service(svc);
 }
 
 /// Two instances in a sync group: a fault in one takes the other along, on both nodes.
@@ -247,12 +283,14 @@ fn sync_group_moves_together() {
     lab.start(A, Kind::Vipd, &confs[0]);
     lab.start(B, Kind::Vipd, &confs[1]);
     let both_on = |h: usize| lab.has_vip(h, &lab.vip()) && lab.has_vip(h, &second_vip);
-    wait_for(|| both_on(A), secs(15)).unwrap_or_else(|| panic!("h1 not master of both\n{}", logs(&lab)));
+    wait_for(|| both_on(A), secs(15))
+        .unwrap_or_else(|| panic!("h1 not master of both\n{}", logs(&lab)));
     std::fs::write(lab.dir().join("fault-h1"), "1\n").unwrap();
     wait_for(|| both_on(B) && !lab.has_vip(A, &lab.vip()), secs(10))
         .unwrap_or_else(|| panic!("the group did not move together\n{}", logs(&lab)));
     assert!(
-        lab.log(A).contains("VI_1: MASTER -> FAULT: sync group VG: VI_2 went FAULT"),
+        lab.log(A)
+            .contains("VI_1: MASTER -> FAULT: sync group VG: VI_2 went FAULT"),
         "{}",
         logs(&lab)
     );

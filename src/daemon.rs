@@ -99,12 +99,12 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
     for inst in &config.instances {
         let mut setup = prepare(inst, &netlink, &mut garps).await?;
         setup.tracked = checks.tracked(inst, &netlink).await?;
-        setup.notifier = Notifier::new(
+        setup.notifier = Some(Notifier::new(
             Owner::Instance,
             &inst.name,
             inst.notify.clone(),
             config.script_user.clone(),
-        );
+        ));
         if group_of(&config.vrrp_sync_group, &inst.name).is_some() {
             setup.sync = Some(sync_tx.clone());
         }
@@ -258,7 +258,7 @@ async fn prepare(
         netlink: netlink.clone(),
         link_up: link.up,
         tracked: Vec::new(),
-        notifier: Notifier::new(Owner::Instance, &inst.name, Default::default(), None),
+        notifier: None,
         sync: None,
     })
 }

@@ -97,8 +97,8 @@ pub struct Setup {
     pub link_up: bool,
     /// The checks it tracks.
     pub tracked: Vec<Tracked>,
-    /// Its notify scripts.
-    pub notifier: Notifier,
+    /// Its notify scripts; `None` = none.
+    pub notifier: Option<Notifier>,
     /// Where to report its own state changes when it is in a sync group.
     pub sync: Option<mpsc::UnboundedSender<MemberChange>>,
 }
@@ -156,7 +156,7 @@ pub struct Instance {
     tracked: Vec<Tracked>,
     /// Why the instance is in FAULT, if it is.
     fault: Option<Fault>,
-    notifier: Notifier,
+    notifier: Option<Notifier>,
     sync: Option<mpsc::UnboundedSender<MemberChange>>,
     status: SharedStatus,
     rate_limit: RateLimit,
@@ -258,7 +258,9 @@ impl Instance {
                     Some(Command::Shutdown(done)) => {
                         self.fsm.handle_shutdown(Instant::now());
                         self.execute().await;
-                        self.notifier.finish(crate::notify::TIMEOUT).await;
+                        if let Some(n) = self.notifier.take() {
+                            n.finish(crate::notify::TIMEOUT).await;
+                        }
                         let _ = done.send(());
                         return;
                     }
@@ -500,7 +502,9 @@ impl Instance {
         } else {
             to.as_str()
         };
-        self.notifier.state_changed(name, priority);
+        if let Some(n) = &self.notifier {
+            n.state_changed(name, priority);
+        }
         if let Some(sync) = &self.sync
             && !matches!(reason, Reason::Sync { .. })
             && to != State::Init
