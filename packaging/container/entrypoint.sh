@@ -25,6 +25,12 @@
 #                      stop's own default is 10)
 set -u
 
+# `wait -n -p` (which child exited) needs bash 5.1; the nginx image's Debian has 5.2.
+if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
+    echo "vipd-entrypoint: needs bash 5.1 or newer, this is $BASH_VERSION" >&2
+    exit 1
+fi
+
 VIPD_CONFIG=${VIPD_CONFIG:-/etc/vipd/vipd.toml}
 VIPD_BIN=${VIPD_BIN:-vipd}
 NGINX_ENTRYPOINT=${NGINX_ENTRYPOINT:-/docker-entrypoint.sh}
@@ -60,9 +66,15 @@ declare -A status=()
 # Waits for any of the given children; records which one exited and how. Returns 1 when a
 # signal interrupted the wait instead.
 wait_any() {
-    local pid="" rc=0
+    local pid="" rc=0 p
     wait -n -p pid "$@" || rc=$?
-    [ -n "${pid:-}" ] || return 1 # a signal: bash unsets pid
+    if [ -z "${pid:-}" ]; then
+        [ "$rc" -gt 128 ] && return 1 # a signal: bash unsets pid
+        # 127: none of them is a child any more (cannot happen as written); record them
+        # all rather than wait for them forever.
+        for p in "$@"; do status[$p]=$rc; done
+        return 0
+    fi
     status[$pid]=$rc
     return 0
 }
