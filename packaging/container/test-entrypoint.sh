@@ -5,7 +5,8 @@
 #
 #   sudo ./packaging/container/test-entrypoint.sh          (run-all.sh runs it)
 #
-# 1. SIGTERM: both start, vipd takes the VIP, a client namespace gets nginx's answer through
+# 1. SIGTERM: both start (nginx through a stand-in for the image's /docker-entrypoint.sh),
+#    vipd takes the VIP, a client namespace gets nginx's answer through
 #    the VIP; an orphan re-parented to PID 1 is reaped; SIGTERM to the entrypoint removes the
 #    VIP within 100 ms (measured by trying to bind the VIP in a tight loop), vipd and then
 #    nginx exit with status 0 (graceful), and the entrypoint exits 0.
@@ -54,8 +55,8 @@ VIP=$NET.100
 INIT=""
 cleanup() {
     # Killing the namespace's PID 1 kills everything in it (checked by name: the pid is
-    # ours only while it is still the entrypoint's bash).
-    if [ -n "$INIT" ] && [ "$(comm "$INIT")" = bash ]; then kill -KILL "$INIT" 2>/dev/null || true; fi
+    # ours only while it is still the entrypoint).
+    if [ -n "$INIT" ] && [ "$(comm "$INIT")" = entrypoint.sh ]; then kill -KILL "$INIT" 2>/dev/null || true; fi
     ip netns del "${P}h" 2>/dev/null || true
     ip netns del "${P}c" 2>/dev/null || true
     rm -rf "$WORK"
@@ -99,15 +100,23 @@ CONF
 has_vip() { ip -n "${P}h" -4 -o addr show dev eth0 | grep -q " $VIP/"; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
-# Starts the entrypoint as PID 1 of a new PID namespace inside the host namespace; sets
-# OUTER (unshare, the parent in this namespace), INIT (the entrypoint), NGINX, VIPD (pids as
-# seen from here) and LOG.
-start() { # NAME
+# The official image's /docker-entrypoint.sh runs its scripts, then `exec "$@"`: a stand-in.
+cat >"$WORK/docker-entrypoint.sh" <<SCRIPT
+#!/bin/sh
+echo "\$@" >"$WORK/docker-entrypoint.ran"
+exec "\$@"
+SCRIPT
+chmod 755 "$WORK/docker-entrypoint.sh"
+
+# Starts the entrypoint (executed as docker does, through its #! line) as PID 1 of a new PID
+# namespace inside the host namespace; sets OUTER (unshare, the parent in this namespace),
+# INIT (the entrypoint), NGINX, VIPD (pids as seen from here) and LOG.
+start() { # NAME [NGINX_ENTRYPOINT]
     LOG="$WORK/$1.log"
     ip netns exec "${P}h" unshare --pid --fork --mount-proc \
         env VIPD_CONFIG="$WORK/vipd.toml" VIPD_SOCKET="$WORK/$1.sock" VIPD_BIN="$VIPD_BIN" \
-        NGINX_ENTRYPOINT=/nonexistent STOP_TIMEOUT=5 \
-        bash packaging/container/entrypoint.sh \
+        NGINX_ENTRYPOINT="${2:-/nonexistent}" STOP_TIMEOUT=5 \
+        packaging/container/entrypoint.sh \
         nginx -e stderr -c "$WORK/nginx.conf" -g 'daemon off;' >"$LOG" 2>&1 &
     OUTER=$!
     INIT="" NGINX="" VIPD=""
@@ -153,8 +162,10 @@ expect_log() { # PATTERN WHAT
 }
 
 echo "== 1. SIGTERM to the entrypoint"
-start term
-ok "entrypoint is PID 1 of its namespace ($INIT here) with children nginx ($NGINX) and vipd ($VIPD)"
+start term "$WORK/docker-entrypoint.sh"
+grep -q '^nginx ' "$WORK/docker-entrypoint.ran" 2>/dev/null ||
+    fail "nginx was not started through NGINX_ENTRYPOINT"
+ok "entrypoint is PID 1 of its namespace ($INIT here) with children nginx ($NGINX, started through the image's entrypoint) and vipd ($VIPD)"
 wait_vip
 answer=$(ip netns exec "${P}c" python3 - "$VIP" <<'PY'
 import socket, sys
