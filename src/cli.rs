@@ -25,9 +25,15 @@ pub struct VipdArgs {
     /// Log filter: error, warn, info, debug or trace (tracing's EnvFilter syntax).
     #[arg(long, value_name = "FILTER", env = "VIPD_LOG", default_value = "info")]
     pub log: String,
+    /// keepalived's config id: keepalived.conf lines `@ID ...` are used only when it is ID,
+    /// `@^ID ...` only when it is not. Default: the host name up to its first dot, as in
+    /// keepalived.
+    #[arg(short = 'i', long, value_name = "ID")]
+    pub config_id: Option<String>,
 }
 
-/// Operate a running vipd: show its VRRP instances, their state and counters.
+/// Operate a running vipd: show its VRRP instances, their state and counters; check and
+/// convert configuration files offline.
 #[derive(Parser, Debug)]
 #[command(name = "vipctl", version)]
 pub struct VipctlArgs {
@@ -48,5 +54,23 @@ pub enum VipctlCommand {
         /// Print JSON (schema version 1, see README) instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Check a configuration file (keepalived.conf or `*.toml`) as vipd would load it, without
+    /// a running vipd: prints every error and warning; exit 0 valid, 2 invalid.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+        /// keepalived's config id for `@ID` lines (default: the host name up to its first dot).
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
+    },
+    /// Print a configuration file (keepalived.conf or `*.toml`) as vipd's commented TOML,
+    /// which loads to the same configuration; exit 2 (and no output) when it is invalid.
+    Convert {
+        /// The configuration file.
+        file: PathBuf,
+        /// keepalived's config id for `@ID` lines (default: the host name up to its first dot).
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
     },
 }

@@ -44,7 +44,7 @@ fn load_all() -> BTreeMap<String, Result<Loaded, ConfigError>> {
         let path = entry.expect("corpus entry").path();
         if path.extension().is_some_and(|e| e == "conf") {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            out.insert(name, config::load_with(&path, config::HostChecks::None));
+            out.insert(name, config::load_with(&path, &portable()));
         }
     }
     assert!(
@@ -258,5 +258,41 @@ fn missing_check_scripts_are_reported_at_load() {
         1,
         "reported once, not again at each use: {text}"
     );
-    config::load_with(&path, config::HostChecks::None).expect("the file itself is fine");
+    config::load_with(&path, &portable()).expect("the file itself is fine");
+}
+
+/// `vipctl convert` for every corpus file that loads: the TOML loads to the same model.
+#[test]
+fn corpus_files_that_load_convert_to_equal_toml() {
+    let mut converted = 0;
+    for (name, result) in load_all() {
+        let Ok(loaded) = result else { continue };
+        let path = corpus_dir().join(&name);
+        match config::convert::to_toml(&loaded, &path) {
+            Ok(toml) => {
+                let again = config::load_str_with(&toml, Path::new("converted.toml"), &portable())
+                    .unwrap_or_else(|e| {
+                        panic!("{name}: converted TOML does not load:\n{e}\n{toml}")
+                    });
+                assert_eq!(again.config, loaded.config, "{name}: round trip\n{toml}");
+                // Only the semantic warnings (no VIP, ...) remain: no keyword is dropped twice.
+                assert!(
+                    again.warnings.len() <= loaded.warnings.len(),
+                    "{name}: {:?}",
+                    again.warnings
+                );
+                converted += 1;
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    assert!(converted >= 30, "only {converted} corpus files converted");
+}
+
+/// Loading as for another machine: the corpus's scripts and interfaces are not here.
+fn portable() -> config::LoadOptions {
+    config::LoadOptions {
+        host_checks: config::HostChecks::None,
+        ..config::LoadOptions::default()
+    }
 }

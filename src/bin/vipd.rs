@@ -21,7 +21,11 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
-    let loaded = match vipd::config::load(&args.config) {
+    let mut options = vipd::config::LoadOptions::default();
+    if let Some(id) = &args.config_id {
+        options.config_id = Some(id.clone());
+    }
+    let loaded = match vipd::config::load_with(&args.config, &options) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");

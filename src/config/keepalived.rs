@@ -1,19 +1,23 @@
 //! keepalived.conf syntax: a lexer, a block parser, and the walk that turns the blocks vipd
-//! understands into a [`RawConfig`] and checks the spelling of every other keyword.
+//! understands into a [`RawConfig`] and checks the spelling of every other keyword. It reads
+//! the lines [`super::source`] made (includes, definitions and `@id` lines already done).
 //!
 //! What the lexer accepts, as keepalived 2.2 does: `#` and `!` start a comment anywhere
 //! outside quotes (`\#` and `\!` escape them); `{` and `}` are words of their own, so
 //! `vrrp_instance VI_1{` and `track_script { chk }` work; a `{` alone on a line opens the
-//! block of the statement before it; tabs, CRLF and a missing final newline are fine.
+//! block of the statement before it; tabs, CRLF and a missing final newline are fine. A
+//! keyword that always takes a block, alone on its line with no `{` after it, gets the
+//! following lines up to the next `}` as its block, as in keepalived (and an error).
 //!
 //! A statement is a keyword and the words after it up to the end of the line (or a brace).
-//! Blocks vipd does not implement yet (`virtual_server`, `vrrp_script`...) are accepted with a
+//! Blocks vipd does not implement yet (`virtual_server`...) are accepted with a
 //! warning, but their keywords are still checked against keepalived's, so a typo such as
 //! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
 
+use super::source::Expanded;
 use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess};
 use super::validate::{RawConfig, RawInstance, Val};
-use super::{Report, suggest};
+use super::{Report, suggest, unsupported};
 
 /// What a lexer token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +48,16 @@ impl Tok {
 }
 
 /// Splits `text` into tokens; comment and quoting problems go to `report`.
+#[cfg(test)]
 fn lex(text: &str, report: &mut Report) -> Vec<Tok> {
+    lex_lines(text.split('\n'), report)
+}
+
+/// Splits lines into tokens (line numbers count from 1); comment and quoting problems go to
+/// `report`.
+fn lex_lines<'a>(lines: impl Iterator<Item = &'a str>, report: &mut Report) -> Vec<Tok> {
     let mut toks = Vec::new();
-    for (i, raw_line) in text.split('\n').enumerate() {
+    for (i, raw_line) in lines.enumerate() {
         let line = i + 1;
         let chars: Vec<char> = raw_line
             .strip_suffix('\r')
@@ -173,6 +184,30 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
     }
 
     for tok in toks {
+        // `virtual_ipaddress` alone on its line and no `{` on the next: keepalived reads the
+        // lines that follow as its block, up to the next `}`; so does vipd, so that only the
+        // missing `{` is reported, not every line after it.
+        if tok.kind != Kind::Open
+            && let Some(stmt) = pending.take_if(|p| {
+                p.args.is_empty()
+                    && p.key.kind == Kind::Word
+                    && p.key.line != tok.line
+                    && always_block(&p.key.text)
+            })
+        {
+            let d = report.diag(
+                stmt.key.line,
+                stmt.key.col,
+                &stmt.key.text,
+                format!(
+                    "`{}` has no `{{`: keepalived reads the lines after it as its block, up \
+                     to the next `}}`, and so does vipd; add the `{{`",
+                    stmt.key.text
+                ),
+            );
+            report.error(d);
+            stack.push((stmt, Vec::new()));
+        }
         match tok.kind {
             Kind::Word | Kind::Quoted => match &mut pending {
                 Some(stmt) if stmt.key.line == tok.line => stmt.args.push(tok),
@@ -717,6 +752,12 @@ const ALL: &[(&str, &[(&str, Body)])] = &[
 /// Keywords keepalived once had and 2.2 no longer knows; accepted with a warning.
 const OBSOLETE: &[&str] = &["lvs_id", "nat_mask"];
 
+/// Whether `name` takes a `{ ... }` block wherever keepalived knows it.
+fn always_block(name: &str) -> bool {
+    let mut found = ALL.iter().filter_map(|(_, s)| lookup(s, name)).peekable();
+    found.peek().is_some() && found.all(|b| matches!(b, List | Block(_)))
+}
+
 fn names(schema: &[(&'static str, Body)]) -> Vec<&'static str> {
     schema.iter().map(|(n, _)| *n).collect()
 }
@@ -725,10 +766,27 @@ fn lookup(schema: &[(&'static str, Body)], name: &str) -> Option<Body> {
     schema.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
 }
 
-/// Parses keepalived.conf text. `None` only when nothing usable came out (errors reported).
-pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
-    report.set_source(text);
-    let toks = lex(text, report);
+/// Parses keepalived.conf lines, already through [`super::source`]. `None` only when nothing
+/// usable came out (errors reported).
+pub(crate) fn parse(expanded: Expanded, report: &mut Report) -> Option<RawConfig> {
+    let Expanded {
+        files,
+        lines,
+        notes,
+    } = expanded;
+    report.set_origins(
+        files,
+        lines.iter().map(|l| (l.file, l.number, l.shown.clone())),
+    );
+    for n in notes {
+        let d = report.diag(n.at + 1, n.col, &n.key, n.message);
+        if n.error {
+            report.error(d);
+        } else {
+            report.warn(d);
+        }
+    }
+    let toks = lex_lines(lines.iter().map(|l| l.text.as_str()), report);
     let tree = parse_tree(toks, report);
     let mut raw = RawConfig::default();
     for stmt in &tree {
@@ -770,15 +828,18 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
             }
         }
         "include" => {
-            raw.includes.push(stmt.key.line);
+            // A well-formed `include FILE` never gets here: `source` replaced it by the files.
             let d = report.diag(
                 stmt.key.line,
                 stmt.key.col,
                 "include",
-                "ignored: this vipd version does not read included files; put their contents \
-                 in this file",
+                format!(
+                    "include takes exactly one file pattern, got {} words (quote a path that \
+                     has blanks); keepalived ignores this line",
+                    stmt.args.len()
+                ),
             );
-            report.warn(d);
+            report.error(d);
         }
         _ => keyword(stmt, TOP, "the top level", report),
     }
@@ -817,8 +878,12 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                     key.line,
                     key.col,
                     &key.text,
-                    "ignored: not supported by this vipd version",
+                    unsupported::ignored(&key.text, "not supported by this vipd version"),
                 );
+                report.warn(d);
+            } else if let Some(note) = unsupported::renamed(&key.text) {
+                // Inside a block vipd skips, an old name is still worth a note for later.
+                let d = report.diag(key.line, key.col, &key.text, note);
                 report.warn(d);
             }
             check_body(stmt, body, report);
@@ -828,7 +893,10 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                 key.line,
                 key.col,
                 &key.text,
-                "ignored: obsolete keepalived keyword (keepalived 2.2 ignores it too)",
+                unsupported::ignored(
+                    &key.text,
+                    "obsolete keepalived keyword (keepalived 2.2 ignores it too)",
+                ),
             );
             report.warn(d);
         }
@@ -935,7 +1003,7 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                     key.line,
                     key.col,
                     name,
-                    "ignored: vipd does not use this global_defs setting",
+                    unsupported::ignored(name, "vipd does not use this global_defs setting"),
                 );
                 report.warn(d);
                 check_body(stmt, lookup(GLOBAL_DEFS, name).unwrap_or(Leaf), report);
@@ -1068,7 +1136,7 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
                     key.line,
                     key.col,
                     name,
-                    "ignored: not supported by this vipd version",
+                    unsupported::ignored(name, "not supported by this vipd version"),
                 );
                 report.warn(d);
                 check_body(item, lookup(VRRP_INSTANCE, name).unwrap_or(Leaf), report);
@@ -1458,7 +1526,57 @@ mod tests {
         ));
         let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(keys, ["notification_email", "smtp_server"]);
-        assert!(l.warnings[1].message.contains("vipd does not use"));
+        assert_eq!(
+            l.warnings[1].to_string().lines().next().unwrap(),
+            "t.conf:5:2: smtp_server: ignored: vipd does not send e-mail; use notify (old \
+             configs often carry it: harmless)"
+        );
+    }
+
+    #[test]
+    fn every_keyword_with_a_reason_is_a_keepalived_keyword() {
+        for k in unsupported::listed() {
+            assert!(
+                ALL.iter().any(|(_, s)| lookup(s, k).is_some()) || OBSOLETE.contains(&k),
+                "{k} is not in keepalived's keyword tables"
+            );
+        }
+    }
+
+    #[test]
+    fn legacy_names_in_skipped_blocks_get_a_note() {
+        let l = ok(&format!(
+            "{MINIMAL}virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n TCP_CHECK {{\n \
+             nb_get_retry 3\n }}\n }}\n}}\n"
+        ));
+        let w = l.warnings.iter().find(|w| w.key == "nb_get_retry").unwrap();
+        assert_eq!(w.line, 11);
+        assert_eq!(
+            w.message,
+            "legacy name of `retry` (keepalived 2.2 still reads it); write `retry` when you \
+             touch this block"
+        );
+    }
+
+    #[test]
+    fn unsupported_keyword_says_what_vipd_does_instead() {
+        let l = ok(&MINIMAL.replace(
+            " interface eth0\n",
+            " interface eth0\n smtp_alert\n use_vmac\n",
+        ));
+        let w: Vec<String> = l
+            .warnings
+            .iter()
+            .map(|d| d.to_string().lines().next().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            w,
+            [
+                "t.conf:3:2: smtp_alert: ignored: vipd does not send e-mail; use notify",
+                "t.conf:4:2: use_vmac: ignored: vipd sends from the interface's own MAC address \
+                 (keepalived's default)",
+            ]
+        );
     }
 
     #[test]
@@ -1521,6 +1639,17 @@ mod tests {
             e.diagnostics[0].message.contains("without a keyword"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn block_keyword_alone_without_brace_reads_the_next_lines_as_keepalived_does() {
+        let e = err(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress"));
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        assert_eq!((e.diagnostics[0].line, e.diagnostics[0].column), (4, 2));
+        assert!(e.diagnostics[0].message.contains("has no `{`"), "{e}");
+        // `{` on the next line is fine, and a leaf keyword alone is not affected.
+        ok(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress\n{"));
+        ok(&MINIMAL.replace(" interface eth0\n", " interface eth0\n nopreempt\n"));
     }
 
     #[test]

@@ -6,18 +6,25 @@
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
 //! - `suggest`: "did you mean" for misspelt keywords (edit distance plus real typos).
+//! - `source`: keepalived's line-level preprocessing: `include`, `$NAME`, `@id` lines.
+//! - `convert`: the model back to commented TOML (`vipctl convert`).
+//! - `unsupported`: what vipd does instead of each keepalived keyword it ignores.
 //!
-//! Entry points are [`load`] and [`load_str`]: a `*.toml` path is read as TOML, any other as
-//! keepalived syntax. Every problem found in a file is reported at once, each as a
-//! [`Diagnostic`] naming the file, line, column and key.
+//! Entry points are [`load`] and [`load_str`] (and [`load_with`] for a [`LoadOptions`]): a
+//! `*.toml` path is read as TOML, any other as keepalived syntax. Every problem found in a
+//! file, or in a file it includes, is reported at once, each as a [`Diagnostic`] naming the
+//! file, line, column and key.
 
 mod keepalived;
 pub mod model;
+mod source;
 mod suggest;
 mod toml;
 mod tracking;
+mod unsupported;
 mod validate;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +32,11 @@ pub use model::{
     Argv, Config, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface,
     TrackProcess, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
 };
+
+/// `vipctl convert`: a loaded configuration as vipd's commented TOML.
+pub mod convert {
+    pub use super::toml::convert::{ConvertError, to_toml};
+}
 
 /// A configuration that loaded, and what was worth telling the user about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +51,7 @@ pub struct Loaded {
 /// One message about one place in a configuration file.
 ///
 /// Displayed as `FILE:LINE:COL: KEY: MESSAGE (did you mean `SUGGESTION`?)`; when the source
-/// line is known (keepalived files) it follows on the next line with a caret under the problem.
+/// line is known it follows on the next line with a caret under the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     /// The file the problem is in.
@@ -54,8 +66,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The probable intended text, e.g. `lb_algo` for `1b_algo`.
     pub suggestion: Option<String>,
-    /// The text of the offending line, shown under the message with a caret. `None` for TOML
-    /// files and for file-level problems.
+    /// The text of the offending line, shown under the message with a caret. `None` for
+    /// file-level problems (line 0).
     pub source_line: Option<String>,
 }
 
@@ -144,9 +156,15 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Reads and loads a configuration file: `*.toml` as TOML, anything else as keepalived.conf.
-pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    load_with(path, HostChecks::Programs)
+/// How to read a configuration, beyond its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// keepalived's config id: `@ID` lines are kept only when it is ID, `@^ID` lines only when
+    /// it is not, and `$_INSTANCE` expands to it. keepalived's default, and
+    /// [`LoadOptions::default`]'s, is the host name up to its first dot.
+    pub config_id: Option<String>,
+    /// What is checked on this machine beyond the file.
+    pub host_checks: HostChecks,
 }
 
 /// What a load checks on this machine beyond the file itself.
@@ -159,12 +177,26 @@ pub enum HostChecks {
     None,
 }
 
-/// [`load`], choosing what is checked on this machine.
-pub fn load_with(path: &Path, checks: HostChecks) -> Result<Loaded, ConfigError> {
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            config_id: source::host_config_id(),
+            host_checks: HostChecks::Programs,
+        }
+    }
+}
+
+/// Reads and loads a configuration file: `*.toml` as TOML, anything else as keepalived.conf.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// [`load`] with explicit [`LoadOptions`] (`vipd --config-id`, host checks).
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Loaded, ConfigError> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
-            load_str_with(&text, path, checks)
+            load_str_with(&text, path, options)
         }
         Err(e) => Err(ConfigError {
             diagnostics: vec![Diagnostic::new(
@@ -178,20 +210,32 @@ pub fn load_with(path: &Path, checks: HostChecks) -> Result<Loaded, ConfigError>
     }
 }
 
-/// Loads configuration text; `path` chooses the format (`*.toml` = TOML) and names the file in
-/// diagnostics.
+/// Loads configuration text; `path` chooses the format (`*.toml` = TOML), names the file in
+/// diagnostics and is where relative `include`s are looked for.
 pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
-    load_str_with(text, path, HostChecks::Programs)
+    load_str_with(text, path, &LoadOptions::default())
 }
 
-/// [`load_str`], choosing what is checked on this machine.
-pub fn load_str_with(text: &str, path: &Path, checks: HostChecks) -> Result<Loaded, ConfigError> {
+/// [`load_str`] with explicit [`LoadOptions`].
+pub fn load_str_with(
+    text: &str,
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<Loaded, ConfigError> {
     let mut report = Report::new(path);
-    report.check_programs = checks == HostChecks::Programs;
+    report.check_programs = options.host_checks == HostChecks::Programs;
     let raw = if is_toml(path) {
+        // TOML line numbers are the file's own: quote them under diagnostics too.
+        report.set_origins(
+            vec![path.to_path_buf()],
+            text.split('\n')
+                .enumerate()
+                .map(|(i, l)| (0, i + 1, l.strip_suffix('\r').unwrap_or(l).to_string())),
+        );
         toml::parse(text, &mut report)
     } else {
-        keepalived::parse(text, &mut report)
+        let expanded = source::expand(text, path, options.config_id.as_deref());
+        keepalived::parse(expanded, &mut report)
     };
     let config = raw.map(|raw| validate::validate(raw, &mut report));
     report.finish(config)
@@ -202,11 +246,28 @@ fn is_toml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
+/// Where one line the loaders number comes from (after includes, for keepalived files).
+#[derive(Debug, Clone)]
+struct Origin {
+    /// Index into [`Report::files`].
+    file: usize,
+    /// 1-based line in that file.
+    line: usize,
+    /// The text to quote under a diagnostic.
+    shown: String,
+}
+
 /// Collects the errors and warnings of one load.
+///
+/// The loaders number lines 1, 2, 3... over everything they read; for keepalived files with
+/// `include`s that numbering runs through several files, and [`Report::diag`] turns it back
+/// into the file and line the user wrote.
 pub(crate) struct Report {
     file: PathBuf,
-    /// Source lines for the caret display (keepalived files only).
-    lines: Option<Vec<String>>,
+    /// Every file read; index 0 is [`Self::file`].
+    files: Vec<PathBuf>,
+    /// Per loader line, where it comes from.
+    lines: Option<Vec<Origin>>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     /// Whether programs named by scripts are looked for on this machine.
@@ -217,6 +278,7 @@ impl Report {
     fn new(file: &Path) -> Self {
         Self {
             file: file.to_path_buf(),
+            files: vec![file.to_path_buf()],
             lines: None,
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -224,15 +286,24 @@ impl Report {
         }
     }
 
-    /// Keep the text so diagnostics can quote their line.
-    pub(crate) fn set_source(&mut self, text: &str) {
+    /// Keep where each line came from: `(file index, line in file, text to quote)`.
+    pub(crate) fn set_origins(
+        &mut self,
+        files: Vec<PathBuf>,
+        lines: impl IntoIterator<Item = (usize, usize, String)>,
+    ) {
+        if !files.is_empty() {
+            self.files = files;
+        }
         self.lines = Some(
-            text.split('\n')
-                .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+            lines
+                .into_iter()
+                .map(|(file, line, shown)| Origin { file, line, shown })
                 .collect(),
         );
     }
 
+    /// A diagnostic at loader line `line` (0 = the whole file), column `column`.
     pub(crate) fn diag(
         &self,
         line: usize,
@@ -240,11 +311,32 @@ impl Report {
         key: &str,
         message: impl Into<String>,
     ) -> Diagnostic {
-        let mut d = Diagnostic::new(&self.file, line, column, key, message);
-        if line > 0 {
-            d.source_line = self.lines.as_ref().and_then(|l| l.get(line - 1)).cloned();
+        match self.origin(line) {
+            Some(o) => {
+                let mut d = Diagnostic::new(&self.files[o.file], o.line, column, key, message);
+                d.source_line = Some(o.shown.clone());
+                d
+            }
+            None => Diagnostic::new(&self.file, line, column, key, message),
         }
-        d
+    }
+
+    fn origin(&self, line: usize) -> Option<&Origin> {
+        let lines = self.lines.as_ref()?;
+        line.checked_sub(1).and_then(|i| lines.get(i))
+    }
+
+    /// "line 12", or "line 3 of /etc/keepalived/conf.d/b.conf" when the load read several
+    /// files: for messages that point at a second place.
+    pub(crate) fn line_ref(&self, line: usize) -> String {
+        match self.origin(line) {
+            // With includes, "line 3" alone would not say which file.
+            Some(o) if self.files.len() > 1 => {
+                format!("line {} of {}", o.line, self.files[o.file].display())
+            }
+            Some(o) => format!("line {}", o.line),
+            None => format!("line {line}"),
+        }
     }
 
     pub(crate) fn error(&mut self, d: Diagnostic) {
@@ -260,9 +352,17 @@ impl Report {
     }
 
     fn finish(mut self, config: Option<Config>) -> Result<Loaded, ConfigError> {
-        let key = |d: &Diagnostic| (d.line, d.column);
-        self.errors.sort_by_key(key);
-        self.warnings.sort_by_key(key);
+        // Reading order: by position in what the loader read, which follows the includes.
+        let mut order: HashMap<(&Path, usize), usize> = HashMap::new();
+        for (i, o) in self.lines.iter().flatten().enumerate() {
+            order.entry((&self.files[o.file], o.line)).or_insert(i + 1);
+        }
+        let key = |d: &Diagnostic| {
+            let at = order.get(&(d.file.as_path(), d.line)).copied();
+            (at.unwrap_or(d.line), d.column)
+        };
+        self.errors.sort_by_cached_key(key);
+        self.warnings.sort_by_cached_key(key);
         match config {
             Some(config) if self.errors.is_empty() => Ok(Loaded {
                 config,

@@ -14,7 +14,7 @@
 //! Deserialised with serde (`deny_unknown_fields`); values keep their spans so the shared
 //! validation can name the line. Unknown keys are all reported at once, with suggestions.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -24,55 +24,42 @@ use super::tracking::{
 use super::validate::{RawConfig, RawInstance, Val};
 use super::{Report, suggest};
 
-#[derive(Debug, Deserialize)]
+// The model back to these structs, for `vipctl convert`: a child module so it can build them.
+#[path = "convert.rs"]
+pub(crate) mod convert;
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     global_defs: Option<GlobalDefs>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_instance: Vec<Instance>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_script: Vec<Script>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_track_file: Vec<TrackFileTable>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_track_process: Vec<TrackProcessTable>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     vrrp_sync_group: Vec<SyncGroupTable>,
 }
 
-/// A number as written: `1` or `0.5`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Num {
-    Int(i64),
-    Float(f64),
-}
-
-impl std::fmt::Display for Num {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Num::Int(i) => write!(f, "{i}"),
-            Num::Float(x) => write!(f, "{x}"),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Script {
     name: Spanned<String>,
     script: Option<Spanned<String>>,
-    interval: Option<Spanned<Num>>,
-    timeout: Option<Spanned<Num>>,
+    interval: Option<Spanned<Seconds>>,
+    timeout: Option<Spanned<Seconds>>,
     weight: Option<Spanned<i64>>,
     rise: Option<Spanned<i64>>,
     fall: Option<Spanned<i64>>,
     user: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     init_fail: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TrackFileTable {
     name: Spanned<String>,
@@ -80,28 +67,32 @@ struct TrackFileTable {
     weight: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TrackProcessTable {
     name: Spanned<String>,
     process: Option<Spanned<String>>,
     weight: Option<Spanned<i64>>,
     quorum: Option<Spanned<i64>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     full_command: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct SyncGroupTable {
     name: Spanned<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     group: Vec<Spanned<String>>,
     notify_master: Option<Spanned<String>>,
     notify_backup: Option<Spanned<String>>,
     notify_fault: Option<Spanned<String>>,
     notify_stop: Option<Spanned<String>>,
     notify: Option<Spanned<String>>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// `notify_*` keys of an instance or a sync group.
@@ -113,16 +104,16 @@ struct NotifyKeys {
     notify: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct GlobalDefs {
     router_id: Option<Spanned<String>>,
     script_user: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     enable_script_security: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Instance {
     name: Spanned<String>,
@@ -132,23 +123,23 @@ struct Instance {
     priority: Option<Spanned<i64>>,
     advert_int: Option<Spanned<i64>>,
     nopreempt: Option<Spanned<bool>>,
-    preempt_delay: Option<Spanned<i64>>,
+    preempt_delay: Option<Spanned<Seconds>>,
     authentication: Option<Authentication>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     virtual_ipaddress: Vec<Spanned<String>>,
     unicast_src_ip: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     unicast_peer: Vec<Spanned<String>>,
     garp_master_delay: Option<Spanned<i64>>,
     garp_master_repeat: Option<Spanned<i64>>,
     garp_master_refresh: Option<Spanned<i64>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     track_script: Vec<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     track_interface: Vec<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     track_file: Vec<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     track_process: Vec<Spanned<String>>,
     notify_master: Option<Spanned<String>>,
     notify_backup: Option<Spanned<String>>,
@@ -157,7 +148,24 @@ struct Instance {
     notify: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Seconds as a TOML integer or float (`preempt_delay = 1.5`, as keepalived allows).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+enum Seconds {
+    Whole(i64),
+    Fraction(f64),
+}
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seconds::Whole(n) => write!(f, "{n}"),
+            Seconds::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Authentication {
     auth_type: Option<Spanned<String>>,
@@ -356,7 +364,7 @@ fn convert(file: File, text: &str) -> RawConfig {
                     let (line, col) = line_col(text, b.span().start);
                     Val::new(*b.get_ref(), line, col)
                 }),
-                preempt_delay: i.preempt_delay.as_ref().map(n),
+                preempt_delay: i.preempt_delay.as_ref().map(|s| val(text, s)),
                 auth_type: auth.and_then(|a| a.auth_type.as_ref()).map(v),
                 auth_pass: auth.and_then(|a| a.auth_pass.as_ref()).map(v),
                 virtual_ipaddress: i.virtual_ipaddress.iter().map(|s| words(text, s)).collect(),
@@ -440,7 +448,7 @@ fn convert(file: File, text: &str) -> RawConfig {
 
 fn script(text: &str, s: &Script) -> RawScript {
     let n = |x: &Spanned<i64>| val(text, x);
-    let f = |x: &Spanned<Num>| val(text, x);
+    let f = |x: &Spanned<Seconds>| val(text, x);
     RawScript {
         name: val(text, &s.name),
         script: s.script.as_ref().map(|x| val(text, x)),
@@ -594,7 +602,8 @@ garp_master_refresh = 0   # 0 = off
         );
         assert_eq!(
             e.diagnostics[1].to_string(),
-            "vipd.toml:8:1: priorty: unknown key `priorty` in vrrp_instance (did you mean `priority`?)"
+            "vipd.toml:8:1: priorty: unknown key `priorty` in vrrp_instance (did you mean \
+             `priority`?)\n    priorty = 100\n    ^^^^^^^"
         );
     }
 

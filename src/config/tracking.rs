@@ -426,6 +426,23 @@ pub(crate) fn split_command(line: &str) -> Result<Argv, &'static str> {
     Ok(argv)
 }
 
+/// The inverse of [`split_command`]: a command line that splits back into `argv`.
+pub(crate) fn join_command(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| !c.is_whitespace() && !matches!(c, '\'' | '"' | '\\'));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A command line: split into argv, its program found and checked.
 fn command(line: &Val<String>, key: &str, report: &mut Report) -> Option<Argv> {
     let argv = match split_command(&line.value) {
@@ -741,6 +758,17 @@ mod test {
         );
         assert!(split_command("echo 'open").is_err());
         assert!(split_command("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn joined_commands_split_back() {
+        for argv in [
+            vec!["/bin/echo", "a b", "it's", "", "x\\y", "\"q\""],
+            vec!["/usr/bin/curl", "-sf", "http://127.0.0.1/"],
+        ] {
+            let argv: Vec<String> = argv.into_iter().map(String::from).collect();
+            assert_eq!(split_command(&join_command(&argv)).unwrap(), argv);
+        }
     }
 
     #[test]

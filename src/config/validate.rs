@@ -113,8 +113,9 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                 name.col,
                 "vrrp_instance",
                 format!(
-                    "duplicate vrrp_instance name `{}` (first defined on line {first})",
-                    name.value
+                    "duplicate vrrp_instance name `{}` (first defined on {})",
+                    name.value,
+                    report.line_ref(*first)
                 ),
             );
             report.error(d);
@@ -130,8 +131,10 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                     "virtual_router_id",
                     format!(
                         "virtual_router_id {} on interface {} is already used by vrrp_instance \
-                         {other} (line {line}); each instance needs its own VRID per interface",
-                        i.virtual_router_id, i.interface
+                         {other} ({}); each instance needs its own VRID per interface",
+                        i.virtual_router_id,
+                        i.interface,
+                        report.line_ref(*line)
                     ),
                 );
                 report.error(d);
@@ -310,6 +313,7 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
             None => ok = false,
         }
     }
+    ok &= unicast(&raw, &out, report);
     if let Some(g) = &raw.garp_master_delay {
         match g.value.parse::<u64>() {
             Ok(n) => out.garp_master_delay = Duration::from_secs(n),
@@ -331,6 +335,64 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
     }
     ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
     ok.then_some(out)
+}
+
+/// `unicast_src_ip` and `unicast_peer` together: what each lacks without the other, and the
+/// copy-paste mistake of listing this router among its own peers.
+fn unicast(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) -> bool {
+    let name = &raw.name;
+    match (out.unicast_src_ip, out.unicast_peer.is_empty()) {
+        (Some(src), false) => {
+            if let Some(p) = raw
+                .unicast_peer
+                .iter()
+                .zip(&out.unicast_peer)
+                .find_map(|(p, a)| (*a == src).then_some(p))
+            {
+                let d = report.diag(
+                    p.line,
+                    p.col,
+                    "unicast_peer",
+                    format!(
+                        "unicast_peer lists {src}, this router's own unicast_src_ip: list only \
+                         the other routers (a file copied from the peer needs the two swapped)"
+                    ),
+                );
+                report.error(d);
+                return false;
+            }
+        }
+        (None, false) => {
+            let first = &raw.unicast_peer[0];
+            let d = report.diag(
+                first.line,
+                first.col,
+                "unicast_peer",
+                format!(
+                    "vrrp_instance {} has unicast_peer but no unicast_src_ip: adverts go out \
+                     from the primary IPv4 address of {}, which every peer must list in its \
+                     unicast_peer (vipd refuses to start if there is none); set unicast_src_ip \
+                     to choose it",
+                    name.value, out.interface
+                ),
+            );
+            report.warn(d);
+        }
+        (Some(_), true) => {
+            if let Some(src) = &raw.unicast_src_ip {
+                let d = report.diag(
+                    src.line,
+                    src.col,
+                    "unicast_src_ip",
+                    "unicast_src_ip without unicast_peer: adverts still go to multicast \
+                     224.0.0.18, as in keepalived (add unicast_peer { ... } for unicast)",
+                );
+                report.warn(d);
+            }
+        }
+        (None, true) => {}
+    }
+    true
 }
 
 fn bad_number(report: &mut Report, v: &Val<String>, key: &str, what: &str) -> bool {
@@ -927,12 +989,46 @@ mod tests {
     }
 
     #[test]
-    fn unicast_peer_without_src_is_ok() {
+    fn unicast_peer_without_src_loads_with_a_warning() {
         let l = load(&conf(" unicast_peer {\n 10.0.0.2\n }"), "a.conf").unwrap();
         assert_eq!(l.config.instances[0].unicast_src_ip, None);
         assert_eq!(
             l.config.instances[0].unicast_peer,
             ["10.0.0.2".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+        let w = &l.warnings[0];
+        assert_eq!((w.line, w.key.as_str()), (5, "unicast_peer"));
+        assert!(
+            w.message.contains(
+                "has unicast_peer but no unicast_src_ip: adverts go out from the primary IPv4 \
+                 address of eth0"
+            ),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn unicast_peer_must_not_list_own_source() {
+        let d = one_error(
+            &conf(" unicast_src_ip 10.0.0.1\n unicast_peer {\n 10.0.0.2\n 10.0.0.1\n }"),
+            "a.conf",
+        );
+        check(
+            &d,
+            7,
+            "unicast_peer",
+            "unicast_peer lists 10.0.0.1, this router's own unicast_src_ip",
+            None,
+        );
+    }
+
+    #[test]
+    fn unicast_src_without_peer_warns_multicast() {
+        let l = load(&conf(" unicast_src_ip 10.0.0.1"), "a.conf").unwrap();
+        assert!(
+            l.warnings[0]
+                .message
+                .contains("adverts still go to multicast")
         );
     }
 

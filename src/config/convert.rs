@@ -1,0 +1,636 @@
+//! The model back to vipd's TOML, with comments: `vipctl convert`.
+//!
+//! One place maps the model onto the TOML loader's own serde structs (they derive `Serialize`
+//! as well as `Deserialize`), so key names and shapes are the loader's by construction, and
+//! every model struct is destructured without `..`: a field added to the model does not
+//! compile here until it is converted. The tests load the output again and compare models,
+//! for a maximal configuration and for every sample and corpus file.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{
+    Authentication, File, GlobalDefs, Instance, Script, Seconds, SyncGroupTable, TrackFileTable,
+    TrackProcessTable,
+};
+use crate::config::Loaded;
+use crate::config::model::{
+    Config, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess,
+    TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+};
+use crate::config::tracking::join_command;
+
+/// Why a valid configuration cannot be written as TOML.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// keepalived cut the password to 8 bytes in the middle of a UTF-8 character.
+    #[error(
+        "vrrp_instance {instance}: auth_pass is not valid UTF-8 once cut to 8 bytes (as \
+         keepalived cuts it), and TOML strings must be; choose an ASCII password"
+    )]
+    AuthPassNotUtf8 {
+        /// The instance.
+        instance: String,
+    },
+    /// The TOML serializer refused (a bug: every model value has a TOML form).
+    #[error("cannot write TOML: {0}")]
+    Toml(#[from] toml::ser::Error),
+}
+
+/// A comment above each key, so the converted file explains itself.
+const KEY_DOCS: &[(&str, &str)] = &[
+    (
+        "script_user",
+        "\"USER [GROUP]\" that checks and notify scripts run as.",
+    ),
+    (
+        "enable_script_security",
+        "keepalived's switch; vipd refuses unsafe scripts whenever it runs as root.",
+    ),
+    (
+        "script",
+        "The check, run directly (no shell); exit status 0 = healthy.",
+    ),
+    ("interval", "Seconds between checks."),
+    (
+        "timeout",
+        "A check running longer is killed and counts as failed.",
+    ),
+    (
+        "weight",
+        "0: failure = FAULT; negative: subtracted on failure; positive: added on success.",
+    ),
+    (
+        "rise",
+        "Successes in a row before a failed check is healthy again.",
+    ),
+    (
+        "fall",
+        "Failures in a row before a healthy check counts as failed.",
+    ),
+    ("user", "\"USER [GROUP]\" this check runs as."),
+    ("init_fail", "Start as failed until the check succeeds."),
+    (
+        "file",
+        "Its integer times the weight moves the priority; missing = 0.",
+    ),
+    ("process", "Process name as in /proc/PID/comm."),
+    ("quorum", "How many must run for the check to be healthy."),
+    (
+        "full_command",
+        "Match the whole command line instead of the name.",
+    ),
+    ("group", "Instances that change state together."),
+    ("track_script", "\"NAME [weight W]\" of a vrrp_script."),
+    (
+        "track_interface",
+        "\"IF [weight W]\": weight 0 = down means FAULT.",
+    ),
+    ("track_file", "\"NAME [weight W]\" of a vrrp_track_file."),
+    (
+        "track_process",
+        "\"NAME [weight W]\" of a vrrp_track_process.",
+    ),
+    ("notify_master", "Run on becoming MASTER."),
+    ("notify_backup", "Run on becoming BACKUP."),
+    ("notify_fault", "Run on entering FAULT."),
+    ("notify_stop", "Run when vipd stops the instance."),
+    (
+        "notify",
+        "Run on every change with \"INSTANCE|GROUP NAME STATE PRIORITY\" appended.",
+    ),
+    (
+        "router_id",
+        "A name for this node in logs and `vipctl status`.",
+    ),
+    (
+        "name",
+        "The instance name, used in logs, status and notify arguments.",
+    ),
+    (
+        "state",
+        "MASTER or BACKUP at startup; either way the election decides (as in keepalived).",
+    ),
+    ("interface", "Where adverts are sent and received."),
+    (
+        "virtual_router_id",
+        "VRID 1..=255, the same on every router of this group.",
+    ),
+    (
+        "priority",
+        "1..=255; the highest wins; 255 = address owner.",
+    ),
+    (
+        "advert_int",
+        "Seconds between adverts (VRRPv2: whole seconds).",
+    ),
+    (
+        "nopreempt",
+        "true: a recovered higher-priority router does not take over.",
+    ),
+    (
+        "preempt_delay",
+        "Seconds a lower-priority master is tolerated before preempting.",
+    ),
+    ("auth_type", "PASS: simple password (RFC 3768 §5.3.6.1)."),
+    ("auth_pass", "At most 8 bytes, as on the wire."),
+    (
+        "virtual_ipaddress",
+        "\"ADDR[/LEN] [dev IF] [label L]\" per address; added on this node while it is master.",
+    ),
+    ("unicast_src_ip", "Source address of unicast adverts."),
+    (
+        "unicast_peer",
+        "Adverts go to each peer instead of 224.0.0.18; only peers are heard.",
+    ),
+    (
+        "garp_master_delay",
+        "Seconds before the second burst of gratuitous ARPs after becoming master.",
+    ),
+    ("garp_master_repeat", "Gratuitous ARPs per burst."),
+    (
+        "garp_master_refresh",
+        "Re-send gratuitous ARPs this often (seconds) while master.",
+    ),
+];
+
+/// `loaded` (read from `source`) as commented TOML that loads to the same configuration.
+pub fn to_toml(loaded: &Loaded, source: &Path) -> Result<String, ConvertError> {
+    let body = toml::to_string_pretty(&file(&loaded.config)?)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# vipd configuration, converted by `vipctl convert` from {}.",
+        source.display()
+    );
+    out.push_str("# `vipd --config THIS.toml` runs the same configuration as the original.\n");
+    if !loaded.warnings.is_empty() {
+        out.push_str(
+            "#\n# Warnings about the original, as `vipctl check-config` gives them (ignored \
+             keywords are not carried over):\n",
+        );
+        for w in &loaded.warnings {
+            let first = w.to_string();
+            let first = first.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "#   {first}");
+        }
+    }
+    out.push('\n');
+    out.push_str(&annotate(&body));
+    Ok(out)
+}
+
+/// Puts each key's [`KEY_DOCS`] comment above it, and a blank line before each table.
+fn annotate(body: &str) -> String {
+    let mut out = String::new();
+    for line in body.lines() {
+        if line.starts_with('[') {
+            if !out.is_empty() && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+        } else if line.is_empty() {
+            continue;
+        } else if let Some((key, _)) = line.split_once(" = ")
+            && !key.starts_with(char::is_whitespace)
+            && let Some((_, doc)) = KEY_DOCS.iter().find(|(k, _)| *k == key)
+        {
+            let _ = writeln!(out, "# {doc}");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A value without a position: spans only matter when reading.
+fn sp<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+fn whole_seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn seconds(d: Duration) -> Seconds {
+    if d.subsec_nanos() == 0 {
+        Seconds::Whole(whole_seconds(d))
+    } else {
+        Seconds::Fraction(d.as_secs_f64())
+    }
+}
+
+fn file(config: &Config) -> Result<File, ConvertError> {
+    let Config {
+        router_id,
+        instances,
+        vrrp_script,
+        vrrp_track_file,
+        vrrp_track_process,
+        vrrp_sync_group,
+        script_user,
+        enable_script_security,
+    } = config;
+    let has_globals = router_id.is_some() || script_user.is_some() || *enable_script_security;
+    Ok(File {
+        global_defs: has_globals.then(|| GlobalDefs {
+            router_id: router_id.as_ref().map(|r| sp(r.clone())),
+            script_user: script_user.as_ref().map(|u| sp(user(u))),
+            enable_script_security: *enable_script_security,
+        }),
+        vrrp_instance: instances.iter().map(instance).collect::<Result<_, _>>()?,
+        vrrp_script: vrrp_script.iter().map(script).collect(),
+        vrrp_track_file: vrrp_track_file.iter().map(track_file).collect(),
+        vrrp_track_process: vrrp_track_process.iter().map(track_process).collect(),
+        vrrp_sync_group: vrrp_sync_group.iter().map(sync_group).collect(),
+    })
+}
+
+fn user(u: &ScriptUser) -> String {
+    let ScriptUser { user, group } = u;
+    match group {
+        Some(g) => format!("{user} {g}"),
+        None => user.clone(),
+    }
+}
+
+fn script(s: &VrrpScript) -> Script {
+    let VrrpScript {
+        name,
+        script,
+        interval,
+        timeout,
+        weight,
+        rise,
+        fall,
+        user: who,
+        init_fail,
+    } = s;
+    Script {
+        name: sp(name.clone()),
+        script: Some(sp(join_command(script))),
+        interval: Some(sp(seconds(*interval))),
+        timeout: Some(sp(seconds(*timeout))),
+        weight: Some(sp(i64::from(*weight))),
+        rise: Some(sp(i64::from(*rise))),
+        fall: Some(sp(i64::from(*fall))),
+        user: who.as_ref().map(|u| sp(user(u))),
+        init_fail: *init_fail,
+    }
+}
+
+fn track_file(f: &TrackFile) -> TrackFileTable {
+    let TrackFile { name, file, weight } = f;
+    TrackFileTable {
+        name: sp(name.clone()),
+        file: Some(sp(file.display().to_string())),
+        weight: Some(sp(i64::from(*weight))),
+    }
+}
+
+fn track_process(p: &TrackProcess) -> TrackProcessTable {
+    let TrackProcess {
+        name,
+        process,
+        weight,
+        quorum,
+        full_command,
+    } = p;
+    TrackProcessTable {
+        name: sp(name.clone()),
+        process: Some(sp(process.clone())),
+        weight: Some(sp(i64::from(*weight))),
+        quorum: Some(sp(i64::from(*quorum))),
+        full_command: *full_command,
+    }
+}
+
+/// The five `notify*` keys, as command lines.
+type NotifyLines = [Option<Spanned<String>>; 5];
+
+fn notify(n: &Notify) -> NotifyLines {
+    let Notify {
+        master,
+        backup,
+        fault,
+        stop,
+        any,
+    } = n;
+    [master, backup, fault, stop, any].map(|a| a.as_ref().map(|argv| sp(join_command(argv))))
+}
+
+fn sync_group(g: &SyncGroup) -> SyncGroupTable {
+    let SyncGroup {
+        name,
+        group,
+        notify: scripts,
+    } = g;
+    let [
+        notify_master,
+        notify_backup,
+        notify_fault,
+        notify_stop,
+        notify,
+    ] = notify(scripts);
+    SyncGroupTable {
+        name: sp(name.clone()),
+        group: group.iter().map(|m| sp(m.clone())).collect(),
+        notify_master,
+        notify_backup,
+        notify_fault,
+        notify_stop,
+        notify,
+    }
+}
+
+/// `NAME [weight W]`, as `track_*` lines are written.
+fn track_ref(r: &TrackRef) -> Spanned<String> {
+    let TrackRef { name, weight } = r;
+    sp(match weight {
+        Some(w) => format!("{name} weight {w}"),
+        None => name.clone(),
+    })
+}
+
+fn track_interface(t: &TrackInterface) -> Spanned<String> {
+    let TrackInterface { interface, weight } = t;
+    sp(format!("{interface} weight {weight}"))
+}
+
+fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
+    let VrrpInstance {
+        name,
+        state,
+        interface,
+        virtual_router_id,
+        priority,
+        advert_int,
+        preempt,
+        preempt_delay,
+        auth_pass,
+        virtual_ipaddress,
+        unicast_src_ip,
+        unicast_peer,
+        garp_master_delay,
+        garp_master_repeat,
+        garp_master_refresh,
+        track_script,
+        track_interface: tracked_interfaces,
+        track_file,
+        track_process,
+        notify: scripts,
+    } = i;
+    let [
+        notify_master,
+        notify_backup,
+        notify_fault,
+        notify_stop,
+        notify,
+    ] = notify(scripts);
+    let authentication = match auth_pass {
+        Some(pass) => Some(Authentication {
+            auth_type: Some(sp("PASS".to_string())),
+            auth_pass: Some(sp(String::from_utf8(pass.clone()).map_err(|_| {
+                ConvertError::AuthPassNotUtf8 {
+                    instance: name.clone(),
+                }
+            })?)),
+        }),
+        None => None,
+    };
+    let preempt_delay = seconds(*preempt_delay);
+    Ok(Instance {
+        name: sp(name.clone()),
+        state: Some(sp(match state {
+            InitialState::Master => "MASTER".to_string(),
+            InitialState::Backup => "BACKUP".to_string(),
+        })),
+        interface: Some(sp(interface.clone())),
+        virtual_router_id: Some(sp(i64::from(*virtual_router_id))),
+        priority: Some(sp(i64::from(*priority))),
+        advert_int: Some(sp(whole_seconds(*advert_int))),
+        nopreempt: Some(sp(!preempt)),
+        preempt_delay: Some(sp(preempt_delay)),
+        authentication,
+        virtual_ipaddress: virtual_ipaddress.iter().map(|v| sp(vip(v))).collect(),
+        unicast_src_ip: unicast_src_ip.map(|a| sp(a.to_string())),
+        unicast_peer: unicast_peer.iter().map(|a| sp(a.to_string())).collect(),
+        garp_master_delay: Some(sp(whole_seconds(*garp_master_delay))),
+        garp_master_repeat: Some(sp(i64::from(*garp_master_repeat))),
+        garp_master_refresh: garp_master_refresh.map(|d| sp(whole_seconds(d))),
+        track_script: track_script.iter().map(track_ref).collect(),
+        track_interface: tracked_interfaces.iter().map(track_interface).collect(),
+        track_file: track_file.iter().map(track_ref).collect(),
+        track_process: track_process.iter().map(track_ref).collect(),
+        notify_master,
+        notify_backup,
+        notify_fault,
+        notify_stop,
+        notify,
+    })
+}
+
+/// `ADDR[/LEN] [dev IF] [label L]`, as `virtual_ipaddress` lines are written.
+fn vip(v: &VirtualIp) -> String {
+    let VirtualIp {
+        addr,
+        prefix_len,
+        dev,
+        label,
+    } = v;
+    let mut s = addr.to_string();
+    if *prefix_len != 32 {
+        let _ = write!(s, "/{prefix_len}");
+    }
+    if let Some(dev) = dev {
+        let _ = write!(s, " dev {dev}");
+    }
+    if let Some(label) = label {
+        let _ = write!(s, " label {label}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::load_str;
+
+    /// Every keyword vipd implements, each set away from its default.
+    const MAXIMAL: &str = "global_defs {\n router_id lb-east-1\n script_user root root\n \
+        enable_script_security\n}\n\
+        vrrp_script chk {\n script \"/bin/sh -c 'exit 0'\"\n interval 2\n timeout 0.5\n \
+        weight -20\n rise 2\n fall 3\n user root\n init_fail\n}\n\
+        vrrp_track_file maint {\n file /etc/vipd/maint\n weight -50\n}\n\
+        vrrp_track_process web {\n process \"nginx: master\"\n weight 10\n quorum 2\n \
+        full_command\n}\n\
+        vrrp_sync_group VG {\n group {\n VI_1\n VI_2\n }\n notify /bin/true\n}\n\
+        vrrp_instance VI_1 {\n state MASTER\n interface eth1\n virtual_router_id 42\n \
+        priority 150\n advert_int 3\n preempt_delay 2.5\n authentication {\n auth_type PASS\n \
+        auth_pass s3cret12\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth2 label eth2:vip\n \
+        10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n 10.0.0.12\n 10.0.0.13\n }\n \
+        garp_master_delay 7\n garp_master_repeat 2\n garp_master_refresh 60\n \
+        track_script {\n chk weight -30\n }\n track_interface {\n eth3 weight -5\n }\n \
+        track_file {\n maint\n }\n track_process {\n web\n }\n \
+        notify_master \"/bin/echo 'up now'\"\n notify_backup /bin/true\n \
+        notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n}\n\
+        vrrp_instance VI_2 {\n state BACKUP\n interface eth0\n virtual_router_id 43\n \
+        nopreempt\n virtual_ipaddress {\n 10.1.0.1/16\n }\n}\n";
+
+    fn round_trip(text: &str, name: &str) -> (Config, Config, String) {
+        let loaded = load_str(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        let toml = to_toml(&loaded, Path::new(name)).expect("converts");
+        let again = load_str(&toml, Path::new("converted.toml"))
+            .unwrap_or_else(|e| panic!("converted TOML does not load: {e}\n{toml}"));
+        assert!(again.warnings.is_empty(), "{:?}\n{toml}", again.warnings);
+        (loaded.config, again.config, toml)
+    }
+
+    #[test]
+    fn maximal_config_round_trips() {
+        let (original, converted, toml) = round_trip(MAXIMAL, "max.conf");
+        assert_eq!(original, converted, "{toml}");
+    }
+
+    /// The maximal config really is maximal: every model field differs from its default, so
+    /// the round trip above would catch a field convert forgot. Destructured without `..`, so
+    /// a new model field fails to compile here until MAXIMAL sets it.
+    #[test]
+    fn maximal_config_sets_every_field() {
+        let config = load_str(MAXIMAL, Path::new("max.conf")).unwrap().config;
+        let Config {
+            router_id,
+            instances,
+            vrrp_script,
+            vrrp_track_file,
+            vrrp_track_process,
+            vrrp_sync_group,
+            script_user,
+            enable_script_security,
+        } = &config;
+        assert!(router_id.is_some());
+        assert!(script_user.is_some() && *enable_script_security);
+        let s = &vrrp_script[0];
+        assert!(s.init_fail && s.user.is_some() && s.rise == 2 && s.fall == 3);
+        assert_eq!(s.timeout, Duration::from_millis(500));
+        assert!(vrrp_track_process[0].full_command && vrrp_track_process[0].quorum == 2);
+        assert_eq!(vrrp_track_file[0].weight, -50);
+        assert!(vrrp_sync_group[0].notify.any.is_some());
+        let default = VrrpInstance::with_defaults("", "", 0);
+        let VrrpInstance {
+            name,
+            state,
+            interface,
+            virtual_router_id,
+            priority,
+            advert_int,
+            preempt: _,
+            preempt_delay,
+            auth_pass,
+            virtual_ipaddress,
+            unicast_src_ip,
+            unicast_peer,
+            garp_master_delay,
+            garp_master_repeat,
+            garp_master_refresh,
+            track_script,
+            track_interface,
+            track_file,
+            track_process,
+            notify,
+        } = &instances[0];
+        assert_eq!(track_script[0].weight, Some(-30));
+        assert_eq!(track_interface[0].weight, -5);
+        assert!(!track_file.is_empty() && !track_process.is_empty());
+        assert!(
+            notify.master.is_some()
+                && notify.backup.is_some()
+                && notify.fault.is_some()
+                && notify.stop.is_some()
+                && notify.any.is_some()
+        );
+        assert_ne!(*name, default.name);
+        assert_ne!(*state, default.state);
+        assert_ne!(*interface, default.interface);
+        assert_ne!(*virtual_router_id, default.virtual_router_id);
+        assert_ne!(*priority, default.priority);
+        assert_ne!(*advert_int, default.advert_int);
+        assert_ne!(*preempt_delay, default.preempt_delay);
+        assert_ne!(*auth_pass, default.auth_pass);
+        assert_ne!(*virtual_ipaddress, default.virtual_ipaddress);
+        assert_ne!(*unicast_src_ip, default.unicast_src_ip);
+        assert_ne!(*unicast_peer, default.unicast_peer);
+        assert_ne!(*garp_master_delay, default.garp_master_delay);
+        assert_ne!(*garp_master_repeat, default.garp_master_repeat);
+        assert_ne!(*garp_master_refresh, default.garp_master_refresh);
+        // `nopreempt` is cleared with state MASTER (as keepalived does): VI_2 carries it.
+        assert!(!instances[1].preempt);
+        let VirtualIp {
+            addr,
+            prefix_len,
+            dev,
+            label,
+        } = &instances[0].virtual_ipaddress[0];
+        assert_eq!(
+            (*addr, *prefix_len, dev.is_some(), label.is_some()),
+            (Ipv4Addr::new(192, 168, 91, 151), 24, true, true)
+        );
+        assert_eq!(*preempt_delay, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn output_is_commented_and_names_what_was_dropped() {
+        let text = format!("global_defs {{\n smtp_server 10.0.0.9\n}}\n{MAXIMAL}");
+        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let toml = to_toml(&loaded, Path::new("/etc/keepalived/k.conf")).unwrap();
+        assert!(toml.starts_with(
+            "# vipd configuration, converted by `vipctl convert` from /etc/keepalived/k.conf.\n"
+        ));
+        assert!(toml.contains("#   k.conf:2:2: smtp_server: "), "{toml}");
+        // Every key written has its comment above it.
+        let lines: Vec<&str> = toml.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if let Some((key, _)) = line.split_once(" = ")
+                && !key.starts_with([' ', '#'])
+            {
+                assert!(
+                    i > 0 && lines[i - 1].starts_with("# "),
+                    "no comment above `{line}`:\n{toml}"
+                );
+            }
+        }
+        assert!(toml.contains("nopreempt = true"), "{toml}");
+        assert!(toml.contains("preempt_delay = 2.5"), "{toml}");
+        assert!(
+            toml.contains("\"192.168.91.151/24 dev eth2 label eth2:vip\""),
+            "{toml}"
+        );
+    }
+
+    #[test]
+    fn a_password_cut_inside_a_character_cannot_be_converted() {
+        // 7 ASCII bytes and a 2-byte `é`: keepalived keeps 8 bytes, half of the `é`.
+        let text = MAXIMAL.replace("auth_pass s3cret12", "auth_pass abcdefgé");
+        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let e = to_toml(&loaded, Path::new("k.conf")).unwrap_err();
+        assert!(
+            e.to_string().contains("vrrp_instance VI_1: auth_pass"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn toml_converts_to_itself() {
+        let (_, converted, toml) = round_trip(MAXIMAL, "max.conf");
+        let loaded = load_str(&toml, Path::new("c.toml")).unwrap();
+        let again = to_toml(&loaded, Path::new("c.toml")).unwrap();
+        let back = load_str(&again, Path::new("d.toml")).unwrap().config;
+        assert_eq!(back, converted);
+    }
+}
