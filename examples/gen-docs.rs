@@ -243,7 +243,10 @@ const VIPCTL_SECTIONS: &[ExtraSection] = &[
                 "1",
                 "vipd answered with an error, or the answer was unusable.",
             ),
-            ("2", "Usage error."),
+            (
+                "2",
+                "Usage error, or (check-config, convert) the configuration is invalid.",
+            ),
             ("3", "vipd could not be reached on its control socket."),
         ],
     },
@@ -293,7 +296,7 @@ mod tests {
         assert!(!subcommands.is_empty());
         for sub in &subcommands {
             assert!(
-                vipctl.contains(&format!("vipctl\\-{sub}(8)")),
+                vipctl.contains(&format!("vipctl\\-{}(8)", roff_escape(sub))),
                 "vipctl.8 lacks {sub}"
             );
             let page = read(man.join(format!("vipctl-{sub}.8")));
