@@ -19,6 +19,10 @@ pub struct VipdArgs {
     /// Control socket that `vipctl` talks to.
     #[arg(long, value_name = "PATH", env = "VIPD_SOCKET", default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
+    /// Group that owns the control socket (mode 0660) and may change state (reload,
+    /// handover, maint); others who can open the socket may only read. Default: root only.
+    #[arg(long, value_name = "GROUP", env = "VIPD_SOCKET_GROUP")]
+    pub socket_group: Option<String>,
     /// Check the configuration and exit: 0 valid, 2 invalid.
     #[arg(short = 't', long)]
     pub check: bool,
@@ -32,8 +36,12 @@ pub struct VipdArgs {
     pub config_id: Option<String>,
 }
 
-/// Operate a running vipd: show its VRRP instances, their state and counters; check and
-/// convert configuration files offline.
+/// Operate a running vipd: show its VRRP instances, watch transitions, reload, hand over;
+/// check and convert configuration files offline.
+///
+/// Exit status: 0 success, 1 vipd refused or failed the request, 2 usage error or invalid
+/// configuration, 3 vipd unreachable, 4 permission denied (the command changes state: root or
+/// --socket-group only).
 #[derive(Parser, Debug)]
 #[command(name = "vipctl", version)]
 pub struct VipctlArgs {
@@ -73,4 +81,36 @@ pub enum VipctlCommand {
         #[arg(short = 'i', long, value_name = "ID")]
         config_id: Option<String>,
     },
+    /// Print transitions as they happen, until interrupted.
+    Watch {
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read the configuration file, all or nothing (as SIGHUP does): an invalid file
+    /// leaves the running configuration alone; unchanged instances keep their state.
+    Reload,
+    /// Planned switchover: the master resigns but keeps its VIPs until the new master
+    /// advertises (at most 3 × advert_int), so that (almost) no packet is lost.
+    Handover {
+        /// The instance; all masters when omitted.
+        instance: Option<String>,
+    },
+    /// Maintenance mode: stay backup until turned off (a master hands over first); kept
+    /// across reloads.
+    Maint {
+        /// `on` or `off`.
+        mode: OnOff,
+        /// The instance; all when omitted.
+        instance: Option<String>,
+    },
+}
+
+/// `on` or `off`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    /// Turn it on.
+    On,
+    /// Turn it off.
+    Off,
 }

@@ -1,19 +1,27 @@
 //! Builds the running agent from a validated [`Config`]: resolves interfaces, opens sockets,
-//! clears stale VIPs, starts one task per instance, serves the control socket, and owns the
+//! clears stale VIPs, starts one task per instance, serves the control socket and the
+//! metrics page, runs tracked checks and sync groups, and owns reload (SIGHUP or `vipctl
+//! reload`, all or nothing), the operator's handover and maintenance requests, and the
 //! shutdown order (priority 0, VIPs removed, exit) on SIGTERM or SIGINT.
 
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::config::{Config, SyncGroup, VrrpInstance};
-use crate::control::server::{ControlSocket, InstanceView, View};
+use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance};
+use crate::control::access::Access;
+use crate::control::proto::{Event, HandoverResult, ReloadSummary, Request, Response};
+use crate::control::server::{
+    Context, ControlSocket, DaemonRequest, InstanceView, Instances, View,
+};
+use crate::metrics;
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
 use crate::net::arp::GarpSender;
@@ -63,6 +71,12 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// `--socket-group` names no group.
+    #[error("{0}")]
+    SocketGroup(String),
+    /// The metrics listener could not be bound.
+    #[error("{0}")]
+    Metrics(std::io::Error),
 }
 
 fn classify(e: NetError) -> DaemonError {
@@ -73,44 +87,571 @@ fn classify(e: NetError) -> DaemonError {
     }
 }
 
+/// How the daemon was started: what it re-reads and where it listens.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The configuration file, re-read on reload.
+    pub config_path: PathBuf,
+    /// The control socket.
+    pub socket_path: PathBuf,
+    /// `--socket-group`: the group that owns the socket and may change state.
+    pub socket_group: Option<String>,
+    /// How the file was read at startup (config id, host checks); reload reads it the same.
+    pub load: LoadOptions,
+}
+
 /// A started instance, as the daemon keeps it.
 struct Running {
-    name: String,
-    interface: String,
+    config: VrrpInstance,
     ifindex: u32,
     commands: mpsc::Sender<Command>,
+    view: InstanceView,
+}
+
+/// The metrics page, while `metrics_listen` is set.
+struct MetricsServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The running agent: everything reload and the operator's requests change.
+struct Daemon {
+    options: Options,
+    config: Config,
+    netlink: Netlink,
+    garps: HashMap<u32, Arc<GarpSender>>,
+    running: Vec<Running>,
+    /// Instances in maintenance, by name: kept across reloads and restarts of an instance.
+    maintenance: BTreeSet<String>,
+    events: broadcast::Sender<Event>,
+    view: View,
+    metrics: Option<MetricsServer>,
+    /// The tracked checks, started once however many instances track each.
+    checks: Checks,
+    /// Where sync group members report their own state changes.
+    sync_tx: mpsc::UnboundedSender<MemberChange>,
+    /// Notify scripts of each sync group, by group name.
+    group_notifiers: HashMap<String, Notifier>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT, then leaves cleanly.
 ///
 /// Must run inside a tokio runtime with IO and time enabled. Nothing on any interface is
 /// touched before every interface, address and socket has been checked.
-pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> {
+pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let access =
+        Access::from_group(options.socket_group.as_deref()).map_err(DaemonError::SocketGroup)?;
 
     let netlink = Netlink::connect().map_err(classify)?;
     let mut watcher = LinkWatcher::open().map_err(classify)?;
-    let mut setups = Vec::new();
     let mut garps: HashMap<u32, Arc<GarpSender>> = HashMap::new();
     let mut checks = Checks::new(&config);
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel();
+    let mut setups = Vec::new();
     for inst in &config.instances {
-        let mut setup = prepare(inst, &netlink, &mut garps).await?;
-        setup.tracked = checks.tracked(inst, &netlink).await?;
-        setup.notifier = Some(Notifier::new(
-            Owner::Instance,
-            &inst.name,
-            inst.notify.clone(),
-            config.script_user.clone(),
-        ));
-        if group_of(&config.vrrp_sync_group, &inst.name).is_some() {
-            setup.sync = Some(sync_tx.clone());
-        }
-        setups.push(setup);
+        let setup = prepare(inst, &netlink, &mut garps).await?;
+        setups.push(complete(setup, &config, &mut checks, &netlink, &sync_tx).await?);
     }
-    let group_notifiers: HashMap<String, Notifier> = config
+    let group_notifiers = group_notifiers(&config);
+    let socket_path = options.socket_path.clone();
+    let control = ControlSocket::bind(&socket_path, access.gid())
+        .await
+        .map_err(|source| DaemonError::ControlSocket {
+            path: socket_path.clone(),
+            source,
+        })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some((
+            addr,
+            metrics::bind(addr).await.map_err(DaemonError::Metrics)?,
+        )),
+        None => None,
+    };
+
+    // Every check passed: from here on the daemon changes the system.
+    for setup in &setups {
+        clear_stale_vips(&setup.config.name, &setup.vips, &netlink).await;
+    }
+    let (events, _) = broadcast::channel(256);
+    let view = View {
+        instances: Arc::new(RwLock::new(Instances::default())),
+        netlink: netlink.clone(),
+    };
+    let mut daemon = Daemon {
+        options,
+        config,
+        netlink,
+        garps,
+        running: Vec::new(),
+        maintenance: BTreeSet::new(),
+        events: events.clone(),
+        view: view.clone(),
+        metrics: None,
+        checks,
+        sync_tx,
+        group_notifiers,
+    };
+    for setup in setups {
+        let running = daemon.start(setup);
+        daemon.running.push(running);
+    }
+    daemon.publish();
+    if let Some((addr, listener)) = metrics_listener {
+        daemon.metrics = Some(daemon.serve_metrics(addr, listener));
+    }
+    info!(
+        "vipd {} running {} instance(s); control socket {}{}",
+        env!("CARGO_PKG_VERSION"),
+        daemon.running.len(),
+        socket_path.display(),
+        daemon
+            .metrics
+            .as_ref()
+            .map_or_else(String::new, |m| format!(
+                "; metrics at http://{}/metrics",
+                m.addr
+            ))
+    );
+
+    let (requests_tx, mut requests) = mpsc::channel::<DaemonRequest>(16);
+    let ctx = Context {
+        view,
+        events,
+        daemon: requests_tx,
+        access,
+    };
+    let serve = control.serve(ctx);
+    tokio::pin!(serve);
+    let signal_name = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading {}", daemon.options.config_path.display());
+                let _ = daemon.reload().await;
+            }
+            request = requests.recv() => {
+                if let Some(request) = request {
+                    daemon.serve_request(request).await;
+                }
+            }
+            Some(change) = sync_rx.recv() => daemon.sync_group(change).await,
+            event = watcher.next() => match event {
+                Some(link) => daemon.forward_link(&link).await,
+                None => {
+                    warn!("link watch lost (netlink overflow?); reopening and re-reading link state");
+                    watcher = LinkWatcher::open().map_err(classify)?;
+                    daemon.resync_links().await;
+                }
+            },
+            () = &mut serve => {},
+        }
+    };
+    daemon.metrics = None;
+    shutdown(daemon.running, signal_name).await;
+    for (_, n) in daemon.group_notifiers {
+        n.finish(crate::notify::TIMEOUT).await;
+    }
+    Ok(()) // dropping `control` removes the socket file
+}
+
+/// How a reload treats one instance of the new file.
+enum Plan {
+    /// Same configuration: left alone.
+    Unchanged(usize),
+    /// Only the VIP list changed: the running instance adds and removes the difference.
+    Vips(usize, Vec<BoundVip>),
+    /// Other settings changed: stopped, then started from this setup.
+    Restart(Box<Setup>),
+    /// New: started from this setup.
+    Add(Box<Setup>),
+}
+
+impl Daemon {
+    /// Spawns one instance task.
+    fn start(&self, setup: Setup) -> Running {
+        let config = setup.config.clone();
+        let ifindex = setup.socket.ifindex();
+        let vips = setup.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
+        let (instance, status) = Instance::new(setup);
+        let instance = instance
+            .with_events(self.events.clone())
+            .with_maintenance(self.maintenance.contains(&config.name));
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(instance.run(rx));
+        Running {
+            config,
+            ifindex,
+            commands: tx,
+            view: InstanceView { status, vips },
+        }
+    }
+
+    /// Makes the current instances visible to status readers.
+    fn publish(&self) {
+        let mut shared = self
+            .view
+            .instances
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *shared = Instances {
+            router_id: self.config.router_id.clone(),
+            list: self.running.iter().map(|r| r.view.clone()).collect(),
+        };
+    }
+
+    fn serve_metrics(&self, addr: SocketAddr, listener: tokio::net::TcpListener) -> MetricsServer {
+        // The forwarder's per-server metrics plug in here as `MetricsSource`s.
+        let task = tokio::spawn(metrics::serve(listener, self.view.clone(), Vec::new()));
+        MetricsServer { addr, task }
+    }
+
+    async fn serve_request(&mut self, request: DaemonRequest) {
+        let DaemonRequest { request, reply } = request;
+        let response = match request {
+            Request::Reload => match self.reload().await {
+                Ok(summary) => Response::Reloaded(summary),
+                Err(message) => Response::Error { message },
+            },
+            Request::Handover { instance } => match self.targets(instance.as_deref()) {
+                Ok(targets) => {
+                    // Answered from a task: the daemon keeps serving while VIPs move.
+                    let waits = self.hand_over(&targets).await;
+                    tokio::spawn(async move {
+                        let mut results = Vec::new();
+                        for (name, rx) in waits {
+                            results.push(rx.await.unwrap_or_else(|_| HandoverResult {
+                                instance: name,
+                                outcome: "interrupted".into(),
+                                new_master: None,
+                                waited_ms: 0,
+                            }));
+                        }
+                        let _ = reply.send(Response::HandedOver { results });
+                    });
+                    return;
+                }
+                Err(message) => Response::Error { message },
+            },
+            Request::Maintenance { on, instance } => match self.targets(instance.as_deref()) {
+                Ok(targets) => {
+                    let mut names = Vec::new();
+                    for i in targets {
+                        let r = &self.running[i];
+                        if on {
+                            self.maintenance.insert(r.config.name.clone());
+                        } else {
+                            self.maintenance.remove(&r.config.name);
+                        }
+                        let _ = r.commands.send(Command::Maintenance(on)).await;
+                        names.push(r.config.name.clone());
+                    }
+                    Response::Maintenance {
+                        on,
+                        instances: names,
+                    }
+                }
+                Err(message) => Response::Error { message },
+            },
+            Request::Status | Request::Watch => Response::Error {
+                message: "not a daemon request".into(),
+            },
+        };
+        let _ = reply.send(response);
+    }
+
+    /// Indexes of the instances a request names: one by name, or all.
+    fn targets(&self, name: Option<&str>) -> Result<Vec<usize>, String> {
+        match name {
+            None => Ok((0..self.running.len()).collect()),
+            Some(name) => match self.running.iter().position(|r| r.config.name == name) {
+                Some(i) => Ok(vec![i]),
+                None => {
+                    let known: Vec<&str> = self
+                        .running
+                        .iter()
+                        .map(|r| r.config.name.as_str())
+                        .collect();
+                    Err(format!(
+                        "no instance named {name} (running: {})",
+                        known.join(", ")
+                    ))
+                }
+            },
+        }
+    }
+
+    async fn hand_over(
+        &self,
+        targets: &[usize],
+    ) -> Vec<(String, oneshot::Receiver<HandoverResult>)> {
+        let mut waits = Vec::new();
+        for &i in targets {
+            let r = &self.running[i];
+            let (tx, rx) = oneshot::channel();
+            if r.commands.send(Command::Handover(tx)).await.is_ok() {
+                waits.push((r.config.name.clone(), rx));
+            }
+        }
+        waits
+    }
+
+    /// Re-reads the configuration file and applies it, all or nothing: the new file is
+    /// loaded, validated and resolved against the kernel (interfaces, sockets, metrics
+    /// listener) before anything running is touched. Unchanged instances keep running as
+    /// they are: no VIP removal, no gratuitous ARP, no election.
+    async fn reload(&mut self) -> Result<ReloadSummary, String> {
+        let path = self.options.config_path.clone();
+        let loaded = match crate::config::load_with(&path, &self.options.load) {
+            Ok(l) => l,
+            Err(e) => {
+                let message = format!(
+                    "{e}\nreload refused: {} is not valid; the running configuration is unchanged",
+                    path.display()
+                );
+                warn!("{message}");
+                return Err(message);
+            }
+        };
+        let new = loaded.config;
+        let mut summary = ReloadSummary {
+            warnings: loaded.warnings.iter().map(|w| w.to_string()).collect(),
+            ..ReloadSummary::default()
+        };
+        for w in &summary.warnings {
+            warn!("{w}");
+        }
+
+        // Resolve everything new first; an error here leaves the running daemon untouched.
+        let mut plans = Vec::new();
+        let mut garps = self.garps.clone();
+        self.checks.reconfigure(&new);
+        for inst in &new.instances {
+            let old = self.running.iter().position(|r| r.config.name == inst.name);
+            let deps = dependencies_unchanged(&self.config, &new, inst);
+            let plan = match old {
+                Some(i) if deps && self.running[i].config == *inst => Ok(Plan::Unchanged(i)),
+                Some(i) if deps && same_but_vips(&self.running[i].config, inst) => {
+                    bind_vips(inst, &self.netlink, &mut garps)
+                        .await
+                        .map(|vips| Plan::Vips(i, vips))
+                }
+                Some(_) => self
+                    .setup(inst, &new, &mut garps)
+                    .await
+                    .map(|s| Plan::Restart(Box::new(s))),
+                None => self
+                    .setup(inst, &new, &mut garps)
+                    .await
+                    .map(|s| Plan::Add(Box::new(s))),
+            };
+            match plan {
+                Ok(p) => plans.push(p),
+                Err(e) => {
+                    return Err(self.refuse(&e.to_string()));
+                }
+            }
+        }
+        let mut metrics = None;
+        if let Some(addr) = new.metrics_listen
+            && new.metrics_listen != self.metrics.as_ref().map(|m| m.addr)
+        {
+            match metrics::bind(addr).await {
+                Ok(l) => metrics = Some((addr, l)),
+                Err(e) => {
+                    return Err(self.refuse(&e.to_string()));
+                }
+            }
+        }
+
+        // Apply. First stop what goes away or restarts, so that VRIDs and VIPs are free.
+        let keep: BTreeSet<usize> = plans
+            .iter()
+            .filter_map(|p| match p {
+                Plan::Unchanged(i) | Plan::Vips(i, _) => Some(*i),
+                Plan::Restart(..) | Plan::Add(_) => None,
+            })
+            .collect();
+        let mut old: Vec<Option<Running>> = std::mem::take(&mut self.running)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut stopping = Vec::new();
+        for (i, slot) in old.iter_mut().enumerate() {
+            if !keep.contains(&i)
+                && let Some(r) = slot.take()
+            {
+                if !new.instances.iter().any(|n| n.name == r.config.name) {
+                    summary.removed.push(r.config.name.clone());
+                }
+                stopping.push(r);
+            }
+        }
+        shutdown(stopping, "reload").await;
+        let held: Vec<Ipv4Addr> = keep
+            .iter()
+            .filter_map(|&i| old[i].as_ref())
+            .flat_map(|r| r.view.vips.iter().map(|&(_, a)| a))
+            .collect();
+        for plan in plans {
+            match plan {
+                Plan::Unchanged(i) => {
+                    if let Some(r) = old[i].take() {
+                        summary.unchanged.push(r.config.name.clone());
+                        self.running.push(r);
+                    }
+                }
+                Plan::Vips(i, vips) => {
+                    if let Some(mut r) = old[i].take() {
+                        let name = r.config.name.clone();
+                        if let Some(inst) = new.instances.iter().find(|n| n.name == name) {
+                            r.config = inst.clone();
+                        }
+                        r.view.vips = vips.iter().map(|v| (v.ifindex, v.addr)).collect();
+                        let _ = r.commands.send(Command::UpdateVips(vips)).await;
+                        summary.vips_changed.push(name);
+                        self.running.push(r);
+                    }
+                }
+                Plan::Restart(setup) => {
+                    summary.restarted.push(setup.config.name.clone());
+                    let running = self.start(*setup);
+                    self.running.push(running);
+                }
+                Plan::Add(setup) => {
+                    let stale: Vec<BoundVip> = setup
+                        .vips
+                        .iter()
+                        .filter(|v| !held.contains(&v.addr))
+                        .cloned()
+                        .collect();
+                    clear_stale_vips(&setup.config.name, &stale, &self.netlink).await;
+                    summary.added.push(setup.config.name.clone());
+                    let running = self.start(*setup);
+                    self.running.push(running);
+                }
+            }
+        }
+        self.garps = garps;
+        self.maintenance
+            .retain(|name| new.instances.iter().any(|n| &n.name == name));
+        if new.metrics_listen != self.metrics.as_ref().map(|m| m.addr) {
+            self.metrics = metrics.map(|(addr, l)| self.serve_metrics(addr, l));
+        }
+        if new.vrrp_sync_group != self.config.vrrp_sync_group
+            || new.script_user != self.config.script_user
+        {
+            let old = std::mem::replace(&mut self.group_notifiers, group_notifiers(&new));
+            for (_, n) in old {
+                n.finish(crate::notify::TIMEOUT).await;
+            }
+        }
+        self.config = new;
+        self.publish();
+        info!(
+            "reloaded {}: {} unchanged, {} added, {} removed, {} with new VIPs, {} restarted",
+            path.display(),
+            summary.unchanged.len(),
+            summary.added.len(),
+            summary.removed.len(),
+            summary.vips_changed.len(),
+            summary.restarted.len()
+        );
+        Ok(summary)
+    }
+
+    /// Abandons a reload after the checks were switched to the new file: back to the
+    /// running one. Returns the message for the caller, also logged.
+    fn refuse(&mut self, why: &str) -> String {
+        let running = self.config.clone();
+        self.checks.reconfigure(&running);
+        let message = format!("reload refused: {why}; the running configuration is unchanged");
+        warn!("{message}");
+        message
+    }
+
+    /// Resolves a new or changed instance of `config` against the kernel, with its checks,
+    /// notify scripts and sync group.
+    async fn setup(
+        &mut self,
+        inst: &VrrpInstance,
+        config: &Config,
+        garps: &mut HashMap<u32, Arc<GarpSender>>,
+    ) -> Result<Setup, DaemonError> {
+        let setup = prepare(inst, &self.netlink, garps).await?;
+        complete(
+            setup,
+            config,
+            &mut self.checks,
+            &self.netlink,
+            &self.sync_tx,
+        )
+        .await
+    }
+
+    /// A sync group member changed state on its own: the others follow, and the group's
+    /// notify scripts run.
+    async fn sync_group(&self, change: MemberChange) {
+        sync_group(
+            &self.config.vrrp_sync_group,
+            &self.group_notifiers,
+            &self.running,
+            change,
+        )
+        .await;
+    }
+
+    async fn forward_link(&self, link: &LinkInfo) {
+        self.checks.link_changed(link);
+        for r in self.running.iter().filter(|r| r.ifindex == link.index) {
+            let _ = r.commands.send(Command::Link { up: link.up }).await;
+        }
+    }
+
+    async fn resync_links(&self) {
+        for r in &self.running {
+            if let Ok(link) = self.netlink.link_by_name(&r.config.interface).await {
+                let _ = r.commands.send(Command::Link { up: link.up }).await;
+            }
+        }
+    }
+}
+
+/// Adds what an instance needs beyond the kernel: its tracked checks, notify scripts and
+/// sync group channel.
+async fn complete(
+    mut setup: Setup,
+    config: &Config,
+    checks: &mut Checks,
+    netlink: &Netlink,
+    sync_tx: &mpsc::UnboundedSender<MemberChange>,
+) -> Result<Setup, DaemonError> {
+    let inst = setup.config.clone();
+    setup.tracked = checks.tracked(&inst, netlink).await?;
+    setup.notifier = Some(Notifier::new(
+        Owner::Instance,
+        &inst.name,
+        inst.notify.clone(),
+        config.script_user.clone(),
+    ));
+    if group_of(&config.vrrp_sync_group, &inst.name).is_some() {
+        setup.sync = Some(sync_tx.clone());
+    }
+    Ok(setup)
+}
+
+/// The notify scripts of every sync group.
+fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
+    config
         .vrrp_sync_group
         .iter()
         .map(|g| {
@@ -122,79 +663,14 @@ pub async fn run(config: Config, socket_path: &Path) -> Result<(), DaemonError> 
             );
             (g.name.clone(), n)
         })
-        .collect();
-    let control =
-        ControlSocket::bind(socket_path)
-            .await
-            .map_err(|source| DaemonError::ControlSocket {
-                path: socket_path.to_path_buf(),
-                source,
-            })?;
+        .collect()
+}
 
-    // Every check passed: from here on the daemon changes the system.
-    for setup in &setups {
-        clear_stale_vips(&setup.config.name, &setup.vips, &netlink).await;
-    }
-
-    let mut running = Vec::new();
-    let mut views = Vec::new();
-    for setup in setups {
-        let name = setup.config.name.clone();
-        let interface = setup.config.interface.clone();
-        let ifindex = setup.socket.ifindex();
-        let vips = setup.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
-        let (instance, status) = Instance::new(setup);
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(instance.run(rx));
-        views.push(InstanceView { status, vips });
-        running.push(Running {
-            name,
-            interface,
-            ifindex,
-            commands: tx,
-        });
-    }
-    info!(
-        "vipd {} running {} instance(s); control socket {}",
-        env!("CARGO_PKG_VERSION"),
-        running.len(),
-        socket_path.display()
-    );
-
-    let view = View {
-        router_id: config.router_id.clone(),
-        instances: views,
-        netlink: netlink.clone(),
-    };
-    let serve = control.serve(view);
-    tokio::pin!(serve);
-    let signal_name = loop {
-        tokio::select! {
-            _ = term.recv() => break "SIGTERM",
-            _ = int.recv() => break "SIGINT",
-            _ = hup.recv() => warn!("SIGHUP: reload is not supported yet; configuration unchanged"),
-            Some(change) = sync_rx.recv() => {
-                sync_group(&config.vrrp_sync_group, &group_notifiers, &running, change).await;
-            }
-            event = watcher.next() => match event {
-                Some(link) => {
-                    checks.link_changed(&link);
-                    forward_link(&running, &link).await;
-                }
-                None => {
-                    warn!("link watch lost (netlink overflow?); reopening and re-reading link state");
-                    watcher = LinkWatcher::open().map_err(classify)?;
-                    resync_links(&running, &netlink).await;
-                }
-            },
-            () = &mut serve => {},
-        }
-    };
-    shutdown(running, signal_name).await;
-    for (_, n) in group_notifiers {
-        n.finish(crate::notify::TIMEOUT).await;
-    }
-    Ok(()) // dropping `control` removes the socket file
+/// True when two instance configurations differ at most in their VIP lists.
+fn same_but_vips(a: &VrrpInstance, b: &VrrpInstance) -> bool {
+    let mut a = a.clone();
+    a.virtual_ipaddress = b.virtual_ipaddress.clone();
+    a == *b
 }
 
 /// Resolves one instance against the kernel: interfaces, source address, sockets.
@@ -204,31 +680,7 @@ async fn prepare(
     garps: &mut HashMap<u32, Arc<GarpSender>>,
 ) -> Result<Setup, DaemonError> {
     let link = lookup(netlink, &inst.name, &inst.interface).await?;
-    let mut vips = Vec::new();
-    for vip in &inst.virtual_ipaddress {
-        let dev = vip.dev.clone().unwrap_or_else(|| inst.interface.clone());
-        let vip_link = if dev == inst.interface {
-            link.clone()
-        } else {
-            lookup(netlink, &inst.name, &dev).await?
-        };
-        let garp = match garps.get(&vip_link.index) {
-            Some(g) => g.clone(),
-            None => {
-                let g = Arc::new(GarpSender::open(vip_link.index, vip_link.mac).map_err(classify)?);
-                garps.insert(vip_link.index, g.clone());
-                g
-            }
-        };
-        vips.push(BoundVip {
-            addr: vip.addr,
-            prefix_len: vip.prefix_len,
-            label: vip.label.clone(),
-            ifindex: vip_link.index,
-            dev,
-            garp,
-        });
-    }
+    let vips = bind_vips(inst, netlink, garps).await?;
     let vip_addrs: Vec<Ipv4Addr> = vips.iter().map(|v| v.addr).collect();
     let source = match inst.unicast_src_ip {
         Some(src) => src,
@@ -263,18 +715,53 @@ async fn prepare(
     })
 }
 
+/// Resolves an instance's VIPs to their interfaces, with a gratuitous ARP sender each.
+async fn bind_vips(
+    inst: &VrrpInstance,
+    netlink: &Netlink,
+    garps: &mut HashMap<u32, Arc<GarpSender>>,
+) -> Result<Vec<BoundVip>, DaemonError> {
+    let link = lookup(netlink, &inst.name, &inst.interface).await?;
+    let mut vips = Vec::new();
+    for vip in &inst.virtual_ipaddress {
+        let dev = vip.dev.clone().unwrap_or_else(|| inst.interface.clone());
+        let vip_link = if dev == inst.interface {
+            link.clone()
+        } else {
+            lookup(netlink, &inst.name, &dev).await?
+        };
+        let garp = match garps.get(&vip_link.index) {
+            Some(g) => g.clone(),
+            None => {
+                let g = Arc::new(GarpSender::open(vip_link.index, vip_link.mac).map_err(classify)?);
+                garps.insert(vip_link.index, g.clone());
+                g
+            }
+        };
+        vips.push(BoundVip {
+            addr: vip.addr,
+            prefix_len: vip.prefix_len,
+            label: vip.label.clone(),
+            ifindex: vip_link.index,
+            dev,
+            garp,
+        });
+    }
+    Ok(vips)
+}
+
 /// The checks instances track, each started once however many instances track it.
-struct Checks<'a> {
-    config: &'a Config,
+struct Checks {
+    config: Arc<Config>,
     started: HashMap<(&'static str, String), CheckWatch>,
     /// Tracked interfaces by name, updated from link events.
     interfaces: HashMap<String, watch::Sender<CheckState>>,
 }
 
-impl<'a> Checks<'a> {
-    fn new(config: &'a Config) -> Self {
+impl Checks {
+    fn new(config: &Config) -> Self {
         Self {
-            config,
+            config: Arc::new(config.clone()),
             started: HashMap::new(),
             interfaces: HashMap::new(),
         }
@@ -286,7 +773,7 @@ impl<'a> Checks<'a> {
         inst: &VrrpInstance,
         netlink: &Netlink,
     ) -> Result<Vec<Tracked>, DaemonError> {
-        let c = self.config;
+        let c = Arc::clone(&self.config);
         let mut out = Vec::new();
         for r in &inst.track_script {
             // Config validation guarantees the name exists.
@@ -366,6 +853,28 @@ impl<'a> Checks<'a> {
         Ok(out)
     }
 
+    /// Switches to a reloaded configuration: checks whose definition changed are started
+    /// anew for whoever tracks them from now on (instances tracking them are restarted).
+    fn reconfigure(&mut self, new: &Config) {
+        let old = Arc::clone(&self.config);
+        self.started.retain(|(kind, name), _| match *kind {
+            "script" => {
+                find(&old.vrrp_script, name, |s| &s.name)
+                    == find(&new.vrrp_script, name, |s| &s.name)
+            }
+            "file" => {
+                find(&old.vrrp_track_file, name, |f| &f.name)
+                    == find(&new.vrrp_track_file, name, |f| &f.name)
+            }
+            "process" => {
+                find(&old.vrrp_track_process, name, |p| &p.name)
+                    == find(&new.vrrp_track_process, name, |p| &p.name)
+            }
+            _ => false,
+        });
+        self.config = Arc::new(new.clone());
+    }
+
     fn link_changed(&self, link: &LinkInfo) {
         if let Some(tx) = self.interfaces.get(&link.name) {
             tx.send_if_modified(|s| {
@@ -412,7 +921,7 @@ async fn sync_group(
     );
     for r in running
         .iter()
-        .filter(|r| r.name != change.instance && group.group.contains(&r.name))
+        .filter(|r| r.config.name != change.instance && group.group.contains(&r.config.name))
     {
         let _ = r
             .commands
@@ -425,6 +934,32 @@ async fn sync_group(
     if let Some(n) = notifiers.get(&group.name) {
         n.state_changed(target.as_str(), change.priority);
     }
+}
+
+/// The item of `items` named `name`.
+fn find<'a, T>(items: &'a [T], name: &str, key: impl Fn(&T) -> &String) -> Option<&'a T> {
+    items.iter().find(|i| key(i) == name)
+}
+
+/// True when nothing `inst` depends on outside its own block changed between `old` and
+/// `new`: the checks it tracks, its sync group, the script user of its notify scripts.
+fn dependencies_unchanged(old: &Config, new: &Config, inst: &VrrpInstance) -> bool {
+    let scripts = inst.track_script.iter().all(|r| {
+        find(&old.vrrp_script, &r.name, |s| &s.name) == find(&new.vrrp_script, &r.name, |s| &s.name)
+    });
+    let files = inst.track_file.iter().all(|r| {
+        find(&old.vrrp_track_file, &r.name, |f| &f.name)
+            == find(&new.vrrp_track_file, &r.name, |f| &f.name)
+    });
+    let processes = inst.track_process.iter().all(|r| {
+        find(&old.vrrp_track_process, &r.name, |p| &p.name)
+            == find(&new.vrrp_track_process, &r.name, |p| &p.name)
+    });
+    scripts
+        && files
+        && processes
+        && group_of(&old.vrrp_sync_group, &inst.name) == group_of(&new.vrrp_sync_group, &inst.name)
+        && old.script_user == new.script_user
 }
 
 async fn lookup(netlink: &Netlink, instance: &str, name: &str) -> Result<LinkInfo, DaemonError> {
@@ -455,29 +990,23 @@ async fn clear_stale_vips(instance: &str, vips: &[BoundVip], netlink: &Netlink) 
     }
 }
 
-async fn forward_link(running: &[Running], link: &LinkInfo) {
-    for r in running.iter().filter(|r| r.ifindex == link.index) {
-        let _ = r.commands.send(Command::Link { up: link.up }).await;
+/// Resigns every instance in `running` (priority 0, VIPs removed) and waits for each, within
+/// a bound; `why` says who asked (a signal, or a reload stopping some instances).
+async fn shutdown(running: Vec<Running>, why: &str) {
+    if running.is_empty() {
+        return;
     }
-}
-
-async fn resync_links(running: &[Running], netlink: &Netlink) {
-    for r in running {
-        if let Ok(link) = netlink.link_by_name(&r.interface).await {
-            let _ = r.commands.send(Command::Link { up: link.up }).await;
-        }
-    }
-}
-
-/// Resigns every instance (priority 0, VIPs removed) and waits for each, within a bound.
-async fn shutdown(running: Vec<Running>, signal_name: &str) {
     let started = Instant::now();
-    info!("{signal_name}: leaving: resigning mastership and removing VIPs");
+    let names: Vec<&str> = running.iter().map(|r| r.config.name.as_str()).collect();
+    info!(
+        "{why}: stopping {}: resigning mastership and removing VIPs",
+        names.join(", ")
+    );
     let mut waits = Vec::new();
     for r in &running {
         let (tx, rx) = oneshot::channel();
         if r.commands.send(Command::Shutdown(tx)).await.is_ok() {
-            waits.push((r.name.as_str(), rx));
+            waits.push((r.config.name.as_str(), rx));
         }
     }
     for (name, rx) in waits {
@@ -488,7 +1017,53 @@ async fn shutdown(running: Vec<Running>, signal_name: &str) {
         }
     }
     info!(
-        "stopped in {:.1} ms",
+        "{why}: stopped in {:.1} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::config::VirtualIp;
+
+    fn vip(last: u8) -> VirtualIp {
+        VirtualIp {
+            addr: Ipv4Addr::new(10, 0, 0, last),
+            prefix_len: 32,
+            dev: None,
+            label: None,
+        }
+    }
+
+    #[test]
+    fn a_vip_list_change_is_applied_in_place_anything_else_restarts() {
+        let mut old = VrrpInstance::with_defaults("VI_1", "eth0", 51);
+        old.virtual_ipaddress = vec![vip(100)];
+        let mut vips = old.clone();
+        vips.virtual_ipaddress.push(vip(101));
+        assert!(same_but_vips(&old, &vips));
+        let mut prio = vips.clone();
+        prio.priority = 110;
+        assert!(!same_but_vips(&old, &prio));
+    }
+
+    #[test]
+    fn a_changed_check_or_group_counts_as_a_change_of_its_instances() {
+        let text = "vrrp_script chk {\n script /bin/true\n}\n\
+                    vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+                    track_script {\n chk\n }\n virtual_ipaddress {\n 10.0.0.100\n }\n}\n\
+                    vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n \
+                    virtual_ipaddress {\n 10.0.0.101\n }\n}\n";
+        let load = |t: &str| {
+            crate::config::load_str(t, std::path::Path::new("k.conf"))
+                .unwrap()
+                .config
+        };
+        let old = load(text);
+        let new = load(&text.replace("/bin/true", "/bin/false"));
+        assert!(!dependencies_unchanged(&old, &new, &new.instances[0]));
+        assert!(dependencies_unchanged(&old, &new, &new.instances[1]));
+        assert!(dependencies_unchanged(&old, &old, &old.instances[0]));
+    }
 }

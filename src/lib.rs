@@ -6,7 +6,8 @@
 //!   one instance.
 //! - [`net`]: every call that touches the kernel: raw socket, netlink, gratuitous ARP.
 //! - [`control`]: the Unix control socket spoken by `vipd` and `vipctl`.
-//! - [`daemon`]: builds everything from the config; owns signals and shutdown order.
+//! - [`daemon`]: builds everything from the config; owns signals, reload and shutdown order.
+//! - [`metrics`]: the optional Prometheus page.
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod track;

@@ -38,6 +38,8 @@ struct Router {
     addr: Ipv4Addr,
     /// False once crashed: it neither sends nor receives.
     alive: bool,
+    /// True while it holds the VIPs (between AddVips and RemoveVips/ReleaseVips).
+    holds_vips: bool,
 }
 
 struct Delivery {
@@ -70,6 +72,9 @@ struct Lan {
     log: Vec<Seen>,
     /// The last advert each router received from each sender, for checking causes.
     last_rx: Vec<Vec<Option<Instant>>>,
+    /// Each handover release: (when, router, the new master it heard, whether another
+    /// router held the VIPs at that moment).
+    releases: Vec<(Instant, usize, Option<Ipv4Addr>, bool)>,
 }
 
 impl Lan {
@@ -92,6 +97,7 @@ impl Lan {
                     }),
                     addr,
                     alive: true,
+                    holds_vips: false,
                 }
             })
             .collect();
@@ -107,6 +113,7 @@ impl Lan {
             rng: Rng(seed | 1),
             log: Vec::new(),
             last_rx: vec![vec![None; n]; n],
+            releases: Vec::new(),
         }
     }
 
@@ -141,7 +148,15 @@ impl Lan {
                         reason,
                     });
                 }
-                Action::AddVips | Action::RemoveVips | Action::SendGarp => {}
+                Action::AddVips => self.routers[i].holds_vips = true,
+                Action::RemoveVips => self.routers[i].holds_vips = false,
+                Action::ReleaseVips { new_master } => {
+                    self.routers[i].holds_vips = false;
+                    let other_holds = (0..self.routers.len())
+                        .any(|j| j != i && self.routers[j].alive && self.routers[j].holds_vips);
+                    self.releases.push((self.now, i, new_master, other_holds));
+                }
+                Action::SendGarp => {}
             }
         }
     }
@@ -207,7 +222,11 @@ impl Lan {
                 assert!(*priority < fsm.priority());
                 assert!(self.last_rx[i][self.index_of(*master)].is_some());
             }
-            Reason::Startup | Reason::AddressOwner | Reason::Shutdown => {}
+            Reason::Startup
+            | Reason::AddressOwner
+            | Reason::Shutdown
+            | Reason::Handover
+            | Reason::Maintenance => {}
             other => panic!("router {i}: unexpected reason in simulation: {other}"),
         }
     }
@@ -286,6 +305,18 @@ impl Lan {
         self.routers[i].fsm.handle_shutdown(self.now);
         self.drain(i);
         self.routers[i].alive = false;
+    }
+
+    fn handover(&mut self, i: usize) -> bool {
+        let handed = self.routers[i].fsm.handle_handover(self.now);
+        self.drain(i);
+        handed
+    }
+
+    fn holders(&self) -> Vec<usize> {
+        (0..self.routers.len())
+            .filter(|&i| self.routers[i].alive && self.routers[i].holds_vips)
+            .collect()
     }
 
     fn set_priority(&mut self, i: usize, priority: u8) {
@@ -381,6 +412,36 @@ proptest! {
         let first = lan.first_master_since(at).expect("someone takes over").clone();
         let bound = lan.routers[next].fsm.skew_time() + lan.max_delay;
         prop_assert!(first.at - at <= bound, "handover took {:?}, bound {:?}", first.at - at, bound);
+    }
+
+    /// A planned handover never leaves the VIPs unheld: the old master lets go only once the
+    /// new one advertises (and so already holds them), and it does not preempt back.
+    #[test]
+    fn handover_keeps_the_vips_held_throughout((prios, seed, _loss, delay_ms) in lan_strategy()) {
+        let mut lan = Lan::new(&prios, seed);
+        lan.max_delay = Duration::from_millis(delay_ms);
+        lan.start_all_staggered(Duration::from_secs(1));
+        lan.run_for(Duration::from_secs(10));
+        lan.assert_converged();
+        let old = lan.masters()[0];
+        prop_assert!(lan.handover(old));
+        let mut t = Duration::ZERO;
+        while t < Duration::from_secs(20) {
+            lan.run_for(Duration::from_millis(5));
+            t += Duration::from_millis(5);
+            prop_assert!(!lan.holders().is_empty(), "nobody holds the VIPs at {:?}", t);
+        }
+        prop_assert_eq!(lan.releases.len(), 1, "one release: {:?}", lan.releases);
+        let (_, who, new_master, other_holds) = lan.releases[0];
+        prop_assert_eq!(who, old);
+        prop_assert!(new_master.is_some(), "released by the new master's advert, not the bound");
+        prop_assert!(other_holds, "the new master held the VIPs when the old let go");
+        let masters = lan.masters();
+        prop_assert_eq!(masters.len(), 1);
+        prop_assert!(masters[0] != old, "the old master does not preempt back");
+        let rest: Vec<usize> = lan.alive().into_iter().filter(|&i| i != old).collect();
+        let top = lan.routers[lan.rightful_master(&rest)].fsm.config().priority;
+        prop_assert_eq!(lan.routers[masters[0]].fsm.config().priority, top);
     }
 
     /// When the master vanishes, the next takes over within Master_Down_Interval + one interval.

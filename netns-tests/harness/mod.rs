@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod conf;
+pub mod ctl;
 pub mod ping;
 mod proc;
 
@@ -366,6 +367,12 @@ impl Lab {
     /// Starts an agent of `kind` on `host` with config text `conf`. Panics (with the agent's
     /// log) when the binary is missing or the process is gone 300 ms after start.
     pub fn start(&mut self, host: usize, kind: Kind, conf: &str) {
+        self.start_with_args(host, kind, conf, &[]);
+    }
+
+    /// [`Lab::start`] with extra command-line arguments for the agent (e.g. vipd's
+    /// `--socket-group`).
+    pub fn start_with_args(&mut self, host: usize, kind: Kind, conf: &str, extra: &[&str]) {
         assert!(
             self.nodes[host].is_none(),
             "host {host} already runs an agent"
@@ -407,7 +414,8 @@ impl Lab {
                     .arg("--config")
                     .arg(&conf_path)
                     .arg("--socket")
-                    .arg(&sock);
+                    .arg(&sock)
+                    .args(extra);
                 if std::env::var_os("VIPD_LOG").is_none() {
                     cmd.env("VIPD_LOG", "debug");
                 }

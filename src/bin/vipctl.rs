@@ -1,14 +1,15 @@
 //! `vipctl`, the operator's CLI: asks a running `vipd` over its control socket, and checks or
 //! converts configuration files offline (`check-config`, `convert`: no socket needed).
 //!
-//! Exit status: 0 on success, 2 on a usage error or an invalid configuration, 3 when vipd
-//! cannot be reached.
+//! Exit status: 0 on success, 1 when vipd refuses or fails the request, 2 on a usage error or
+//! an invalid configuration, 3 when vipd cannot be reached, 4 when the request needs root or
+//! the socket group.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use vipd::cli::{VipctlArgs, VipctlCommand};
+use vipd::cli::{OnOff, VipctlArgs, VipctlCommand};
 use vipd::config::{self, LoadOptions, Loaded};
 use vipd::control::client::{self, ClientError};
 use vipd::control::proto::{Request, Response};
@@ -16,6 +17,7 @@ use vipd::control::render;
 
 fn main() -> ExitCode {
     let args = VipctlArgs::parse();
+    let socket = args.socket.as_path();
     match args.command {
         VipctlCommand::CheckConfig { file, config_id } => match load(&file, config_id) {
             Some(loaded) => {
@@ -44,38 +46,125 @@ fn main() -> ExitCode {
                 }
             }
         }
-        VipctlCommand::Status { json } => match client::request(&args.socket, &Request::Status) {
-            Ok(Response::Status(status)) => {
-                if json {
-                    match serde_json::to_string_pretty(&status) {
-                        Ok(text) => println!("{text}"),
-                        Err(e) => {
-                            eprintln!("vipctl: {e}");
-                            return ExitCode::from(1);
-                        }
-                    }
-                } else {
-                    print!("{}", render::status(&status, std::time::SystemTime::now()));
+        VipctlCommand::Status { json } => ask(socket, &Request::Status, |response| {
+            let Response::Status(status) = response else {
+                return None;
+            };
+            if json {
+                match serde_json::to_string_pretty(&status) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => eprintln!("vipctl: {e}"),
                 }
-                ExitCode::SUCCESS
+            } else {
+                print!("{}", render::status(&status, std::time::SystemTime::now()));
             }
-            Ok(Response::Error { message }) => {
-                eprintln!("vipctl: vipd says: {message}");
-                ExitCode::from(1)
+            Some(ExitCode::SUCCESS)
+        }),
+        VipctlCommand::Watch { json } => {
+            let printed = client::watch(socket, |event| {
+                let line = if json {
+                    serde_json::to_string(event).unwrap_or_default()
+                } else {
+                    render::event(event)
+                };
+                // Stop quietly when the reader (`head`, a closed pipe) goes away.
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+            });
+            match printed {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => client_error(&e),
             }
-            Err(e @ ClientError::Unreachable { .. }) => {
-                eprintln!("vipctl: {e}");
-                ExitCode::from(3)
-            }
-            Err(e) => {
-                eprintln!("vipctl: {e}");
-                ExitCode::from(1)
-            }
-        },
+        }
+        VipctlCommand::Reload => ask_within(socket, &Request::Reload, None, |response| {
+            let Response::Reloaded(summary) = response else {
+                return None;
+            };
+            print!("{}", render::reload(&summary));
+            Some(ExitCode::SUCCESS)
+        }),
+        VipctlCommand::Handover { instance } => {
+            let request = Request::Handover { instance };
+            ask_within(socket, &request, None, |response| {
+                let Response::HandedOver { results } = response else {
+                    return None;
+                };
+                print!("{}", render::handover(&results));
+                // Nothing to hand over is not a failure; a timeout or an interruption is.
+                let failed = results
+                    .iter()
+                    .any(|r| !matches!(r.outcome.as_str(), "released" | "not_master"));
+                Some(if failed || results.is_empty() {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                })
+            })
+        }
+        VipctlCommand::Maint { mode, instance } => {
+            let on = mode == OnOff::On;
+            ask(socket, &Request::Maintenance { on, instance }, |response| {
+                let Response::Maintenance { on, instances } = response else {
+                    return None;
+                };
+                let what = if on {
+                    "on (stays backup; a master hands over first)"
+                } else {
+                    "off"
+                };
+                println!("maintenance {what}: {}", instances.join(", "));
+                Some(ExitCode::SUCCESS)
+            })
+        }
     }
 }
 
-/// Loads `file` as vipd would; prints warnings, or the errors and `None`, on stderr.
+/// Sends `request` (answered within the default timeout) and lets `show` print the answer.
+fn ask(
+    socket: &Path,
+    request: &Request,
+    show: impl FnOnce(Response) -> Option<ExitCode>,
+) -> ExitCode {
+    ask_within(socket, request, Some(client::DEFAULT_TIMEOUT), show)
+}
+
+/// As [`ask`], waiting at most `timeout` (`None`: until vipd answers). `show` returns `None`
+/// for an answer that does not fit the request.
+fn ask_within(
+    socket: &Path,
+    request: &Request,
+    timeout: Option<std::time::Duration>,
+    show: impl FnOnce(Response) -> Option<ExitCode>,
+) -> ExitCode {
+    match client::request_within(socket, request, timeout) {
+        Ok(Response::Error { message }) => {
+            eprintln!("vipctl: vipd says: {message}");
+            ExitCode::from(1)
+        }
+        Ok(Response::Denied { message }) => {
+            eprintln!("vipctl: vipd says: {message}");
+            ExitCode::from(4)
+        }
+        Ok(response) => {
+            let text = format!("{response:?}");
+            show(response).unwrap_or_else(|| {
+                eprintln!("vipctl: unexpected answer from vipd: {text}");
+                ExitCode::from(1)
+            })
+        }
+        Err(e) => client_error(&e),
+    }
+}
+
+fn client_error(e: &ClientError) -> ExitCode {
+    eprintln!("vipctl: {e}");
+    match e {
+        ClientError::Unreachable { .. } => ExitCode::from(3),
+        ClientError::Protocol(_) => ExitCode::from(1),
+    }
+}
+
 fn load(file: &Path, config_id: Option<String>) -> Option<Loaded> {
     let mut options = LoadOptions::default();
     if config_id.is_some() {

@@ -1,4 +1,4 @@
-//! `vipd`, the agent: loads the config, then runs until SIGTERM or SIGINT.
+//! `vipd`, the agent: loads the config, then runs until SIGTERM or SIGINT; SIGHUP reloads.
 //!
 //! Exit status: 0 after a clean stop, 1 when the system refuses (privileges, interfaces),
 //! 2 when the configuration is invalid (nothing on any interface is touched).
@@ -21,11 +21,11 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
-    let mut options = vipd::config::LoadOptions::default();
+    let mut load_options = vipd::config::LoadOptions::default();
     if let Some(id) = &args.config_id {
-        options.config_id = Some(id.clone());
+        load_options.config_id = Some(id.clone());
     }
-    let loaded = match vipd::config::load_with(&args.config, &options) {
+    let loaded = match vipd::config::load_with(&args.config, &load_options) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");
@@ -54,7 +54,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(vipd::daemon::run(loaded.config, &args.socket)) {
+    let options = vipd::daemon::Options {
+        config_path: args.config.clone(),
+        socket_path: args.socket.clone(),
+        socket_group: args.socket_group.clone(),
+        load: load_options,
+    };
+    match runtime.block_on(vipd::daemon::run(loaded.config, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vipd: {e}");

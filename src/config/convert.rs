@@ -107,6 +107,10 @@ const KEY_DOCS: &[(&str, &str)] = &[
         "A name for this node in logs and `vipctl status`.",
     ),
     (
+        "metrics_listen",
+        "ADDR:PORT serving Prometheus metrics at /metrics (vipd only; keepalived has none).",
+    ),
+    (
         "name",
         "The instance name, used in logs, status and notify arguments.",
     ),
@@ -232,13 +236,18 @@ fn file(config: &Config) -> Result<File, ConvertError> {
         vrrp_sync_group,
         script_user,
         enable_script_security,
+        metrics_listen,
     } = config;
-    let has_globals = router_id.is_some() || script_user.is_some() || *enable_script_security;
+    let has_globals = router_id.is_some()
+        || script_user.is_some()
+        || *enable_script_security
+        || metrics_listen.is_some();
     Ok(File {
         global_defs: has_globals.then(|| GlobalDefs {
             router_id: router_id.as_ref().map(|r| sp(r.clone())),
             script_user: script_user.as_ref().map(|u| sp(user(u))),
             enable_script_security: *enable_script_security,
+            metrics_listen: metrics_listen.map(|m| sp(m.to_string())),
         }),
         vrrp_instance: instances.iter().map(instance).collect::<Result<_, _>>()?,
         vrrp_script: vrrp_script.iter().map(script).collect(),
@@ -464,7 +473,7 @@ mod tests {
 
     /// Every keyword vipd implements, each set away from its default.
     const MAXIMAL: &str = "global_defs {\n router_id lb-east-1\n script_user root root\n \
-        enable_script_security\n}\n\
+        enable_script_security\n metrics_listen 127.0.0.1:9650\n}\n\
         vrrp_script chk {\n script \"/bin/sh -c 'exit 0'\"\n interval 2\n timeout 0.5\n \
         weight -20\n rise 2\n fall 3\n user root\n init_fail\n}\n\
         vrrp_track_file maint {\n file /etc/vipd/maint\n weight -50\n}\n\
@@ -513,8 +522,9 @@ mod tests {
             vrrp_sync_group,
             script_user,
             enable_script_security,
+            metrics_listen,
         } = &config;
-        assert!(router_id.is_some());
+        assert!(router_id.is_some() && metrics_listen.is_some());
         assert!(script_user.is_some() && *enable_script_security);
         let s = &vrrp_script[0];
         assert!(s.init_fail && s.user.is_some() && s.rise == 2 && s.fall == 3);

@@ -319,6 +319,7 @@ const TOP: &[(&str, Body)] = &[
 
 const GLOBAL_DEFS: &[(&str, Body)] = &[
     ("router_id", Leaf),
+    ("metrics_listen", Leaf),
     ("notification_email", List),
     ("notification_email_from", Leaf),
     ("smtp_server", Leaf),
@@ -986,6 +987,12 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
             "router_id" => {
                 if let Some(v) = value(stmt, report) {
                     raw.router_id = Some(v);
+                }
+            }
+            // vipd's own keyword: keepalived has no metrics page.
+            "metrics_listen" => {
+                if let Some(v) = value(stmt, report) {
+                    raw.metrics_listen = Some(v);
                 }
             }
             "vrrp_version" => {

@@ -2,7 +2,7 @@
 //!
 //! Field names follow keepalived's keywords so users recognise them.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +11,9 @@ use std::time::Duration;
 pub struct Config {
     /// `global_defs { router_id }`: a name for this node in logs and status.
     pub router_id: Option<String>,
+    /// `global_defs { metrics_listen ADDR:PORT }`: where to serve Prometheus metrics at
+    /// `/metrics`; `None` = no metrics page.
+    pub metrics_listen: Option<SocketAddr>,
     /// Every `vrrp_instance`, in file order.
     pub instances: Vec<VrrpInstance>,
     /// Every `vrrp_script`: health checks that instances track by name.

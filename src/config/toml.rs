@@ -111,6 +111,7 @@ struct GlobalDefs {
     script_user: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_false")]
     enable_script_security: bool,
+    metrics_listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -180,7 +181,12 @@ const TOP_KEYS: &[&str] = &[
     "vrrp_track_process",
     "vrrp_sync_group",
 ];
-const GLOBAL_KEYS: &[&str] = &["router_id", "script_user", "enable_script_security"];
+const GLOBAL_KEYS: &[&str] = &[
+    "router_id",
+    "script_user",
+    "enable_script_security",
+    "metrics_listen",
+];
 const SCRIPT_KEYS: &[&str] = &[
     "name",
     "script",
@@ -395,6 +401,10 @@ fn convert(file: File, text: &str) -> RawConfig {
     let global = file.global_defs;
     RawConfig {
         router_id: global.as_ref().and_then(|g| g.router_id.as_ref()).map(v),
+        metrics_listen: global
+            .as_ref()
+            .and_then(|g| g.metrics_listen.as_ref())
+            .map(v),
         instances,
         includes: Vec::new(),
         tracking: RawTracking {

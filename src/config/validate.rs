@@ -33,6 +33,7 @@ impl<T> Val<T> {
 #[derive(Debug, Default)]
 pub(crate) struct RawConfig {
     pub(crate) router_id: Option<Val<String>>,
+    pub(crate) metrics_listen: Option<Val<String>>,
     pub(crate) instances: Vec<RawInstance>,
     /// Lines of keepalived `include` statements (not followed), for a better "no instance".
     pub(crate) includes: Vec<usize>,
@@ -93,6 +94,23 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
         router_id: raw.router_id.map(|v| v.value),
         ..Config::default()
     };
+    if let Some(v) = &raw.metrics_listen {
+        match v.value.parse::<std::net::SocketAddr>() {
+            Ok(addr) => config.metrics_listen = Some(addr),
+            Err(_) => {
+                let d = report.diag(
+                    v.line,
+                    v.col,
+                    "metrics_listen",
+                    format!(
+                        "`{}` is not an address and port, e.g. 127.0.0.1:9650 or [::1]:9650",
+                        v.value
+                    ),
+                );
+                report.error(d);
+            }
+        }
+    }
     if raw.instances.is_empty() {
         let mut message = "no vrrp_instance defined: nothing to do".to_string();
         if let Some(line) = raw.includes.first() {

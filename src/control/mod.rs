@@ -1,6 +1,8 @@
 //! The control socket: a Unix socket speaking newline-delimited JSON ([`proto`]), served by
-//! `vipd` ([`server`]) and spoken by `vipctl` ([`client`]).
+//! `vipd` ([`server`]) and spoken by `vipctl` ([`client`]); who may change state is
+//! [`access`]'s business.
 
+pub mod access;
 pub mod client;
 pub mod proto;
 pub mod render;

@@ -1,7 +1,10 @@
 //! The control protocol: one set of serde types for `vipd` (server) and `vipctl` (client).
 //!
-//! Framing is newline-delimited JSON: one [`Request`] line in, one [`Response`] line out.
-//! The status schema is versioned by [`SCHEMA_VERSION`]; fields are only ever added.
+//! Framing is newline-delimited JSON: one [`Request`] line in, one [`Response`] line out,
+//! except [`Request::Watch`], answered by [`Response::Watching`] and then one
+//! [`Response::Event`] line per transition until the client hangs up.
+//! The status schema is versioned by [`SCHEMA_VERSION`]; fields are only ever added (new ones
+//! carry `#[serde(default)]` so that a newer vipctl still reads an older vipd).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +19,30 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum Request {
     /// The state of every instance.
     Status,
+    /// Stream transitions as they happen.
+    Watch,
+    /// Re-read the configuration file, all or nothing. Changes state.
+    Reload,
+    /// Planned switchover of master instances (all when `instance` is `None`). Changes state.
+    Handover {
+        /// One instance by name, or every master.
+        instance: Option<String>,
+    },
+    /// Maintenance mode on or off (all instances when `instance` is `None`). Changes state.
+    Maintenance {
+        /// On or off.
+        on: bool,
+        /// One instance by name, or all.
+        instance: Option<String>,
+    },
+}
+
+impl Request {
+    /// True for requests that change the daemon's state: only root or the socket's group
+    /// may send them.
+    pub fn changes_state(&self) -> bool {
+        !matches!(self, Request::Status | Request::Watch)
+    }
 }
 
 /// What the daemon answers.
@@ -29,6 +56,76 @@ pub enum Response {
         /// Why, in words for an operator.
         message: String,
     },
+    /// The peer may not send this request (it changes state; see [`Request::changes_state`]).
+    Denied {
+        /// Why, naming the peer's uid and the group that may.
+        message: String,
+    },
+    /// The answer to [`Request::Watch`]; [`Response::Event`]s follow.
+    Watching,
+    /// One transition, on a watch stream.
+    Event(Event),
+    /// The answer to [`Request::Reload`]: the new configuration is running.
+    Reloaded(ReloadSummary),
+    /// The answer to [`Request::Handover`], once every instance asked has finished.
+    HandedOver {
+        /// One entry per instance asked.
+        results: Vec<HandoverResult>,
+    },
+    /// The answer to [`Request::Maintenance`].
+    Maintenance {
+        /// On or off, as asked.
+        on: bool,
+        /// The instances it now applies to.
+        instances: Vec<String>,
+    },
+}
+
+/// A state change of one instance, as `vipctl watch` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// The instance.
+    pub instance: String,
+    /// The old state.
+    pub from: String,
+    /// The new state.
+    pub to: String,
+    /// Why, as logged.
+    pub reason: String,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadSummary {
+    /// Instances left running as they were (state kept, no election).
+    pub unchanged: Vec<String>,
+    /// Instances started.
+    pub added: Vec<String>,
+    /// Instances stopped (priority 0 if master, VIPs removed).
+    pub removed: Vec<String>,
+    /// Instances whose VIP list changed in place (only those VIPs added or removed).
+    pub vips_changed: Vec<String>,
+    /// Instances restarted because other settings changed.
+    pub restarted: Vec<String>,
+    /// Warnings of the new configuration (keywords vipd accepts but ignores, ...).
+    pub warnings: Vec<String>,
+}
+
+/// How a handover of one instance ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverResult {
+    /// The instance.
+    pub instance: String,
+    /// `released` (the new master advertised, then the VIPs went), `timed_out` (nobody
+    /// advertised within 3 × advert_int; the VIPs went anyway), `not_master` (nothing to do)
+    /// or `interrupted` (the instance stopped meanwhile).
+    pub outcome: String,
+    /// The new master, when one advertised.
+    pub new_master: Option<String>,
+    /// Milliseconds from the priority-0 advert to the VIPs' removal.
+    pub waited_ms: u64,
 }
 
 /// The whole daemon's status.
@@ -55,11 +152,14 @@ pub struct InstanceStatus {
     pub vrid: u8,
     /// INIT, BACKUP, MASTER or FAULT.
     pub state: String,
-    /// The configured priority.
+    /// The configured (base) priority.
     pub priority: u8,
-    /// The priority advertised now: the configured one moved by tracked checks.
+    /// The priority this node advertises now: the base priority adjusted by tracked checks.
     #[serde(default)]
     pub effective_priority: u8,
+    /// True in maintenance mode (`vipctl maint on`): the instance stays backup.
+    #[serde(default)]
+    pub maintenance: bool,
     /// The address adverts are sent from.
     pub source: String,
     /// The current master as far as this node knows.
@@ -134,6 +234,12 @@ pub struct Counters {
     pub garps_sent: u64,
     /// State changes.
     pub transitions: u64,
+    /// Transitions into MASTER.
+    #[serde(default)]
+    pub became_master: u64,
+    /// Transitions out of MASTER.
+    #[serde(default)]
+    pub released_master: u64,
     /// Received packets dropped, by reason (`auth_password`, `ttl`, ...).
     pub drops: BTreeMap<String, u64>,
 }

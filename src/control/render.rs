@@ -1,9 +1,10 @@
-//! `vipctl status` as text an operator reads at a glance.
+//! `vipctl` output as text an operator reads at a glance: status, watch lines, reload and
+//! handover results.
 
 use std::fmt::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::control::proto::{InstanceStatus, Status};
+use crate::control::proto::{Event, HandoverResult, InstanceStatus, ReloadSummary, Status};
 
 /// Renders the whole status; `now` makes "12 s ago" testable.
 pub fn status(status: &Status, now: SystemTime) -> String {
@@ -28,9 +29,14 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
     } else {
         inst.priority.to_string()
     };
+    let maint = if inst.maintenance {
+        "  [maintenance: stays backup]"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "{}  {}  vrid {}  priority {priority}  from {}",
+        "{}  {}  vrid {}  priority {priority}  from {}{maint}",
         inst.name, inst.state, inst.vrid, inst.source
     );
     let _ = writeln!(out, "  interface  {}", inst.interface);
@@ -83,6 +89,83 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
     }
 }
 
+/// One `vipctl watch` line: `2026-11-22 00:51:03.123Z VI_1 BACKUP -> MASTER: why`.
+pub fn event(e: &Event) -> String {
+    format!(
+        "{} {} {} -> {}: {}",
+        utc(e.at_unix_ms),
+        e.instance,
+        e.from,
+        e.to,
+        e.reason
+    )
+}
+
+/// What a reload did, one line per kind of change.
+pub fn reload(summary: &ReloadSummary) -> String {
+    let mut out = String::from("reloaded\n");
+    for (what, names) in [
+        ("unchanged", &summary.unchanged),
+        ("added", &summary.added),
+        ("removed", &summary.removed),
+        ("new VIPs", &summary.vips_changed),
+        ("restarted", &summary.restarted),
+    ] {
+        if !names.is_empty() {
+            let _ = writeln!(out, "  {what:<10} {}", names.join(", "));
+        }
+    }
+    for w in &summary.warnings {
+        let _ = writeln!(out, "  warning    {w}");
+    }
+    out
+}
+
+/// One line per instance asked to hand over.
+pub fn handover(results: &[HandoverResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        let line = match r.outcome.as_str() {
+            "released" => format!(
+                "handed over to {} in {} ms (VIPs kept until it advertised)",
+                r.new_master.as_deref().unwrap_or("?"),
+                r.waited_ms
+            ),
+            "timed_out" => format!(
+                "no new master advertised within {} ms; VIPs removed anyway",
+                r.waited_ms
+            ),
+            "not_master" => "not master: nothing to hand over".to_string(),
+            other => other.to_string(),
+        };
+        let _ = writeln!(out, "{}: {line}", r.instance);
+    }
+    out
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmmZ` from Unix milliseconds (UTC; no time zone database needed).
+fn utc(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
 fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
@@ -119,6 +202,7 @@ mod test {
                 vrid: 51,
                 state: "MASTER".into(),
                 priority: 100,
+                maintenance: false,
                 source: "10.0.0.11".into(),
                 master: Some(Peer {
                     addr: "10.0.0.11".into(),
@@ -159,5 +243,47 @@ mod test {
              \x20 adverts    sent 12, received 3; garps sent 10; transitions 2\n\
              \x20 dropped    auth_password 4\n"
         );
+    }
+
+    #[test]
+    fn watch_lines_carry_utc_time() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00.000Z");
+        assert_eq!(utc(1_709_210_096_789), "2024-02-29 12:34:56.789Z");
+        let e = Event {
+            at_unix_ms: 951_782_400_000,
+            instance: "VI_1".into(),
+            from: "BACKUP".into(),
+            to: "MASTER".into(),
+            reason: "10.0.0.2 resigned (sent priority 0)".into(),
+        };
+        assert_eq!(
+            event(&e),
+            "2000-02-29 00:00:00.000Z VI_1 BACKUP -> MASTER: 10.0.0.2 resigned (sent priority 0)"
+        );
+    }
+
+    #[test]
+    fn maintenance_and_effective_priority_show_in_the_header() {
+        let inst = InstanceStatus {
+            name: "VI_1".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            state: "BACKUP".into(),
+            priority: 100,
+            effective_priority: 80,
+            maintenance: true,
+            source: "10.0.0.11".into(),
+            master: None,
+            vips: vec![],
+            last_transition: None,
+            counters: Default::default(),
+            tracks: vec![],
+        };
+        let mut out = String::new();
+        instance(&mut out, &inst, UNIX_EPOCH);
+        assert!(out.starts_with(
+            "VI_1  BACKUP  vrid 51  priority 80 (configured 100)  from 10.0.0.11  \
+             [maintenance: stays backup]\n"
+        ));
     }
 }

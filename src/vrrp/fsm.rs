@@ -7,7 +7,8 @@
 //! Call order for a driver:
 //! 1. feed one input: [`Fsm::handle_startup`], [`Fsm::handle_advert`], [`Fsm::handle_timeout`],
 //!    [`Fsm::handle_fault`], [`Fsm::handle_recovered`], [`Fsm::handle_priority`],
-//!    [`Fsm::handle_sync`] or [`Fsm::handle_shutdown`];
+//!    [`Fsm::handle_sync`] or [`Fsm::handle_shutdown`], or an operator's
+//!    [`Fsm::handle_handover`] or [`Fsm::handle_maintenance`];
 //! 2. drain [`Fsm::poll_action`] until it returns `None`, executing each action in order;
 //! 3. sleep until [`Fsm::poll_timeout`], then call [`Fsm::handle_timeout`] with the clock's time.
 
@@ -142,6 +143,10 @@ pub enum Reason {
         /// Which member and what it did.
         why: String,
     },
+    /// An operator asked this master to hand over (`vipctl handover`).
+    Handover,
+    /// An operator put the instance in maintenance (`vipctl maint on`): it stays backup.
+    Maintenance,
 }
 
 impl fmt::Display for Reason {
@@ -195,6 +200,10 @@ impl fmt::Display for Reason {
                 f,
                 "master {master} lowered its priority to {priority}, below ours"
             ),
+            Reason::Handover => {
+                f.write_str("handing over on request; VIPs kept until a new master advertises")
+            }
+            Reason::Maintenance => f.write_str("maintenance mode: staying backup"),
         }
     }
 }
@@ -213,6 +222,12 @@ pub enum Action {
     RemoveVips,
     /// Send one burst of gratuitous ARPs for every virtual address.
     SendGarp,
+    /// A handover finished: remove the virtual addresses, which were kept while the new
+    /// master took over.
+    ReleaseVips {
+        /// The router whose advert ended the handover; `None` when the bound ran out first.
+        new_master: Option<Ipv4Addr>,
+    },
     /// The state changed; log it and tell whoever listens.
     Transition {
         /// The old state.
@@ -233,9 +248,16 @@ enum Timer {
     GarpDelay = 1,
     /// Periodic gratuitous-ARP refresh.
     GarpRefresh = 2,
+    /// The bound on how long a handing-over router keeps its VIPs without hearing a new master.
+    Release = 3,
 }
 
-const TIMERS: [Timer; 3] = [Timer::Election, Timer::GarpDelay, Timer::GarpRefresh];
+const TIMERS: [Timer; 4] = [
+    Timer::Election,
+    Timer::GarpDelay,
+    Timer::GarpRefresh,
+    Timer::Release,
+];
 
 /// The master a backup last heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +272,7 @@ struct Heard {
 pub struct Fsm {
     cfg: FsmConfig,
     state: State,
-    timers: [Option<Instant>; 3],
+    timers: [Option<Instant>; 4],
     actions: VecDeque<Action>,
     /// The master we last heard (backup), for logs, status and preemption.
     heard: Option<Heard>,
@@ -266,6 +288,13 @@ pub struct Fsm {
     peers: Vec<(Ipv4Addr, u8)>,
     /// Set while Master_Down_Timer runs at Skew_Time because the master demoted itself.
     demoted: Option<(Ipv4Addr, u8)>,
+    /// Operator's maintenance mode: never become master while set.
+    maintenance: bool,
+    /// Set by a handover: accept a lower-priority master instead of preempting it, until we
+    /// are master again (else the old master would take the VIPs straight back).
+    yielded: bool,
+    /// Set while a handing-over router still holds the VIPs, waiting for the new master.
+    releasing: bool,
 }
 
 /// How many routers' priorities we remember; a VRRP group is a handful of routers.
@@ -280,12 +309,88 @@ impl Fsm {
             demoted: None,
             cfg,
             state: State::Init,
-            timers: [None; 3],
+            timers: [None; 4],
             actions: VecDeque::new(),
             heard: None,
             listening_since: None,
             resigned: None,
             preempt_after: None,
+            maintenance: false,
+            yielded: false,
+            releasing: false,
+        }
+    }
+
+    /// True while in maintenance mode ([`Fsm::handle_maintenance`]).
+    pub fn maintenance(&self) -> bool {
+        self.maintenance
+    }
+
+    /// True while a handover keeps the VIPs, waiting for the new master's first advert.
+    pub fn releasing(&self) -> bool {
+        self.releasing
+    }
+
+    /// How long a handing-over router keeps its VIPs at most: 3 × Advertisement_Interval,
+    /// less than Master_Down_Interval, so that a peer that heard the priority-0 advert has
+    /// long taken over by then.
+    pub fn release_bound(&self) -> Duration {
+        3 * self.cfg.advert_int
+    }
+
+    /// An operator's planned switchover: a master resigns (priority 0) but keeps its VIPs
+    /// until the new master's first advert arrives (or [`Fsm::release_bound`] passes), so
+    /// that traffic keeps flowing while the backup waits out its Skew_Time. Afterwards it
+    /// does not preempt the new master. Returns false (and does nothing) when not master.
+    pub fn handle_handover(&mut self, now: Instant) -> bool {
+        self.hand_over(now, Reason::Handover)
+    }
+
+    /// Maintenance mode on or off. While on, the router never becomes master (not even as
+    /// address owner); a master hands over as [`Fsm::handle_handover`] does. Turned off,
+    /// the router behaves normally again, preemption included.
+    pub fn handle_maintenance(&mut self, now: Instant, on: bool) {
+        if on == self.maintenance {
+            return;
+        }
+        self.maintenance = on;
+        if on {
+            let _ = self.hand_over(now, Reason::Maintenance);
+        } else {
+            self.yielded = false;
+        }
+    }
+
+    fn hand_over(&mut self, now: Instant, reason: Reason) -> bool {
+        if self.state != State::Master {
+            return false;
+        }
+        self.actions.push_back(Action::SendAdvert {
+            priority: PRIORITY_RESIGN,
+        });
+        self.become_backup(now, reason);
+        self.yielded = true;
+        self.releasing = true;
+        let bound = self.release_bound();
+        self.arm(Timer::Release, now + bound);
+        true
+    }
+
+    /// Ends a handover: the VIPs go now.
+    fn finish_release(&mut self, new_master: Option<Ipv4Addr>) {
+        if self.releasing {
+            self.releasing = false;
+            self.timers[Timer::Release as usize] = None;
+            self.actions.push_back(Action::ReleaseVips { new_master });
+        }
+    }
+
+    /// Leaving Backup another way (shutdown, fault) while still holding VIPs from a handover.
+    fn drop_release(&mut self) {
+        if self.releasing {
+            self.releasing = false;
+            self.timers[Timer::Release as usize] = None;
+            self.actions.push_back(Action::RemoveVips);
         }
     }
 
@@ -344,7 +449,7 @@ impl Fsm {
 
     /// Leaves Initialize or Fault: the owner becomes master, everyone else listens.
     fn start(&mut self, now: Instant, reason: Reason) {
-        if self.priority == PRIORITY_OWNER {
+        if self.priority == PRIORITY_OWNER && !self.maintenance {
             self.become_master(now, Reason::AddressOwner);
         } else {
             self.become_backup(now, reason);
@@ -363,6 +468,10 @@ impl Fsm {
 
     /// RFC 3768 §6.4.2: receiving an ADVERTISEMENT in Backup.
     fn backup_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+        if priority != PRIORITY_RESIGN {
+            // A handover ends with the new master's first advert.
+            self.finish_release(Some(from));
+        }
         let previous = self.heard.filter(|h| h.addr == from).map(|h| h.priority);
         self.heard = Some(Heard {
             addr: from,
@@ -377,7 +486,7 @@ impl Fsm {
         }
         self.resigned = None;
         let lower = priority < self.priority;
-        if !self.cfg.preempt || !lower {
+        if !self.cfg.preempt || !lower || self.yielded || self.maintenance {
             self.preempt_after = None;
             self.demoted = None;
             self.arm_master_down(now);
@@ -453,6 +562,13 @@ impl Fsm {
     fn fire(&mut self, now: Instant, timer: Timer) {
         match (self.state, timer) {
             (State::Master, Timer::Election) => self.advertise(now),
+            (State::Backup, Timer::Election) if self.maintenance => {
+                // Maintenance: keep listening, never take over.
+                self.resigned = None;
+                self.demoted = None;
+                self.arm_master_down(now);
+            }
+            (State::Backup, Timer::Release) => self.finish_release(None),
             (State::Backup, Timer::Election) => {
                 let reason = self.takeover_reason(now);
                 self.become_master(now, reason);
@@ -511,11 +627,12 @@ impl Fsm {
                 });
                 self.leave_master();
             }
-            State::Backup | State::Fault => {}
+            State::Backup => self.drop_release(),
+            State::Fault => {}
             State::Init => return,
         }
         self.enter(State::Init, Reason::Shutdown);
-        self.timers = [None; 3];
+        self.timers = [None; 4];
     }
 
     /// Something the instance needs failed (`why` says what): a master resigns with
@@ -530,7 +647,10 @@ impl Fsm {
                 self.leave_master();
                 self.enter_fault(why);
             }
-            State::Backup => self.enter_fault(why),
+            State::Backup => {
+                self.drop_release();
+                self.enter_fault(why);
+            }
             State::Fault | State::Init => {}
         }
     }
@@ -583,7 +703,8 @@ impl Fsm {
     pub fn handle_sync(&mut self, now: Instant, target: State, why: String) {
         let reason = Reason::Sync { why: why.clone() };
         match (self.state, target) {
-            (State::Backup, State::Master) => self.become_master(now, reason),
+            // Maintenance holds an instance backup, whatever its group does.
+            (State::Backup, State::Master) if !self.maintenance => self.become_master(now, reason),
             (State::Master, State::Backup) => {
                 self.actions.push_back(Action::SendAdvert {
                     priority: PRIORITY_RESIGN,
@@ -610,13 +731,13 @@ impl Fsm {
     }
 
     fn enter_fault(&mut self, why: String) {
-        self.timers = [None; 3];
+        self.timers = [None; 4];
         self.heard = None;
         self.enter(State::Fault, Reason::Fault { why });
     }
 
     fn become_backup(&mut self, now: Instant, reason: Reason) {
-        self.timers = [None; 3];
+        self.timers = [None; 4];
         self.resigned = None;
         self.demoted = None;
         self.preempt_after = None;
@@ -627,6 +748,9 @@ impl Fsm {
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
         self.resigned = None;
+        self.yielded = false;
+        // Still holding VIPs from a handover (a third router resigned meanwhile): they stay.
+        self.releasing = false;
         self.demoted = None;
         self.heard = None;
         self.enter(State::Master, reason);
@@ -643,7 +767,7 @@ impl Fsm {
 
     /// Stops acting as master: the caller has queued any resign advert first.
     fn leave_master(&mut self) {
-        self.timers = [None; 3];
+        self.timers = [None; 4];
         self.actions.push_back(Action::RemoveVips);
     }
 
@@ -994,6 +1118,167 @@ mod test {
         fsm.handle_recovered(t1, "interface eth0 is up again".into());
         assert_eq!(fsm.state(), State::Backup);
         assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.master_down_interval()));
+    }
+
+    #[test]
+    fn handover_resigns_but_keeps_vips_until_the_new_master_advertises() {
+        let (mut fsm, t) = master(100);
+        assert!(fsm.handle_handover(t));
+        assert_eq!(
+            drain(&mut fsm),
+            vec![
+                Action::SendAdvert { priority: 0 },
+                Action::Transition {
+                    from: State::Master,
+                    to: State::Backup,
+                    reason: Reason::Handover
+                }
+            ],
+            "no RemoveVips yet: traffic keeps flowing while the backup waits out its skew"
+        );
+        assert!(fsm.releasing());
+        let t1 = t + Duration::from_millis(650);
+        fsm.handle_advert(t1, PEER, 90);
+        assert_eq!(
+            drain(&mut fsm),
+            vec![Action::ReleaseVips {
+                new_master: Some(PEER)
+            }]
+        );
+        assert!(!fsm.releasing());
+        assert_eq!(fsm.master(), Some((PEER, 90)));
+    }
+
+    #[test]
+    fn handover_does_not_preempt_the_new_lower_master() {
+        let (mut fsm, t) = master(100);
+        assert!(fsm.handle_handover(t));
+        drain(&mut fsm);
+        let mut now = t;
+        for _ in 0..30 {
+            now += Duration::from_secs(1);
+            fsm.handle_advert(now, PEER, 90);
+            fsm.handle_timeout(now);
+        }
+        assert_eq!(fsm.state(), State::Backup, "a lower master is accepted");
+        // The new master dies: a handed-over router still takes over on silence.
+        let down = fsm.poll_timeout().unwrap();
+        fsm.handle_timeout(down);
+        assert_eq!(fsm.state(), State::Master);
+        // Being master again ends the yield: a lower master is preempted as usual.
+        fsm.handle_advert(down, PEER, 110);
+        assert_eq!(fsm.state(), State::Backup);
+        let t2 = down + Duration::from_secs(1);
+        fsm.handle_advert(t2, PEER, 90);
+        fsm.handle_timeout(t2 + fsm.master_down_interval());
+        assert_eq!(
+            fsm.state(),
+            State::Master,
+            "preempts again after a normal election"
+        );
+    }
+
+    #[test]
+    fn handover_releases_vips_after_the_bound_when_nobody_takes_over() {
+        let (mut fsm, t) = master(100);
+        assert!(fsm.handle_handover(t));
+        drain(&mut fsm);
+        let bound = t + fsm.release_bound();
+        assert_eq!(
+            fsm.poll_timeout(),
+            Some(bound),
+            "bound comes before master down"
+        );
+        fsm.handle_timeout(bound);
+        assert_eq!(
+            drain(&mut fsm),
+            vec![Action::ReleaseVips { new_master: None }]
+        );
+        assert_eq!(fsm.state(), State::Backup);
+    }
+
+    #[test]
+    fn handover_ignores_priority_zero_and_is_a_no_op_on_a_backup() {
+        let (mut fsm, t0) = started(100);
+        assert!(!fsm.handle_handover(t0));
+        assert!(drain(&mut fsm).is_empty());
+        let (mut fsm, t) = master(100);
+        assert!(fsm.handle_handover(t));
+        drain(&mut fsm);
+        fsm.handle_advert(t, PEER, 0);
+        assert!(fsm.releasing(), "a resigning peer is not a new master");
+    }
+
+    #[test]
+    fn shutdown_or_fault_while_releasing_removes_the_vips() {
+        let (mut fsm, t) = master(100);
+        assert!(fsm.handle_handover(t));
+        drain(&mut fsm);
+        fsm.handle_shutdown(t);
+        assert_eq!(drain(&mut fsm)[0], Action::RemoveVips);
+        let (mut fsm, t) = master(100);
+        assert!(fsm.handle_handover(t));
+        drain(&mut fsm);
+        fsm.handle_fault(t, "interface eth0 is down".into());
+        assert_eq!(drain(&mut fsm)[0], Action::RemoveVips);
+        assert_eq!(fsm.state(), State::Fault);
+    }
+
+    #[test]
+    fn maintenance_never_becomes_master() {
+        let (mut fsm, t0) = started(200);
+        fsm.handle_maintenance(t0, true);
+        assert!(drain(&mut fsm).is_empty(), "a backup just stays backup");
+        let mut now = t0;
+        for _ in 0..5 {
+            now = fsm.poll_timeout().unwrap();
+            fsm.handle_timeout(now);
+        }
+        assert_eq!(
+            fsm.state(),
+            State::Backup,
+            "silence does not make it master"
+        );
+        fsm.handle_advert(now, PEER, 0);
+        fsm.handle_timeout(now + fsm.skew_time());
+        assert_eq!(fsm.state(), State::Backup, "nor does a resigning master");
+        fsm.handle_advert(now, PEER, 50);
+        fsm.handle_timeout(now + fsm.master_down_interval() / 2);
+        assert_eq!(fsm.state(), State::Backup, "nor a lower master");
+        fsm.handle_maintenance(now, false);
+        let down = fsm.poll_timeout().unwrap();
+        fsm.handle_timeout(down);
+        assert_eq!(
+            fsm.state(),
+            State::Master,
+            "maintenance off: elections as usual"
+        );
+    }
+
+    #[test]
+    fn maintenance_on_a_master_hands_over() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_maintenance(t, true);
+        let actions = drain(&mut fsm);
+        assert_eq!(actions[0], Action::SendAdvert { priority: 0 });
+        assert!(!actions.contains(&Action::RemoveVips));
+        assert!(fsm.maintenance() && fsm.releasing());
+        fsm.handle_advert(t + Duration::from_millis(700), PEER, 90);
+        assert!(drain(&mut fsm).contains(&Action::ReleaseVips {
+            new_master: Some(PEER)
+        }));
+    }
+
+    #[test]
+    fn maintenance_holds_back_an_address_owner() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(cfg(255));
+        fsm.handle_maintenance(t0, true);
+        fsm.handle_startup(t0);
+        assert_eq!(fsm.state(), State::Backup);
+        fsm.handle_fault(t0, "interface eth0 is down".into());
+        fsm.handle_recovered(t0, "interface eth0 is up again".into());
+        assert_eq!(fsm.state(), State::Backup);
     }
 
     #[test]

@@ -8,11 +8,13 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::config::VrrpInstance;
-use crate::control::proto::{Counters, InstanceStatus, Peer, TrackStatus, Transition, VipStatus};
+use crate::control::proto::{
+    Counters, Event, HandoverResult, InstanceStatus, Peer, TrackStatus, Transition, VipStatus,
+};
 use crate::net::addr::Netlink;
 use crate::net::arp::GarpSender;
 use crate::net::socket::VrrpSocket;
@@ -39,6 +41,12 @@ pub enum Command {
     },
     /// Leave cleanly (priority 0 if master, VIPs removed, notify_stop run), then answer.
     Shutdown(oneshot::Sender<()>),
+    /// Planned switchover; answered once the VIPs are released (or at once if not master).
+    Handover(oneshot::Sender<HandoverResult>),
+    /// Maintenance mode on or off.
+    Maintenance(bool),
+    /// A reload changed only the VIP list: add and remove just the difference.
+    UpdateVips(Vec<BoundVip>),
 }
 
 /// A state change of a sync group member, told to the daemon so the others follow.
@@ -160,6 +168,10 @@ pub struct Instance {
     sync: Option<mpsc::UnboundedSender<MemberChange>>,
     status: SharedStatus,
     rate_limit: RateLimit,
+    /// Where transitions are announced (`vipctl watch`); `None` = nobody listens.
+    events: Option<broadcast::Sender<Event>>,
+    /// Handovers waiting for the VIPs to be released, with when they started.
+    handovers: Vec<(oneshot::Sender<HandoverResult>, Instant)>,
 }
 
 impl Instance {
@@ -182,6 +194,7 @@ impl Instance {
             state: State::Init.to_string(),
             priority: cfg.priority,
             effective_priority: cfg.priority,
+            maintenance: false,
             source: setup.source.to_string(),
             master: None,
             vips: setup
@@ -219,8 +232,23 @@ impl Instance {
             vips: setup.vips,
             status: status.clone(),
             rate_limit: RateLimit::default(),
+            events: None,
+            handovers: Vec::new(),
         };
         (instance, status)
+    }
+
+    /// Announces every transition on `events` (for `vipctl watch`).
+    pub fn with_events(mut self, events: broadcast::Sender<Event>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Starts in maintenance mode (kept across reloads by the daemon).
+    pub fn with_maintenance(mut self, on: bool) -> Self {
+        self.fsm.handle_maintenance(Instant::now(), on);
+        self.status().maintenance = on;
+        self
     }
 
     /// Runs until told to shut down.
@@ -264,6 +292,13 @@ impl Instance {
                         let _ = done.send(());
                         return;
                     }
+                    Some(Command::Handover(reply)) => self.on_handover(reply),
+                    Some(Command::Maintenance(on)) => {
+                        info!("{}: maintenance {}", self.name, if on { "on" } else { "off" });
+                        self.fsm.handle_maintenance(Instant::now(), on);
+                        self.status().maintenance = on;
+                    }
+                    Some(Command::UpdateVips(vips)) => self.update_vips(vips).await,
                     None => return,
                 },
             }
@@ -418,6 +453,7 @@ impl Instance {
                 Action::RemoveVips => self.remove_vips().await,
                 Action::SendGarp => self.send_garps(),
                 Action::Transition { from, to, reason } => self.on_transition(from, to, &reason),
+                Action::ReleaseVips { new_master } => self.release_vips(new_master).await,
             }
         }
         let master = self.fsm.master().map(|(addr, priority)| Peer {
@@ -427,6 +463,128 @@ impl Instance {
         let mut status = self.status();
         status.state = self.fsm.state().to_string();
         status.master = master;
+    }
+
+    fn on_handover(&mut self, reply: oneshot::Sender<HandoverResult>) {
+        let now = Instant::now();
+        if self.fsm.releasing() {
+            // A second request for the same handover: answer it with the first.
+            self.handovers.push((reply, now));
+        } else if self.fsm.handle_handover(now) {
+            info!(
+                "{}: handover requested: resigning (priority 0), keeping the VIPs until a new \
+                 master advertises (at most {:.1} s)",
+                self.name,
+                self.fsm.release_bound().as_secs_f64()
+            );
+            self.handovers.push((reply, now));
+        } else {
+            let _ = reply.send(HandoverResult {
+                instance: self.name.clone(),
+                outcome: "not_master".into(),
+                new_master: None,
+                waited_ms: 0,
+            });
+        }
+    }
+
+    /// The end of a handover: the new master advertised (or the bound ran out).
+    async fn release_vips(&mut self, new_master: Option<Ipv4Addr>) {
+        self.remove_vips().await;
+        let outcome = match new_master {
+            Some(m) => {
+                info!("{}: handover done: {m} advertises; VIPs removed", self.name);
+                "released"
+            }
+            None => {
+                warn!(
+                    "{}: handover: no new master advertised within {:.1} s; VIPs removed anyway",
+                    self.name,
+                    self.fsm.release_bound().as_secs_f64()
+                );
+                "timed_out"
+            }
+        };
+        for (reply, since) in self.handovers.drain(..) {
+            let _ = reply.send(HandoverResult {
+                instance: self.name.clone(),
+                outcome: outcome.into(),
+                new_master: new_master.map(|m| m.to_string()),
+                waited_ms: since.elapsed().as_millis() as u64,
+            });
+        }
+    }
+
+    /// A reload changed the VIP list only: a master adds and removes just the difference,
+    /// and sends gratuitous ARPs for the added ones; nothing else changes.
+    async fn update_vips(&mut self, new: Vec<BoundVip>) {
+        let same = |a: &BoundVip, b: &BoundVip| {
+            a.addr == b.addr && a.prefix_len == b.prefix_len && a.ifindex == b.ifindex
+        };
+        let holding = self.fsm.state() == State::Master || self.fsm.releasing();
+        let removed: Vec<BoundVip> = self
+            .vips
+            .iter()
+            .filter(|old| !new.iter().any(|n| same(old, n)))
+            .cloned()
+            .collect();
+        let added: Vec<BoundVip> = new
+            .iter()
+            .filter(|n| !self.vips.iter().any(|old| same(old, n)))
+            .cloned()
+            .collect();
+        info!(
+            "{}: reload: {} VIP(s) added, {} removed{}",
+            self.name,
+            added.len(),
+            removed.len(),
+            if holding { " on this master" } else { "" }
+        );
+        if holding {
+            for vip in &removed {
+                if let Err(e) = self
+                    .netlink
+                    .del_address(vip.ifindex, vip.addr, vip.prefix_len)
+                    .await
+                {
+                    warn!("{}: could not remove {}: {e}", self.name, vip.addr);
+                }
+            }
+            for vip in &added {
+                if let Err(e) = self
+                    .netlink
+                    .add_address(vip.ifindex, vip.addr, vip.prefix_len, vip.label.as_deref())
+                    .await
+                {
+                    warn!("{}: could not add {}: {e}", self.name, vip.addr);
+                }
+            }
+        }
+        self.vip_addrs = new.iter().map(|v| v.addr).collect();
+        self.vips = new;
+        {
+            let mut status = self.status();
+            status.vips = self
+                .vips
+                .iter()
+                .map(|v| VipStatus {
+                    addr: format!("{}/{}", v.addr, v.prefix_len),
+                    dev: v.dev.clone(),
+                    present: false,
+                })
+                .collect();
+        }
+        if holding && !added.is_empty() {
+            let mut sent = 0;
+            for vip in &added {
+                for _ in 0..self.garp_repeat {
+                    if vip.garp.send(vip.addr).is_ok() {
+                        sent += 1;
+                    }
+                }
+            }
+            self.status().counters.garps_sent += sent;
+        }
     }
 
     fn send_advert(&mut self, priority: u8) {
@@ -518,14 +676,32 @@ impl Instance {
         let at_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let mut status = self.status();
-        status.counters.transitions += 1;
-        status.last_transition = Some(Transition {
-            at_unix_ms,
-            from: from.to_string(),
-            to: to.to_string(),
-            reason: reason.to_string(),
-        });
+        {
+            let mut status = self.status();
+            status.counters.transitions += 1;
+            if to == State::Master {
+                status.counters.became_master += 1;
+            }
+            if from == State::Master {
+                status.counters.released_master += 1;
+            }
+            status.last_transition = Some(Transition {
+                at_unix_ms,
+                from: from.to_string(),
+                to: to.to_string(),
+                reason: reason.to_string(),
+            });
+        }
+        if let Some(events) = &self.events {
+            // No subscriber is not an error: `send` fails only then.
+            let _ = events.send(Event {
+                at_unix_ms,
+                instance: self.name.clone(),
+                from: from.to_string(),
+                to: to.to_string(),
+                reason: reason.to_string(),
+            });
+        }
     }
 }
 

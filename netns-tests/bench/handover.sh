@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# Planned-switchover benchmark: `vipctl handover` on a vipd master beside keepalived's own way
+# to move a master (SIGTERM: it sends priority 0, removes the VIP and exits), in the same run,
+# on the same 2-host lab as the netns tests (switch namespace with a bridge, hosts h1
+# (priority 100, the master) and h2 (priority 90), a client pinging the VIP every 10 ms).
+# Nothing leaves the lab: its /24 exists only inside namespaces with no route out, and nothing
+# is connected to the root namespace.
+#
+# Each run, for each row:
+#   vipd handover    vipd+vipd, `vipctl handover` on h1
+#   vipd SIGTERM     vipd+vipd, SIGTERM to h1 (priority 0, VIP removed at once, as keepalived)
+#   ka SIGTERM       ka+ka, SIGTERM to h1
+# the longest gap between ping replies from just before the event until 1 s after h2 holds
+# the VIP. Prints the medians of REPEAT runs and each row's ratio to keepalived's.
+#
+# Builds nothing. Needs root, iproute2, iputils ping, keepalived (Debian package).
+#   VIPD_BIN    vipd binary   (default: ${CARGO_TARGET_DIR:-<repo>/target}/release/vipd)
+#   VIPCTL_BIN  vipctl binary (default: beside VIPD_BIN)
+#   REPEAT      runs per row (default 5)
+#   MAX_SECONDS hard limit for the whole script (default 900)
+#   KEEP_LOGS=1 keep the work directory (agent logs, ping output)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+VIPD_BIN=${VIPD_BIN:-$TARGET/release/vipd}
+VIPCTL_BIN=${VIPCTL_BIN:-$(dirname "$VIPD_BIN")/vipctl}
+REPEAT=${REPEAT:-5}
+MAX_SECONDS=${MAX_SECONDS:-900}
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "handover.sh: needs root (network namespaces)" >&2
+    exit 2
+fi
+for tool in ip ping awk setsid keepalived; do
+    command -v "$tool" >/dev/null || { echo "handover.sh: $tool not found" >&2; exit 2; }
+done
+for bin in "$VIPD_BIN" "$VIPCTL_BIN"; do
+    [[ -x $bin ]] || { echo "handover.sh: $bin not built (cargo build --release --bins)" >&2; exit 2; }
+done
+
+PREFIX="vh$$"
+SUB=$(( $$ % 200 + 20 ))          # 10.231.SUB.0/24, only inside the lab
+NET="10.231.$SUB"
+VIP="$NET.100"
+WORK=$(mktemp -d "/tmp/$PREFIX-bench-XXXXXX")
+NAMESPACES=()
+PGIDS=()                             # process groups we started (leader pid = pgid)
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# Signal a process group only if its leader is still ours: alive (or a zombie) and leading
+# its own group.
+kill_group() {
+    local sig=$1 pg=$2 stat
+    stat=$(cat "/proc/$pg/stat" 2>/dev/null) || return 0
+    # field 5 of /proc/PID/stat is the pgid (after "pid (comm) state ppid")
+    local rest=${stat##*) }
+    local fields
+    read -r -a fields <<<"$rest"
+    [[ ${fields[2]} == "$pg" ]] || return 0
+    kill "-$sig" -- "-$pg" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for pg in "${PGIDS[@]}"; do
+        kill_group KILL "$pg"
+        wait "$pg" 2>/dev/null || true
+    done
+    if [[ -n ${WATCHDOG:-} ]]; then kill "$WATCHDOG" 2>/dev/null || true; fi
+    for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    if [[ ${KEEP_LOGS:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# Hard time bound for the whole run (the watchdog takes its sleep along when stopped).
+(
+    sleep "$MAX_SECONDS" &
+    sp=$!
+    trap 'kill $sp 2>/dev/null; exit 0' TERM
+    wait $sp && { log "MAX_SECONDS=$MAX_SECONDS reached"; kill -TERM $$; }
+) &
+WATCHDOG=$!
+
+now() { date +%s.%N; }
+
+# wait_until SECONDS CMD... : polls every 50 ms; prints the elapsed seconds, fails on timeout.
+wait_until() {
+    local limit=$1; shift
+    local t0; t0=$(now)
+    while true; do
+        if "$@"; then awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; return 0; fi
+        if awk -v a="$t0" -v b="$(now)" -v l="$limit" 'BEGIN{exit !(b-a>=l)}'; then return 1; fi
+        sleep 0.05
+    done
+}
+
+ns() { echo "$PREFIX-$1"; }
+
+lab_up() {
+    local sw; sw=$(ns sw)
+    ip netns add "$sw"; NAMESPACES+=("$sw")
+    ip -n "$sw" link set lo up
+    ip -n "$sw" link add br0 type bridge forward_delay 0 mcast_snooping 0
+    ip -n "$sw" link set br0 up
+    local name addr
+    for pair in h1:1 h2:2 cl:200; do
+        name=${pair%%:*}; addr="$NET.${pair##*:}"
+        ip netns add "$(ns "$name")"; NAMESPACES+=("$(ns "$name")")
+        ip -n "$(ns "$name")" link set lo up
+        ip -n "$sw" link add "p-$name" type veth peer name eth0 netns "$(ns "$name")"
+        ip -n "$sw" link set "p-$name" master br0 up
+        ip -n "$(ns "$name")" addr add "$addr/24" dev eth0
+        ip -n "$(ns "$name")" link set eth0 up
+    done
+}
+
+lab_down() {
+    for pg in "${PGIDS[@]}"; do
+        kill_group KILL "$pg"
+        wait "$pg" 2>/dev/null || true
+    done
+    PGIDS=()
+    for n in "${NAMESPACES[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+    NAMESPACES=()
+}
+
+# conf HOST PRIORITY: the same keepalived.conf syntax the netns tests generate.
+conf() {
+    cat <<EOF
+global_defs {
+    router_id $1
+}
+
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority $2
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass s3cret
+    }
+    virtual_ipaddress {
+        $VIP/32 dev eth0
+    }
+}
+EOF
+}
+
+declare -A PID
+# start HOST KIND PRIORITY RUN
+start() {
+    local host=$1 kind=$2 prio=$3 run=$4 dir="$WORK/$4"
+    mkdir -p "$dir"
+    conf "$host" "$prio" >"$dir/$host.conf"
+    if [[ $kind == ka ]]; then
+        rm -f "$dir/$host".*pid
+        setsid ip netns exec "$(ns "$host")" keepalived -n -l -D -G -f "$dir/$host.conf" \
+            -p "$dir/$host.pid" -r "$dir/$host.vrrp.pid" -c "$dir/$host.check.pid" \
+            </dev/null >>"$dir/$host.log" 2>&1 &
+    else
+        setsid ip netns exec "$(ns "$host")" "$VIPD_BIN" --config "$dir/$host.conf" \
+            --socket "$dir/$host.sock" </dev/null >>"$dir/$host.log" 2>&1 &
+    fi
+    PID[$host]=$!
+    PGIDS+=("$!")
+}
+
+has_vip() { ip -n "$(ns "$1")" -4 -o addr show dev eth0 | grep -q " inet $VIP/"; }
+elected() { has_vip h1 && ! has_vip h2; }
+alive() { # running, and not a zombie waiting to be reaped
+    local stat
+    stat=$(cat "/proc/${PID[$1]}/stat" 2>/dev/null) || return 1
+    [[ ${stat##*) } != Z* ]]
+}
+not_alive() { ! alive "$1"; }
+reply_after() { awk -v t="$2" '/ bytes from /{ts=substr($1,2)+0; if (ts>t) {f=1; exit}} END{exit !f}' "$1"; }
+
+# gap FILE FROM TO: longest silence between successive replies in [FROM, TO] (seconds).
+gap() {
+    awk -v from="$2" -v to="$3" '
+        / bytes from / { ts = substr($1, 2) + 0
+            if (ts < from) { prev = ts; next }
+            if (closed) next
+            if (n == 0) pts[n++] = (prev != "" ? prev : from)
+            pts[n++] = ts
+            if (ts > to) closed = 1 }
+        END { if (n == 0) pts[n++] = (prev != "" ? prev : from)
+              if (!closed) pts[n++] = to
+              max = 0; for (i = 1; i < n; i++) if (pts[i] - pts[i-1] > max) max = pts[i] - pts[i-1]
+              printf "%.3f", max }' "$1"
+}
+
+# lost FILE FROM TO: echo requests sent after the last reply before FROM and up to the last
+# reply by TO that got no reply (icmp_seq holes).
+lost() {
+    awk -v from="$2" -v to="$3" '
+        / bytes from / { ts = substr($1, 2) + 0
+            split($0, a, "icmp_seq="); split(a[2], b, " "); s = b[1] + 0
+            if (ts < from) { lo = s; n = 1; next }
+            if (ts > to) next
+            if (n == 0) lo = s
+            if (s > hi) hi = s
+            if (!(s in seen)) { seen[s] = 1; n++ } }
+        END { print (n && hi >= lo ? hi - lo + 1 - n : "NA") }' "$1"
+}
+
+# one_run ROW RUN: sets R_GAP (longest ping gap, s), R_LOST (pings lost) and R_MOVE (s until
+# h2 held the VIP).
+one_run() {
+    local row=$1 run=$2 dir="$WORK/$2" kind t pingf ctl=""
+    kind=vipd
+    [[ $row == ka-sigterm ]] && kind=ka
+    lab_up
+    start h1 "$kind" 100 "$run"
+    start h2 "$kind" 90 "$run"
+    R_GAP=NA R_MOVE=NA R_LOST=NA
+    if ! wait_until 20 elected >/dev/null; then log "$run: no election"; lab_down; return 0; fi
+    # Past the second GARP burst (garp_master_delay 5 s), so that both agents are idle.
+    sleep 5
+    pingf="$dir/ping.txt"
+    setsid ip netns exec "$(ns cl)" ping -n -i 0.01 -D -O -w 60 "$VIP" >"$pingf" 2>/dev/null </dev/null &
+    PGIDS+=("$!")
+    wait_until 5 reply_after "$pingf" "$(now)" >/dev/null || log "$run: client gets no reply"
+    sleep 1
+    t=$(now)
+    case $row in
+        vipd-handover)
+            # In the background: vipctl answers once the VIP has moved; time the move here.
+            setsid timeout 20 "$VIPCTL_BIN" --socket "$dir/h1.sock" handover VI_1 \
+                >>"$dir/vipctl.txt" 2>&1 </dev/null &
+            PGIDS+=("$!")
+            ctl=$! ;;
+        *) kill -TERM "${PID[h1]}" 2>/dev/null || true ;;
+    esac
+    if R_MOVE=$(wait_until 15 has_vip h2) && wait_until 5 reply_after "$pingf" "$t" >/dev/null; then
+        if [[ -n $ctl ]] && ! wait "$ctl"; then
+            log "$run: vipctl handover failed: $(cat "$dir/vipctl.txt")"
+        fi
+        sleep 1
+        local t1; t1=$(now)
+        R_GAP=$(gap "$pingf" "$t" "$t1")
+        R_LOST=$(lost "$pingf" "$t" "$t1")
+        echo "$t $t1" >"$dir/window.txt"
+    else
+        R_MOVE=NA
+        log "$run: the VIP did not move"
+    fi
+    lab_down
+}
+
+median() { # numbers on stdin ("NA" ignored) -> median or NA
+    sort -g | awk '$1 != "NA" { v[n++] = $1 }
+        END { if (!n) { print "NA"; exit }
+              if (n % 2) printf "%.3f\n", v[(n-1)/2]; else printf "%.3f\n", (v[n/2-1] + v[n/2]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "-"; else printf "%.3f", a / b }'; }
+
+ROWS="vipd-handover vipd-sigterm ka-sigterm"
+declare -A GAP MOVE ALL LOST
+# Interleave the rows run by run, so that a noisy minute hurts them all alike.
+for i in $(seq 1 "$REPEAT"); do
+    for row in $ROWS; do
+        one_run "$row" "$row-$i"
+        log "$row run $i: longest ping gap ${R_GAP}s, ${R_LOST} ping(s) lost, VIP on h2 after ${R_MOVE}s"
+        LOST[$row]="${LOST[$row]:-} $R_LOST"
+        GAP[$row]="${GAP[$row]:-} $R_GAP"
+        MOVE[$row]="${MOVE[$row]:-} $R_MOVE"
+    done
+done
+for row in $ROWS; do
+    ALL[$row]=$(echo "${GAP[$row]}" | tr ' ' '\n' | awk 'NF' | sort -g | awk '{printf "%s%.0f", (NR>1?" ":""), $1*1000}')
+    GAP[$row]=$(echo "${GAP[$row]}" | tr ' ' '\n' | awk 'NF' | median)
+    MOVE[$row]=$(echo "${MOVE[$row]}" | tr ' ' '\n' | awk 'NF' | median)
+    LOST[$row]=$(echo "${LOST[$row]}" | tr ' ' '\n' | awk 'NF' | median)
+done
+
+echo
+echo "Planned switchover, 2 hosts (prio 100/90, advert_int 1), 10 ms ping from a client; medians of $REPEAT"
+printf '%-15s %16s %12s %11s %14s   %s\n' row "longest gap (s)" "ratio to ka" "pings lost" \
+    "VIP moved (s)" "all gaps (ms)"
+for row in $ROWS; do
+    printf '%-15s %16s %12s %11.0f %14s   %s\n' "$row" "${GAP[$row]}" \
+        "$(ratio "${GAP[$row]}" "${GAP[ka-sigterm]}")" "${LOST[$row]}" "${MOVE[$row]}" "${ALL[$row]}"
+done
+echo "ratio = this row's median longest gap / keepalived SIGTERM's (lower is better);"
+echo "ping -i 0.01 sends every 10-20 ms here, so a gap of about 20 ms with 0 lost is no loss at all"
