@@ -178,7 +178,7 @@ fn roff_escape(text: &str) -> String {
     }
 }
 
-// Keep these true to src/bin/vipd.rs, src/bin/vipctl.rs and src/daemon.rs.
+// Keep these true to src/cli.rs, src/bin/vipd.rs, src/bin/vipctl.rs and src/daemon.rs.
 const VIPD_SECTIONS: &[ExtraSection] = &[
     ExtraSection {
         title: "EXIT STATUS",
@@ -208,8 +208,9 @@ const VIPD_SECTIONS: &[ExtraSection] = &[
             ),
             (
                 "SIGHUP",
-                "Reload request (systemctl reload vipd). This version logs that reload is not \
-                 supported yet and keeps running with the configuration it has.",
+                "Reload the configuration file, all or nothing, as vipctl reload does \
+                 (systemctl reload vipd sends it). If the new file or anything it names is \
+                 invalid, the running configuration stays and the log says why.",
             ),
         ],
     },
@@ -223,8 +224,8 @@ const VIPD_SECTIONS: &[ExtraSection] = &[
             ),
             (
                 "/run/vipd/vipd.sock",
-                "The control socket vipctl talks to (mode 0660; the systemd unit creates \
-                 /run/vipd for the vipd user).",
+                "The control socket vipctl talks to (mode 0660, group from --socket-group; \
+                 the systemd unit creates /run/vipd for the vipd user).",
             ),
         ],
     },
@@ -241,20 +242,25 @@ const VIPCTL_SECTIONS: &[ExtraSection] = &[
             ("0", "Success."),
             (
                 "1",
-                "vipd answered with an error, or the answer was unusable.",
+                "vipd refused or failed the request, or the answer was unusable.",
             ),
             (
                 "2",
                 "Usage error, or (check-config, convert) the configuration is invalid.",
             ),
             ("3", "vipd could not be reached on its control socket."),
+            (
+                "4",
+                "Permission denied: the command changes state (reload, handover, maint), which \
+                 only root, vipd's own user and the --socket-group group may do.",
+            ),
         ],
     },
     ExtraSection {
         title: "FILES",
         items: &[(
             "/run/vipd/vipd.sock",
-            "The default control socket. Root and members of the vipd group may use it.",
+            "The default control socket. Anyone who can open it may read (status, watch).",
         )],
     },
     ExtraSection {

@@ -14,8 +14,8 @@
 #    (read from the unit's AmbientCapabilities= and CapabilityBoundingSet=) and no new
 #    privileges, in a private network namespace: it takes the VIP, vipctl reads its control
 #    socket, its /proc status shows those capabilities and no others, its notify_master
-#    script runs as user vipd, a tracked process run by root is seen (and its death releases
-#    the VIP), SIGTERM makes it exit 0. Without CAP_NET_RAW it must refuse with the message
+#    script runs as user vipd, `vipctl reload` and SIGHUP reload it, a tracked process run by
+#    root is seen (and its death releases the VIP), SIGTERM makes it exit 0. Without CAP_NET_RAW it must refuse with the message
 #    that names the capabilities.
 # Every failure names what was wrong; the namespaces are deleted on any exit.
 set -euo pipefail
@@ -255,6 +255,20 @@ for _ in $(seq 50); do
 done
 [ "$(cat "$run/notified" 2>/dev/null)" = "$(id -u vipd)" ] ||
     fail "notify_master did not run as user vipd"
+# Reload as the unit's ExecReload and an operator do it: both must work without root.
+"$root/usr/bin/vipctl" --socket "$run/vipd.sock" reload >"$WORK/reload" 2>&1 ||
+    { cat "$WORK/reload" "$WORK/vipd.log" >&2; fail "vipctl reload failed under the unit's privileges"; }
+kill -HUP "$VIPD_PID"
+for _ in $(seq 50); do
+    [ "$(grep -c 'reloaded ' "$WORK/vipd.log")" -ge 2 ] && break
+    sleep 0.1
+done
+[ "$(grep -c 'reloaded ' "$WORK/vipd.log")" -ge 2 ] ||
+    { cat "$WORK/vipd.log" >&2; fail "SIGHUP (ExecReload) did not reload"; }
+kill -0 "$VIPD_PID" 2>/dev/null || fail "vipd died after the reloads"
+has_vip || fail "vipd lost the VIP after the reloads"
+ok "vipctl reload and SIGHUP reload the configuration; vipd keeps the VIP"
+
 kill -KILL "$SERVICE_PID"
 wait "$SERVICE_PID" 2>/dev/null || true
 for _ in $(seq 50); do
