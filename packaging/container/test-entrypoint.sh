@@ -226,7 +226,7 @@ wait_exit
 expect_log "SIGTERM: stopping vipd" "the entrypoint did not act on SIGTERM"
 expect_log "vipd exited with status 0" "vipd did not exit cleanly"
 expect_log "nginx exited with status 0" "nginx did not exit cleanly"
-expect_log "SIGTERM: leaving" "vipd did not log its leave"
+expect_log "SIGTERM: .*resigning mastership" "vipd did not log its leave"
 expect_log "gracefully shutting down" "nginx was not stopped gracefully"
 vipd_line=$(grep -n "vipd exited with status" "$LOG" | cut -d: -f1)
 nginx_line=$(grep -n "nginx exited with status" "$LOG" | cut -d: -f1)
