@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test vipd has: formatting, lints, unit, property and simulation tests, and the
-# multi-host tests in network namespaces (vipd and keepalived side by side).
+# Runs every test vipd has: formatting, lints, unit, property and simulation tests, the
+# multi-host tests in network namespaces (vipd and keepalived side by side), and the
+# packaging: the .deb (contents, systemd unit, vipd as user vipd with only the unit's
+# capabilities) and the container entrypoint (with a real nginx, SIGTERM releases the VIP).
 #
 #   sudo ./netns-tests/run-all.sh
 #
@@ -18,6 +20,9 @@ echo "== installing test dependencies"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq keepalived iproute2 nftables iputils-ping python3 procps curl >/dev/null
+# packaging tests: nginx for the container entrypoint, systemd-analyze and systemd-sysusers for
+# the unit, dpkg-dev for the .deb's dependencies.
+apt-get install -y -qq nginx-light systemd dpkg-dev util-linux >/dev/null
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -25,3 +30,7 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test (unit, property, simulation, netns)"
 cargo test --all-targets
+echo "== packaging: the .deb (cargo-deb is installed on first use)"
+bash packaging/test-deb.sh
+echo "== packaging: the container entrypoint with nginx and vipd"
+bash packaging/container/test-entrypoint.sh
