@@ -4,9 +4,11 @@
 #   sudo ./netns-tests/demo.sh
 #
 # Builds vipd, creates three network namespaces on a private bridge (nothing is connected to
-# the host's own network), runs vipd on two of them, shows `vipctl status`, takes the
-# master's link down, prints the longest gap the client saw, brings the link back and
-# watches the master take its VIP back. Cleans up on exit and on Ctrl-C.
+# the host's own network), starts nginx on two of them ("hosts") and vipd beside it, shows
+# `vipctl status`, asks the VIP over HTTP who serves it, takes the master's link down, prints
+# the longest gap the client's 10 ms ping saw, brings the link back and watches the master
+# take its VIP back, then stops the master with SIGTERM. Cleans up on exit and on Ctrl-C.
+# Exits non-zero if the VIP does not move as it should (CI runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +16,13 @@ if [ "$(id -u)" != 0 ]; then
     echo "demo.sh: needs root for network namespaces: run it with sudo" >&2
     exit 1
 fi
-for tool in ip ping python3; do
+for tool in ip ping python3 curl nginx; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ -n "${missing[*]:-}" ]; then
-    echo "demo.sh: installing iproute2 and iputils-ping" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-ping python3 >/dev/null
+    echo "demo.sh: installing iproute2, iputils-ping, curl and nginx-light" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-ping python3 curl \
+        nginx-light >/dev/null
 fi
 
 echo "== building vipd (release)"
@@ -31,6 +34,7 @@ P="vd$$"                        # namespace prefix unique to this run
 NET=10.213.7                    # exists only inside the demo's namespaces
 VIP=$NET.100
 WORK=$(mktemp -d)
+chmod 755 "$WORK"   # nginx workers (www-data) read the pages in it
 PIDS=()
 
 cleanup() {
@@ -59,7 +63,30 @@ for h in a b c; do
     ip -n "$P$h" link set lo up
 done
 
+fail() { echo "demo.sh: FAILED: $*" >&2; exit 1; }
+holds() { ip -n "$P$1" -4 addr show dev eth0 | grep -q " $VIP/"; }
+who() { ip netns exec "${P}c" curl -s --max-time 1 "http://$VIP/" || echo "(no answer)"; }
+
 for h in a b; do
+    # nginx plays the service the VIP fronts; its page says which host answered.
+    mkdir -p "$WORK/www-$h"
+    echo "hello from host $h" >"$WORK/www-$h/index.html"
+    cat >"$WORK/nginx-$h.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $WORK/nginx-$h.pid;
+error_log $WORK/nginx-$h.err;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 80;
+        root $WORK/www-$h;
+    }
+}
+NGINX
+    ip netns exec "$P$h" nginx -c "$WORK/nginx-$h.conf" &
+    PIDS+=($!)
     prio=$([ "$h" = a ] && echo 100 || echo 90)
     cat >"$WORK/$h.conf" <<CONF
 vrrp_instance VI_1 {
@@ -80,16 +107,19 @@ CONF
     ip netns exec "$P$h" "$VIPD" --config "$WORK/$h.conf" --socket "$WORK/$h.sock" \
         2> >(sed -u "s/^/   [$h] /" >&2) &
     PIDS+=($!)
+    [ "$h" = a ] && VIPD_A=$!
 done
 
 echo "== waiting for the election (Master_Down_Interval: 3.61 s)"
 for _ in $(seq 1 100); do
-    ip -n "${P}a" -4 addr show dev eth0 | grep -q "$VIP" && break
+    holds a && break
     sleep 0.1
 done
+holds a || fail "${P}a did not become master"
 sleep 0.5
 echo "== vipctl status on ${P}a"
 "$VIPCTL" --socket "$WORK/a.sock" status
+echo "== the client asks http://$VIP/: $(who)"
 
 gap() { # longest gap between ping replies in a `ping -D` log
     python3 - "$1" <<'PY'
@@ -110,24 +140,30 @@ ip -n "${P}a" link set eth0 down
 sleep 6.5
 wait "$PING" || true
 echo "== longest gap seen by the client: $(gap "$WORK/ping1") (keepalived: about 3.5 s)"
+holds b || fail "the VIP did not move to ${P}b"
+echo "== the client asks http://$VIP/: $(who)"
 echo "== vipctl status on ${P}b"
 "$VIPCTL" --socket "$WORK/b.sock" status
 
 echo "== bringing ${P}a's link back: it preempts"
 ip -n "${P}a" link set eth0 up
 for _ in $(seq 1 80); do
-    ip -n "${P}a" -4 addr show dev eth0 | grep -q "$VIP" && break
+    holds a && break
     sleep 0.1
 done
+holds a || fail "${P}a did not take its VIP back"
 sleep 0.5
 "$VIPCTL" --socket "$WORK/a.sock" status
+echo "== the client asks http://$VIP/: $(who)"
 
 echo "== SIGTERM on the master: it resigns with priority 0"
 ip netns exec "${P}c" ping -i 0.01 -D -O -w 3 "$VIP" >"$WORK/ping2" 2>&1 &
 PING=$!
 PIDS+=($PING)
 sleep 1
-kill -TERM "${PIDS[0]}"
+kill -TERM "$VIPD_A"
 wait "$PING" || true
 echo "== longest gap seen by the client: $(gap "$WORK/ping2") (Skew_Time of priority 90: 0.65 s)"
+holds b || fail "the VIP did not move to ${P}b on SIGTERM"
+echo "== the client asks http://$VIP/: $(who)"
 echo "== done; cleaning up"

@@ -34,3 +34,6 @@ echo "== packaging: the .deb (cargo-deb is installed on first use)"
 bash packaging/test-deb.sh
 echo "== packaging: the container entrypoint with nginx and vipd"
 bash packaging/container/test-entrypoint.sh
+echo "== the README's demo (fails if the VIP does not move as it should)"
+bash netns-tests/demo.sh >/tmp/vipd-demo.log 2>&1 || { cat /tmp/vipd-demo.log; exit 1; }
+grep '^==' /tmp/vipd-demo.log
