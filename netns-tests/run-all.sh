@@ -29,7 +29,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test (unit, property, simulation, netns)"
-cargo test --all-targets
+cargo test --all-targets 2>&1 | tee /tmp/vipd-cargo-test.log
 echo "== packaging: the .deb (cargo-deb is installed on first use)"
 bash packaging/test-deb.sh
 echo "== packaging: the container entrypoint with nginx and vipd"
@@ -37,3 +37,8 @@ bash packaging/container/test-entrypoint.sh
 echo "== the README's demo (fails if the VIP does not move as it should)"
 bash netns-tests/demo.sh >/tmp/vipd-demo.log 2>&1 || { cat /tmp/vipd-demo.log; exit 1; }
 grep '^==' /tmp/vipd-demo.log
+
+# One closing line for the whole run: every cargo test result added up.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1);
+     if ($(i) ~ /^failed;?$/) f += $(i-1) } } END { printf "tests: %d passed, %d failed\n", p, f }' \
+    /tmp/vipd-cargo-test.log
