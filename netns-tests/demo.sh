@@ -86,7 +86,7 @@ http {
 }
 NGINX
     ip netns exec "$P$h" nginx -c "$WORK/nginx-$h.conf" &
-    PIDS+=($!)
+    PIDS+=("$!")
     prio=$([ "$h" = a ] && echo 100 || echo 90)
     cat >"$WORK/$h.conf" <<CONF
 vrrp_instance VI_1 {
@@ -106,7 +106,7 @@ vrrp_instance VI_1 {
 CONF
     ip netns exec "$P$h" "$VIPD" --config "$WORK/$h.conf" --socket "$WORK/$h.sock" \
         2> >(sed -u "s/^/   [$h] /" >&2) &
-    PIDS+=($!)
+    PIDS+=("$!")
     [ "$h" = a ] && VIPD_A=$!
 done
 
@@ -134,7 +134,7 @@ PY
 echo "== client pings $VIP every 10 ms; taking ${P}a's link down"
 ip netns exec "${P}c" ping -i 0.01 -D -O -w 8 "$VIP" >"$WORK/ping1" 2>&1 &
 PING=$!
-PIDS+=($PING)
+PIDS+=("$PING")
 sleep 1
 ip -n "${P}a" link set eth0 down
 sleep 6.5
@@ -159,7 +159,7 @@ echo "== the client asks http://$VIP/: $(who)"
 echo "== SIGTERM on the master: it resigns with priority 0"
 ip netns exec "${P}c" ping -i 0.01 -D -O -w 3 "$VIP" >"$WORK/ping2" 2>&1 &
 PING=$!
-PIDS+=($PING)
+PIDS+=("$PING")
 sleep 1
 kill -TERM "$VIPD_A"
 wait "$PING" || true

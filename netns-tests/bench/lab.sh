@@ -120,7 +120,7 @@ EOF
 declare -A PID
 # start HOST KIND PRIORITY RUN
 start() {
-    local host=$1 kind=$2 prio=$3 run=$4 dir="$WORK/$4"
+    local host=$1 kind=$2 prio=$3 dir="$WORK/$4"
     mkdir -p "$dir"
     conf "$host" "$prio" >"$dir/$host.conf"
     if [[ $kind == ka ]]; then
