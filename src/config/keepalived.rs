@@ -15,7 +15,7 @@
 //! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
 
 use super::source::Expanded;
-use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess};
+use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, join_command};
 use super::validate::{RawConfig, RawInstance, Val};
 use super::virtual_server::{
     CHECKERS, RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer,
@@ -1379,25 +1379,13 @@ fn block_lines(stmt: &Stmt, report: &mut Report) -> Vec<Vec<Val<String>>> {
 /// `notify_master /x.sh a`).
 fn rest_of_line(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
     let first = value_required(stmt, report)?;
-    let mut line = quote_word(&first.text);
-    for t in &stmt.args[1..] {
-        line.push(' ');
-        line.push_str(&quote_word(&t.text));
-    }
-    // A single quoted token is a whole command line as keepalived reads it.
-    if stmt.args.len() == 1 {
-        line = first.text.clone();
-    }
+    // A single (usually quoted) token is a whole command line as keepalived reads it; several
+    // words are joined so that they split back into the same argv.
+    let line = match stmt.args.as_slice() {
+        [only] => only.text.clone(),
+        words => join_command(&words.iter().map(|t| t.text.clone()).collect::<Vec<_>>()),
+    };
     Some(Val::new(line, first.line, first.col))
-}
-
-/// Keeps a word with spaces in one piece when the words are joined again.
-fn quote_word(word: &str) -> String {
-    if word.contains(char::is_whitespace) {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    } else {
-        word.to_string()
-    }
 }
 
 fn value_required<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a Tok> {
