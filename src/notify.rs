@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::config::{Argv, Notify, ScriptUser};
-use crate::track::script::run_once;
+use crate::track::script::{RunAs, resolve, run_once};
 
 /// A notify script still running after this is killed.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,7 +54,11 @@ impl Notifier {
             let (tx, rx) = mpsc::unbounded_channel();
             (
                 Some(tx),
-                Some(tokio::spawn(run(name.to_string(), rx, user))),
+                Some(tokio::spawn(run(
+                    name.to_string(),
+                    rx,
+                    resolve(user.as_ref()),
+                ))),
             )
         };
         Self {
@@ -108,9 +112,9 @@ impl Notifier {
     }
 }
 
-async fn run(name: String, mut queue: mpsc::UnboundedReceiver<Argv>, user: Option<ScriptUser>) {
+async fn run(name: String, mut queue: mpsc::UnboundedReceiver<Argv>, user: RunAs) {
     while let Some(argv) = queue.recv().await {
-        let (ok, detail) = run_once(&argv, user.as_ref(), TIMEOUT).await;
+        let (ok, detail) = run_once(&argv, &user, TIMEOUT).await;
         let shown = argv.join(" ");
         if ok {
             debug!("{name}: notify `{shown}`: {detail}");

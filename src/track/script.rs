@@ -66,13 +66,13 @@ impl RiseFall {
 pub fn spawn(script: VrrpScript, user: Option<ScriptUser>) -> CheckWatch {
     let counter = RiseFall::new(script.rise, script.fall, script.init_fail);
     let (tx, rx) = watch::channel(CheckState::initial(counter.ok()));
-    tokio::spawn(run(script, user, counter, tx));
+    tokio::spawn(run(script, resolve(user.as_ref()), counter, tx));
     rx
 }
 
 async fn run(
     script: VrrpScript,
-    user: Option<ScriptUser>,
+    user: RunAs,
     mut counter: RiseFall,
     tx: watch::Sender<CheckState>,
 ) {
@@ -83,7 +83,7 @@ async fn run(
             _ = ticker.tick() => {}
             () = tx.closed() => return,
         }
-        let (success, detail) = run_once(&script.script, user.as_ref(), script.timeout).await;
+        let (success, detail) = run_once(&script.script, &user, script.timeout).await;
         let changed = counter.record(success);
         if changed {
             let (from, to) = if counter.ok() {
@@ -115,11 +115,7 @@ async fn run(
 }
 
 /// Runs the program once: (exit status 0, what happened).
-pub async fn run_once(
-    argv: &[String],
-    user: Option<&ScriptUser>,
-    timeout: Duration,
-) -> (bool, String) {
+pub async fn run_once(argv: &[String], user: &RunAs, timeout: Duration) -> (bool, String) {
     let Some((program, args)) = argv.split_first() else {
         return (false, "empty command".to_string());
     };
@@ -130,13 +126,12 @@ pub async fn run_once(
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(u) = user {
-        match credentials(u) {
-            Ok((uid, gid)) => {
-                cmd.uid(uid).gid(gid);
-            }
-            Err(why) => return (false, why),
+    match user {
+        Some(Ok((uid, gid))) => {
+            cmd.uid(*uid).gid(*gid);
         }
+        Some(Err(why)) => return (false, why.clone()),
+        None => {}
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -169,8 +164,24 @@ pub fn kill_group(child: &tokio::process::Child) {
     }
 }
 
+/// Who a program runs as: `None` = vipd's own user; otherwise its uid and gid, or why they
+/// could not be found (then every run fails with that reason).
+pub type RunAs = Option<Result<(u32, u32), String>>;
+
+/// Looks `USER [GROUP]` up once, so checks that run every second do not repeat it.
+pub fn resolve(user: Option<&ScriptUser>) -> RunAs {
+    let u = user?;
+    if u.user != "root" && !nix::unistd::geteuid().is_root() {
+        warn!(
+            "scripts can only run as {} when vipd runs as root; they will fail to start",
+            u.user
+        );
+    }
+    Some(credentials(u))
+}
+
 /// uid and gid for `USER [GROUP]`.
-pub fn credentials(u: &ScriptUser) -> Result<(u32, u32), String> {
+fn credentials(u: &ScriptUser) -> Result<(u32, u32), String> {
     let user = nix::unistd::User::from_name(&u.user)
         .ok()
         .flatten()
@@ -185,9 +196,6 @@ pub fn credentials(u: &ScriptUser) -> Result<(u32, u32), String> {
         }
         None => user.gid,
     };
-    if u.user != "root" && !nix::unistd::geteuid().is_root() {
-        warn!("scripts can only change user when vipd runs as root");
-    }
     Ok((user.uid.as_raw(), gid.as_raw()))
 }
 
@@ -224,26 +232,30 @@ mod test {
         let sh = |s: &str| vec!["/bin/sh".to_string(), "-c".to_string(), s.to_string()];
         let t = Duration::from_secs(5);
         assert_eq!(
-            run_once(&sh("exit 0"), None, t).await,
+            run_once(&sh("exit 0"), &None, t).await,
             (true, "exit status 0".into())
         );
         assert_eq!(
-            run_once(&sh("exit 7"), None, t).await,
+            run_once(&sh("exit 7"), &None, t).await,
             (false, "exit status 7".into())
         );
         let (ok, detail) =
-            run_once(&sh("echo lots; yes | head -c 100000 >&2; exit 0"), None, t).await;
+            run_once(&sh("echo lots; yes | head -c 100000 >&2; exit 0"), &None, t).await;
         assert!(ok, "output is discarded: {detail}");
         let started = std::time::Instant::now();
-        let (ok, detail) =
-            run_once(&sh("sleep 30 & sleep 30"), None, Duration::from_millis(300)).await;
+        let (ok, detail) = run_once(
+            &sh("sleep 30 & sleep 30"),
+            &None,
+            Duration::from_millis(300),
+        )
+        .await;
         assert!(!ok);
         assert_eq!(detail, "timed out after 0.3 s, killed");
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "did not wait for the sleep"
         );
-        let (ok, detail) = run_once(&["/no/such/check".to_string()], None, t).await;
+        let (ok, detail) = run_once(&["/no/such/check".to_string()], &None, t).await;
         assert!(
             !ok && detail.starts_with("cannot run /no/such/check"),
             "{detail}"
