@@ -794,63 +794,55 @@ impl Checks {
     ) -> Result<Vec<Tracked>, DaemonError> {
         let c = Arc::clone(&self.config);
         let mut out = Vec::new();
+        // Config validation guarantees every name exists.
         for r in &inst.track_script {
-            // Config validation guarantees the name exists.
             let Some(s) = c.vrrp_script.iter().find(|s| s.name == r.name) else {
                 continue;
             };
-            let watch = self
-                .started
-                .entry(("script", s.name.clone()))
-                .or_insert_with(|| {
-                    let user = s.user.clone().or_else(|| c.script_user.clone());
-                    crate::track::script::spawn(s.clone(), user)
-                })
-                .clone();
-            out.push(Tracked {
-                source: format!("check {}", s.name),
-                kind: "script",
-                rule: Rule::Status {
-                    weight: r.weight.unwrap_or(s.weight),
-                },
-                watch,
+            let watch = self.shared("script", &s.name, || {
+                let user = s.user.clone().or_else(|| c.script_user.clone());
+                crate::track::script::spawn(s.clone(), user)
             });
+            let weight = r.weight.unwrap_or(s.weight);
+            out.push(tracked(
+                "check",
+                "script",
+                &s.name,
+                Rule::Status { weight },
+                watch,
+            ));
         }
         for r in &inst.track_file {
             let Some(f) = c.vrrp_track_file.iter().find(|f| f.name == r.name) else {
                 continue;
             };
-            let watch = self
-                .started
-                .entry(("file", f.name.clone()))
-                .or_insert_with(|| crate::track::file::spawn(f.name.clone(), f.file.clone()))
-                .clone();
-            out.push(Tracked {
-                source: format!("file {}", f.name),
-                kind: "file",
-                rule: Rule::Value {
-                    weight: r.weight.unwrap_or(f.weight),
-                },
-                watch,
+            let watch = self.shared("file", &f.name, || {
+                crate::track::file::spawn(f.name.clone(), f.file.clone())
             });
+            let weight = r.weight.unwrap_or(f.weight);
+            out.push(tracked(
+                "file",
+                "file",
+                &f.name,
+                Rule::Value { weight },
+                watch,
+            ));
         }
         for r in &inst.track_process {
             let Some(p) = c.vrrp_track_process.iter().find(|p| p.name == r.name) else {
                 continue;
             };
-            let watch = self
-                .started
-                .entry(("process", p.name.clone()))
-                .or_insert_with(|| crate::track::process::spawn(p.clone()))
-                .clone();
-            out.push(Tracked {
-                source: format!("process {}", p.name),
-                kind: "process",
-                rule: Rule::Status {
-                    weight: r.weight.unwrap_or(p.weight),
-                },
-                watch,
+            let watch = self.shared("process", &p.name, || {
+                crate::track::process::spawn(p.clone())
             });
+            let weight = r.weight.unwrap_or(p.weight);
+            out.push(tracked(
+                "process",
+                "process",
+                &p.name,
+                Rule::Status { weight },
+                watch,
+            ));
         }
         for t in &inst.track_interface {
             let watch = match self.interfaces.get(&t.interface) {
@@ -862,14 +854,23 @@ impl Checks {
                     rx
                 }
             };
-            out.push(Tracked {
-                source: format!("interface {}", t.interface),
-                kind: "interface",
-                rule: Rule::Status { weight: t.weight },
-                watch,
-            });
+            let rule = Rule::Status { weight: t.weight };
+            out.push(tracked("interface", "interface", &t.interface, rule, watch));
         }
         Ok(out)
+    }
+
+    /// The check `kind` `name`, started on first use and shared by every instance after.
+    fn shared(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+        start: impl FnOnce() -> CheckWatch,
+    ) -> CheckWatch {
+        self.started
+            .entry((kind, name.to_string()))
+            .or_insert_with(start)
+            .clone()
     }
 
     /// Switches to a reloaded configuration: checks whose definition changed are started
@@ -902,6 +903,16 @@ impl Checks {
                 changed
             });
         }
+    }
+}
+
+/// One tracked check as an instance holds it; `label` names it in logs ("check chk_nginx").
+fn tracked(label: &str, kind: &'static str, name: &str, rule: Rule, watch: CheckWatch) -> Tracked {
+    Tracked {
+        source: format!("{label} {name}"),
+        kind,
+        rule,
+        watch,
     }
 }
 
