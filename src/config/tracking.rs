@@ -144,11 +144,10 @@ pub(crate) struct Defined {
 /// ([`sync_groups`]).
 pub(crate) fn global(raw: &RawTracking, report: &mut Report) -> Tracking {
     let script_user = raw.script_user.as_ref().and_then(|w| user(w, report));
-    let names = |v: &mut dyn Iterator<Item = &Val<String>>| v.map(|n| n.value.clone()).collect();
     let defined = Defined {
-        scripts: names(&mut raw.scripts.iter().map(|s| &s.name)),
-        files: names(&mut raw.files.iter().map(|s| &s.name)),
-        processes: names(&mut raw.processes.iter().map(|s| &s.name)),
+        scripts: raw.scripts.iter().map(|s| s.name.value.clone()).collect(),
+        files: raw.files.iter().map(|f| f.name.value.clone()).collect(),
+        processes: raw.processes.iter().map(|p| p.name.value.clone()).collect(),
     };
     let mut out = Tracking {
         defined,
