@@ -1,6 +1,6 @@
 //! The forwarder in process, on 127.0.0.1 only (no root): bytes arrive intact both ways
 //! through splice, half-closes and resets travel through, a refused connect moves to the
-//! next server, and connections leave no file descriptor behind.
+//! next server (with what the client had already sent), and connections leave no file descriptor behind.
 
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -164,6 +164,33 @@ async fn a_refused_connect_moves_to_the_next_server() {
     let st = lb.view().status();
     assert!(st[0].real_servers[0].connect_failures >= 2, "{st:?}");
     assert_eq!(st[0].real_servers[0].active_connections, 0);
+    lb.stop();
+}
+
+#[tokio::test]
+async fn bytes_sent_before_the_connect_survive_a_refused_server() {
+    let _serial = SERIAL.lock().await;
+    let dead = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
+    let live = echo_backend(1).await;
+    let vs = pool(&[dead, live], LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    for i in 0..4 {
+        // Sent at once, so the forwarder reads it before it connects to a server.
+        let mut s = TcpStream::connect(vs.addr).await.unwrap();
+        let request = format!("request {i}\n");
+        s.write_all(request.as_bytes()).await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut answer))
+            .await
+            .expect("the echo ends after our half-close")
+            .unwrap();
+        assert_eq!(answer, format!("1\n{request}"), "client {i}");
+    }
+    let st = lb.view().status();
+    assert!(st[0].real_servers[0].connect_failures >= 2, "{st:?}");
+    let live = &st[0].real_servers[1];
+    assert_eq!(live.bytes_in, 4 * "request 0\n".len() as u64, "{st:?}");
     lb.stop();
 }
 

@@ -6,7 +6,7 @@
 //! - `pool`: one virtual server's live state: health, quorum, counters, status.
 //! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them.
 //! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life.
-//! - `pump`: the bytes, by splice(2) through pooled pipes, or copied.
+//! - `pump`: the bytes: small bursts copied, bulk by splice(2) through pooled pipes.
 //!
 //! [`Lb::start`] binds every listener first (so a port in use stops the daemon before it
 //! changes anything), then starts the checkers and the accept loops on the current tokio

@@ -4,21 +4,23 @@
 //! the VIP is elsewhere; it starts receiving connections the moment the VIP arrives. A new
 //! connection is connected to its real server at once (MySQL and SMTP servers speak first);
 //! a server that refuses is counted and the next one is tried, once. Both sockets get
-//! TCP_NODELAY and keepalive; a half-close is passed on; a reset on either side resets the
+//! TCP_NODELAY and keepalive (the backend's once the connection has lived a minute); a
+//! half-close is passed on; a reset on either side resets the
 //! other; a connection quiet for [`IDLE_TIMEOUT`] is closed, a half-closed one after
 //! [`HALF_CLOSED_TIMEOUT`].
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
+use nix::errno::Errno;
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, warn};
 
-use super::pool::{ActiveGuard, Pool, Target};
+use super::pool::{ActiveGuard, Pool};
 use super::pump::{PumpError, pump};
 
 /// A connection with no byte either way for this long is closed (IPVS's TCP default).
@@ -30,6 +32,8 @@ const HALF_CLOSED_TIMEOUT: Duration = Duration::from_secs(60);
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const LISTEN_BACKLOG: i32 = 4096;
+/// At most this much of what a client sent before its server was connected is read at once.
+const EARLY_MAX: usize = 16 * 1024;
 
 /// Opens the listening socket of a virtual server.
 pub(super) fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
@@ -71,10 +75,10 @@ fn keepalive() -> TcpKeepalive {
         .with_interval(KEEPALIVE_INTERVAL)
 }
 
-/// TCP_NODELAY and keepalive on a backend socket (client sockets inherit them from the
-/// listener).
-fn tune(s: &TcpStream) {
-    let _ = s.set_nodelay(true);
+/// Keepalive on a backend socket (client sockets inherit it from the listener). Set once a
+/// connection has lived for [`HALF_CLOSED_TIMEOUT`]: probes would start no sooner anyway,
+/// and short connections (most of them) save three system calls.
+fn keep_alive(s: &TcpStream) {
     let _ = SockRef::from(s).set_tcp_keepalive(&keepalive());
 }
 
@@ -83,8 +87,63 @@ fn reset(s: &TcpStream) {
     let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
 }
 
-async fn connect(target: &Target, timeout: Duration) -> io::Result<TcpStream> {
-    match tokio::time::timeout(timeout, TcpStream::connect(target.addr)).await {
+/// Reads what a new client has already sent (an HTTP client has usually sent its whole
+/// request by the time it is accepted), without waiting: it goes to the server with the
+/// connect. Allocates nothing when there is nothing.
+fn read_early(client: &TcpStream) -> Vec<u8> {
+    let mut buf = [0u8; EARLY_MAX];
+    // Straight to the socket: tokio would not try before the poller reports the bytes. An
+    // error here (a reset) shows again as EOF to the pump.
+    match (&*SockRef::from(client)).read(&mut buf) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Connects to `addr` and sends `early`. On loopback and LANs the handshake is often done
+/// when connect(2) returns, so a send that succeeds proves the connection at once and the
+/// server finds connection and request together (one wakeup, not two); otherwise the
+/// socket's first writability tells. Fails only before any byte was sent, so the caller can
+/// try another server with the same bytes.
+async fn open(addr: SocketAddrV4, early: &[u8], timeout: Duration) -> io::Result<TcpStream> {
+    let attempt = async {
+        let s = Socket::new(
+            Domain::IPV4,
+            Type::STREAM.nonblocking(),
+            Some(Protocol::TCP),
+        )?;
+        s.set_tcp_nodelay(true)?;
+        match s.connect(&SocketAddr::V4(addr).into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => {}
+            Err(e) => return Err(e),
+        }
+        let stream = TcpStream::from_std(std::net::TcpStream::from(s))?;
+        let mut sent = 0;
+        if !early.is_empty() {
+            // EAGAIN while the handshake is still under way; the connect's error if it failed.
+            match (&*SockRef::from(&stream)).write(early) {
+                Ok(n) => sent = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if sent == 0 {
+            stream.writable().await?;
+            if let Some(e) = stream.take_error()? {
+                return Err(e);
+            }
+        }
+        while sent < early.len() {
+            match stream.try_write(&early[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(stream)
+    };
+    match tokio::time::timeout(timeout, attempt).await {
         Ok(r) => r,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -95,43 +154,44 @@ async fn connect(target: &Target, timeout: Duration) -> io::Result<TcpStream> {
 
 async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
     let vs = pool.config.addr;
-    let Some(first) = pool.pick(*peer.ip(), None) else {
-        debug!("virtual_server {vs}: no real server available for {peer}; closing");
-        return;
-    };
-    let guard = ActiveGuard(first.counters.clone());
-    let (backend, target, _guard) = match connect(&first, pool.config.connect_timeout).await {
-        Ok(b) => (b, first, guard),
-        Err(e) => {
-            first
-                .counters
-                .connect_failures
-                .fetch_add(1, Ordering::Relaxed);
-            drop(guard);
-            debug!("virtual_server {vs}: {peer} -> {}: {e}", first.addr);
-            let Some(second) = pool.pick(*peer.ip(), first.index.or(Some(usize::MAX))) else {
+    let early = read_early(&client);
+    // A server that fails the connect is counted and skipped once.
+    let mut skip = None;
+    let (backend, target, _guard) = loop {
+        let Some(target) = pool.pick(*peer.ip(), skip) else {
+            if skip.is_none() {
+                debug!("virtual_server {vs}: no real server available for {peer}; closing");
+            } else {
                 reset(&client);
-                return;
-            };
-            let guard = ActiveGuard(second.counters.clone());
-            match connect(&second, pool.config.connect_timeout).await {
-                Ok(b) => (b, second, guard),
-                Err(e) => {
-                    second
-                        .counters
-                        .connect_failures
-                        .fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        };
+        let guard = ActiveGuard(target.counters.clone());
+        match open(target.addr, &early, pool.config.connect_timeout).await {
+            Ok(b) => break (b, target, guard),
+            Err(e) => {
+                target
+                    .counters
+                    .connect_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                if skip.is_some() {
                     debug!(
                         "virtual_server {vs}: {peer} -> {}: {e}; giving up",
-                        second.addr
+                        target.addr
                     );
                     reset(&client);
                     return;
                 }
+                debug!("virtual_server {vs}: {peer} -> {}: {e}", target.addr);
+                skip = target.index.or(Some(usize::MAX));
             }
         }
     };
-    tune(&backend);
+    target
+        .counters
+        .bytes_in
+        .fetch_add(early.len() as u64, Ordering::Relaxed);
+    drop(early);
     let activity = AtomicU64::new(0);
     // Directions that reached EOF: one = half-closed.
     let finished = AtomicU8::new(0);
@@ -146,8 +206,11 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
     let idle = async {
         let mut seen = activity.load(Ordering::Relaxed);
         let mut quiet = Duration::ZERO;
-        loop {
+        for wakeup in 0u64.. {
             tokio::time::sleep(HALF_CLOSED_TIMEOUT).await;
+            if wakeup == 0 {
+                keep_alive(&backend);
+            }
             let now = activity.load(Ordering::Relaxed);
             if now != seen {
                 seen = now;
@@ -156,9 +219,10 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
             }
             quiet += HALF_CLOSED_TIMEOUT;
             if finished.load(Ordering::Relaxed) > 0 || quiet >= IDLE_TIMEOUT {
-                return quiet;
+                break;
             }
         }
+        quiet
     };
     tokio::select! {
         r = both => match r {

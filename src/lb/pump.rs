@@ -1,19 +1,21 @@
-//! Moves the bytes of one direction of a proxied connection: socket -> pipe -> socket with
-//! splice(2), so payload never enters user space, or, where splice is refused, through a
-//! small buffer.
+//! Moves the bytes of one direction of a proxied connection. Small bursts (requests, short
+//! answers) are copied through a buffer on the stack: one recv and one send. Bulk transfers
+//! go socket -> pipe -> socket with splice(2), so their payload never enters user space
+//! (copied too where the kernel refuses splice).
 //!
-//! Nothing is allocated for an idle connection: a pipe (or buffer) is taken from a pool when
-//! bytes arrive and given back as soon as it is empty again, so thousands of idle
-//! connections hold no pipes. A pipe that still holds bytes when a connection dies is closed,
-//! never pooled.
+//! Nothing is allocated for an idle connection: a pipe is taken from a pool when bytes
+//! arrive and given back as soon as it is empty again, so thousands of idle connections hold
+//! no pipes, and the copy buffer lives only during a call. A pipe that still holds bytes when
+//! a connection dies is closed, never pooled.
 
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
+use socket2::SockRef;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -21,8 +23,9 @@ use tokio::net::TcpStream;
 const CHUNK: usize = 1 << 18;
 /// Pipes kept for reuse; more are closed when given back.
 const POOL_MAX: usize = 64;
-/// The copy fallback's buffer.
-const COPY_BUF: usize = 16 * 1024;
+/// Bursts up to this size are copied, bigger ones spliced (see [`pump`]). The buffer lives on
+/// the stack only while a burst is moved.
+const SMALL: usize = 16 * 1024;
 
 /// An empty pipe: (read end, write end).
 struct Pipe {
@@ -69,6 +72,10 @@ pub(super) enum PumpError {
 /// half-close travels through) unless the other direction has already finished (`finished`
 /// counts finished directions): then both sockets are about to be closed, which says the
 /// same with one syscall less. Every moved chunk is added to `bytes` and bumps `activity`.
+///
+/// Small bursts (requests, short answers) are copied: for a few hundred bytes one recv and
+/// one send cost less than two splices. A burst that fills [`SMALL`] means a bulk transfer
+/// is under way, and the next bursts go through a pipe until one is small again.
 pub(super) async fn pump(
     from: &TcpStream,
     to: &TcpStream,
@@ -76,10 +83,9 @@ pub(super) async fn pump(
     activity: &AtomicU64,
     finished: &AtomicU8,
 ) -> Result<(), PumpError> {
+    let mut bulk = false;
     loop {
-        let n = if NO_SPLICE.load(Ordering::Relaxed) {
-            copy_burst(from, to).await?
-        } else {
+        let n = if bulk && !NO_SPLICE.load(Ordering::Relaxed) {
             match splice_burst(from, to).await {
                 Err(PumpError::Read(e)) if e.raw_os_error() == Some(Errno::EINVAL as i32) => {
                     tracing::warn!("splice(2) refused ({e}): forwarding by copying instead");
@@ -88,6 +94,8 @@ pub(super) async fn pump(
                 }
                 r => r?,
             }
+        } else {
+            copy_burst(from, to).await?
         };
         if n == 0 {
             // EOF: pass the half-close on. The peer may already be gone; that is fine.
@@ -96,6 +104,7 @@ pub(super) async fn pump(
             }
             return Ok(());
         }
+        bulk = n >= SMALL;
         bytes.fetch_add(n as u64, Ordering::Relaxed);
         activity.fetch_add(1, Ordering::Relaxed);
     }
@@ -150,25 +159,58 @@ async fn splice_burst(from: &TcpStream, to: &TcpStream) -> Result<usize, PumpErr
     Ok(filled)
 }
 
-/// The same through a buffer that lives only while bytes are in flight.
+/// Waits for bytes and forwards what is there through a buffer on the stack; 0 = EOF. Only
+/// what `to` does not take at once is kept on the heap (and so in the connection's future)
+/// until it is written.
 async fn copy_burst(from: &TcpStream, to: &TcpStream) -> Result<usize, PumpError> {
-    let mut buf = vec![0u8; COPY_BUF];
-    let n = loop {
+    let (n, rest) = loop {
         from.readable().await.map_err(PumpError::Read)?;
-        match from.try_read(&mut buf) {
-            Ok(n) => break n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(PumpError::Read(e)),
+        if let Some(moved) = copy_now(from, to)? {
+            break moved;
         }
     };
     let mut done = 0;
-    while done < n {
-        to.writable().await.map_err(PumpError::Write)?;
-        match to.try_write(&buf[done..n]) {
+    while done < rest.len() {
+        match to.try_write(&rest[done..]) {
             Ok(k) => done += k,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                to.writable().await.map_err(PumpError::Write)?;
+            }
             Err(e) => return Err(PumpError::Write(e)),
         }
     }
     Ok(n)
+}
+
+/// One recv and one send, without waiting: the bytes read and those `to` did not take yet;
+/// `None` when there was nothing to read after all.
+fn copy_now(from: &TcpStream, to: &TcpStream) -> Result<Option<(usize, Vec<u8>)>, PumpError> {
+    let mut buf = [0u8; SMALL];
+    // As in splice_burst: a short read means drained, and tokio hears so now.
+    let mut drained = None;
+    let read = from.try_io(Interest::READABLE, || {
+        let n = (&*SockRef::from(from)).read(&mut buf)?;
+        if n > 0 && n < SMALL {
+            drained = Some(n);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    let n = match read {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match drained {
+            Some(n) => n,
+            None => return Ok(None),
+        },
+        Err(e) => return Err(PumpError::Read(e)),
+    };
+    if n == 0 {
+        return Ok(Some((0, Vec::new())));
+    }
+    let sent = match to.try_write(&buf[..n]) {
+        Ok(k) => k,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(PumpError::Write(e)),
+    };
+    Ok(Some((n, buf[sent..n].to_vec())))
 }
