@@ -320,8 +320,7 @@ impl Daemon {
     }
 
     fn serve_metrics(&self, addr: SocketAddr, listener: tokio::net::TcpListener) -> MetricsServer {
-        // The forwarder's per-server metrics plug in here as `MetricsSource`s.
-        let task = tokio::spawn(metrics::serve(listener, self.view.clone(), Vec::new()));
+        let task = tokio::spawn(metrics::serve(listener, self.view.clone()));
         MetricsServer { addr, task }
     }
 

@@ -7,12 +7,11 @@
 //! follow the keepalived exporter (gen2brain/keepalived_exporter: `keepalived_vrrp_*`) where
 //! it has one, so existing dashboards keep working; the rest are `vipd_*`.
 //!
-//! Other subsystems add their metrics through [`MetricsSource`] (the forwarder's virtual and
-//! real servers are meant to plug in there).
+//! The forwarder's pools come from the same snapshot: `vipd_lb_*`, labelled with the
+//! virtual server and the real server (`IP:PORT`).
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -27,12 +26,6 @@ use tracing::{debug, warn};
 
 use crate::control::proto::Status;
 use crate::control::server::View;
-
-/// A subsystem that adds its own metrics to every scrape.
-pub trait MetricsSource: Send + Sync {
-    /// Registers this scrape's metrics (fresh values) in `registry`.
-    fn register(&self, registry: &mut Registry);
-}
 
 /// Labels of every per-instance metric, as the keepalived exporter names them.
 type Labels = Vec<(&'static str, String)>;
@@ -66,72 +59,83 @@ fn exporter_drop_name(reason: &str) -> Option<&'static str> {
     })
 }
 
-/// The whole page for one status snapshot, plus `sources`.
-pub fn render(status: &Status, sources: &[Arc<dyn MetricsSource>]) -> String {
+/// The whole page for one status snapshot.
+pub fn render(status: &Status) -> String {
     let mut registry = Registry::default();
     let up: Gauge = Gauge::default();
     up.set(1);
     registry.register("keepalived_up", "vipd is running", up);
+    vrrp(&mut registry, status);
+    lb(&mut registry, status);
+    let mut page = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut page, &registry);
+    page
+}
 
-    let gauges = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<Labels, Gauge>::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-    let counters = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Counters::default();
-        registry.register(name, help, family.clone());
-        family
-    };
+fn gauges(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
+    let family = Family::<Labels, Gauge>::default();
+    registry.register(name, help, family.clone());
+    family
+}
+
+fn counters(registry: &mut Registry, name: &str, help: &str) -> Counters {
+    let family = Counters::default();
+    registry.register(name, help, family.clone());
+    family
+}
+
+/// Per-instance VRRP metrics.
+fn vrrp(registry: &mut Registry, status: &Status) {
     let state = gauges(
-        &mut registry,
+        registry,
         "keepalived_vrrp_state",
         "State of the instance: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT",
     );
-    let priority = gauges(&mut registry, "vipd_vrrp_priority", "Configured priority");
+    let priority = gauges(registry, "vipd_vrrp_priority", "Configured priority");
     let effective = gauges(
-        &mut registry,
+        registry,
         "vipd_vrrp_effective_priority",
         "Priority advertised now (base adjusted by tracked checks)",
     );
     let maintenance = gauges(
-        &mut registry,
+        registry,
         "vipd_vrrp_maintenance",
         "1 while in maintenance mode (stays backup)",
     );
     let vip_present = gauges(
-        &mut registry,
+        registry,
         "vipd_vrrp_vip_present",
         "1 when the kernel has the virtual address on its interface",
     );
     let sent = counters(
-        &mut registry,
+        registry,
         "keepalived_vrrp_advert_sent",
         "Advertisements sent",
     );
     let rcvd = counters(
-        &mut registry,
+        registry,
         "keepalived_vrrp_advert_rcvd",
         "Advertisements received that passed every check",
     );
     let become_master = counters(
-        &mut registry,
+        registry,
         "keepalived_vrrp_become_master",
         "Times the instance became master",
     );
     let release_master = counters(
-        &mut registry,
+        registry,
         "keepalived_vrrp_release_master",
         "Times the instance stopped being master",
     );
-    let transitions = counters(&mut registry, "vipd_vrrp_transitions", "State changes");
+    let transitions = counters(registry, "vipd_vrrp_transitions", "State changes");
     let garps = counters(
-        &mut registry,
+        registry,
         "vipd_vrrp_garps_sent",
         "Gratuitous ARP packets sent",
     );
     let dropped = counters(
-        &mut registry,
+        registry,
         "vipd_vrrp_dropped",
         "Received packets dropped, by reason (RFC 3768 section 7.1 checks)",
     );
@@ -147,7 +151,7 @@ pub fn render(status: &Status, sources: &[Arc<dyn MetricsSource>]) -> String {
         "keepalived_vrrp_advert_interval_err",
     ] {
         let family = counters(
-            &mut registry,
+            registry,
             name,
             "Received packets dropped for this reason (keepalived exporter name)",
         );
@@ -200,13 +204,98 @@ pub fn render(status: &Status, sources: &[Arc<dyn MetricsSource>]) -> String {
                 .set(i64::from(vip.present));
         }
     }
-    for source in sources {
-        source.register(&mut registry);
+}
+
+/// Per-pool and per-real-server forwarder metrics.
+fn lb(registry: &mut Registry, status: &Status) {
+    let quorum = gauges(
+        registry,
+        "vipd_lb_quorum_up",
+        "1 while the virtual server has quorum (else new connections go to sorry_server)",
+    );
+    let up = gauges(
+        registry,
+        "vipd_lb_real_server_up",
+        "1 while the real server passes its checks",
+    );
+    let weight = gauges(
+        registry,
+        "vipd_lb_real_server_weight",
+        "Configured weight (0 = drain)",
+    );
+    let effective = gauges(
+        registry,
+        "vipd_lb_real_server_effective_weight",
+        "Weight the scheduler uses now (0 while down)",
+    );
+    let active = gauges(
+        registry,
+        "vipd_lb_active_connections",
+        "Connections open now",
+    );
+    let total = counters(registry, "vipd_lb_connections", "Connections forwarded");
+    let bytes_in = counters(
+        registry,
+        "vipd_lb_bytes_in",
+        "Bytes from clients to the server",
+    );
+    let bytes_out = counters(
+        registry,
+        "vipd_lb_bytes_out",
+        "Bytes from the server to clients",
+    );
+    let connect_failures = counters(
+        registry,
+        "vipd_lb_connect_failures",
+        "Forwarding connects that failed (refused, timed out)",
+    );
+    let check_failures = counters(
+        registry,
+        "vipd_lb_check_failures",
+        "Health checks that failed",
+    );
+    let transitions = counters(
+        registry,
+        "vipd_lb_real_server_transitions",
+        "UP/DOWN changes",
+    );
+    for vs in &status.virtual_servers {
+        let pool: Labels = vec![("virtual_server", vs.addr.clone())];
+        quorum.get_or_create(&pool).set(i64::from(vs.quorum_up));
+        for rs in &vs.real_servers {
+            let mut labels = pool.clone();
+            labels.push(("real_server", rs.addr.clone()));
+            up.get_or_create(&labels).set(i64::from(rs.state == "UP"));
+            weight.get_or_create(&labels).set(rs.weight.into());
+            effective
+                .get_or_create(&labels)
+                .set(rs.effective_weight.into());
+            active
+                .get_or_create(&labels)
+                .set(rs.active_connections.into());
+            total.get_or_create(&labels).inc_by(rs.total_connections);
+            bytes_in.get_or_create(&labels).inc_by(rs.bytes_in);
+            bytes_out.get_or_create(&labels).inc_by(rs.bytes_out);
+            connect_failures
+                .get_or_create(&labels)
+                .inc_by(rs.connect_failures);
+            check_failures
+                .get_or_create(&labels)
+                .inc_by(rs.check_failures);
+            transitions.get_or_create(&labels).inc_by(rs.transitions);
+        }
+        if let Some(sorry) = &vs.sorry_server {
+            let mut labels = pool.clone();
+            labels.push(("real_server", sorry.clone()));
+            labels.push(("sorry_server", "1".into()));
+            active
+                .get_or_create(&labels)
+                .set(vs.sorry_active_connections.into());
+            total
+                .get_or_create(&labels)
+                .inc_by(vs.sorry_total_connections);
+        }
     }
-    let mut page = String::new();
-    // Writing into a String cannot fail.
-    let _ = encode(&mut page, &registry);
-    page
 }
 
 /// Binds the metrics listener; an error names the address.
@@ -217,15 +306,13 @@ pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Serves `GET /metrics` until the task is dropped.
-pub async fn serve(listener: TcpListener, view: View, sources: Vec<Arc<dyn MetricsSource>>) {
-    let sources: Arc<[Arc<dyn MetricsSource>]> = sources.into();
+pub async fn serve(listener: TcpListener, view: View) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let view = view.clone();
-                let sources = sources.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(stream, &view, &sources).await {
+                    if let Err(e) = answer(stream, &view).await {
                         debug!("metrics client {peer}: {e}");
                     }
                 });
@@ -242,11 +329,7 @@ pub async fn serve(listener: TcpListener, view: View, sources: Vec<Arc<dyn Metri
 const MAX_HEAD: usize = 8 * 1024;
 
 /// One request, one answer, then close (`Connection: close`), within 5 s.
-async fn answer(
-    mut stream: TcpStream,
-    view: &View,
-    sources: &[Arc<dyn MetricsSource>],
-) -> io::Result<()> {
+async fn answer(mut stream: TcpStream, view: &View) -> io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     let read_head = async {
@@ -271,7 +354,7 @@ async fn answer(
         ("GET", "/metrics") => (
             "200 OK",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            render(&view.snapshot().await, sources),
+            render(&view.snapshot().await),
         ),
         ("GET", _) => (
             "404 Not Found",
@@ -296,7 +379,9 @@ async fn answer(
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::control::proto::{Counters, InstanceStatus, VipStatus};
+    use crate::control::proto::{
+        Counters, InstanceStatus, RealServerStatus, VipStatus, VirtualServerStatus,
+    };
 
     fn status() -> Status {
         let mut counters = Counters {
@@ -339,7 +424,7 @@ mod test {
 
     #[test]
     fn page_has_exporter_names_and_every_counter() {
-        let page = render(&status(), &[]);
+        let page = render(&status());
         let lines: Vec<&str> = page.lines().collect();
         let has = |needle: &str| lines.iter().any(|l| l.starts_with(needle));
         assert!(
@@ -368,18 +453,48 @@ mod test {
         assert_eq!(lines.last(), Some(&"# EOF"));
     }
 
-    struct Extra;
-    impl MetricsSource for Extra {
-        fn register(&self, registry: &mut Registry) {
-            let g: Gauge = Gauge::default();
-            g.set(5);
-            registry.register("vipd_lb_test", "an extension", g);
-        }
-    }
-
     #[test]
-    fn sources_extend_the_page() {
-        let page = render(&status(), &[Arc::new(Extra)]);
-        assert!(page.contains("\nvipd_lb_test 5\n"), "{page}");
+    fn pools_and_real_servers_are_on_the_page() {
+        let mut st = status();
+        st.virtual_servers = vec![VirtualServerStatus {
+            addr: "10.0.0.100:80".into(),
+            lb_algo: "rr".into(),
+            quorum_up: true,
+            sorry_server: Some("10.0.0.9:80".into()),
+            sorry_active_connections: 0,
+            sorry_total_connections: 3,
+            real_servers: vec![RealServerStatus {
+                addr: "10.0.0.1:80".into(),
+                state: "DOWN".into(),
+                weight: 2,
+                effective_weight: 0,
+                active_connections: 1,
+                total_connections: 40,
+                bytes_in: 1000,
+                bytes_out: 5000,
+                connect_failures: 2,
+                check_failures: 6,
+                transitions: 1,
+                last_transition: None,
+            }],
+        }];
+        let page = render(&st);
+        let rs = r#"{virtual_server="10.0.0.100:80",real_server="10.0.0.1:80"}"#;
+        for line in [
+            r#"vipd_lb_quorum_up{virtual_server="10.0.0.100:80"} 1"#.to_string(),
+            format!("vipd_lb_real_server_up{rs} 0"),
+            format!("vipd_lb_real_server_weight{rs} 2"),
+            format!("vipd_lb_real_server_effective_weight{rs} 0"),
+            format!("vipd_lb_active_connections{rs} 1"),
+            format!("vipd_lb_connections_total{rs} 40"),
+            format!("vipd_lb_bytes_in_total{rs} 1000"),
+            format!("vipd_lb_bytes_out_total{rs} 5000"),
+            format!("vipd_lb_connect_failures_total{rs} 2"),
+            format!("vipd_lb_check_failures_total{rs} 6"),
+            format!("vipd_lb_real_server_transitions_total{rs} 1"),
+            r#"vipd_lb_connections_total{virtual_server="10.0.0.100:80",real_server="10.0.0.9:80",sorry_server="1"} 3"#.to_string(),
+        ] {
+            assert!(page.lines().any(|l| l == line), "no `{line}` in\n{page}");
+        }
     }
 }
