@@ -301,6 +301,107 @@ fn distribution_per_algorithm_weights_persistence_and_drain() {
 }
 
 #[test]
+fn reload_reconfigures_pools_in_place_and_metrics_follow() {
+    let mut p = PoolLab::new("lb-reload");
+    let plain = "        weight 1";
+    let first = p.vs(80, "    lb_algo rr", &[(0, plain), (1, plain)]);
+    let conf = |p: &PoolLab, pools: &str| {
+        p.conf(A, pools).replacen(
+            "router_id h1\n",
+            "router_id h1\n    metrics_listen 127.0.0.1:9650\n",
+            1,
+        )
+    };
+    let first_conf = conf(&p, &first);
+    p.lab.start(A, Kind::Vipd, &first_conf);
+    p.wait_vip_on(A);
+    let vs80 = p.vip_port(80);
+    let vs81 = p.vip_port(81);
+    let names = ["rs1", "rs2", "rs3"];
+    let (got, errors) = ids(&p.lab, vs80.clone(), 20);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [10, 10, 0]);
+    // Open across both reloads; rr sends it to rs1.
+    let addr = vs80.clone();
+    let mut held = p.lab.in_client(move || hold(&addr));
+
+    // rs3 joins port 80 with weight 2 under wrr; port 81 appears.
+    let w2 = "        weight 2";
+    let second = [
+        p.vs(80, "    lb_algo wrr", &[(0, plain), (1, plain), (2, w2)]),
+        p.vs(81, "    lb_algo rr", &[(2, plain)]),
+    ]
+    .concat();
+    p.lab.write_conf(A, &conf(&p, &second));
+    let r = p.lab.vipctl(A, &["reload"]);
+    assert_eq!(r.code, 0, "{r:?}\n{}", p.lab.log_tail(A, 20));
+    assert!(
+        r.stdout.contains(&format!("pools changed {vs80}")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("pools added {vs81}")),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("unchanged  VI_1"), "{}", r.stdout);
+    let (got, errors) = ids(&p.lab, vs80.clone(), 40);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        tally(&got, &names),
+        [10, 10, 20],
+        "wrr 1:1:2 after the reload"
+    );
+    let (got, errors) = ids(&p.lab, vs81.clone(), 5);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [0, 0, 5]);
+    // Counters and the open connection carried over.
+    let totals = p.per_server(A, &vs80, "total_connections");
+    assert_eq!(totals, [21, 20, 20], "connections per server");
+    assert_eq!(p.per_server(A, &vs80, "active_connections")[0], 1);
+    let page = p.lab.http_get(A, "127.0.0.1:9650", "/metrics");
+    let rs3 = format!("{}:{RS_PORT}", p.rs_addr(2));
+    for line in [
+        format!("vipd_lb_connections_total{{virtual_server=\"{vs80}\",real_server=\"{rs3}\"}} 20"),
+        format!("vipd_lb_connections_total{{virtual_server=\"{vs81}\",real_server=\"{rs3}\"}} 5"),
+        format!("vipd_lb_real_server_up{{virtual_server=\"{vs80}\",real_server=\"{rs3}\"}} 1"),
+    ] {
+        assert!(page.lines().any(|l| l == line), "no `{line}` in\n{page}");
+    }
+
+    // Port 80 goes: it stops accepting, and the held connection still gets its answer.
+    let last = p.vs(81, "    lb_algo rr", &[(2, plain)]);
+    p.lab.write_conf(A, &conf(&p, &last));
+    let r = p.lab.vipctl(A, &["reload"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!("pools removed {vs80}")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("pools kept {vs81}")),
+        "{}",
+        r.stdout
+    );
+    let addr = vs80.clone();
+    let refused = p.lab.in_client(move || {
+        wait_for(
+            || TcpStream::connect_timeout(&addr.parse().unwrap(), secs(1)).is_err(),
+            secs(5),
+        )
+        .is_some()
+    });
+    assert!(refused, "{vs80} still accepts after its removal");
+    held.set_read_timeout(Some(secs(5))).unwrap();
+    held.write_all(b"GET /id HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    held.read_to_end(&mut answer).unwrap();
+    assert_eq!(parse(&answer).map(|(_, b)| b), Some("rs1".into()));
+}
+
+#[test]
 fn killed_server_sorry_server_and_recovery() {
     let mut p = PoolLab::new("lb-health");
     let sorry_host = RS[2];

@@ -102,6 +102,8 @@ pub struct Options {
     pub socket_group: Option<String>,
     /// How the file was read at startup (config id, host checks); reload reads it the same.
     pub load: LoadOptions,
+    /// `--lb-threads`: forwarding threads for the virtual servers.
+    pub lb_threads: usize,
 }
 
 /// A started instance, as the daemon keeps it.
@@ -142,6 +144,8 @@ struct Daemon {
     sync_tx: mpsc::UnboundedSender<MemberChange>,
     /// Notify scripts of each sync group, by group name.
     group_notifiers: HashMap<String, Notifier>,
+    /// The virtual_server forwarder.
+    lb: Lb,
 }
 
 /// Runs the agent until SIGTERM or SIGINT, then leaves cleanly.
@@ -182,7 +186,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     };
 
     // Listeners last: a port in use stops the start before anything changes.
-    let lb = Lb::start(&config.virtual_servers)?;
+    let lb = Lb::start(&config.virtual_servers, options.lb_threads)?;
 
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {
@@ -207,6 +211,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         checks,
         sync_tx,
         group_notifiers,
+        lb,
     };
     for setup in setups {
         let running = daemon.start(setup);
@@ -266,7 +271,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         }
     };
     daemon.metrics = None;
-    lb.stop();
+    daemon.lb.stop();
     shutdown(daemon.running, signal_name).await;
     for (_, n) in daemon.group_notifiers {
         n.finish(crate::notify::TIMEOUT).await;
@@ -431,20 +436,11 @@ impl Daemon {
                 return Err(message);
             }
         };
-        let mut new = loaded.config;
+        let new = loaded.config;
         let mut summary = ReloadSummary {
             warnings: loaded.warnings.iter().map(|w| w.to_string()).collect(),
             ..ReloadSummary::default()
         };
-        if new.virtual_servers != self.config.virtual_servers {
-            // The forwarder is built once: keep describing what really runs.
-            summary.warnings.push(
-                "virtual_server changes take effect when vipd restarts; the running pools \
-                 are unchanged"
-                    .to_string(),
-            );
-            new.virtual_servers = self.config.virtual_servers.clone();
-        }
         for w in &summary.warnings {
             warn!("{w}");
         }
@@ -479,6 +475,10 @@ impl Daemon {
                 }
             }
         }
+        let pools = match self.lb.prepare(&new.virtual_servers) {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(&e.to_string())),
+        };
         let mut metrics = None;
         if let Some(addr) = new.metrics_listen
             && new.metrics_listen != self.metrics.as_ref().map(|m| m.addr)
@@ -573,16 +573,26 @@ impl Daemon {
                 n.finish(crate::notify::TIMEOUT).await;
             }
         }
+        let pools = self.lb.apply(pools);
+        summary.pools_unchanged = pools.unchanged;
+        summary.pools_changed = pools.changed;
+        summary.pools_added = pools.added;
+        summary.pools_removed = pools.removed;
         self.config = new;
         self.publish();
         info!(
-            "reloaded {}: {} unchanged, {} added, {} removed, {} with new VIPs, {} restarted",
+            "reloaded {}: {} unchanged, {} added, {} removed, {} with new VIPs, {} restarted; \
+             virtual servers: {} unchanged, {} changed, {} added, {} removed",
             path.display(),
             summary.unchanged.len(),
             summary.added.len(),
             summary.removed.len(),
             summary.vips_changed.len(),
-            summary.restarted.len()
+            summary.restarted.len(),
+            summary.pools_unchanged.len(),
+            summary.pools_changed.len(),
+            summary.pools_added.len(),
+            summary.pools_removed.len()
         );
         Ok(summary)
     }

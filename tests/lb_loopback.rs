@@ -85,6 +85,9 @@ async fn hello(vs: SocketAddrV4) -> (TcpStream, u8) {
     (s, id[0] - b'0')
 }
 
+/// Forwarding threads: more than one, so listeners share the port (SO_REUSEPORT).
+const THREADS: usize = 2;
+
 /// The tests run one at a time: the descriptor count is the whole process's.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -101,7 +104,7 @@ async fn round_robin_and_the_server_speaks_first() {
         echo_backend(2).await,
     ];
     let vs = pool(&b, LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
     let mut ids = Vec::new();
     for _ in 0..6 {
         ids.push(hello(vs.addr).await.1);
@@ -122,7 +125,7 @@ async fn bulk_bytes_arrive_intact_and_half_close_passes_through() {
     let _serial = SERIAL.lock().await;
     let b = [echo_backend(0).await];
     let vs = pool(&b, LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
     let (s, _) = hello(vs.addr).await;
     let (mut r, mut w) = s.into_split();
     let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
@@ -153,7 +156,7 @@ async fn a_refused_connect_moves_to_the_next_server() {
     let dead = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
     let live = echo_backend(1).await;
     let vs = pool(&[dead, live], LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
     for _ in 0..4 {
         assert_eq!(
             hello(vs.addr).await.1,
@@ -173,7 +176,7 @@ async fn bytes_sent_before_the_connect_survive_a_refused_server() {
     let dead = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
     let live = echo_backend(1).await;
     let vs = pool(&[dead, live], LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
     for i in 0..4 {
         // Sent at once, so the forwarder reads it before it connects to a server.
         let mut s = TcpStream::connect(vs.addr).await.unwrap();
@@ -195,11 +198,91 @@ async fn bytes_sent_before_the_connect_survive_a_refused_server() {
 }
 
 #[tokio::test]
+async fn reload_keeps_listeners_and_state_and_open_connections() {
+    let _serial = SERIAL.lock().await;
+    let b = [
+        echo_backend(0).await,
+        echo_backend(1).await,
+        echo_backend(2).await,
+    ];
+    let a = pool(&b[..2], LbAlgo::Rr);
+    let mut lb = Lb::start(std::slice::from_ref(&a), THREADS).unwrap();
+    let ids: Vec<u8> = ids_through(a.addr, 4).await;
+    assert_eq!(ids, [0, 1, 0, 1]);
+    // Held open across every reload below.
+    let (mut held, held_id) = hello(a.addr).await;
+
+    // A port taken by a socket without SO_REUSEPORT: the reload is refused, nothing changes.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut blocked = pool(&b, LbAlgo::Rr);
+    blocked.addr = v4(taken.local_addr().unwrap());
+    assert!(lb.prepare(&[a.clone(), blocked]).is_err());
+    assert_eq!(lb.view().status().len(), 1);
+
+    // Same address, a third server and a new weight: same listeners, counters kept.
+    let mut a2 = pool(&b, LbAlgo::Wrr);
+    a2.addr = a.addr;
+    a2.real_servers[0].weight = 2;
+    let c = pool(&b[2..], LbAlgo::Rr);
+    let plan = lb.prepare(&[a2.clone(), c.clone()]).unwrap();
+    let changes = lb.apply(plan);
+    assert_eq!(changes.changed, [a.addr.to_string()]);
+    assert_eq!(changes.added, [c.addr.to_string()]);
+    let st = lb.view().status();
+    assert_eq!(st.len(), 2);
+    assert_eq!(st[0].lb_algo, "wrr");
+    let totals: Vec<u64> = st[0]
+        .real_servers
+        .iter()
+        .map(|r| r.total_connections)
+        .collect();
+    assert_eq!(totals, [3, 2, 0], "counters survive the reload: {st:?}");
+    assert_eq!(
+        st[0].real_servers[usize::from(held_id)].active_connections,
+        1
+    );
+    let mut ids = ids_through(a.addr, 8).await;
+    ids.sort();
+    assert_eq!(ids, [0, 0, 0, 0, 1, 1, 2, 2], "wrr 2:1:1 after the reload");
+    assert_eq!(ids_through(c.addr, 2).await, [2, 2]);
+
+    // The first pool goes away: its port closes, its open connection finishes normally.
+    let plan = lb.prepare(std::slice::from_ref(&c)).unwrap();
+    let changes = lb.apply(plan);
+    assert_eq!(changes.removed, [a.addr.to_string()]);
+    assert_eq!(changes.unchanged, [c.addr.to_string()]);
+    // The forwarding threads close their listeners as soon as they hear of it.
+    let mut closed = false;
+    for _ in 0..200 {
+        if TcpStream::connect(a.addr).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(closed, "removed pool still listening after 2 s");
+    held.write_all(b"still here\n").await.unwrap();
+    let mut echo = [0u8; 11];
+    held.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"still here\n");
+    lb.stop();
+}
+
+/// The ids of `n` backends reached one after the other through `vs`.
+async fn ids_through(vs: SocketAddrV4, n: usize) -> Vec<u8> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(hello(vs).await.1);
+    }
+    ids
+}
+
+#[tokio::test]
 async fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
     let _serial = SERIAL.lock().await;
     let b = [echo_backend(0).await, echo_backend(1).await];
     let vs = pool(&b, LbAlgo::Lc);
-    let lb = Lb::start(std::slice::from_ref(&vs)).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
     // Warm up: pipes enter the pool, the runtime settles.
     for _ in 0..20 {
         let (mut s, _) = hello(vs.addr).await;

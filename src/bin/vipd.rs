@@ -59,6 +59,9 @@ fn main() -> ExitCode {
         socket_path: args.socket.clone(),
         socket_group: args.socket_group.clone(),
         load: load_options,
+        lb_threads: args
+            .lb_threads
+            .map_or_else(vipd::lb::default_threads, usize::from),
     };
     match runtime.block_on(vipd::daemon::run(loaded.config, options)) {
         Ok(()) => ExitCode::SUCCESS,

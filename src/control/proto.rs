@@ -111,6 +111,18 @@ pub struct ReloadSummary {
     pub restarted: Vec<String>,
     /// Warnings of the new configuration (keywords vipd accepts but ignores, ...).
     pub warnings: Vec<String>,
+    /// Virtual servers (`IP:PORT`) left as they were.
+    #[serde(default)]
+    pub pools_unchanged: Vec<String>,
+    /// Virtual servers reconfigured on their listeners (servers keep their state).
+    #[serde(default)]
+    pub pools_changed: Vec<String>,
+    /// Virtual servers now listening.
+    #[serde(default)]
+    pub pools_added: Vec<String>,
+    /// Virtual servers no longer listening (their open connections finish).
+    #[serde(default)]
+    pub pools_removed: Vec<String>,
 }
 
 /// How a handover of one instance ended.

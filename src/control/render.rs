@@ -170,6 +170,10 @@ pub fn reload(summary: &ReloadSummary) -> String {
         ("removed", &summary.removed),
         ("new VIPs", &summary.vips_changed),
         ("restarted", &summary.restarted),
+        ("pools kept", &summary.pools_unchanged),
+        ("pools changed", &summary.pools_changed),
+        ("pools added", &summary.pools_added),
+        ("pools removed", &summary.pools_removed),
     ] {
         if !names.is_empty() {
             let _ = writeln!(out, "  {what:<10} {}", names.join(", "));

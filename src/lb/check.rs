@@ -166,8 +166,10 @@ pub(super) async fn run(pool: Arc<Pool>, index: usize, check_index: usize) {
     };
     let vs = pool.config.addr;
     let rs = server.addr;
-    // Starting state as the pool sees it: up unless alpha.
-    let mut up = !pool.config.alpha;
+    // Where the pool stands: up unless alpha at start; after a reload, as it was.
+    let Some(mut up) = pool.check_passing(index, check_index) else {
+        return;
+    };
     let mut failures = 0u32;
     let mut successes = 0u32;
     loop {

@@ -7,18 +7,23 @@
 //! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them.
 //! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life.
 //! - `pump`: the bytes: small bursts copied, bulk by splice(2) through pooled pipes.
+//! - `worker`: the forwarding threads, one listener per virtual server each.
 //!
 //! [`Lb::start`] binds every listener first (so a port in use stops the daemon before it
-//! changes anything), then starts the checkers and the accept loops on the current tokio
-//! runtime. [`Lb::stop`] ends them all.
+//! changes anything), then starts the forwarding threads and, on the caller's runtime, the
+//! checkers. A reload is two steps in the same spirit: [`Lb::prepare`] binds what is new
+//! (and can fail, changing nothing), [`Lb::apply`] switches. [`Lb::stop`] ends it all.
 
 mod check;
 mod pool;
 mod proxy;
 mod pump;
 pub mod sched;
+mod worker;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+use std::sync::{Arc, RwLock};
 
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -27,14 +32,15 @@ pub use pump::pooled_pipes;
 
 use crate::config::VirtualServer;
 use crate::control::proto::VirtualServerStatus;
-use pool::Pool;
+use pool::{Pool, PoolCell};
+use worker::Workers;
 
-/// A listener that could not be opened.
+/// A listener that could not be opened, or a forwarding thread that could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("virtual_server {addr}: cannot listen: {source}")]
 pub struct LbError {
     /// The virtual server's address.
-    pub addr: std::net::SocketAddrV4,
+    pub addr: SocketAddrV4,
     /// Why.
     pub source: std::io::Error,
 }
@@ -44,75 +50,220 @@ const FDS_PER_CONNECTION: u64 = 6;
 /// Below this many concurrent connections' worth of descriptors, say so at startup.
 const MIN_CONNECTIONS: u64 = 10_000;
 
-/// The running forwarder: every pool's state and the tasks serving it.
-#[derive(Default)]
-pub struct Lb {
-    pools: Vec<Arc<Pool>>,
-    tasks: Vec<JoinHandle<()>>,
+/// The forwarding threads to run when not told: one per CPU vipd may use.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// A cheap handle on the pools' state, for the control socket.
+/// One virtual server being served.
+struct Served {
+    /// Its listeners' id in the workers.
+    id: u64,
+    cell: Arc<PoolCell>,
+    checkers: Vec<JoinHandle<()>>,
+}
+
+impl Served {
+    fn stop_checkers(&mut self) {
+        for t in self.checkers.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// The running forwarder: every pool's state, its checkers and the forwarding threads.
+pub struct Lb {
+    served: Vec<Served>,
+    workers: Option<Workers>,
+    threads: usize,
+    next_id: u64,
+    view: LbView,
+}
+
+/// A cheap handle on the pools' state, for the control socket; follows reloads.
 #[derive(Clone, Default)]
 pub struct LbView {
-    pools: Vec<Arc<Pool>>,
+    cells: Arc<RwLock<Vec<Arc<PoolCell>>>>,
 }
 
 impl LbView {
     /// The status of every virtual server, in config order.
     pub fn status(&self) -> Vec<VirtualServerStatus> {
-        self.pools.iter().map(|p| p.status()).collect()
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        cells.iter().map(|c| c.get().status()).collect()
     }
 }
 
+/// What [`Lb::prepare`] readied: the new configuration and the listeners of its new virtual
+/// servers, bound already.
+pub struct LbPlan {
+    config: Vec<VirtualServer>,
+    bound: HashMap<SocketAddrV4, Vec<std::net::TcpListener>>,
+}
+
+/// What a reload did to the virtual servers (their `IP:PORT`s).
+#[derive(Debug, Default)]
+pub struct LbChanges {
+    /// Left as they were.
+    pub unchanged: Vec<String>,
+    /// Reconfigured in place: same listeners, servers keep their state.
+    pub changed: Vec<String>,
+    /// Listening now.
+    pub added: Vec<String>,
+    /// No longer listening; their open connections finish.
+    pub removed: Vec<String>,
+}
+
 impl Lb {
-    /// Binds every virtual server's listener, then starts checkers and accept loops.
-    pub fn start(config: &[VirtualServer]) -> Result<Lb, LbError> {
-        if config.is_empty() {
-            return Ok(Lb::default());
-        }
-        check_nofile(config.len());
-        let mut listeners = Vec::new();
-        for vs in config {
-            let l = proxy::listen(vs.addr).map_err(|source| LbError {
-                addr: vs.addr,
+    /// Binds every virtual server's listeners (one per forwarding thread), then starts
+    /// `threads` forwarding threads (none without virtual servers) and the checkers.
+    pub fn start(config: &[VirtualServer], threads: usize) -> Result<Lb, LbError> {
+        let mut lb = Lb {
+            served: Vec::new(),
+            workers: None,
+            threads: threads.max(1),
+            next_id: 0,
+            view: LbView::default(),
+        };
+        let plan = lb.prepare(config)?;
+        if let Some(first) = config.first() {
+            check_nofile(config.len());
+            lb.workers = Some(Workers::spawn(lb.threads).map_err(|source| LbError {
+                addr: first.addr,
                 source,
-            })?;
-            listeners.push(l);
+            })?);
         }
-        let mut lb = Lb::default();
-        for (vs, listener) in config.iter().zip(listeners) {
-            let pool = Pool::new(vs.clone());
-            for (i, rs) in vs.real_servers.iter().enumerate() {
-                for c in 0..rs.checks.len() {
-                    lb.tasks.push(tokio::spawn(check::run(pool.clone(), i, c)));
+        lb.apply(plan);
+        Ok(lb)
+    }
+
+    /// Binds the listeners of the virtual servers in `config` that are not served yet. An
+    /// error leaves everything as it was.
+    pub fn prepare(&self, config: &[VirtualServer]) -> Result<LbPlan, LbError> {
+        let mut bound = HashMap::new();
+        for vs in config {
+            if self.position(vs.addr).is_some() {
+                continue;
+            }
+            let listeners = (0..self.threads)
+                .map(|_| proxy::listen(vs.addr))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|source| LbError {
+                    addr: vs.addr,
+                    source,
+                })?;
+            bound.insert(vs.addr, listeners);
+        }
+        Ok(LbPlan {
+            config: config.to_vec(),
+            bound,
+        })
+    }
+
+    /// Serves `plan`'s configuration: new virtual servers start, removed ones stop
+    /// listening (open connections finish), changed ones get a successor pool on the same
+    /// listeners, unchanged ones are left alone.
+    pub fn apply(&mut self, mut plan: LbPlan) -> LbChanges {
+        let mut changes = LbChanges::default();
+        if !plan.config.is_empty() && self.workers.is_none() {
+            check_nofile(plan.config.len());
+            match Workers::spawn(self.threads) {
+                Ok(w) => self.workers = Some(w),
+                Err(e) => {
+                    warn!("cannot start the forwarding threads: {e}; no virtual_server is served")
                 }
             }
-            lb.tasks
-                .push(tokio::spawn(proxy::serve(listener, pool.clone())));
-            info!(
-                "virtual_server {}: listening ({} real server(s), lb_algo {})",
-                vs.addr,
-                vs.real_servers.len(),
-                vs.lb_algo.as_str()
-            );
-            lb.pools.push(pool);
         }
-        Ok(lb)
+        let mut old: Vec<Option<Served>> = self.served.drain(..).map(Some).collect();
+        for vs in &plan.config {
+            let addr = vs.addr.to_string();
+            let before = old
+                .iter_mut()
+                .find(|s| {
+                    s.as_ref()
+                        .is_some_and(|s| s.cell.get().config.addr == vs.addr)
+                })
+                .and_then(Option::take);
+            let served = match before {
+                Some(s) if s.cell.get().config == *vs => {
+                    changes.unchanged.push(addr);
+                    s
+                }
+                Some(mut s) => {
+                    s.stop_checkers();
+                    let pool = s.cell.get().successor(vs.clone());
+                    s.checkers = start_checkers(&pool);
+                    s.cell.replace(pool);
+                    info!(
+                        "virtual_server {addr}: reconfigured ({} real server(s), lb_algo {})",
+                        vs.real_servers.len(),
+                        vs.lb_algo.as_str()
+                    );
+                    changes.changed.push(addr);
+                    s
+                }
+                None => {
+                    let Some(listeners) = plan.bound.remove(&vs.addr) else {
+                        continue;
+                    };
+                    let pool = Pool::new(vs.clone());
+                    let served = Served {
+                        id: self.next_id,
+                        checkers: start_checkers(&pool),
+                        cell: PoolCell::new(pool),
+                    };
+                    self.next_id += 1;
+                    if let Some(w) = &self.workers {
+                        w.serve(served.id, listeners, &served.cell);
+                    }
+                    info!(
+                        "virtual_server {addr}: listening ({} real server(s), lb_algo {}, {} thread(s))",
+                        vs.real_servers.len(),
+                        vs.lb_algo.as_str(),
+                        self.threads
+                    );
+                    changes.added.push(addr);
+                    served
+                }
+            };
+            self.served.push(served);
+        }
+        for mut gone in old.into_iter().flatten() {
+            gone.stop_checkers();
+            if let Some(w) = &self.workers {
+                w.retire(gone.id);
+            }
+            let addr = gone.cell.get().config.addr;
+            info!("virtual_server {addr}: removed; its open connections finish");
+            changes.removed.push(addr.to_string());
+        }
+        *self.view.cells.write().unwrap_or_else(|e| e.into_inner()) =
+            self.served.iter().map(|s| s.cell.clone()).collect();
+        changes
+    }
+
+    fn position(&self, addr: SocketAddrV4) -> Option<usize> {
+        self.served
+            .iter()
+            .position(|s| s.cell.get().config.addr == addr)
     }
 
     /// A handle for status.
     pub fn view(&self) -> LbView {
-        LbView {
-            pools: self.pools.clone(),
-        }
+        self.view.clone()
     }
 
-    /// Stops listening and checking; with `omega`, runs notify_down of every up server.
-    pub fn stop(self) {
-        for t in &self.tasks {
-            t.abort();
+    /// Stops listening, forwarding and checking; with `omega`, runs notify_down of every up
+    /// server.
+    pub fn stop(mut self) {
+        for s in &mut self.served {
+            s.stop_checkers();
         }
-        for pool in &self.pools {
+        if let Some(w) = self.workers.take() {
+            w.stop();
+        }
+        for s in &self.served {
+            let pool = s.cell.get();
             if pool.config.omega {
                 for rs in pool.up_servers() {
                     if let Some(argv) = &rs.notify_down {
@@ -122,6 +273,17 @@ impl Lb {
             }
         }
     }
+}
+
+/// Starts a checker task per checker of every real server of `pool`.
+fn start_checkers(pool: &Arc<Pool>) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for (i, rs) in pool.config.real_servers.iter().enumerate() {
+        for c in 0..rs.checks.len() {
+            tasks.push(tokio::spawn(check::run(pool.clone(), i, c)));
+        }
+    }
+    tasks
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit, as HAProxy and nginx do, and warns when

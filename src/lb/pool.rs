@@ -9,7 +9,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
@@ -82,30 +82,70 @@ impl Pool {
     /// A pool in its starting state: servers without checkers are up; servers with checkers
     /// are up too unless `alpha` is set (then they wait for a good check), as keepalived.
     pub(super) fn new(config: VirtualServer) -> Arc<Self> {
+        Self::build(config, None)
+    }
+
+    /// The pool a reload puts in this one's place. A real server that keeps its address
+    /// keeps its state (up or down, with the checks it still has), its counters (so the
+    /// connections it has open are still counted) and its history; the sorry server keeps
+    /// its counters too. New servers start as in [`Pool::new`]. Persistence starts afresh.
+    pub(super) fn successor(&self, config: VirtualServer) -> Arc<Self> {
+        Self::build(config, Some(self))
+    }
+
+    fn build(config: VirtualServer, before: Option<&Pool>) -> Arc<Self> {
+        let old = before.map(|p| p.lock());
         let servers: Vec<Server> = config
             .real_servers
             .iter()
             .map(|rs| {
                 let start_up = rs.checks.is_empty() || !config.alpha;
-                Server {
+                let fresh = Server {
                     config: rs.clone(),
                     checks_up: vec![start_up; rs.checks.len()],
                     up: start_up,
                     transitions: 0,
                     last: None,
                     counters: Arc::new(Counters::default()),
+                };
+                let Some(was) = old
+                    .as_ref()
+                    .and_then(|st| st.servers.iter().find(|s| s.config.addr == rs.addr))
+                else {
+                    return fresh;
+                };
+                // A server whose checks changed counts as passing all of them while it was
+                // up: its checkers take it down after `retry` failures, as any other.
+                let checks_up = if was.config.checks == rs.checks {
+                    was.checks_up.clone()
+                } else {
+                    vec![was.up; rs.checks.len()]
+                };
+                Server {
+                    up: checks_up.iter().all(|&c| c),
+                    checks_up,
+                    transitions: was.transitions,
+                    last: was.last.clone(),
+                    counters: was.counters.clone(),
+                    ..fresh
                 }
             })
             .collect();
+        let sorry = match before {
+            Some(p) if p.config.sorry_server == config.sorry_server => p.sorry.clone(),
+            _ => Arc::new(Counters::default()),
+        };
+        let quorum_up = old.as_ref().is_none_or(|st| st.quorum_up);
+        drop(old);
         let sched = Scheduler::new(config.lb_algo, servers.len(), config.persistence_timeout);
         let pool = Arc::new(Self {
             state: Mutex::new(State {
                 candidates: Vec::with_capacity(servers.len()),
                 servers,
                 sched,
-                quorum_up: true,
+                quorum_up,
             }),
-            sorry: Arc::new(Counters::default()),
+            sorry,
             config,
         });
         {
@@ -253,6 +293,17 @@ impl Pool {
         self.lock().servers.get(index).map(|s| s.counters.clone())
     }
 
+    /// Whether checker `check` of server `index` passes now (where a restarted checker
+    /// starts from).
+    pub(super) fn check_passing(&self, index: usize, check: usize) -> Option<bool> {
+        self.lock()
+            .servers
+            .get(index)?
+            .checks_up
+            .get(check)
+            .copied()
+    }
+
     /// Up servers' configs (for `omega` at shutdown).
     pub(super) fn up_servers(&self) -> Vec<RealServer> {
         self.lock()
@@ -305,6 +356,26 @@ impl Pool {
             sorry_total_connections: sorry_total,
             real_servers,
         }
+    }
+}
+
+/// The pool a virtual server's listeners serve now. A reload swaps in the successor;
+/// connections already open keep the pool they started with.
+pub(super) struct PoolCell(RwLock<Arc<Pool>>);
+
+impl PoolCell {
+    pub(super) fn new(pool: Arc<Pool>) -> Arc<Self> {
+        Arc::new(Self(RwLock::new(pool)))
+    }
+
+    /// The pool now.
+    pub(super) fn get(&self) -> Arc<Pool> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Puts `pool` in place of the current one.
+    pub(super) fn replace(&self, pool: Arc<Pool>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = pool;
     }
 }
 
@@ -418,6 +489,43 @@ mod tests {
         let st = p.status();
         assert_eq!(st.real_servers[0].active_connections, 0);
         assert_eq!(st.real_servers[0].total_connections, 1);
+    }
+
+    #[test]
+    fn a_successor_keeps_state_counters_and_history_by_address() {
+        let p = Pool::new(vs(&[1, 1], 1, true));
+        p.report(1, 0, false, "refused");
+        let t = p.pick(client(), None).unwrap();
+        assert_eq!(t.index, Some(0));
+        let open = ActiveGuard(t.counters.clone());
+        // Server .2 stays (down) and comes first, a new one second, .1 moves to the end.
+        let mut next = vs(&[1, 1, 1], 1, true);
+        next.real_servers[2].addr = "10.0.0.7:80".parse().unwrap();
+        next.real_servers.rotate_left(1);
+        let q = p.successor(next);
+        let st = q.status();
+        let by = |a: &str| {
+            st.real_servers
+                .iter()
+                .find(|r| r.addr == a)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(by("10.0.0.7:80").state, "UP", "new server starts up");
+        assert_eq!(by("10.0.0.2:80").state, "DOWN", "kept its state");
+        assert_eq!(by("10.0.0.2:80").transitions, 1, "kept its history");
+        assert_eq!(
+            by("10.0.0.1:80").active_connections,
+            1,
+            "open connection counted"
+        );
+        drop(open);
+        assert_eq!(q.status().real_servers[2].active_connections, 0);
+        assert_eq!(
+            q.check_passing(0, 0),
+            Some(false),
+            "its checker starts from down"
+        );
     }
 
     #[test]

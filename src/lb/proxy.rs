@@ -20,7 +20,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, warn};
 
-use super::pool::{ActiveGuard, Pool};
+use super::pool::{ActiveGuard, Pool, PoolCell};
 use super::pump::{PumpError, pump};
 
 /// A connection with no byte either way for this long is closed (IPVS's TCP default).
@@ -35,8 +35,8 @@ const LISTEN_BACKLOG: i32 = 4096;
 /// At most this much of what a client sent before its server was connected is read at once.
 const EARLY_MAX: usize = 16 * 1024;
 
-/// Opens the listening socket of a virtual server.
-pub(super) fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
+/// Opens one listening socket of a virtual server (each forwarding thread has its own).
+pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
     let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
@@ -48,16 +48,16 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
     s.set_nonblocking(true)?;
     s.bind(&SocketAddr::V4(addr).into())?;
     s.listen(LISTEN_BACKLOG)?;
-    TcpListener::from_std(s.into())
+    Ok(s.into())
 }
 
-/// Accepts connections until the task is aborted.
-pub(super) async fn serve(listener: TcpListener, pool: Arc<Pool>) {
-    let vs = pool.config.addr;
+/// Accepts connections for the pool in `cell` until the task is aborted.
+pub(super) async fn serve(listener: TcpListener, cell: Arc<PoolCell>) {
+    let vs = cell.get().config.addr;
     loop {
         match listener.accept().await {
             Ok((client, SocketAddr::V4(peer))) => {
-                tokio::spawn(connection(client, peer, pool.clone()));
+                tokio::spawn(connection(client, peer, cell.get()));
             }
             Ok((_, other)) => debug!("virtual_server {vs}: dropping non-IPv4 client {other}"),
             Err(e) => {
