@@ -4,10 +4,9 @@
 //! the VIP is elsewhere; it starts receiving connections the moment the VIP arrives. A new
 //! connection is connected to its real server at once (MySQL and SMTP servers speak first);
 //! a server that refuses is counted and the next one is tried, once. Both sockets get
-//! TCP_NODELAY and keepalive (the backend's once the connection has lived a minute); a
-//! half-close is passed on; a reset on either side resets the
-//! other; a connection quiet for [`IDLE_TIMEOUT`] is closed, a half-closed one after
-//! [`HALF_CLOSED_TIMEOUT`].
+//! TCP_NODELAY and keepalive (the backend's at the connection's first [`TICK`]); a half-close
+//! is passed on; a reset on either side resets the other; a connection quiet for
+//! [`IDLE_TIMEOUT`] is closed, a half-closed one after one to two [`TICK`]s.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, SocketAddrV4};
@@ -17,17 +16,24 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::pool::{ActiveGuard, Pool, PoolCell};
 use super::pump::{PumpError, pump};
 
-/// A connection with no byte either way for this long is closed (IPVS's TCP default).
+/// Each forwarding thread's clock: every connection looks at its own activity this often,
+/// instead of each keeping a timer (a timer per connection costs the poller a wakeup now
+/// and then, and memory).
+pub(super) const TICK: Duration = Duration::from_secs(60);
+/// A connection with no byte either way for this long (within one [`TICK`]) is closed
+/// (IPVS's TCP default).
 pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(900);
-/// Once one side has closed, the other gets this long without a byte to close too (IPVS's
-/// FIN_WAIT, HAProxy's client-fin/server-fin), so a peer that never closes holds nothing.
-const HALF_CLOSED_TIMEOUT: Duration = Duration::from_secs(60);
+// Once one side has closed, the other gets one TICK to one more without a byte to close
+// too (IPVS's FIN_WAIT, HAProxy's client-fin/server-fin), so a peer that never closes holds
+// nothing.
 /// Keepalive probes start after this much silence, so dead peers are found.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
@@ -51,13 +57,14 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
     Ok(s.into())
 }
 
-/// Accepts connections for the pool in `cell` until the task is aborted.
-pub(super) async fn serve(listener: TcpListener, cell: Arc<PoolCell>) {
+/// Accepts connections for the pool in `cell` until the task is aborted. `ticks` is the
+/// thread's clock (see [`TICK`]).
+pub(super) async fn serve(listener: TcpListener, cell: Arc<PoolCell>, ticks: watch::Receiver<u64>) {
     let vs = cell.get().config.addr;
     loop {
         match listener.accept().await {
             Ok((client, SocketAddr::V4(peer))) => {
-                tokio::spawn(connection(client, peer, cell.get()));
+                tokio::spawn(connection(client, peer, cell.get(), ticks.clone()));
             }
             Ok((_, other)) => debug!("virtual_server {vs}: dropping non-IPv4 client {other}"),
             Err(e) => {
@@ -75,9 +82,9 @@ fn keepalive() -> TcpKeepalive {
         .with_interval(KEEPALIVE_INTERVAL)
 }
 
-/// Keepalive on a backend socket (client sockets inherit it from the listener). Set once a
-/// connection has lived for [`HALF_CLOSED_TIMEOUT`]: probes would start no sooner anyway,
-/// and short connections (most of them) save three system calls.
+/// Keepalive on a backend socket (client sockets inherit it from the listener). Set at a
+/// connection's first [`TICK`]: probes start a minute after that at the soonest anyway, and
+/// short connections (most of them) save three system calls.
 fn keep_alive(s: &TcpStream) {
     let _ = SockRef::from(s).set_tcp_keepalive(&keepalive());
 }
@@ -94,10 +101,19 @@ fn read_early(client: &TcpStream) -> Vec<u8> {
     let mut buf = [0u8; EARLY_MAX];
     // Straight to the socket: tokio would not try before the poller reports the bytes. An
     // error here (a reset) shows again as EOF to the pump.
-    match (&*SockRef::from(client)).read(&mut buf) {
+    let early = match (&*SockRef::from(client)).read(&mut buf) {
         Ok(n) => buf[..n].to_vec(),
         Err(_) => Vec::new(),
+    };
+    if early.len() < EARLY_MAX {
+        // Drained: forget readiness the poller reported before this read, so the pump does
+        // not start with a read that can only say EAGAIN. Bytes that come later are a new
+        // event.
+        let _ = client.try_io(Interest::READABLE, || {
+            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+        });
     }
+    early
 }
 
 /// Connects to `addr` and sends `early`. On loopback and LANs the handshake is often done
@@ -152,7 +168,12 @@ async fn open(addr: SocketAddrV4, early: &[u8], timeout: Duration) -> io::Result
     }
 }
 
-async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
+async fn connection(
+    client: TcpStream,
+    peer: SocketAddrV4,
+    pool: Arc<Pool>,
+    mut ticks: watch::Receiver<u64>,
+) {
     let vs = pool.config.addr;
     let early = read_early(&client);
     // A server that fails the connect is counted and skipped once.
@@ -202,13 +223,17 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
             pump(&backend, &client, &c.bytes_out, &activity, &finished),
         )
     };
-    // One timer per connection, woken every HALF_CLOSED_TIMEOUT at most.
+    // No timer of its own: the thread's clock ticks every TICK for all its connections.
     let idle = async {
         let mut seen = activity.load(Ordering::Relaxed);
         let mut quiet = Duration::ZERO;
-        for wakeup in 0u64.. {
-            tokio::time::sleep(HALF_CLOSED_TIMEOUT).await;
-            if wakeup == 0 {
+        let mut first = true;
+        loop {
+            if ticks.changed().await.is_err() {
+                // The thread is stopping: it drops this connection anyway.
+                std::future::pending::<()>().await;
+            }
+            if std::mem::take(&mut first) {
                 keep_alive(&backend);
             }
             let now = activity.load(Ordering::Relaxed);
@@ -217,7 +242,7 @@ async fn connection(client: TcpStream, peer: SocketAddrV4, pool: Arc<Pool>) {
                 quiet = Duration::ZERO;
                 continue;
             }
-            quiet += HALF_CLOSED_TIMEOUT;
+            quiet += TICK;
             if finished.load(Ordering::Relaxed) > 0 || quiet >= IDLE_TIMEOUT {
                 break;
             }

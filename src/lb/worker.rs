@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 use super::pool::PoolCell;
@@ -93,11 +93,19 @@ impl Workers {
 /// One thread's life: serve what it is told until its channel closes.
 async fn run(mut commands: mpsc::UnboundedReceiver<Command>) {
     let mut accepting = HashMap::new();
+    // The clock every connection of this thread checks its idleness by.
+    let (clock, ticks) = watch::channel(0u64);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(proxy::TICK).await;
+            clock.send_modify(|n| *n += 1);
+        }
+    });
     while let Some(command) = commands.recv().await {
         match command {
             Command::Serve { id, listener, pool } => match TcpListener::from_std(listener) {
                 Ok(l) => {
-                    accepting.insert(id, tokio::spawn(proxy::serve(l, pool)));
+                    accepting.insert(id, tokio::spawn(proxy::serve(l, pool, ticks.clone())));
                 }
                 Err(e) => warn!("forwarder thread: cannot poll a listener: {e}"),
             },
