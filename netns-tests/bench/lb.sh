@@ -10,18 +10,24 @@
 # Measures, REPEAT times each, and prints medians with the ratio vipd/haproxy:
 #   - bulk throughput client->server and server->client (iperf3, 1 stream), and the
 #     forwarder's CPU seconds per Gbit moved (utime+stime from /proc),
-#   - new connections per second (wrk, Connection: close, 50 connections), and how busy the
-#     forwarder's core was meanwhile,
+#   - new connections per second (wrk, Connection: close, 50 connections), how busy the
+#     forwarder's core was meanwhile and its CPU time per connection,
 #   - latency p50/p99 (wrk --latency, 1 connection): keep-alive, new connection per
-#     request, and a 100 KB body,
-#   - RSS per idle proxied connection with IDLE_CONNS idle connections held open.
+#     request, and a 100 KB body; medians over LAT_SLICES short slices, direct, vipd and
+#     haproxy back to back; the ratio is that of the latency each forwarder adds to direct,
+#   - RSS per idle proxied connection with IDLE_CONNS idle connections held open,
+#   - threads: nothing pinned, new connections per second through vipd --lb-threads 1 and
+#     --lb-threads $(nproc) (one listener per thread, SO_REUSEPORT), and HAProxy nbthread 1
+#     and $(nproc), to show whether one listener per core pays on this machine.
+# The order of vipd and haproxy alternates from round to round.
 #
 # Builds nothing. Needs root, iproute2, taskset, nginx, haproxy, iperf3, wrk, python3:
 #   apt-get install -y nginx-light haproxy iperf3 wrk python3
 #   VIPD_BIN     vipd binary (default: ${CARGO_TARGET_DIR:-<repo>/target}/release/vipd)
 #   DURATION     seconds per measurement (default 5)
-#   REPEAT       runs per measurement (default 3)
+#   REPEAT       runs per measurement (default 5)
 #   IDLE_CONNS   idle connections for the memory figure (default 9000)
+#   LAT_SLICES   latency slices per target and kind (default 15), LAT_SECONDS long (default 1)
 #   MAX_SECONDS  hard limit for the whole script (default 1200)
 #   KEEP_LOGS=1  keep the work directory (configs, logs, raw results)
 set -euo pipefail
@@ -30,8 +36,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 VIPD_BIN=${VIPD_BIN:-$TARGET/release/vipd}
 DURATION=${DURATION:-5}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
+CPUS=$(nproc)
 IDLE_CONNS=${IDLE_CONNS:-9000}
+LAT_SLICES=${LAT_SLICES:-15}
+LAT_SECONDS=${LAT_SECONDS:-1}
 MAX_SECONDS=${MAX_SECONDS:-1200}
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -172,6 +181,10 @@ backend iperf
     server s1 127.0.0.1:5201
 EOF
 
+# The same for the threads comparison: nbthread = CPUs, other ports.
+sed -e "s/nbthread 1/nbthread $CPUS/" -e 's/18080/18081/' -e 's/15201/15202/' \
+    "$WORK/haproxy.cfg" >"$WORK/haproxy-mt.cfg"
+
 cat >"$WORK/vipd.conf" <<EOF
 virtual_server 127.0.0.1 28080 {
     lb_algo rr
@@ -202,9 +215,13 @@ start nginx 1 nginx -c "$WORK/nginx.conf"
 start iperf3 1 iperf3 -s -B 127.0.0.1 -p 5201
 start haproxy 0 haproxy -db -f "$WORK/haproxy.cfg"
 HAPROXY_PID=$PID
-VIPD_LOG=warn start vipd 0 "$VIPD_BIN" --config "$WORK/vipd.conf" --socket "$WORK/vipd.sock"
+VIPD_LOG=warn start vipd 0 "$VIPD_BIN" --lb-threads 1 --config "$WORK/vipd.conf" --socket "$WORK/vipd.sock"
 VIPD_PID=$PID
-for p in 8080 5201 18080 15201 28080 25201; do wait_port "$p"; done
+sed -e 's/28080/28081/' -e 's/25201/25202/' "$WORK/vipd.conf" >"$WORK/vipd-mt.conf"
+# Unpinned: the threads comparison.
+VIPD_LOG=warn start vipd-mt 0-$((CPUS - 1)) "$VIPD_BIN" --lb-threads "$CPUS" --config "$WORK/vipd-mt.conf" --socket "$WORK/vipd-mt.sock"
+start haproxy-mt 0-$((CPUS - 1)) haproxy -db -f "$WORK/haproxy-mt.cfg"
+for p in 8080 5201 18080 15201 28080 25201 18081 28081; do wait_port "$p"; done
 log "haproxy $(haproxy -v | awk 'NR==1{print $3}') pid $HAPROXY_PID, vipd pid $VIPD_PID, nginx, iperf3 up in $NS"
 
 declare -A HTTP_PORT=([direct]=8080 [haproxy]=18080 [vipd]=28080)
@@ -241,24 +258,28 @@ pct_us() {
 }
 
 conn_rate() {
-    local t=$1 out pid=${PROXY_PID[$1]:-} c0=0 c1
+    local t=$1 out pid=${PROXY_PID[$1]:-} c0=0 c1 n
     [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
     out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 50 -H "Connection: close")
     record new_conn_per_s "$t" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
     if [[ -n $pid ]]; then
         c1=$(cpu_ticks "$pid")
+        n=$(awk '/requests in/ {print $1}' <<<"$out")
         record conn_cpu_pct "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$DURATION" 'BEGIN{printf "%.0f", 100*c/hz/d}')"
+        record conn_cpu_us "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{printf "%.1f", 1e6*c/hz/n}')"
     fi
     errs=$(awk '/Socket errors|Non-2xx/' <<<"$out")
     [[ -z $errs ]] || log "$t conn/s: $errs"
 }
 
+# One latency slice of LAT_SECONDS: wrk with one connection.
 latency() {
-    local t=$1 mode=$2 out
+    local t=$1 mode=$2 out url="http://127.0.0.1:${HTTP_PORT[$1]}/"
+    local wrk=(in_ns 1 wrk -t1 -c1 -d"${LAT_SECONDS}s" --latency)
     case $mode in
-        keepalive) out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 1 --latency) ;;
-        close) out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 1 --latency -H "Connection: close") ;;
-        100k) out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/100k" 1 --latency) ;;
+        keepalive) out=$("${wrk[@]}" "$url") ;;
+        close) out=$("${wrk[@]}" -H "Connection: close" "$url") ;;
+        100k) out=$("${wrk[@]}" "${url}100k") ;;
     esac
     record "p50_${mode}_us" "$t" "$(pct_us 50% <<<"$out")"
     record "p99_${mode}_us" "$t" "$(pct_us 99% <<<"$out")"
@@ -304,22 +325,48 @@ time.sleep(120)
     done
 }
 
+# Threads: new connections/s with nothing pinned, 1 thread against one per CPU.
+threads_rate() {
+    local name=$1 port=$2 out
+    out=$(ip netns exec "$NS" wrk -t2 -c50 -d"${DURATION}s" -H "Connection: close" "http://127.0.0.1:$port/")
+    record threads_conn_per_s "$name" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
+}
+
 for r in $(seq "$REPEAT"); do
     log "round $r of $REPEAT"
+    # Alternate who goes first, so neither always runs right after the direct baseline.
+    if (( r % 2 )); then TARGETS="direct vipd haproxy"; else TARGETS="direct haproxy vipd"; fi
     for t in $TARGETS; do
         bulk "$t" c2s
         bulk "$t" s2c
         conn_rate "$t"
-        for m in keepalive close 100k; do latency "$t" "$m"; done
     done
+done
+# Latency in short slices, the three targets back to back in alternating order, so that
+# whatever else the machine does in a given second hits them alike.
+for m in keepalive close 100k; do
+    log "latency $m: $LAT_SLICES slices of ${LAT_SECONDS}s per target"
+    for i in $(seq "$LAT_SLICES"); do
+        if (( i % 2 )); then order="direct vipd haproxy"; else order="direct haproxy vipd"; fi
+        for t in $order; do latency "$t" "$m"; done
+    done
+done
+
+for r in $(seq "$REPEAT"); do
+    log "threads round $r of $REPEAT"
+    threads_rate vipd-1 28080
+    threads_rate vipd-n 28081
+    threads_rate haproxy-1 18080
+    threads_rate haproxy-n 18081
 done
 for t in vipd haproxy; do idle_memory "$t"; done
 
 # ---------------------------------------------------------------- the table
 echo
 echo "vipd virtual_server forwarder vs HAProxy $(haproxy -v | awk 'NR==1{print $3}') (TCP mode, splice), loopback in a namespace,"
-echo "forwarder pinned to CPU 0, load and backends to CPU 1; medians of $REPEAT runs of ${DURATION}s;"
-echo "memory at $IDLE_CONNS idle connections. ratio = vipd / haproxy."
+echo "forwarder pinned to CPU 0, load and backends to CPU 1; throughput: medians of $REPEAT runs of ${DURATION}s;"
+echo "latency: medians of $LAT_SLICES interleaved ${LAT_SECONDS}s slices; memory at $IDLE_CONNS idle connections."
+echo "ratio = vipd / haproxy; for latency rows, of the latency added to direct."
 awk '
 function median(key,   n, i, j, t, a) {
     n = split(vals[key], a, " ")
@@ -335,6 +382,7 @@ END {
     label["cpu_per_gbit_s2c"] = "CPU s per Gbit, server->client (lower better)"
     label["new_conn_per_s"] = "new connections/s, 50 conns (higher better)"
     label["conn_cpu_pct"] = "forwarder CPU % during new connections"
+    label["conn_cpu_us"] = "forwarder CPU us per new connection (lower better)"
     label["p50_keepalive_us"] = "latency p50 keep-alive us (lower better)"
     label["p99_keepalive_us"] = "latency p99 keep-alive us (lower better)"
     label["p50_close_us"] = "latency p50 new connection us (lower better)"
@@ -345,8 +393,32 @@ END {
     printf "%-48s %10s %10s %10s %8s\n", "metric", "direct", "vipd", "haproxy", "ratio"
     for (k = 1; k <= m; k++) {
         metric = order[k]
+        if (metric == "threads_conn_per_s") continue
         d = median(metric " direct"); v = median(metric " vipd"); h = median(metric " haproxy")
-        ratio = (h + 0 != 0 && v != "") ? sprintf("%.2f", v / h) : "-"
+        if (metric ~ /^p[0-9]+_/) { v0 = v - d; h0 = h - d } else { v0 = v; h0 = h }
+        ratio = (h0 + 0 != 0 && v != "") ? sprintf("%.2f", v0 / h0) : "-"
         printf "%-48s %10s %10s %10s %8s\n", label[metric], (d == "" ? "-" : d), v, h, ratio
     }
+}' "$RESULTS"
+
+echo
+echo "threads: nothing pinned, load on the same $CPUS CPUs; new connections/s (50 conns, Connection: close),"
+echo "medians of $REPEAT runs; vipd --lb-threads, haproxy nbthread."
+awk -v cpus="$CPUS" '
+function median(key,   n, i, j, t, a) {
+    n = split(vals[key], a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    if (n == 0) return 0
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+$1 == "threads_conn_per_s" { vals[$2] = vals[$2] " " $3 }
+END {
+    printf "%-10s %12s %12s %10s\n", "forwarder", "1 thread", cpus " threads", "gain"
+    for (k = 1; k <= 2; k++) {
+        f = (k == 1) ? "vipd" : "haproxy"
+        one = median(f "-1"); n = median(f "-n")
+        printf "%-10s %12s %12s %10s\n", f, one, n, (one > 0 ? sprintf("%.2f", n / one) : "-")
+    }
+    v = median("vipd-n"); h = median("haproxy-n")
+    if (h > 0) printf "vipd / haproxy at %d threads: %.2f\n", cpus, v / h
 }' "$RESULTS"
