@@ -57,6 +57,7 @@ pub fn default_threads() -> usize {
 
 /// One virtual server being served.
 struct Served {
+    addr: SocketAddrV4,
     /// Its listeners' id in the workers.
     id: u64,
     cell: Arc<PoolCell>,
@@ -94,11 +95,14 @@ impl LbView {
     }
 }
 
-/// What [`Lb::prepare`] readied: the new configuration and the listeners of its new virtual
-/// servers, bound already.
+/// What [`Lb::prepare`] readied: the new configuration, the listeners of its new virtual
+/// servers, bound already, and the forwarding threads if they were not running. Dropping
+/// it unused closes the listeners and ends the threads.
 pub struct LbPlan {
     config: Vec<VirtualServer>,
     bound: HashMap<SocketAddrV4, Vec<std::net::TcpListener>>,
+    /// The forwarding threads, when the first virtual server comes.
+    workers: Option<Workers>,
 }
 
 /// What a reload did to the virtual servers (their `IP:PORT`s).
@@ -126,23 +130,26 @@ impl Lb {
             view: LbView::default(),
         };
         let plan = lb.prepare(config)?;
-        if let Some(first) = config.first() {
-            check_nofile(config.len());
-            lb.workers = Some(Workers::spawn(lb.threads).map_err(|source| LbError {
-                addr: first.addr,
-                source,
-            })?);
-        }
         lb.apply(plan);
         Ok(lb)
     }
 
-    /// Binds the listeners of the virtual servers in `config` that are not served yet. An
-    /// error leaves everything as it was.
+    /// Binds the listeners of the virtual servers in `config` that are not served yet, and
+    /// starts the forwarding threads if none run yet. An error leaves everything as it was.
     pub fn prepare(&self, config: &[VirtualServer]) -> Result<LbPlan, LbError> {
         let mut bound = HashMap::new();
+        let mut workers = None;
+        if let Some(first) = config.first()
+            && self.workers.is_none()
+        {
+            check_nofile(config.len());
+            workers = Some(Workers::spawn(self.threads).map_err(|source| LbError {
+                addr: first.addr,
+                source,
+            })?);
+        }
         for vs in config {
-            if self.position(vs.addr).is_some() {
+            if self.served.iter().any(|s| s.addr == vs.addr) {
                 continue;
             }
             let listeners = (0..self.threads)
@@ -157,6 +164,7 @@ impl Lb {
         Ok(LbPlan {
             config: config.to_vec(),
             bound,
+            workers,
         })
     }
 
@@ -165,24 +173,15 @@ impl Lb {
     /// listeners, unchanged ones are left alone.
     pub fn apply(&mut self, mut plan: LbPlan) -> LbChanges {
         let mut changes = LbChanges::default();
-        if !plan.config.is_empty() && self.workers.is_none() {
-            check_nofile(plan.config.len());
-            match Workers::spawn(self.threads) {
-                Ok(w) => self.workers = Some(w),
-                Err(e) => {
-                    warn!("cannot start the forwarding threads: {e}; no virtual_server is served")
-                }
-            }
+        if let Some(w) = plan.workers.take() {
+            self.workers = Some(w);
         }
         let mut old: Vec<Option<Served>> = self.served.drain(..).map(Some).collect();
         for vs in &plan.config {
             let addr = vs.addr.to_string();
             let before = old
                 .iter_mut()
-                .find(|s| {
-                    s.as_ref()
-                        .is_some_and(|s| s.cell.get().config.addr == vs.addr)
-                })
+                .find(|s| s.as_ref().is_some_and(|s| s.addr == vs.addr))
                 .and_then(Option::take);
             let served = match before {
                 Some(s) if s.cell.get().config == *vs => {
@@ -208,6 +207,7 @@ impl Lb {
                     };
                     let pool = Pool::new(vs.clone());
                     let served = Served {
+                        addr: vs.addr,
                         id: self.next_id,
                         checkers: start_checkers(&pool),
                         cell: PoolCell::new(pool),
@@ -233,19 +233,15 @@ impl Lb {
             if let Some(w) = &self.workers {
                 w.retire(gone.id);
             }
-            let addr = gone.cell.get().config.addr;
-            info!("virtual_server {addr}: removed; its open connections finish");
-            changes.removed.push(addr.to_string());
+            info!(
+                "virtual_server {}: removed; its open connections finish",
+                gone.addr
+            );
+            changes.removed.push(gone.addr.to_string());
         }
         *self.view.cells.write().unwrap_or_else(|e| e.into_inner()) =
             self.served.iter().map(|s| s.cell.clone()).collect();
         changes
-    }
-
-    fn position(&self, addr: SocketAddrV4) -> Option<usize> {
-        self.served
-            .iter()
-            .position(|s| s.cell.get().config.addr == addr)
     }
 
     /// A handle for status.

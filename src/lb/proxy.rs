@@ -4,7 +4,7 @@
 //! the VIP is elsewhere; it starts receiving connections the moment the VIP arrives. A new
 //! connection is connected to its real server at once (MySQL and SMTP servers speak first);
 //! a server that refuses is counted and the next one is tried, once. Both sockets get
-//! TCP_NODELAY and keepalive (the backend's at the connection's first [`TICK`]); a half-close
+//! TCP_NODELAY, and keepalive from the connection's first [`TICK`] on; a half-close
 //! is passed on; a reset on either side resets the other; a connection quiet for
 //! [`IDLE_TIMEOUT`] is closed, a half-closed one after one to two [`TICK`]s.
 
@@ -48,9 +48,9 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
     s.set_reuse_port(true)?;
     // Bind to the VIP even while another node holds it.
     s.set_freebind_v4(true)?;
-    // Accepted sockets inherit these on Linux: no per-connection syscalls for them.
+    // Accepted sockets inherit it on Linux: no per-connection syscall. Not keepalive: see
+    // keep_alive.
     s.set_tcp_nodelay(true)?;
-    s.set_tcp_keepalive(&keepalive())?;
     s.set_nonblocking(true)?;
     s.bind(&SocketAddr::V4(addr).into())?;
     s.listen(LISTEN_BACKLOG)?;
@@ -82,11 +82,13 @@ fn keepalive() -> TcpKeepalive {
         .with_interval(KEEPALIVE_INTERVAL)
 }
 
-/// Keepalive on a backend socket (client sockets inherit it from the listener). Set at a
-/// connection's first [`TICK`]: probes start a minute after that at the soonest anyway, and
-/// short connections (most of them) save three system calls.
-fn keep_alive(s: &TcpStream) {
-    let _ = SockRef::from(s).set_tcp_keepalive(&keepalive());
+/// Keepalive on both sockets of a connection, set at its first [`TICK`]: probes start a
+/// minute after that at the soonest anyway, and short connections (most of them) neither
+/// make the system calls nor arm a keepalive timer in the kernel for each socket.
+fn keep_alive(client: &TcpStream, backend: &TcpStream) {
+    for s in [client, backend] {
+        let _ = SockRef::from(s).set_tcp_keepalive(&keepalive());
+    }
 }
 
 /// Closes `s` with a reset instead of a FIN (what the other side did to us).
@@ -234,7 +236,7 @@ async fn connection(
                 std::future::pending::<()>().await;
             }
             if std::mem::take(&mut first) {
-                keep_alive(&backend);
+                keep_alive(&client, &backend);
             }
             let now = activity.load(Ordering::Relaxed);
             if now != seen {
