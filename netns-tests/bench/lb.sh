@@ -12,22 +12,25 @@
 #     forwarder's CPU seconds per Gbit moved (utime+stime from /proc),
 #   - new connections per second (wrk, Connection: close, 50 connections), how busy the
 #     forwarder's core was meanwhile and its CPU time per connection,
-#   - latency p50/p99 (wrk --latency, 1 connection): keep-alive, new connection per
-#     request, and a 100 KB body; medians over LAT_SLICES short slices, direct, vipd and
-#     haproxy back to back; the ratio is that of the latency each forwarder adds to direct,
+#   - latency p50/p99 (wrk, 1 connection): keep-alive, new connection per request, and a
+#     100 KB body; percentiles of every request of all slices (wrk's histograms pooled);
+#     the ratio is that of the latency each forwarder adds to direct,
 #   - RSS per idle proxied connection with IDLE_CONNS idle connections held open,
 #   - threads: nothing pinned, new connections per second through vipd --lb-threads 1 and
 #     --lb-threads $(nproc) (one listener per thread, SO_REUSEPORT), and HAProxy nbthread 1
 #     and $(nproc), to show whether one listener per core pays on this machine.
-# The order of vipd and haproxy alternates from round to round.
+# Connection rates and latencies are measured in SLICES short slices, the targets back to
+# back in alternating order, so whatever else the machine does in a given second hits them
+# alike.
 #
 # Builds nothing. Needs root, iproute2, taskset, nginx, haproxy, iperf3, wrk, python3:
 #   apt-get install -y nginx-light haproxy iperf3 wrk python3
 #   VIPD_BIN     vipd binary (default: ${CARGO_TARGET_DIR:-<repo>/target}/release/vipd)
-#   DURATION     seconds per measurement (default 5)
-#   REPEAT       runs per measurement (default 5)
+#   DURATION     seconds per bulk measurement (default 5)
+#   REPEAT       bulk runs per target (default 5)
 #   IDLE_CONNS   idle connections for the memory figure (default 9000)
-#   LAT_SLICES   latency slices per target and kind (default 15), LAT_SECONDS long (default 1)
+#   SLICES       interleaved slices per target for connection rates and latencies
+#                (default 15), SLICE_SECONDS long (default 1)
 #   MAX_SECONDS  hard limit for the whole script (default 1200)
 #   KEEP_LOGS=1  keep the work directory (configs, logs, raw results)
 set -euo pipefail
@@ -39,8 +42,8 @@ DURATION=${DURATION:-5}
 REPEAT=${REPEAT:-5}
 CPUS=$(nproc)
 IDLE_CONNS=${IDLE_CONNS:-9000}
-LAT_SLICES=${LAT_SLICES:-15}
-LAT_SECONDS=${LAT_SECONDS:-1}
+SLICES=${SLICES:-15}
+SLICE_SECONDS=${SLICE_SECONDS:-1}
 MAX_SECONDS=${MAX_SECONDS:-1200}
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -204,6 +207,18 @@ virtual_server 127.0.0.1 25201 {
 }
 EOF
 
+# wrk: appends each run's latency histogram ("microseconds count" lines) to $HIST.
+cat >"$WORK/hist.lua" <<'EOF'
+done = function(summary, latency, requests)
+    local out = assert(io.open(os.getenv("HIST"), "a"))
+    for i = 1, #latency do
+        local value, count = latency(i)
+        out:write(string.format("%d %d\n", value, count))
+    end
+    out:close()
+end
+EOF
+
 # Every process may use the hard limit of descriptors (the idle test needs 2 per connection).
 ulimit -n "$(ulimit -Hn)"
 if (( $(ulimit -n) < 2 * IDLE_CONNS + 200 )); then
@@ -227,7 +242,6 @@ log "haproxy $(haproxy -v | awk 'NR==1{print $3}') pid $HAPROXY_PID, vipd pid $V
 declare -A HTTP_PORT=([direct]=8080 [haproxy]=18080 [vipd]=28080)
 declare -A IPERF_PORT=([direct]=5201 [haproxy]=15201 [vipd]=25201)
 declare -A PROXY_PID=([haproxy]=$HAPROXY_PID [vipd]=$VIPD_PID)
-TARGETS="direct vipd haproxy"
 
 # ---------------------------------------------------------------- measurements
 bulk() {
@@ -243,46 +257,38 @@ bulk() {
     fi
 }
 
-# wrk_run URL CONNS ARGS...: prints wrk's output.
-wrk_run() {
-    local url=$1 conns=$2; shift 2
-    in_ns 1 wrk -t1 -c"$conns" -d"${DURATION}s" "$@" "$url"
-}
-
-# The latency line for a percentile (50%, 99%) in microseconds.
-pct_us() {
-    awk -v p="$1" '$1 == p {
-        v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-        if (u == "ms") v *= 1000; else if (u == "s") v *= 1000000;
-        printf "%.1f", v }'
-}
-
 conn_rate() {
     local t=$1 out pid=${PROXY_PID[$1]:-} c0=0 c1 n
     [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
-    out=$(wrk_run "http://127.0.0.1:${HTTP_PORT[$t]}/" 50 -H "Connection: close")
+    out=$(in_ns 1 wrk -t1 -c50 -d"${SLICE_SECONDS}s" -H "Connection: close" "http://127.0.0.1:${HTTP_PORT[$t]}/")
     record new_conn_per_s "$t" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
     if [[ -n $pid ]]; then
         c1=$(cpu_ticks "$pid")
         n=$(awk '/requests in/ {print $1}' <<<"$out")
-        record conn_cpu_pct "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$DURATION" 'BEGIN{printf "%.0f", 100*c/hz/d}')"
+        record conn_cpu_pct "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$SLICE_SECONDS" 'BEGIN{printf "%.0f", 100*c/hz/d}')"
         record conn_cpu_us "$t" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{printf "%.1f", 1e6*c/hz/n}')"
     fi
     errs=$(awk '/Socket errors|Non-2xx/' <<<"$out")
     [[ -z $errs ]] || log "$t conn/s: $errs"
 }
 
-# One latency slice of LAT_SECONDS: wrk with one connection.
+# One latency slice: wrk with one connection; its latency histogram goes to
+# $WORK/hist-MODE-TARGET (see hist.lua), pooled over all slices at the end.
 latency() {
-    local t=$1 mode=$2 out url="http://127.0.0.1:${HTTP_PORT[$1]}/"
-    local wrk=(in_ns 1 wrk -t1 -c1 -d"${LAT_SECONDS}s" --latency)
+    local t=$1 mode=$2 url="http://127.0.0.1:${HTTP_PORT[$1]}/"
+    local wrk=(in_ns 1 env "HIST=$WORK/hist-$mode-$t" wrk -t1 -c1 -d"${SLICE_SECONDS}s" -s "$WORK/hist.lua")
     case $mode in
-        keepalive) out=$("${wrk[@]}" "$url") ;;
-        close) out=$("${wrk[@]}" -H "Connection: close" "$url") ;;
-        100k) out=$("${wrk[@]}" "${url}100k") ;;
-    esac
-    record "p50_${mode}_us" "$t" "$(pct_us 50% <<<"$out")"
-    record "p99_${mode}_us" "$t" "$(pct_us 99% <<<"$out")"
+        keepalive) "${wrk[@]}" "$url" ;;
+        close) "${wrk[@]}" -H "Connection: close" "$url" ;;
+        100k) "${wrk[@]}" "${url}100k" ;;
+    esac >/dev/null
+}
+
+# pooled_pct FILE PERCENT: the latency (us) at PERCENT of all requests in a histogram file.
+pooled_pct() {
+    sort -n "$1" | awk -v p="$2" '
+        { v[NR] = $1; c[NR] = $2; total += $2 }
+        END { need = total * p / 100; for (i = 1; i <= NR; i++) { acc += c[i]; if (acc >= need) { printf "%.1f", v[i]; exit } } }'
 }
 
 # Opens IDLE_CONNS connections to the proxy and holds them; RSS growth per connection.
@@ -325,47 +331,62 @@ time.sleep(120)
     done
 }
 
+# The kind of latency `slices` measures now (see below).
+latency_mode=keepalive
+latency_slice() { latency "$1" "$latency_mode"; }
+
 # Threads: new connections/s with nothing pinned, 1 thread against one per CPU.
+declare -A THREADS_PORT=([vipd-1]=28080 [vipd-n]=28081 [haproxy-1]=18080 [haproxy-n]=18081)
+threads_slice() { threads_rate "$1" "${THREADS_PORT[$1]}"; }
 threads_rate() {
     local name=$1 port=$2 out
-    out=$(ip netns exec "$NS" wrk -t2 -c50 -d"${DURATION}s" -H "Connection: close" "http://127.0.0.1:$port/")
+    out=$(ip netns exec "$NS" wrk -t2 -c50 -d"${SLICE_SECONDS}s" -H "Connection: close" "http://127.0.0.1:$port/")
     record threads_conn_per_s "$name" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
 }
 
-for r in $(seq "$REPEAT"); do
-    log "round $r of $REPEAT"
-    # Alternate who goes first, so neither always runs right after the direct baseline.
-    if (( r % 2 )); then TARGETS="direct vipd haproxy"; else TARGETS="direct haproxy vipd"; fi
-    for t in $TARGETS; do
-        bulk "$t" c2s
-        bulk "$t" s2c
-        conn_rate "$t"
+# slices NAME FN ORDER...: SLICES rounds of FN TARGET for each target, the order reversed
+# every other round.
+slices() {
+    local name=$1 fn=$2; shift 2
+    local targets=("$@") i k
+    log "$name: $SLICES slices of ${SLICE_SECONDS}s per target"
+    for i in $(seq "$SLICES"); do
+        if (( i % 2 )); then
+            for t in "${targets[@]}"; do "$fn" "$t"; done
+        else
+            for (( k = ${#targets[@]} - 1; k >= 0; k-- )); do "$fn" "${targets[k]}"; done
+        fi
     done
-done
-# Latency in short slices, the three targets back to back in alternating order, so that
-# whatever else the machine does in a given second hits them alike.
-for m in keepalive close 100k; do
-    log "latency $m: $LAT_SLICES slices of ${LAT_SECONDS}s per target"
-    for i in $(seq "$LAT_SLICES"); do
-        if (( i % 2 )); then order="direct vipd haproxy"; else order="direct haproxy vipd"; fi
-        for t in $order; do latency "$t" "$m"; done
-    done
-done
+}
 
 for r in $(seq "$REPEAT"); do
-    log "threads round $r of $REPEAT"
-    threads_rate vipd-1 28080
-    threads_rate vipd-n 28081
-    threads_rate haproxy-1 18080
-    threads_rate haproxy-n 18081
+    log "bulk round $r of $REPEAT"
+    if (( r % 2 )); then order="direct vipd haproxy"; else order="direct haproxy vipd"; fi
+    for t in $order; do
+        bulk "$t" c2s
+        bulk "$t" s2c
+    done
+done
+slices "new connections" conn_rate direct vipd haproxy
+for m in keepalive close 100k; do
+    latency_mode=$m
+    slices "latency $m" latency_slice direct vipd haproxy
+done
+slices "threads" threads_slice vipd-1 vipd-n haproxy-1 haproxy-n
+for m in keepalive close 100k; do
+    for t in direct vipd haproxy; do
+        record "p50_${m}_us" "$t" "$(pooled_pct "$WORK/hist-$m-$t" 50)"
+        record "p99_${m}_us" "$t" "$(pooled_pct "$WORK/hist-$m-$t" 99)"
+    done
 done
 for t in vipd haproxy; do idle_memory "$t"; done
 
 # ---------------------------------------------------------------- the table
 echo
 echo "vipd virtual_server forwarder vs HAProxy $(haproxy -v | awk 'NR==1{print $3}') (TCP mode, splice), loopback in a namespace,"
-echo "forwarder pinned to CPU 0, load and backends to CPU 1; throughput: medians of $REPEAT runs of ${DURATION}s;"
-echo "latency: medians of $LAT_SLICES interleaved ${LAT_SECONDS}s slices; memory at $IDLE_CONNS idle connections."
+echo "forwarder pinned to CPU 0, load and backends to CPU 1; bulk: medians of $REPEAT runs of ${DURATION}s;"
+echo "connections/s: medians of $SLICES interleaved ${SLICE_SECONDS}s slices; latency: percentiles of every request"
+echo "of $SLICES interleaved ${SLICE_SECONDS}s slices per target; memory at $IDLE_CONNS idle connections."
 echo "ratio = vipd / haproxy; for latency rows, of the latency added to direct."
 awk '
 function median(key,   n, i, j, t, a) {
@@ -403,7 +424,7 @@ END {
 
 echo
 echo "threads: nothing pinned, load on the same $CPUS CPUs; new connections/s (50 conns, Connection: close),"
-echo "medians of $REPEAT runs; vipd --lb-threads, haproxy nbthread."
+echo "medians of $SLICES interleaved ${SLICE_SECONDS}s slices; vipd --lb-threads, haproxy nbthread."
 awk -v cpus="$CPUS" '
 function median(key,   n, i, j, t, a) {
     n = split(vals[key], a, " ")
