@@ -178,7 +178,7 @@ fn roff_escape(text: &str) -> String {
     }
 }
 
-// Keep these true to src/cli.rs, src/bin/vipd.rs, src/bin/vipctl.rs and src/daemon.rs.
+// Keep these true to src/cli.rs, src/bin/vipd.rs, src/bin/vipctl.rs and src/daemon/.
 const VIPD_SECTIONS: &[ExtraSection] = &[
     ExtraSection {
         title: "EXIT STATUS",
@@ -190,7 +190,7 @@ const VIPD_SECTIONS: &[ExtraSection] = &[
             (
                 "1",
                 "The system refused: missing privileges (CAP_NET_ADMIN, CAP_NET_RAW), a missing \
-                 interface, or the control socket could not be bound.",
+                 interface, or the control socket or a virtual_server port could not be bound.",
             ),
             (
                 "2",

@@ -3,6 +3,8 @@
 //! metrics page, runs tracked checks and sync groups, and owns reload (SIGHUP or `vipctl
 //! reload`, all or nothing), the operator's handover and maintenance requests, and the
 //! shutdown order (priority 0, VIPs removed, exit) on SIGTERM or SIGINT.
+//!
+//! `checks` starts and shares the tracked checks; `reload` applies a new file.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -11,13 +13,13 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance};
 use crate::control::access::Access;
-use crate::control::proto::{Event, HandoverResult, ReloadSummary, Request, Response};
+use crate::control::proto::{Event, HandoverResult, Request, Response};
 use crate::control::server::{
     Context, ControlSocket, DaemonRequest, InstanceView, Instances, View,
 };
@@ -28,10 +30,13 @@ use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
 use crate::net::arp::GarpSender;
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::{Notifier, Owner};
-use crate::track::eval::Rule;
-use crate::track::{CheckState, CheckWatch};
 use crate::vrrp::fsm::State;
-use crate::vrrp::instance::{BoundVip, Command, Instance, MemberChange, Setup, Tracked};
+use crate::vrrp::instance::{BoundVip, Command, Instance, MemberChange, Setup};
+
+mod checks;
+mod reload;
+
+use checks::Checks;
 
 /// Why the daemon could not start or keep running. Each reads as one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -279,18 +284,6 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     Ok(()) // dropping `control` removes the socket file
 }
 
-/// How a reload treats one instance of the new file.
-enum Plan {
-    /// Same configuration: left alone.
-    Unchanged(usize),
-    /// Only the VIP list changed: the running instance adds and removes the difference.
-    Vips(usize, Vec<BoundVip>),
-    /// Other settings changed: stopped, then started from this setup.
-    Restart(Box<Setup>),
-    /// New: started from this setup.
-    Add(Box<Setup>),
-}
-
 impl Daemon {
     /// Spawns one instance task.
     fn start(&self, setup: Setup) -> Running {
@@ -419,194 +412,6 @@ impl Daemon {
         waits
     }
 
-    /// Re-reads the configuration file and applies it, all or nothing: the new file is
-    /// loaded, validated and resolved against the kernel (interfaces, sockets, metrics
-    /// listener) before anything running is touched. Unchanged instances keep running as
-    /// they are: no VIP removal, no gratuitous ARP, no election.
-    async fn reload(&mut self) -> Result<ReloadSummary, String> {
-        let path = self.options.config_path.clone();
-        let loaded = match crate::config::load_with(&path, &self.options.load) {
-            Ok(l) => l,
-            Err(e) => {
-                let message = format!(
-                    "{e}\nreload refused: {} is not valid; the running configuration is unchanged",
-                    path.display()
-                );
-                warn!("{message}");
-                return Err(message);
-            }
-        };
-        let new = loaded.config;
-        let mut summary = ReloadSummary {
-            warnings: loaded.warnings.iter().map(|w| w.to_string()).collect(),
-            ..ReloadSummary::default()
-        };
-        for w in &summary.warnings {
-            warn!("{w}");
-        }
-
-        // Resolve everything new first; an error here leaves the running daemon untouched.
-        let mut plans = Vec::new();
-        let mut garps = self.garps.clone();
-        self.checks.reconfigure(&new);
-        for inst in &new.instances {
-            let old = self.running.iter().position(|r| r.config.name == inst.name);
-            let deps = dependencies_unchanged(&self.config, &new, inst);
-            let plan = match old {
-                Some(i) if deps && self.running[i].config == *inst => Ok(Plan::Unchanged(i)),
-                Some(i) if deps && same_but_vips(&self.running[i].config, inst) => {
-                    bind_vips(inst, &self.netlink, &mut garps)
-                        .await
-                        .map(|vips| Plan::Vips(i, vips))
-                }
-                Some(_) => self
-                    .setup(inst, &new, &mut garps)
-                    .await
-                    .map(|s| Plan::Restart(Box::new(s))),
-                None => self
-                    .setup(inst, &new, &mut garps)
-                    .await
-                    .map(|s| Plan::Add(Box::new(s))),
-            };
-            match plan {
-                Ok(p) => plans.push(p),
-                Err(e) => {
-                    return Err(self.refuse(&e.to_string()));
-                }
-            }
-        }
-        let pools = match self.lb.prepare(&new.virtual_servers) {
-            Ok(p) => p,
-            Err(e) => return Err(self.refuse(&e.to_string())),
-        };
-        let mut metrics = None;
-        if let Some(addr) = new.metrics_listen
-            && new.metrics_listen != self.metrics.as_ref().map(|m| m.addr)
-        {
-            match metrics::bind(addr).await {
-                Ok(l) => metrics = Some((addr, l)),
-                Err(e) => {
-                    return Err(self.refuse(&e.to_string()));
-                }
-            }
-        }
-
-        // Apply. First stop what goes away or restarts, so that VRIDs and VIPs are free.
-        let keep: BTreeSet<usize> = plans
-            .iter()
-            .filter_map(|p| match p {
-                Plan::Unchanged(i) | Plan::Vips(i, _) => Some(*i),
-                Plan::Restart(..) | Plan::Add(_) => None,
-            })
-            .collect();
-        let mut old: Vec<Option<Running>> = std::mem::take(&mut self.running)
-            .into_iter()
-            .map(Some)
-            .collect();
-        let mut stopping = Vec::new();
-        for (i, slot) in old.iter_mut().enumerate() {
-            if !keep.contains(&i)
-                && let Some(r) = slot.take()
-            {
-                if !new.instances.iter().any(|n| n.name == r.config.name) {
-                    summary.removed.push(r.config.name.clone());
-                }
-                stopping.push(r);
-            }
-        }
-        shutdown(stopping, "reload").await;
-        let held: Vec<Ipv4Addr> = keep
-            .iter()
-            .filter_map(|&i| old[i].as_ref())
-            .flat_map(|r| r.view.vips.iter().map(|&(_, a)| a))
-            .collect();
-        for plan in plans {
-            match plan {
-                Plan::Unchanged(i) => {
-                    if let Some(r) = old[i].take() {
-                        summary.unchanged.push(r.config.name.clone());
-                        self.running.push(r);
-                    }
-                }
-                Plan::Vips(i, vips) => {
-                    if let Some(mut r) = old[i].take() {
-                        let name = r.config.name.clone();
-                        if let Some(inst) = new.instances.iter().find(|n| n.name == name) {
-                            r.config = inst.clone();
-                        }
-                        r.view.vips = vips.iter().map(|v| (v.ifindex, v.addr)).collect();
-                        let _ = r.commands.send(Command::UpdateVips(vips)).await;
-                        summary.vips_changed.push(name);
-                        self.running.push(r);
-                    }
-                }
-                Plan::Restart(setup) => {
-                    summary.restarted.push(setup.config.name.clone());
-                    let running = self.start(*setup);
-                    self.running.push(running);
-                }
-                Plan::Add(setup) => {
-                    let stale: Vec<BoundVip> = setup
-                        .vips
-                        .iter()
-                        .filter(|v| !held.contains(&v.addr))
-                        .cloned()
-                        .collect();
-                    clear_stale_vips(&setup.config.name, &stale, &self.netlink).await;
-                    summary.added.push(setup.config.name.clone());
-                    let running = self.start(*setup);
-                    self.running.push(running);
-                }
-            }
-        }
-        self.garps = garps;
-        self.maintenance
-            .retain(|name| new.instances.iter().any(|n| &n.name == name));
-        if new.metrics_listen != self.metrics.as_ref().map(|m| m.addr) {
-            self.metrics = metrics.map(|(addr, l)| self.serve_metrics(addr, l));
-        }
-        if new.vrrp_sync_group != self.config.vrrp_sync_group
-            || new.script_user != self.config.script_user
-        {
-            let old = std::mem::replace(&mut self.group_notifiers, group_notifiers(&new));
-            for (_, n) in old {
-                n.finish(crate::notify::TIMEOUT).await;
-            }
-        }
-        let pools = self.lb.apply(pools);
-        summary.pools_unchanged = pools.unchanged;
-        summary.pools_changed = pools.changed;
-        summary.pools_added = pools.added;
-        summary.pools_removed = pools.removed;
-        self.config = new;
-        self.publish();
-        info!(
-            "reloaded {}: {} unchanged, {} added, {} removed, {} with new VIPs, {} restarted; \
-             virtual servers: {} unchanged, {} changed, {} added, {} removed",
-            path.display(),
-            summary.unchanged.len(),
-            summary.added.len(),
-            summary.removed.len(),
-            summary.vips_changed.len(),
-            summary.restarted.len(),
-            summary.pools_unchanged.len(),
-            summary.pools_changed.len(),
-            summary.pools_added.len(),
-            summary.pools_removed.len()
-        );
-        Ok(summary)
-    }
-
-    /// Abandons a reload after the checks were switched to the new file: back to the
-    /// running one. Returns the message for the caller, also logged.
-    fn refuse(&mut self, why: &str) -> String {
-        let running = self.config.clone();
-        self.checks.reconfigure(&running);
-        let message = format!("reload refused: {why}; the running configuration is unchanged");
-        warn!("{message}");
-        message
-    }
-
     /// Resolves a new or changed instance of `config` against the kernel, with its checks,
     /// notify scripts and sync group.
     async fn setup(
@@ -694,13 +499,6 @@ fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
         .collect()
 }
 
-/// True when two instance configurations differ at most in their VIP lists.
-fn same_but_vips(a: &VrrpInstance, b: &VrrpInstance) -> bool {
-    let mut a = a.clone();
-    a.virtual_ipaddress = b.virtual_ipaddress.clone();
-    a == *b
-}
-
 /// Resolves one instance against the kernel: interfaces, source address, sockets.
 async fn prepare(
     inst: &VrrpInstance,
@@ -778,161 +576,6 @@ async fn bind_vips(
     Ok(vips)
 }
 
-/// The checks instances track, each started once however many instances track it.
-struct Checks {
-    config: Arc<Config>,
-    started: HashMap<(&'static str, String), CheckWatch>,
-    /// Tracked interfaces by name, updated from link events.
-    interfaces: HashMap<String, watch::Sender<CheckState>>,
-}
-
-impl Checks {
-    fn new(config: &Config) -> Self {
-        Self {
-            config: Arc::new(config.clone()),
-            started: HashMap::new(),
-            interfaces: HashMap::new(),
-        }
-    }
-
-    /// Everything `inst` tracks, starting checks not started yet.
-    async fn tracked(
-        &mut self,
-        inst: &VrrpInstance,
-        netlink: &Netlink,
-    ) -> Result<Vec<Tracked>, DaemonError> {
-        let c = Arc::clone(&self.config);
-        let mut out = Vec::new();
-        // Config validation guarantees every name exists.
-        for r in &inst.track_script {
-            let Some(s) = c.vrrp_script.iter().find(|s| s.name == r.name) else {
-                continue;
-            };
-            let watch = self.shared("script", &s.name, || {
-                let user = s.user.clone().or_else(|| c.script_user.clone());
-                crate::track::script::spawn(s.clone(), user)
-            });
-            let weight = r.weight.unwrap_or(s.weight);
-            out.push(tracked(
-                "check",
-                "script",
-                &s.name,
-                Rule::Status { weight },
-                watch,
-            ));
-        }
-        for r in &inst.track_file {
-            let Some(f) = c.vrrp_track_file.iter().find(|f| f.name == r.name) else {
-                continue;
-            };
-            let watch = self.shared("file", &f.name, || {
-                crate::track::file::spawn(f.name.clone(), f.file.clone())
-            });
-            let weight = r.weight.unwrap_or(f.weight);
-            out.push(tracked(
-                "file",
-                "file",
-                &f.name,
-                Rule::Value { weight },
-                watch,
-            ));
-        }
-        for r in &inst.track_process {
-            let Some(p) = c.vrrp_track_process.iter().find(|p| p.name == r.name) else {
-                continue;
-            };
-            let watch = self.shared("process", &p.name, || {
-                crate::track::process::spawn(p.clone())
-            });
-            let weight = r.weight.unwrap_or(p.weight);
-            out.push(tracked(
-                "process",
-                "process",
-                &p.name,
-                Rule::Status { weight },
-                watch,
-            ));
-        }
-        for t in &inst.track_interface {
-            let watch = match self.interfaces.get(&t.interface) {
-                Some(tx) => tx.subscribe(),
-                None => {
-                    let link = lookup(netlink, &inst.name, &t.interface).await?;
-                    let (tx, rx) = watch::channel(link_state(link.up));
-                    self.interfaces.insert(t.interface.clone(), tx);
-                    rx
-                }
-            };
-            let rule = Rule::Status { weight: t.weight };
-            out.push(tracked("interface", "interface", &t.interface, rule, watch));
-        }
-        Ok(out)
-    }
-
-    /// The check `kind` `name`, started on first use and shared by every instance after.
-    fn shared(
-        &mut self,
-        kind: &'static str,
-        name: &str,
-        start: impl FnOnce() -> CheckWatch,
-    ) -> CheckWatch {
-        self.started
-            .entry((kind, name.to_string()))
-            .or_insert_with(start)
-            .clone()
-    }
-
-    /// Switches to a reloaded configuration: checks whose definition changed are started
-    /// anew for whoever tracks them from now on (instances tracking them are restarted).
-    fn reconfigure(&mut self, new: &Config) {
-        let old = Arc::clone(&self.config);
-        self.started.retain(|(kind, name), _| match *kind {
-            "script" => {
-                find(&old.vrrp_script, name, |s| &s.name)
-                    == find(&new.vrrp_script, name, |s| &s.name)
-            }
-            "file" => {
-                find(&old.vrrp_track_file, name, |f| &f.name)
-                    == find(&new.vrrp_track_file, name, |f| &f.name)
-            }
-            "process" => {
-                find(&old.vrrp_track_process, name, |p| &p.name)
-                    == find(&new.vrrp_track_process, name, |p| &p.name)
-            }
-            _ => false,
-        });
-        self.config = Arc::new(new.clone());
-    }
-
-    fn link_changed(&self, link: &LinkInfo) {
-        if let Some(tx) = self.interfaces.get(&link.name) {
-            tx.send_if_modified(|s| {
-                let changed = s.ok != link.up;
-                *s = link_state(link.up);
-                changed
-            });
-        }
-    }
-}
-
-/// One tracked check as an instance holds it; `label` names it in logs ("check chk_nginx").
-fn tracked(label: &str, kind: &'static str, name: &str, rule: Rule, watch: CheckWatch) -> Tracked {
-    Tracked {
-        source: format!("{label} {name}"),
-        kind,
-        rule,
-        watch,
-    }
-}
-
-fn link_state(up: bool) -> CheckState {
-    CheckState {
-        ok: up,
-        value: 0,
-        detail: if up { "up" } else { "down" }.to_string(),
-    }
-}
-
 fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup> {
     groups
         .iter()
@@ -973,32 +616,6 @@ async fn sync_group(
     if let Some(n) = notifiers.get(&group.name) {
         n.state_changed(target.as_str(), change.priority);
     }
-}
-
-/// The item of `items` named `name`.
-fn find<'a, T>(items: &'a [T], name: &str, key: impl Fn(&T) -> &String) -> Option<&'a T> {
-    items.iter().find(|i| key(i) == name)
-}
-
-/// True when nothing `inst` depends on outside its own block changed between `old` and
-/// `new`: the checks it tracks, its sync group, the script user of its notify scripts.
-fn dependencies_unchanged(old: &Config, new: &Config, inst: &VrrpInstance) -> bool {
-    let scripts = inst.track_script.iter().all(|r| {
-        find(&old.vrrp_script, &r.name, |s| &s.name) == find(&new.vrrp_script, &r.name, |s| &s.name)
-    });
-    let files = inst.track_file.iter().all(|r| {
-        find(&old.vrrp_track_file, &r.name, |f| &f.name)
-            == find(&new.vrrp_track_file, &r.name, |f| &f.name)
-    });
-    let processes = inst.track_process.iter().all(|r| {
-        find(&old.vrrp_track_process, &r.name, |p| &p.name)
-            == find(&new.vrrp_track_process, &r.name, |p| &p.name)
-    });
-    scripts
-        && files
-        && processes
-        && group_of(&old.vrrp_sync_group, &inst.name) == group_of(&new.vrrp_sync_group, &inst.name)
-        && old.script_user == new.script_user
 }
 
 async fn lookup(netlink: &Netlink, instance: &str, name: &str) -> Result<LinkInfo, DaemonError> {
@@ -1059,50 +676,4 @@ async fn shutdown(running: Vec<Running>, why: &str) {
         "{why}: stopped in {:.1} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-    use crate::config::VirtualIp;
-
-    fn vip(last: u8) -> VirtualIp {
-        VirtualIp {
-            addr: Ipv4Addr::new(10, 0, 0, last),
-            prefix_len: 32,
-            dev: None,
-            label: None,
-        }
-    }
-
-    #[test]
-    fn a_vip_list_change_is_applied_in_place_anything_else_restarts() {
-        let mut old = VrrpInstance::with_defaults("VI_1", "eth0", 51);
-        old.virtual_ipaddress = vec![vip(100)];
-        let mut vips = old.clone();
-        vips.virtual_ipaddress.push(vip(101));
-        assert!(same_but_vips(&old, &vips));
-        let mut prio = vips.clone();
-        prio.priority = 110;
-        assert!(!same_but_vips(&old, &prio));
-    }
-
-    #[test]
-    fn a_changed_check_or_group_counts_as_a_change_of_its_instances() {
-        let text = "vrrp_script chk {\n script /bin/true\n}\n\
-                    vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
-                    track_script {\n chk\n }\n virtual_ipaddress {\n 10.0.0.100\n }\n}\n\
-                    vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n \
-                    virtual_ipaddress {\n 10.0.0.101\n }\n}\n";
-        let load = |t: &str| {
-            crate::config::load_str(t, std::path::Path::new("k.conf"))
-                .unwrap()
-                .config
-        };
-        let old = load(text);
-        let new = load(&text.replace("/bin/true", "/bin/false"));
-        assert!(!dependencies_unchanged(&old, &new, &new.instances[0]));
-        assert!(dependencies_unchanged(&old, &new, &new.instances[1]));
-        assert!(dependencies_unchanged(&old, &old, &old.instances[0]));
-    }
 }

@@ -1,0 +1,293 @@
+//! Reload (SIGHUP or `vipctl reload`), all or nothing: the new file is loaded, validated and
+//! resolved against the kernel (interfaces, sockets, listeners) before anything running
+//! changes; then each instance is left alone, given its new VIP list, restarted, added or
+//! removed, and the forwarder's pools are switched.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use tracing::{info, warn};
+
+use super::checks::find;
+use super::{Daemon, Running, bind_vips, clear_stale_vips, group_notifiers, group_of, shutdown};
+use crate::config::{Config, VrrpInstance};
+use crate::control::proto::ReloadSummary;
+use crate::metrics;
+use crate::vrrp::instance::{BoundVip, Command, Setup};
+
+/// How a reload treats one instance of the new file.
+enum Plan {
+    /// Same configuration: left alone.
+    Unchanged(usize),
+    /// Only the VIP list changed: the running instance adds and removes the difference.
+    Vips(usize, Vec<BoundVip>),
+    /// Other settings changed: stopped, then started from this setup.
+    Restart(Box<Setup>),
+    /// New: started from this setup.
+    Add(Box<Setup>),
+}
+
+impl Daemon {
+    /// Re-reads the configuration file and applies it, all or nothing: the new file is
+    /// loaded, validated and resolved against the kernel (interfaces, sockets, metrics
+    /// listener) before anything running is touched. Unchanged instances keep running as
+    /// they are: no VIP removal, no gratuitous ARP, no election.
+    pub(super) async fn reload(&mut self) -> Result<ReloadSummary, String> {
+        let path = self.options.config_path.clone();
+        let loaded = match crate::config::load_with(&path, &self.options.load) {
+            Ok(l) => l,
+            Err(e) => {
+                let message = format!(
+                    "{e}\nreload refused: {} is not valid; the running configuration is unchanged",
+                    path.display()
+                );
+                warn!("{message}");
+                return Err(message);
+            }
+        };
+        let new = loaded.config;
+        let mut summary = ReloadSummary {
+            warnings: loaded.warnings.iter().map(|w| w.to_string()).collect(),
+            ..ReloadSummary::default()
+        };
+        for w in &summary.warnings {
+            warn!("{w}");
+        }
+
+        // Resolve everything new first; an error here leaves the running daemon untouched.
+        let mut plans = Vec::new();
+        let mut garps = self.garps.clone();
+        self.checks.reconfigure(&new);
+        for inst in &new.instances {
+            let old = self.running.iter().position(|r| r.config.name == inst.name);
+            let deps = dependencies_unchanged(&self.config, &new, inst);
+            let plan = match old {
+                Some(i) if deps && self.running[i].config == *inst => Ok(Plan::Unchanged(i)),
+                Some(i) if deps && same_but_vips(&self.running[i].config, inst) => {
+                    bind_vips(inst, &self.netlink, &mut garps)
+                        .await
+                        .map(|vips| Plan::Vips(i, vips))
+                }
+                Some(_) => self
+                    .setup(inst, &new, &mut garps)
+                    .await
+                    .map(|s| Plan::Restart(Box::new(s))),
+                None => self
+                    .setup(inst, &new, &mut garps)
+                    .await
+                    .map(|s| Plan::Add(Box::new(s))),
+            };
+            match plan {
+                Ok(p) => plans.push(p),
+                Err(e) => {
+                    return Err(self.refuse(&e.to_string()));
+                }
+            }
+        }
+        let pools = match self.lb.prepare(&new.virtual_servers) {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(&e.to_string())),
+        };
+        let mut metrics = None;
+        if let Some(addr) = new.metrics_listen
+            && new.metrics_listen != self.metrics.as_ref().map(|m| m.addr)
+        {
+            match metrics::bind(addr).await {
+                Ok(l) => metrics = Some((addr, l)),
+                Err(e) => {
+                    return Err(self.refuse(&e.to_string()));
+                }
+            }
+        }
+
+        // Apply. First stop what goes away or restarts, so that VRIDs and VIPs are free.
+        let keep: BTreeSet<usize> = plans
+            .iter()
+            .filter_map(|p| match p {
+                Plan::Unchanged(i) | Plan::Vips(i, _) => Some(*i),
+                Plan::Restart(..) | Plan::Add(_) => None,
+            })
+            .collect();
+        let mut old: Vec<Option<Running>> = std::mem::take(&mut self.running)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut stopping = Vec::new();
+        for (i, slot) in old.iter_mut().enumerate() {
+            if !keep.contains(&i)
+                && let Some(r) = slot.take()
+            {
+                if !new.instances.iter().any(|n| n.name == r.config.name) {
+                    summary.removed.push(r.config.name.clone());
+                }
+                stopping.push(r);
+            }
+        }
+        shutdown(stopping, "reload").await;
+        let held: Vec<Ipv4Addr> = keep
+            .iter()
+            .filter_map(|&i| old[i].as_ref())
+            .flat_map(|r| r.view.vips.iter().map(|&(_, a)| a))
+            .collect();
+        for plan in plans {
+            match plan {
+                Plan::Unchanged(i) => {
+                    if let Some(r) = old[i].take() {
+                        summary.unchanged.push(r.config.name.clone());
+                        self.running.push(r);
+                    }
+                }
+                Plan::Vips(i, vips) => {
+                    if let Some(mut r) = old[i].take() {
+                        let name = r.config.name.clone();
+                        if let Some(inst) = new.instances.iter().find(|n| n.name == name) {
+                            r.config = inst.clone();
+                        }
+                        r.view.vips = vips.iter().map(|v| (v.ifindex, v.addr)).collect();
+                        let _ = r.commands.send(Command::UpdateVips(vips)).await;
+                        summary.vips_changed.push(name);
+                        self.running.push(r);
+                    }
+                }
+                Plan::Restart(setup) => {
+                    summary.restarted.push(setup.config.name.clone());
+                    let running = self.start(*setup);
+                    self.running.push(running);
+                }
+                Plan::Add(setup) => {
+                    let stale: Vec<BoundVip> = setup
+                        .vips
+                        .iter()
+                        .filter(|v| !held.contains(&v.addr))
+                        .cloned()
+                        .collect();
+                    clear_stale_vips(&setup.config.name, &stale, &self.netlink).await;
+                    summary.added.push(setup.config.name.clone());
+                    let running = self.start(*setup);
+                    self.running.push(running);
+                }
+            }
+        }
+        self.garps = garps;
+        self.maintenance
+            .retain(|name| new.instances.iter().any(|n| &n.name == name));
+        if new.metrics_listen != self.metrics.as_ref().map(|m| m.addr) {
+            self.metrics = metrics.map(|(addr, l)| self.serve_metrics(addr, l));
+        }
+        if new.vrrp_sync_group != self.config.vrrp_sync_group
+            || new.script_user != self.config.script_user
+        {
+            let old = std::mem::replace(&mut self.group_notifiers, group_notifiers(&new));
+            for (_, n) in old {
+                n.finish(crate::notify::TIMEOUT).await;
+            }
+        }
+        let pools = self.lb.apply(pools);
+        summary.pools_unchanged = pools.unchanged;
+        summary.pools_changed = pools.changed;
+        summary.pools_added = pools.added;
+        summary.pools_removed = pools.removed;
+        self.config = new;
+        self.publish();
+        info!(
+            "reloaded {}: {} unchanged, {} added, {} removed, {} with new VIPs, {} restarted; \
+             virtual servers: {} unchanged, {} changed, {} added, {} removed",
+            path.display(),
+            summary.unchanged.len(),
+            summary.added.len(),
+            summary.removed.len(),
+            summary.vips_changed.len(),
+            summary.restarted.len(),
+            summary.pools_unchanged.len(),
+            summary.pools_changed.len(),
+            summary.pools_added.len(),
+            summary.pools_removed.len()
+        );
+        Ok(summary)
+    }
+
+    /// Abandons a reload after the checks were switched to the new file: back to the
+    /// running one. Returns the message for the caller, also logged.
+    fn refuse(&mut self, why: &str) -> String {
+        let running = self.config.clone();
+        self.checks.reconfigure(&running);
+        let message = format!("reload refused: {why}; the running configuration is unchanged");
+        warn!("{message}");
+        message
+    }
+}
+
+/// True when two instance configurations differ at most in their VIP lists.
+fn same_but_vips(a: &VrrpInstance, b: &VrrpInstance) -> bool {
+    let mut a = a.clone();
+    a.virtual_ipaddress = b.virtual_ipaddress.clone();
+    a == *b
+}
+
+/// True when nothing `inst` depends on outside its own block changed between `old` and
+/// `new`: the checks it tracks, its sync group, the script user of its notify scripts.
+fn dependencies_unchanged(old: &Config, new: &Config, inst: &VrrpInstance) -> bool {
+    let scripts = inst.track_script.iter().all(|r| {
+        find(&old.vrrp_script, &r.name, |s| &s.name) == find(&new.vrrp_script, &r.name, |s| &s.name)
+    });
+    let files = inst.track_file.iter().all(|r| {
+        find(&old.vrrp_track_file, &r.name, |f| &f.name)
+            == find(&new.vrrp_track_file, &r.name, |f| &f.name)
+    });
+    let processes = inst.track_process.iter().all(|r| {
+        find(&old.vrrp_track_process, &r.name, |p| &p.name)
+            == find(&new.vrrp_track_process, &r.name, |p| &p.name)
+    });
+    scripts
+        && files
+        && processes
+        && group_of(&old.vrrp_sync_group, &inst.name) == group_of(&new.vrrp_sync_group, &inst.name)
+        && old.script_user == new.script_user
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::config::{VirtualIp, VrrpInstance};
+    use std::net::Ipv4Addr;
+
+    fn vip(last: u8) -> VirtualIp {
+        VirtualIp {
+            addr: Ipv4Addr::new(10, 0, 0, last),
+            prefix_len: 32,
+            dev: None,
+            label: None,
+        }
+    }
+
+    #[test]
+    fn a_vip_list_change_is_applied_in_place_anything_else_restarts() {
+        let mut old = VrrpInstance::with_defaults("VI_1", "eth0", 51);
+        old.virtual_ipaddress = vec![vip(100)];
+        let mut vips = old.clone();
+        vips.virtual_ipaddress.push(vip(101));
+        assert!(same_but_vips(&old, &vips));
+        let mut prio = vips.clone();
+        prio.priority = 110;
+        assert!(!same_but_vips(&old, &prio));
+    }
+
+    #[test]
+    fn a_changed_check_or_group_counts_as_a_change_of_its_instances() {
+        let text = "vrrp_script chk {\n script /bin/true\n}\n\
+                    vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+                    track_script {\n chk\n }\n virtual_ipaddress {\n 10.0.0.100\n }\n}\n\
+                    vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n \
+                    virtual_ipaddress {\n 10.0.0.101\n }\n}\n";
+        let load = |t: &str| {
+            crate::config::load_str(t, std::path::Path::new("k.conf"))
+                .unwrap()
+                .config
+        };
+        let old = load(text);
+        let new = load(&text.replace("/bin/true", "/bin/false"));
+        assert!(!dependencies_unchanged(&old, &new, &new.instances[0]));
+        assert!(dependencies_unchanged(&old, &new, &new.instances[1]));
+        assert!(dependencies_unchanged(&old, &old, &old.instances[0]));
+    }
+}
