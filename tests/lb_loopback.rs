@@ -1,6 +1,8 @@
 //! The forwarder in process, on 127.0.0.1 only (no root): bytes arrive intact both ways
-//! through splice, half-closes and resets travel through, a refused connect moves to the
-//! next server (with what the client had already sent), and connections leave no file descriptor behind.
+//! through splice, half-closes and resets travel through, half-closed and idle connections
+//! are closed in time, a refused connect moves to the next server (with what the client had
+//! already sent), a reload keeps listeners and state, and connections leave no file
+//! descriptor behind.
 
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vipd::config::{LbAlgo, RealServer, VirtualServer};
-use vipd::lb::Lb;
+use vipd::lb::{Lb, LbOptions};
 
 /// A backend that says `id\n` first, then echoes until EOF, then closes.
 async fn echo_backend(id: u8) -> SocketAddrV4 {
@@ -85,8 +87,15 @@ async fn hello(vs: SocketAddrV4) -> (TcpStream, u8) {
     (s, id[0] - b'0')
 }
 
-/// Forwarding threads: more than one, so listeners share the port (SO_REUSEPORT).
-const THREADS: usize = 2;
+/// Two forwarding threads, so listeners share the port (SO_REUSEPORT), and a fast clock:
+/// half-closed connections go after 0.1 to 0.2 s, idle ones after 1.5 s.
+fn options() -> LbOptions {
+    LbOptions {
+        threads: 2,
+        tick: TICK,
+    }
+}
+const TICK: Duration = Duration::from_millis(100);
 
 /// The tests run one at a time: the descriptor count is the whole process's.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -104,7 +113,7 @@ async fn round_robin_and_the_server_speaks_first() {
         echo_backend(2).await,
     ];
     let vs = pool(&b, LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
     let mut ids = Vec::new();
     for _ in 0..6 {
         ids.push(hello(vs.addr).await.1);
@@ -125,7 +134,7 @@ async fn bulk_bytes_arrive_intact_and_half_close_passes_through() {
     let _serial = SERIAL.lock().await;
     let b = [echo_backend(0).await];
     let vs = pool(&b, LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
     let (s, _) = hello(vs.addr).await;
     let (mut r, mut w) = s.into_split();
     let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
@@ -156,7 +165,7 @@ async fn a_refused_connect_moves_to_the_next_server() {
     let dead = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
     let live = echo_backend(1).await;
     let vs = pool(&[dead, live], LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
     for _ in 0..4 {
         assert_eq!(
             hello(vs.addr).await.1,
@@ -176,7 +185,7 @@ async fn bytes_sent_before_the_connect_survive_a_refused_server() {
     let dead = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
     let live = echo_backend(1).await;
     let vs = pool(&[dead, live], LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
     for i in 0..4 {
         // Sent at once, so the forwarder reads it before it connects to a server.
         let mut s = TcpStream::connect(vs.addr).await.unwrap();
@@ -206,7 +215,7 @@ async fn reload_keeps_listeners_and_state_and_open_connections() {
         echo_backend(2).await,
     ];
     let a = pool(&b[..2], LbAlgo::Rr);
-    let mut lb = Lb::start(std::slice::from_ref(&a), THREADS).unwrap();
+    let mut lb = Lb::start(std::slice::from_ref(&a), options()).unwrap();
     let ids: Vec<u8> = ids_through(a.addr, 4).await;
     assert_eq!(ids, [0, 1, 0, 1]);
     // Held open across every reload below.
@@ -268,6 +277,17 @@ async fn reload_keeps_listeners_and_state_and_open_connections() {
     lb.stop();
 }
 
+/// How long until the forwarder closes `s` (EOF or reset), within 10 s.
+async fn closed_after(mut s: TcpStream) -> Duration {
+    let t0 = std::time::Instant::now();
+    let mut buf = [0u8; 1];
+    let r = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("connection still open after 10 s");
+    assert!(matches!(r, Ok(0) | Err(_)), "{r:?}");
+    t0.elapsed()
+}
+
 /// The ids of `n` backends reached one after the other through `vs`.
 async fn ids_through(vs: SocketAddrV4, n: usize) -> Vec<u8> {
     let mut ids = Vec::new();
@@ -278,11 +298,52 @@ async fn ids_through(vs: SocketAddrV4, n: usize) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn half_closed_and_idle_connections_are_closed() {
+    let _serial = SERIAL.lock().await;
+    // A server that accepts, then neither sends nor closes.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = v4(l.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    let vs = pool(&[silent], LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
+    // The client is done sending; the server never answers: gone after one to two ticks.
+    let mut half = TcpStream::connect(vs.addr).await.unwrap();
+    half.shutdown().await.unwrap();
+    let half_closed = closed_after(half).await;
+    assert!(
+        half_closed < TICK * 12,
+        "half-closed connection kept {half_closed:?}: that is the idle timeout, not the half-closed one"
+    );
+
+    // Nothing moves either way: closed after 15 quiet ticks, not before.
+    let idle_for = closed_after(TcpStream::connect(vs.addr).await.unwrap()).await;
+    assert!(
+        idle_for >= TICK * 14,
+        "idle connection closed after only {idle_for:?}"
+    );
+    let mut active = u32::MAX;
+    for _ in 0..100 {
+        active = lb.view().status()[0].real_servers[0].active_connections;
+        if active == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(active, 0);
+    lb.stop();
+}
+
+#[tokio::test]
 async fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
     let _serial = SERIAL.lock().await;
     let b = [echo_backend(0).await, echo_backend(1).await];
     let vs = pool(&b, LbAlgo::Lc);
-    let lb = Lb::start(std::slice::from_ref(&vs), THREADS).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
     // Warm up: pipes enter the pool, the runtime settles.
     for _ in 0..20 {
         let (mut s, _) = hello(vs.addr).await;

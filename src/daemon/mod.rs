@@ -23,7 +23,7 @@ use crate::control::proto::{Event, HandoverResult, Request, Response};
 use crate::control::server::{
     Context, ControlSocket, DaemonRequest, InstanceView, Instances, View,
 };
-use crate::lb::{Lb, LbError};
+use crate::lb::{Lb, LbError, LbOptions};
 use crate::metrics;
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
@@ -191,7 +191,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     };
 
     // Listeners last: a port in use stops the start before anything changes.
-    let lb = Lb::start(&config.virtual_servers, options.lb_threads)?;
+    let lb = Lb::start(&config.virtual_servers, LbOptions::new(options.lb_threads))?;
 
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {

@@ -55,6 +55,26 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// How the forwarder runs.
+#[derive(Debug, Clone, Copy)]
+pub struct LbOptions {
+    /// Forwarding threads (at least one).
+    pub threads: usize,
+    /// How often each thread looks at its connections' idleness; only tests change it from
+    /// [`LbOptions::new`]'s minute.
+    pub tick: std::time::Duration,
+}
+
+impl LbOptions {
+    /// `threads` forwarding threads, the default tick.
+    pub fn new(threads: usize) -> Self {
+        Self {
+            threads: threads.max(1),
+            tick: proxy::TICK,
+        }
+    }
+}
+
 /// One virtual server being served.
 struct Served {
     addr: SocketAddrV4,
@@ -76,7 +96,7 @@ impl Served {
 pub struct Lb {
     served: Vec<Served>,
     workers: Option<Workers>,
-    threads: usize,
+    options: LbOptions,
     next_id: u64,
     view: LbView,
 }
@@ -119,13 +139,13 @@ pub struct LbChanges {
 }
 
 impl Lb {
-    /// Binds every virtual server's listeners (one per forwarding thread), then starts
-    /// `threads` forwarding threads (none without virtual servers) and the checkers.
-    pub fn start(config: &[VirtualServer], threads: usize) -> Result<Lb, LbError> {
+    /// Binds every virtual server's listeners (one per forwarding thread), then starts the
+    /// forwarding threads (none without virtual servers) and the checkers.
+    pub fn start(config: &[VirtualServer], options: LbOptions) -> Result<Lb, LbError> {
         let mut lb = Lb {
             served: Vec::new(),
             workers: None,
-            threads: threads.max(1),
+            options,
             next_id: 0,
             view: LbView::default(),
         };
@@ -143,16 +163,20 @@ impl Lb {
             && self.workers.is_none()
         {
             check_nofile(config.len());
-            workers = Some(Workers::spawn(self.threads).map_err(|source| LbError {
-                addr: first.addr,
-                source,
-            })?);
+            workers = Some(
+                Workers::spawn(self.options.threads.max(1), self.options.tick).map_err(
+                    |source| LbError {
+                        addr: first.addr,
+                        source,
+                    },
+                )?,
+            );
         }
         for vs in config {
             if self.served.iter().any(|s| s.addr == vs.addr) {
                 continue;
             }
-            let listeners = (0..self.threads)
+            let listeners = (0..self.options.threads.max(1))
                 .map(|_| proxy::listen(vs.addr))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|source| LbError {
@@ -220,7 +244,7 @@ impl Lb {
                         "virtual_server {addr}: listening ({} real server(s), lb_algo {}, {} thread(s))",
                         vs.real_servers.len(),
                         vs.lb_algo.as_str(),
-                        self.threads
+                        self.options.threads.max(1)
                     );
                     changes.added.push(addr);
                     served

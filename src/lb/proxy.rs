@@ -6,7 +6,7 @@
 //! a server that refuses is counted and the next one is tried, once. Both sockets get
 //! TCP_NODELAY, and keepalive from the connection's first [`TICK`] on; a half-close
 //! is passed on; a reset on either side resets the other; a connection quiet for
-//! [`IDLE_TIMEOUT`] is closed, a half-closed one after one to two [`TICK`]s.
+//! [`IDLE_TICKS`] ticks is closed, a half-closed one after one to two.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, SocketAddrV4};
@@ -24,15 +24,15 @@ use tracing::{debug, warn};
 use super::pool::{ActiveGuard, Pool, PoolCell};
 use super::pump::{PumpError, pump};
 
-/// Each forwarding thread's clock: every connection looks at its own activity this often,
-/// instead of each keeping a timer (a timer per connection costs the poller a wakeup now
-/// and then, and memory).
+/// Each forwarding thread's clock ticks this often (tests shorten it), and every
+/// connection looks at its own activity then, instead of each keeping a timer (a timer per
+/// connection costs the poller a wakeup now and then, and memory).
 pub(super) const TICK: Duration = Duration::from_secs(60);
-/// A connection with no byte either way for this long (within one [`TICK`]) is closed
-/// (IPVS's TCP default).
-pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(900);
-// Once one side has closed, the other gets one TICK to one more without a byte to close
-// too (IPVS's FIN_WAIT, HAProxy's client-fin/server-fin), so a peer that never closes holds
+/// A connection with no byte either way for this many ticks is closed (900 s at the
+/// default tick: IPVS's TCP default).
+const IDLE_TICKS: u32 = 15;
+// Once one side has closed, the other gets one to two ticks without a byte to close too
+// (IPVS's FIN_WAIT, HAProxy's client-fin/server-fin), so a peer that never closes holds
 // nothing.
 /// Keepalive probes start after this much silence, so dead peers are found.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
@@ -58,8 +58,12 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
 }
 
 /// Accepts connections for the pool in `cell` until the task is aborted. `ticks` is the
-/// thread's clock (see [`TICK`]).
-pub(super) async fn serve(listener: TcpListener, cell: Arc<PoolCell>, ticks: watch::Receiver<u64>) {
+/// thread's clock: it changes every tick, and holds the tick's length.
+pub(super) async fn serve(
+    listener: TcpListener,
+    cell: Arc<PoolCell>,
+    ticks: watch::Receiver<Duration>,
+) {
     let vs = cell.get().config.addr;
     loop {
         match listener.accept().await {
@@ -174,7 +178,7 @@ async fn connection(
     client: TcpStream,
     peer: SocketAddrV4,
     pool: Arc<Pool>,
-    mut ticks: watch::Receiver<u64>,
+    mut ticks: watch::Receiver<Duration>,
 ) {
     let vs = pool.config.addr;
     let early = read_early(&client);
@@ -225,10 +229,10 @@ async fn connection(
             pump(&backend, &client, &c.bytes_out, &activity, &finished),
         )
     };
-    // No timer of its own: the thread's clock ticks every TICK for all its connections.
+    // No timer of its own: the thread's clock ticks for all its connections.
     let idle = async {
         let mut seen = activity.load(Ordering::Relaxed);
-        let mut quiet = Duration::ZERO;
+        let mut quiet = 0u32;
         let mut first = true;
         loop {
             if ticks.changed().await.is_err() {
@@ -241,15 +245,15 @@ async fn connection(
             let now = activity.load(Ordering::Relaxed);
             if now != seen {
                 seen = now;
-                quiet = Duration::ZERO;
+                quiet = 0;
                 continue;
             }
-            quiet += TICK;
-            if finished.load(Ordering::Relaxed) > 0 || quiet >= IDLE_TIMEOUT {
+            quiet += 1;
+            if finished.load(Ordering::Relaxed) > 0 || quiet >= IDLE_TICKS {
                 break;
             }
         }
-        quiet
+        *ticks.borrow() * quiet
     };
     tokio::select! {
         r = both => match r {

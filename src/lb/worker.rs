@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -37,8 +38,9 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// Starts `n` threads (at least one), each idle until told to serve.
-    pub(super) fn spawn(n: usize) -> io::Result<Workers> {
+    /// Starts `n` threads (at least one), each idle until told to serve, each with a clock
+    /// that ticks every `tick`.
+    pub(super) fn spawn(n: usize, tick: Duration) -> io::Result<Workers> {
         let mut workers = Workers {
             commands: Vec::new(),
             threads: Vec::new(),
@@ -51,7 +53,7 @@ impl Workers {
             let (tx, rx) = mpsc::unbounded_channel();
             let thread = std::thread::Builder::new()
                 .name(format!("vipd-lb-{i}"))
-                .spawn(move || runtime.block_on(run(rx)))?;
+                .spawn(move || runtime.block_on(run(rx, tick)))?;
             workers.commands.push(tx);
             workers.threads.push(thread);
         }
@@ -91,14 +93,14 @@ impl Workers {
 }
 
 /// One thread's life: serve what it is told until its channel closes.
-async fn run(mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn run(mut commands: mpsc::UnboundedReceiver<Command>, tick: Duration) {
     let mut accepting = HashMap::new();
     // The clock every connection of this thread checks its idleness by.
-    let (clock, ticks) = watch::channel(0u64);
+    let (clock, ticks) = watch::channel(tick);
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(proxy::TICK).await;
-            clock.send_modify(|n| *n += 1);
+            tokio::time::sleep(tick).await;
+            clock.send_modify(|_| {});
         }
     });
     while let Some(command) = commands.recv().await {
