@@ -29,11 +29,10 @@ use super::pump::{PumpError, pump};
 /// connection costs the poller a wakeup now and then, and memory).
 pub(super) const TICK: Duration = Duration::from_secs(60);
 /// A connection with no byte either way for this many ticks is closed (900 s at the
-/// default tick: IPVS's TCP default).
+/// default tick: IPVS's TCP default). Once one side has closed, the other gets one to two
+/// ticks without a byte to close too (IPVS's FIN_WAIT, HAProxy's client-fin/server-fin), so
+/// a peer that never closes holds nothing.
 const IDLE_TICKS: u32 = 15;
-// Once one side has closed, the other gets one to two ticks without a byte to close too
-// (IPVS's FIN_WAIT, HAProxy's client-fin/server-fin), so a peer that never closes holds
-// nothing.
 /// Keepalive probes start after this much silence, so dead peers are found.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
@@ -122,10 +121,10 @@ fn read_early(client: &TcpStream) -> Vec<u8> {
     early
 }
 
-/// Connects to `addr` and sends `early`. On loopback and LANs the handshake is often done
-/// when connect(2) returns, so a send that succeeds proves the connection at once and the
-/// server finds connection and request together (one wakeup, not two); otherwise the
-/// socket's first writability tells. Fails only before any byte was sent, so the caller can
+/// Connects to `addr` and sends `early`. Where the handshake is done by the time connect(2)
+/// returns (loopback, a server on this host), a send that succeeds proves the connection at
+/// once and the server finds connection and request together (one wakeup, not two);
+/// otherwise the socket's first writability tells. Fails only before any byte was sent, so the caller can
 /// try another server with the same bytes.
 async fn open(addr: SocketAddrV4, early: &[u8], timeout: Duration) -> io::Result<TcpStream> {
     let attempt = async {
