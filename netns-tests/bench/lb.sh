@@ -58,47 +58,12 @@ for tool in ip taskset nginx haproxy iperf3 wrk python3 awk setsid; do
 done
 [[ -x $VIPD_BIN ]] || { echo "lb.sh: no vipd at $VIPD_BIN (cargo build --release)" >&2; exit 2; }
 
-NS="vb$$-lb"
-WORK=$(mktemp -d "/tmp/vb$$-lb-XXXXXX")
+PREFIX="vb$$-lb"
+# shellcheck source=netns-tests/bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+NS=$PREFIX
 RESULTS=$WORK/results          # lines: METRIC TARGET VALUE
-PGIDS=()
 HZ=$(getconf CLK_TCK)
-
-log() { echo "[$(date +%T)] $*" >&2; }
-
-# Signals a process group only while its leader is still ours (alive, leading its group).
-kill_group() {
-    local sig=$1 pg=$2 stat
-    stat=$(cat "/proc/$pg/stat" 2>/dev/null) || return 0
-    local rest=${stat##*) }
-    local fields
-    read -r -a fields <<<"$rest"
-    [[ ${fields[2]} == "$pg" ]] || return 0
-    kill "-$sig" -- "-$pg" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for pg in "${PGIDS[@]}"; do
-        kill_group KILL "$pg"
-        wait "$pg" 2>/dev/null || true
-    done
-    if [[ -n ${WATCHDOG:-} ]]; then kill "$WATCHDOG" 2>/dev/null || true; fi
-    ip netns del "$NS" 2>/dev/null || true
-    if [[ ${KEEP_LOGS:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-(
-    sleep "$MAX_SECONDS" &
-    sp=$!
-    trap 'kill $sp 2>/dev/null; exit 0' TERM
-    wait $sp && { log "MAX_SECONDS=$MAX_SECONDS reached"; kill -TERM $$; }
-) &
-WATCHDOG=$!
 
 # start NAME CPU CMD...: runs CMD in the namespace on CPU, in its own process group; sets PID.
 start() {
@@ -130,7 +95,7 @@ fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 record() { echo "$1 $2 $3" >>"$RESULTS"; }
 
 # ---------------------------------------------------------------- the lab
-ip netns add "$NS"
+ip netns add "$NS"; NAMESPACES+=("$NS")
 ip -n "$NS" link set lo up
 
 # nginx's workers run unprivileged: they must be able to read the pages.

@@ -27,37 +27,9 @@ PY=/usr/bin/python3
 PREFIX="vk$$"
 NET="10.232.$(( $$ % 200 + 20 ))"     # only inside the lab's namespaces
 VIP="$NET.100"
-WORK=$(mktemp -d "/tmp/$PREFIX-XXXXXX")
+# shellcheck source=netns-tests/bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 chmod 700 "$WORK"
-NAMESPACES=()
-PGIDS=()
-
-log() { echo "[$(date +%T)] $*" >&2; }
-now() { date +%s.%N; }
-ns() { echo "$PREFIX-$1"; }
-
-kill_groups() {
-    local pg
-    for pg in "${PGIDS[@]}"; do
-        kill -KILL -- "-$pg" 2>/dev/null || true
-        wait "$pg" 2>/dev/null || true
-    done
-    PGIDS=()
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    kill_groups
-    [[ -n ${WATCHDOG:-} ]] && kill "$WATCHDOG" 2>/dev/null
-    for n in "${NAMESPACES[@]}"; do ip netns del "$n" 2>/dev/null || true; done
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-( sleep "$MAX_SECONDS" & sp=$!; trap 'kill $sp 2>/dev/null; exit 0' TERM
-  wait $sp && { log "MAX_SECONDS=$MAX_SECONDS reached"; kill -TERM $$; } ) &
-WATCHDOG=$!
 
 # spawn HOST CMD...: runs in HOST's namespace as its own process group; sets SPAWNED.
 spawn() {
@@ -65,29 +37,6 @@ spawn() {
     setsid ip netns exec "$(ns "$host")" "$@" </dev/null >>"$WORK/$host.out" 2>&1 &
     SPAWNED=$!
     PGIDS+=("$SPAWNED")
-}
-
-lab_up() {
-    local sw; sw=$(ns sw)
-    ip netns add "$sw"; NAMESPACES+=("$sw")
-    ip -n "$sw" link add br0 type bridge forward_delay 0 mcast_snooping 0
-    ip -n "$sw" link set br0 up
-    local pair name
-    for pair in h1:1 h2:2 cl:200; do
-        name=${pair%%:*}
-        ip netns add "$(ns "$name")"; NAMESPACES+=("$(ns "$name")")
-        ip -n "$(ns "$name")" link set lo up
-        ip -n "$sw" link add "p-$name" type veth peer name eth0 netns "$(ns "$name")"
-        ip -n "$sw" link set "p-$name" master br0 up
-        ip -n "$(ns "$name")" addr add "$NET.${pair##*:}/24" dev eth0
-        ip -n "$(ns "$name")" link set eth0 up
-    done
-}
-lab_down() {
-    kill_groups
-    for n in "${NAMESPACES[@]}"; do ip netns del "$n" 2>/dev/null || true; done
-    NAMESPACES=()
-    rm -f "$WORK"/*.pid "$WORK"/*.sock   # keepalived refuses to start over a stale pid file
 }
 
 conf() { # HOST PRIORITY
