@@ -197,15 +197,7 @@ impl Instance {
             maintenance: false,
             source: setup.source.to_string(),
             master: None,
-            vips: setup
-                .vips
-                .iter()
-                .map(|v| VipStatus {
-                    addr: format!("{}/{}", v.addr, v.prefix_len),
-                    dev: v.dev.clone(),
-                    present: false,
-                })
-                .collect(),
+            vips: vip_statuses(&setup.vips),
             last_transition: None,
             counters: Counters::default(),
             tracks: Vec::new(),
@@ -564,15 +556,7 @@ impl Instance {
         self.vips = new;
         {
             let mut status = self.status();
-            status.vips = self
-                .vips
-                .iter()
-                .map(|v| VipStatus {
-                    addr: format!("{}/{}", v.addr, v.prefix_len),
-                    dev: v.dev.clone(),
-                    present: false,
-                })
-                .collect();
+            status.vips = vip_statuses(&self.vips);
         }
         if holding && !added.is_empty() {
             let mut sent = 0;
@@ -703,6 +687,17 @@ impl Instance {
             });
         }
     }
+}
+
+/// How `vipctl status` lists `vips` before the kernel has been asked whether they are there.
+fn vip_statuses(vips: &[BoundVip]) -> Vec<VipStatus> {
+    vips.iter()
+        .map(|v| VipStatus {
+            addr: format!("{}/{}", v.addr, v.prefix_len),
+            dev: v.dev.clone(),
+            present: false,
+        })
+        .collect()
 }
 
 #[cfg(test)]
