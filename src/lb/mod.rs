@@ -58,7 +58,7 @@ pub fn default_threads() -> usize {
 /// How the forwarder runs.
 #[derive(Debug, Clone, Copy)]
 pub struct LbOptions {
-    /// Forwarding threads (at least one).
+    /// Forwarding threads (0 counts as 1).
     pub threads: usize,
     /// How often each thread looks at its connections' idleness; only tests change it from
     /// [`LbOptions::new`]'s minute.
@@ -69,7 +69,7 @@ impl LbOptions {
     /// `threads` forwarding threads, the default tick.
     pub fn new(threads: usize) -> Self {
         Self {
-            threads: threads.max(1),
+            threads,
             tick: proxy::TICK,
         }
     }
@@ -145,7 +145,10 @@ impl Lb {
         let mut lb = Lb {
             served: Vec::new(),
             workers: None,
-            options,
+            options: LbOptions {
+                threads: options.threads.max(1),
+                ..options
+            },
             next_id: 0,
             view: LbView::default(),
         };
@@ -164,19 +167,19 @@ impl Lb {
         {
             check_nofile(config.len());
             workers = Some(
-                Workers::spawn(self.options.threads.max(1), self.options.tick).map_err(
-                    |source| LbError {
+                Workers::spawn(self.options.threads, self.options.tick).map_err(|source| {
+                    LbError {
                         addr: first.addr,
                         source,
-                    },
-                )?,
+                    }
+                })?,
             );
         }
         for vs in config {
             if self.served.iter().any(|s| s.addr == vs.addr) {
                 continue;
             }
-            let listeners = (0..self.options.threads.max(1))
+            let listeners = (0..self.options.threads)
                 .map(|_| proxy::listen(vs.addr))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|source| LbError {
@@ -244,7 +247,7 @@ impl Lb {
                         "virtual_server {addr}: listening ({} real server(s), lb_algo {}, {} thread(s))",
                         vs.real_servers.len(),
                         vs.lb_algo.as_str(),
-                        self.options.threads.max(1)
+                        self.options.threads
                     );
                     changes.added.push(addr);
                     served
