@@ -1,5 +1,5 @@
 //! The forwarder in process, on 127.0.0.1 only (no root): bytes arrive intact both ways
-//! through splice, half-closes and resets travel through, half-closed and idle connections
+//! through splice, half-closes, closes and resets travel through, half-closed and idle connections
 //! are closed in time, a refused connect moves to the next server (with what the client had
 //! already sent), a reload keeps listeners and state, and connections leave no file
 //! descriptor behind.
@@ -156,6 +156,83 @@ async fn bulk_bytes_arrive_intact_and_half_close_passes_through() {
     let st = lb.view().status();
     assert_eq!(st[0].real_servers[0].bytes_in, data.len() as u64);
     assert_eq!(st[0].real_servers[0].bytes_out, data.len() as u64 + 2);
+    lb.stop();
+}
+
+/// A backend that answers each request (its first read) with `answer`, then closes:
+/// with a FIN, or with a reset when `reset`. Both leave at once, so the forwarder finds
+/// the bytes and the end together.
+async fn answer_backend(answer: &'static [u8], reset: bool) -> SocketAddrV4 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = v4(l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(answer).await;
+            if reset {
+                socket2::SockRef::from(&s)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+            }
+        }
+    });
+    addr
+}
+
+/// Sends a request through `vs` and reads to the end: the bytes, and how it ended.
+async fn request(vs: SocketAddrV4) -> (Vec<u8>, &'static str) {
+    let mut s = TcpStream::connect(vs).await.unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let r = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("the forwarder passes the end on");
+        match r {
+            Ok(0) => return (got, "eof"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (got, "reset"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_answer_with_its_close_or_its_reset_arrives_as_sent() {
+    let _serial = SERIAL.lock().await;
+    let closes = pool(
+        &[answer_backend(b"HTTP/1.0 200 OK\r\n\r\nok", false).await],
+        LbAlgo::Rr,
+    );
+    let resets = pool(&[answer_backend(b"partial", true).await], LbAlgo::Rr);
+    let lb = Lb::start(&[closes.clone(), resets.clone()], options()).unwrap();
+    for _ in 0..50 {
+        let (got, end) = request(closes.addr).await;
+        assert_eq!(
+            (got.as_slice(), end),
+            (&b"HTTP/1.0 200 OK\r\n\r\nok"[..], "eof")
+        );
+        // The bytes may or may not come before the reset; the reset always comes.
+        let (got, end) = request(resets.addr).await;
+        assert!(b"partial".starts_with(&got), "{got:?}");
+        assert_eq!(end, "reset", "a backend's reset reaches the client as one");
+    }
+    let view = lb.view();
+    for _ in 0..100 {
+        if view
+            .status()
+            .iter()
+            .all(|vs| vs.real_servers[0].active_connections == 0)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let st = view.status();
+    assert_eq!(st[0].real_servers[0].active_connections, 0, "{st:?}");
+    assert_eq!(st[1].real_servers[0].active_connections, 0, "{st:?}");
+    assert_eq!(st[0].real_servers[0].bytes_out, 50 * 21);
     lb.stop();
 }
 

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::pool::{ActiveGuard, Pool, PoolCell};
-use super::pump::{PumpError, pump};
+use super::pump::{PumpError, pump, with_scratch};
 
 /// Each forwarding thread's clock ticks this often (tests shorten it), and every
 /// connection looks at its own activity then, instead of each keeping a timer (a timer per
@@ -37,8 +37,6 @@ const IDLE_TICKS: u32 = 15;
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const LISTEN_BACKLOG: i32 = 4096;
-/// At most this much of what a client sent before its server was connected is read at once.
-const EARLY_MAX: usize = 16 * 1024;
 
 /// Opens one listening socket of a virtual server (each forwarding thread has its own).
 pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
@@ -103,22 +101,23 @@ fn reset(s: &TcpStream) {
 /// request by the time it is accepted), without waiting: it goes to the server with the
 /// connect. Allocates nothing when there is nothing.
 fn read_early(client: &TcpStream) -> Vec<u8> {
-    let mut buf = [0u8; EARLY_MAX];
-    // Straight to the socket: tokio would not try before the poller reports the bytes. An
-    // error here (a reset) shows again as EOF to the pump.
-    let early = match (&*SockRef::from(client)).read(&mut buf) {
-        Ok(n) => buf[..n].to_vec(),
-        Err(_) => Vec::new(),
-    };
-    if early.len() < EARLY_MAX {
-        // Drained: forget readiness the poller reported before this read, so the pump does
-        // not start with a read that can only say EAGAIN. Bytes that come later are a new
-        // event.
-        let _ = client.try_io(Interest::READABLE, || {
-            Err::<(), _>(io::ErrorKind::WouldBlock.into())
-        });
-    }
-    early
+    with_scratch(|buf| {
+        // Straight to the socket: tokio would not try before the poller reports the bytes.
+        // An error here (a reset) shows again as EOF to the pump.
+        let early = match (&*SockRef::from(client)).read(buf) {
+            Ok(n) => buf[..n].to_vec(),
+            Err(_) => Vec::new(),
+        };
+        if early.len() < buf.len() {
+            // Drained: forget readiness the poller reported before this read, so the pump
+            // does not start with a read that can only say EAGAIN. Bytes that come later
+            // are a new event.
+            let _ = client.try_io(Interest::READABLE, || {
+                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+            });
+        }
+        early
+    })
 }
 
 /// Connects to `addr` and sends `early`. Where the handshake is done by the time connect(2)

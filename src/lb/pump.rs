@@ -1,13 +1,14 @@
 //! Moves the bytes of one direction of a proxied connection. Small bursts (requests, short
-//! answers) are copied through a buffer on the stack: one recv and one send. Bulk transfers
+//! answers) are copied through one buffer per thread: one recv and one send. Bulk transfers
 //! go socket -> pipe -> socket with splice(2), so their payload never enters user space
 //! (copied too where the kernel refuses splice).
 //!
 //! Nothing is allocated for an idle connection: a pipe is taken from a pool when bytes
 //! arrive and given back as soon as it is empty again, so thousands of idle connections hold
-//! no pipes, and the copy buffer lives only during a call. A pipe that still holds bytes when
+//! no pipes, and the copy buffer is the thread's. A pipe that still holds bytes when
 //! a connection dies is closed, never pooled.
 
+use std::cell::RefCell;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Mutex;
@@ -16,15 +17,15 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use socket2::SockRef;
-use tokio::io::Interest;
+use tokio::io::{Interest, Ready};
 use tokio::net::TcpStream;
 
 /// Bytes moved per splice call; also the pipe size asked for.
 const CHUNK: usize = 1 << 18;
 /// Pipes kept for reuse; more are closed when given back.
 const POOL_MAX: usize = 64;
-/// Bursts up to this size are copied, bigger ones spliced (see [`pump`]). The buffer lives on
-/// the stack only while a burst is moved.
+/// Bursts up to this size are copied, bigger ones spliced (see [`pump`]), through a buffer
+/// of this size per thread.
 const SMALL: usize = 16 * 1024;
 
 /// An empty pipe: (read end, write end).
@@ -85,7 +86,7 @@ pub(super) async fn pump(
 ) -> Result<(), PumpError> {
     let mut bulk = false;
     loop {
-        let n = if bulk && !NO_SPLICE.load(Ordering::Relaxed) {
+        let burst = if bulk && !NO_SPLICE.load(Ordering::Relaxed) {
             match splice_burst(from, to).await {
                 Err(PumpError::Read(e)) if e.raw_os_error() == Some(Errno::EINVAL as i32) => {
                     tracing::warn!("splice(2) refused ({e}): forwarding by copying instead");
@@ -97,50 +98,80 @@ pub(super) async fn pump(
         } else {
             copy_burst(from, to).await?
         };
-        if n == 0 {
-            // EOF: pass the half-close on. The peer may already be gone; that is fine.
+        if burst.moved > 0 {
+            bulk = burst.moved >= SMALL;
+            bytes.fetch_add(burst.moved as u64, Ordering::Relaxed);
+            activity.fetch_add(1, Ordering::Relaxed);
+        }
+        if burst.eof {
+            // Pass the half-close on. The peer may already be gone; that is fine.
             if finished.fetch_add(1, Ordering::Relaxed) == 0 {
                 let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
             }
             return Ok(());
         }
-        bulk = n >= SMALL;
-        bytes.fetch_add(n as u64, Ordering::Relaxed);
-        activity.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Waits for bytes, moves what is there through a pipe; 0 = EOF. The pipe is taken only
-/// once bytes are really there, so an idle connection never holds one.
-async fn splice_burst(from: &TcpStream, to: &TcpStream) -> Result<usize, PumpError> {
+/// What one burst did.
+struct Burst {
+    /// Bytes moved.
+    moved: usize,
+    /// `from` is at its end after them.
+    eof: bool,
+}
+
+/// Waits until `from` has bytes, its end or an error to read.
+async fn wait_readable(from: &TcpStream) -> Result<Ready, PumpError> {
+    from.ready(Interest::READABLE | Interest::ERROR)
+        .await
+        .map_err(PumpError::Read)
+}
+
+/// Whether a read that returned `n` of the `asked` bytes, after the poller said `ready`,
+/// has reached the end of the stream. A short read drains the socket, and a FIN the poller
+/// had reported before it (read-closed) means nothing can follow: asking again would only
+/// return 0, a system call per connection for nothing. Not when the poller saw an error
+/// too: that may be a reset, which only a read reports (and which is passed on as one).
+fn ends_stream(ready: Ready, n: usize, asked: usize) -> bool {
+    n == 0 || (n < asked && ready.is_read_closed() && !ready.is_error())
+}
+
+/// The error for a wakeup that reported an error while the socket has nothing to read: the
+/// error itself was taken by another call, and waiting again would only wake at once.
+fn spent_error() -> PumpError {
+    PumpError::Read(io::ErrorKind::ConnectionReset.into())
+}
+
+/// Waits for bytes, moves what is there through a pipe. The pipe is taken only once bytes
+/// are really there, so an idle connection never holds one.
+async fn splice_burst(from: &TcpStream, to: &TcpStream) -> Result<Burst, PumpError> {
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
-    let (pipe, filled) = loop {
-        from.readable().await.map_err(PumpError::Read)?;
+    let (pipe, burst) = loop {
+        let ready = wait_readable(from).await?;
         let pipe = take_pipe().map_err(PumpError::Read)?;
-        // Fewer bytes than asked for means the socket is drained: saying WouldBlock to
-        // tokio clears its readiness now, instead of learning it from one more splice that
-        // fails with EAGAIN (tokio keeps the readiness if an event came in meanwhile).
-        let mut drained = None;
-        match from.try_io(Interest::READABLE, || {
-            let n = splice(from.as_fd(), None, pipe.w.as_fd(), None, CHUNK, flags)?;
-            if n > 0 && n < CHUNK {
-                drained = Some(n);
-                return Err(io::ErrorKind::WouldBlock.into());
+        let read = read_now(from, CHUNK, || {
+            splice(from.as_fd(), None, pipe.w.as_fd(), None, CHUNK, flags).map_err(io::Error::from)
+        });
+        match read {
+            Ok(Some(n)) => {
+                let eof = ends_stream(ready, n, CHUNK);
+                break (pipe, Burst { moved: n, eof });
             }
-            Ok(n)
-        }) {
-            Ok(n) => break (pipe, n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match drained {
-                Some(n) => break (pipe, n),
-                // A wakeup without bytes: the pipe goes back (it is empty) before waiting.
-                None => give_back(pipe),
-            },
+            // A wakeup without bytes: the pipe goes back (it is empty) before waiting.
+            Ok(None) => {
+                give_back(pipe);
+                if ready.is_error() {
+                    return Err(spent_error());
+                }
+            }
             Err(e) => {
                 give_back(pipe);
-                return Err(PumpError::Read(e));
+                return Err(e);
             }
         }
     };
+    let filled = burst.moved;
     let mut left = filled;
     while left > 0 {
         let r = to.try_io(Interest::WRITABLE, || {
@@ -156,17 +187,20 @@ async fn splice_burst(from: &TcpStream, to: &TcpStream) -> Result<usize, PumpErr
         }
     }
     give_back(pipe);
-    Ok(filled)
+    Ok(burst)
 }
 
-/// Waits for bytes and forwards what is there through a buffer on the stack; 0 = EOF. Only
+/// Waits for bytes and forwards what is there through the thread's scratch buffer. Only
 /// what `to` does not take at once is kept on the heap (and so in the connection's future)
 /// until it is written.
-async fn copy_burst(from: &TcpStream, to: &TcpStream) -> Result<usize, PumpError> {
-    let (n, rest) = loop {
-        from.readable().await.map_err(PumpError::Read)?;
-        if let Some(moved) = copy_now(from, to)? {
+async fn copy_burst(from: &TcpStream, to: &TcpStream) -> Result<Burst, PumpError> {
+    let (burst, rest) = loop {
+        let ready = wait_readable(from).await?;
+        if let Some(moved) = with_scratch(|buf| copy_now(from, to, buf, ready))? {
             break moved;
+        }
+        if ready.is_error() {
+            return Err(spent_error());
         }
     };
     let mut done = 0;
@@ -179,38 +213,72 @@ async fn copy_burst(from: &TcpStream, to: &TcpStream) -> Result<usize, PumpError
             Err(e) => return Err(PumpError::Write(e)),
         }
     }
-    Ok(n)
+    Ok(burst)
 }
 
-/// One recv and one send, without waiting: the bytes read and those `to` did not take yet;
-/// `None` when there was nothing to read after all.
-fn copy_now(from: &TcpStream, to: &TcpStream) -> Result<Option<(usize, Vec<u8>)>, PumpError> {
-    let mut buf = [0u8; SMALL];
-    // As in splice_burst: a short read means drained, and tokio hears so now.
-    let mut drained = None;
-    let read = from.try_io(Interest::READABLE, || {
-        let n = (&*SockRef::from(from)).read(&mut buf)?;
-        if n > 0 && n < SMALL {
-            drained = Some(n);
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(n)
-    });
-    let n = match read {
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match drained {
-            Some(n) => n,
-            None => return Ok(None),
-        },
-        Err(e) => return Err(PumpError::Read(e)),
+/// One recv into `buf` and one send, without waiting: what was moved and the bytes `to` did
+/// not take yet; `None` when there was nothing to read after all.
+fn copy_now(
+    from: &TcpStream,
+    to: &TcpStream,
+    buf: &mut [u8],
+    ready: Ready,
+) -> Result<Option<(Burst, Vec<u8>)>, PumpError> {
+    let asked = buf.len();
+    let Some(n) = read_now(from, asked, || (&*SockRef::from(from)).read(buf))? else {
+        return Ok(None);
+    };
+    let burst = Burst {
+        moved: n,
+        eof: ends_stream(ready, n, asked),
     };
     if n == 0 {
-        return Ok(Some((0, Vec::new())));
+        return Ok(Some((burst, Vec::new())));
     }
     let sent = match to.try_write(&buf[..n]) {
         Ok(k) => k,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
         Err(e) => return Err(PumpError::Write(e)),
     };
-    Ok(Some((n, buf[sent..n].to_vec())))
+    Ok(Some((burst, buf[sent..n].to_vec())))
+}
+
+/// One `read` of up to `asked` bytes from `from`, without waiting: `Some(n)` (0 at EOF), or
+/// `None` when there was nothing after all. Fewer bytes than asked for means the socket is
+/// drained: tokio hears so now (by a WouldBlock), instead of learning it from one more read
+/// that fails with EAGAIN (it keeps the readiness if an event came in meanwhile).
+fn read_now(
+    from: &TcpStream,
+    asked: usize,
+    read: impl FnOnce() -> io::Result<usize>,
+) -> Result<Option<usize>, PumpError> {
+    let mut drained = None;
+    let r = from.try_io(Interest::READABLE, || {
+        let n = read()?;
+        if n > 0 && n < asked {
+            drained = Some(n);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match r {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(drained),
+        Err(e) => Err(PumpError::Read(e)),
+    }
+}
+
+thread_local! {
+    /// Each forwarding thread's buffer for copied bursts and early bytes, zeroed once: a
+    /// fresh 16 KiB buffer on the stack cost a memset per read.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SMALL].into_boxed_slice());
+}
+
+/// Runs `f` with this thread's scratch buffer ([`SMALL`] bytes). `f` must not wait.
+pub(super) fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        // Only if `f` itself asked for it again: a buffer of its own then.
+        Err(_) => f(&mut [0u8; SMALL]),
+    })
 }
