@@ -91,8 +91,8 @@ async fn hello(vs: SocketAddrV4) -> (TcpStream, u8) {
 /// half-closed connections go after 0.1 to 0.2 s, idle ones after 1.5 s.
 fn options() -> LbOptions {
     LbOptions {
-        threads: 2,
         tick: TICK,
+        ..LbOptions::new(2)
     }
 }
 const TICK: Duration = Duration::from_millis(100);
@@ -478,5 +478,64 @@ async fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
         .map(|r| r.total_connections)
         .sum();
     assert_eq!(total, 20 + 1000 + 1);
+    lb.stop();
+}
+
+/// CPU time (clock ticks) and voluntary context switches of the forwarding threads.
+fn lb_threads_usage() -> (u64, u64) {
+    let (mut ticks, mut sleeps) = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.starts_with("vipd-lb-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after "pid (comm) ": state is the first; utime and stime the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split(' ').collect();
+        ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        sleeps += status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+    }
+    (ticks, sleeps)
+}
+
+#[tokio::test]
+async fn busy_polling_follows_work_and_stops_when_idle() {
+    let _serial = SERIAL.lock().await;
+    let b = [echo_backend(0).await];
+    let vs = pool(&b, LbAlgo::Rr);
+    // A window long enough to watch: the thread polls for 200 ms after its last work.
+    let options = LbOptions {
+        busy_poll: Duration::from_millis(200),
+        ..LbOptions::new(1)
+    };
+    let lb = Lb::start(std::slice::from_ref(&vs), options).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        hello(vs.addr).await;
+    }
+    let (ticks, sleeps) = lb_threads_usage();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (busy_ticks, busy_sleeps) = lb_threads_usage();
+    // Polling, not sleeping, right after the work.
+    assert_eq!(busy_sleeps, sleeps, "the thread slept within its window");
+    assert!(
+        busy_ticks > ticks,
+        "no CPU time while polling: {ticks} -> {busy_ticks}"
+    );
+    // A window after the work it sleeps, and an idle forwarder costs nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle_ticks, _) = lb_threads_usage();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (later_ticks, _) = lb_threads_usage();
+    assert!(
+        later_ticks <= idle_ticks + 1,
+        "an idle forwarder kept polling: {} ticks in 0.5 s",
+        later_ticks - idle_ticks
+    );
     lb.stop();
 }

@@ -5,10 +5,12 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use tracing::warn;
 use vipd::cli::VipdArgs;
+use vipd::lb::{LbOptions, default_threads};
 
 fn main() -> ExitCode {
     let args = VipdArgs::parse();
@@ -59,9 +61,7 @@ fn main() -> ExitCode {
         socket_path: args.socket.clone(),
         socket_group: args.socket_group.clone(),
         load: load_options,
-        lb_threads: args
-            .lb_threads
-            .map_or_else(vipd::lb::default_threads, usize::from),
+        lb: lb_options(&args),
     };
     match runtime.block_on(vipd::daemon::run(loaded.config, options)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,4 +70,14 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The forwarder's options: `--lb-threads` and `--lb-busy-poll`, or their defaults.
+fn lb_options(args: &VipdArgs) -> LbOptions {
+    let threads = args.lb_threads.map_or_else(default_threads, usize::from);
+    let mut options = LbOptions::new(threads);
+    if let Some(us) = args.lb_busy_poll {
+        options.busy_poll = Duration::from_micros(us.into());
+    }
+    options
 }

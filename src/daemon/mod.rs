@@ -107,8 +107,8 @@ pub struct Options {
     pub socket_group: Option<String>,
     /// How the file was read at startup (config id, host checks); reload reads it the same.
     pub load: LoadOptions,
-    /// `--lb-threads`: forwarding threads for the virtual servers.
-    pub lb_threads: usize,
+    /// `--lb-threads`, `--lb-busy-poll`: how the virtual servers' forwarder runs.
+    pub lb: LbOptions,
 }
 
 /// A started instance, as the daemon keeps it.
@@ -191,7 +191,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     };
 
     // Listeners last: a port in use stops the start before anything changes.
-    let lb = Lb::start(&config.virtual_servers, LbOptions::new(options.lb_threads))?;
+    let lb = Lb::start(&config.virtual_servers, options.lb)?;
 
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {

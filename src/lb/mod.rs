@@ -8,12 +8,14 @@
 //! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life.
 //! - `pump`: the bytes: small bursts copied, bulk by splice(2) through pooled pipes.
 //! - `worker`: the forwarding threads, one listener per virtual server each.
+//! - `busy`: busy polling on those threads for a moment after work.
 //!
 //! [`Lb::start`] binds every listener first (so a port in use stops the daemon before it
 //! changes anything), then starts the forwarding threads and, on the caller's runtime, the
 //! checkers. A reload is two steps in the same spirit: [`Lb::prepare`] binds what is new
 //! (and can fail, changing nothing), [`Lb::apply`] switches. [`Lb::stop`] ends it all.
 
+mod busy;
 mod check;
 mod pool;
 mod proxy;
@@ -24,6 +26,7 @@ mod worker;
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -62,15 +65,26 @@ pub struct LbOptions {
     pub threads: usize,
     /// How often each thread looks at its connections' idleness; only tests change it from
     /// [`LbOptions::new`]'s minute.
-    pub tick: std::time::Duration,
+    pub tick: Duration,
+    /// How long a thread goes on polling without sleeping after it last had work (zero:
+    /// it sleeps at once); see [`DEFAULT_BUSY_POLL`].
+    pub busy_poll: Duration,
 }
 
+/// Busy polling after work, unless told otherwise. On a 2-CPU VM (lb.sh), a forwarder that
+/// sleeps between bursts made nginx pay about 2 us more per connection for waking it; 20 us
+/// of polling took it from 0.2-0.5 sleeps per connection to 0.04 and cut the added p50
+/// latency by a quarter with the p99 unchanged. 50 us cut the p50 further but made the p99
+/// worse, and keeps a thread polling whenever work comes every 50 us.
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(20);
+
 impl LbOptions {
-    /// `threads` forwarding threads, the default tick.
+    /// `threads` forwarding threads, the default tick and busy polling.
     pub fn new(threads: usize) -> Self {
         Self {
             threads,
             tick: proxy::TICK,
+            busy_poll: DEFAULT_BUSY_POLL,
         }
     }
 }
@@ -166,14 +180,10 @@ impl Lb {
             && self.workers.is_none()
         {
             check_nofile(config.len());
-            workers = Some(
-                Workers::spawn(self.options.threads, self.options.tick).map_err(|source| {
-                    LbError {
-                        addr: first.addr,
-                        source,
-                    }
-                })?,
-            );
+            workers = Some(Workers::spawn(&self.options).map_err(|source| LbError {
+                addr: first.addr,
+                source,
+            })?);
         }
         for vs in config {
             if self.served.iter().any(|s| s.addr == vs.addr) {

@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use super::busy;
 use super::pool::{ActiveGuard, Pool, PoolCell};
 use super::pump::{PumpError, pump, with_scratch};
 
@@ -65,6 +66,7 @@ pub(super) async fn serve(
     loop {
         match listener.accept().await {
             Ok((client, SocketAddr::V4(peer))) => {
+                busy::worked();
                 tokio::spawn(connection(client, peer, cell.get(), ticks.clone()));
             }
             Ok((_, other)) => debug!("virtual_server {vs}: dropping non-IPv4 client {other}"),

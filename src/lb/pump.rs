@@ -20,6 +20,8 @@ use socket2::SockRef;
 use tokio::io::{Interest, Ready};
 use tokio::net::TcpStream;
 
+use super::busy;
+
 /// Bytes moved per splice call; also the pipe size asked for.
 const CHUNK: usize = 1 << 18;
 /// Pipes kept for reuse; more are closed when given back.
@@ -98,6 +100,7 @@ pub(super) async fn pump(
         } else {
             copy_burst(from, to, finished).await?
         };
+        busy::worked();
         if burst.moved > 0 {
             bulk = burst.moved >= SMALL;
             bytes.fetch_add(burst.moved as u64, Ordering::Relaxed);

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 use super::pool::PoolCell;
-use super::proxy;
+use super::{LbOptions, busy, proxy};
 
 enum Command {
     /// Accept on `listener` (one of the virtual server's, bound already) for `pool`.
@@ -38,22 +38,28 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// Starts `n` threads (at least one), each idle until told to serve, each with a clock
-    /// that ticks every `tick`.
-    pub(super) fn spawn(n: usize, tick: Duration) -> io::Result<Workers> {
+    /// Starts `options.threads` threads (at least one), each idle until told to serve, each
+    /// with a clock that ticks every `options.tick`, and busy polling as `options` say.
+    pub(super) fn spawn(options: &LbOptions) -> io::Result<Workers> {
         let mut workers = Workers {
             commands: Vec::new(),
             threads: Vec::new(),
         };
-        for i in 0..n.max(1) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .enable_time()
-                .build()?;
+        let (tick, busy_poll) = (options.tick, options.busy_poll);
+        for i in 0..options.threads.max(1) {
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.enable_io().enable_time();
+            if !busy_poll.is_zero() {
+                let busy_sleep = busy_poll * busy::BUSY_SLEEP;
+                builder
+                    .on_thread_park(busy::parking)
+                    .on_thread_unpark(move || busy::unparked(busy_sleep));
+            }
+            let runtime = builder.build()?;
             let (tx, rx) = mpsc::unbounded_channel();
             let thread = std::thread::Builder::new()
                 .name(format!("vipd-lb-{i}"))
-                .spawn(move || runtime.block_on(run(rx, tick)))?;
+                .spawn(move || runtime.block_on(run(rx, tick, busy_poll)))?;
             workers.commands.push(tx);
             workers.threads.push(thread);
         }
@@ -93,8 +99,11 @@ impl Workers {
 }
 
 /// One thread's life: serve what it is told until its channel closes.
-async fn run(mut commands: mpsc::UnboundedReceiver<Command>, tick: Duration) {
+async fn run(mut commands: mpsc::UnboundedReceiver<Command>, tick: Duration, busy_poll: Duration) {
     let mut accepting = HashMap::new();
+    if !busy_poll.is_zero() {
+        tokio::spawn(busy::poll_while_busy(busy_poll));
+    }
     // The clock every connection of this thread checks its idleness by.
     let (clock, ticks) = watch::channel(tick);
     tokio::spawn(async move {
