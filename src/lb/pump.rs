@@ -164,24 +164,15 @@ async fn splice_burst(
     let (pipe, burst) = loop {
         let ready = wait_readable(from).await?;
         let pipe = take_pipe().map_err(PumpError::Read)?;
-        let read = read_now(from, CHUNK, || {
+        let read = read_now(from, ready, CHUNK, || {
             splice(from.as_fd(), None, pipe.w.as_fd(), None, CHUNK, flags).map_err(io::Error::from)
         });
         match read {
-            Ok(Some(n)) => {
-                let eof = ends_stream(ready, n, CHUNK);
-                break (pipe, Burst { moved: n, eof });
-            }
-            // A wakeup without bytes: the pipe goes back (it is empty) before waiting.
-            Ok(None) => {
+            Ok(Some(burst)) => break (pipe, burst),
+            // A wakeup without bytes, or an error: the pipe goes back (it is empty).
+            r => {
                 give_back(pipe);
-                if ready.is_error() {
-                    return Err(spent_error());
-                }
-            }
-            Err(e) => {
-                give_back(pipe);
-                return Err(e);
+                r?;
             }
         }
     };
@@ -221,9 +212,6 @@ async fn copy_burst(
         if let Some(moved) = with_scratch(|buf| copy_now(from, to, buf, ready, finished))? {
             break moved;
         }
-        if ready.is_error() {
-            return Err(spent_error());
-        }
     };
     let mut done = 0;
     while done < rest.len() {
@@ -248,13 +236,10 @@ fn copy_now(
     finished: &AtomicU8,
 ) -> Result<Option<(Burst, Vec<u8>)>, PumpError> {
     let asked = buf.len();
-    let Some(n) = read_now(from, asked, || (&*SockRef::from(from)).read(buf))? else {
+    let Some(burst) = read_now(from, ready, asked, || (&*SockRef::from(from)).read(buf))? else {
         return Ok(None);
     };
-    let burst = Burst {
-        moved: n,
-        eof: ends_stream(ready, n, asked),
-    };
+    let n = burst.moved;
     if n == 0 {
         return Ok(Some((burst, Vec::new())));
     }
@@ -273,15 +258,17 @@ fn copy_now(
     Ok(Some((burst, buf[sent..n].to_vec())))
 }
 
-/// One `read` of up to `asked` bytes from `from`, without waiting: `Some(n)` (0 at EOF), or
-/// `None` when there was nothing after all. Fewer bytes than asked for means the socket is
-/// drained: tokio hears so now (by a WouldBlock), instead of learning it from one more read
-/// that fails with EAGAIN (it keeps the readiness if an event came in meanwhile).
+/// One `read` of up to `asked` bytes from `from` after the poller said `ready`, without
+/// waiting: what it got and whether the stream ended there, or `None` when there was nothing
+/// after all. Fewer bytes than asked for means the socket is drained: tokio hears so now (by
+/// a WouldBlock), instead of learning it from one more read that fails with EAGAIN (it keeps
+/// the readiness if an event came in meanwhile).
 fn read_now(
     from: &TcpStream,
+    ready: Ready,
     asked: usize,
     read: impl FnOnce() -> io::Result<usize>,
-) -> Result<Option<usize>, PumpError> {
+) -> Result<Option<Burst>, PumpError> {
     let mut drained = None;
     let r = from.try_io(Interest::READABLE, || {
         let n = read()?;
@@ -291,11 +278,19 @@ fn read_now(
         }
         Ok(n)
     });
-    match r {
-        Ok(n) => Ok(Some(n)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(drained),
-        Err(e) => Err(PumpError::Read(e)),
-    }
+    let n = match r {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match drained {
+            Some(n) => n,
+            None if ready.is_error() => return Err(spent_error()),
+            None => return Ok(None),
+        },
+        Err(e) => return Err(PumpError::Read(e)),
+    };
+    Ok(Some(Burst {
+        moved: n,
+        eof: ends_stream(ready, n, asked),
+    }))
 }
 
 thread_local! {
