@@ -539,3 +539,59 @@ async fn busy_polling_follows_work_and_stops_when_idle() {
     );
     lb.stop();
 }
+
+/// The forwarder's sockets of connections through `vs` to `backend` (this process holds
+/// both ends): whether each has keepalive on.
+fn forwarder_keepalive(vs: SocketAddrV4, backend: SocketAddrV4) -> Vec<bool> {
+    use std::os::fd::BorrowedFd;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"));
+        if !is_socket {
+            continue;
+        }
+        // Only read from, while every test runs one at a time (SERIAL).
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let s = socket2::SockRef::from(&fd);
+        let (Ok(local), Ok(peer)) = (s.local_addr(), s.peer_addr()) else {
+            continue;
+        };
+        let (local, peer) = (local.as_socket_ipv4(), peer.as_socket_ipv4());
+        if local == Some(vs) || peer == Some(backend) {
+            found.push(s.keepalive().unwrap());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn keepalive_starts_at_a_connections_first_tick_not_at_accept() {
+    let _serial = SERIAL.lock().await;
+    let backend = echo_backend(0).await;
+    let vs = pool(&[backend], LbAlgo::Rr);
+    // A slow clock: its ticks come about 1 s, 2 s, ... after the start.
+    let tick = Duration::from_secs(1);
+    let lb = Lb::start(
+        std::slice::from_ref(&vs),
+        LbOptions {
+            tick,
+            ..LbOptions::new(1)
+        },
+    )
+    .unwrap();
+    // Half a tick after the clock's first tick: a connection opened now has not seen one.
+    tokio::time::sleep(tick * 3 / 2).await;
+    let (_s, _) = hello(vs.addr).await;
+    assert_eq!(
+        forwarder_keepalive(vs.addr, backend),
+        [false, false],
+        "keepalive set before the connection's first tick"
+    );
+    tokio::time::sleep(tick).await;
+    assert_eq!(forwarder_keepalive(vs.addr, backend), [true, true]);
+    lb.stop();
+}

@@ -181,6 +181,10 @@ async fn connection(
     mut ticks: watch::Receiver<Duration>,
 ) {
     let vs = pool.config.addr;
+    // A clone of the thread's receiver remembers the tick it last saw, long ago: without
+    // this, the first `changed` would return at once, and every connection would pay for
+    // keepalive and be idle one tick early.
+    ticks.mark_unchanged();
     let early = read_early(&client);
     // A server that fails the connect is counted and skipped once.
     let mut skip = None;
