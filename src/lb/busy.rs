@@ -8,83 +8,93 @@
 //! so work comes faster than it could sleep between. It polls until a whole window passes
 //! without work, then sleeps as before. A lightly loaded or idle forwarder never polls and
 //! costs nothing; a busy one spends at most a window of polling after each burst of work.
-//!
-//! How: one task per thread (`poll_while_busy`) keeps yielding while there is work, and
-//! tokio polls the driver without blocking whenever a yielded task waits. The thread's
-//! tasks report work with `worked`; the runtime's park and unpark hooks (`parking`,
-//! `unparked`) time each sleep and start the task again after a short one.
+//! Pure: the thread tells it the time.
 
-use std::cell::Cell;
-use std::future::poll_fn;
-use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// A sleep shorter than this many polling windows means the thread is busy.
-pub(super) const BUSY_SLEEP: u32 = 20;
+const BUSY_SLEEP: u32 = 20;
 
-thread_local! {
-    /// When the thread last went to sleep.
-    static PARKED_AT: Cell<Option<Instant>> = const { Cell::new(None) };
-    /// Work done on this thread so far (accepted connections, moved bursts).
-    static WORK: Cell<u64> = const { Cell::new(0) };
-    /// Set when the thread wakes from a real sleep; taken by the polling task.
-    static UNPARKED: Cell<bool> = const { Cell::new(false) };
-    /// The polling task, while it waits for the thread to wake.
-    static POLLER: Cell<Option<Waker>> = const { Cell::new(None) };
+/// One thread's polling policy.
+pub(super) struct BusyPoll {
+    /// How long polling goes on after the last work; zero: never poll.
+    window: Duration,
+    /// Polling now, and when the thread last had work.
+    polling: Option<Instant>,
 }
 
-/// Notes that this thread did some work: polling goes on for another window.
-pub(super) fn worked() {
-    WORK.with(|w| w.set(w.get().wrapping_add(1)));
-}
-
-/// The runtime's park hook: the thread is about to sleep.
-pub(super) fn parking() {
-    PARKED_AT.with(|p| p.set(Some(Instant::now())));
-}
-
-/// The runtime's unpark hook: the thread woke from a sleep, so work has come. If it slept
-/// less than `busy_sleep`, the polling task starts.
-pub(super) fn unparked(busy_sleep: Duration) {
-    let short = PARKED_AT.with(|p| p.get().is_some_and(|t| t.elapsed() < busy_sleep));
-    if short {
-        UNPARKED.with(|u| u.set(true));
-        if let Some(w) = POLLER.with(Cell::take) {
-            w.wake();
+impl BusyPoll {
+    pub(super) fn new(window: Duration) -> Self {
+        Self {
+            window,
+            polling: None,
         }
     }
-}
 
-/// Runs on each forwarding thread: after every wakeup, keeps the runtime polling without
-/// sleeping until `window` passes without work.
-pub(super) async fn poll_while_busy(window: Duration) {
-    loop {
-        until_unparked().await;
-        let mut seen = WORK.with(Cell::get);
-        let mut last = Instant::now();
-        loop {
-            tokio::task::yield_now().await;
-            let now = WORK.with(Cell::get);
-            if now != seen {
-                seen = now;
-                last = Instant::now();
-            } else if last.elapsed() >= window {
-                break;
+    /// The thread woke at `now` from a wait that blocked for `slept`, and did work
+    /// (`worked`) or not.
+    pub(super) fn woke(&mut self, now: Instant, slept: Option<Duration>, worked: bool) {
+        if self.window.is_zero() {
+            return;
+        }
+        let short_sleep = slept.is_some_and(|s| s < self.window * BUSY_SLEEP);
+        if worked && (short_sleep || self.polling.is_some()) {
+            self.polling = Some(now);
+        }
+    }
+
+    /// Whether the next wait must not block: still within a window of the last work.
+    pub(super) fn poll_now(&mut self, now: Instant) -> bool {
+        match self.polling {
+            Some(last) if now.duration_since(last) < self.window => true,
+            _ => {
+                self.polling = None;
+                false
             }
         }
     }
 }
 
-/// Waits until the thread has slept briefly and woken again.
-async fn until_unparked() {
-    UNPARKED.with(|u| u.set(false));
-    poll_fn(|cx| {
-        if UNPARKED.with(|u| u.replace(false)) {
-            Poll::Ready(())
-        } else {
-            POLLER.with(|p| p.set(Some(cx.waker().clone())));
-            Poll::Pending
-        }
-    })
-    .await;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: Duration = Duration::from_micros(20);
+
+    #[test]
+    fn polls_after_a_short_sleep_until_a_window_without_work() {
+        let t0 = Instant::now();
+        let mut b = BusyPoll::new(W);
+        assert!(!b.poll_now(t0));
+        b.woke(t0, Some(W * 5), true);
+        assert!(b.poll_now(t0 + W / 2));
+        // Work while polling extends the window.
+        b.woke(t0 + W / 2, None, true);
+        assert!(b.poll_now(t0 + W));
+        // Nothing: a window later it sleeps again.
+        b.woke(t0 + W, None, false);
+        assert!(!b.poll_now(t0 + W * 2));
+        assert!(!b.poll_now(t0 + W * 2));
+    }
+
+    #[test]
+    fn a_long_sleep_or_a_wakeup_without_work_does_not_start_polling() {
+        let t0 = Instant::now();
+        let mut b = BusyPoll::new(W);
+        b.woke(t0, Some(W * BUSY_SLEEP), true);
+        assert!(!b.poll_now(t0));
+        b.woke(t0, Some(W), false);
+        assert!(!b.poll_now(t0));
+        // Work after a non-blocking wait (a timer) while not polling starts nothing either.
+        b.woke(t0, None, true);
+        assert!(!b.poll_now(t0));
+    }
+
+    #[test]
+    fn a_zero_window_never_polls() {
+        let t0 = Instant::now();
+        let mut b = BusyPoll::new(Duration::ZERO);
+        b.woke(t0, Some(Duration::from_nanos(1)), true);
+        assert!(!b.poll_now(t0));
+    }
 }

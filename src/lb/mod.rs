@@ -5,10 +5,12 @@
 //! - `sched`: the schedulers (rr, wrr, lc, wlc, sh) and persistence. Pure.
 //! - `pool`: one virtual server's live state: health, quorum, counters, status.
 //! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them.
-//! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life.
+//! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life, a
+//!   state machine driven by events, ticks and connect deadlines.
 //! - `pump`: the bytes: small bursts copied, bulk by splice(2) through pooled pipes.
-//! - `worker`: the forwarding threads, one listener per virtual server each.
-//! - `busy`: busy polling on those threads for a moment after work.
+//! - `worker`: the forwarding threads, each an event loop over its own epoll (mio), with
+//!   one listener per virtual server each.
+//! - `busy`: when those threads poll without sleeping for a moment after work.
 //!
 //! [`Lb::start`] binds every listener first (so a port in use stops the daemon before it
 //! changes anything), then starts the forwarding threads and, on the caller's runtime, the

@@ -1,4 +1,6 @@
-//! The listener of one virtual server and the life of each proxied connection.
+//! The listener of one virtual server and the life of each proxied connection, as a state
+//! machine the forwarding thread ([`super::worker`]) drives with the poller's events, its
+//! clock's ticks and connect deadlines. Nothing here waits.
 //!
 //! The listening socket is bound with IP_FREEBIND, so it exists while this node is backup and
 //! the VIP is elsewhere; it starts receiving connections the moment the VIP arrives. A new
@@ -8,22 +10,20 @@
 //! is passed on; a reset on either side resets the other; a connection quiet for
 //! [`IDLE_TICKS`] ticks is closed, a half-closed one after one to two.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
 use nix::errno::Errno;
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
-use tokio::io::Interest;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::debug;
 
-use super::busy;
-use super::pool::{ActiveGuard, Pool, PoolCell};
-use super::pump::{PumpError, pump, with_scratch};
+use super::pool::{ActiveGuard, Pool, Target};
+use super::pump::{Dir, Ends, PumpError, Ready};
 
 /// Each forwarding thread's clock ticks this often (tests shorten it), and every
 /// connection looks at its own activity then, instead of each keeping a timer (a timer per
@@ -47,7 +47,7 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
     // Bind to the VIP even while another node holds it.
     s.set_freebind_v4(true)?;
     // Accepted sockets inherit it on Linux: no per-connection syscall. Not keepalive: see
-    // keep_alive.
+    // Conn::tick.
     s.set_tcp_nodelay(true)?;
     s.set_nonblocking(true)?;
     s.bind(&SocketAddr::V4(addr).into())?;
@@ -55,223 +55,390 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
     Ok(s.into())
 }
 
-/// Accepts connections for the pool in `cell` until the task is aborted. `ticks` is the
-/// thread's clock: it changes every tick, and holds the tick's length.
-pub(super) async fn serve(
-    listener: TcpListener,
-    cell: Arc<PoolCell>,
-    ticks: watch::Receiver<Duration>,
-) {
-    let vs = cell.get().config.addr;
-    loop {
-        match listener.accept().await {
-            Ok((client, SocketAddr::V4(peer))) => {
-                busy::worked();
-                tokio::spawn(connection(client, peer, cell.get(), ticks.clone()));
+/// The client's socket and the server's, by index.
+pub(super) const CLIENT: usize = 0;
+pub(super) const BACKEND: usize = 1;
+
+/// The poller's token for `side` of connection `key`.
+pub(super) fn token(key: usize, side: usize) -> Token {
+    Token(key * 2 + side)
+}
+
+/// What a connection needs of its thread while handling something.
+pub(super) struct Ctx<'a> {
+    pub(super) registry: &'a Registry,
+    /// The connection's key: its tokens are [`token`]`(key, side)`.
+    pub(super) key: usize,
+    pub(super) now: Instant,
+    /// The thread's copy buffer.
+    pub(super) scratch: &'a mut [u8],
+    /// A connect deadline to arm, set by the connection.
+    pub(super) deadline: Option<Instant>,
+}
+
+/// Whether a connection lives on after a step.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    Open,
+    /// Closed: drop it (its sockets close with it).
+    Closed,
+}
+
+/// A server's connection, with what the connection holds there.
+struct Backend {
+    stream: TcpStream,
+    target: Target,
+    /// Its claim on the server's active count.
+    _active: ActiveGuard,
+}
+
+/// One proxied connection.
+pub(super) struct Conn {
+    client: TcpStream,
+    peer: SocketAddrV4,
+    pool: Arc<Pool>,
+    backend: Option<Backend>,
+    /// While the handshake is under way: when it times out.
+    connecting: Option<Instant>,
+    /// What the client sent before a server was connected: it goes with the connect (and
+    /// again to the next server if the first refuses).
+    early: Vec<u8>,
+    /// The server that refused, skipped for the second try.
+    skip: Option<usize>,
+    /// The poller's word on the client's socket and the server's.
+    ready: [Ready; 2],
+    /// Client to server, server to client.
+    dirs: [Dir; 2],
+    /// Bursts moved either way so far, and as of the last tick.
+    activity: u64,
+    seen: u64,
+    quiet: u32,
+    ticked: bool,
+}
+
+impl Conn {
+    /// Takes a new client on: reads what it has already sent (an HTTP client has usually
+    /// sent its whole request by the time it is accepted) and connects to a server. The
+    /// client's socket must be registered with [`token`]`(ctx.key, CLIENT)`.
+    pub(super) fn start(
+        client: TcpStream,
+        peer: SocketAddrV4,
+        pool: Arc<Pool>,
+        ctx: &mut Ctx,
+    ) -> (Conn, Step) {
+        let mut ready = [Ready::default(); 2];
+        // A new socket's send buffer is empty; a send that finds it full clears this.
+        ready[CLIENT].writable = true;
+        let early = match (&*SockRef::from(&client)).read(ctx.scratch) {
+            Ok(n) => {
+                // Drained, or more to read (or the client's end: the pump reads it again).
+                ready[CLIENT].readable = n == 0 || n == ctx.scratch.len();
+                ctx.scratch[..n].to_vec()
             }
-            Ok((_, other)) => debug!("virtual_server {vs}: dropping non-IPv4 client {other}"),
-            Err(e) => {
-                // EMFILE/ENFILE/ENOBUFS: back off instead of spinning.
-                warn!("virtual_server {vs}: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+            // A reset: the pump reads it again and passes it on.
+            Err(_) => {
+                ready[CLIENT].readable = true;
+                Vec::new()
+            }
+        };
+        let mut conn = Conn {
+            client,
+            peer,
+            pool,
+            backend: None,
+            connecting: None,
+            early,
+            skip: None,
+            ready,
+            dirs: Default::default(),
+            activity: 0,
+            seen: 0,
+            quiet: 0,
+            ticked: false,
+        };
+        let step = conn.connect_next(ctx);
+        (conn, step)
+    }
+
+    /// The poller reported `event` on `side`.
+    pub(super) fn on_event(
+        &mut self,
+        side: usize,
+        event: &mio::event::Event,
+        ctx: &mut Ctx,
+    ) -> Step {
+        self.ready[side].add(event);
+        if self.connecting.is_some() {
+            if side == BACKEND {
+                return self.handshake_done(ctx);
+            }
+            // Client bytes wait until the server is connected.
+            return Step::Open;
+        }
+        self.pump(ctx)
+    }
+
+    /// The connect deadline armed at `deadline` has come.
+    pub(super) fn on_deadline(&mut self, deadline: Instant, ctx: &mut Ctx) -> Step {
+        if self.connecting != Some(deadline) {
+            return Step::Open;
+        }
+        let timeout = self.pool.config.connect_timeout;
+        self.connect_failed(
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {timeout:?}"),
+            ),
+            ctx,
+        )
+    }
+
+    /// The thread's clock ticked: keepalive at the first tick (probes start a minute after
+    /// that at the soonest anyway, and short connections, most of them, neither make the
+    /// system calls nor arm a keepalive timer in the kernel for each socket); idle and
+    /// half-closed connections are closed.
+    pub(super) fn on_tick(&mut self, tick: Duration) -> Step {
+        let Some(backend) = &self.backend else {
+            return Step::Open;
+        };
+        if self.connecting.is_some() {
+            return Step::Open;
+        }
+        if !std::mem::replace(&mut self.ticked, true) {
+            let keepalive = TcpKeepalive::new()
+                .with_time(KEEPALIVE_IDLE)
+                .with_interval(KEEPALIVE_INTERVAL);
+            for s in [&self.client, &backend.stream] {
+                let _ = SockRef::from(s).set_tcp_keepalive(&keepalive);
+            }
+        }
+        if self.activity != self.seen {
+            self.seen = self.activity;
+            self.quiet = 0;
+            return Step::Open;
+        }
+        self.quiet += 1;
+        let half_closed = self.dirs.iter().any(|d| d.done);
+        if half_closed || self.quiet >= IDLE_TICKS {
+            debug!(
+                "virtual_server {}: {} <-> {}: nothing moved for {:?}; closing",
+                self.pool.config.addr,
+                self.peer,
+                backend.target.addr,
+                tick * self.quiet
+            );
+            return self.reset_both();
+        }
+        Step::Open
+    }
+
+    /// Picks a server (not the one that refused) and connects to it, sending what the
+    /// client already sent. Where the handshake is done by the time connect(2) returns
+    /// (loopback, a server on this host), a send that succeeds proves the connection at
+    /// once and the server finds connection and request together (one wakeup, not two);
+    /// otherwise the socket's first writability tells.
+    fn connect_next(&mut self, ctx: &mut Ctx) -> Step {
+        let vs = self.pool.config.addr;
+        let Some(target) = self.pool.pick(*self.peer.ip(), self.skip) else {
+            if self.skip.is_none() {
+                debug!(
+                    "virtual_server {vs}: no real server available for {}; closing",
+                    self.peer
+                );
+                return Step::Closed;
+            }
+            return self.reset_client();
+        };
+        let active = ActiveGuard(target.counters.clone());
+        let mut stream = match connect(target.addr) {
+            Ok(s) => s,
+            Err(e) => return self.refused(target, e, ctx),
+        };
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = ctx
+            .registry
+            .register(&mut stream, token(ctx.key, BACKEND), interest)
+        {
+            return self.refused(target, e, ctx);
+        }
+        // EAGAIN while the handshake is still under way; the connect's error if it failed.
+        let sent = if self.early.is_empty() {
+            None
+        } else {
+            match SockRef::from(&stream).send(&self.early) {
+                Ok(n) => Some(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) => return self.refused(target, e, ctx),
+            }
+        };
+        self.ready[BACKEND] = Ready::default();
+        self.backend = Some(Backend {
+            stream,
+            target,
+            _active: active,
+        });
+        if let Some(n) = sent {
+            return self.connected(n, ctx);
+        }
+        let deadline = ctx.now + self.pool.config.connect_timeout;
+        self.connecting = Some(deadline);
+        ctx.deadline = Some(deadline);
+        Step::Open
+    }
+
+    /// The server's socket reported something while connecting.
+    fn handshake_done(&mut self, ctx: &mut Ctx) -> Step {
+        let Some(backend) = &self.backend else {
+            return Step::Closed;
+        };
+        let r = self.ready[BACKEND];
+        if !(r.writable || r.error || r.read_closed) {
+            return Step::Open;
+        }
+        match backend.stream.take_error() {
+            Ok(None) if r.writable && !r.error => {}
+            Ok(Some(e)) | Err(e) => return self.connect_failed(e, ctx),
+            Ok(None) => return self.connect_failed(io::ErrorKind::ConnectionRefused.into(), ctx),
+        }
+        // Sent only now: a failure above can still go to the next server with all of it.
+        let sent = if self.early.is_empty() {
+            0
+        } else {
+            match SockRef::from(&backend.stream).send(&self.early) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return self.connect_failed(e, ctx),
+            }
+        };
+        self.connected(sent, ctx)
+    }
+
+    /// Connected, with `sent` of the early bytes gone: they are counted, the rest waits in
+    /// the client-to-server direction, and bytes start flowing both ways.
+    fn connected(&mut self, sent: usize, ctx: &mut Ctx) -> Step {
+        self.connecting = None;
+        let early = std::mem::take(&mut self.early);
+        if let Some(b) = &self.backend {
+            b.target
+                .counters
+                .bytes_in
+                .fetch_add(early.len() as u64, Ordering::Relaxed);
+        }
+        // A send that took everything proves room for more.
+        self.ready[BACKEND].writable |= !early.is_empty() && sent == early.len();
+        if sent < early.len() {
+            self.ready[BACKEND].writable = false;
+            self.dirs[0] = Dir::with_early(early[sent..].to_vec());
+        }
+        self.pump(ctx)
+    }
+
+    /// The server did not take the connection: counted, and the next one is tried, once.
+    fn connect_failed(&mut self, e: io::Error, ctx: &mut Ctx) -> Step {
+        self.connecting = None;
+        let Some(Backend {
+            stream,
+            target,
+            _active,
+        }) = self.backend.take()
+        else {
+            return self.reset_client();
+        };
+        // Closed, and its claim on the server given up, before the next server is picked.
+        drop((stream, _active));
+        self.refused(target, e, ctx)
+    }
+
+    fn refused(&mut self, target: Target, e: io::Error, ctx: &mut Ctx) -> Step {
+        let vs = self.pool.config.addr;
+        target
+            .counters
+            .connect_failures
+            .fetch_add(1, Ordering::Relaxed);
+        if self.skip.is_some() {
+            debug!(
+                "virtual_server {vs}: {} -> {}: {e}; giving up",
+                self.peer, target.addr
+            );
+            return self.reset_client();
+        }
+        debug!("virtual_server {vs}: {} -> {}: {e}", self.peer, target.addr);
+        self.skip = target.index.or(Some(usize::MAX));
+        self.connect_next(ctx)
+    }
+
+    /// Moves what can be moved both ways; closes when both ways are done, resets both
+    /// sides when either fails.
+    fn pump(&mut self, ctx: &mut Ctx) -> Step {
+        let Some(backend) = &self.backend else {
+            return Step::Closed;
+        };
+        let [client_ready, backend_ready] = &mut self.ready;
+        let [up, down] = &mut self.dirs;
+        let counters = &backend.target.counters;
+        let r = (|| {
+            let client = (&self.client, &mut *client_ready);
+            let server = (&backend.stream, &mut *backend_ready);
+            let n = up.pump(Ends::new(client, server, down.done), ctx.scratch)?;
+            counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            let client = (&self.client, &mut *client_ready);
+            let server = (&backend.stream, &mut *backend_ready);
+            let m = down.pump(Ends::new(server, client, up.done), ctx.scratch)?;
+            counters.bytes_out.fetch_add(m as u64, Ordering::Relaxed);
+            Ok::<_, PumpError>(u64::from(n > 0) + u64::from(m > 0))
+        })();
+        match r {
+            Ok(bursts) => {
+                self.activity += bursts;
+                if self.dirs.iter().all(|d| d.done) {
+                    Step::Closed
+                } else {
+                    Step::Open
+                }
+            }
+            Err(PumpError::Read(e)) | Err(PumpError::Write(e)) => {
+                debug!(
+                    "virtual_server {}: {} <-> {}: {e}; resetting both",
+                    self.pool.config.addr, self.peer, backend.target.addr
+                );
+                self.reset_both()
             }
         }
     }
-}
 
-fn keepalive() -> TcpKeepalive {
-    TcpKeepalive::new()
-        .with_time(KEEPALIVE_IDLE)
-        .with_interval(KEEPALIVE_INTERVAL)
-}
+    /// Closes the client with a reset instead of a FIN (what the server did to us, or no
+    /// server would take it).
+    fn reset_client(&mut self) -> Step {
+        reset(&self.client);
+        Step::Closed
+    }
 
-/// Keepalive on both sockets of a connection, set at its first [`TICK`]: probes start a
-/// minute after that at the soonest anyway, and short connections (most of them) neither
-/// make the system calls nor arm a keepalive timer in the kernel for each socket.
-fn keep_alive(client: &TcpStream, backend: &TcpStream) {
-    for s in [client, backend] {
-        let _ = SockRef::from(s).set_tcp_keepalive(&keepalive());
+    fn reset_both(&mut self) -> Step {
+        if let Some(b) = &self.backend {
+            reset(&b.stream);
+        }
+        self.reset_client()
     }
 }
 
-/// Closes `s` with a reset instead of a FIN (what the other side did to us).
+/// Makes `s` close with a reset instead of a FIN.
 fn reset(s: &TcpStream) {
     let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
 }
 
-/// Reads what a new client has already sent (an HTTP client has usually sent its whole
-/// request by the time it is accepted), without waiting: it goes to the server with the
-/// connect. Allocates nothing when there is nothing.
-fn read_early(client: &TcpStream) -> Vec<u8> {
-    with_scratch(|buf| {
-        // Straight to the socket: tokio would not try before the poller reports the bytes.
-        // An error here (a reset) shows again as EOF to the pump.
-        let early = match (&*SockRef::from(client)).read(buf) {
-            Ok(n) => buf[..n].to_vec(),
-            Err(_) => Vec::new(),
-        };
-        if early.len() < buf.len() {
-            // Drained: forget readiness the poller reported before this read, so the pump
-            // does not start with a read that can only say EAGAIN. Bytes that come later
-            // are a new event.
-            let _ = client.try_io(Interest::READABLE, || {
-                Err::<(), _>(io::ErrorKind::WouldBlock.into())
-            });
-        }
-        early
-    })
-}
-
-/// Connects to `addr` and sends `early`. Where the handshake is done by the time connect(2)
-/// returns (loopback, a server on this host), a send that succeeds proves the connection at
-/// once and the server finds connection and request together (one wakeup, not two);
-/// otherwise the socket's first writability tells. Fails only before any byte was sent, so the caller can
-/// try another server with the same bytes.
-async fn open(addr: SocketAddrV4, early: &[u8], timeout: Duration) -> io::Result<TcpStream> {
-    let attempt = async {
-        let s = Socket::new(
-            Domain::IPV4,
-            Type::STREAM.nonblocking(),
-            Some(Protocol::TCP),
-        )?;
-        s.set_tcp_nodelay(true)?;
-        match s.connect(&SocketAddr::V4(addr).into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => {}
-            Err(e) => return Err(e),
-        }
-        let stream = TcpStream::from_std(std::net::TcpStream::from(s))?;
-        let mut sent = 0;
-        if !early.is_empty() {
-            // EAGAIN while the handshake is still under way; the connect's error if it failed.
-            match (&*SockRef::from(&stream)).write(early) {
-                Ok(n) => sent = n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if sent == 0 {
-            stream.writable().await?;
-            if let Some(e) = stream.take_error()? {
-                return Err(e);
-            }
-        }
-        while sent < early.len() {
-            match stream.try_write(&early[sent..]) {
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(stream)
-    };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(r) => r,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no answer within {timeout:?}"),
-        )),
+/// Starts a non-blocking connect to `addr`.
+fn connect(addr: SocketAddrV4) -> io::Result<TcpStream> {
+    let s = Socket::new(
+        Domain::IPV4,
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    s.set_tcp_nodelay(true)?;
+    match s.connect(&SocketAddr::V4(addr).into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => {}
+        Err(e) => return Err(e),
     }
-}
-
-async fn connection(
-    client: TcpStream,
-    peer: SocketAddrV4,
-    pool: Arc<Pool>,
-    mut ticks: watch::Receiver<Duration>,
-) {
-    let vs = pool.config.addr;
-    // A clone of the thread's receiver remembers the tick it last saw, long ago: without
-    // this, the first `changed` would return at once, and every connection would pay for
-    // keepalive and be idle one tick early.
-    ticks.mark_unchanged();
-    let early = read_early(&client);
-    // A server that fails the connect is counted and skipped once.
-    let mut skip = None;
-    let (backend, target, _guard) = loop {
-        let Some(target) = pool.pick(*peer.ip(), skip) else {
-            if skip.is_none() {
-                debug!("virtual_server {vs}: no real server available for {peer}; closing");
-            } else {
-                reset(&client);
-            }
-            return;
-        };
-        let guard = ActiveGuard(target.counters.clone());
-        match open(target.addr, &early, pool.config.connect_timeout).await {
-            Ok(b) => break (b, target, guard),
-            Err(e) => {
-                target
-                    .counters
-                    .connect_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                if skip.is_some() {
-                    debug!(
-                        "virtual_server {vs}: {peer} -> {}: {e}; giving up",
-                        target.addr
-                    );
-                    reset(&client);
-                    return;
-                }
-                debug!("virtual_server {vs}: {peer} -> {}: {e}", target.addr);
-                skip = target.index.or(Some(usize::MAX));
-            }
-        }
-    };
-    target
-        .counters
-        .bytes_in
-        .fetch_add(early.len() as u64, Ordering::Relaxed);
-    drop(early);
-    let activity = AtomicU64::new(0);
-    // Directions that reached EOF: one = half-closed.
-    let finished = AtomicU8::new(0);
-    let c = &target.counters;
-    let both = async {
-        tokio::try_join!(
-            pump(&client, &backend, &c.bytes_in, &activity, &finished),
-            pump(&backend, &client, &c.bytes_out, &activity, &finished),
-        )
-    };
-    // No timer of its own: the thread's clock ticks for all its connections.
-    let idle = async {
-        let mut seen = activity.load(Ordering::Relaxed);
-        let mut quiet = 0u32;
-        let mut first = true;
-        loop {
-            if ticks.changed().await.is_err() {
-                // The thread is stopping: it drops this connection anyway.
-                std::future::pending::<()>().await;
-            }
-            if std::mem::take(&mut first) {
-                keep_alive(&client, &backend);
-            }
-            let now = activity.load(Ordering::Relaxed);
-            if now != seen {
-                seen = now;
-                quiet = 0;
-                continue;
-            }
-            quiet += 1;
-            if finished.load(Ordering::Relaxed) > 0 || quiet >= IDLE_TICKS {
-                break;
-            }
-        }
-        *ticks.borrow() * quiet
-    };
-    tokio::select! {
-        r = both => match r {
-            Ok(_) => {}
-            Err(PumpError::Read(e)) | Err(PumpError::Write(e)) => {
-                debug!("virtual_server {vs}: {peer} <-> {}: {e}; resetting both", target.addr);
-                reset(&client);
-                reset(&backend);
-            }
-        },
-        quiet = idle => {
-            debug!("virtual_server {vs}: {peer} <-> {}: nothing moved for {quiet:?}; closing", target.addr);
-            reset(&client);
-            reset(&backend);
-        }
-    }
+    Ok(TcpStream::from_std(std::net::TcpStream::from(s)))
 }
