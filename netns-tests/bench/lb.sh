@@ -20,7 +20,10 @@
 #   - RSS per idle proxied connection with IDLE_CONNS idle connections held open,
 #   - threads: nothing pinned, new connections per second through vipd --lb-threads 1 and
 #     --lb-threads $(nproc) (one listener per thread, SO_REUSEPORT), and HAProxy nbthread 1
-#     and $(nproc), to show whether one listener per core pays on this machine.
+#     and $(nproc), to show whether one listener per core pays on this machine,
+#   - busy polling's cost: vipd's CPU with its default window and with --lb-busy-poll 0 (both
+#     pinned to CPU 0), at 230 and 1150 short connections/s made one after the other, and
+#     with one keep-alive connection sending requests back to back, BUSY_SECONDS each.
 # Connection rates and latencies are measured in SLICES short slices, the targets back to
 # back in alternating order, so whatever else the machine does in a given second hits them
 # alike.
@@ -34,7 +37,8 @@
 #   SLICES       interleaved slices per target for connection rates and latencies
 #                (default 45: with 15, the p99 rows of two runs of the same code swung
 #                between 0.68 and 1.50), SLICE_SECONDS long (default 1)
-#   MAX_SECONDS  hard limit for the whole script (default 1800; a default run takes 15 min)
+#   BUSY_SECONDS seconds per busy-polling measurement (default 10)
+#   MAX_SECONDS  hard limit for the whole script (default 1800; a default run takes 16 min)
 #   KEEP_LOGS=1  keep the work directory (configs, logs, raw results)
 set -euo pipefail
 
@@ -48,6 +52,7 @@ IDLE_CONNS=${IDLE_CONNS:-9000}
 SLICES=${SLICES:-45}
 SLICE_SECONDS=${SLICE_SECONDS:-1}
 MAX_SECONDS=${MAX_SECONDS:-1800}
+BUSY_SECONDS=${BUSY_SECONDS:-10}
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "lb.sh: needs root (network namespace)" >&2
@@ -201,10 +206,14 @@ HAPROXY_PID=$PID
 VIPD_LOG=warn start vipd 0 "$VIPD_BIN" --lb-threads 1 --config "$WORK/vipd.conf" --socket "$WORK/vipd.sock"
 VIPD_PID=$PID
 sed -e 's/28080/28081/' -e 's/25201/25202/' "$WORK/vipd.conf" >"$WORK/vipd-mt.conf"
+# Pinned as the other, without busy polling: what polling costs.
+sed -e 's/28080/28082/' -e 's/25201/25203/' "$WORK/vipd.conf" >"$WORK/vipd-nobusy.conf"
+VIPD_LOG=warn start vipd-nobusy 0 "$VIPD_BIN" --lb-threads 1 --lb-busy-poll 0 --config "$WORK/vipd-nobusy.conf" --socket "$WORK/vipd-nobusy.sock"
+NOBUSY_PID=$PID
 # Unpinned: the threads comparison.
 VIPD_LOG=warn start vipd-mt 0-$((CPUS - 1)) "$VIPD_BIN" --lb-threads "$CPUS" --config "$WORK/vipd-mt.conf" --socket "$WORK/vipd-mt.sock"
 start haproxy-mt 0-$((CPUS - 1)) haproxy -db -f "$WORK/haproxy-mt.cfg"
-for p in 8080 5201 18080 15201 28080 25201 18081 28081; do wait_port "$p"; done
+for p in 8080 5201 18080 15201 28080 25201 18081 28081 28082; do wait_port "$p"; done
 log "haproxy $(haproxy -v | awk 'NR==1{print $3}') pid $HAPROXY_PID, vipd pid $VIPD_PID, nginx, iperf3 up in $NS"
 
 declare -A HTTP_PORT=([direct]=8080 [haproxy]=18080 [vipd]=28080)
@@ -312,6 +321,39 @@ threads_rate() {
     record threads_conn_per_s "$name" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
 }
 
+# A client making short HTTP/1.0 requests one after the other at a fixed rate, for a time.
+cat >"$WORK/sequential.py" <<'EOF'
+import socket, sys, time
+port, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+gap, start = 1.0 / rate, time.monotonic()
+due = start
+while time.monotonic() - start < seconds:
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    while s.recv(4096):
+        pass
+    s.close()
+    due += gap
+    time.sleep(max(0.0, due - time.monotonic()))
+EOF
+
+# busy_cost NAME PID PORT: the forwarder's CPU % at fixed connection rates and with one
+# keep-alive connection, and that connection's answers per second.
+busy_cost() {
+    local name=$1 pid=$2 port=$3 rate c0 c1 out
+    for rate in 230 1150; do
+        c0=$(cpu_ticks "$pid")
+        in_ns 1 python3 "$WORK/sequential.py" "$port" "$rate" "$BUSY_SECONDS"
+        c1=$(cpu_ticks "$pid")
+        record "busy_cpu_pct_$rate" "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
+    done
+    c0=$(cpu_ticks "$pid")
+    out=$(in_ns 1 wrk -t1 -c1 -d"${BUSY_SECONDS}s" "http://127.0.0.1:$port/")
+    c1=$(cpu_ticks "$pid")
+    record busy_keepalive_rps "$name" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
+    record busy_keepalive_cpu_pct "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
+}
+
 # slices NAME FN ORDER...: SLICES rounds of FN TARGET for each target, the order reversed
 # every other round.
 slices() {
@@ -348,6 +390,9 @@ for m in keepalive close 100k; do
     done
 done
 for t in vipd haproxy; do idle_memory "$t"; done
+log "busy polling cost: ${BUSY_SECONDS}s per measurement"
+busy_cost busy "$VIPD_PID" 28080
+busy_cost nobusy "$NOBUSY_PID" 28082
 
 # ---------------------------------------------------------------- the table
 echo
@@ -382,7 +427,7 @@ END {
     printf "%-48s %10s %10s %10s %8s\n", "metric", "direct", "vipd", "haproxy", "ratio"
     for (k = 1; k <= m; k++) {
         metric = order[k]
-        if (metric == "threads_conn_per_s") continue
+        if (metric == "threads_conn_per_s" || metric ~ /^busy_/) continue
         d = median(metric " direct"); v = median(metric " vipd"); h = median(metric " haproxy")
         if (metric ~ /^p[0-9]+_/) { v0 = v - d; h0 = h - d } else { v0 = v; h0 = h }
         ratio = (h0 + 0 != 0 && v != "") ? sprintf("%.2f", v0 / h0) : "-"
@@ -410,4 +455,17 @@ END {
     }
     v = median("vipd-n"); h = median("haproxy-n")
     if (h > 0) printf "vipd / haproxy at %d threads: %.2f\n", cpus, v / h
+}' "$RESULTS"
+
+echo
+echo "busy polling: vipd pinned to CPU 0 with its default window and with --lb-busy-poll 0;"
+echo "client on CPU 1, ${BUSY_SECONDS}s per row; forwarder CPU % (lower better)."
+awk '
+$1 ~ /^busy_/ { v[$1 " " $2] = $3 }
+END {
+    printf "%-46s %10s %10s\n", "load", "polling", "no polling"
+    printf "%-46s %10s %10s\n", "230 connections/s one after the other, CPU %", v["busy_cpu_pct_230 busy"], v["busy_cpu_pct_230 nobusy"]
+    printf "%-46s %10s %10s\n", "1150 connections/s one after the other, CPU %", v["busy_cpu_pct_1150 busy"], v["busy_cpu_pct_1150 nobusy"]
+    printf "%-46s %10s %10s\n", "1 keep-alive connection, answers/s", v["busy_keepalive_rps busy"], v["busy_keepalive_rps nobusy"]
+    printf "%-46s %10s %10s\n", "1 keep-alive connection, CPU %", v["busy_keepalive_cpu_pct busy"], v["busy_keepalive_cpu_pct nobusy"]
 }' "$RESULTS"
