@@ -118,22 +118,22 @@ pub(super) struct Conn {
 
 impl Conn {
     /// Takes a new client on: reads what it has already sent (an HTTP client has usually
-    /// sent its whole request by the time it is accepted) and connects to a server. The
-    /// client's socket must be registered with [`token`]`(ctx.key, CLIENT)`.
+    /// sent its whole request by the time it is accepted), through `scratch`. Then
+    /// [`Conn::connect`] finds it a server.
     pub(super) fn start(
         client: TcpStream,
         peer: SocketAddrV4,
         pool: Arc<Pool>,
-        ctx: &mut Ctx,
-    ) -> (Conn, Step) {
+        scratch: &mut [u8],
+    ) -> Conn {
         let mut ready = [Ready::default(); 2];
         // A new socket's send buffer is empty; a send that finds it full clears this.
         ready[CLIENT].writable = true;
-        let early = match (&*SockRef::from(&client)).read(ctx.scratch) {
+        let early = match (&*SockRef::from(&client)).read(scratch) {
             Ok(n) => {
                 // Drained, or more to read (or the client's end: the pump reads it again).
-                ready[CLIENT].readable = n == 0 || n == ctx.scratch.len();
-                ctx.scratch[..n].to_vec()
+                ready[CLIENT].readable = n == 0 || n == scratch.len();
+                scratch[..n].to_vec()
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
             // A reset: the pump reads it again and passes it on.
@@ -142,7 +142,7 @@ impl Conn {
                 Vec::new()
             }
         };
-        let mut conn = Conn {
+        Conn {
             client,
             peer,
             pool,
@@ -156,9 +156,7 @@ impl Conn {
             seen: 0,
             quiet: 0,
             ticked: false,
-        };
-        let step = conn.connect_next(ctx);
-        (conn, step)
+        }
     }
 
     /// The poller reported `event` on `side`.
@@ -233,12 +231,13 @@ impl Conn {
         Step::Open
     }
 
-    /// Picks a server (not the one that refused) and connects to it, sending what the
+    /// Picks a server (not one that refused) and connects to it, sending what the
     /// client already sent. Where the handshake is done by the time connect(2) returns
     /// (loopback, a server on this host), a send that succeeds proves the connection at
     /// once and the server finds connection and request together (one wakeup, not two);
     /// otherwise the socket's first writability tells.
-    fn connect_next(&mut self, ctx: &mut Ctx) -> Step {
+    /// The client's socket must be registered with [`token`]`(ctx.key, CLIENT)` by now.
+    pub(super) fn connect(&mut self, ctx: &mut Ctx) -> Step {
         let vs = self.pool.config.addr;
         let Some(target) = self.pool.pick(*self.peer.ip(), self.skip) else {
             if self.skip.is_none() {
@@ -251,7 +250,7 @@ impl Conn {
             return self.reset_client();
         };
         let active = ActiveGuard(target.counters.clone());
-        let mut stream = match connect(target.addr) {
+        let mut stream = match dial(target.addr) {
             Ok(s) => s,
             Err(e) => return self.refused(target, e, ctx),
         };
@@ -262,15 +261,9 @@ impl Conn {
         {
             return self.refused(target, e, ctx);
         }
-        // EAGAIN while the handshake is still under way; the connect's error if it failed.
-        let sent = if self.early.is_empty() {
-            None
-        } else {
-            match SockRef::from(&stream).send(&self.early) {
-                Ok(n) => Some(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-                Err(e) => return self.refused(target, e, ctx),
-            }
+        let sent = match self.send_early(&stream) {
+            Ok(sent) => sent,
+            Err(e) => return self.refused(target, e, ctx),
         };
         self.ready[BACKEND] = Ready::default();
         self.backend = Some(Backend {
@@ -302,16 +295,23 @@ impl Conn {
             Ok(None) => return self.connect_failed(io::ErrorKind::ConnectionRefused.into(), ctx),
         }
         // Sent only now: a failure above can still go to the next server with all of it.
-        let sent = if self.early.is_empty() {
-            0
-        } else {
-            match SockRef::from(&backend.stream).send(&self.early) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => return self.connect_failed(e, ctx),
-            }
-        };
-        self.connected(sent, ctx)
+        match self.send_early(&backend.stream) {
+            Ok(sent) => self.connected(sent.unwrap_or(0), ctx),
+            Err(e) => self.connect_failed(e, ctx),
+        }
+    }
+
+    /// Sends the early bytes to `server`: how many went, or `None` when there are none or
+    /// the handshake is still under way (EAGAIN); the connect's error if it failed.
+    fn send_early(&self, server: &TcpStream) -> io::Result<Option<usize>> {
+        if self.early.is_empty() {
+            return Ok(None);
+        }
+        match SockRef::from(server).send(&self.early) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Connected, with `sent` of the early bytes gone: they are counted, the rest waits in
@@ -325,11 +325,12 @@ impl Conn {
                 .bytes_in
                 .fetch_add(early.len() as u64, Ordering::Relaxed);
         }
-        // A send that took everything proves room for more.
-        self.ready[BACKEND].writable |= !early.is_empty() && sent == early.len();
         if sent < early.len() {
             self.ready[BACKEND].writable = false;
             self.dirs[0] = Dir::with_early(early[sent..].to_vec());
+        } else if !early.is_empty() {
+            // A send that took everything proves room for more.
+            self.ready[BACKEND].writable = true;
         }
         self.pump(ctx)
     }
@@ -365,7 +366,7 @@ impl Conn {
         }
         debug!("virtual_server {vs}: {} -> {}: {e}", self.peer, target.addr);
         self.skip = target.index.or(Some(usize::MAX));
-        self.connect_next(ctx)
+        self.connect(ctx)
     }
 
     /// Moves what can be moved both ways; closes when both ways are done, resets both
@@ -428,7 +429,7 @@ fn reset(s: &TcpStream) {
 }
 
 /// Starts a non-blocking connect to `addr`.
-fn connect(addr: SocketAddrV4) -> io::Result<TcpStream> {
+fn dial(addr: SocketAddrV4) -> io::Result<TcpStream> {
     let s = Socket::new(
         Domain::IPV4,
         Type::STREAM.nonblocking(),

@@ -335,26 +335,13 @@ impl Thread {
                 warn!("virtual_server {vs}: cannot poll a connection: {e}");
                 continue;
             }
-            let mut ctx = Ctx {
-                registry,
-                key: conn_key,
-                now,
-                scratch: &mut self.scratch,
-                deadline: None,
-            };
-            let (conn, step) = Conn::start(client, peer, pool, &mut ctx);
-            let deadline = ctx.deadline;
-            if step == Step::Closed {
-                continue;
-            }
-            let k = self.conns.insert(Entry {
+            let conn = Conn::start(client, peer, pool, &mut self.scratch);
+            let key = self.conns.insert(Entry {
                 conn,
                 closed: false,
             });
-            debug_assert_eq!(k, conn_key);
-            if let Some(d) = deadline {
-                self.deadlines.push(Reverse((d, k)));
-            }
+            debug_assert_eq!(key, conn_key);
+            self.step(key, now, Conn::connect);
         }
     }
 
