@@ -74,6 +74,8 @@ pub(super) struct Ctx<'a> {
     pub(super) scratch: &'a mut [u8],
     /// A connect deadline to arm, set by the connection.
     pub(super) deadline: Option<Instant>,
+    /// Set by a connection that is in the middle of a bulk transfer.
+    pub(super) bulk: bool,
 }
 
 /// Whether a connection lives on after a step.
@@ -392,6 +394,7 @@ impl Conn {
         match r {
             Ok(bursts) => {
                 self.activity += bursts;
+                ctx.bulk |= self.dirs.iter().any(Dir::bulk);
                 if self.dirs.iter().all(|d| d.done) {
                     Step::Closed
                 } else {

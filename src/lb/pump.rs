@@ -160,6 +160,11 @@ impl Dir {
         }
     }
 
+    /// Whether a bulk transfer is under way: the last burst filled [`SMALL`].
+    pub(super) fn bulk(&self) -> bool {
+        self.bulk
+    }
+
     /// Moves what can be moved now from source to destination, until a call would wait. At
     /// the source's end it shuts the destination's write side down, so a half-close travels
     /// through, unless the other direction has finished too: then both sockets are about to

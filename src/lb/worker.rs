@@ -28,7 +28,7 @@ use slab::Slab;
 use tracing::{debug, warn};
 
 use super::LbOptions;
-use super::busy::BusyPoll;
+use super::busy::{BusyPoll, Work};
 use super::pool::PoolCell;
 use super::proxy::{self, BACKEND, CLIENT, Conn, Ctx, Step};
 use super::pump::SMALL;
@@ -158,6 +158,8 @@ struct Thread {
     next_tick: Instant,
     busy: BusyPoll,
     scratch: Box<[u8]>,
+    /// A connection handled since the thread last woke is in a bulk transfer.
+    bulk: bool,
 }
 
 impl Thread {
@@ -173,6 +175,7 @@ impl Thread {
             next_tick: Instant::now() + tick,
             busy: BusyPoll::new(busy),
             scratch: vec![0; SMALL].into_boxed_slice(),
+            bulk: false,
         }
     }
 
@@ -195,6 +198,7 @@ impl Thread {
             let slept = (!timeout.is_zero()).then(|| woke.duration_since(now));
             now = woke;
             let mut worked = false;
+            self.bulk = false;
             for event in events.iter() {
                 match event.token() {
                     WAKER => {
@@ -213,7 +217,12 @@ impl Thread {
                     }
                 }
             }
-            self.busy.woke(now, slept, worked);
+            let work = match (worked, self.bulk) {
+                (false, _) => Work::Nothing,
+                (true, false) => Work::Light,
+                (true, true) => Work::Bulk,
+            };
+            self.busy.woke(now, slept, work);
             self.timers(now);
             for key in self.closed.drain(..) {
                 // Its sockets close here, which takes them out of epoll too.
@@ -246,8 +255,10 @@ impl Thread {
             now,
             scratch: &mut self.scratch,
             deadline: None,
+            bulk: false,
         };
         let step = f(&mut entry.conn, &mut ctx);
+        self.bulk |= ctx.bulk;
         if let Some(d) = ctx.deadline {
             self.deadlines.push(Reverse((d, key)));
         }
