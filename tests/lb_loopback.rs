@@ -143,6 +143,88 @@ async fn round_robin_and_the_server_speaks_first() {
     lb.stop();
 }
 
+/// A backend that notes, for each connection, whether the request was there already when
+/// accept(2) returned, then answers `pong` to it and closes.
+fn request_noting_backend() -> (SocketAddrV4, std::sync::mpsc::Receiver<bool>) {
+    use std::io::{ErrorKind, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = v4(l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        while let Ok((mut s, _)) = l.accept() {
+            s.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 64];
+            let there = match s.read(&mut buf) {
+                Ok(n) => n > 0,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => false,
+                Err(e) => panic!("backend read: {e}"),
+            };
+            if tx.send(there).is_err() {
+                return;
+            }
+            std::thread::spawn(move || {
+                s.set_nonblocking(false).unwrap();
+                if there || s.read(&mut buf).is_ok_and(|n| n > 0) {
+                    let _ = s.write_all(b"pong");
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// One forwarding thread, so that a connection held open there is beside every later one.
+fn one_thread() -> LbOptions {
+    LbOptions {
+        tick: TICK,
+        ..LbOptions::new(1)
+    }
+}
+
+#[tokio::test]
+async fn a_server_finds_the_request_with_its_connection_and_one_speaking_first_is_not_kept_waiting()
+{
+    let _serial = SERIAL.lock().await;
+    let (b, noted) = request_noting_backend();
+    let vs = pool(&[b], LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs), one_thread()).unwrap();
+    // Alone on its thread, a connection's server accepts it at once.
+    let _open = TcpStream::connect(vs.addr).await.unwrap();
+    let first = noted.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(!first, "nothing sent on the first connection");
+    for _ in 0..10 {
+        let mut s = TcpStream::connect(vs.addr).await.unwrap();
+        s.write_all(b"ping").await.unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).await.unwrap();
+        assert_eq!(answer, b"pong");
+    }
+    let there: Vec<bool> = noted.try_iter().collect();
+    // Beside another, whether the request came before the forwarder connected or after,
+    // the handshake's last ACK waited for it: the server never woke without it.
+    assert_eq!(there, [true; 10], "the request with each connection");
+    lb.stop();
+
+    // A server that speaks first gets the held ACK without client bytes a moment later
+    // (the kernel alone would send it with its 200 ms delayed-ACK timer).
+    let b = [echo_backend(0).await];
+    let vs = pool(&b, LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs), one_thread()).unwrap();
+    let _open = hello(vs.addr).await;
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        hello(vs.addr).await;
+        waits.push(t.elapsed());
+    }
+    waits.sort();
+    assert!(
+        waits[2] < Duration::from_millis(100),
+        "greetings took {waits:?}"
+    );
+    lb.stop();
+}
+
 #[tokio::test]
 async fn bulk_bytes_arrive_intact_and_half_close_passes_through() {
     let _serial = SERIAL.lock().await;

@@ -6,7 +6,7 @@
 //! - `pool`: one virtual server's live state: health, quorum, counters, status.
 //! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them.
 //! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life, a
-//!   state machine driven by events, ticks and connect deadlines.
+//!   state machine driven by events, ticks and deadlines (connects, held ACKs).
 //! - `pump`: the bytes: small bursts copied, bulk by splice(2) through pooled pipes.
 //! - `worker`: the forwarding threads, each an event loop over its own epoll (mio), with
 //!   one listener per virtual server each.

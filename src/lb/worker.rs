@@ -7,7 +7,8 @@
 //! ([`proxy::Conn`]) that needs no task, no waker and no timer, and a closed socket leaves
 //! epoll with its close, where tokio removes each one first (two system calls per
 //! connection). Per thread, one clock ticks for the idle timeouts of all its connections,
-//! and a heap holds the connect deadlines of handshakes still under way.
+//! and a heap holds the deadlines connections ask for: handshakes still under way, and
+//! handshake ACKs held back for the client's first bytes.
 //!
 //! The daemon tells the workers what to serve through a channel each, and wakes the loop:
 //! a listener to start accepting on, a listener to retire (its open connections finish).
@@ -152,7 +153,7 @@ struct Thread {
     /// Connections closed while handling one batch of events, removed after it, so a
     /// later event of the batch cannot reach a newcomer in the same slot.
     closed: Vec<usize>,
-    /// Connect deadlines: (when, connection). Stale entries are skipped when they come.
+    /// Connections' deadlines: (when, connection). Stale entries are skipped when they come.
     deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     tick: Duration,
     next_tick: Instant,
@@ -231,7 +232,7 @@ impl Thread {
         }
     }
 
-    /// The soonest of the clock's tick, a connect deadline and a resting listener.
+    /// The soonest of the clock's tick, a connection's deadline and a resting listener.
     fn next_timer(&self) -> Instant {
         let deadline = self.deadlines.peek().map(|Reverse((t, _))| *t);
         let resting = self.listeners.iter().filter_map(|(_, l)| l.resting_until);
@@ -246,6 +247,7 @@ impl Thread {
     /// Runs `f` on connection `key` (if it still lives), arms the deadline it asks for and
     /// notes it closed if it says so.
     fn step(&mut self, key: usize, now: Instant, f: impl FnOnce(&mut Conn, &mut Ctx) -> Step) {
+        let open = self.conns.len() - self.closed.len();
         let Some(entry) = self.conns.get_mut(key).filter(|e| !e.closed) else {
             return;
         };
@@ -254,12 +256,13 @@ impl Thread {
             key,
             now,
             scratch: &mut self.scratch,
-            deadline: None,
+            deadlines: [None; 2],
             bulk: false,
+            open,
         };
         let step = f(&mut entry.conn, &mut ctx);
         self.bulk |= ctx.bulk;
-        if let Some(d) = ctx.deadline {
+        for d in ctx.deadlines.into_iter().flatten() {
             self.deadlines.push(Reverse((d, key)));
         }
         if step == Step::Closed {
@@ -356,7 +359,7 @@ impl Thread {
         }
     }
 
-    /// The clock's tick, connect deadlines and resting listeners that are due.
+    /// The clock's tick, connections' deadlines and resting listeners that are due.
     fn timers(&mut self, now: Instant) {
         while let Some(&Reverse((when, key))) = self.deadlines.peek() {
             if when > now {
