@@ -5,7 +5,8 @@
 # Everything runs inside one network namespace made for the run, on its loopback: nothing
 # leaves it. The forwarder under test (vipd or haproxy, one thread each) is pinned to CPU 0,
 # the load generators and the backends to CPU 1 (taskset). Both run with their defaults
-# otherwise: vipd polls busily for 20 us after work (--lb-busy-poll), HAProxy does not
+# otherwise: vipd polls busily for 20 us after light work (--lb-busy-poll; not while it
+# moves a bulk transfer), HAProxy does not
 # (its busy-polling is off unless configured).
 #
 # Backends: nginx (Debian) serving a 3-byte page and a 100 KB file; iperf3 -s.

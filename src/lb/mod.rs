@@ -68,8 +68,8 @@ pub struct LbOptions {
     /// How often each thread looks at its connections' idleness; only tests change it from
     /// [`LbOptions::new`]'s minute.
     pub tick: Duration,
-    /// How long a thread goes on polling without sleeping after it last had work (zero:
-    /// it sleeps at once); see [`DEFAULT_BUSY_POLL`].
+    /// How long a thread goes on polling without sleeping after it last had work, unless
+    /// that was a bulk transfer (zero: it sleeps at once); see [`DEFAULT_BUSY_POLL`].
     pub busy_poll: Duration,
 }
 
