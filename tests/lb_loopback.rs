@@ -90,9 +90,14 @@ async fn hello(vs: SocketAddrV4) -> (TcpStream, u8) {
 /// Two forwarding threads, so listeners share the port (SO_REUSEPORT), and a fast clock:
 /// half-closed connections go after 0.1 to 0.2 s, idle ones after 1.5 s.
 fn options() -> LbOptions {
+    options_on(2)
+}
+
+/// `threads` forwarding threads and the fast clock.
+fn options_on(threads: usize) -> LbOptions {
     LbOptions {
         tick: TICK,
-        ..LbOptions::new(2)
+        ..LbOptions::new(threads)
     }
 }
 const TICK: Duration = Duration::from_millis(100);
@@ -173,21 +178,14 @@ fn request_noting_backend() -> (SocketAddrV4, std::sync::mpsc::Receiver<bool>) {
     (addr, rx)
 }
 
-/// One forwarding thread, so that a connection held open there is beside every later one.
-fn one_thread() -> LbOptions {
-    LbOptions {
-        tick: TICK,
-        ..LbOptions::new(1)
-    }
-}
-
 #[tokio::test]
 async fn a_server_finds_the_request_with_its_connection_and_one_speaking_first_is_not_kept_waiting()
 {
     let _serial = SERIAL.lock().await;
     let (b, noted) = request_noting_backend();
     let vs = pool(&[b], LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs), one_thread()).unwrap();
+    // One thread, so that a connection held open there is beside every later one.
+    let lb = Lb::start(std::slice::from_ref(&vs), options_on(1)).unwrap();
     // Alone on its thread, a connection's server accepts it at once.
     let _open = TcpStream::connect(vs.addr).await.unwrap();
     let first = noted.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -209,7 +207,7 @@ async fn a_server_finds_the_request_with_its_connection_and_one_speaking_first_i
     // (the kernel alone would send it with its 200 ms delayed-ACK timer).
     let b = [echo_backend(0).await];
     let vs = pool(&b, LbAlgo::Rr);
-    let lb = Lb::start(std::slice::from_ref(&vs), one_thread()).unwrap();
+    let lb = Lb::start(std::slice::from_ref(&vs), options_on(1)).unwrap();
     let _open = hello(vs.addr).await;
     let mut waits = Vec::new();
     for _ in 0..5 {
