@@ -39,9 +39,10 @@ pub struct VipdArgs {
     #[arg(long, value_name = "N", env = "VIPD_LB_THREADS",
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub lb_threads: Option<u16>,
-    /// Microseconds a busy forwarding thread goes on polling for events without sleeping
-    /// after it last had work, so the CPUs that send it bytes need not wake it (0: sleep at
-    /// once). An idle forwarder, or one moving a bulk transfer, still sleeps. Default: 20.
+    /// Longest time, in microseconds, a forwarding thread goes on polling for events without
+    /// sleeping after it last had work, so the CPUs that send it bytes need not wake it (0:
+    /// sleep at once). The window adapts below it to how soon work comes back; an idle
+    /// forwarder, or one moving a bulk transfer, sleeps. Default: 200.
     #[arg(long, value_name = "MICROSECONDS", env = "VIPD_LB_BUSY_POLL",
           value_parser = clap::value_parser!(u16).range(0..=10_000))]
     pub lb_busy_poll: Option<u16>,

@@ -594,9 +594,10 @@ async fn busy_polling_follows_work_and_stops_when_idle() {
     let _serial = SERIAL.lock().await;
     let b = [echo_backend(0).await];
     let vs = pool(&b, LbAlgo::Rr);
-    // A window long enough to watch: the thread polls for 200 ms after its last work.
+    // Windows long enough to watch: work that comes back within 400 ms opens one of 100 ms
+    // (a quarter of the longest), and a connection's events come well within that.
     let options = LbOptions {
-        busy_poll: Duration::from_millis(200),
+        busy_poll: Duration::from_millis(400),
         ..LbOptions::new(1)
     };
     let lb = Lb::start(std::slice::from_ref(&vs), options).unwrap();
@@ -605,7 +606,7 @@ async fn busy_polling_follows_work_and_stops_when_idle() {
         hello(vs.addr).await;
     }
     let (ticks, sleeps) = lb_threads_usage();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let (busy_ticks, busy_sleeps) = lb_threads_usage();
     // Polling, not sleeping, right after the work.
     assert_eq!(busy_sleeps, sleeps, "the thread slept within its window");

@@ -5,9 +5,9 @@
 # Everything runs inside one network namespace made for the run, on its loopback: nothing
 # leaves it. The forwarder under test (vipd or haproxy, one thread each) is pinned to CPU 0,
 # the load generators and the backends to CPU 1 (taskset). Both run with their defaults
-# otherwise: vipd polls busily for 20 us after light work (--lb-busy-poll; not while it
-# moves a bulk transfer), HAProxy does not
-# (its busy-polling is off unless configured).
+# otherwise: vipd polls busily after light work, for a window that adapts up to 200 us
+# (--lb-busy-poll; not while it moves a bulk transfer), HAProxy does not (its busy-polling
+# is off unless configured).
 #
 # Backends: nginx (Debian) serving a 3-byte page and a 100 KB file; iperf3 -s.
 # Measures, REPEAT times each, and prints medians with the ratio vipd/haproxy:

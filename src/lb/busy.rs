@@ -4,19 +4,20 @@
 //! has no one to wake: on a virtual machine each such wakeup is an inter-processor
 //! interrupt, paid for by the sender, and a halted CPU is slow to come back.
 //!
-//! Only a busy thread polls: one whose last sleep was short (under [`BUSY_SLEEP`] windows),
-//! so work comes faster than it could sleep between. It polls until a whole window passes
-//! without work, then sleeps as before. A lightly loaded or idle forwarder never polls and
-//! costs nothing; a busy one spends at most a window of polling after each burst of work.
+//! The window adapts as Linux's haltpoll cpuidle governor adapts its own (which providers
+//! may turn off, as on the machine the benchmark ran on): it starts at zero; when work
+//! comes after the window ended but within the longest window, polling that long would
+//! have caught it, so the window doubles (to a quarter of the longest at first); when work
+//! comes later than that, polling was wasted, so it halves, and goes back to zero below a
+//! quarter. A forwarder whose work comes in quick exchanges (one keep-alive connection, a
+//! stream of short connections) polls through the other side's reply; one whose work comes
+//! rarely stops polling after a few wakeups; an idle one never polls.
 //! A thread moving a bulk transfer does not poll: each of its wakeups moves so many bytes
 //! that the wakeup costs little beside them, and polling between its bursts cost 15 %
 //! more CPU per gigabit than sleeping (benchmark, iperf3 through one connection).
 //! Pure: the thread tells it the time.
 
 use std::time::{Duration, Instant};
-
-/// A sleep shorter than this many polling windows means the thread is busy.
-const BUSY_SLEEP: u32 = 20;
 
 /// What one wakeup of the thread found to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,32 +33,55 @@ pub(super) enum Work {
 
 /// One thread's polling policy.
 pub(super) struct BusyPoll {
-    /// How long polling goes on after the last work; zero: never poll.
+    /// The longest window; zero: never poll.
+    max: Duration,
+    /// The window now, between zero and `max`.
     window: Duration,
-    /// Polling now, and when the thread last had work.
+    /// When the thread last had work.
+    last_work: Option<Instant>,
+    /// Polling now, since the last light work.
     polling: Option<Instant>,
 }
 
 impl BusyPoll {
-    pub(super) fn new(window: Duration) -> Self {
+    pub(super) fn new(max: Duration) -> Self {
         Self {
-            window,
+            max,
+            window: Duration::ZERO,
+            last_work: None,
             polling: None,
         }
     }
 
-    /// The thread woke at `now` from a wait that blocked for `slept`, and found `work`.
-    pub(super) fn woke(&mut self, now: Instant, slept: Option<Duration>, work: Work) {
-        if self.window.is_zero() {
+    /// The window a wakeup that first meets a short enough gap opens.
+    fn grow_start(&self) -> Duration {
+        self.max / 4
+    }
+
+    /// The thread woke at `now` and found `work`.
+    pub(super) fn woke(&mut self, now: Instant, work: Work) {
+        if self.max.is_zero() || work == Work::Nothing {
             return;
         }
-        let short_sleep = slept.is_some_and(|s| s < self.window * BUSY_SLEEP);
-        match work {
-            Work::Nothing => {}
-            Work::Light if short_sleep || self.polling.is_some() => self.polling = Some(now),
-            Work::Light => {}
-            Work::Bulk => self.polling = None,
+        let gap = self.last_work.map(|t| now.duration_since(t));
+        self.last_work = Some(now);
+        if work == Work::Bulk {
+            self.polling = None;
+            return;
         }
+        match gap {
+            Some(g) if g <= self.window => {}
+            Some(g) if g <= self.max => {
+                self.window = (self.window * 2).clamp(self.grow_start(), self.max);
+            }
+            _ => {
+                self.window /= 2;
+                if self.window < self.grow_start() {
+                    self.window = Duration::ZERO;
+                }
+            }
+        }
+        self.polling = (!self.window.is_zero()).then_some(now);
     }
 
     /// Whether the next wait must not block: still within a window of the last work.
@@ -76,55 +100,92 @@ impl BusyPoll {
 mod tests {
     use super::*;
 
-    const W: Duration = Duration::from_micros(20);
+    const MAX: Duration = Duration::from_micros(200);
 
-    #[test]
-    fn polls_after_a_short_sleep_until_a_window_without_work() {
-        let t0 = Instant::now();
-        let mut b = BusyPoll::new(W);
-        assert!(!b.poll_now(t0));
-        b.woke(t0, Some(W * 5), Work::Light);
-        assert!(b.poll_now(t0 + W / 2));
-        // Work while polling extends the window.
-        b.woke(t0 + W / 2, None, Work::Light);
-        assert!(b.poll_now(t0 + W));
-        // Nothing: a window later it sleeps again.
-        b.woke(t0 + W, None, Work::Nothing);
-        assert!(!b.poll_now(t0 + W * 2));
-        assert!(!b.poll_now(t0 + W * 2));
+    fn us(n: u64) -> Duration {
+        Duration::from_micros(n)
     }
 
     #[test]
-    fn a_long_sleep_or_a_wakeup_without_work_does_not_start_polling() {
+    fn quick_exchanges_grow_the_window_and_polling_lasts_it() {
         let t0 = Instant::now();
-        let mut b = BusyPoll::new(W);
-        b.woke(t0, Some(W * BUSY_SLEEP), Work::Light);
-        assert!(!b.poll_now(t0));
-        b.woke(t0, Some(W), Work::Nothing);
-        assert!(!b.poll_now(t0));
-        // Work after a non-blocking wait (a timer) while not polling starts nothing either.
-        b.woke(t0, None, Work::Light);
-        assert!(!b.poll_now(t0));
+        let mut b = BusyPoll::new(MAX);
+        b.woke(t0, Work::Light);
+        assert!(!b.poll_now(t0), "one wakeup says nothing yet");
+        // Work 60 us later: a 50 us window opens, then 100, then 200, and no further.
+        b.woke(t0 + us(60), Work::Light);
+        assert!(b.poll_now(t0 + us(60) + us(49)));
+        assert!(!b.poll_now(t0 + us(60) + us(50)));
+        b.woke(t0 + us(120), Work::Light);
+        b.woke(t0 + us(180), Work::Light);
+        assert!(
+            !b.poll_now(t0 + us(180) + us(100)),
+            "60 us gaps, within 100: no growth"
+        );
+        b.woke(t0 + us(330), Work::Light);
+        assert!(b.poll_now(t0 + us(330) + us(199)));
+        assert!(!b.poll_now(t0 + us(330) + us(200)));
+        // Work while polling extends it.
+        b.woke(t0 + us(430), Work::Light);
+        assert!(b.poll_now(t0 + us(430) + us(199)));
+        // 200 us is the most.
+        b.woke(t0 + us(630), Work::Light);
+        assert!(!b.poll_now(t0 + us(630) + us(200)));
+    }
+
+    #[test]
+    fn rare_work_shrinks_the_window_to_nothing() {
+        let t0 = Instant::now();
+        let mut b = BusyPoll::new(MAX);
+        b.woke(t0, Work::Light);
+        b.woke(t0 + us(100), Work::Light);
+        b.woke(t0 + us(200), Work::Light);
+        b.woke(t0 + us(400), Work::Light);
+        let mut t = t0 + us(400);
+        assert!(b.poll_now(t + us(199)));
+        // Work a millisecond apart: 100 us, 50, then none.
+        for window in [100, 50, 0] {
+            t += us(1000);
+            b.woke(t, Work::Light);
+            assert_eq!(b.poll_now(t + us(window.max(1) - 1)), window > 0);
+            assert!(!b.poll_now(t + us(window)));
+        }
+    }
+
+    #[test]
+    fn wakeups_without_work_change_nothing() {
+        let t0 = Instant::now();
+        let mut b = BusyPoll::new(MAX);
+        b.woke(t0, Work::Light);
+        b.woke(t0 + us(10), Work::Nothing);
+        b.woke(t0 + us(50), Work::Nothing);
+        assert!(!b.poll_now(t0 + us(50)));
+        // The gap counts from the last work, wakeups without work in between or not.
+        b.woke(t0 + us(100), Work::Light);
+        assert!(b.poll_now(t0 + us(101)));
     }
 
     #[test]
     fn a_bulk_transfer_stops_polling() {
         let t0 = Instant::now();
-        let mut b = BusyPoll::new(W);
-        b.woke(t0, Some(W), Work::Light);
-        assert!(b.poll_now(t0));
-        b.woke(t0, None, Work::Bulk);
-        assert!(!b.poll_now(t0));
-        // Nor does a bulk burst after a short sleep start it.
-        b.woke(t0, Some(W), Work::Bulk);
-        assert!(!b.poll_now(t0));
+        let mut b = BusyPoll::new(MAX);
+        b.woke(t0, Work::Light);
+        b.woke(t0 + us(10), Work::Light);
+        assert!(b.poll_now(t0 + us(10)));
+        b.woke(t0 + us(20), Work::Bulk);
+        assert!(!b.poll_now(t0 + us(20)));
+        // Nor does a bulk burst soon after start it.
+        b.woke(t0 + us(30), Work::Bulk);
+        assert!(!b.poll_now(t0 + us(30)));
     }
 
     #[test]
     fn a_zero_window_never_polls() {
         let t0 = Instant::now();
         let mut b = BusyPoll::new(Duration::ZERO);
-        b.woke(t0, Some(Duration::from_nanos(1)), Work::Light);
-        assert!(!b.poll_now(t0));
+        for i in 0..5 {
+            b.woke(t0 + us(i), Work::Light);
+        }
+        assert!(!b.poll_now(t0 + us(5)));
     }
 }

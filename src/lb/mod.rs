@@ -68,17 +68,21 @@ pub struct LbOptions {
     /// How often each thread looks at its connections' idleness; only tests change it from
     /// [`LbOptions::new`]'s minute.
     pub tick: Duration,
-    /// How long a thread goes on polling without sleeping after it last had work, unless
-    /// that was a bulk transfer (zero: it sleeps at once); see [`DEFAULT_BUSY_POLL`].
+    /// The longest a thread goes on polling without sleeping after it last had work,
+    /// unless that was a bulk transfer (zero: it sleeps at once); the window adapts below
+    /// it (see `busy`) and [`DEFAULT_BUSY_POLL`].
     pub busy_poll: Duration,
 }
 
-/// Busy polling after work, unless told otherwise. On a 2-CPU VM (lb.sh), a forwarder that
-/// sleeps between bursts made nginx pay about 2 us more per connection for waking it; 20 us
-/// of polling took it from 0.2-0.5 sleeps per connection to 0.04 and cut the added p50
-/// latency by a quarter with the p99 unchanged. 50 us cut the p50 further but made the p99
-/// worse, and keeps a thread polling whenever work comes every 50 us.
-pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(20);
+/// The longest busy-polling window, unless told otherwise: Linux's own default for its
+/// guest halt-polling (haltpoll's `guest_halt_poll_ns`), which the VM the benchmark runs on
+/// has turned off. There, each request through the forwarder crosses CPUs four times, and
+/// waking a halted CPU costs ~40 us: with one keep-alive connection a window adapting up to
+/// 200 us cut the latency vipd adds at the median from 160 us to 45 (p99 about the same or
+/// better), where a fixed 20 us window, the default before, was too short to catch any
+/// reply. It costs CPU while work keeps coming: about 5 points more of a CPU at 230 short
+/// connections/s one after the other (lb.sh, last table).
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
 
 impl LbOptions {
     /// `threads` forwarding threads, the default tick and busy polling.

@@ -195,9 +195,7 @@ impl Thread {
                 warn!("forwarder thread: epoll_wait failed: {e}; stopping");
                 return;
             }
-            let woke = Instant::now();
-            let slept = (!timeout.is_zero()).then(|| woke.duration_since(now));
-            now = woke;
+            now = Instant::now();
             let mut worked = false;
             self.bulk = false;
             for event in events.iter() {
@@ -223,7 +221,7 @@ impl Thread {
                 (true, false) => Work::Light,
                 (true, true) => Work::Bulk,
             };
-            self.busy.woke(now, slept, work);
+            self.busy.woke(now, work);
             self.timers(now);
             for key in self.closed.drain(..) {
                 // Its sockets close here, which takes them out of epoll too.
