@@ -627,6 +627,81 @@ async fn busy_polling_follows_work_and_stops_when_idle() {
     lb.stop();
 }
 
+/// A backend that answers each `p` it reads with a page of `PAGE` bytes and discards
+/// anything else.
+async fn page_backend() -> SocketAddrV4 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = v4(l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let page = vec![b'x'; PAGE];
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    for _ in buf[..n].iter().filter(|&&b| b == b'p') {
+                        if s.write_all(&page).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+const PAGE: usize = 256 * 1024;
+
+#[tokio::test]
+async fn big_answers_keep_the_thread_polling_and_a_one_way_stream_does_not() {
+    let _serial = SERIAL.lock().await;
+    let b = [page_backend().await];
+    let vs = pool(&b, LbAlgo::Rr);
+    // The window grows to 100 ms (a quarter of 400) once work comes back within 400 ms.
+    let options = LbOptions {
+        busy_poll: Duration::from_millis(400),
+        ..LbOptions::new(1)
+    };
+    let lb = Lb::start(std::slice::from_ref(&vs), options).unwrap();
+    let mut s = TcpStream::connect(vs.addr).await.unwrap();
+    let mut page = vec![0u8; PAGE];
+    let mut ask = async |s: &mut TcpStream| {
+        s.write_all(b"p").await.unwrap();
+        s.read_exact(&mut page).await.unwrap();
+    };
+    ask(&mut s).await;
+    // Pages of 256 KiB, each after a request: spliced, but a conversation, so the thread
+    // polls through it.
+    let (_, sleeps) = lb_threads_usage();
+    for _ in 0..20 {
+        ask(&mut s).await;
+    }
+    let (_, talked) = lb_threads_usage();
+    assert_eq!(
+        talked, sleeps,
+        "the thread slept between requests and pages"
+    );
+    // 32 MiB one way: a stream, between whose bursts the thread sleeps.
+    let stream = vec![b's'; 32 << 20];
+    s.write_all(&stream).await.unwrap();
+    let want = (21 + stream.len()) as u64;
+    for _ in 0..1000 {
+        if lb.view().status()[0].real_servers[0].bytes_in == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(lb.view().status()[0].real_servers[0].bytes_in, want);
+    let (_, streamed) = lb_threads_usage();
+    assert!(
+        streamed > talked,
+        "the thread polled through a one-way stream"
+    );
+    lb.stop();
+}
+
 /// The forwarder's sockets of connections through `vs` to `backend` (this process holds
 /// both ends): whether each has keepalive on.
 fn forwarder_keepalive(vs: SocketAddrV4, backend: SocketAddrV4) -> Vec<bool> {

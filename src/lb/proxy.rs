@@ -440,10 +440,16 @@ impl Conn {
                 self.ack_held = None;
             }
             counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            if n > 0 {
+                down.other_moved();
+            }
             let client = (&self.client, &mut *client_ready);
             let server = (&backend.stream, &mut *backend_ready);
             let m = down.pump(Ends::new(server, client, up.done), ctx.scratch)?;
             counters.bytes_out.fetch_add(m as u64, Ordering::Relaxed);
+            if m > 0 {
+                up.other_moved();
+            }
             Ok::<_, PumpError>(u64::from(n > 0) + u64::from(m > 0))
         })();
         match r {

@@ -28,6 +28,9 @@ const POOL_MAX: usize = 64;
 /// Bursts up to this size are copied, bigger ones spliced (see [`Dir::pump`]), through a
 /// buffer of this size per thread.
 pub(super) const SMALL: usize = 16 * 1024;
+/// Bytes one way, with nothing the other way meanwhile, that make a bulk transfer: more
+/// than an answer (a 100 KB page is not one), as much as a few wakeups of a stream move.
+const STREAM: usize = 1 << 20;
 
 /// An empty pipe: (read end, write end).
 struct Pipe {
@@ -139,8 +142,10 @@ impl<'a> Ends<'a> {
 #[derive(Default)]
 pub(super) struct Dir {
     held: Held,
-    /// The last burst filled [`SMALL`]: a bulk transfer, spliced.
+    /// The last burst filled [`SMALL`]: spliced.
     bulk: bool,
+    /// Bytes moved since the other direction last moved any.
+    streak: usize,
     /// The source has ended; the destination is to be told (or has been).
     eof: bool,
     /// Finished: the end was passed on.
@@ -160,9 +165,16 @@ impl Dir {
         }
     }
 
-    /// Whether a bulk transfer is under way: the last burst filled [`SMALL`].
+    /// Whether a bulk transfer is under way: the last burst filled [`SMALL`], and
+    /// [`STREAM`] bytes went this way since any went the other way. An answer, however
+    /// big, is followed by the next request, and is not one.
     pub(super) fn bulk(&self) -> bool {
-        self.bulk
+        self.bulk && self.streak >= STREAM
+    }
+
+    /// The other direction moved bytes: a turn in a conversation, not a stream.
+    pub(super) fn other_moved(&mut self) {
+        self.streak = 0;
     }
 
     /// Moves what can be moved now from source to destination, until a call would wait. At
@@ -210,6 +222,7 @@ impl Dir {
             moved += n;
             if n > 0 {
                 self.bulk = n >= SMALL;
+                self.streak = self.streak.saturating_add(n);
             }
         }
     }
