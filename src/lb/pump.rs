@@ -142,8 +142,8 @@ impl<'a> Ends<'a> {
 #[derive(Default)]
 pub(super) struct Dir {
     held: Held,
-    /// The last burst filled [`SMALL`]: spliced.
-    bulk: bool,
+    /// The last burst filled [`SMALL`]: the next go through a pipe.
+    splicing: bool,
     /// Bytes moved since the other direction last moved any.
     streak: usize,
     /// The source has ended; the destination is to be told (or has been).
@@ -169,7 +169,7 @@ impl Dir {
     /// [`STREAM`] bytes went this way since any went the other way. An answer, however
     /// big, is followed by the next request, and is not one.
     pub(super) fn bulk(&self) -> bool {
-        self.bulk && self.streak >= STREAM
+        self.splicing && self.streak >= STREAM
     }
 
     /// The other direction moved bytes: a turn in a conversation, not a stream.
@@ -204,7 +204,7 @@ impl Dir {
             if !e.src.may_read() {
                 return Ok(moved);
             }
-            let n = if self.bulk && !NO_SPLICE.load(Ordering::Relaxed) {
+            let n = if self.splicing && !NO_SPLICE.load(Ordering::Relaxed) {
                 match self.splice_burst(&mut e) {
                     Err(PumpError::Read(e)) if e.raw_os_error() == Some(Errno::EINVAL as i32) => {
                         tracing::warn!("splice(2) refused ({e}): forwarding by copying instead");
@@ -221,7 +221,7 @@ impl Dir {
             };
             moved += n;
             if n > 0 {
-                self.bulk = n >= SMALL;
+                self.splicing = n >= SMALL;
                 self.streak = self.streak.saturating_add(n);
             }
         }

@@ -242,7 +242,7 @@ impl Thread {
             .unwrap_or(self.next_tick)
     }
 
-    /// Runs `f` on connection `key` (if it still lives), arms the deadline it asks for and
+    /// Runs `f` on connection `key` (if it still lives), arms the deadlines it asks for and
     /// notes it closed if it says so.
     fn step(&mut self, key: usize, now: Instant, f: impl FnOnce(&mut Conn, &mut Ctx) -> Step) {
         let open = self.conns.len() - self.closed.len();
