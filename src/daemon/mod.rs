@@ -26,12 +26,12 @@ use crate::control::server::{
 use crate::lb::{Lb, LbError, LbOptions};
 use crate::metrics;
 use crate::net::NetError;
-use crate::net::addr::{LinkInfo, LinkWatcher, Netlink};
+use crate::net::addr::{LinkInfo, LinkWatcher, NetEvent, Netlink};
 use crate::net::arp::GarpSender;
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::{Notifier, Owner};
 use crate::vrrp::fsm::State;
-use crate::vrrp::instance::{BoundVip, Command, Instance, MemberChange, Setup};
+use crate::vrrp::instance::{BoundVip, Command, Instance, Interface, MemberChange, Setup};
 
 mod checks;
 mod reload;
@@ -114,7 +114,10 @@ pub struct Options {
 /// A started instance, as the daemon keeps it.
 struct Running {
     config: VrrpInstance,
+    /// The interface as last told to the instance: index, up, address adverts go from.
     ifindex: u32,
+    link_up: bool,
+    source: Option<Ipv4Addr>,
     commands: mpsc::Sender<Command>,
     view: InstanceView,
 }
@@ -264,8 +267,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
                 }
             }
             Some(change) = sync_rx.recv() => daemon.sync_group(change).await,
-            event = watcher.next() => match event {
-                Some(link) => daemon.forward_link(&link).await,
+            event = watcher.next_event() => match event {
+                Some(NetEvent::Link(link)) => daemon.on_link(&link).await,
+                Some(NetEvent::Address { index }) => daemon.on_addresses(index).await,
                 None => {
                     warn!("link watch lost (netlink overflow?); reopening and re-reading link state");
                     watcher = LinkWatcher::open().map_err(classify)?;
@@ -289,6 +293,7 @@ impl Daemon {
     fn start(&self, setup: Setup) -> Running {
         let config = setup.config.clone();
         let ifindex = setup.socket.ifindex();
+        let (link_up, source) = (setup.link_up, Some(setup.source));
         let vips = setup.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
         let (instance, status) = Instance::new(setup);
         let instance = instance
@@ -299,6 +304,8 @@ impl Daemon {
         Running {
             config,
             ifindex,
+            link_up,
+            source,
             commands: tx,
             view: InstanceView { status, vips },
         }
@@ -443,19 +450,95 @@ impl Daemon {
         .await;
     }
 
-    async fn forward_link(&self, link: &LinkInfo) {
+    /// A link appeared, changed or went: instances on it (by name, so that a re-created
+    /// interface is followed) re-read it.
+    async fn on_link(&mut self, link: &LinkInfo) {
         self.checks.link_changed(link);
-        for r in self.running.iter().filter(|r| r.ifindex == link.index) {
-            let _ = r.commands.send(Command::Link { up: link.up }).await;
+        for i in 0..self.running.len() {
+            let r = &self.running[i];
+            if r.ifindex == link.index || r.config.interface == link.name {
+                self.refresh(i).await;
+            }
         }
     }
 
-    async fn resync_links(&self) {
-        for r in &self.running {
-            if let Ok(link) = self.netlink.link_by_name(&r.config.interface).await {
-                let _ = r.commands.send(Command::Link { up: link.up }).await;
+    /// An IPv4 address came or went on interface `index`: its instances re-read their source.
+    async fn on_addresses(&mut self, index: u32) {
+        for i in 0..self.running.len() {
+            if self.running[i].ifindex == index {
+                self.refresh(i).await;
             }
         }
+    }
+
+    async fn resync_links(&mut self) {
+        for i in 0..self.running.len() {
+            self.refresh(i).await;
+        }
+    }
+
+    /// Re-reads instance `i`'s interface from the kernel and tells the instance what changed:
+    /// up or down, the address adverts go from, a new index (with its VIPs bound again).
+    async fn refresh(&mut self, i: usize) {
+        let inst = self.running[i].config.clone();
+        let link = match self.netlink.link_by_name(&inst.interface).await {
+            Ok(link) => link,
+            Err(NetError::NoSuchInterface(_)) => LinkInfo {
+                index: self.running[i].ifindex,
+                name: inst.interface.clone(),
+                mac: [0; 6],
+                up: false,
+            },
+            Err(e) => return warn!("{}: cannot re-read {}: {e}", inst.name, inst.interface),
+        };
+        let mut vips = None;
+        if link.index != self.running[i].ifindex {
+            match bind_vips(&inst, &self.netlink, &mut self.garps).await {
+                Ok(bound) => vips = Some(bound),
+                Err(e) => {
+                    return warn!(
+                        "{}: cannot follow the new {}: {e}",
+                        inst.name, inst.interface
+                    );
+                }
+            }
+        }
+        let source = match inst.unicast_src_ip {
+            Some(src) => Some(src),
+            None => {
+                let exclude: Vec<Ipv4Addr> =
+                    inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
+                match self.netlink.primary_ipv4(link.index, &exclude).await {
+                    Ok(found) => found,
+                    // The interface went between the two requests: it has no address.
+                    Err(NetError::NoSuchInterface(_)) => None,
+                    Err(e) => {
+                        return warn!(
+                            "{}: cannot read {}'s addresses: {e}",
+                            inst.name, inst.interface
+                        );
+                    }
+                }
+            }
+        };
+        let r = &mut self.running[i];
+        if vips.is_none() && link.up == r.link_up && source == r.source {
+            return;
+        }
+        r.ifindex = link.index;
+        r.link_up = link.up;
+        r.source = source;
+        if let Some(bound) = &vips {
+            r.view.vips = bound.iter().map(|v| (v.ifindex, v.addr)).collect();
+            self.publish();
+        }
+        let command = Command::Interface(Interface {
+            ifindex: link.index,
+            up: link.up,
+            source,
+            vips,
+        });
+        let _ = self.running[i].commands.send(command).await;
     }
 }
 

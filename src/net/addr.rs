@@ -4,7 +4,8 @@
 //! that opened it (rtnetlink's `Connection` must be polled or every request hangs):
 //! - [`Netlink`]: request/response (`RTM_GETLINK`, `RTM_GETADDR`, `RTM_NEWADDR`,
 //!   `RTM_DELADDR`). Cheap to clone; the connection task ends when the last clone drops.
-//! - [`LinkWatcher`]: a subscription to the `RTNLGRP_LINK` multicast group, yielding every
+//! - [`LinkWatcher`]: a subscription to the `RTNLGRP_LINK` and `RTNLGRP_IPV4_IFADDR`
+//!   multicast groups, yielding every link change and every IPv4 address added or removed
 //!   `RTM_NEWLINK`/`RTM_DELLINK` the kernel broadcasts.
 //!
 //! Both work in the network namespace of the thread that opened them; they keep using it when
@@ -138,14 +139,15 @@ impl Netlink {
 
     /// Adds `addr/prefix_len` to interface `index`, with `label` as `IFA_LABEL` when given
     /// (keepalived's `dev eth0 label eth0:1`; by convention it starts with the interface
-    /// name). An address already present with that prefix length is `Ok`.
+    /// name). Returns whether this call added it: `Ok(false)` when the address was already
+    /// there (an administrator's, or another instance's), which the caller must not remove.
     pub async fn add_address(
         &self,
         index: u32,
         addr: Ipv4Addr,
         prefix_len: u8,
         label: Option<&str>,
-    ) -> Result<(), NetError> {
+    ) -> Result<bool, NetError> {
         let op = format!("RTM_NEWADDR {addr}/{prefix_len}");
         check_prefix(prefix_len, index)?;
         let mut req = self.handle.address().add(index, addr.into(), prefix_len);
@@ -165,8 +167,8 @@ impl Netlink {
                 .push(AddressAttribute::Label(label.to_owned()));
         }
         match req.execute().await.map_err(to_io) {
-            Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
             Err(e) => Err(nl_err(&op, &ifindex(index), e)),
         }
     }
@@ -209,6 +211,18 @@ impl Netlink {
     }
 }
 
+/// What [`LinkWatcher::next_event`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    /// A link appeared, changed or was deleted (`up: false`).
+    Link(LinkInfo),
+    /// An IPv4 address was added to or removed from the interface `index`.
+    Address {
+        /// The interface.
+        index: u32,
+    },
+}
+
 /// Link up/down changes from the kernel (RTMGRP_LINK multicast subscription on a second
 /// netlink socket).
 #[derive(Debug)]
@@ -225,13 +239,14 @@ impl LinkWatcher {
     /// tokio runtime.
     pub fn open() -> Result<LinkWatcher, NetError> {
         require_runtime("LinkWatcher::open")?;
-        let (conn, _handle, messages) =
-            rtnetlink::new_multicast_connection(&[MulticastGroup::Link]).map_err(|source| {
-                NetError::NetlinkOpen {
-                    what: "RTNLGRP_LINK subscription",
-                    source,
-                }
-            })?;
+        let (conn, _handle, messages) = rtnetlink::new_multicast_connection(&[
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+        ])
+        .map_err(|source| NetError::NetlinkOpen {
+            what: "RTNLGRP_LINK and RTNLGRP_IPV4_IFADDR subscription",
+            source,
+        })?;
         // The task runs while `messages` is alive, even with the handle dropped.
         tokio::spawn(conn);
         Ok(LinkWatcher { messages })
@@ -245,13 +260,29 @@ impl LinkWatcher {
     /// a new watcher and re-read the links' state with [`Netlink::link_by_name`].
     /// Cancel-safe.
     pub async fn next(&mut self) -> Option<LinkInfo> {
+        loop {
+            if let NetEvent::Link(link) = self.next_event().await? {
+                return Some(link);
+            }
+        }
+    }
+
+    /// Next link or IPv4 address event; `None` as for [`LinkWatcher::next`]. Cancel-safe.
+    pub async fn next_event(&mut self) -> Option<NetEvent> {
         while let Some((msg, _from)) = self.messages.next().await {
             match msg.payload {
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
-                    return Some(link_info(&link, false));
+                    return Some(NetEvent::Link(link_info(&link, false)));
                 }
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => {
-                    return Some(link_info(&link, true));
+                    return Some(NetEvent::Link(link_info(&link, true)));
+                }
+                NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewAddress(a) | RouteNetlinkMessage::DelAddress(a),
+                ) if a.header.family == AddressFamily::Inet => {
+                    return Some(NetEvent::Address {
+                        index: a.header.index,
+                    });
                 }
                 _ => {}
             }

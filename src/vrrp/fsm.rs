@@ -39,6 +39,9 @@ pub struct FsmConfig {
     pub garp_master_delay: Duration,
     /// Period of gratuitous ARP refreshes while master; `None` = no refresh.
     pub garp_master_refresh: Option<Duration>,
+    /// False with keepalived's `lower_prio_no_advert`: a master does not answer a
+    /// lower-priority advert with its own.
+    pub answer_lower_prio: bool,
 }
 
 /// The states of RFC 3768 §6.4, plus keepalived's FAULT for a dead interface.
@@ -119,15 +122,23 @@ pub enum Reason {
         /// What, e.g. "interface eth0 is up again".
         why: String,
     },
-    /// As master, our priority fell below a peer's: we resign so it takes over at once.
+    /// As master, our priority fell and a silent backup may now outrank us: we resign
+    /// (priority 0) so that it takes over after its Skew_Time, keeping the VIPs until a new
+    /// master advertises.
     Demoted {
         /// Our new priority.
         priority: u8,
-        /// The peer with the higher priority.
-        peer: Ipv4Addr,
-        /// Its priority as last heard.
-        peer_priority: u8,
+        /// The strongest router we have heard that outranks the new priority, with its
+        /// priority as last heard; `None` when we know of none (backups are silent).
+        peer: Option<(Ipv4Addr, u8)>,
         /// Why ours fell, e.g. "chk_nginx failed".
+        why: String,
+    },
+    /// We resigned after our priority fell, and no router outranking us took over: we are
+    /// master again (the VIPs never left).
+    Resumed {
+        /// What happened instead: "nobody advertised within 3.0 s" or the weaker router that
+        /// answered.
         why: String,
     },
     /// The master lowered its priority below ours: take over after Skew_Time, as if it had
@@ -189,13 +200,23 @@ impl fmt::Display for Reason {
             }
             Reason::Demoted {
                 priority,
-                peer,
-                peer_priority,
+                peer: Some((peer, peer_priority)),
                 why,
             } => write!(
                 f,
-                "priority fell to {priority} ({why}), below {peer}'s {peer_priority}: handing over"
+                "priority fell to {priority} ({why}), below {peer}'s {peer_priority}: handing \
+                 over, VIPs kept until a new master advertises"
             ),
+            Reason::Demoted {
+                priority,
+                peer: None,
+                why,
+            } => write!(
+                f,
+                "priority fell to {priority} ({why}): resigning so that a stronger backup can \
+                 take over, VIPs kept until a new master advertises"
+            ),
+            Reason::Resumed { why } => write!(f, "no stronger router took over ({why}): resuming"),
             Reason::MasterDemoted { master, priority } => write!(
                 f,
                 "master {master} lowered its priority to {priority}, below ours"
@@ -222,6 +243,9 @@ pub enum Action {
     RemoveVips,
     /// Send one burst of gratuitous ARPs for every virtual address.
     SendGarp,
+    /// Answer a lower-priority master's advert: a burst of `garp_lower_prio_repeat`
+    /// gratuitous ARPs so that its neighbours come back to us.
+    SendLowerPrioGarp,
     /// A handover finished: remove the virtual addresses, which were kept while the new
     /// master took over.
     ReleaseVips {
@@ -293,8 +317,22 @@ pub struct Fsm {
     /// Set by a handover: accept a lower-priority master instead of preempting it, until we
     /// are master again (else the old master would take the VIPs straight back).
     yielded: bool,
-    /// Set while a handing-over router still holds the VIPs, waiting for the new master.
-    releasing: bool,
+    /// Set while a router that left MASTER still holds the VIPs, waiting for the new master.
+    releasing: Option<Release>,
+    /// When a master last answered a lower-priority advert: at most one answer per interval,
+    /// so a host on the LAN cannot turn each 40-byte advert into a burst of broadcasts.
+    last_lower_answer: Option<Instant>,
+}
+
+/// Why a router that left MASTER keeps its VIPs for a while (make-before-break).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// An operator's handover or maintenance: the VIPs go when a new master advertises, or
+    /// when the bound runs out.
+    Handover,
+    /// Our priority fell: the VIPs go when a stronger master advertises; if nobody does, or
+    /// only a weaker router, we take over again at once.
+    Demoted,
 }
 
 /// How many routers' priorities we remember; a VRRP group is a handful of routers.
@@ -317,7 +355,8 @@ impl Fsm {
             preempt_after: None,
             maintenance: false,
             yielded: false,
-            releasing: false,
+            releasing: None,
+            last_lower_answer: None,
         }
     }
 
@@ -328,7 +367,7 @@ impl Fsm {
 
     /// True while a handover keeps the VIPs, waiting for the new master's first advert.
     pub fn releasing(&self) -> bool {
-        self.releasing
+        self.releasing.is_some()
     }
 
     /// How long a handing-over router keeps its VIPs at most: 3 × Advertisement_Interval,
@@ -343,7 +382,7 @@ impl Fsm {
     /// that traffic keeps flowing while the backup waits out its Skew_Time. Afterwards it
     /// does not preempt the new master. Returns false (and does nothing) when not master.
     pub fn handle_handover(&mut self, now: Instant) -> bool {
-        self.hand_over(now, Reason::Handover)
+        self.hand_over(now, Reason::Handover, Release::Handover)
     }
 
     /// Maintenance mode on or off. While on, the router never becomes master (not even as
@@ -355,13 +394,13 @@ impl Fsm {
         }
         self.maintenance = on;
         if on {
-            let _ = self.hand_over(now, Reason::Maintenance);
+            let _ = self.hand_over(now, Reason::Maintenance, Release::Handover);
         } else {
             self.yielded = false;
         }
     }
 
-    fn hand_over(&mut self, now: Instant, reason: Reason) -> bool {
+    fn hand_over(&mut self, now: Instant, reason: Reason, release: Release) -> bool {
         if self.state != State::Master {
             return false;
         }
@@ -369,8 +408,8 @@ impl Fsm {
             priority: PRIORITY_RESIGN,
         });
         self.become_backup(now, reason);
-        self.yielded = true;
-        self.releasing = true;
+        self.yielded = release == Release::Handover;
+        self.releasing = Some(release);
         let bound = self.release_bound();
         self.arm(Timer::Release, now + bound);
         true
@@ -378,8 +417,7 @@ impl Fsm {
 
     /// Ends a handover: the VIPs go now.
     fn finish_release(&mut self, new_master: Option<Ipv4Addr>) {
-        if self.releasing {
-            self.releasing = false;
+        if self.releasing.take().is_some() {
             self.timers[Timer::Release as usize] = None;
             self.actions.push_back(Action::ReleaseVips { new_master });
         }
@@ -387,8 +425,7 @@ impl Fsm {
 
     /// Leaving Backup another way (shutdown, fault) while still holding VIPs from a handover.
     fn drop_release(&mut self) {
-        if self.releasing {
-            self.releasing = false;
+        if self.releasing.take().is_some() {
             self.timers[Timer::Release as usize] = None;
             self.actions.push_back(Action::RemoveVips);
         }
@@ -411,6 +448,11 @@ impl Fsm {
             State::Backup => self.heard.map(|h| (h.addr, h.priority)),
             State::Init | State::Fault => None,
         }
+    }
+
+    /// Our address changed (the interface was renumbered): it breaks ties from now on.
+    pub fn set_local_addr(&mut self, addr: Ipv4Addr) {
+        self.cfg.local_addr = addr;
     }
 
     /// Our effective priority: the configured one moved by tracked checks.
@@ -469,6 +511,18 @@ impl Fsm {
     /// RFC 3768 §6.4.2: receiving an ADVERTISEMENT in Backup.
     fn backup_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
         if priority != PRIORITY_RESIGN {
+            // A demoted master that still outranks whoever answered takes over again at
+            // once: it still holds the VIPs, so clients see no gap.
+            if self.releasing == Some(Release::Demoted) && !self.outranked_by(from, priority) {
+                self.releasing = None;
+                self.timers[Timer::Release as usize] = None;
+                let why = format!(
+                    "{from} advertised priority {priority}, below our {}",
+                    self.priority
+                );
+                self.become_master(now, Reason::Resumed { why });
+                return;
+            }
             // A handover ends with the new master's first advert.
             self.finish_release(Some(from));
         }
@@ -519,7 +573,10 @@ impl Fsm {
     fn master_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
         let ours = self.priority;
         if priority == PRIORITY_RESIGN {
-            self.advertise(now);
+            // Another master resigned: our advert stops its backups from taking over.
+            if self.may_answer(now) {
+                self.advertise(now);
+            }
             return;
         }
         let by_address = priority == ours && u32::from(from) > u32::from(self.cfg.local_addr);
@@ -541,9 +598,33 @@ impl Fsm {
             return;
         }
         // Two masters (a partition healed): keepalived answers at once and refreshes the
-        // neighbours' ARP caches so the election ends within one interval.
-        self.advertise(now);
-        self.actions.push_back(Action::SendGarp);
+        // neighbours' ARP caches so the election ends within one interval. Once per interval
+        // at most: the answer must not become an amplifier for whoever sends lower adverts.
+        if !self.may_answer(now) {
+            return;
+        }
+        if self.cfg.answer_lower_prio {
+            self.advertise(now);
+        }
+        self.actions.push_back(Action::SendLowerPrioGarp);
+    }
+
+    /// Answers to other masters' adverts: at most one per Advertisement_Interval.
+    fn may_answer(&mut self, now: Instant) -> bool {
+        if self
+            .last_lower_answer
+            .is_some_and(|at| now.duration_since(at) < self.cfg.advert_int)
+        {
+            return false;
+        }
+        self.last_lower_answer = Some(now);
+        true
+    }
+
+    /// True when a router advertising `priority` from `from` wins the election against us.
+    fn outranked_by(&self, from: Ipv4Addr, priority: u8) -> bool {
+        priority > self.priority
+            || (priority == self.priority && u32::from(from) > u32::from(self.cfg.local_addr))
     }
 
     /// Fires every timer that is due at `now`.
@@ -567,6 +648,14 @@ impl Fsm {
                 self.resigned = None;
                 self.demoted = None;
                 self.arm_master_down(now);
+            }
+            (State::Backup, Timer::Release) if self.releasing == Some(Release::Demoted) => {
+                self.releasing = None;
+                let why = format!(
+                    "nobody advertised within {:.1} s",
+                    self.release_bound().as_secs_f64()
+                );
+                self.become_master(now, Reason::Resumed { why });
             }
             (State::Backup, Timer::Release) => self.finish_release(None),
             (State::Backup, Timer::Election) => {
@@ -662,13 +751,17 @@ impl Fsm {
         }
     }
 
-    /// Our effective priority changed (tracked checks). As master, a priority below a peer's
-    /// hands over at once (priority 0) instead of letting the peer wait for
-    /// Master_Down_Interval; otherwise the new priority is advertised at once.
+    /// Our effective priority changed (tracked checks). A rise is advertised at once. A fall
+    /// is too, unless a router may now outrank us: one we have heard with a higher priority,
+    /// or any at all when we have heard none, since backups are silent. Then we resign
+    /// (priority 0) so that it takes over after its Skew_Time, whichever agent it runs, but
+    /// keep the VIPs until a stronger master advertises; if nobody does within
+    /// [`Fsm::release_bound`], or a weaker router answers, we are master again at once.
     pub fn handle_priority(&mut self, now: Instant, priority: u8, why: String) {
         if priority == self.priority {
             return;
         }
+        let fell = priority < self.priority;
         self.priority = priority;
         if self.state != State::Master {
             return;
@@ -676,26 +769,18 @@ impl Fsm {
         let stronger = self
             .peers
             .iter()
-            .filter(|(_, p)| *p > priority)
+            .filter(|(addr, p)| self.outranked_by(*addr, *p))
             .max_by_key(|(addr, p)| (*p, u32::from(*addr)))
             .copied();
-        match stronger {
-            Some((peer, peer_priority)) => {
-                self.actions.push_back(Action::SendAdvert {
-                    priority: PRIORITY_RESIGN,
-                });
-                self.leave_master();
-                self.become_backup(
-                    now,
-                    Reason::Demoted {
-                        priority,
-                        peer,
-                        peer_priority,
-                        why,
-                    },
-                );
-            }
-            None => self.advertise(now),
+        if fell && (stronger.is_some() || self.peers.is_empty()) {
+            let reason = Reason::Demoted {
+                priority,
+                peer: stronger,
+                why,
+            };
+            self.hand_over(now, reason, Release::Demoted);
+        } else {
+            self.advertise(now);
         }
     }
 
@@ -750,7 +835,9 @@ impl Fsm {
         self.resigned = None;
         self.yielded = false;
         // Still holding VIPs from a handover (a third router resigned meanwhile): they stay.
-        self.releasing = false;
+        self.releasing = None;
+        self.timers[Timer::Release as usize] = None;
+        self.last_lower_answer = None;
         self.demoted = None;
         self.heard = None;
         self.enter(State::Master, reason);
@@ -811,6 +898,7 @@ mod test {
             local_addr: ME,
             garp_master_delay: Duration::from_secs(5),
             garp_master_refresh: None,
+            answer_lower_prio: true,
         }
     }
 
@@ -1060,9 +1148,44 @@ mod test {
         fsm.handle_advert(t1, PEER, 90);
         assert_eq!(
             drain(&mut fsm),
-            vec![Action::SendAdvert { priority: 100 }, Action::SendGarp]
+            vec![
+                Action::SendAdvert { priority: 100 },
+                Action::SendLowerPrioGarp
+            ]
         );
         assert_eq!(fsm.poll_timeout(), Some(t1 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn answers_to_lower_adverts_are_limited_to_one_per_interval() {
+        let (mut fsm, t) = master(100);
+        let mut answers = 0;
+        // A host floods lower-priority (and priority-0) adverts, 100 a second, for 3 s.
+        for i in 0..300 {
+            let at = t + Duration::from_millis(10 * i);
+            fsm.handle_advert(at, PEER, if i % 2 == 0 { 90 } else { 0 });
+            answers += drain(&mut fsm)
+                .iter()
+                .filter(|a| matches!(a, Action::SendLowerPrioGarp))
+                .count();
+        }
+        assert_eq!(answers, 3, "one ARP burst per advert interval");
+        assert_eq!(fsm.state(), State::Master);
+    }
+
+    #[test]
+    fn lower_prio_no_advert_answers_with_arp_only() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(FsmConfig {
+            answer_lower_prio: false,
+            ..cfg(100)
+        });
+        fsm.handle_startup(t0);
+        let t = fsm.poll_timeout().unwrap();
+        fsm.handle_timeout(t);
+        drain(&mut fsm);
+        fsm.handle_advert(t + Duration::from_millis(300), PEER, 90);
+        assert_eq!(drain(&mut fsm), vec![Action::SendLowerPrioGarp]);
     }
 
     #[test]
@@ -1316,21 +1439,108 @@ mod test {
             drain(&mut fsm),
             vec![
                 Action::SendAdvert { priority: 0 },
-                Action::RemoveVips,
                 Action::Transition {
                     from: State::Master,
                     to: State::Backup,
                     reason: Reason::Demoted {
                         priority: 80,
-                        peer: PEER,
-                        peer_priority: 90,
+                        peer: Some((PEER, 90)),
                         why: "check chk failed".into()
                     }
                 }
-            ]
+            ],
+            "resign, but keep the VIPs until the new master advertises"
         );
         assert_eq!(fsm.priority(), 80);
         assert_eq!(fsm.skew_time(), Duration::from_micros(687_500));
+        fsm.handle_advert(t + Duration::from_millis(700), PEER, 90);
+        assert_eq!(
+            drain(&mut fsm),
+            vec![Action::ReleaseVips {
+                new_master: Some(PEER)
+            }]
+        );
+        assert_eq!(fsm.state(), State::Backup);
+    }
+
+    #[test]
+    fn demoted_master_that_heard_nobody_resigns_because_backups_are_silent() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_priority(t, 80, "check chk failed".into());
+        let actions = drain(&mut fsm);
+        assert_eq!(actions[0], Action::SendAdvert { priority: 0 });
+        assert!(!actions.contains(&Action::RemoveVips), "{actions:?}");
+        assert!(fsm.releasing());
+        // A keepalived backup at 90 takes over after its Skew_Time: we let go.
+        fsm.handle_advert(t + Duration::from_millis(650), PEER, 90);
+        assert_eq!(
+            drain(&mut fsm),
+            vec![Action::ReleaseVips {
+                new_master: Some(PEER)
+            }]
+        );
+    }
+
+    #[test]
+    fn demoted_master_takes_back_at_once_from_a_weaker_router() {
+        let (mut fsm, t) = master(100);
+        fsm.handle_priority(t, 95, "check chk failed".into());
+        drain(&mut fsm);
+        assert_eq!(fsm.state(), State::Backup);
+        // The backup at 90 took over after its Skew_Time; it is weaker than our 95.
+        let t1 = t + Duration::from_millis(650);
+        fsm.handle_advert(t1, PEER, 90);
+        let actions = drain(&mut fsm);
+        assert!(
+            matches!(
+                &actions[0],
+                Action::Transition {
+                    to: State::Master,
+                    reason: Reason::Resumed { .. },
+                    ..
+                }
+            ),
+            "{actions:?}"
+        );
+        assert!(actions.contains(&Action::SendAdvert { priority: 95 }));
+        assert!(actions.contains(&Action::SendGarp));
+        assert!(!actions.contains(&Action::RemoveVips));
+        // Next time it knows the peer is weaker: no resign at all.
+        fsm.handle_priority(t1, 92, "check chk failed".into());
+        assert_eq!(drain(&mut fsm), vec![Action::SendAdvert { priority: 92 }]);
+    }
+
+    #[test]
+    fn demoted_master_resumes_when_the_stronger_peer_is_dead() {
+        let (mut fsm, t) = master(100);
+        // A priority-120 master was heard long ago, then died; we took over.
+        fsm.handle_advert(t, PEER, 120);
+        drain(&mut fsm);
+        let t1 = fsm.poll_timeout().unwrap();
+        fsm.handle_timeout(t1);
+        drain(&mut fsm);
+        assert_eq!(fsm.state(), State::Master);
+        let t2 = t1 + Duration::from_secs(60);
+        fsm.handle_priority(t2, 70, "file lowered it".into());
+        let actions = drain(&mut fsm);
+        assert!(!actions.contains(&Action::RemoveVips), "{actions:?}");
+        let resume = fsm.poll_timeout().unwrap();
+        assert_eq!(resume, t2 + fsm.release_bound());
+        fsm.handle_timeout(resume);
+        let actions = drain(&mut fsm);
+        assert!(
+            matches!(
+                &actions[0],
+                Action::Transition {
+                    to: State::Master,
+                    reason: Reason::Resumed { .. },
+                    ..
+                }
+            ),
+            "{actions:?}"
+        );
+        assert!(!actions.contains(&Action::RemoveVips));
+        assert!(!fsm.releasing());
     }
 
     #[test]

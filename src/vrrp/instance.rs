@@ -3,7 +3,18 @@
 //!
 //! The instance owns its sockets and its timer; it publishes what it knows to a shared
 //! [`InstanceStatus`] that the control socket reads.
+//!
+//! Faults of the host it rides out (the daemon tells it what the kernel says about its
+//! interface, see [`Interface`]):
+//! - renumbered: adverts go from the new primary address at once (a new socket); with no
+//!   address for a whole advert interval, FAULT;
+//! - adverts that cannot be sent twice in a row: FAULT (never hold VIPs that no advert
+//!   defends), retried every [`NET_RETRY`];
+//! - interface deleted and re-created: FAULT, then the new interface by name (new index,
+//!   socket and ARP senders), back to BACKUP once it is up with an address;
+//! - an address it did not add (an administrator's) is never removed.
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,7 +28,7 @@ use crate::control::proto::{
 };
 use crate::net::addr::Netlink;
 use crate::net::arp::GarpSender;
-use crate::net::socket::VrrpSocket;
+use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::Notifier;
 use crate::track::CheckWatch;
 use crate::track::eval::{self, Fault, Input, Rule};
@@ -27,11 +38,9 @@ use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
 /// What the daemon tells a running instance.
 #[derive(Debug)]
 pub enum Command {
-    /// The instance's interface changed state.
-    Link {
-        /// True when up with carrier.
-        up: bool,
-    },
+    /// What the kernel now says about the instance's interface (after a link or address
+    /// event on it).
+    Interface(Interface),
     /// A member of this instance's sync group changed state: follow it.
     Sync {
         /// The state to follow into.
@@ -48,6 +57,27 @@ pub enum Command {
     /// A reload changed only the VIP list: add and remove just the difference.
     UpdateVips(Vec<BoundVip>),
 }
+
+/// The instance's interface as the kernel has it now.
+#[derive(Debug)]
+pub struct Interface {
+    /// Its index: a new one means the interface was deleted and re-created.
+    pub ifindex: u32,
+    /// Up with carrier.
+    pub up: bool,
+    /// The address to send adverts from (primary address, or `unicast_src_ip` while it is
+    /// configured on the interface); `None` when there is none.
+    pub source: Option<Ipv4Addr>,
+    /// The VIPs bound again to the re-created interface; `None` when the index is unchanged.
+    pub vips: Option<Vec<BoundVip>>,
+}
+
+/// How long a failed network (no address to send from, adverts that cannot be sent) keeps an
+/// instance in FAULT before it tries again.
+pub const NET_RETRY: Duration = Duration::from_secs(5);
+
+/// Adverts that fail in a row before a master gives up its VIPs.
+const MAX_SEND_FAILURES: u32 = 2;
 
 /// A state change of a sync group member, told to the daemon so the others follow.
 #[derive(Debug, Clone)]
@@ -148,7 +178,10 @@ impl RateLimit {
 pub struct Instance {
     name: String,
     fsm: Fsm,
-    socket: VrrpSocket,
+    /// `None` while the interface has no address to send from.
+    socket: Option<VrrpSocket>,
+    ifindex: u32,
+    transport: Transport,
     netlink: Netlink,
     vips: Vec<BoundVip>,
     auth: Auth,
@@ -156,9 +189,22 @@ pub struct Instance {
     vrid: u8,
     advert_int_secs: u8,
     unicast_peers: Vec<Ipv4Addr>,
-    source: Ipv4Addr,
+    source: Option<Ipv4Addr>,
     garp_repeat: u32,
+    garp_lower_prio_repeat: u32,
     link_up: bool,
+    /// Why the network cannot carry our adverts (no address, sends failing), if so.
+    net_fault: Option<Fault>,
+    /// Since when the interface has had no address to send from.
+    no_source_since: Option<Instant>,
+    /// Adverts that failed in a row.
+    send_failures: u32,
+    /// When a network fault is retried.
+    net_retry_at: Option<Instant>,
+    /// The VIPs this instance added (ifindex, address): only these are ever removed.
+    added: HashSet<(u32, Ipv4Addr)>,
+    /// Notify scripts to queue once the current actions are done (VIPs in place first).
+    pending_notify: Vec<(&'static str, u8)>,
     interface: String,
     base_priority: u8,
     tracked: Vec<Tracked>,
@@ -186,6 +232,7 @@ impl Instance {
             local_addr: setup.source,
             garp_master_delay: cfg.garp_master_delay,
             garp_master_refresh: cfg.garp_master_refresh,
+            answer_lower_prio: true, // MERGE: !cfg.lower_prio_no_advert
         });
         let status = Arc::new(Mutex::new(InstanceStatus {
             name: cfg.name.clone(),
@@ -210,16 +257,25 @@ impl Instance {
             vrid: cfg.virtual_router_id,
             advert_int_secs: u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
             unicast_peers: cfg.unicast_peer.clone(),
-            source: setup.source,
+            source: Some(setup.source),
             garp_repeat: cfg.garp_master_repeat,
+            garp_lower_prio_repeat: cfg.garp_master_repeat, // MERGE: cfg.garp_lower_prio_repeat
             link_up: setup.link_up,
+            net_fault: None,
+            no_source_since: None,
+            send_failures: 0,
+            net_retry_at: None,
+            added: HashSet::new(),
+            pending_notify: Vec::new(),
+            ifindex: setup.socket.ifindex(),
+            transport: setup.socket.transport().clone(),
             interface: cfg.interface.clone(),
             base_priority: cfg.priority,
             tracked: setup.tracked,
             fault: None,
             notifier: setup.notifier,
             sync: setup.sync,
-            socket: setup.socket,
+            socket: Some(setup.socket),
             netlink: setup.netlink,
             vips: setup.vips,
             status: status.clone(),
@@ -252,26 +308,25 @@ impl Instance {
         let mut buf = vec![0u8; 2048];
         loop {
             let deadline = self.fsm.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+            let sleep = sleep_until(deadline);
+            let net_timer = sleep_until(self.net_deadline());
+            let socket = self.socket.as_ref();
+            let receive = async {
+                match socket {
+                    Some(s) => s.recv(&mut buf).await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
-                received = self.socket.recv(&mut buf) => match received {
+                received = receive => match received {
                     Ok(len) => self.on_datagram(&buf[..len]),
-                    Err(e) => warn!("{}: receive failed: {e}", self.name),
+                    Err(e) => self.on_receive_error(&e).await,
                 },
                 () = sleep => self.fsm.handle_timeout(Instant::now()),
+                () = net_timer => self.on_net_timer(),
                 Some(()) = track_changes.recv() => self.reevaluate(),
                 command = commands.recv() => match command {
-                    Some(Command::Link { up }) => {
-                        if up != self.link_up {
-                            self.link_up = up;
-                            self.reevaluate();
-                        }
-                    }
+                    Some(Command::Interface(now)) => self.on_interface(now),
                     Some(Command::Sync { target, why }) => {
                         self.fsm.handle_sync(Instant::now(), target, why);
                     }
@@ -296,6 +351,132 @@ impl Instance {
             }
             self.execute().await;
         }
+    }
+
+    /// When [`Instance::on_net_timer`] is due: the end of the grace for a lost address, or
+    /// the retry of a network fault.
+    fn net_deadline(&self) -> Option<Instant> {
+        let grace = self
+            .no_source_since
+            .map(|t| t + self.fsm.config().advert_int);
+        match (grace, self.net_retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_net_timer(&mut self) {
+        let now = Instant::now();
+        if let Some(since) = self.no_source_since
+            && now >= since + self.fsm.config().advert_int
+            && self.net_fault.is_none()
+        {
+            self.set_net_fault(format!(
+                "interface {} has no IPv4 address to send adverts from",
+                self.interface
+            ));
+        }
+        if self.net_retry_at.is_some_and(|at| now >= at) {
+            self.net_retry_at = None;
+            if self.source.is_some() && self.socket.is_some() {
+                info!("{}: trying the network again", self.name);
+                self.net_fault = None;
+                self.send_failures = 0;
+                self.reevaluate();
+            } else {
+                self.net_retry_at = Some(now + NET_RETRY);
+            }
+        }
+    }
+
+    /// The network cannot carry our adverts: FAULT (VIPs removed at once), retried later.
+    fn set_net_fault(&mut self, why: String) {
+        self.net_fault = Some(Fault {
+            source: format!("interface {}", self.interface),
+            detail: why,
+        });
+        self.net_retry_at = Some(Instant::now() + NET_RETRY);
+        self.reevaluate();
+    }
+
+    /// The daemon re-read the interface after a link or address event.
+    fn on_interface(&mut self, now: Interface) {
+        if now.ifindex != self.ifindex {
+            info!(
+                "{}: interface {} was re-created (index {} -> {}): following it",
+                self.name, self.interface, self.ifindex, now.ifindex
+            );
+            self.ifindex = now.ifindex;
+            self.socket = None;
+            // Its addresses went with the old interface.
+            self.added.clear();
+            if let Some(vips) = now.vips {
+                self.vips = vips;
+            }
+        }
+        if now.source != self.source || (now.source.is_some() && self.socket.is_none()) {
+            self.change_source(now.source);
+        }
+        self.link_up = now.up;
+        self.reevaluate();
+    }
+
+    /// Sends from `source` from now on, on a new socket; `None` starts the grace after which
+    /// an instance without an address goes FAULT.
+    fn change_source(&mut self, source: Option<Ipv4Addr>) {
+        let old = self.source;
+        self.source = source;
+        let Some(addr) = source else {
+            warn!(
+                "{}: {} lost {}, the address adverts are sent from; FAULT unless another                  address appears within {:.1} s",
+                self.name,
+                self.interface,
+                old.map_or_else(|| "its address".to_string(), |a| a.to_string()),
+                self.fsm.config().advert_int.as_secs_f64()
+            );
+            self.socket = None;
+            self.no_source_since.get_or_insert_with(Instant::now);
+            return;
+        };
+        match VrrpSocket::open(&self.interface, self.ifindex, addr, self.transport.clone()) {
+            Ok(socket) => {
+                if old != Some(addr) {
+                    info!(
+                        "{}: adverts now go from {addr} (was {})",
+                        self.name,
+                        old.map_or_else(|| "none".to_string(), |a| a.to_string())
+                    );
+                }
+                self.socket = Some(socket);
+                self.fsm.set_local_addr(addr);
+                self.status().source = addr.to_string();
+                self.no_source_since = None;
+                self.send_failures = 0;
+                self.net_fault = None;
+                self.net_retry_at = None;
+            }
+            Err(e) => {
+                self.socket = None;
+                self.set_net_fault(format!("cannot open the VRRP socket from {addr}: {e}"));
+            }
+        }
+    }
+
+    /// A receive error is reported once by the kernel (a link gone down, an ICMP error):
+    /// logged, rate-limited, and a short pause so that a socket stuck in error cannot spin.
+    async fn on_receive_error(&mut self, e: &crate::net::NetError) {
+        if let Some(suppressed) = self.rate_limit.allow("receive", Instant::now()) {
+            warn!(
+                "{}: receive failed: {e}{}",
+                self.name,
+                if suppressed > 0 {
+                    format!(" ({suppressed} more since the last report)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     /// One wake-up per change of any tracked check (coalesced).
@@ -332,16 +513,19 @@ impl Instance {
             })
             .collect();
         let outcome = eval::evaluate(self.base_priority, &inputs);
-        let fault = if self.link_up {
-            outcome.fault
-        } else {
+        let fault = if !self.link_up {
             Some(Fault {
                 source: format!("interface {}", self.interface),
                 detail: "down".to_string(),
             })
+        } else {
+            self.net_fault.clone().or(outcome.fault)
         };
         match (&self.fault, &fault) {
             (None, Some(f)) => self.fsm.handle_fault(now, f.to_string()),
+            (Some(old), Some(new)) if old != new => {
+                info!("{}: still FAULT, now because {new}", self.name);
+            }
             (Some(old), None) => self
                 .fsm
                 .handle_recovered(now, format!("{}: healthy again", old.source)),
@@ -379,12 +563,25 @@ impl Instance {
 
     /// RFC 3768 §7.1: every check, then the state machine.
     fn on_datagram(&mut self, datagram: &[u8]) {
-        let received = match packet::parse_ipv4(datagram) {
+        let parsed = if self.unicast_peers.is_empty() {
+            packet::parse_ipv4(datagram)
+        } else {
+            packet::parse_ipv4_unicast(datagram)
+        };
+        let received = match parsed {
             Ok(r) => r,
             Err(e) => return self.drop_packet(None, &e),
         };
-        if received.src == self.source {
-            return; // our own advert, looped back by a bridge or a unicast peer list
+        if Some(received.src) == self.source {
+            // Our own advert comes back only when the unicast peer list names us (a config
+            // shared by all nodes); otherwise another host uses our address.
+            if self.unicast_peers.contains(&received.src) {
+                return;
+            }
+            return self.drop_packet(
+                Some(received.src),
+                &PacketError::OwnAddress { src: received.src },
+            );
         }
         if received.advert.vrid != self.vrid {
             // Another virtual router on the same link: counted, not worth a log line.
@@ -443,11 +640,19 @@ impl Instance {
                 Action::SendAdvert { priority } => self.send_advert(priority),
                 Action::AddVips => self.add_vips().await,
                 Action::RemoveVips => self.remove_vips().await,
-                Action::SendGarp => self.send_garps(),
+                Action::SendGarp => self.send_garps(self.garp_repeat),
+                Action::SendLowerPrioGarp => self.send_garps(self.garp_lower_prio_repeat),
                 Action::Transition { from, to, reason } => self.on_transition(from, to, &reason),
                 Action::ReleaseVips { new_master } => self.release_vips(new_master).await,
             }
         }
+        // After the VIPs are in place (or gone), as keepalived's notify_master promises.
+        if let Some(n) = &self.notifier {
+            for (state, priority) in self.pending_notify.drain(..) {
+                n.state_changed(state, priority);
+            }
+        }
+        self.pending_notify.clear();
         let master = self.fsm.master().map(|(addr, priority)| Peer {
             addr: addr.to_string(),
             priority,
@@ -533,24 +738,8 @@ impl Instance {
             if holding { " on this master" } else { "" }
         );
         if holding {
-            for vip in &removed {
-                if let Err(e) = self
-                    .netlink
-                    .del_address(vip.ifindex, vip.addr, vip.prefix_len)
-                    .await
-                {
-                    warn!("{}: could not remove {}: {e}", self.name, vip.addr);
-                }
-            }
-            for vip in &added {
-                if let Err(e) = self
-                    .netlink
-                    .add_address(vip.ifindex, vip.addr, vip.prefix_len, vip.label.as_deref())
-                    .await
-                {
-                    warn!("{}: could not add {}: {e}", self.name, vip.addr);
-                }
-            }
+            self.del_vips(&removed).await;
+            self.add_some(&added).await;
         }
         self.vip_addrs = new.iter().map(|v| v.addr).collect();
         self.vips = new;
@@ -579,33 +768,76 @@ impl Instance {
             auth: self.auth.clone(),
             addrs: self.vip_addrs.clone(),
         };
-        match self.socket.send(&advert.to_bytes()) {
-            Ok(()) => self.status().counters.adverts_sent += 1,
+        let sent = match &self.socket {
+            Some(socket) => socket.send(&advert.to_bytes()).map_err(|e| e.to_string()),
+            None => Err(format!(
+                "interface {} has no IPv4 address to send from",
+                self.interface
+            )),
+        };
+        match sent {
+            Ok(()) => {
+                self.send_failures = 0;
+                self.status().counters.adverts_sent += 1;
+            }
             // Expected while the link is down: the resign advert is only worth a try.
-            Err(e) if self.fsm.state() == State::Fault || !self.link_up => {
+            Err(e) if self.fsm.state() != State::Master || !self.link_up => {
                 debug!("{}: advert not sent: {e}", self.name)
             }
-            Err(e) => warn!("{}: advert not sent: {e}", self.name),
+            Err(e) => {
+                self.send_failures += 1;
+                warn!(
+                    "{}: advert not sent ({} in a row): {e}",
+                    self.name, self.send_failures
+                );
+                if self.send_failures >= MAX_SEND_FAILURES {
+                    // The backup cannot hear us: holding the VIPs now means two holders.
+                    self.set_net_fault(format!("adverts cannot be sent: {e}"));
+                }
+            }
         }
     }
 
     async fn add_vips(&mut self) {
-        for vip in &self.vips {
-            if let Err(e) = self
+        let vips = self.vips.clone();
+        self.add_some(&vips).await;
+    }
+
+    /// Adds `vips`, remembering which ones this call added (only those are ours to remove).
+    async fn add_some(&mut self, vips: &[BoundVip]) {
+        for vip in vips {
+            match self
                 .netlink
                 .add_address(vip.ifindex, vip.addr, vip.prefix_len, vip.label.as_deref())
                 .await
             {
-                warn!(
+                Ok(true) => {
+                    self.added.insert((vip.ifindex, vip.addr));
+                }
+                Ok(false) if !self.added.contains(&(vip.ifindex, vip.addr)) => info!(
+                    "{}: {}/{} is already on {} and not ours: it will be left there",
+                    self.name, vip.addr, vip.prefix_len, vip.dev
+                ),
+                Ok(false) => {}
+                Err(e) => warn!(
                     "{}: could not add {}/{} to {}: {e}",
                     self.name, vip.addr, vip.prefix_len, vip.dev
-                );
+                ),
             }
         }
     }
 
     async fn remove_vips(&mut self) {
-        for vip in &self.vips {
+        let vips = self.vips.clone();
+        self.del_vips(&vips).await;
+    }
+
+    /// Removes those of `vips` this instance added; an address it found there stays.
+    async fn del_vips(&mut self, vips: &[BoundVip]) {
+        for vip in vips {
+            if !self.added.remove(&(vip.ifindex, vip.addr)) {
+                continue;
+            }
             if let Err(e) = self
                 .netlink
                 .del_address(vip.ifindex, vip.addr, vip.prefix_len)
@@ -619,10 +851,10 @@ impl Instance {
         }
     }
 
-    fn send_garps(&mut self) {
+    fn send_garps(&mut self, repeat: u32) {
         let mut sent = 0;
         for vip in &self.vips {
-            for _ in 0..self.garp_repeat {
+            for _ in 0..repeat {
                 match vip.garp.send(vip.addr) {
                     Ok(()) => sent += 1,
                     Err(e) => {
@@ -644,9 +876,7 @@ impl Instance {
         } else {
             to.as_str()
         };
-        if let Some(n) = &self.notifier {
-            n.state_changed(name, priority);
-        }
+        self.pending_notify.push((name, priority));
         if let Some(sync) = &self.sync
             && !matches!(reason, Reason::Sync { .. })
             && to != State::Init
@@ -686,6 +916,14 @@ impl Instance {
                 reason: reason.to_string(),
             });
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 

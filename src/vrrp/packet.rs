@@ -261,6 +261,16 @@ pub enum PacketError {
         /// The source address of the advert.
         src: Ipv4Addr,
     },
+    /// An advert from our own address: another host on the link uses it. Not produced by
+    /// this module: the receive path compares the source with the instance's address.
+    #[error(
+        "advert from {src}, this host's own address: another host uses it (a duplicate IP \
+         address: each believes it is master)"
+    )]
+    OwnAddress {
+        /// The source address of the advert, ours.
+        src: Ipv4Addr,
+    },
 }
 
 /// Every [`PacketError::counter_name`], in variant order.
@@ -280,6 +290,7 @@ pub const ALL_COUNTER_NAMES: &[&str] = &[
     "advert_interval",
     "address_list",
     "unknown_peer",
+    "own_address",
 ];
 
 impl PacketError {
@@ -291,6 +302,7 @@ impl PacketError {
             PacketError::BadIpHeader { .. } => "bad_ip_header",
             PacketError::NotVrrp { .. } => "not_vrrp",
             PacketError::TtlNot255 { .. } => "ttl",
+            PacketError::OwnAddress { .. } => "own_address",
             PacketError::BadVersion { .. } => "version",
             PacketError::BadType { .. } => "type",
             PacketError::BadLength { .. } => "length",
@@ -791,6 +803,17 @@ pub struct Received {
 /// then [`AdvertRepr::parse_vrrp`]. The header checksum is left to the kernel, which drops
 /// datagrams whose header checksum is wrong before a raw socket sees them.
 pub fn parse_ipv4(datagram: &[u8]) -> Result<Received, PacketError> {
+    parse_ipv4_checking(datagram, true)
+}
+
+/// [`parse_ipv4`] for unicast adverts: the TTL is not checked. A unicast peer may sit behind
+/// a router (another subnet), and keepalived neither checks nor expects 255 in unicast mode,
+/// so checking it would drop every advert of a keepalived peer there (a split brain).
+pub fn parse_ipv4_unicast(datagram: &[u8]) -> Result<Received, PacketError> {
+    parse_ipv4_checking(datagram, false)
+}
+
+fn parse_ipv4_checking(datagram: &[u8], check_ttl: bool) -> Result<Received, PacketError> {
     use ipv4_field as f;
 
     let len = datagram.len();
@@ -852,7 +875,7 @@ pub fn parse_ipv4(datagram: &[u8]) -> Result<Received, PacketError> {
     }
     // RFC 3768 §7.1: "MUST verify that the IP TTL is 255."
     let ttl = datagram[f::TTL];
-    if ttl != TTL {
+    if check_ttl && ttl != TTL {
         return Err(PacketError::TtlNot255 { got: ttl });
     }
     let src = ipv4_at(datagram, f::SRC.start);
@@ -1139,6 +1162,16 @@ mod test {
             checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
             !0xddf2
         );
+    }
+
+    #[test]
+    fn unicast_adverts_may_have_crossed_a_router() {
+        let mut bytes = datagram_bytes();
+        bytes[8] = 62; // TTL after one router, as keepalived sends unicast (64 - 2 hops)
+        assert_eq!(parse_ipv4(&bytes), Err(PacketError::TtlNot255 { got: 62 }));
+        let received = parse_ipv4_unicast(&bytes).unwrap();
+        assert_eq!(received.ttl, 62);
+        assert_eq!(received.advert, packet_repr());
     }
 
     #[test]
@@ -1490,6 +1523,7 @@ mod test {
                 unexpected: vec![ip],
             },
             PacketError::UnknownPeer { src: ip },
+            PacketError::OwnAddress { src: ip },
         ];
         let names: Vec<&str> = all.iter().map(PacketError::counter_name).collect();
         assert_eq!(names, ALL_COUNTER_NAMES);
