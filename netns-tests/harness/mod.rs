@@ -12,6 +12,7 @@
 
 pub mod conf;
 pub mod ctl;
+mod faults;
 pub mod ping;
 mod proc;
 

@@ -1,0 +1,184 @@
+//! The bad day, in network namespaces: faults a real network puts a host in, with vipd beside
+//! keepalived. Each test asserts what needs no ratio (no two holders, no outage, the master
+//! comes back); `netns-tests/bench/chaos.sh` runs the same faults on vipd and keepalived
+//! pairs in one run and prints ratios. Needs root (see `harness`); never skips.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::{Kind, Lab, PairOpts, epoch_now, measure, wait_for};
+
+const A: usize = 0;
+const B: usize = 1;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn logs(lab: &Lab) -> String {
+    format!(
+        "--- h1 ---\n{}\n--- h2 ---\n{}",
+        lab.log_tail(A, 30),
+        lab.log_tail(B, 30)
+    )
+}
+
+/// Starts the pair (A priority 100, B 90, or `b_conf` for B) and waits until A alone holds
+/// the VIP.
+fn elect(lab: &mut Lab, a: Kind, b: Kind) {
+    let conf_a = lab.pair_conf(A, &PairOpts::default());
+    let conf_b = lab.pair_conf(B, &PairOpts::default());
+    lab.start(A, a, &conf_a);
+    lab.start(B, b, &conf_b);
+    wait_for(|| lab.vip_holders() == [A], secs(20))
+        .unwrap_or_else(|| panic!("no election: {:?}\n{}", lab.vip_holders(), logs(lab)));
+}
+
+/// Samples the VIP's holders every 100 ms for `span`: (samples, samples with two holders
+/// after `grace`, the holders at the end).
+fn sample_holders(lab: &Lab, span: Duration, grace: Duration) -> (usize, usize, Vec<usize>) {
+    let start = Instant::now();
+    let (mut samples, mut dual) = (0, 0);
+    while start.elapsed() < span {
+        let holders = lab.vip_holders();
+        samples += 1;
+        if holders.len() > 1 && start.elapsed() >= grace {
+            dual += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (samples, dual, lab.vip_holders())
+}
+
+/// The master's primary address is deleted and another added (a DHCP renew, `ip addr
+/// flush`): it keeps sending from the new address and stays the one holder, as keepalived.
+fn renumbered_master(b: Kind) {
+    let mut lab = Lab::setup("renumber", 2);
+    elect(&mut lab, Kind::Vipd, b);
+    lab.renumber(A);
+    // One Master_Down_Interval (3.61 s at priority 90) for whatever the backup saw.
+    let (samples, dual, end) = sample_holders(&lab, secs(12), Duration::from_millis(3610));
+    measure(&format!(
+        "vipd+{b} renumber samples={samples} two_holders_after_mdi={dual}"
+    ));
+    assert_eq!(
+        dual,
+        0,
+        "{dual} of {samples} samples had two holders\n{}",
+        logs(&lab)
+    );
+    assert_eq!(end, [A], "the master should keep the VIP\n{}", logs(&lab));
+    let inst = lab.vipctl_instance(A);
+    assert_eq!(inst["state"], "MASTER", "{inst}");
+    assert_eq!(inst["source"], lab.renumbered_addr(A), "{inst}");
+}
+
+#[test]
+fn vipd_vipd_renumbered_master_keeps_one_holder() {
+    renumbered_master(Kind::Vipd);
+}
+
+#[test]
+fn vipd_ka_renumbered_master_keeps_one_holder() {
+    renumbered_master(Kind::Keepalived);
+}
+
+/// The master's interface is deleted and re-created with the same name and address (a VLAN
+/// or bond rebuilt): vipd follows the new index and is master again, as keepalived.
+#[test]
+fn vipd_ka_recreated_interface_is_followed() {
+    let mut lab = Lab::setup("recreate", 2);
+    elect(&mut lab, Kind::Vipd, Kind::Keepalived);
+    let old = lab.eth0_index(A);
+    let t = Instant::now();
+    lab.recreate_eth0(A);
+    assert_ne!(
+        lab.eth0_index(A),
+        old,
+        "the test must give eth0 a new index"
+    );
+    wait_for(|| lab.vip_holders() == [A], secs(15)).unwrap_or_else(|| {
+        panic!(
+            "h1 is not master again after its eth0 was re-created: holders {:?}\n{}",
+            lab.vip_holders(),
+            logs(&lab)
+        )
+    });
+    measure(&format!(
+        "vipd+ka recreated_interface_master_again_s={:.2}",
+        t.elapsed().as_secs_f64()
+    ));
+    assert_eq!(lab.vipd_state(A).as_deref(), Some("MASTER"));
+}
+
+/// A priority-120 master dies (its link goes); vipd takes over; later vipd's tracked file
+/// lowers it to 70. The stronger peer is long gone: no outage, vipd stays master.
+fn dead_peer(b: Kind) {
+    let mut lab = Lab::setup("deadpeer", 2);
+    let file = lab.dir().join("weight-h1");
+    std::fs::write(&file, "0\n").unwrap();
+    let globals = format!(
+        "vrrp_track_file lower {{\n    file {}\n    weight 1\n}}\n",
+        file.display()
+    );
+    let conf_a = lab.pair_conf(A, &PairOpts::default()).replacen(
+        "    virtual_ipaddress {",
+        "    track_file {\n        lower\n    }\n    virtual_ipaddress {",
+        1,
+    );
+    let conf_b = lab
+        .pair_conf(B, &PairOpts::default())
+        .replace("priority 90", "priority 120");
+    lab.start(B, b, &conf_b);
+    wait_for(|| lab.vip_holders() == [B], secs(20)).expect("h2 becomes master");
+    lab.start(A, Kind::Vipd, &format!("{globals}\n{conf_a}"));
+    std::thread::sleep(secs(3));
+    assert_eq!(lab.vip_holders(), [B]);
+    let ping = lab.pinger(secs(60));
+    assert!(
+        ping.wait_reply_after(epoch_now(), secs(5)),
+        "no reply from the VIP on h2\n{}",
+        logs(&lab)
+    );
+    lab.link_down(B);
+    wait_for(|| lab.vipd_state(A).as_deref() == Some("MASTER"), secs(10))
+        .unwrap_or_else(|| panic!("h1 did not take over\n{}", logs(&lab)));
+    assert!(
+        ping.wait_reply_after(epoch_now(), secs(5)),
+        "no reply from the VIP on h1\n{}",
+        logs(&lab)
+    );
+    std::thread::sleep(secs(2));
+    let t = epoch_now();
+    std::fs::write(&file, "-30\n").unwrap();
+    wait_for(
+        || lab.vipctl_instance(A)["effective_priority"] == 70,
+        secs(5),
+    )
+    .unwrap_or_else(|| panic!("the file did not lower h1\n{}", logs(&lab)));
+    std::thread::sleep(secs(6));
+    let gap = ping.longest_gap(t, epoch_now());
+    measure(&format!(
+        "vipd+{b} dead_peer_gap_s={:.3}",
+        gap.as_secs_f64()
+    ));
+    assert!(
+        gap <= Duration::from_millis(100),
+        "{:.2} s without replies after h1's priority fell with its stronger peer dead\n{}",
+        gap.as_secs_f64(),
+        logs(&lab)
+    );
+    assert_eq!(lab.vipd_state(A).as_deref(), Some("MASTER"));
+    assert!(lab.holds_vip(A));
+}
+
+#[test]
+fn vipd_ka_dead_peer_costs_no_outage() {
+    dead_peer(Kind::Keepalived);
+}
+
+#[test]
+fn vipd_vipd_dead_peer_costs_no_outage() {
+    dead_peer(Kind::Vipd);
+}
