@@ -4,6 +4,8 @@
 //! - [`config`]: keepalived.conf or TOML in, one typed and validated model out.
 //! - [`vrrp`]: the wire format, the pure RFC 3768 state machine and the task that drives
 //!   one instance.
+//! - [`vip`]: making a VIP reachable here; for now, when a master re-announces its VIPs after
+//!   another host claimed one.
 //! - [`net`]: every call that touches the kernel: raw socket, netlink, gratuitous ARP.
 //! - [`control`]: the Unix control socket spoken by `vipd` and `vipctl`.
 //! - [`lb`]: `virtual_server` pools: a TCP forwarder with schedulers and health checks.
@@ -21,4 +23,5 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod track;
+pub mod vip;
 pub mod vrrp;

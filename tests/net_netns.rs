@@ -26,7 +26,7 @@ use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use socket2::{Domain, Protocol, Socket, Type};
 use vipd::net::NetError;
 use vipd::net::addr::{LinkWatcher, Netlink};
-use vipd::net::arp::GarpSender;
+use vipd::net::arp::{ArpClaim, ArpOp, ArpWatch, GarpSender};
 use vipd::net::socket::{Transport, VrrpSocket};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -506,4 +506,126 @@ fn garp_reaches_the_other_host() {
         "target hardware address (keepalived: broadcast)"
     );
     assert_eq!(tpa, vip, "target protocol address");
+}
+
+/// A MAC neither host has: A sends from it to show that its own frames are skipped whatever
+/// MAC they carry.
+const OTHER_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x01, 0x63];
+
+/// The next claim on `watch` within `within`, or a panic naming `what`.
+async fn claim_within(watch: &ArpWatch, within: Duration, what: &str) -> ArpClaim {
+    tokio::time::timeout(within, watch.next())
+        .await
+        .unwrap_or_else(|_| panic!("no claim within {within:?}: {what}"))
+        .expect("watch.next")
+}
+
+#[test]
+fn arp_watch_reports_claims_of_other_hosts_only() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new();
+    let vip = t.host_ip(100);
+    let (go_tx, go_rx) = mpsc::channel::<[u8; 6]>();
+    let (sent_tx, sent_rx) = mpsc::channel::<Instant>();
+    // A watches eth0. Before B speaks it sends ARPs itself, from its own MAC and from another
+    // one: both leave as PACKET_OUTGOING and must not be reported.
+    let a = in_netns(&t.a, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let link = eth0(&nl).await;
+        let watch = ArpWatch::open(link.index, &[link.mac]).expect("ArpWatch::open");
+        assert_eq!(watch.ifindex(), link.index);
+        let err = ArpWatch::open(9999, &[]).expect_err("no interface 9999");
+        assert!(
+            err.to_string().starts_with("bind(ETH_P_ARP, ifindex 9999)"),
+            "{err}"
+        );
+        for mac in [link.mac, OTHER_MAC] {
+            let own = GarpSender::open(link.index, mac).expect("garp");
+            own.send(vip).expect("send own garp");
+        }
+        go_tx.send(link.mac).expect("go");
+        let sent = sent_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("B sent");
+        let claim = claim_within(&watch, Duration::from_secs(1), "B's gratuitous ARP").await;
+        let latency = sent.elapsed();
+        let quiet = tokio::time::timeout(Duration::from_millis(300), watch.next()).await;
+        assert!(quiet.is_err(), "a second claim: {quiet:?}");
+        (claim, latency)
+    });
+    // B first sends a gratuitous ARP that names A's MAC (as a switch reflecting A's frame
+    // would): skipped as A's own. Then its own, which A must see, and see first.
+    let b = in_netns(&t.b, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let link = eth0(&nl).await;
+        let a_mac = go_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("A ready");
+        GarpSender::open(link.index, a_mac)
+            .expect("garp as A")
+            .send(vip)
+            .expect("send garp as A");
+        let garp = GarpSender::open(link.index, link.mac).expect("garp");
+        garp.send(vip).expect("send garp");
+        sent_tx.send(Instant::now()).expect("sent");
+        link.mac
+    });
+    let b_mac = join(b);
+    let (claim, latency) = join(a);
+    assert_eq!(
+        claim,
+        ArpClaim {
+            sender_ip: vip,
+            sender_mac: b_mac,
+            op: ArpOp::Request
+        },
+        "the first claim A reports is B's"
+    );
+    assert!(latency < Duration::from_secs(1), "{latency:?}");
+}
+
+#[test]
+fn arp_watch_survives_a_link_flap() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new();
+    let ns = t.a.clone();
+    let vip = t.host_ip(100);
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    // The kernel reports ENETDOWN once on the socket when the link goes down; the watch must
+    // take it in its stride and report frames again once the link is back.
+    let a = in_netns(&t.a, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let link = eth0(&nl).await;
+        let watch = ArpWatch::open(link.index, &[link.mac]).expect("ArpWatch::open");
+        ip(&["-n", &ns, "link", "set", "eth0", "down"]);
+        ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        go_tx.send(()).expect("go");
+        let claim = claim_within(&watch, Duration::from_secs(3), "after a link flap").await;
+        done_tx.send(()).expect("done");
+        claim
+    });
+    // B repeats its gratuitous ARP until A has one: the bridge port may take a moment.
+    let b = in_netns(&t.b, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let link = eth0(&nl).await;
+        let garp = GarpSender::open(link.index, link.mac).expect("garp");
+        go_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("A ready");
+        for _ in 0..30 {
+            garp.send(vip).expect("send garp");
+            if done_rx.recv_timeout(Duration::from_millis(100)).is_ok() {
+                break;
+            }
+        }
+        link.mac
+    });
+    let b_mac = join(b);
+    let claim = join(a);
+    assert_eq!((claim.sender_ip, claim.sender_mac), (vip, b_mac));
 }

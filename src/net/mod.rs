@@ -1,4 +1,4 @@
-//! Every call that touches the kernel: the raw VRRP socket, rtnetlink and gratuitous ARP.
+//! Every call that touches the kernel: the raw VRRP socket, rtnetlink and ARP.
 //!
 //! Nothing outside this module opens a socket, calls `setsockopt` or speaks netlink, so a test
 //! double can stand in for the whole of it. This is also the only module allowed `unsafe`: it
@@ -8,7 +8,8 @@
 //!
 //! - [`socket`]: raw IPv4 socket for IP protocol 112, multicast 224.0.0.18 or unicast peers.
 //! - [`addr`]: rtnetlink: links, IPv4 addresses (the VIPs) and link up/down events.
-//! - [`arp`]: gratuitous ARP frames over `AF_PACKET`, as keepalived sends them.
+//! - [`arp`]: gratuitous ARP frames over `AF_PACKET`, as keepalived sends them, and a watch
+//!   for the ARP claims of other hosts.
 //!
 //! Errors are one [`NetError`] whose message names the interface and the syscall or netlink
 //! operation that failed, e.g. `setsockopt(SO_BINDTODEVICE, eth0): Operation not permitted`.
