@@ -255,6 +255,12 @@ pub struct Counters {
     /// Transitions out of MASTER.
     #[serde(default)]
     pub released_master: u64,
+    /// ARP frames from another host claiming one of our VIPs while we were master.
+    #[serde(default)]
+    pub vip_claims_seen: u64,
+    /// Re-announces those claims caused (rate-limited: one per advert interval at most).
+    #[serde(default)]
+    pub vip_defenses: u64,
     /// Received packets dropped, by reason (`auth_password`, `ttl`, ...).
     pub drops: BTreeMap<String, u64>,
 }

@@ -101,6 +101,11 @@ impl GarpSender {
     pub fn ifindex(&self) -> u32 {
         self.ifindex
     }
+
+    /// The MAC address frames are sent from.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
 }
 
 /// Builds the gratuitous ARP frame keepalived sends for `ip` from `mac`.

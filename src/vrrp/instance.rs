@@ -12,7 +12,10 @@
 //!   defends), retried every [`NET_RETRY`];
 //! - interface deleted and re-created: FAULT, then the new interface by name (new index,
 //!   socket and ARP senders), back to BACKUP once it is up with an address;
-//! - an address it did not add (an administrator's) is never removed.
+//! - an address it did not add (an administrator's) is never removed;
+//! - another host claims one of its VIPs by ARP (a backup that took over for a moment, an
+//!   address conflict): a master re-announces, at most once per advert interval
+//!   ([`Defender`]), so clients come back within one interval whatever agent the peer runs.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -27,10 +30,11 @@ use crate::control::proto::{
     Counters, Event, HandoverResult, InstanceStatus, Peer, TrackStatus, Transition, VipStatus,
 };
 use crate::net::addr::Netlink;
-use crate::net::arp::GarpSender;
+use crate::net::arp::{ArpClaim, ArpWatch, GarpSender};
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::Notifier;
 use crate::track::CheckWatch;
+use crate::vip::Defender;
 use crate::track::eval::{self, Fault, Input, Rule};
 use crate::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
 use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
@@ -205,6 +209,12 @@ pub struct Instance {
     added: HashSet<(u32, Ipv4Addr)>,
     /// Notify scripts to queue once the current actions are done (VIPs in place first).
     pending_notify: Vec<(&'static str, u8)>,
+    /// When to re-announce after another host claimed a VIP.
+    defender: Defender,
+    /// ARP claims from the watch tasks (one per VIP interface), and where they send them.
+    claims: mpsc::Receiver<ArpClaim>,
+    claims_tx: mpsc::Sender<ArpClaim>,
+    arp_watches: Vec<tokio::task::JoinHandle<()>>,
     interface: String,
     base_priority: u8,
     tracked: Vec<Tracked>,
@@ -249,6 +259,8 @@ impl Instance {
             counters: Counters::default(),
             tracks: Vec::new(),
         }));
+        // A burst of claims larger than this is one claim as far as defence goes.
+        let (claims_tx, claims) = mpsc::channel(16);
         let instance = Self {
             name: cfg.name.clone(),
             fsm,
@@ -267,6 +279,10 @@ impl Instance {
             net_retry_at: None,
             added: HashSet::new(),
             pending_notify: Vec::new(),
+            defender: Defender::new(cfg.advert_int),
+            claims,
+            claims_tx,
+            arp_watches: Vec::new(),
             ifindex: setup.socket.ifindex(),
             transport: setup.socket.transport().clone(),
             interface: cfg.interface.clone(),
@@ -302,6 +318,7 @@ impl Instance {
     /// Runs until told to shut down.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut track_changes = self.forward_track_changes();
+        self.watch_arp();
         self.fsm.handle_startup(Instant::now());
         self.reevaluate();
         self.execute().await;
@@ -324,6 +341,12 @@ impl Instance {
                 },
                 () = sleep => self.fsm.handle_timeout(Instant::now()),
                 () = net_timer => self.on_net_timer(),
+                Some(claim) = self.claims.recv() => self.on_claim(&claim),
+                () = sleep_until(self.defender.poll_timeout()) => {
+                    if self.defender.handle_timeout(Instant::now()) {
+                        self.defend();
+                    }
+                }
                 Some(()) = track_changes.recv() => self.reevaluate(),
                 command = commands.recv() => match command {
                     Some(Command::Interface(now)) => self.on_interface(now),
@@ -413,6 +436,7 @@ impl Instance {
             if let Some(vips) = now.vips {
                 self.vips = vips;
             }
+            self.watch_arp();
         }
         if now.source != self.source || (now.source.is_some() && self.socket.is_none()) {
             self.change_source(now.source);
@@ -477,6 +501,81 @@ impl Instance {
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Watches ARP on every interface a VIP lives on, for claims by other hosts; a watch
+    /// that cannot be opened costs the defence on that interface, not the instance.
+    fn watch_arp(&mut self) {
+        for task in self.arp_watches.drain(..) {
+            task.abort();
+        }
+        let mut seen = HashSet::new();
+        for vip in &self.vips {
+            if !seen.insert(vip.ifindex) {
+                continue;
+            }
+            let watch = match ArpWatch::open(vip.ifindex, &[vip.garp.mac()]) {
+                Ok(w) => w,
+                Err(e) => {
+                    warn!(
+                        "{}: cannot watch ARP on {}, VIPs there are not defended: {e}",
+                        self.name, vip.dev
+                    );
+                    continue;
+                }
+            };
+            let tx = self.claims_tx.clone();
+            let name = self.name.clone();
+            self.arp_watches.push(tokio::spawn(async move {
+                loop {
+                    match watch.next().await {
+                        // Full: a burst is being handled already.
+                        Ok(claim) => drop(tx.try_send(claim)),
+                        Err(e) => {
+                            warn!("{name}: ARP watch on ifindex {} failed: {e}", watch.ifindex());
+                            return;
+                        }
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Another host says it has `claim.sender_ip`: if that is one of our VIPs and we are
+    /// master, its neighbours now send our clients' traffic there.
+    fn on_claim(&mut self, claim: &ArpClaim) {
+        if self.fsm.state() != State::Master || !self.vip_addrs.contains(&claim.sender_ip) {
+            return;
+        }
+        let now = Instant::now();
+        self.defender.claim(now, claim.sender_ip);
+        self.status().counters.vip_claims_seen += 1;
+        if let Some(suppressed) = self.rate_limit.allow("vip_claim", now) {
+            let m = claim.sender_mac;
+            warn!(
+                "{}: {} claims {}, one of our VIPs: re-announcing it{}",
+                self.name,
+                format_args!(
+                    "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    m[0], m[1], m[2], m[3], m[4], m[5]
+                ),
+                claim.sender_ip,
+                if suppressed > 0 {
+                    format!(" ({suppressed} more claims since the last report)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+
+    /// Re-announces every VIP after foreign claims.
+    fn defend(&mut self) {
+        if self.fsm.state() != State::Master {
+            return;
+        }
+        self.send_garps(self.garp_repeat);
+        self.status().counters.vip_defenses += 1;
     }
 
     /// One wake-up per change of any tracked check (coalesced).
@@ -640,11 +739,17 @@ impl Instance {
                 Action::SendAdvert { priority } => self.send_advert(priority),
                 Action::AddVips => self.add_vips().await,
                 Action::RemoveVips => self.remove_vips().await,
-                Action::SendGarp => self.send_garps(self.garp_repeat),
+                Action::SendGarp => {
+                    self.send_garps(self.garp_repeat);
+                    self.defender.announced(Instant::now());
+                }
                 Action::SendLowerPrioGarp => self.send_garps(self.garp_lower_prio_repeat),
                 Action::Transition { from, to, reason } => self.on_transition(from, to, &reason),
                 Action::ReleaseVips { new_master } => self.release_vips(new_master).await,
             }
+        }
+        if self.fsm.state() != State::Master {
+            self.defender.reset();
         }
         // After the VIPs are in place (or gone), as keepalived's notify_master promises.
         if let Some(n) = &self.notifier {
