@@ -327,6 +327,8 @@ fn file(config: &Config) -> Result<File, ConvertError> {
             script_user: script_user.as_ref().map(|u| sp(user(u))),
             enable_script_security: *enable_script_security,
             metrics_listen: metrics_listen.map(|m| sp(m.to_string())),
+            // Each instance's resolved value is written instead.
+            vrrp_garp_master_repeat: None,
         }),
         vrrp_instance: instances.iter().map(instance).collect::<Result<_, _>>()?,
         vrrp_script: vrrp_script.iter().map(script).collect(),

@@ -1011,6 +1011,9 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                 }
             }
             "script_user" => raw.tracking.script_user = words(stmt, 1, 2, report),
+            "vrrp_garp_master_repeat" => {
+                raw.defaults.vrrp_garp_master_repeat = value(stmt, report);
+            }
             "enable_script_security" => {
                 extra_words(stmt, 0, report);
                 raw.tracking.enable_script_security = true;

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::defaults::RawDefaults;
 use super::tracking::{
     RawNotify, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks,
 };
@@ -194,6 +195,8 @@ struct GlobalDefs {
     #[serde(default, skip_serializing_if = "is_false")]
     enable_script_security: bool,
     metrics_listen: Option<Spanned<String>>,
+    /// Every instance's `garp_master_repeat` unless it sets its own.
+    vrrp_garp_master_repeat: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -269,6 +272,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "script_user",
     "enable_script_security",
     "metrics_listen",
+    "vrrp_garp_master_repeat",
 ];
 const SCRIPT_KEYS: &[&str] = &[
     "name",
@@ -593,6 +597,12 @@ fn convert(file: File, text: &str) -> RawConfig {
                 .and_then(|g| g.script_user.as_ref())
                 .map(|u| words(text, u)),
             enable_script_security: global.as_ref().is_some_and(|g| g.enable_script_security),
+        },
+        defaults: RawDefaults {
+            vrrp_garp_master_repeat: global
+                .as_ref()
+                .and_then(|g| g.vrrp_garp_master_repeat.as_ref())
+                .map(n),
         },
     }
 }

@@ -128,7 +128,6 @@ const INSTEAD: &[(&[&str], &str)] = &[
     (
         &[
             "vrrp_garp_master_delay",
-            "vrrp_garp_master_repeat",
             "vrrp_garp_master_refresh",
             "vrrp_garp_master_refresh_repeat",
             "vrrp_garp_lower_prio_delay",
@@ -138,8 +137,7 @@ const INSTEAD: &[(&[&str], &str)] = &[
             "vrrp_min_garp",
             "garp_group",
         ],
-        "set garp_master_delay, garp_master_repeat and garp_master_refresh in each \
-         vrrp_instance",
+        "set garp_master_delay and garp_master_refresh in each vrrp_instance",
     ),
     (
         &[

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use super::defaults::{self, Defaults, RawDefaults};
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
 use super::tracking::{self, RawNotify, RawTracking, RawTracks, Tracking};
 use super::virtual_server::{RawVirtualServer, validate_all};
@@ -41,6 +42,8 @@ pub(crate) struct RawConfig {
     pub(crate) includes: Vec<usize>,
     /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
     pub(crate) tracking: RawTracking,
+    /// `global_defs` keywords that are defaults of every instance.
+    pub(crate) defaults: RawDefaults,
 }
 
 /// One `vrrp_instance`, before validation. Numbers stay text so both loaders share one set of
@@ -92,6 +95,7 @@ const VIP_IGNORED_FLAGS: &[&str] = &[
 /// Checks `raw` and builds the model; problems go to `report`.
 pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     let tracking = tracking::global(&raw.tracking, report);
+    let defaults = defaults::global(&raw.defaults, report);
     let mut config = Config {
         router_id: raw.router_id.map(|v| v.value),
         ..Config::default()
@@ -144,7 +148,7 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
         } else {
             names.insert(name.value.clone(), name.line);
         }
-        if let Some(i) = instance(inst, &tracking, report) {
+        if let Some(i) = instance(inst, &defaults, &tracking, report) {
             let key = (i.interface.clone(), i.virtual_router_id);
             if let Some((other, line)) = vrids.get(&key) {
                 let d = report.diag(
@@ -177,7 +181,12 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
 }
 
 /// One instance; `None` when something it cannot do without is missing or wrong.
-fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Option<VrrpInstance> {
+fn instance(
+    raw: RawInstance,
+    defaults: &Defaults,
+    tracking: &Tracking,
+    report: &mut Report,
+) -> Option<VrrpInstance> {
     let name = &raw.name;
     let mut ok = true;
     let missing = |report: &mut Report, key: &str, what: &str| {
@@ -223,6 +232,7 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
         }
     };
     let mut out = VrrpInstance::with_defaults(&name.value, &interface, vrid.unwrap_or(0));
+    out.garp_master_repeat = defaults.garp_master_repeat;
     ok &= vrid.is_some();
 
     if let Some(s) = &raw.state {
@@ -343,9 +353,9 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
         }
     }
     if let Some(g) = &raw.garp_master_repeat {
-        match g.value.parse::<u32>() {
-            Ok(n) if n >= 1 => out.garp_master_repeat = n,
-            _ => ok &= bad_number(report, g, "garp_master_repeat", "a count of at least 1"),
+        match defaults::count(g, "garp_master_repeat", 1, report) {
+            Some(n) => out.garp_master_repeat = n,
+            None => ok = false,
         }
     }
     if let Some(g) = &raw.garp_master_refresh {
