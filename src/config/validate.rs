@@ -67,6 +67,9 @@ pub(crate) struct RawInstance {
     pub(crate) garp_master_delay: Option<Val<String>>,
     pub(crate) garp_master_repeat: Option<Val<String>>,
     pub(crate) garp_master_refresh: Option<Val<String>>,
+    /// `lower_prio_no_advert [true|false]` (`true` when written alone).
+    pub(crate) lower_prio_no_advert: Option<Val<String>>,
+    pub(crate) garp_lower_prio_repeat: Option<Val<String>>,
     pub(crate) tracks: RawTracks,
     pub(crate) notify: RawNotify,
 }
@@ -365,6 +368,7 @@ fn instance(
             Err(_) => ok &= bad_number(report, g, "garp_master_refresh", "whole seconds (0 = off)"),
         }
     }
+    ok &= defaults::lower_prio(&raw, defaults, &mut out, report);
     ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
     ok.then_some(out)
 }
