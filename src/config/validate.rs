@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::defaults::{self, Defaults, RawDefaults};
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
 use super::tracking::{self, RawNotify, RawTracking, RawTracks, Tracking};
+use super::vips::{self, Holders};
 use super::virtual_server::{RawVirtualServer, validate_all};
 use super::{Report, suggest};
 
@@ -134,8 +135,10 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     }
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
+    let mut holders = Holders::default();
     for inst in raw.instances {
         let name = inst.name.clone();
+        let vips_at = vips::written_at(&inst);
         if let Some(first) = names.get(&name.value) {
             let d = report.diag(
                 name.line,
@@ -170,6 +173,7 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
             } else {
                 vrids.insert(key, (i.name.clone(), name.line));
             }
+            holders.add(&i, &vips_at, report);
             config.instances.push(i);
         }
     }
@@ -323,6 +327,8 @@ fn instance(
             None => ok = false,
         }
     }
+    // Reported, but the instance is kept: its name and VRID still count in later checks.
+    vips::count(&raw, report);
     if raw.virtual_ipaddress.is_empty() {
         let d = report.diag(
             name.line,
@@ -987,7 +993,10 @@ mod tests {
 
     #[test]
     fn same_interface_and_vrid() {
-        let text = format!("{}{}", conf(""), conf("").replace("VI_1", "VI_2"));
+        let vi2 = conf("")
+            .replace("VI_1", "VI_2")
+            .replace("10.0.0.1", "10.0.0.2");
+        let text = format!("{}{vi2}", conf(""));
         let d = one_error(&text, "a.conf");
         check(
             &d,
@@ -997,11 +1006,7 @@ mod tests {
             None,
         );
         // Same VRID on another interface is fine.
-        let text = format!(
-            "{}{}",
-            conf(""),
-            conf("").replace("VI_1", "VI_2").replace("eth0", "eth1")
-        );
+        let text = format!("{}{}", conf(""), vi2.replace("eth0", "eth1"));
         assert!(load(&text, "a.conf").is_ok());
     }
 
