@@ -193,7 +193,8 @@ pub struct VrrpInstance {
     pub unicast_peer: Vec<Ipv4Addr>,
     /// `garp_master_delay`: delay before the second burst of gratuitous ARPs. Default 5 s.
     pub garp_master_delay: Duration,
-    /// `garp_master_repeat`: gratuitous ARPs per burst. Default 5.
+    /// `garp_master_repeat`: gratuitous ARPs per burst. Default 5, or `global_defs {
+    /// vrrp_garp_master_repeat }`.
     pub garp_master_repeat: u32,
     /// `garp_master_refresh`: re-send gratuitous ARPs this often while master. `None` = never.
     pub garp_master_refresh: Option<Duration>,
