@@ -325,6 +325,49 @@ fn corpus_files_that_load_convert_to_equal_toml() {
     assert!(converted >= 30, "only {converted} corpus files converted");
 }
 
+/// `KEEPALIVED_T.tsv`: file name -> (exit code, messages) of keepalived 2.2.7's `-t`.
+fn keepalived_t() -> BTreeMap<String, (i32, String)> {
+    let text =
+        fs::read_to_string(corpus_dir().join("KEEPALIVED_T.tsv")).expect("read KEEPALIVED_T.tsv");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            let name = cols.next()?.to_string();
+            let code = cols.next()?.parse().ok()?;
+            Some((name, (code, cols.next().unwrap_or("").to_string())))
+        })
+        .collect()
+}
+
+/// The VIP rules vipd adds to keepalived's (at most 255 addresses per instance, no address in
+/// two instances) refuse no user's file: keepalived -t flags the first itself ("Number of
+/// VIPs ... exceeds"), and no file lists an address in two instances (042.conf repeats one
+/// under a repeated instance name, which is reported as that).
+#[test]
+fn vip_rules_refuse_no_real_file() {
+    let verdicts = keepalived_t();
+    for (name, result) in load_all() {
+        let Err(e) = result else { continue };
+        for d in &e.diagnostics {
+            let too_many = d.message.contains("an advert carries at most 255");
+            let shared = d.message.contains(" and already in vrrp_instance ");
+            let keepalived = verdicts.get(&name);
+            let keepalived_too = keepalived.is_some_and(|(_, m)| m.contains("Number of VIPs"));
+            assert!(!shared, "{name}: {d}");
+            assert!(
+                !too_many || keepalived_too,
+                "{name}: {d}\nkeepalived -t: {keepalived:?}"
+            );
+        }
+    }
+    assert!(
+        verdicts.len() >= 50,
+        "KEEPALIVED_T.tsv has {} rows",
+        verdicts.len()
+    );
+}
+
 /// Loading as for another machine: the corpus's scripts and interfaces are not here.
 fn portable() -> config::LoadOptions {
     config::LoadOptions {

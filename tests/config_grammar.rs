@@ -296,6 +296,40 @@ fn broken_variants_each_have_their_own_message() {
             "include",
             "include takes exactly one file pattern, got 0 words",
         ),
+        (
+            "a switch with a word keepalived does not know",
+            INSTANCE.replace(
+                "    interface eth0\n",
+                "    interface eth0\n    lower_prio_no_advert enabled\n",
+            ),
+            3,
+            "lower_prio_no_advert",
+            "lower_prio_no_advert takes true or false (or on/off, yes/no; alone it means \
+             true), got `enabled`",
+        ),
+        (
+            "more addresses than an advert carries",
+            INSTANCE.replace(
+                "        10.0.0.1/24\n",
+                &(1..=256)
+                    .map(|i| format!("        10.1.{}.{}\n", i / 200, i % 200 + 1))
+                    .collect::<String>(),
+            ),
+            260,
+            "virtual_ipaddress",
+            "vrrp_instance VI_1 has 256 addresses in virtual_ipaddress, and an advert carries \
+             at most 255",
+        ),
+        (
+            "one address in two instances",
+            format!(
+                "{INSTANCE}{}",
+                INSTANCE.replace("VI_1", "VI_2").replace(" 51", " 52")
+            ),
+            12,
+            "virtual_ipaddress",
+            "10.0.0.1 is in vrrp_instance VI_2 and already in vrrp_instance VI_1 (line 5)",
+        ),
     ];
     for (what, text, line, key, message) in cases {
         let err = load(text).expect_err(what);
@@ -545,11 +579,23 @@ fn assert_whole(config: &Config) {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), config.instances.len(), "unique names");
+    let mut holder = std::collections::HashMap::new();
+    for i in &config.instances {
+        for v in &i.virtual_ipaddress {
+            let first = holder.entry(v.addr).or_insert(&i.name);
+            assert_eq!(*first, &i.name, "{} in two instances", v.addr);
+        }
+    }
     for i in &config.instances {
         assert!(!i.interface.is_empty(), "{}", i.name);
         assert!(i.virtual_router_id >= 1 && i.priority >= 1, "{}", i.name);
         assert!(i.auth_pass.as_ref().is_none_or(|p| p.len() <= 8));
         assert!(i.virtual_ipaddress.iter().all(|v| v.prefix_len <= 32));
+        assert!(
+            i.virtual_ipaddress.len() <= 255,
+            "{}: one advert's worth",
+            i.name
+        );
         assert!(
             !i.unicast_src_ip
                 .is_some_and(|s| i.unicast_peer.contains(&s))
@@ -566,7 +612,10 @@ fn valid_files() -> Vec<String> {
     out.push(format!(
         "$IF=eth0\nglobal_defs {{\n router_id lb1\n}}\n{}\n@lb1 {}",
         INSTANCE.replace("eth0", "$IF"),
-        INSTANCE.replace("VI_1", "VI_2").replace(" 51", " 52")
+        INSTANCE
+            .replace("VI_1", "VI_2")
+            .replace(" 51", " 52")
+            .replace("10.0.0.1", "10.0.0.2")
     ));
     out
 }

@@ -237,6 +237,14 @@ const KEY_DOCS: &[(&str, &str)] = &[
         "garp_master_refresh",
         "Re-send gratuitous ARPs this often (seconds) while master.",
     ),
+    (
+        "lower_prio_no_advert",
+        "true: a master does not answer a lower-priority advert with its own advert.",
+    ),
+    (
+        "garp_lower_prio_repeat",
+        "Gratuitous ARPs per VIP a master sends on a lower-priority advert (0 = none).",
+    ),
 ];
 
 /// `loaded` (read from `source`) as commented TOML that loads to the same configuration.
@@ -327,6 +335,10 @@ fn file(config: &Config) -> Result<File, ConvertError> {
             script_user: script_user.as_ref().map(|u| sp(user(u))),
             enable_script_security: *enable_script_security,
             metrics_listen: metrics_listen.map(|m| sp(m.to_string())),
+            // Each instance's resolved values are written instead.
+            vrrp_garp_master_repeat: None,
+            vrrp_lower_prio_no_advert: None,
+            vrrp_garp_lower_prio_repeat: None,
         }),
         vrrp_instance: instances.iter().map(instance).collect::<Result<_, _>>()?,
         vrrp_script: vrrp_script.iter().map(script).collect(),
@@ -603,6 +615,8 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         garp_master_delay,
         garp_master_repeat,
         garp_master_refresh,
+        lower_prio_no_advert,
+        garp_lower_prio_repeat,
         track_script,
         track_interface: tracked_interfaces,
         track_file,
@@ -647,6 +661,8 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         garp_master_delay: Some(sp(whole_seconds(*garp_master_delay))),
         garp_master_repeat: Some(sp(i64::from(*garp_master_repeat))),
         garp_master_refresh: garp_master_refresh.map(|d| sp(whole_seconds(d))),
+        lower_prio_no_advert: Some(sp(*lower_prio_no_advert)),
+        garp_lower_prio_repeat: Some(sp(i64::from(*garp_lower_prio_repeat))),
         track_script: track_script.iter().map(track_ref).collect(),
         track_interface: tracked_interfaces.iter().map(track_interface).collect(),
         track_file: track_file.iter().map(track_ref).collect(),
@@ -703,6 +719,7 @@ mod tests {
         auth_pass s3cret12\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth2 label eth2:vip\n \
         10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n 10.0.0.12\n 10.0.0.13\n }\n \
         garp_master_delay 7\n garp_master_repeat 2\n garp_master_refresh 60\n \
+        lower_prio_no_advert\n garp_lower_prio_repeat 1\n \
         track_script {\n chk weight -30\n }\n track_interface {\n eth3 weight -5\n }\n \
         track_file {\n maint\n }\n track_process {\n web\n }\n \
         notify_master \"/bin/echo 'up now'\"\n notify_backup /bin/true\n \
@@ -783,6 +800,8 @@ mod tests {
             garp_master_delay,
             garp_master_repeat,
             garp_master_refresh,
+            lower_prio_no_advert,
+            garp_lower_prio_repeat,
             track_script,
             track_interface,
             track_file,
@@ -813,6 +832,8 @@ mod tests {
         assert_ne!(*garp_master_delay, default.garp_master_delay);
         assert_ne!(*garp_master_repeat, default.garp_master_repeat);
         assert_ne!(*garp_master_refresh, default.garp_master_refresh);
+        assert_ne!(*lower_prio_no_advert, default.lower_prio_no_advert);
+        assert_ne!(*garp_lower_prio_repeat, default.garp_lower_prio_repeat);
         // `nopreempt` is cleared with state MASTER (as keepalived does): VI_2 carries it.
         assert!(!instances[1].preempt);
         let VirtualIp {

@@ -452,6 +452,8 @@ const VRRP_INSTANCE_HANDLED: &[&str] = &[
     "garp_master_delay",
     "garp_master_repeat",
     "garp_master_refresh",
+    "garp_lower_prio_repeat",
+    "lower_prio_no_advert",
     "version",
     "track_script",
     "track_interface",
@@ -1011,6 +1013,15 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                 }
             }
             "script_user" => raw.tracking.script_user = words(stmt, 1, 2, report),
+            "vrrp_garp_master_repeat" => {
+                raw.defaults.vrrp_garp_master_repeat = value(stmt, report);
+            }
+            "vrrp_garp_lower_prio_repeat" => {
+                raw.defaults.vrrp_garp_lower_prio_repeat = value(stmt, report);
+            }
+            "vrrp_lower_prio_no_advert" => {
+                raw.defaults.vrrp_lower_prio_no_advert = switch(stmt, report);
+            }
             "enable_script_security" => {
                 extra_words(stmt, 0, report);
                 raw.tracking.enable_script_security = true;
@@ -1055,6 +1066,15 @@ fn value(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
     };
     extra_words(stmt, 1, report);
     Some(v.val())
+}
+
+/// A keepalived switch: `KEY` alone means true, else its one word as written (`true`, `off`...).
+fn switch(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    extra_words(stmt, 1, report);
+    Some(match stmt.arg(0) {
+        Some(v) => v.val(),
+        None => Val::new("true".to_string(), stmt.key.line, stmt.key.col),
+    })
 }
 
 /// Warns about words after the `n` a keyword takes (keepalived ignores them too).
@@ -1104,6 +1124,8 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
             "garp_master_delay" => inst.garp_master_delay = value(item, report),
             "garp_master_repeat" => inst.garp_master_repeat = value(item, report),
             "garp_master_refresh" => inst.garp_master_refresh = value(item, report),
+            "garp_lower_prio_repeat" => inst.garp_lower_prio_repeat = value(item, report),
+            "lower_prio_no_advert" => inst.lower_prio_no_advert = switch(item, report),
             "nopreempt" | "preempt" => {
                 extra_words(item, 0, report);
                 inst.nopreempt = Some(Val::new(key.text == "nopreempt", key.line, key.col));

@@ -5,6 +5,8 @@
 //! - `keepalived`: lexer and parser for users' unchanged keepalived.conf files.
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
+//! - `defaults`: `global_defs` keywords that are defaults of every instance.
+//! - `vips`: what the VIP lists must satisfy together (255 per instance, one instance each).
 //! - `virtual_server`: the same for `virtual_server` pools (lb_kind, schedulers, checkers).
 //! - `suggest`: "did you mean" for misspelt keywords (edit distance plus real typos).
 //! - `source`: keepalived's line-level preprocessing: `include`, `$NAME`, `@id` lines.
@@ -16,6 +18,7 @@
 //! file, or in a file it includes, is reported at once, each as a [`Diagnostic`] naming the
 //! file, line, column and key.
 
+mod defaults;
 mod keepalived;
 pub mod model;
 mod source;
@@ -24,6 +27,7 @@ mod toml;
 mod tracking;
 mod unsupported;
 mod validate;
+mod vips;
 mod virtual_server;
 
 use std::collections::HashMap;

@@ -193,10 +193,24 @@ pub struct VrrpInstance {
     pub unicast_peer: Vec<Ipv4Addr>,
     /// `garp_master_delay`: delay before the second burst of gratuitous ARPs. Default 5 s.
     pub garp_master_delay: Duration,
-    /// `garp_master_repeat`: gratuitous ARPs per burst. Default 5.
+    /// `garp_master_repeat`: gratuitous ARPs per burst. Default 5, or `global_defs {
+    /// vrrp_garp_master_repeat }`.
     pub garp_master_repeat: u32,
     /// `garp_master_refresh`: re-send gratuitous ARPs this often while master. `None` = never.
     pub garp_master_refresh: Option<Duration>,
+    /// `lower_prio_no_advert`: a master that receives a lower-priority advert does not answer
+    /// it with an advert of its own. keepalived's switch: RFC 3768 §6.4.3 says to discard such
+    /// an advert, keepalived answers it by default (which makes the sender, a backup that took
+    /// over, step down at once). Only the advert is suppressed: the gratuitous ARPs of
+    /// [`Self::garp_lower_prio_repeat`] still go out, as in keepalived. Default false, or
+    /// `global_defs { vrrp_lower_prio_no_advert }`.
+    pub lower_prio_no_advert: bool,
+    /// `garp_lower_prio_repeat`: gratuitous ARPs per VIP that a master sends when it receives a
+    /// lower-priority advert, whether or not it answers with an advert (0 = none), so that
+    /// hosts that followed a backup's takeover come back. keepalived's default, resolved at
+    /// load: `global_defs { vrrp_garp_lower_prio_repeat }`, else the global
+    /// `vrrp_garp_master_repeat`, else 5; never this instance's own `garp_master_repeat`.
+    pub garp_lower_prio_repeat: u32,
     /// `track_script { NAME [weight W] }`.
     pub track_script: Vec<TrackRef>,
     /// `track_interface { IF [weight W] }`.
@@ -228,6 +242,8 @@ impl VrrpInstance {
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,
             garp_master_refresh: None,
+            lower_prio_no_advert: false,
+            garp_lower_prio_repeat: 5,
             track_script: Vec::new(),
             track_interface: Vec::new(),
             track_file: Vec::new(),

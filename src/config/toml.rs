@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::defaults::RawDefaults;
 use super::tracking::{
     RawNotify, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks,
 };
@@ -194,6 +195,12 @@ struct GlobalDefs {
     #[serde(default, skip_serializing_if = "is_false")]
     enable_script_security: bool,
     metrics_listen: Option<Spanned<String>>,
+    /// Every instance's `garp_master_repeat` unless it sets its own.
+    vrrp_garp_master_repeat: Option<Spanned<i64>>,
+    /// Every instance's `lower_prio_no_advert` unless it sets its own.
+    vrrp_lower_prio_no_advert: Option<Spanned<bool>>,
+    /// Every instance's `garp_lower_prio_repeat` unless it sets its own.
+    vrrp_garp_lower_prio_repeat: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -216,6 +223,8 @@ struct Instance {
     garp_master_delay: Option<Spanned<i64>>,
     garp_master_repeat: Option<Spanned<i64>>,
     garp_master_refresh: Option<Spanned<i64>>,
+    lower_prio_no_advert: Option<Spanned<bool>>,
+    garp_lower_prio_repeat: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     track_script: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -269,6 +278,9 @@ const GLOBAL_KEYS: &[&str] = &[
     "script_user",
     "enable_script_security",
     "metrics_listen",
+    "vrrp_garp_master_repeat",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_garp_lower_prio_repeat",
 ];
 const SCRIPT_KEYS: &[&str] = &[
     "name",
@@ -355,6 +367,8 @@ const INSTANCE_KEYS: &[&str] = &[
     "garp_master_delay",
     "garp_master_repeat",
     "garp_master_refresh",
+    "lower_prio_no_advert",
+    "garp_lower_prio_repeat",
     "track_script",
     "track_interface",
     "track_file",
@@ -515,6 +529,8 @@ fn convert(file: File, text: &str) -> RawConfig {
                 garp_master_delay: i.garp_master_delay.as_ref().map(n),
                 garp_master_repeat: i.garp_master_repeat.as_ref().map(n),
                 garp_master_refresh: i.garp_master_refresh.as_ref().map(n),
+                lower_prio_no_advert: i.lower_prio_no_advert.as_ref().map(|b| val(text, b)),
+                garp_lower_prio_repeat: i.garp_lower_prio_repeat.as_ref().map(n),
                 tracks: RawTracks {
                     script: i.track_script.iter().map(|s| words(text, s)).collect(),
                     interface: i.track_interface.iter().map(|s| words(text, s)).collect(),
@@ -593,6 +609,20 @@ fn convert(file: File, text: &str) -> RawConfig {
                 .and_then(|g| g.script_user.as_ref())
                 .map(|u| words(text, u)),
             enable_script_security: global.as_ref().is_some_and(|g| g.enable_script_security),
+        },
+        defaults: RawDefaults {
+            vrrp_garp_master_repeat: global
+                .as_ref()
+                .and_then(|g| g.vrrp_garp_master_repeat.as_ref())
+                .map(n),
+            vrrp_lower_prio_no_advert: global
+                .as_ref()
+                .and_then(|g| g.vrrp_lower_prio_no_advert.as_ref())
+                .map(|b| val(text, b)),
+            vrrp_garp_lower_prio_repeat: global
+                .as_ref()
+                .and_then(|g| g.vrrp_garp_lower_prio_repeat.as_ref())
+                .map(n),
         },
     }
 }

@@ -128,24 +128,18 @@ const INSTEAD: &[(&[&str], &str)] = &[
     (
         &[
             "vrrp_garp_master_delay",
-            "vrrp_garp_master_repeat",
             "vrrp_garp_master_refresh",
             "vrrp_garp_master_refresh_repeat",
-            "vrrp_garp_lower_prio_delay",
-            "vrrp_garp_lower_prio_repeat",
             "vrrp_garp_interval",
             "vrrp_gna_interval",
             "vrrp_min_garp",
             "garp_group",
         ],
-        "set garp_master_delay, garp_master_repeat and garp_master_refresh in each \
-         vrrp_instance",
+        "set garp_master_delay and garp_master_refresh in each vrrp_instance",
     ),
     (
         &[
             "garp_master_refresh_repeat",
-            "garp_lower_prio_delay",
-            "garp_lower_prio_repeat",
             "garp_extra_if",
             "vrrp_garp_extra_if",
         ],
@@ -174,8 +168,9 @@ const INSTEAD: &[(&[&str], &str)] = &[
     ),
     (&["track_bfd", "bfd_instance"], "vipd has no BFD"),
     (
-        &["lower_prio_no_advert", "vrrp_lower_prio_no_advert"],
-        "vipd answers a lower-priority advert as RFC 3768 §6.4.3 says",
+        &["garp_lower_prio_delay", "vrrp_garp_lower_prio_delay"],
+        "vipd sends the garp_lower_prio_repeat gratuitous ARPs at once when it hears a \
+         lower-priority advert, and no second burst later",
     ),
     (
         &["higher_prio_send_advert", "vrrp_higher_prio_send_advert"],

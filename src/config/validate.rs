@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use super::defaults::{self, Defaults, RawDefaults};
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
 use super::tracking::{self, RawNotify, RawTracking, RawTracks, Tracking};
+use super::vips::{self, Holders};
 use super::virtual_server::{RawVirtualServer, validate_all};
 use super::{Report, suggest};
 
@@ -41,6 +43,8 @@ pub(crate) struct RawConfig {
     pub(crate) includes: Vec<usize>,
     /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
     pub(crate) tracking: RawTracking,
+    /// `global_defs` keywords that are defaults of every instance.
+    pub(crate) defaults: RawDefaults,
 }
 
 /// One `vrrp_instance`, before validation. Numbers stay text so both loaders share one set of
@@ -64,6 +68,9 @@ pub(crate) struct RawInstance {
     pub(crate) garp_master_delay: Option<Val<String>>,
     pub(crate) garp_master_repeat: Option<Val<String>>,
     pub(crate) garp_master_refresh: Option<Val<String>>,
+    /// `lower_prio_no_advert [true|false]` (`true` when written alone).
+    pub(crate) lower_prio_no_advert: Option<Val<String>>,
+    pub(crate) garp_lower_prio_repeat: Option<Val<String>>,
     pub(crate) tracks: RawTracks,
     pub(crate) notify: RawNotify,
 }
@@ -92,6 +99,7 @@ const VIP_IGNORED_FLAGS: &[&str] = &[
 /// Checks `raw` and builds the model; problems go to `report`.
 pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     let tracking = tracking::global(&raw.tracking, report);
+    let defaults = defaults::global(&raw.defaults, report);
     let mut config = Config {
         router_id: raw.router_id.map(|v| v.value),
         ..Config::default()
@@ -127,8 +135,10 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     }
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
+    let mut holders = Holders::default();
     for inst in raw.instances {
         let name = inst.name.clone();
+        let vips_at = vips::written_at(&inst);
         if let Some(first) = names.get(&name.value) {
             let d = report.diag(
                 name.line,
@@ -144,7 +154,7 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
         } else {
             names.insert(name.value.clone(), name.line);
         }
-        if let Some(i) = instance(inst, &tracking, report) {
+        if let Some(i) = instance(inst, &defaults, &tracking, report) {
             let key = (i.interface.clone(), i.virtual_router_id);
             if let Some((other, line)) = vrids.get(&key) {
                 let d = report.diag(
@@ -163,6 +173,7 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
             } else {
                 vrids.insert(key, (i.name.clone(), name.line));
             }
+            holders.add(&i, &vips_at, report);
             config.instances.push(i);
         }
     }
@@ -177,7 +188,12 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
 }
 
 /// One instance; `None` when something it cannot do without is missing or wrong.
-fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Option<VrrpInstance> {
+fn instance(
+    raw: RawInstance,
+    defaults: &Defaults,
+    tracking: &Tracking,
+    report: &mut Report,
+) -> Option<VrrpInstance> {
     let name = &raw.name;
     let mut ok = true;
     let missing = |report: &mut Report, key: &str, what: &str| {
@@ -223,6 +239,7 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
         }
     };
     let mut out = VrrpInstance::with_defaults(&name.value, &interface, vrid.unwrap_or(0));
+    out.garp_master_repeat = defaults.garp_master_repeat;
     ok &= vrid.is_some();
 
     if let Some(s) = &raw.state {
@@ -310,6 +327,8 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
             None => ok = false,
         }
     }
+    // Reported, but the instance is kept: its name and VRID still count in later checks.
+    vips::count(&raw, report);
     if raw.virtual_ipaddress.is_empty() {
         let d = report.diag(
             name.line,
@@ -343,9 +362,9 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
         }
     }
     if let Some(g) = &raw.garp_master_repeat {
-        match g.value.parse::<u32>() {
-            Ok(n) if n >= 1 => out.garp_master_repeat = n,
-            _ => ok &= bad_number(report, g, "garp_master_repeat", "a count of at least 1"),
+        match defaults::count(g, "garp_master_repeat", 1, report) {
+            Some(n) => out.garp_master_repeat = n,
+            None => ok = false,
         }
     }
     if let Some(g) = &raw.garp_master_refresh {
@@ -355,6 +374,7 @@ fn instance(raw: RawInstance, tracking: &Tracking, report: &mut Report) -> Optio
             Err(_) => ok &= bad_number(report, g, "garp_master_refresh", "whole seconds (0 = off)"),
         }
     }
+    ok &= defaults::lower_prio(&raw, defaults, &mut out, report);
     ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
     ok.then_some(out)
 }
@@ -973,7 +993,10 @@ mod tests {
 
     #[test]
     fn same_interface_and_vrid() {
-        let text = format!("{}{}", conf(""), conf("").replace("VI_1", "VI_2"));
+        let vi2 = conf("")
+            .replace("VI_1", "VI_2")
+            .replace("10.0.0.1", "10.0.0.2");
+        let text = format!("{}{vi2}", conf(""));
         let d = one_error(&text, "a.conf");
         check(
             &d,
@@ -983,11 +1006,7 @@ mod tests {
             None,
         );
         // Same VRID on another interface is fine.
-        let text = format!(
-            "{}{}",
-            conf(""),
-            conf("").replace("VI_1", "VI_2").replace("eth0", "eth1")
-        );
+        let text = format!("{}{}", conf(""), vi2.replace("eth0", "eth1"));
         assert!(load(&text, "a.conf").is_ok());
     }
 

@@ -1,0 +1,352 @@
+//! `global_defs` keywords that set a default for every `vrrp_instance`, and how they combine
+//! with an instance's own keyword and keepalived's built-in default: `vrrp_garp_master_repeat`,
+//! `vrrp_lower_prio_no_advert` and `vrrp_garp_lower_prio_repeat`, with the instance keywords
+//! `lower_prio_no_advert` and `garp_lower_prio_repeat` whose defaults they are.
+//!
+//! The model holds the result, so the daemon never looks at `global_defs`. Values come as
+//! written (from either loader), are checked once at the global line, and an instance's own
+//! keyword always wins. A global keyword applies to every instance wherever `global_defs`
+//! stands in the file (keepalived copies `vrrp_garp_master_repeat` into the instances that
+//! follow it only; `global_defs` comes first in practice).
+
+use super::Report;
+use super::model::VrrpInstance;
+use super::suggest;
+use super::validate::{RawInstance, Val};
+
+/// The global defaults as written in `global_defs`.
+#[derive(Debug, Default)]
+pub(crate) struct RawDefaults {
+    /// `vrrp_garp_master_repeat`.
+    pub(crate) vrrp_garp_master_repeat: Option<Val<String>>,
+    /// `vrrp_lower_prio_no_advert [true|false]` (`true` when written alone).
+    pub(crate) vrrp_lower_prio_no_advert: Option<Val<String>>,
+    /// `vrrp_garp_lower_prio_repeat`.
+    pub(crate) vrrp_garp_lower_prio_repeat: Option<Val<String>>,
+}
+
+/// The global defaults, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Defaults {
+    /// Every instance's `garp_master_repeat` unless it sets its own.
+    pub(crate) garp_master_repeat: u32,
+    /// Every instance's `lower_prio_no_advert` unless it sets its own.
+    pub(crate) lower_prio_no_advert: bool,
+    /// Every instance's `garp_lower_prio_repeat` unless it sets its own: the global
+    /// `vrrp_garp_lower_prio_repeat`, else the global (not the instance's)
+    /// `vrrp_garp_master_repeat`, as keepalived 2.2.7 resolves it.
+    pub(crate) garp_lower_prio_repeat: u32,
+}
+
+impl Default for Defaults {
+    /// keepalived's built-in values, which [`VrrpInstance::with_defaults`] also holds.
+    fn default() -> Self {
+        let builtin = VrrpInstance::with_defaults("", "", 0);
+        Self {
+            garp_master_repeat: builtin.garp_master_repeat,
+            lower_prio_no_advert: builtin.lower_prio_no_advert,
+            garp_lower_prio_repeat: builtin.garp_lower_prio_repeat,
+        }
+    }
+}
+
+/// Checks the global defaults; a bad one is an error at its line and the built-in value
+/// stands in for it, so that each instance is still checked.
+pub(crate) fn global(raw: &RawDefaults, report: &mut Report) -> Defaults {
+    let mut out = Defaults::default();
+    if let Some(v) = &raw.vrrp_garp_master_repeat
+        && let Some(n) = count(v, "vrrp_garp_master_repeat", 1, report)
+    {
+        out.garp_master_repeat = n;
+    }
+    out.garp_lower_prio_repeat = out.garp_master_repeat;
+    if let Some(v) = &raw.vrrp_garp_lower_prio_repeat
+        && let Some(n) = count(v, "vrrp_garp_lower_prio_repeat", 0, report)
+    {
+        out.garp_lower_prio_repeat = n;
+    }
+    if let Some(v) = &raw.vrrp_lower_prio_no_advert
+        && let Some(b) = switch(v, "vrrp_lower_prio_no_advert", report)
+    {
+        out.lower_prio_no_advert = b;
+    }
+    out
+}
+
+/// An instance's `lower_prio_no_advert` and `garp_lower_prio_repeat`, or the global defaults.
+/// False when one is invalid (reported).
+pub(crate) fn lower_prio(
+    raw: &RawInstance,
+    defaults: &Defaults,
+    out: &mut VrrpInstance,
+    report: &mut Report,
+) -> bool {
+    let mut ok = true;
+    out.lower_prio_no_advert = match &raw.lower_prio_no_advert {
+        Some(v) => switch(v, "lower_prio_no_advert", report).unwrap_or_else(|| {
+            ok = false;
+            defaults.lower_prio_no_advert
+        }),
+        None => defaults.lower_prio_no_advert,
+    };
+    out.garp_lower_prio_repeat = match &raw.garp_lower_prio_repeat {
+        Some(v) => count(v, "garp_lower_prio_repeat", 0, report).unwrap_or_else(|| {
+            ok = false;
+            defaults.garp_lower_prio_repeat
+        }),
+        None => defaults.garp_lower_prio_repeat,
+    };
+    ok
+}
+
+/// keepalived's words for a switch (`check_true_false`): exactly these, lower case.
+const TRUE: &[&str] = &["true", "on", "yes"];
+const FALSE: &[&str] = &["false", "off", "no"];
+
+/// A keepalived switch value; anything else is an error (keepalived's `-t` flags it too).
+fn switch(v: &Val<String>, key: &str, report: &mut Report) -> Option<bool> {
+    let word = v.value.as_str();
+    if TRUE.contains(&word) {
+        return Some(true);
+    }
+    if FALSE.contains(&word) {
+        return Some(false);
+    }
+    let suggestion = suggest::closest(word, &[TRUE, FALSE].concat());
+    let d = report
+        .diag(
+            v.line,
+            v.col,
+            key,
+            format!(
+                "{key} takes true or false (or on/off, yes/no; alone it means true), got `{word}`"
+            ),
+        )
+        .with_suggestion(suggestion);
+    report.error(d);
+    None
+}
+
+/// A count of at least `min` (keepalived reads them as C `int`s, so at most `i32::MAX`).
+pub(crate) fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -> Option<u32> {
+    match v.value.parse::<u32>() {
+        Ok(n) if n >= min && i32::try_from(n).is_ok() => Some(n),
+        _ => {
+            let d = report.diag(
+                v.line,
+                v.col,
+                key,
+                format!(
+                    "{key} must be a count from {min} to {}, got `{}`",
+                    i32::MAX,
+                    v.value
+                ),
+            );
+            report.error(d);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{ConfigError, Loaded, load_str};
+
+    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
+        load_str(text, Path::new(file))
+    }
+
+    /// Two keepalived instances after `global_defs { GLOBAL }`; VI_1 also has `own`.
+    fn conf(global: &str, own: &str) -> String {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_instance VI_1 {{\n interface eth0\n \
+             virtual_router_id 1\n{own}\n virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n\
+             vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 2\n \
+             virtual_ipaddress {{\n 10.0.0.2\n }}\n}}\n"
+        )
+    }
+
+    /// The same in TOML.
+    fn toml(global: &str, own: &str) -> String {
+        format!(
+            "[global_defs]\n{global}\n[[vrrp_instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\n\
+             virtual_router_id = 1\nvirtual_ipaddress = [\"10.0.0.1\"]\n{own}\n\
+             [[vrrp_instance]]\nname = \"VI_2\"\ninterface = \"eth0\"\nvirtual_router_id = 2\n\
+             virtual_ipaddress = [\"10.0.0.2\"]\n"
+        )
+    }
+
+    #[test]
+    fn global_garp_master_repeat_is_every_instances_default() {
+        for (text, file) in [
+            (
+                conf(" vrrp_garp_master_repeat 2", " garp_master_repeat 7"),
+                "a.conf",
+            ),
+            (
+                toml("vrrp_garp_master_repeat = 2", "garp_master_repeat = 7"),
+                "a.toml",
+            ),
+        ] {
+            let l = load(&text, file).unwrap_or_else(|e| panic!("{e}"));
+            let repeats: Vec<u32> = l
+                .config
+                .instances
+                .iter()
+                .map(|i| i.garp_master_repeat)
+                .collect();
+            assert_eq!(repeats, [7, 2], "{file}");
+            assert!(l.warnings.is_empty(), "{file}: {:?}", l.warnings);
+        }
+    }
+
+    #[test]
+    fn bad_global_garp_master_repeat_is_an_error_at_its_line() {
+        for (text, file, line) in [
+            (conf(" vrrp_garp_master_repeat 0", ""), "a.conf", 2),
+            (toml("vrrp_garp_master_repeat = -1", ""), "a.toml", 2),
+        ] {
+            let e = load(&text, file).unwrap_err();
+            assert_eq!(e.diagnostics.len(), 1, "{e}");
+            let d = &e.diagnostics[0];
+            assert_eq!((d.line, d.key.as_str()), (line, "vrrp_garp_master_repeat"));
+            assert!(
+                d.message
+                    .contains("vrrp_garp_master_repeat must be a count from 1 to 2147483647"),
+                "{d}"
+            );
+        }
+    }
+
+    /// (lower_prio_no_advert, garp_lower_prio_repeat) of each instance.
+    fn lower_prio(l: &Loaded) -> Vec<(bool, u32)> {
+        l.config
+            .instances
+            .iter()
+            .map(|i| (i.lower_prio_no_advert, i.garp_lower_prio_repeat))
+            .collect()
+    }
+
+    #[test]
+    fn lower_prio_keywords_as_keepalived_reads_them() {
+        for (text, file) in [
+            (
+                conf("", " lower_prio_no_advert\n garp_lower_prio_repeat 0"),
+                "a.conf",
+            ),
+            (
+                toml(
+                    "",
+                    "lower_prio_no_advert = true\ngarp_lower_prio_repeat = 0",
+                ),
+                "a.toml",
+            ),
+        ] {
+            let l = load(&text, file).unwrap_or_else(|e| panic!("{e}"));
+            // Alone, the switch means true; VI_2 has keepalived's defaults.
+            assert_eq!(lower_prio(&l), [(true, 0), (false, 5)], "{file}");
+            assert!(l.warnings.is_empty(), "{file}: {:?}", l.warnings);
+        }
+        for word in ["on", "yes", "true"] {
+            let l = load(
+                &conf("", &format!(" lower_prio_no_advert {word}")),
+                "a.conf",
+            )
+            .unwrap();
+            assert!(l.config.instances[0].lower_prio_no_advert, "{word}");
+        }
+        for word in ["off", "no", "false"] {
+            let text = conf(
+                " vrrp_lower_prio_no_advert",
+                &format!(" lower_prio_no_advert {word}"),
+            );
+            let l = load(&text, "a.conf").unwrap();
+            assert_eq!(lower_prio(&l), [(false, 5), (true, 5)], "{word}");
+        }
+    }
+
+    #[test]
+    fn global_lower_prio_defaults_apply_unless_an_instance_sets_its_own() {
+        for (text, file) in [
+            (
+                conf(
+                    " vrrp_lower_prio_no_advert true\n vrrp_garp_lower_prio_repeat 3",
+                    " lower_prio_no_advert false\n garp_lower_prio_repeat 1",
+                ),
+                "a.conf",
+            ),
+            (
+                toml(
+                    "vrrp_lower_prio_no_advert = true\nvrrp_garp_lower_prio_repeat = 3",
+                    "lower_prio_no_advert = false\ngarp_lower_prio_repeat = 1",
+                ),
+                "a.toml",
+            ),
+        ] {
+            let l = load(&text, file).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(lower_prio(&l), [(false, 1), (true, 3)], "{file}");
+            assert!(l.warnings.is_empty(), "{file}: {:?}", l.warnings);
+        }
+    }
+
+    /// keepalived 2.2.7 (`keepalived -d`) with this file reports "Gratuitous ARP lower
+    /// priority repeat = 3" for both instances: the global garp_master_repeat, not VI_1's own.
+    #[test]
+    fn garp_lower_prio_repeat_defaults_to_the_global_garp_master_repeat() {
+        let text = conf(" vrrp_garp_master_repeat 3", " garp_master_repeat 2");
+        let l = load(&text, "a.conf").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(lower_prio(&l), [(false, 3), (false, 3)]);
+        let repeats: Vec<u32> = l
+            .config
+            .instances
+            .iter()
+            .map(|i| i.garp_master_repeat)
+            .collect();
+        assert_eq!(repeats, [2, 3]);
+    }
+
+    #[test]
+    fn bad_lower_prio_values_are_errors_at_their_line() {
+        let cases = [
+            (
+                conf("", " lower_prio_no_advert True"),
+                7,
+                "lower_prio_no_advert",
+                "lower_prio_no_advert takes true or false (or on/off, yes/no; alone it means \
+                 true), got `True`",
+                Some("true"),
+            ),
+            (
+                conf(" vrrp_lower_prio_no_advert 1", ""),
+                2,
+                "vrrp_lower_prio_no_advert",
+                "got `1`",
+                None,
+            ),
+            (
+                conf("", " garp_lower_prio_repeat -1"),
+                7,
+                "garp_lower_prio_repeat",
+                "garp_lower_prio_repeat must be a count from 0 to 2147483647, got `-1`",
+                None,
+            ),
+            (
+                conf(" vrrp_garp_lower_prio_repeat 2147483648", ""),
+                2,
+                "vrrp_garp_lower_prio_repeat",
+                "got `2147483648`",
+                None,
+            ),
+        ];
+        for (text, line, key, message, suggestion) in cases {
+            let e = load(&text, "a.conf").unwrap_err();
+            assert_eq!(e.diagnostics.len(), 1, "{e}");
+            let d = &e.diagnostics[0];
+            assert_eq!((d.line, d.key.as_str()), (line, key), "{d}");
+            assert!(d.message.contains(message), "{d}\nwanted: {message}");
+            assert_eq!(d.suggestion.as_deref(), suggestion, "{d}");
+        }
+    }
+}
