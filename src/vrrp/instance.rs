@@ -242,7 +242,7 @@ impl Instance {
             local_addr: setup.source,
             garp_master_delay: cfg.garp_master_delay,
             garp_master_refresh: cfg.garp_master_refresh,
-            answer_lower_prio: true, // MERGE: !cfg.lower_prio_no_advert
+            answer_lower_prio: !cfg.lower_prio_no_advert,
         });
         let status = Arc::new(Mutex::new(InstanceStatus {
             name: cfg.name.clone(),
@@ -271,7 +271,7 @@ impl Instance {
             unicast_peers: cfg.unicast_peer.clone(),
             source: Some(setup.source),
             garp_repeat: cfg.garp_master_repeat,
-            garp_lower_prio_repeat: cfg.garp_master_repeat, // MERGE: cfg.garp_lower_prio_repeat
+            garp_lower_prio_repeat: cfg.garp_lower_prio_repeat,
             link_up: setup.link_up,
             net_fault: None,
             no_source_since: None,
