@@ -122,6 +122,16 @@ mod test {
             .arg("30")
             .spawn()
             .unwrap();
+        // spawn() can return before the kernel renames the child (comm is set late in exec).
+        let comm = format!("/proc/{}/comm", child.id());
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(&comm).unwrap_or_default() != "sleep\n" {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "child never became sleep"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let mut t = track("sleep", false);
         assert!(count(&t) >= 1);
         t.process = "no-such-proc-xyz".into();
