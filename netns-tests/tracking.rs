@@ -1,14 +1,15 @@
 //! Health tracking in network namespaces: each host runs a small HTTP server as its "nginx"
 //! and tracks it; killing it on the master moves the VIP, bringing it back returns it.
-//! Notify scripts log their arguments; sync groups move together; files and processes demote.
+//! Notify scripts log their arguments; sync groups move together; files and processes demote;
+//! a FIFO at a tracked path does not freeze the master.
 //! Needs root (see `harness`); never skips.
 
 mod harness;
 
-use std::process::Child;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use harness::{Kind, Lab, PairOpts, epoch_now, measure, wait_for};
+use harness::{Kind, Lab, PairOpts, epoch_now, measure, vipctl_bin, wait_for};
 
 const A: usize = 0;
 const B: usize = 1;
@@ -214,6 +215,100 @@ fn maintenance_file_demotes() {
     std::fs::write(&maint, "0\n").unwrap();
     wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(15))
         .unwrap_or_else(|| panic!("h1 did not take the VIP back\n{}", logs(&lab)));
+}
+
+/// `adverts_sent` of the vipd on `host`, or `None` when it does not answer within 1 s.
+fn adverts_sent(lab: &Lab, host: usize) -> Option<u64> {
+    let out = Command::new("timeout")
+        .arg("1")
+        .arg(vipctl_bin())
+        .arg("--socket")
+        .arg(lab.socket_path(host))
+        .args(["status", "--json"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    status["instances"][0]["counters"]["adverts_sent"].as_u64()
+}
+
+/// The master's tracked file is replaced by a FIFO nobody writes: reading it must not hold
+/// vipd. For 8 s the backup (keepalived, priority 90) never takes the VIP and the master
+/// (priority 100) advertises every second; then SIGTERM still ends it within 2 s.
+#[test]
+fn fifo_at_tracked_path_does_not_freeze_master() {
+    let mut lab = Lab::setup("fifo", 2);
+    let maint = lab.dir().join("maint-h1");
+    std::fs::write(&maint, "0\n").unwrap();
+    let globals = format!(
+        "vrrp_track_file maint {{\n    file {}\n}}\n",
+        maint.display()
+    );
+    let track = "    track_file {\n        maint weight -50\n    }\n";
+    lab.start(A, Kind::Vipd, &conf_with(&lab, A, &globals, track));
+    lab.start(B, Kind::Keepalived, &lab.pair_conf(B, &PairOpts::default()));
+    wait_for(|| lab.holds_vip(A), secs(15)).expect("h1 becomes master");
+
+    std::fs::remove_file(&maint).unwrap();
+    nix::unistd::mkfifo(&maint, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let replaced = Instant::now();
+    // (seconds since the FIFO, adverts sent) for every answer; when the backup held the VIP.
+    let mut adverts = Vec::new();
+    let mut backup_took = None;
+    let mut no_answer = 0;
+    while replaced.elapsed() < secs(8) {
+        let at = replaced.elapsed().as_secs_f64();
+        if backup_took.is_none() && lab.holds_vip(B) {
+            backup_took = Some(at);
+        }
+        match adverts_sent(&lab, A) {
+            Some(n) => adverts.push((at, n)),
+            None => no_answer += 1,
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    if let Some(at) = backup_took {
+        panic!(
+            "the backup took the VIP {at:.1} s after the FIFO replaced the file\n{}",
+            logs(&lab)
+        );
+    }
+    assert_eq!(no_answer, 0, "h1 stopped answering vipctl\n{}", logs(&lab));
+    // The longest stretch with no new advert, as the samples see it.
+    let mut silent: f64 = 0.0;
+    let mut since = adverts[0];
+    for &(at, n) in &adverts[1..] {
+        if n != since.1 {
+            silent = silent.max(at - since.0);
+            since = (at, n);
+        }
+    }
+    silent = silent.max(adverts[adverts.len() - 1].0 - since.0);
+    let sent = adverts[adverts.len() - 1].1 - adverts[0].1;
+    assert!(
+        silent < 1.6 && sent >= 6,
+        "adverts lost their rhythm: {sent} in 8 s, {silent:.2} s without one\n{}",
+        logs(&lab)
+    );
+    let inst = lab.vipctl_instance(A);
+    assert_eq!(inst["effective_priority"], 100, "a FIFO reads as 0: {inst}");
+    assert_eq!(
+        inst["tracks"][0]["detail"], "a FIFO with nothing written to it (reads as 0)",
+        "{inst}"
+    );
+
+    let (status, took) = lab.stop_term(A);
+    assert!(
+        took < secs(2) && status.success(),
+        "h1 took {:.2} s to exit after SIGTERM ({status})",
+        took.as_secs_f64()
+    );
+    measure(&format!(
+        "fifo adverts_in_8s={sent} longest_silence_s={silent:.2} sigterm_exit_s={:.2}",
+        took.as_secs_f64()
+    ));
 }
 
 /// A tracked process (weight 0) gone on the master: FAULT, the VIP moves; back: it returns.

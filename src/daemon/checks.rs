@@ -45,10 +45,12 @@ impl Checks {
             let Some(s) = c.vrrp_script.iter().find(|s| s.name == r.name) else {
                 continue;
             };
-            let watch = self.shared("script", &s.name, || {
-                let user = s.user.clone().or_else(|| c.script_user.clone());
-                crate::track::script::spawn(s.clone(), user)
-            });
+            let watch = self
+                .shared("script", &s.name, async || {
+                    let user = s.user.clone().or_else(|| c.script_user.clone());
+                    crate::track::script::spawn(s.clone(), user)
+                })
+                .await;
             let weight = r.weight.unwrap_or(s.weight);
             out.push(tracked(
                 "check",
@@ -62,9 +64,11 @@ impl Checks {
             let Some(f) = c.vrrp_track_file.iter().find(|f| f.name == r.name) else {
                 continue;
             };
-            let watch = self.shared("file", &f.name, || {
-                crate::track::file::spawn(f.name.clone(), f.file.clone())
-            });
+            let watch = self
+                .shared("file", &f.name, async || {
+                    crate::track::file::spawn(f.name.clone(), f.file.clone()).await
+                })
+                .await;
             let weight = r.weight.unwrap_or(f.weight);
             out.push(tracked(
                 "file",
@@ -78,9 +82,11 @@ impl Checks {
             let Some(p) = c.vrrp_track_process.iter().find(|p| p.name == r.name) else {
                 continue;
             };
-            let watch = self.shared("process", &p.name, || {
-                crate::track::process::spawn(p.clone())
-            });
+            let watch = self
+                .shared("process", &p.name, async || {
+                    crate::track::process::spawn(p.clone()).await
+                })
+                .await;
             let weight = r.weight.unwrap_or(p.weight);
             out.push(tracked(
                 "process",
@@ -107,16 +113,21 @@ impl Checks {
     }
 
     /// The check `kind` `name`, started on first use and shared by every instance after.
-    fn shared(
+    /// Starting a file or process check waits for its first reading (at most a second), so
+    /// an instance starts from what the check says, not from a default.
+    async fn shared(
         &mut self,
         kind: &'static str,
         name: &str,
-        start: impl FnOnce() -> CheckWatch,
+        start: impl AsyncFnOnce() -> CheckWatch,
     ) -> CheckWatch {
-        self.started
-            .entry((kind, name.to_string()))
-            .or_insert_with(start)
-            .clone()
+        let key = (kind, name.to_string());
+        if let Some(watch) = self.started.get(&key) {
+            return watch.clone();
+        }
+        let watch = start().await;
+        self.started.insert(key, watch.clone());
+        watch
     }
 
     /// Switches to a reloaded configuration: checks whose definition changed are started

@@ -2,15 +2,15 @@
 //! keepalived's `track_script`, `track_interface`, `track_file` and `track_process`.
 //!
 //! Each check runs as its own task and publishes a [`CheckState`] on a watch channel; any
-//! number of instances read it, each with its own weight. [`eval`] turns what they read into
-//! an effective priority or a fault, purely.
+//! number of instances read it, each with its own weight. Files and /proc are read on a thread
+//! per check ([`poll`]), never on the runtime thread. [`eval`] turns what they read into an
+//! effective priority or a fault, purely.
 
 pub mod eval;
 pub mod file;
+mod poll;
 pub mod process;
 pub mod script;
-
-use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -38,27 +38,3 @@ impl CheckState {
 
 /// The reading end of a check: clone it for every instance that tracks the check.
 pub type CheckWatch = watch::Receiver<CheckState>;
-
-/// Starts a check that looks every `period`: `observe` gets the current state and returns a
-/// new one when there is news. It runs until the watch's last reader is gone.
-pub(crate) fn poll(
-    period: Duration,
-    initial: CheckState,
-    mut observe: impl FnMut(&CheckState) -> Option<CheckState> + Send + 'static,
-) -> CheckWatch {
-    let (tx, rx) = watch::channel(initial);
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(period);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                () = tx.closed() => return,
-            }
-            let news = observe(&tx.borrow());
-            if let Some(state) = news {
-                tx.send_replace(state);
-            }
-        }
-    });
-    rx
-}

@@ -1,10 +1,12 @@
 //! `vrrp_track_process`: counts running processes by name from /proc four times a second,
-//! without forking anything.
+//! without forking anything, on the check's own thread (see [`super::poll`]): reading the
+//! command line of a process stuck in the kernel can wait as long as that process does.
 
 use std::time::Duration;
 
 use tracing::info;
 
+use super::poll::{self, Check};
 use super::{CheckState, CheckWatch};
 use crate::config::TrackProcess;
 
@@ -69,21 +71,27 @@ fn state(track: &TrackProcess, running: u32) -> CheckState {
     }
 }
 
-/// Starts counting; it runs until the watch's last reader is gone.
-pub fn spawn(track: TrackProcess) -> CheckWatch {
-    let initial = state(&track, count(&track));
-    super::poll(PERIOD, initial, move |current| {
-        let now = state(&track, count(&track));
-        (now.ok != current.ok).then(|| {
+/// Starts counting, once the first count is in (or has taken too long); it runs until the
+/// watch's last reader is gone. Until a first count, no process counts as running.
+pub async fn spawn(track: TrackProcess) -> CheckWatch {
+    let name = track.name.clone();
+    let check = Check {
+        thread: format!("proc {name}"),
+        what: "the scan of /proc".to_string(),
+        period: PERIOD,
+        fallback: state(&track, 0),
+        read: move || state(&track, count(&track)),
+    };
+    poll::spawn(check, move |old, new| {
+        if new.ok != old.ok {
             info!(
-                "vrrp_track_process {}: {} ({})",
-                track.name,
-                if now.ok { "running" } else { "not running" },
-                now.detail
+                "vrrp_track_process {name}: {} ({})",
+                if new.ok { "running" } else { "not running" },
+                new.detail
             );
-            now
-        })
+        }
     })
+    .await
 }
 
 #[cfg(test)]
@@ -122,6 +130,16 @@ mod test {
             .arg("30")
             .spawn()
             .unwrap();
+        // spawn() can return before the kernel renames the child (comm is set late in exec).
+        let comm = format!("/proc/{}/comm", child.id());
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(&comm).unwrap_or_default() != "sleep\n" {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "child never became sleep"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let mut t = track("sleep", false);
         assert!(count(&t) >= 1);
         t.process = "no-such-proc-xyz".into();
