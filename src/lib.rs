@@ -11,6 +11,7 @@
 //! - [`lb`]: `virtual_server` pools: a TCP forwarder with schedulers and health checks.
 //! - [`daemon`]: builds everything from the config; owns signals, reload and shutdown order.
 //! - [`metrics`]: the optional Prometheus page.
+//! - `ratelimit`: log lines others can trigger, at most one per window.
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod lb;
 pub mod metrics;
 pub mod net;
 pub mod notify;
+mod ratelimit;
 pub mod track;
 pub mod vip;
 pub mod vrrp;

@@ -166,6 +166,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     let access =
         Access::from_group(options.socket_group.as_deref()).map_err(DaemonError::SocketGroup)?;
+    raise_nofile();
 
     let netlink = Netlink::connect().map_err(classify)?;
     let mut watcher = LinkWatcher::open().map_err(classify)?;
@@ -759,4 +760,21 @@ async fn shutdown(running: Vec<Running>, why: &str) {
         "{why}: stopped in {:.1} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
+}
+
+/// Raises the soft open-file limit to the hard one, as HAProxy and nginx do: forwarded
+/// connections, checks, scripts and the control socket all draw on it (the forwarder keeps
+/// a reserve of it for the rest, see `lb`).
+fn raise_nofile() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft >= hard {
+        return;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => info!("raised the open-file limit from {soft} to {hard} (the hard limit)"),
+        Err(e) => warn!("cannot raise the open-file limit from {soft} to {hard}: {e}"),
+    }
 }

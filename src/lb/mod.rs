@@ -11,6 +11,8 @@
 //! - `worker`: the forwarding threads, each an event loop over its own epoll (mio), with
 //!   one listener per virtual server each.
 //! - `busy`: when those threads poll without sleeping for a moment after work.
+//! - `fds`: how many client connections the descriptors allow, with a reserve kept for the
+//!   rest of vipd, and the count that holds the forwarding threads to it.
 //!
 //! [`Lb::start`] binds every listener first (so a port in use stops the daemon before it
 //! changes anything), then starts the forwarding threads and, on the caller's runtime, the
@@ -19,6 +21,7 @@
 
 mod busy;
 mod check;
+mod fds;
 mod pool;
 mod proxy;
 mod pump;
@@ -31,7 +34,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::info;
 
 pub use pump::pooled_pipes;
 
@@ -49,11 +52,6 @@ pub struct LbError {
     /// Why.
     pub source: std::io::Error,
 }
-
-/// File descriptors one busy proxied connection can hold: two sockets and two pipes.
-const FDS_PER_CONNECTION: u64 = 6;
-/// Below this many concurrent connections' worth of descriptors, say so at startup.
-const MIN_CONNECTIONS: u64 = 10_000;
 
 /// The forwarding threads to run when not told: one per CPU vipd may use.
 pub fn default_threads() -> usize {
@@ -186,11 +184,14 @@ impl Lb {
         if let Some(first) = config.first()
             && self.workers.is_none()
         {
-            check_nofile(config.len());
-            workers = Some(Workers::spawn(&self.options).map_err(|source| LbError {
-                addr: first.addr,
-                source,
-            })?);
+            let budget = fds::Budget::now();
+            budget.log();
+            workers = Some(
+                Workers::spawn(&self.options, budget).map_err(|source| LbError {
+                    addr: first.addr,
+                    source,
+                })?,
+            );
         }
         for vs in config {
             if self.served.iter().any(|s| s.addr == vs.addr) {
@@ -324,28 +325,4 @@ fn start_checkers(pool: &Arc<Pool>) -> Vec<JoinHandle<()>> {
         }
     }
     tasks
-}
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit, as HAProxy and nginx do, and warns when
-/// even that leaves room for few connections.
-fn check_nofile(pools: usize) {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return;
-    };
-    let mut have = soft;
-    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
-        info!("raised the open-file limit from {soft} to {hard} for the forwarder");
-        have = hard;
-    }
-    let want = MIN_CONNECTIONS * FDS_PER_CONNECTION;
-    if have < want {
-        warn!(
-            "open-file limit is {have}: {} virtual server(s) can hold about {} connections at \
-             once (each needs up to {FDS_PER_CONNECTION} descriptors); raise it to {want} or \
-             more (systemd LimitNOFILE=, ulimit -n)",
-            pools,
-            have / FDS_PER_CONNECTION
-        );
-    }
 }

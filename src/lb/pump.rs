@@ -24,7 +24,7 @@ use socket2::SockRef;
 /// Bytes moved per splice call; also the pipe size asked for.
 const CHUNK: usize = 1 << 18;
 /// Pipes kept for reuse; more are closed when given back.
-const POOL_MAX: usize = 64;
+pub(super) const POOL_MAX: usize = 64;
 /// Bursts up to this size are copied, bigger ones spliced (see [`Dir::pump`]), through a
 /// buffer of this size per thread.
 pub(super) const SMALL: usize = 16 * 1024;

@@ -13,6 +13,12 @@
 //! The daemon tells the workers what to serve through a channel each, and wakes the loop:
 //! a listener to start accepting on, a listener to retire (its open connections finish).
 //! Dropping the channel stops the thread, and with it every connection still open there.
+//!
+//! A thread stops accepting, its listeners out of epoll so that new clients cannot wake it,
+//! while the forwarder holds as many connections as its descriptors allow ([`Gate`]
+//! wakes it when one closes anywhere), or while accept(2) fails for want of descriptors or
+//! memory (it tries again after 100 ms, then after twice as long each time, up to 1 s).
+//! Clients wait in the listen backlog meanwhile.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -30,6 +36,7 @@ use tracing::{debug, warn};
 
 use super::LbOptions;
 use super::busy::{BusyPoll, Work};
+use super::fds::{Budget, Gate, Pause, Slot};
 use super::pool::PoolCell;
 use super::proxy::{self, BACKEND, CLIENT, Conn, Ctx, Step};
 use super::pump::SMALL;
@@ -37,8 +44,10 @@ use super::pump::SMALL;
 /// The token of the command channel's waker; listeners count down from below it,
 /// connections up from 0 (see [`proxy::token`]).
 const WAKER: Token = Token(usize::MAX);
-/// How long a listener rests after accept failed for want of descriptors or memory.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a thread stops accepting after accept failed (descriptors or memory ran out),
+/// the first time, and at most, while it goes on failing.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
 const EVENTS: usize = 1024;
 
 fn listener_token(key: usize) -> Token {
@@ -67,17 +76,27 @@ pub(super) struct Workers(Vec<Worker>);
 
 impl Workers {
     /// Starts `options.threads` threads (at least one), each idle until told to serve, each
-    /// with a clock that ticks every `options.tick`, and busy polling as `options` say.
-    pub(super) fn spawn(options: &LbOptions) -> io::Result<Workers> {
-        let mut workers = Vec::new();
-        for i in 0..options.threads.max(1) {
+    /// with a clock that ticks every `options.tick`, and busy polling as `options` say,
+    /// holding together at most the client connections `budget` allows.
+    pub(super) fn spawn(options: &LbOptions, budget: Budget) -> io::Result<Workers> {
+        let mut polls = Vec::new();
+        for _ in 0..options.threads.max(1) {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+            polls.push((poll, waker));
+        }
+        let gate = Arc::new(Gate::new(
+            budget,
+            polls.iter().map(|(_, w)| w.clone()).collect(),
+        ));
+        let mut workers = Vec::new();
+        for (i, (poll, waker)) in polls.into_iter().enumerate() {
             let (tx, rx) = channel();
             let (tick, busy_poll) = (options.tick, options.busy_poll);
+            let gate = gate.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("vipd-lb-{i}"))
-                .spawn(move || Thread::new(poll, rx, tick, busy_poll).run())?;
+                .spawn(move || Thread::new(poll, rx, gate, tick, busy_poll).run())?;
             workers.push(Worker {
                 commands: tx,
                 waker,
@@ -129,19 +148,28 @@ impl Workers {
     }
 }
 
-/// One virtual server's listener on this thread.
+/// One virtual server's listener on this thread; in epoll unless the thread is paused.
 struct Listening {
     id: u64,
     listener: TcpListener,
     cell: Arc<PoolCell>,
-    /// Accept failed (descriptors or memory ran out): try again then.
-    resting_until: Option<Instant>,
 }
 
 /// A connection, and whether it closed during the batch of events being handled.
 struct Entry {
     conn: Conn,
     closed: bool,
+    /// Its place under the cap, given back once its sockets are closed.
+    _slot: Slot,
+}
+
+/// Until when a thread does not accept.
+#[derive(Debug, Clone, Copy)]
+enum Paused {
+    /// Until there is room under the cap again (the gate wakes the thread).
+    AtCap,
+    /// Until then, when accept failed.
+    Until(Instant),
 }
 
 /// One forwarding thread's state.
@@ -161,10 +189,27 @@ struct Thread {
     scratch: Box<[u8]>,
     /// A connection handled since the thread last woke is in a bulk transfer.
     bulk: bool,
+    /// Counts client connections against the forwarder's cap.
+    gate: Arc<Gate>,
+    /// Not accepting (the listeners are out of epoll): why, and until when.
+    paused: Option<Paused>,
+    /// The episodes of [`Pause`] this thread is in (by `Pause as usize`): it has stopped
+    /// accepting for that reason and not yet found its listeners empty since.
+    episodes: [bool; 2],
+    /// Clients accepted during those episodes: they had waited.
+    waited: u64,
+    /// The next pause's length while accept goes on failing.
+    backoff: Duration,
 }
 
 impl Thread {
-    fn new(poll: Poll, commands: Receiver<Command>, tick: Duration, busy: Duration) -> Thread {
+    fn new(
+        poll: Poll,
+        commands: Receiver<Command>,
+        gate: Arc<Gate>,
+        tick: Duration,
+        busy: Duration,
+    ) -> Thread {
         Thread {
             poll,
             commands,
@@ -177,6 +222,11 @@ impl Thread {
             busy: BusyPoll::new(busy),
             scratch: vec![0; SMALL].into_boxed_slice(),
             bulk: false,
+            gate,
+            paused: None,
+            episodes: [false; 2],
+            waited: 0,
+            backoff: BACKOFF_FIRST,
         }
     }
 
@@ -230,14 +280,17 @@ impl Thread {
         }
     }
 
-    /// The soonest of the clock's tick, a connection's deadline and a resting listener.
+    /// The soonest of the clock's tick, a connection's deadline and the end of a pause.
     fn next_timer(&self) -> Instant {
         let deadline = self.deadlines.peek().map(|Reverse((t, _))| *t);
-        let resting = self.listeners.iter().filter_map(|(_, l)| l.resting_until);
+        let paused = match self.paused {
+            Some(Paused::Until(t)) => Some(t),
+            _ => None,
+        };
         [self.next_tick]
             .into_iter()
             .chain(deadline)
-            .chain(resting)
+            .chain(paused)
             .min()
             .unwrap_or(self.next_tick)
     }
@@ -295,28 +348,100 @@ impl Thread {
         let entry = self.listeners.vacant_entry();
         let mut listener = TcpListener::from_std(listener);
         let token = listener_token(entry.key());
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut listener, token, Interest::READABLE)
+        // A paused thread polls it when it resumes.
+        if self.paused.is_none()
+            && let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut listener, token, Interest::READABLE)
         {
             warn!("forwarder thread: cannot poll a listener: {e}");
             return;
         }
         let key = entry.key();
-        entry.insert(Listening {
-            id,
-            listener,
-            cell,
-            resting_until: None,
-        });
+        entry.insert(Listening { id, listener, cell });
         // Connections that came before it was polled.
         self.accept_all(key, Instant::now());
     }
 
-    /// Accepts every connection waiting on listener `key`.
+    /// Stops accepting for `why`: the listeners leave epoll, so new clients wait in the
+    /// backlog without waking the thread.
+    fn pause(&mut self, why: Pause, error: Option<&io::Error>, now: Instant) {
+        let paused = match why {
+            Pause::AtCap => Paused::AtCap,
+            Pause::AcceptFails => {
+                // Doubles while accept goes on failing, from the first failure of an
+                // episode on.
+                let wait = if self.episodes[why as usize] {
+                    let wait = (self.backoff * 2).min(BACKOFF_MAX);
+                    if let Some(e) = error {
+                        debug!("forwarder thread: accept still fails: {e}; next try in {wait:?}");
+                    }
+                    wait
+                } else {
+                    BACKOFF_FIRST
+                };
+                self.backoff = wait;
+                Paused::Until(now + wait)
+            }
+        };
+        if self.paused.is_none() {
+            for (_, l) in self.listeners.iter_mut() {
+                let _ = self.poll.registry().deregister(&mut l.listener);
+            }
+        }
+        self.paused = Some(paused);
+        if !std::mem::replace(&mut self.episodes[why as usize], true) {
+            self.gate.join(why, error, now);
+        }
+    }
+
+    /// Accepts again: the listeners go back into epoll and what waited in their backlogs
+    /// is taken. When that empties them without another pause, this thread's episodes end.
+    fn resume(&mut self, now: Instant) {
+        self.paused = None;
+        let keys: Vec<usize> = self.listeners.iter().map(|(k, _)| k).collect();
+        for &key in &keys {
+            let l = &mut self.listeners[key];
+            let token = listener_token(key);
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut l.listener, token, Interest::READABLE)
+            {
+                let vs = l.cell.get().config.addr;
+                warn!("virtual_server {vs}: cannot poll a listener again: {e}; it stops");
+                self.listeners.remove(key);
+            }
+        }
+        for key in keys {
+            self.accept_all(key, now);
+            if self.paused.is_some() {
+                return;
+            }
+        }
+        let waited = std::mem::take(&mut self.waited);
+        for why in [Pause::AtCap, Pause::AcceptFails] {
+            if std::mem::replace(&mut self.episodes[why as usize], false) {
+                self.gate.leave(why, waited, now);
+            }
+        }
+    }
+
+    /// Accepts every connection waiting on listener `key`, while there is room under the
+    /// cap and accept works; otherwise pauses.
     fn accept_all(&mut self, key: usize, now: Instant) {
         loop {
+            // Events of the batch that paused the thread may still come.
+            if self.paused.is_some() {
+                return;
+            }
+            let Some(slot) = self.gate.take() else {
+                if !self.gate.wait_for_room() {
+                    self.pause(Pause::AtCap, None, now);
+                }
+                continue;
+            };
             let Some(l) = self.listeners.get_mut(key) else {
                 return;
             };
@@ -328,15 +453,16 @@ impl Thread {
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if gone_before_accept(&e) => continue,
                 Err(e) => {
-                    // EMFILE/ENFILE/ENOBUFS: rest instead of spinning.
-                    let vs = l.cell.get().config.addr;
-                    warn!("virtual_server {vs}: accept failed: {e}");
-                    l.resting_until = Some(now + ACCEPT_BACKOFF);
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the backlog keeps the client.
+                    self.pause(Pause::AcceptFails, Some(&e), now);
                     return;
                 }
             };
+            if self.episodes.contains(&true) {
+                self.waited += 1;
+            }
             let pool = l.cell.get();
             let vs = pool.config.addr;
             let conn_key = self.conns.vacant_key();
@@ -351,13 +477,14 @@ impl Thread {
             let key = self.conns.insert(Entry {
                 conn,
                 closed: false,
+                _slot: slot,
             });
             debug_assert_eq!(key, conn_key);
             self.step(key, now, Conn::connect);
         }
     }
 
-    /// The clock's tick, connections' deadlines and resting listeners that are due.
+    /// The clock's tick, connections' deadlines and the end of a pause.
     fn timers(&mut self, now: Instant) {
         while let Some(&Reverse((when, key))) = self.deadlines.peek() {
             if when > now {
@@ -366,15 +493,14 @@ impl Thread {
             self.deadlines.pop();
             self.step(key, now, |conn, ctx| conn.on_deadline(when, ctx));
         }
-        let resting: Vec<usize> = self
-            .listeners
-            .iter()
-            .filter(|(_, l)| l.resting_until.is_some_and(|t| t <= now))
-            .map(|(k, _)| k)
-            .collect();
-        for key in resting {
-            self.listeners[key].resting_until = None;
-            self.accept_all(key, now);
+        let resume = match self.paused {
+            Some(Paused::Until(t)) => t <= now,
+            // Asks again each time: another thread may have taken the place that woke it.
+            Some(Paused::AtCap) => self.gate.wait_for_room(),
+            None => false,
+        };
+        if resume {
+            self.resume(now);
         }
         if now >= self.next_tick {
             self.next_tick += self.tick;
@@ -390,6 +516,28 @@ impl Thread {
             }
         }
     }
+}
+
+/// accept(2) errors that concern one client only, gone before it was taken (accept(2):
+/// "treat them like EAGAIN by retrying"): the next one is taken.
+fn gone_before_accept(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    e.kind() == io::ErrorKind::Interrupted
+        || e.raw_os_error().is_some_and(|n| {
+            [
+                Errno::ECONNABORTED,
+                Errno::EPROTO,
+                Errno::EPERM,
+                Errno::ENETDOWN,
+                Errno::ENOPROTOOPT,
+                Errno::EHOSTDOWN,
+                Errno::ENONET,
+                Errno::EHOSTUNREACH,
+                Errno::EOPNOTSUPP,
+                Errno::ENETUNREACH,
+            ]
+            .contains(&Errno::from_raw(n))
+        })
 }
 
 // The side constants must fit the token arithmetic above.

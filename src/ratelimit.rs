@@ -1,0 +1,72 @@
+//! A limit on log lines that someone else can trigger (a client of the control socket, a
+//! host on the LAN): the first line of a kind goes out, the next ones within a window are
+//! only counted, and the next line that goes out says how many were held back.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One kind of log line, at most once per window. Shared between tasks.
+#[derive(Debug)]
+pub(crate) struct LogLimit {
+    window: Duration,
+    /// When the last line went out, and how many were held back since.
+    last: Mutex<Option<(Instant, u64)>>,
+}
+
+impl LogLimit {
+    /// At most one line per `window`.
+    pub(crate) const fn new(window: Duration) -> Self {
+        Self {
+            window,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// `Some(held back since the last line)` when a line may go out at `now`, else `None`
+    /// (and it is counted).
+    pub(crate) fn allow(&self, now: Instant) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *last {
+            Some((at, held)) if now.saturating_duration_since(*at) < self.window => {
+                *held += 1;
+                None
+            }
+            Some((at, held)) => {
+                let n = std::mem::take(held);
+                *at = now;
+                Some(n)
+            }
+            None => {
+                *last = Some((now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+/// `" (N more like it not logged)"` when lines were held back, for the end of a line.
+pub(crate) fn held_back(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} more like it not logged)")
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn first_line_goes_out_then_the_rest_are_counted_until_the_window_ends() {
+        let limit = LogLimit::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert_eq!(limit.allow(t0), Some(0));
+        assert_eq!(limit.allow(t0 + Duration::from_secs(1)), None);
+        assert_eq!(limit.allow(t0 + Duration::from_secs(9)), None);
+        assert_eq!(limit.allow(t0 + Duration::from_secs(10)), Some(2));
+        assert_eq!(limit.allow(t0 + Duration::from_secs(11)), None);
+        assert_eq!(held_back(0), "");
+        assert_eq!(held_back(2), " (2 more like it not logged)");
+    }
+}
