@@ -27,6 +27,16 @@ pub fn parse_reply(line: &str) -> Option<f64> {
     ts.trim().parse().ok()
 }
 
+/// The `icmp_seq` of a reply line of `ping -D`.
+pub fn parse_seq(line: &str) -> Option<u64> {
+    parse_reply(line)?;
+    let rest = &line[line.find("icmp_seq=")? + "icmp_seq=".len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Longest silence in `[from, to]` between successive replies (epoch seconds, sorted). The
 /// reply just before `from` and just after `to` close the window; with none there, the window
 /// edge stands in, so a VIP that never answers again yields `to - last reply`.
@@ -56,6 +66,8 @@ pub struct Pinger {
     child: Option<Child>,
     registry: Registry,
     replies: Arc<Mutex<Vec<f64>>>,
+    /// (timestamp, icmp_seq) of every reply.
+    seqs: Arc<Mutex<Vec<(f64, u64)>>>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -64,11 +76,19 @@ impl Pinger {
         let stdout: ChildStdout = child.stdout.take().expect("ping stdout is piped");
         let replies = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&replies);
+        let seqs = Arc::new(Mutex::new(Vec::new()));
+        let seq_sink = Arc::clone(&seqs);
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(ts) = parse_reply(&line) {
                     sink.lock().unwrap_or_else(|e| e.into_inner()).push(ts);
+                    if let Some(seq) = parse_seq(&line) {
+                        seq_sink
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((ts, seq));
+                    }
                 }
             }
         });
@@ -76,6 +96,7 @@ impl Pinger {
             child: Some(child),
             registry,
             replies,
+            seqs,
             reader: Some(reader),
         }
     }
@@ -86,6 +107,26 @@ impl Pinger {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The share of pings lost among those sent between the first and the last reply in
+    /// `[from, to]`: `(unanswered, sent)` by `icmp_seq`.
+    pub fn lost_between(&self, from: f64, to: f64) -> (u64, u64) {
+        let seqs = self.seqs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut got: Vec<u64> = seqs
+            .iter()
+            .filter(|(t, _)| *t >= from && *t <= to)
+            .map(|&(_, s)| s)
+            .collect();
+        got.sort_unstable();
+        got.dedup();
+        match (got.first(), got.last()) {
+            (Some(&lo), Some(&hi)) => {
+                let sent = hi - lo + 1;
+                (sent - got.len() as u64, sent)
+            }
+            _ => (0, 0),
+        }
     }
 
     /// Longest silence between replies in `[from, to]` (epoch seconds).

@@ -34,8 +34,8 @@ use crate::net::arp::{ArpClaim, ArpWatch, GarpSender};
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::Notifier;
 use crate::track::CheckWatch;
-use crate::vip::Defender;
 use crate::track::eval::{self, Fault, Input, Rule};
+use crate::vip::Defender;
 use crate::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
 use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
 
@@ -532,7 +532,10 @@ impl Instance {
                         // Full: a burst is being handled already.
                         Ok(claim) => drop(tx.try_send(claim)),
                         Err(e) => {
-                            warn!("{name}: ARP watch on ifindex {} failed: {e}", watch.ifindex());
+                            warn!(
+                                "{name}: ARP watch on ifindex {} failed: {e}",
+                                watch.ifindex()
+                            );
                             return;
                         }
                     }
