@@ -3,14 +3,19 @@
 //!
 //! Each instance (and sync group) has one [`Notifier`] whose scripts run one at a time, in
 //! the order the state changes happened (keepalived runs them concurrently, out of order).
+//! Only the newest state waits: a state that is superseded while an earlier script still
+//! runs is skipped (and logged), so a flapping instance never runs `notify_master` long
+//! after it became backup, and nothing queues up without bound.
 //! Arguments are passed as argv, never through a shell; a script that hangs is killed after
 //! [`TIMEOUT`] and logged; nothing it prints is read.
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify as Wakeup;
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{Argv, Notify, ScriptUser};
 use crate::track::script::{RunAs, resolve, run_once};
@@ -41,8 +46,29 @@ pub struct Notifier {
     owner: Owner,
     name: String,
     scripts: Notify,
-    queue: Option<mpsc::UnboundedSender<Argv>>,
+    queue: Option<Arc<Queue>>,
     runner: Option<JoinHandle<()>>,
+}
+
+/// The scripts of the newest state not yet started, and the runner's wake-up.
+#[derive(Default)]
+struct Queue {
+    pending: Mutex<Pending>,
+    wakeup: Wakeup,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// The state the scripts are for, and the scripts.
+    next: Option<(String, Vec<Argv>)>,
+    /// No more states will come: run what is pending, then stop.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Notifier {
@@ -51,12 +77,12 @@ impl Notifier {
         let (queue, runner) = if scripts.is_empty() {
             (None, None)
         } else {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let queue = Arc::new(Queue::default());
             (
-                Some(tx),
+                Some(Arc::clone(&queue)),
                 Some(tokio::spawn(run(
                     name.to_string(),
-                    rx,
+                    queue,
                     resolve(user.as_ref()),
                 ))),
             )
@@ -83,8 +109,9 @@ impl Notifier {
             "STOP" => &self.scripts.stop,
             _ => &None,
         };
+        let mut scripts = Vec::new();
         if let Some(argv) = specific {
-            let _ = queue.send(argv.clone());
+            scripts.push(argv.clone());
         }
         if let Some(argv) = &self.scripts.any {
             let mut argv = argv.clone();
@@ -94,13 +121,27 @@ impl Notifier {
                 state.to_string(),
                 priority.to_string(),
             ]);
-            let _ = queue.send(argv);
+            scripts.push(argv);
         }
+        if scripts.is_empty() {
+            return;
+        }
+        let superseded = queue.lock().next.replace((state.to_string(), scripts));
+        if let Some((old, _)) = superseded {
+            info!(
+                "{}: notify scripts for {old} skipped: the state is {state} before they could start",
+                self.name
+            );
+        }
+        queue.wakeup.notify_one();
     }
 
     /// Lets queued scripts finish (at most `bound`), then stops the runner.
     pub async fn finish(mut self, bound: Duration) {
-        self.queue = None;
+        if let Some(queue) = self.queue.take() {
+            queue.lock().closed = true;
+            queue.wakeup.notify_one();
+        }
         if let Some(runner) = self.runner.take()
             && tokio::time::timeout(bound, runner).await.is_err()
         {
@@ -112,17 +153,33 @@ impl Notifier {
     }
 }
 
-async fn run(name: String, mut queue: mpsc::UnboundedReceiver<Argv>, user: RunAs) {
-    while let Some(argv) = queue.recv().await {
-        let (ok, detail) = run_once(&argv, &user, TIMEOUT).await;
-        let shown = argv.join(" ");
-        if ok {
-            debug!("{name}: notify `{shown}`: {detail}");
-        } else if detail.starts_with("timed out") {
-            warn!("{name}: notify `{shown}` hung: {detail}");
-        } else {
-            warn!("{name}: notify `{shown}` failed: {detail}");
+async fn run(name: String, queue: Arc<Queue>, user: RunAs) {
+    loop {
+        let (next, closed) = {
+            let mut p = queue.lock();
+            (p.next.take(), p.closed)
+        };
+        match next {
+            Some((_, scripts)) => {
+                for argv in scripts {
+                    run_script(&name, &argv, &user).await;
+                }
+            }
+            None if closed => return,
+            None => queue.wakeup.notified().await,
         }
+    }
+}
+
+async fn run_script(name: &str, argv: &Argv, user: &RunAs) {
+    let (ok, detail) = run_once(argv, user, TIMEOUT).await;
+    let shown = argv.join(" ");
+    if ok {
+        debug!("{name}: notify `{shown}`: {detail}");
+    } else if detail.starts_with("timed out") {
+        warn!("{name}: notify `{shown}` hung: {detail}");
+    } else {
+        warn!("{name}: notify `{shown}` failed: {detail}");
     }
 }
 
@@ -154,9 +211,25 @@ mod test {
             any: Some(sh("any")),
         };
         let n = Notifier::new(Owner::Instance, "VI_1", scripts, None);
+        let lines = |n: usize| {
+            let log = log.clone();
+            async move {
+                for _ in 0..500 {
+                    let got = std::fs::read_to_string(&log).unwrap_or_default();
+                    if got.lines().count() >= n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("fewer than {n} notify lines after 5 s");
+            }
+        };
         n.state_changed("BACKUP", 100);
+        lines(2).await;
         n.state_changed("MASTER", 100);
+        lines(4).await;
         n.state_changed("FAULT", 100);
+        lines(5).await;
         n.state_changed("STOP", 100);
         n.finish(Duration::from_secs(10)).await;
         let got = std::fs::read_to_string(&log).unwrap();
@@ -164,6 +237,35 @@ mod test {
             got,
             "backup \nany INSTANCE VI_1 BACKUP 100\nmaster \nany INSTANCE VI_1 MASTER 100\n\
              any INSTANCE VI_1 FAULT 100\nstop \nany INSTANCE VI_1 STOP 100\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn states_superseded_before_their_scripts_start_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let scripts = Notify {
+            any: Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("sleep 0.3; echo \"$*\" >> {}", log.display()),
+                "notify".into(),
+            ]),
+            ..Notify::default()
+        };
+        let n = Notifier::new(Owner::Instance, "VI_1", scripts, None);
+        n.state_changed("MASTER", 100);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A flap while MASTER's script runs: only the newest state is still worth a script.
+        for _ in 0..50 {
+            n.state_changed("BACKUP", 90);
+            n.state_changed("MASTER", 100);
+        }
+        n.state_changed("BACKUP", 80);
+        n.finish(Duration::from_secs(10)).await;
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "INSTANCE VI_1 MASTER 100\nINSTANCE VI_1 BACKUP 80\n"
         );
     }
 
@@ -183,6 +285,8 @@ mod test {
         let n = Notifier::new(Owner::Group, "VG", scripts, None);
         let started = std::time::Instant::now();
         n.state_changed("MASTER", 100);
+        // Started before BACKUP comes, so it is not skipped but killed.
+        tokio::time::sleep(Duration::from_millis(200)).await;
         n.state_changed("BACKUP", 100);
         n.finish(TIMEOUT + Duration::from_secs(5)).await;
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "after\n");
