@@ -229,3 +229,117 @@ fn vipd_ka_lossy_lan_costs_under_one_percent() {
 fn vipd_vipd_lossy_lan_costs_under_one_percent() {
     lossy_lan(Kind::Vipd, 60);
 }
+
+/// What a hostile host on the LAN sends at the VRRP group, from the client namespace:
+/// `malformed` garbage adverts, `wrong_password` adverts claiming priority 254 as fast as it
+/// can (bounded by count and time), and `v3` VRRPv3 adverts. Returns how many of each went.
+fn attack(lab: &Lab, malformed: u32, wrong_password: u32, v3: u32) -> (u32, u32, u32) {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use vipd::vrrp::packet::{AdvertRepr, Auth};
+
+    let vip: Ipv4Addr = lab.vip().parse().unwrap();
+    let me: Ipv4Addr = lab.client_addr().parse().unwrap();
+    lab.in_client(move || {
+        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        sock.set_multicast_if_v4(&me).unwrap();
+        sock.set_multicast_ttl_v4(255).unwrap();
+        let to = SockAddr::from(SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 18), 0));
+        let advert = |auth: &[u8]| AdvertRepr {
+            vrid: 51,
+            priority: 254,
+            advert_int_secs: 1,
+            auth: Auth::from_config(Some(auth)),
+            addrs: vec![vip],
+        };
+        let deadline = Instant::now() + secs(5);
+        let mut sent = (0, 0, 0);
+        let mut seed = 0x9e37_79b9_u32;
+        for i in 0..malformed {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let mut bytes = advert(b"s3cret").to_bytes();
+            let at = (seed as usize) % bytes.len();
+            bytes[at] ^= 1 + (seed >> 8) as u8 % 255;
+            bytes.truncate(8 + (i as usize) % 17);
+            if sock.send_to(&bytes, &to).is_ok() {
+                sent.0 += 1;
+            }
+        }
+        let wrong = advert(b"wr0ng").to_bytes();
+        while sent.1 < wrong_password && Instant::now() < deadline {
+            if sock.send_to(&wrong, &to).is_ok() {
+                sent.1 += 1;
+            }
+        }
+        let mut bytes = advert(b"s3cret").to_bytes();
+        bytes[0] = 0x31; // version 3, type 1
+        for _ in 0..v3 {
+            if sock.send_to(&bytes, &to).is_ok() {
+                sent.2 += 1;
+            }
+        }
+        sent
+    })
+}
+
+/// A hostile host floods the group with garbage, wrong-password adverts claiming priority
+/// 254 and VRRPv3 adverts: nobody flaps, vipd counts each kind of drop.
+fn hostile_host(b: Kind) {
+    let mut lab = Lab::setup("hostile", 2);
+    elect(&mut lab, Kind::Vipd, b);
+    std::thread::sleep(secs(1));
+    let before = lab.vipctl_instance(A)["counters"]["transitions"].clone();
+    let (malformed, wrong, v3) = attack(&lab, 500, 20_000, 50);
+    let (samples, dual, end) = sample_holders(&lab, secs(5), Duration::ZERO);
+    let inst = lab.vipctl_instance(A);
+    let drops = &inst["counters"]["drops"];
+    measure(&format!(
+        "vipd+{b} hostile sent malformed={malformed} wrong_password={wrong} v3={v3} \
+         drops={drops}"
+    ));
+    assert_eq!(
+        dual,
+        0,
+        "{dual} of {samples} samples had two holders\n{}",
+        logs(&lab)
+    );
+    assert_eq!(end, [A], "{}", logs(&lab));
+    assert_eq!(inst["state"], "MASTER");
+    assert_eq!(
+        inst["counters"]["transitions"], before,
+        "h1 flapped: {inst}"
+    );
+    let count = |name: &str| drops[name].as_u64().unwrap_or(0);
+    // The kernel may drop some of a flood before vipd reads it: most must be counted.
+    assert!(
+        count("auth_password") >= u64::from(wrong) / 2
+            && count("auth_password") <= u64::from(wrong),
+        "auth_password drops {} of {wrong} sent: {drops}",
+        count("auth_password")
+    );
+    // Right after the flood the socket's buffer may still be full: most must be counted.
+    assert!(count("version") >= u64::from(v3) / 2, "{drops}");
+    let garbage: u64 = drops
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !["auth_password", "version"].contains(&k.as_str()))
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum();
+    assert!(garbage > 0, "no malformed advert counted: {drops}");
+    if b == Kind::Vipd {
+        assert_eq!(lab.vipd_state(B).as_deref(), Some("BACKUP"));
+    }
+}
+
+#[test]
+fn vipd_ka_hostile_host_changes_nothing() {
+    hostile_host(Kind::Keepalived);
+}
+
+#[test]
+fn vipd_vipd_hostile_host_changes_nothing() {
+    hostile_host(Kind::Vipd);
+}
