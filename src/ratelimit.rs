@@ -2,6 +2,7 @@
 //! host on the LAN): the first line of a kind goes out, the next ones within a window are
 //! only counted, and the next line that goes out says how many were held back.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,33 @@ impl LogLimit {
     }
 }
 
+/// A [`LogLimit`] per kind of line (a drop reason, say), each with its own window; for one
+/// owner, so no lock is shared.
+#[derive(Debug)]
+pub(crate) struct LogLimits {
+    window: Duration,
+    kinds: HashMap<&'static str, LogLimit>,
+}
+
+impl LogLimits {
+    /// At most one line of each kind per `window`.
+    pub(crate) fn new(window: Duration) -> Self {
+        Self {
+            window,
+            kinds: HashMap::new(),
+        }
+    }
+
+    /// [`LogLimit::allow`] for lines of `kind`.
+    pub(crate) fn allow(&mut self, kind: &'static str, now: Instant) -> Option<u64> {
+        let window = self.window;
+        self.kinds
+            .entry(kind)
+            .or_insert_with(|| LogLimit::new(window))
+            .allow(now)
+    }
+}
+
 /// `" (N more like it not logged)"` when lines were held back, for the end of a line.
 pub(crate) fn held_back(n: u64) -> String {
     if n == 0 {
@@ -68,5 +96,15 @@ mod test {
         assert_eq!(limit.allow(t0 + Duration::from_secs(11)), None);
         assert_eq!(held_back(0), "");
         assert_eq!(held_back(2), " (2 more like it not logged)");
+    }
+
+    #[test]
+    fn kinds_are_limited_apart() {
+        let mut limits = LogLimits::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert_eq!(limits.allow("ttl", t0), Some(0));
+        assert_eq!(limits.allow("ttl", t0 + Duration::from_secs(1)), None);
+        assert_eq!(limits.allow("auth_password", t0), Some(0));
+        assert_eq!(limits.allow("ttl", t0 + Duration::from_secs(11)), Some(1));
     }
 }

@@ -1481,6 +1481,21 @@ mod test {
         );
     }
 
+    /// The first action is a return to MASTER after a resign nobody stronger answered.
+    fn assert_resumed(actions: &[Action]) {
+        assert!(
+            matches!(
+                actions.first(),
+                Some(Action::Transition {
+                    to: State::Master,
+                    reason: Reason::Resumed { .. },
+                    ..
+                })
+            ),
+            "{actions:?}"
+        );
+    }
+
     #[test]
     fn demoted_master_takes_back_at_once_from_a_weaker_router() {
         let (mut fsm, t) = master(100);
@@ -1491,17 +1506,7 @@ mod test {
         let t1 = t + Duration::from_millis(650);
         fsm.handle_advert(t1, PEER, 90);
         let actions = drain(&mut fsm);
-        assert!(
-            matches!(
-                &actions[0],
-                Action::Transition {
-                    to: State::Master,
-                    reason: Reason::Resumed { .. },
-                    ..
-                }
-            ),
-            "{actions:?}"
-        );
+        assert_resumed(&actions);
         assert!(actions.contains(&Action::SendAdvert { priority: 95 }));
         assert!(actions.contains(&Action::SendGarp));
         assert!(!actions.contains(&Action::RemoveVips));
@@ -1528,17 +1533,7 @@ mod test {
         assert_eq!(resume, t2 + fsm.release_bound());
         fsm.handle_timeout(resume);
         let actions = drain(&mut fsm);
-        assert!(
-            matches!(
-                &actions[0],
-                Action::Transition {
-                    to: State::Master,
-                    reason: Reason::Resumed { .. },
-                    ..
-                }
-            ),
-            "{actions:?}"
-        );
+        assert_resumed(&actions);
         assert!(!actions.contains(&Action::RemoveVips));
         assert!(!fsm.releasing());
     }

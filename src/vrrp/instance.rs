@@ -33,6 +33,7 @@ use crate::net::addr::Netlink;
 use crate::net::arp::{ArpClaim, ArpWatch, GarpSender};
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::Notifier;
+use crate::ratelimit::{LogLimits, held_back};
 use crate::track::CheckWatch;
 use crate::track::eval::{self, Fault, Input, Rule};
 use crate::vip::Defender;
@@ -148,36 +149,6 @@ pub struct Setup {
 /// The status the instance publishes, shared with the control socket.
 pub type SharedStatus = Arc<Mutex<InstanceStatus>>;
 
-/// Logs one kind of rejection at most once per window, with a count of the rest.
-#[derive(Debug, Default)]
-struct RateLimit {
-    last: std::collections::HashMap<&'static str, (Instant, u64)>,
-}
-
-impl RateLimit {
-    const WINDOW: Duration = Duration::from_secs(10);
-
-    /// Returns how many were suppressed since the last log, or `None` to stay quiet.
-    fn allow(&mut self, kind: &'static str, now: Instant) -> Option<u64> {
-        match self.last.get_mut(kind) {
-            Some((at, suppressed)) if now.duration_since(*at) < Self::WINDOW => {
-                *suppressed += 1;
-                None
-            }
-            Some((at, suppressed)) => {
-                let n = *suppressed;
-                *at = now;
-                *suppressed = 0;
-                Some(n)
-            }
-            None => {
-                self.last.insert(kind, (now, 0));
-                Some(0)
-            }
-        }
-    }
-}
-
 /// One running instance.
 pub struct Instance {
     name: String,
@@ -223,7 +194,8 @@ pub struct Instance {
     notifier: Option<Notifier>,
     sync: Option<mpsc::UnboundedSender<MemberChange>>,
     status: SharedStatus,
-    rate_limit: RateLimit,
+    /// Logs a remote host can trigger (drops, claims), per kind.
+    rate_limit: LogLimits,
     /// Where transitions are announced (`vipctl watch`); `None` = nobody listens.
     events: Option<broadcast::Sender<Event>>,
     /// Handovers waiting for the VIPs to be released, with when they started.
@@ -295,7 +267,7 @@ impl Instance {
             netlink: setup.netlink,
             vips: setup.vips,
             status: status.clone(),
-            rate_limit: RateLimit::default(),
+            rate_limit: LogLimits::new(Duration::from_secs(10)),
             events: None,
             handovers: Vec::new(),
         };
@@ -493,11 +465,7 @@ impl Instance {
             warn!(
                 "{}: receive failed: {e}{}",
                 self.name,
-                if suppressed > 0 {
-                    format!(" ({suppressed} more since the last report)")
-                } else {
-                    String::new()
-                }
+                held_back(suppressed)
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -563,11 +531,7 @@ impl Instance {
                     m[0], m[1], m[2], m[3], m[4], m[5]
                 ),
                 claim.sender_ip,
-                if suppressed > 0 {
-                    format!(" ({suppressed} more claims since the last report)")
-                } else {
-                    String::new()
-                }
+                held_back(suppressed)
             );
         }
     }
@@ -726,11 +690,7 @@ impl Instance {
         self.count_drop(e);
         if let Some(suppressed) = self.rate_limit.allow(e.counter_name(), Instant::now()) {
             let from = from.map_or_else(String::new, |a| format!(" from {a}"));
-            let more = if suppressed > 0 {
-                format!(" ({suppressed} more since the last report)")
-            } else {
-                String::new()
-            };
+            let more = held_back(suppressed);
             warn!("{}: dropped advert{from}: {e}{more}", self.name);
         }
     }
@@ -1044,20 +1004,4 @@ fn vip_statuses(vips: &[BoundVip]) -> Vec<VipStatus> {
             present: false,
         })
         .collect()
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn rate_limit_reports_first_then_counts_the_rest() {
-        let mut rl = RateLimit::default();
-        let t0 = Instant::now();
-        assert_eq!(rl.allow("ttl", t0), Some(0));
-        assert_eq!(rl.allow("ttl", t0 + Duration::from_secs(1)), None);
-        assert_eq!(rl.allow("ttl", t0 + Duration::from_secs(2)), None);
-        assert_eq!(rl.allow("auth_password", t0), Some(0), "kinds are separate");
-        assert_eq!(rl.allow("ttl", t0 + Duration::from_secs(11)), Some(2));
-    }
 }
