@@ -134,6 +134,16 @@ fn vrrp(registry: &mut Registry, status: &Status) {
         "vipd_vrrp_garps_sent",
         "Gratuitous ARP packets sent",
     );
+    let claims = counters(
+        registry,
+        "vipd_vrrp_vip_claims",
+        "ARP frames of another host claiming one of our VIPs while master",
+    );
+    let defenses = counters(
+        registry,
+        "vipd_vrrp_vip_defenses",
+        "Re-announces of the VIPs after another host claimed one",
+    );
     let dropped = counters(
         registry,
         "vipd_vrrp_dropped",
@@ -181,6 +191,8 @@ fn vrrp(registry: &mut Registry, status: &Status) {
             .inc_by(c.released_master);
         transitions.get_or_create(&labels).inc_by(c.transitions);
         garps.get_or_create(&labels).inc_by(c.garps_sent);
+        claims.get_or_create(&labels).inc_by(c.vip_claims_seen);
+        defenses.get_or_create(&labels).inc_by(c.vip_defenses);
         for (_, family) in &exporter_drops {
             // Present at zero, as the exporter does, so rate() works from the start.
             let _ = family.get_or_create(&labels);
@@ -391,6 +403,8 @@ mod test {
             transitions: 2,
             became_master: 1,
             released_master: 0,
+            vip_claims_seen: 5,
+            vip_defenses: 1,
             ..Counters::default()
         };
         counters.drops.insert("auth_password".into(), 4);
@@ -445,6 +459,12 @@ mod test {
         ));
         assert!(has(
             r#"vipd_vrrp_effective_priority{name="VI_1",intf="eth0",vrid="51"} 90"#
+        ));
+        assert!(has(
+            r#"vipd_vrrp_vip_claims_total{name="VI_1",intf="eth0",vrid="51"} 5"#
+        ));
+        assert!(has(
+            r#"vipd_vrrp_vip_defenses_total{name="VI_1",intf="eth0",vrid="51"} 1"#
         ));
         assert!(has(
             r#"vipd_vrrp_vip_present{name="VI_1",intf="eth0",vrid="51",vip="10.0.0.100/32",dev="eth0"} 1"#
