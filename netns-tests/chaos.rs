@@ -84,6 +84,53 @@ fn vipd_ka_renumbered_master_keeps_one_holder() {
     renumbered_master(Kind::Keepalived);
 }
 
+/// The master's only address is deleted and none added: it cannot send, so it gives up the
+/// VIP (FAULT) before the backup's Master_Down_Interval ends; never two holders. The address
+/// back, it preempts again.
+#[test]
+fn vipd_ka_master_without_an_address_is_fault() {
+    let mut lab = Lab::setup("noaddr", 2);
+    elect(&mut lab, Kind::Vipd, Kind::Keepalived);
+    let addr = format!("{}/24", lab.host_addr(A));
+    lab.ip_in(A, &["addr", "del", &addr, "dev", "eth0"]);
+    let (samples, dual, end) = sample_holders(&lab, secs(6), Duration::ZERO);
+    assert_eq!(
+        dual,
+        0,
+        "{dual} of {samples} samples had two holders\n{}",
+        logs(&lab)
+    );
+    assert_eq!(end, [B], "{}", logs(&lab));
+    let inst = lab.vipctl_instance(A);
+    assert_eq!(inst["state"], "FAULT", "{inst}");
+    lab.ip_in(A, &["addr", "add", &addr, "dev", "eth0"]);
+    wait_for(|| lab.vip_holders() == [A], secs(15))
+        .unwrap_or_else(|| panic!("h1 did not come back\n{}", logs(&lab)));
+}
+
+/// An address vipd did not add is not vipd's to remove: an administrator put the VIP on the
+/// backup by hand; the backup becomes master (the address was there) and steps down again,
+/// and the address stays.
+#[test]
+fn vipd_vipd_address_it_did_not_add_stays() {
+    let mut lab = Lab::setup("notours", 2);
+    elect(&mut lab, Kind::Vipd, Kind::Vipd);
+    let vip = format!("{}/32", lab.vip());
+    lab.ip_in(B, &["addr", "add", &vip, "dev", "eth0"]);
+    lab.link_down(A);
+    wait_for(|| lab.vipd_state(B).as_deref() == Some("MASTER"), secs(10))
+        .unwrap_or_else(|| panic!("h2 did not take over\n{}", logs(&lab)));
+    lab.link_up(A);
+    wait_for(|| lab.vipd_state(B).as_deref() == Some("BACKUP"), secs(15))
+        .unwrap_or_else(|| panic!("h2 did not step down\n{}", logs(&lab)));
+    std::thread::sleep(secs(1));
+    assert!(
+        lab.holds_vip(B),
+        "h2 removed an address it had not added\n{}",
+        logs(&lab)
+    );
+}
+
 /// The master's interface is deleted and re-created with the same name and address (a VLAN
 /// or bond rebuilt): vipd follows the new index and is master again, as keepalived.
 #[test]

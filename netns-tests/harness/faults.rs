@@ -33,6 +33,13 @@ impl Lab {
         );
     }
 
+    /// Runs `ip ARGS` inside `host`'s namespace (panics when it fails).
+    pub fn ip_in(&self, host: usize, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.hosts[host].as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
     /// Index of `host`'s eth0.
     pub fn eth0_index(&self, host: usize) -> u32 {
         let out = ip(&["-n", &self.hosts[host], "-o", "link", "show", "dev", "eth0"]);
