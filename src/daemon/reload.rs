@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use tracing::{info, warn};
 
@@ -27,6 +28,45 @@ enum Plan {
     Add(Box<Setup>),
 }
 
+/// How long a reload waits for the file (and its includes) to be read and checked.
+const LOAD_BOUND: Duration = Duration::from_secs(10);
+
+/// Loads the file on a thread of its own: the runtime's one thread also sends every
+/// instance's adverts, and a file on a hung NFS mount (or a FIFO in an include) must not
+/// stop them. A load that does not finish within `bound` refuses the reload; its thread is
+/// left to finish or hang alone.
+async fn load_off_thread(
+    path: &std::path::Path,
+    options: &crate::config::LoadOptions,
+    bound: Duration,
+) -> Result<crate::config::Loaded, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let shown = path.display().to_string();
+    let refused = |why: String| {
+        format!("{why}\nreload refused: the running configuration is unchanged ({shown})")
+    };
+    let (path, options) = (path.to_path_buf(), options.clone());
+    let spawned = std::thread::Builder::new()
+        .name("vipd-reload".into())
+        .spawn(move || {
+            let _ = tx.send(crate::config::load_with(&path, &options));
+        });
+    if let Err(e) = spawned {
+        return Err(refused(format!("cannot start a thread to read it: {e}")));
+    }
+    match tokio::time::timeout(bound, rx).await {
+        Ok(Ok(Ok(loaded))) => Ok(loaded),
+        Ok(Ok(Err(e))) => Err(format!(
+            "{e}\nreload refused: {shown} is not valid; the running configuration is unchanged"
+        )),
+        Ok(Err(_)) => Err(refused("reading it failed (its thread ended)".into())),
+        Err(_) => Err(refused(format!(
+            "reading it did not finish within {:.1} s (a hung mount, a FIFO?)",
+            bound.as_secs_f64()
+        ))),
+    }
+}
+
 impl Daemon {
     /// Re-reads the configuration file and applies it, all or nothing: the new file is
     /// loaded, validated and resolved against the kernel (interfaces, sockets, metrics
@@ -34,13 +74,9 @@ impl Daemon {
     /// they are: no VIP removal, no gratuitous ARP, no election.
     pub(super) async fn reload(&mut self) -> Result<ReloadSummary, String> {
         let path = self.options.config_path.clone();
-        let loaded = match crate::config::load_with(&path, &self.options.load) {
+        let loaded = match load_off_thread(&path, &self.options.load, LOAD_BOUND).await {
             Ok(l) => l,
-            Err(e) => {
-                let message = format!(
-                    "{e}\nreload refused: {} is not valid; the running configuration is unchanged",
-                    path.display()
-                );
+            Err(message) => {
                 warn!("{message}");
                 return Err(message);
             }
@@ -250,6 +286,51 @@ mod test {
     use super::*;
     use crate::config::{VirtualIp, VrrpInstance};
     use std::net::Ipv4Addr;
+
+    /// A config path that blocks on open (a FIFO nobody writes) refuses the reload within
+    /// the bound, and the runtime's thread keeps running meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_file_that_blocks_refuses_the_reload_without_stopping_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("keepalived.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let options = crate::config::LoadOptions::default();
+        let started = std::time::Instant::now();
+        let err = load_off_thread(&fifo, &options, Duration::from_millis(400))
+            .await
+            .expect_err("a FIFO nobody writes cannot load");
+        ticker.abort();
+        assert!(err.contains("did not finish within 0.4 s"), "{err}");
+        assert!(err.contains("running configuration is unchanged"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let n = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(n >= 10, "the runtime stalled: {n} ticks of 10 ms in 400 ms");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_invalid_file_is_refused_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keepalived.conf");
+        std::fs::write(&path, "vrrp_instance VI_1 {\n  priority x\n}\n").unwrap();
+        let options = crate::config::LoadOptions::default();
+        let err = load_off_thread(&path, &options, LOAD_BOUND)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("is not valid; the running configuration is unchanged"),
+            "{err}"
+        );
+        assert!(err.contains(":2"), "the error names the line: {err}");
+    }
 
     fn vip(last: u8) -> VirtualIp {
         VirtualIp {
