@@ -40,6 +40,29 @@ impl Lab {
         ip(&all)
     }
 
+    /// Index and MAC of the client's eth0.
+    pub fn eth0_of_client(&self) -> (u32, [u8; 6]) {
+        let out = ip(&["-n", &self.client, "-o", "link", "show", "dev", "eth0"]);
+        let index = out
+            .split(':')
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no index in {out:?}"));
+        let mac = out
+            .split("link/ether ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|m| {
+                let mut mac = [0u8; 6];
+                for (b, part) in mac.iter_mut().zip(m.split(':')) {
+                    *b = u8::from_str_radix(part, 16).expect("MAC byte");
+                }
+                mac
+            })
+            .unwrap_or_else(|| panic!("no MAC in {out:?}"));
+        (index, mac)
+    }
+
     /// Index of `host`'s eth0.
     pub fn eth0_index(&self, host: usize) -> u32 {
         let out = ip(&["-n", &self.hosts[host], "-o", "link", "show", "dev", "eth0"]);

@@ -515,21 +515,35 @@ impl Instance {
     /// Another host says it has `claim.sender_ip`: if that is one of our VIPs and we are
     /// master, its neighbours now send our clients' traffic there.
     fn on_claim(&mut self, claim: &ArpClaim) {
+        let now = Instant::now();
+        let m = claim.sender_mac;
+        let mac = format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        );
+        // The kernel drops adverts from our own address before we see them (a martian
+        // source), so a duplicate address shows up here, in ARP, or nowhere.
+        if Some(claim.sender_ip) == self.source {
+            if let Some(suppressed) = self.rate_limit.allow("own_address", now) {
+                warn!(
+                    "{}: {mac} claims {}, the address our adverts come from: another host uses \
+                     it (a duplicate IP address: peers cannot tell us apart){}",
+                    self.name,
+                    claim.sender_ip,
+                    held_back(suppressed)
+                );
+            }
+            return;
+        }
         if self.fsm.state() != State::Master || !self.vip_addrs.contains(&claim.sender_ip) {
             return;
         }
-        let now = Instant::now();
         self.defender.claim(now, claim.sender_ip);
         self.status().counters.vip_claims_seen += 1;
         if let Some(suppressed) = self.rate_limit.allow("vip_claim", now) {
-            let m = claim.sender_mac;
             warn!(
-                "{}: {} claims {}, one of our VIPs: re-announcing it{}",
+                "{}: {mac} claims {}, one of our VIPs: re-announcing it{}",
                 self.name,
-                format_args!(
-                    "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                    m[0], m[1], m[2], m[3], m[4], m[5]
-                ),
                 claim.sender_ip,
                 held_back(suppressed)
             );
