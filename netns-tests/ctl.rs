@@ -224,6 +224,12 @@ fn reload_applies_changes_and_leaves_the_master_alone() {
     )
     .unwrap_or_else(|| panic!("second GARP burst never came\n{}", logs(&lab)));
     let before = lab.vipctl_instance(A);
+    let open_fds = |lab: &Lab| {
+        std::fs::read_dir(format!("/proc/{}/fd", lab.agent_pid(A)))
+            .map(Iterator::count)
+            .unwrap_or(0)
+    };
+    let fds_before = open_fds(&lab);
     let monitor = lab.monitor_addresses(A);
     let pinger = lab.pinger(secs(60));
     let t0 = epoch_now();
@@ -362,6 +368,12 @@ fn reload_applies_changes_and_leaves_the_master_alone() {
     assert_eq!(garps_after, garps_before + 5, "one burst for {vip3} only");
     assert_eq!(after["vips"].as_array().map(Vec::len), Some(2));
     assert!(lab.vipctl_status(A)["instances"].as_array().unwrap().len() == 1);
+    // VI_2 came and went: its sockets (VRRP, ARP watch) went with it.
+    let fds_after = open_fds(&lab);
+    assert!(
+        fds_after <= fds_before,
+        "{fds_before} descriptors before VI_2 was added, {fds_after} after it was removed"
+    );
 }
 
 fn handover(b: Kind) {

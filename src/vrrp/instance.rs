@@ -497,8 +497,11 @@ impl Instance {
             self.arp_watches.push(tokio::spawn(async move {
                 loop {
                     match watch.next().await {
-                        // Full: a burst is being handled already.
-                        Ok(claim) => drop(tx.try_send(claim)),
+                        Ok(claim) => match tx.try_send(claim) {
+                            // Full: a burst is being handled already.
+                            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                            Err(mpsc::error::TrySendError::Closed(_)) => return,
+                        },
                         Err(e) => {
                             warn!(
                                 "{name}: ARP watch on ifindex {} failed: {e}",
@@ -997,6 +1000,15 @@ impl Instance {
                 to: to.to_string(),
                 reason: reason.to_string(),
             });
+        }
+    }
+}
+
+impl Drop for Instance {
+    /// The ARP watches hold sockets: they go with the instance (a stop, a reload).
+    fn drop(&mut self) {
+        for task in &self.arp_watches {
+            task.abort();
         }
     }
 }
