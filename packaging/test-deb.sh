@@ -81,6 +81,8 @@ expect=(
 # One man page per vipctl subcommand, whatever the subcommands are today.
 root="$WORK/root"
 dpkg-deb -x "$deb" "$root"
+grep -q "MIT OR Apache-2.0" "$root/usr/share/doc/vipd/copyright" ||
+    fail "the .deb's copyright does not name the license"
 subcommands=$("$root/usr/bin/vipctl" --help |
     awk '/^Commands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {exit}' |
     grep -vx help)
