@@ -11,6 +11,7 @@
 //! - [`lb`]: `virtual_server` pools: a TCP forwarder with schedulers and health checks.
 //! - [`daemon`]: builds everything from the config; owns signals, reload and shutdown order.
 //! - [`metrics`]: the optional Prometheus page.
+//! - [`status`]: the status model every room writes or reads; it imports nothing of vipd.
 //! - `ratelimit`: log lines others can trigger, at most one per window.
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 mod ratelimit;
+pub mod status;
 pub mod track;
 pub mod vip;
 pub mod vrrp;

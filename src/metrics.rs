@@ -24,8 +24,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, warn};
 
-use crate::control::proto::Status;
 use crate::control::server::View;
+use crate::status::Status;
 
 /// Labels of every per-instance metric, as the keepalived exporter names them.
 type Labels = Vec<(&'static str, String)>;

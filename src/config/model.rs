@@ -6,6 +6,9 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The priority of the router that owns the virtual addresses (RFC 3768 §5.3.4): it takes
+/// over at once, and tracked checks do not move it.
+pub const PRIORITY_OWNER: u8 = 255;
 /// A whole vipd configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {

@@ -6,12 +6,12 @@
 //! The status schema is versioned by [`SCHEMA_VERSION`]; fields are only ever added (new ones
 //! carry `#[serde(default)]` so that a newer vipctl still reads an older vipd).
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-/// Version of the status schema; bumped when a field changes meaning or goes away.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use crate::status::{
+    Counters, Event, HandoverResult, InstanceStatus, Peer, RealServerStatus, SCHEMA_VERSION,
+    Status, TrackStatus, Transition, VipStatus, VirtualServerStatus,
+};
 
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,21 +81,6 @@ pub enum Response {
     },
 }
 
-/// A state change of one instance, as `vipctl watch` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// When, in milliseconds since the Unix epoch.
-    pub at_unix_ms: u64,
-    /// The instance.
-    pub instance: String,
-    /// The old state.
-    pub from: String,
-    /// The new state.
-    pub to: String,
-    /// Why, as logged.
-    pub reason: String,
-}
-
 /// What a reload changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReloadSummary {
@@ -123,192 +108,4 @@ pub struct ReloadSummary {
     /// Virtual servers no longer listening (their open connections finish).
     #[serde(default)]
     pub pools_removed: Vec<String>,
-}
-
-/// How a handover of one instance ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HandoverResult {
-    /// The instance.
-    pub instance: String,
-    /// `released` (the new master advertised, then the VIPs went), `timed_out` (nobody
-    /// advertised within 3 × advert_int; the VIPs went anyway), `not_master` (nothing to do)
-    /// or `interrupted` (the instance stopped meanwhile).
-    pub outcome: String,
-    /// The new master, when one advertised.
-    pub new_master: Option<String>,
-    /// Milliseconds from the priority-0 advert to the VIPs' removal.
-    pub waited_ms: u64,
-}
-
-/// The whole daemon's status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Status {
-    /// [`SCHEMA_VERSION`].
-    pub version: u32,
-    /// `router_id` from `global_defs`.
-    pub router_id: Option<String>,
-    /// The daemon's process id.
-    pub pid: u32,
-    /// Every instance, in config order.
-    pub instances: Vec<InstanceStatus>,
-    /// Every virtual_server (TCP pool), in config order. Absent from older daemons.
-    #[serde(default)]
-    pub virtual_servers: Vec<VirtualServerStatus>,
-}
-
-/// One VRRP instance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InstanceStatus {
-    /// The instance name.
-    pub name: String,
-    /// The VRRP interface.
-    pub interface: String,
-    /// The virtual router id.
-    pub vrid: u8,
-    /// INIT, BACKUP, MASTER or FAULT.
-    pub state: String,
-    /// The configured (base) priority.
-    pub priority: u8,
-    /// The priority this node advertises now: the base priority adjusted by tracked checks.
-    #[serde(default)]
-    pub effective_priority: u8,
-    /// True in maintenance mode (`vipctl maint on`): the instance stays backup.
-    #[serde(default)]
-    pub maintenance: bool,
-    /// The address adverts are sent from.
-    pub source: String,
-    /// The current master as far as this node knows.
-    pub master: Option<Peer>,
-    /// Every virtual address and whether the kernel really has it here.
-    pub vips: Vec<VipStatus>,
-    /// The most recent state change.
-    pub last_transition: Option<Transition>,
-    /// Traffic and drop counters.
-    pub counters: Counters,
-    /// Tracked checks and what they say.
-    #[serde(default)]
-    pub tracks: Vec<TrackStatus>,
-}
-
-/// One tracked check as an instance sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrackStatus {
-    /// "check chk_nginx", "interface eth1", "file maint", "process nginx".
-    pub name: String,
-    /// "script", "interface", "file" or "process".
-    pub kind: String,
-    /// Healthy as far as this instance's weight goes.
-    pub ok: bool,
-    /// The weight this instance applies.
-    pub weight: i32,
-    /// The last observation: "exit status 7", "down", "reads 1".
-    pub detail: String,
-}
-
-/// A router heard on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Peer {
-    /// Its address.
-    pub addr: String,
-    /// The priority it advertised.
-    pub priority: u8,
-}
-
-/// One virtual address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VipStatus {
-    /// `ADDR/LEN`.
-    pub addr: String,
-    /// The interface it goes on.
-    pub dev: String,
-    /// True when the kernel has the address on that interface now.
-    pub present: bool,
-}
-
-/// A state change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transition {
-    /// When, in milliseconds since the Unix epoch.
-    pub at_unix_ms: u64,
-    /// The old state.
-    pub from: String,
-    /// The new state.
-    pub to: String,
-    /// Why, as logged.
-    pub reason: String,
-}
-
-/// Counters of one instance since the daemon started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Adverts sent, including priority-0 ones.
-    pub adverts_sent: u64,
-    /// Adverts that passed every check.
-    pub adverts_received: u64,
-    /// Gratuitous ARP packets sent.
-    pub garps_sent: u64,
-    /// State changes.
-    pub transitions: u64,
-    /// Transitions into MASTER.
-    #[serde(default)]
-    pub became_master: u64,
-    /// Transitions out of MASTER.
-    #[serde(default)]
-    pub released_master: u64,
-    /// ARP frames from another host claiming one of our VIPs while we were master.
-    #[serde(default)]
-    pub vip_claims_seen: u64,
-    /// Re-announces those claims caused (rate-limited: one per advert interval at most).
-    #[serde(default)]
-    pub vip_defenses: u64,
-    /// Received packets dropped, by reason (`auth_password`, `ttl`, ...).
-    pub drops: BTreeMap<String, u64>,
-}
-
-/// One `virtual_server`: a TCP pool forwarded by vipd.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VirtualServerStatus {
-    /// `IP:PORT` clients connect to.
-    pub addr: String,
-    /// The scheduler (`rr`, `wlc`...).
-    pub lb_algo: String,
-    /// False while the healthy weight is below quorum.
-    pub quorum_up: bool,
-    /// `IP:PORT` of the sorry server, if configured.
-    pub sorry_server: Option<String>,
-    /// Connections open to the sorry server now.
-    pub sorry_active_connections: u32,
-    /// Connections sent to the sorry server since start.
-    pub sorry_total_connections: u64,
-    /// Every real server, in config order.
-    pub real_servers: Vec<RealServerStatus>,
-}
-
-/// One real server of a pool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RealServerStatus {
-    /// `IP:PORT`.
-    pub addr: String,
-    /// `UP` or `DOWN`.
-    pub state: String,
-    /// The configured weight (0 = drain).
-    pub weight: u32,
-    /// The weight the scheduler uses now (0 while down).
-    pub effective_weight: u32,
-    /// Connections open now.
-    pub active_connections: u32,
-    /// Connections forwarded since start.
-    pub total_connections: u64,
-    /// Bytes from clients to this server.
-    pub bytes_in: u64,
-    /// Bytes from this server to clients.
-    pub bytes_out: u64,
-    /// Forwarding connects that failed.
-    pub connect_failures: u64,
-    /// Health checks that failed.
-    pub check_failures: u64,
-    /// UP/DOWN changes since start.
-    pub transitions: u64,
-    /// The most recent UP/DOWN change and its reason.
-    pub last_transition: Option<Transition>,
 }

@@ -25,7 +25,7 @@ use crate::control::proto::{Event, Request, Response, SCHEMA_VERSION, Status};
 use crate::lb::LbView;
 use crate::net::addr::Netlink;
 use crate::ratelimit::{LogLimit, held_back};
-use crate::vrrp::instance::SharedStatus;
+use crate::status::SharedStatus;
 
 /// What the server needs of one instance.
 #[derive(Clone)]

@@ -39,7 +39,7 @@ use tracing::info;
 pub use pump::pooled_pipes;
 
 use crate::config::VirtualServer;
-use crate::control::proto::VirtualServerStatus;
+use crate::status::VirtualServerStatus;
 use pool::{Pool, PoolCell};
 use worker::Workers;
 

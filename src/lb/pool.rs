@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::sched::{Candidate, Scheduler};
 use crate::config::{RealServer, VirtualServer};
-use crate::control::proto::{RealServerStatus, Transition, VirtualServerStatus};
+use crate::status::{RealServerStatus, Transition, VirtualServerStatus};
 
 /// Counters of one real server, updated without the pool lock.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::CheckState;
-use crate::vrrp::fsm::PRIORITY_OWNER;
+use crate::config::PRIORITY_OWNER;
 
 /// How a check moves the priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,8 +17,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-/// The owner priority: the router that owns the virtual addresses (RFC 3768 §5.3.4).
-pub const PRIORITY_OWNER: u8 = 255;
+pub use crate::config::PRIORITY_OWNER;
 /// The priority a master sends when it stops being master (RFC 3768 §5.3.4).
 pub const PRIORITY_RESIGN: u8 = 0;
 

@@ -26,14 +26,15 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::config::VrrpInstance;
-use crate::control::proto::{
-    Counters, Event, HandoverResult, InstanceStatus, Peer, TrackStatus, Transition, VipStatus,
-};
 use crate::net::addr::Netlink;
 use crate::net::arp::{ArpClaim, ArpWatch, GarpSender};
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::Notifier;
 use crate::ratelimit::{LogLimits, held_back};
+use crate::status::{
+    Counters, Event, HandoverResult, InstanceStatus, Peer, SharedStatus, TrackStatus, Transition,
+    VipStatus,
+};
 use crate::track::CheckWatch;
 use crate::track::eval::{self, Fault, Input, Rule};
 use crate::vip::Defender;
@@ -145,9 +146,6 @@ pub struct Setup {
     /// Where to report its own state changes when it is in a sync group.
     pub sync: Option<mpsc::UnboundedSender<MemberChange>>,
 }
-
-/// The status the instance publishes, shared with the control socket.
-pub type SharedStatus = Arc<Mutex<InstanceStatus>>;
 
 /// One running instance.
 pub struct Instance {

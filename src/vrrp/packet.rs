@@ -77,8 +77,7 @@ pub const AUTH_TYPE_PASS: u8 = 1;
 /// Not supported.
 pub const AUTH_TYPE_AH: u8 = 2;
 
-/// The priority of the router that owns the virtual addresses (RFC 3768 §5.3.4).
-pub const PRIORITY_OWNER: u8 = 255;
+pub use crate::config::PRIORITY_OWNER;
 
 /// Length of the fixed part of a VRRP message, before the addresses.
 pub const HEADER_LEN: usize = 8;
