@@ -84,7 +84,10 @@ fn cycle_from(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> Option
 #[test]
 fn top_level_modules_import_each_other_in_one_direction_only() {
     let graph = graph();
-    assert!(graph.contains_key("vrrp") && graph["vrrp"].contains("status"), "{graph:?}");
+    assert!(
+        graph.contains_key("vrrp") && graph["vrrp"].contains("status"),
+        "{graph:?}"
+    );
     let cycles: Vec<String> = graph
         .keys()
         .filter_map(|room| cycle_from(&graph, room))

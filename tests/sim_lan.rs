@@ -92,8 +92,8 @@ impl Lan {
                         preempt: true,
                         preempt_delay: Duration::ZERO,
                         local_addr: addr,
-                        garp_master_delay: Duration::from_secs(5),
-                        garp_master_refresh: None,
+                        announce_again_after: Duration::from_secs(5),
+                        refresh_every: None,
                         answer_lower_prio: true,
                     }),
                     addr,
@@ -157,7 +157,7 @@ impl Lan {
                         .any(|j| j != i && self.routers[j].alive && self.routers[j].holds_vips);
                     self.releases.push((self.now, i, new_master, other_holds));
                 }
-                Action::SendGarp | Action::SendLowerPrioGarp => {}
+                Action::Announce | Action::AnswerLowerPrio => {}
             }
         }
     }

@@ -34,10 +34,11 @@ pub struct FsmConfig {
     pub preempt_delay: Duration,
     /// Our primary address: breaks ties between equal priorities (RFC 3768 §6.4.3).
     pub local_addr: Ipv4Addr,
-    /// Delay before the second burst of gratuitous ARPs; zero = no second burst.
-    pub garp_master_delay: Duration,
-    /// Period of gratuitous ARP refreshes while master; `None` = no refresh.
-    pub garp_master_refresh: Option<Duration>,
+    /// Delay before the VIPs are announced a second time after becoming master (keepalived's
+    /// `garp_master_delay`); zero = once only.
+    pub announce_again_after: Duration,
+    /// Period of announcements while master (`garp_master_refresh`); `None` = none.
+    pub refresh_every: Option<Duration>,
     /// False with keepalived's `lower_prio_no_advert`: a master does not answer a
     /// lower-priority advert with its own.
     pub answer_lower_prio: bool,
@@ -240,11 +241,12 @@ pub enum Action {
     AddVips,
     /// Remove the virtual addresses.
     RemoveVips,
-    /// Send one burst of gratuitous ARPs for every virtual address.
-    SendGarp,
-    /// Answer a lower-priority master's advert: a burst of `garp_lower_prio_repeat`
-    /// gratuitous ARPs so that its neighbours come back to us.
-    SendLowerPrioGarp,
+    /// Announce every virtual address, so that neighbours send its traffic here (how is the
+    /// announcer's business: gratuitous ARPs today).
+    Announce,
+    /// Answer a lower-priority master's advert: announce the virtual addresses so that its
+    /// neighbours come back to us (the announcer decides how much: `garp_lower_prio_repeat`).
+    AnswerLowerPrio,
     /// A handover finished: remove the virtual addresses, which were kept while the new
     /// master took over.
     ReleaseVips {
@@ -267,18 +269,18 @@ pub enum Action {
 enum Timer {
     /// Adver_Timer (master) or Master_Down_Timer (backup): RFC 3768 never runs both.
     Election = 0,
-    /// The second gratuitous-ARP burst after `garp_master_delay`.
-    GarpDelay = 1,
-    /// Periodic gratuitous-ARP refresh.
-    GarpRefresh = 2,
+    /// The second announcement after becoming master.
+    AnnounceAgain = 1,
+    /// The periodic announcement while master.
+    Refresh = 2,
     /// The bound on how long a handing-over router keeps its VIPs without hearing a new master.
     Release = 3,
 }
 
 const TIMERS: [Timer; 4] = [
     Timer::Election,
-    Timer::GarpDelay,
-    Timer::GarpRefresh,
+    Timer::AnnounceAgain,
+    Timer::Refresh,
     Timer::Release,
 ];
 
@@ -597,7 +599,7 @@ impl Fsm {
             return;
         }
         // Two masters (a partition healed): keepalived answers at once and refreshes the
-        // neighbours' ARP caches so the election ends within one interval. Once per interval
+        // neighbours' caches so the election ends within one interval. Once per interval
         // at most: the answer must not become an amplifier for whoever sends lower adverts.
         if !self.may_answer(now) {
             return;
@@ -605,7 +607,7 @@ impl Fsm {
         if self.cfg.answer_lower_prio {
             self.advertise(now);
         }
-        self.actions.push_back(Action::SendLowerPrioGarp);
+        self.actions.push_back(Action::AnswerLowerPrio);
     }
 
     /// Answers to other masters' adverts: at most one per Advertisement_Interval.
@@ -661,11 +663,11 @@ impl Fsm {
                 let reason = self.takeover_reason(now);
                 self.become_master(now, reason);
             }
-            (State::Master, Timer::GarpDelay) => self.actions.push_back(Action::SendGarp),
-            (State::Master, Timer::GarpRefresh) => {
-                self.actions.push_back(Action::SendGarp);
-                if let Some(period) = self.cfg.garp_master_refresh {
-                    self.arm(Timer::GarpRefresh, now + period);
+            (State::Master, Timer::AnnounceAgain) => self.actions.push_back(Action::Announce),
+            (State::Master, Timer::Refresh) => {
+                self.actions.push_back(Action::Announce);
+                if let Some(period) = self.cfg.refresh_every {
+                    self.arm(Timer::Refresh, now + period);
                 }
             }
             _ => {}
@@ -842,12 +844,12 @@ impl Fsm {
         self.enter(State::Master, reason);
         self.actions.push_back(Action::AddVips);
         self.advertise(now);
-        self.actions.push_back(Action::SendGarp);
-        if !self.cfg.garp_master_delay.is_zero() {
-            self.arm(Timer::GarpDelay, now + self.cfg.garp_master_delay);
+        self.actions.push_back(Action::Announce);
+        if !self.cfg.announce_again_after.is_zero() {
+            self.arm(Timer::AnnounceAgain, now + self.cfg.announce_again_after);
         }
-        if let Some(period) = self.cfg.garp_master_refresh {
-            self.arm(Timer::GarpRefresh, now + period);
+        if let Some(period) = self.cfg.refresh_every {
+            self.arm(Timer::Refresh, now + period);
         }
     }
 
@@ -895,8 +897,8 @@ mod test {
             preempt: true,
             preempt_delay: Duration::ZERO,
             local_addr: ME,
-            garp_master_delay: Duration::from_secs(5),
-            garp_master_refresh: None,
+            announce_again_after: Duration::from_secs(5),
+            refresh_every: None,
             answer_lower_prio: true,
         }
     }
@@ -954,7 +956,7 @@ mod test {
                 },
                 Action::AddVips,
                 Action::SendAdvert { priority: 255 },
-                Action::SendGarp,
+                Action::Announce,
             ]
         );
     }
@@ -980,7 +982,7 @@ mod test {
         );
         assert!(actions.contains(&Action::AddVips));
         assert!(actions.contains(&Action::SendAdvert { priority: 100 }));
-        assert!(actions.contains(&Action::SendGarp));
+        assert!(actions.contains(&Action::Announce));
         if let Action::Transition { reason, .. } = &actions[0] {
             assert_eq!(reason.to_string(), "no advert from 10.0.0.2 for 3.61 s");
         }
@@ -1093,19 +1095,19 @@ mod test {
     }
 
     #[test]
-    fn master_sends_second_garp_burst_after_delay() {
+    fn master_announces_again_after_the_delay() {
         let (mut fsm, t) = master(100);
-        let mut garps = 0;
+        let mut announces = 0;
         let mut now = t;
         while now < t + Duration::from_millis(5_500) {
             now = fsm.poll_timeout().unwrap();
             fsm.handle_timeout(now);
-            garps += drain(&mut fsm)
+            announces += drain(&mut fsm)
                 .iter()
-                .filter(|a| **a == Action::SendGarp)
+                .filter(|a| **a == Action::Announce)
                 .count();
         }
-        assert_eq!(garps, 1, "one delayed burst after the first");
+        assert_eq!(announces, 1, "one delayed announcement after the first");
     }
 
     #[test]
@@ -1149,7 +1151,7 @@ mod test {
             drain(&mut fsm),
             vec![
                 Action::SendAdvert { priority: 100 },
-                Action::SendLowerPrioGarp
+                Action::AnswerLowerPrio
             ]
         );
         assert_eq!(fsm.poll_timeout(), Some(t1 + Duration::from_secs(1)));
@@ -1165,10 +1167,10 @@ mod test {
             fsm.handle_advert(at, PEER, if i % 2 == 0 { 90 } else { 0 });
             answers += drain(&mut fsm)
                 .iter()
-                .filter(|a| matches!(a, Action::SendLowerPrioGarp))
+                .filter(|a| matches!(a, Action::AnswerLowerPrio))
                 .count();
         }
-        assert_eq!(answers, 3, "one ARP burst per advert interval");
+        assert_eq!(answers, 3, "one answer per advert interval");
         assert_eq!(fsm.state(), State::Master);
     }
 
@@ -1184,7 +1186,7 @@ mod test {
         fsm.handle_timeout(t);
         drain(&mut fsm);
         fsm.handle_advert(t + Duration::from_millis(300), PEER, 90);
-        assert_eq!(drain(&mut fsm), vec![Action::SendLowerPrioGarp]);
+        assert_eq!(drain(&mut fsm), vec![Action::AnswerLowerPrio]);
     }
 
     #[test]
@@ -1507,7 +1509,7 @@ mod test {
         let actions = drain(&mut fsm);
         assert_resumed(&actions);
         assert!(actions.contains(&Action::SendAdvert { priority: 95 }));
-        assert!(actions.contains(&Action::SendGarp));
+        assert!(actions.contains(&Action::Announce));
         assert!(!actions.contains(&Action::RemoveVips));
         // Next time it knows the peer is weaker: no resign at all.
         fsm.handle_priority(t1, 92, "check chk failed".into());

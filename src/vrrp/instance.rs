@@ -210,8 +210,8 @@ impl Instance {
             preempt: cfg.preempt,
             preempt_delay: cfg.preempt_delay,
             local_addr: setup.source,
-            garp_master_delay: cfg.garp_master_delay,
-            garp_master_refresh: cfg.garp_master_refresh,
+            announce_again_after: cfg.garp_master_delay,
+            refresh_every: cfg.garp_master_refresh,
             answer_lower_prio: !cfg.lower_prio_no_advert,
         });
         let status = Arc::new(Mutex::new(InstanceStatus {
@@ -717,11 +717,11 @@ impl Instance {
                 Action::SendAdvert { priority } => self.send_advert(priority),
                 Action::AddVips => self.add_vips().await,
                 Action::RemoveVips => self.remove_vips().await,
-                Action::SendGarp => {
+                Action::Announce => {
                     self.send_garps(self.garp_repeat);
                     self.defender.announced(Instant::now());
                 }
-                Action::SendLowerPrioGarp => self.send_garps(self.garp_lower_prio_repeat),
+                Action::AnswerLowerPrio => self.send_garps(self.garp_lower_prio_repeat),
                 Action::Transition { from, to, reason } => self.on_transition(from, to, &reason),
                 Action::ReleaseVips { new_master } => self.release_vips(new_master).await,
             }
