@@ -27,7 +27,6 @@ use crate::lb::{Lb, LbError, LbOptions};
 use crate::metrics;
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, NetEvent, Netlink};
-use crate::net::arp::GarpSender;
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::{Notifier, Owner};
 use crate::vrrp::fsm::State;
@@ -139,7 +138,6 @@ struct Daemon {
     options: Options,
     config: Config,
     netlink: Netlink,
-    garps: HashMap<u32, Arc<GarpSender>>,
     running: Vec<Running>,
     /// Instances in maintenance, by name: kept across reloads and restarts of an instance.
     maintenance: BTreeSet<String>,
@@ -170,12 +168,11 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
 
     let netlink = Netlink::connect().map_err(classify)?;
     let mut watcher = LinkWatcher::open().map_err(classify)?;
-    let mut garps: HashMap<u32, Arc<GarpSender>> = HashMap::new();
     let mut checks = Checks::new(&config);
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel();
     let mut setups = Vec::new();
     for inst in &config.instances {
-        let setup = prepare(inst, &netlink, &mut garps).await?;
+        let setup = prepare(inst, &netlink).await?;
         setups.push(complete(setup, &config, &mut checks, &netlink, &sync_tx).await?);
     }
     let group_notifiers = group_notifiers(&config);
@@ -211,7 +208,6 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         options,
         config,
         netlink,
-        garps,
         running: Vec::new(),
         maintenance: BTreeSet::new(),
         events: events.clone(),
@@ -422,13 +418,8 @@ impl Daemon {
 
     /// Resolves a new or changed instance of `config` against the kernel, with its checks,
     /// notify scripts and sync group.
-    async fn setup(
-        &mut self,
-        inst: &VrrpInstance,
-        config: &Config,
-        garps: &mut HashMap<u32, Arc<GarpSender>>,
-    ) -> Result<Setup, DaemonError> {
-        let setup = prepare(inst, &self.netlink, garps).await?;
+    async fn setup(&mut self, inst: &VrrpInstance, config: &Config) -> Result<Setup, DaemonError> {
+        let setup = prepare(inst, &self.netlink).await?;
         complete(
             setup,
             config,
@@ -494,7 +485,7 @@ impl Daemon {
         };
         let mut vips = None;
         if link.index != self.running[i].ifindex {
-            match bind_vips(&inst, &self.netlink, &mut self.garps).await {
+            match bind_vips(&inst, &self.netlink).await {
                 Ok(bound) => vips = Some(bound),
                 Err(e) => {
                     return warn!(
@@ -584,13 +575,9 @@ fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
 }
 
 /// Resolves one instance against the kernel: interfaces, source address, sockets.
-async fn prepare(
-    inst: &VrrpInstance,
-    netlink: &Netlink,
-    garps: &mut HashMap<u32, Arc<GarpSender>>,
-) -> Result<Setup, DaemonError> {
+async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, DaemonError> {
     let link = lookup(netlink, &inst.name, &inst.interface).await?;
-    let vips = bind_vips(inst, netlink, garps).await?;
+    let vips = bind_vips(inst, netlink).await?;
     let vip_addrs: Vec<Ipv4Addr> = vips.iter().map(|v| v.addr).collect();
     let source = match inst.unicast_src_ip {
         Some(src) => src,
@@ -625,12 +612,8 @@ async fn prepare(
     })
 }
 
-/// Resolves an instance's VIPs to their interfaces, with a gratuitous ARP sender each.
-async fn bind_vips(
-    inst: &VrrpInstance,
-    netlink: &Netlink,
-    garps: &mut HashMap<u32, Arc<GarpSender>>,
-) -> Result<Vec<BoundVip>, DaemonError> {
+/// Resolves an instance's VIPs to their interfaces (index and MAC).
+async fn bind_vips(inst: &VrrpInstance, netlink: &Netlink) -> Result<Vec<BoundVip>, DaemonError> {
     let link = lookup(netlink, &inst.name, &inst.interface).await?;
     let mut vips = Vec::new();
     for vip in &inst.virtual_ipaddress {
@@ -640,21 +623,13 @@ async fn bind_vips(
         } else {
             lookup(netlink, &inst.name, &dev).await?
         };
-        let garp = match garps.get(&vip_link.index) {
-            Some(g) => g.clone(),
-            None => {
-                let g = Arc::new(GarpSender::open(vip_link.index, vip_link.mac).map_err(classify)?);
-                garps.insert(vip_link.index, g.clone());
-                g
-            }
-        };
         vips.push(BoundVip {
             addr: vip.addr,
             prefix_len: vip.prefix_len,
             label: vip.label.clone(),
             ifindex: vip_link.index,
             dev,
-            garp,
+            mac: vip_link.mac,
         });
     }
     Ok(vips)

@@ -92,7 +92,6 @@ impl Daemon {
 
         // Resolve everything new first; an error here leaves the running daemon untouched.
         let mut plans = Vec::new();
-        let mut garps = self.garps.clone();
         self.checks.reconfigure(&new);
         for inst in &new.instances {
             let old = self.running.iter().position(|r| r.config.name == inst.name);
@@ -100,18 +99,15 @@ impl Daemon {
             let plan = match old {
                 Some(i) if deps && self.running[i].config == *inst => Ok(Plan::Unchanged(i)),
                 Some(i) if deps && same_but_vips(&self.running[i].config, inst) => {
-                    bind_vips(inst, &self.netlink, &mut garps)
+                    bind_vips(inst, &self.netlink)
                         .await
                         .map(|vips| Plan::Vips(i, vips))
                 }
                 Some(_) => self
-                    .setup(inst, &new, &mut garps)
+                    .setup(inst, &new)
                     .await
                     .map(|s| Plan::Restart(Box::new(s))),
-                None => self
-                    .setup(inst, &new, &mut garps)
-                    .await
-                    .map(|s| Plan::Add(Box::new(s))),
+                None => self.setup(inst, &new).await.map(|s| Plan::Add(Box::new(s))),
             };
             match plan {
                 Ok(p) => plans.push(p),
@@ -204,7 +200,6 @@ impl Daemon {
                 }
             }
         }
-        self.garps = garps;
         self.maintenance
             .retain(|name| new.instances.iter().any(|n| &n.name == name));
         if new.metrics_listen != self.metrics.as_ref().map(|m| m.addr) {

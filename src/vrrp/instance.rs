@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::VrrpInstance;
 use crate::net::addr::Netlink;
-use crate::net::arp::{ArpClaim, ArpWatch, GarpSender};
+use crate::net::arp::{ArpClaim, ArpWatch};
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::Notifier;
 use crate::ratelimit::{LogLimits, held_back};
@@ -37,7 +37,8 @@ use crate::status::{
 };
 use crate::track::CheckWatch;
 use crate::track::eval::{self, Fault, Input, Rule};
-use crate::vip::Defender;
+pub use crate::vip::BoundVip;
+use crate::vip::{ArpAnnouncer, Defender, VipSet};
 use crate::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
 use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
 
@@ -108,23 +109,6 @@ pub struct Tracked {
     pub watch: CheckWatch,
 }
 
-/// A virtual address resolved to the interface it goes on.
-#[derive(Debug, Clone)]
-pub struct BoundVip {
-    /// The address.
-    pub addr: Ipv4Addr,
-    /// Its prefix length.
-    pub prefix_len: u8,
-    /// Its label, if any.
-    pub label: Option<String>,
-    /// Index of the interface it goes on.
-    pub ifindex: u32,
-    /// Name of that interface.
-    pub dev: String,
-    /// A gratuitous ARP sender on that interface.
-    pub garp: Arc<GarpSender>,
-}
-
 /// Everything an instance needs from the daemon, resolved against the kernel.
 pub struct Setup {
     /// The instance's configuration.
@@ -155,8 +139,8 @@ pub struct Instance {
     socket: Option<VrrpSocket>,
     ifindex: u32,
     transport: Transport,
-    netlink: Netlink,
-    vips: Vec<BoundVip>,
+    /// The VIPs, and which of them this instance added.
+    vips: VipSet<ArpAnnouncer>,
     auth: Auth,
     vip_addrs: Vec<Ipv4Addr>,
     vrid: u8,
@@ -174,8 +158,6 @@ pub struct Instance {
     send_failures: u32,
     /// When a network fault is retried.
     net_retry_at: Option<Instant>,
-    /// The VIPs this instance added (ifindex, address): only these are ever removed.
-    added: HashSet<(u32, Ipv4Addr)>,
     /// Notify scripts to queue once the current actions are done (VIPs in place first).
     pending_notify: Vec<(&'static str, u8)>,
     /// When to re-announce after another host claimed a VIP.
@@ -247,7 +229,6 @@ impl Instance {
             no_source_since: None,
             send_failures: 0,
             net_retry_at: None,
-            added: HashSet::new(),
             pending_notify: Vec::new(),
             defender: Defender::new(cfg.advert_int),
             claims,
@@ -262,8 +243,7 @@ impl Instance {
             notifier: setup.notifier,
             sync: setup.sync,
             socket: Some(setup.socket),
-            netlink: setup.netlink,
-            vips: setup.vips,
+            vips: VipSet::new(&cfg.name, ArpAnnouncer::new(setup.netlink), setup.vips),
             status: status.clone(),
             rate_limit: LogLimits::new(Duration::from_secs(10)),
             events: None,
@@ -401,10 +381,8 @@ impl Instance {
             );
             self.ifindex = now.ifindex;
             self.socket = None;
-            // Its addresses went with the old interface.
-            self.added.clear();
             if let Some(vips) = now.vips {
-                self.vips = vips;
+                self.vips.rebind(vips);
             }
             self.watch_arp();
         }
@@ -476,11 +454,11 @@ impl Instance {
             task.abort();
         }
         let mut seen = HashSet::new();
-        for vip in &self.vips {
+        for vip in self.vips.vips() {
             if !seen.insert(vip.ifindex) {
                 continue;
             }
-            let watch = match ArpWatch::open(vip.ifindex, &[vip.garp.mac()]) {
+            let watch = match ArpWatch::open(vip.ifindex, &[vip.mac]) {
                 Ok(w) => w,
                 Err(e) => {
                     warn!(
@@ -715,8 +693,8 @@ impl Instance {
         while let Some(action) = self.fsm.poll_action() {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(priority),
-                Action::AddVips => self.add_vips().await,
-                Action::RemoveVips => self.remove_vips().await,
+                Action::AddVips => self.vips.hold().await,
+                Action::RemoveVips => self.vips.release().await,
                 Action::Announce => {
                     self.send_garps(self.garp_repeat);
                     self.defender.announced(Instant::now());
@@ -770,7 +748,7 @@ impl Instance {
 
     /// The end of a handover: the new master advertised (or the bound ran out).
     async fn release_vips(&mut self, new_master: Option<Ipv4Addr>) {
-        self.remove_vips().await;
+        self.vips.release().await;
         let outcome = match new_master {
             Some(m) => {
                 info!("{}: handover done: {m} advertises; VIPs removed", self.name);
@@ -796,51 +774,21 @@ impl Instance {
     }
 
     /// A reload changed the VIP list only: a master adds and removes just the difference,
-    /// and sends gratuitous ARPs for the added ones; nothing else changes.
+    /// and announces the added ones; nothing else changes.
     async fn update_vips(&mut self, new: Vec<BoundVip>) {
-        let same = |a: &BoundVip, b: &BoundVip| {
-            a.addr == b.addr && a.prefix_len == b.prefix_len && a.ifindex == b.ifindex
-        };
         let holding = self.fsm.state() == State::Master || self.fsm.releasing();
-        let removed: Vec<BoundVip> = self
-            .vips
-            .iter()
-            .filter(|old| !new.iter().any(|n| same(old, n)))
-            .cloned()
-            .collect();
-        let added: Vec<BoundVip> = new
-            .iter()
-            .filter(|n| !self.vips.iter().any(|old| same(old, n)))
-            .cloned()
-            .collect();
+        let done = self.vips.update(new, holding, self.garp_repeat).await;
         info!(
             "{}: reload: {} VIP(s) added, {} removed{}",
             self.name,
-            added.len(),
-            removed.len(),
+            done.added,
+            done.removed,
             if holding { " on this master" } else { "" }
         );
-        if holding {
-            self.del_vips(&removed).await;
-            self.add_some(&added).await;
-        }
-        self.vip_addrs = new.iter().map(|v| v.addr).collect();
-        self.vips = new;
-        {
-            let mut status = self.status();
-            status.vips = vip_statuses(&self.vips);
-        }
-        if holding && !added.is_empty() {
-            let mut sent = 0;
-            for vip in &added {
-                for _ in 0..self.garp_repeat {
-                    if vip.garp.send(vip.addr).is_ok() {
-                        sent += 1;
-                    }
-                }
-            }
-            self.status().counters.garps_sent += sent;
-        }
+        self.vip_addrs = self.vips.addrs();
+        let mut status = self.status();
+        status.vips = vip_statuses(self.vips.vips());
+        status.counters.garps_sent += done.announced;
     }
 
     fn send_advert(&mut self, priority: u8) {
@@ -881,72 +829,8 @@ impl Instance {
         }
     }
 
-    async fn add_vips(&mut self) {
-        let vips = self.vips.clone();
-        self.add_some(&vips).await;
-    }
-
-    /// Adds `vips`, remembering which ones this call added (only those are ours to remove).
-    async fn add_some(&mut self, vips: &[BoundVip]) {
-        for vip in vips {
-            match self
-                .netlink
-                .add_address(vip.ifindex, vip.addr, vip.prefix_len, vip.label.as_deref())
-                .await
-            {
-                Ok(true) => {
-                    self.added.insert((vip.ifindex, vip.addr));
-                }
-                Ok(false) if !self.added.contains(&(vip.ifindex, vip.addr)) => info!(
-                    "{}: {}/{} is already on {} and not ours: it will be left there",
-                    self.name, vip.addr, vip.prefix_len, vip.dev
-                ),
-                Ok(false) => {}
-                Err(e) => warn!(
-                    "{}: could not add {}/{} to {}: {e}",
-                    self.name, vip.addr, vip.prefix_len, vip.dev
-                ),
-            }
-        }
-    }
-
-    async fn remove_vips(&mut self) {
-        let vips = self.vips.clone();
-        self.del_vips(&vips).await;
-    }
-
-    /// Removes those of `vips` this instance added; an address it found there stays.
-    async fn del_vips(&mut self, vips: &[BoundVip]) {
-        for vip in vips {
-            if !self.added.remove(&(vip.ifindex, vip.addr)) {
-                continue;
-            }
-            if let Err(e) = self
-                .netlink
-                .del_address(vip.ifindex, vip.addr, vip.prefix_len)
-                .await
-            {
-                warn!(
-                    "{}: could not remove {}/{} from {}: {e}",
-                    self.name, vip.addr, vip.prefix_len, vip.dev
-                );
-            }
-        }
-    }
-
     fn send_garps(&mut self, repeat: u32) {
-        let mut sent = 0;
-        for vip in &self.vips {
-            for _ in 0..repeat {
-                match vip.garp.send(vip.addr) {
-                    Ok(()) => sent += 1,
-                    Err(e) => {
-                        debug!("{}: gratuitous ARP for {} failed: {e}", self.name, vip.addr);
-                        break;
-                    }
-                }
-            }
-        }
+        let sent = self.vips.announce(repeat);
         self.status().counters.garps_sent += sent;
     }
 

@@ -1,0 +1,309 @@
+//! The VIPs of one instance on this host: holding them (on their interfaces), letting them
+//! go, announcing them and applying a new list, through an [`Announcer`]. The bookkeeping
+//! that matters on a bad day lives here and is tested without a kernel: an address this
+//! instance did not add (an administrator's, already there) is never removed.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::Ipv4Addr;
+
+use tracing::{debug, info, warn};
+
+use crate::net::NetError;
+
+/// A virtual address resolved to the interface it goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundVip {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+    /// Its label, if any.
+    pub label: Option<String>,
+    /// Index of the interface it goes on.
+    pub ifindex: u32,
+    /// Name of that interface.
+    pub dev: String,
+    /// That interface's MAC address: announcements come from it.
+    pub mac: [u8; 6],
+}
+
+impl BoundVip {
+    /// The same address on the same interface (label aside).
+    fn same_place(&self, other: &BoundVip) -> bool {
+        self.addr == other.addr
+            && self.prefix_len == other.prefix_len
+            && self.ifindex == other.ifindex
+    }
+}
+
+/// How a VIP is held and made reachable on this host: today netlink and gratuitous ARP
+/// ([`super::ArpAnnouncer`]); a test's fake records what it is asked.
+pub trait Announcer {
+    /// Puts `vip` on its interface: `Ok(true)` when this call added it, `Ok(false)` when it
+    /// was there already (then it is not ours to remove).
+    fn add(&self, vip: &BoundVip) -> impl Future<Output = Result<bool, NetError>> + Send;
+    /// Takes `vip` off its interface.
+    fn remove(&self, vip: &BoundVip) -> impl Future<Output = Result<(), NetError>> + Send;
+    /// Tells the neighbours that `vip` is here, `count` times; how many went out.
+    fn announce(&self, vip: &BoundVip, count: u32) -> Result<u32, NetError>;
+}
+
+/// The VIPs of one instance and which of them it added.
+#[derive(Debug)]
+pub struct VipSet<A> {
+    /// The instance, for logs.
+    name: String,
+    announcer: A,
+    vips: Vec<BoundVip>,
+    /// The (interface, address) pairs this set added: only these are ever removed.
+    ours: HashSet<(u32, Ipv4Addr)>,
+}
+
+/// What [`VipSet::update`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Update {
+    /// VIPs new in the list.
+    pub added: usize,
+    /// VIPs gone from the list.
+    pub removed: usize,
+    /// Announcements sent for the new ones (only when holding).
+    pub announced: u64,
+}
+
+impl<A: Announcer> VipSet<A> {
+    /// The VIPs of instance `name`, not held yet.
+    pub fn new(name: &str, announcer: A, vips: Vec<BoundVip>) -> Self {
+        Self {
+            name: name.to_string(),
+            announcer,
+            vips,
+            ours: HashSet::new(),
+        }
+    }
+
+    /// The VIPs, in config order.
+    pub fn vips(&self) -> &[BoundVip] {
+        &self.vips
+    }
+
+    /// Their addresses, as adverts carry them.
+    pub fn addrs(&self) -> Vec<Ipv4Addr> {
+        self.vips.iter().map(|v| v.addr).collect()
+    }
+
+    /// The announcer, for what only it knows.
+    pub fn announcer(&self) -> &A {
+        &self.announcer
+    }
+
+    /// Puts every VIP on its interface.
+    pub async fn hold(&mut self) {
+        let vips = self.vips.clone();
+        self.add(&vips).await;
+    }
+
+    /// Takes off every VIP this set added; one that was there before stays.
+    pub async fn release(&mut self) {
+        let vips = self.vips.clone();
+        self.remove(&vips).await;
+    }
+
+    /// Announces every VIP `count` times; returns how many announcements went out.
+    pub fn announce(&self, count: u32) -> u64 {
+        let mut sent = 0;
+        for vip in &self.vips {
+            match self.announcer.announce(vip, count) {
+                Ok(n) => sent += u64::from(n),
+                Err(e) => debug!("{}: announcing {} failed: {e}", self.name, vip.addr),
+            }
+        }
+        sent
+    }
+
+    /// A reload changed the list: when `holding`, the new VIPs are added and announced
+    /// `count` times and the gone ones removed (if ours); the others are not touched.
+    pub async fn update(&mut self, new: Vec<BoundVip>, holding: bool, count: u32) -> Update {
+        let removed: Vec<BoundVip> = self
+            .vips
+            .iter()
+            .filter(|old| !new.iter().any(|n| n.same_place(old)))
+            .cloned()
+            .collect();
+        let added: Vec<BoundVip> = new
+            .iter()
+            .filter(|n| !self.vips.iter().any(|old| old.same_place(n)))
+            .cloned()
+            .collect();
+        let mut announced = 0;
+        if holding {
+            self.remove(&removed).await;
+            self.add(&added).await;
+            for vip in &added {
+                announced += u64::from(self.announcer.announce(vip, count).unwrap_or(0));
+            }
+        }
+        self.vips = new;
+        Update {
+            added: added.len(),
+            removed: removed.len(),
+            announced,
+        }
+    }
+
+    /// The interface was re-created: its addresses went with it, and the VIPs now go on the
+    /// new one.
+    pub fn rebind(&mut self, vips: Vec<BoundVip>) {
+        self.ours.clear();
+        self.vips = vips;
+    }
+
+    async fn add(&mut self, vips: &[BoundVip]) {
+        for vip in vips {
+            let key = (vip.ifindex, vip.addr);
+            match self.announcer.add(vip).await {
+                Ok(true) => {
+                    self.ours.insert(key);
+                }
+                Ok(false) if !self.ours.contains(&key) => info!(
+                    "{}: {}/{} is already on {} and not ours: it will be left there",
+                    self.name, vip.addr, vip.prefix_len, vip.dev
+                ),
+                Ok(false) => {}
+                Err(e) => warn!(
+                    "{}: could not add {}/{} to {}: {e}",
+                    self.name, vip.addr, vip.prefix_len, vip.dev
+                ),
+            }
+        }
+    }
+
+    async fn remove(&mut self, vips: &[BoundVip]) {
+        for vip in vips {
+            if !self.ours.remove(&(vip.ifindex, vip.addr)) {
+                continue;
+            }
+            if let Err(e) = self.announcer.remove(vip).await {
+                warn!(
+                    "{}: could not remove {}/{} from {}: {e}",
+                    self.name, vip.addr, vip.prefix_len, vip.dev
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Addresses on a pretend host, and what was announced.
+    #[derive(Default)]
+    struct Host {
+        present: Mutex<HashSet<Ipv4Addr>>,
+        announced: Mutex<Vec<(Ipv4Addr, u32)>>,
+    }
+
+    impl Announcer for &Host {
+        async fn add(&self, vip: &BoundVip) -> Result<bool, NetError> {
+            Ok(self.present.lock().unwrap().insert(vip.addr))
+        }
+        async fn remove(&self, vip: &BoundVip) -> Result<(), NetError> {
+            self.present.lock().unwrap().remove(&vip.addr);
+            Ok(())
+        }
+        fn announce(&self, vip: &BoundVip, count: u32) -> Result<u32, NetError> {
+            self.announced.lock().unwrap().push((vip.addr, count));
+            Ok(count)
+        }
+    }
+
+    fn vip(last: u8) -> BoundVip {
+        BoundVip {
+            addr: Ipv4Addr::new(10, 0, 0, last),
+            prefix_len: 32,
+            label: None,
+            ifindex: 2,
+            dev: "eth0".into(),
+            mac: [2, 0, 0, 0, 0, 1],
+        }
+    }
+
+    fn present(host: &Host) -> Vec<u8> {
+        let mut v: Vec<u8> = host
+            .present
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| a.octets()[3])
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[tokio::test]
+    async fn an_address_that_was_there_is_not_removed() {
+        let host = Host::default();
+        host.present.lock().unwrap().insert(vip(101).addr);
+        let mut set = VipSet::new("VI_1", &host, vec![vip(100), vip(101)]);
+        set.hold().await;
+        assert_eq!(present(&host), [100, 101]);
+        set.release().await;
+        assert_eq!(present(&host), [101], "the administrator's address stays");
+        // Held and released again: still only what it added goes.
+        set.hold().await;
+        set.release().await;
+        assert_eq!(present(&host), [101]);
+    }
+
+    #[tokio::test]
+    async fn update_touches_only_the_difference_and_announces_the_new() {
+        let host = Host::default();
+        let mut set = VipSet::new("VI_1", &host, vec![vip(100), vip(101)]);
+        set.hold().await;
+        let done = set.update(vec![vip(100), vip(102)], true, 5).await;
+        assert_eq!(
+            done,
+            Update {
+                added: 1,
+                removed: 1,
+                announced: 5
+            }
+        );
+        assert_eq!(present(&host), [100, 102]);
+        assert_eq!(*host.announced.lock().unwrap(), [(vip(102).addr, 5)]);
+        assert_eq!(set.addrs(), [vip(100).addr, vip(102).addr]);
+    }
+
+    #[tokio::test]
+    async fn a_backup_updates_its_list_without_touching_the_host() {
+        let host = Host::default();
+        let mut set = VipSet::new("VI_1", &host, vec![vip(100)]);
+        let done = set.update(vec![vip(103)], false, 5).await;
+        assert_eq!((done.added, done.removed, done.announced), (1, 1, 0));
+        assert!(present(&host).is_empty());
+        assert_eq!(set.addrs(), [vip(103).addr]);
+    }
+
+    #[tokio::test]
+    async fn after_a_rebind_nothing_is_ours_until_added_again() {
+        let host = Host::default();
+        let mut set = VipSet::new("VI_1", &host, vec![vip(100)]);
+        set.hold().await;
+        // The interface went, with its addresses; someone put the VIP on the new one.
+        let mut moved = vip(100);
+        moved.ifindex = 7;
+        set.rebind(vec![moved]);
+        set.release().await;
+        assert_eq!(present(&host), [100], "not ours on the new interface");
+    }
+
+    #[tokio::test]
+    async fn announce_counts_what_went_out() {
+        let host = Host::default();
+        let set = VipSet::new("VI_1", &host, vec![vip(100), vip(101)]);
+        assert_eq!(set.announce(5), 10);
+    }
+}
