@@ -29,6 +29,7 @@ use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, NetEvent, Netlink};
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::{Notifier, Owner};
+use crate::vrrp::doors::Kernel;
 use crate::vrrp::fsm::State;
 use crate::vrrp::instance::{BoundVip, Command, Instance, Interface, MemberChange, Setup};
 
@@ -597,14 +598,16 @@ async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, Daemon
             peers: inst.unicast_peer.clone(),
         }
     };
-    let socket =
-        VrrpSocket::open(&inst.interface, link.index, source, transport).map_err(classify)?;
+    let socket = VrrpSocket::open(&inst.interface, link.index, source, transport.clone())
+        .map_err(classify)?;
     Ok(Setup {
         config: inst.clone(),
         source,
         socket,
+        ifindex: link.index,
+        transport,
         vips,
-        netlink: netlink.clone(),
+        doors: Kernel::new(netlink.clone()),
         link_up: link.up,
         tracked: Vec::new(),
         notifier: None,

@@ -26,9 +26,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::config::VrrpInstance;
-use crate::net::addr::Netlink;
-use crate::net::arp::{ArpClaim, ArpWatch};
-use crate::net::socket::{Transport, VrrpSocket};
+use crate::net::arp::ArpClaim;
+use crate::net::socket::Transport;
 use crate::notify::Notifier;
 use crate::ratelimit::{LogLimits, held_back};
 use crate::status::{
@@ -38,7 +37,8 @@ use crate::status::{
 use crate::track::CheckWatch;
 use crate::track::eval::{self, Fault, Input, Rule};
 pub use crate::vip::BoundVip;
-use crate::vip::{ArpAnnouncer, Defender, VipSet};
+use crate::vip::{Defender, VipSet};
+use crate::vrrp::doors::{AdvertSocket, Doors, Kernel};
 use crate::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
 use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
 
@@ -110,17 +110,21 @@ pub struct Tracked {
 }
 
 /// Everything an instance needs from the daemon, resolved against the kernel.
-pub struct Setup {
+pub struct Setup<D: Doors = Kernel> {
     /// The instance's configuration.
     pub config: VrrpInstance,
     /// The address adverts come from (primary address or `unicast_src_ip`).
     pub source: Ipv4Addr,
     /// The VRRP socket.
-    pub socket: VrrpSocket,
+    pub socket: D::Socket,
+    /// Its interface's index, and how it sends (multicast or to unicast peers).
+    pub ifindex: u32,
+    /// Multicast, or the unicast peers.
+    pub transport: Transport,
     /// The virtual addresses.
     pub vips: Vec<BoundVip>,
-    /// The netlink handle for adding and removing VIPs.
-    pub netlink: Netlink,
+    /// How the instance reaches the kernel.
+    pub doors: D,
     /// Whether the interface is up at startup.
     pub link_up: bool,
     /// The checks it tracks.
@@ -132,15 +136,16 @@ pub struct Setup {
 }
 
 /// One running instance.
-pub struct Instance {
+pub struct Instance<D: Doors = Kernel> {
     name: String,
     fsm: Fsm,
+    doors: D,
     /// `None` while the interface has no address to send from.
-    socket: Option<VrrpSocket>,
+    socket: Option<D::Socket>,
     ifindex: u32,
     transport: Transport,
     /// The VIPs, and which of them this instance added.
-    vips: VipSet<ArpAnnouncer>,
+    vips: VipSet<D::Announcer>,
     auth: Auth,
     vip_addrs: Vec<Ipv4Addr>,
     vrid: u8,
@@ -182,9 +187,9 @@ pub struct Instance {
     handovers: Vec<(oneshot::Sender<HandoverResult>, Instant)>,
 }
 
-impl Instance {
+impl<D: Doors> Instance<D> {
     /// Builds the instance and its initial status; nothing is sent until [`Instance::run`].
-    pub fn new(setup: Setup) -> (Self, SharedStatus) {
+    pub fn new(setup: Setup<D>) -> (Self, SharedStatus) {
         let cfg = &setup.config;
         let fsm = Fsm::new(FsmConfig {
             priority: cfg.priority,
@@ -234,8 +239,8 @@ impl Instance {
             claims,
             claims_tx,
             arp_watches: Vec::new(),
-            ifindex: setup.socket.ifindex(),
-            transport: setup.socket.transport().clone(),
+            ifindex: setup.ifindex,
+            transport: setup.transport,
             interface: cfg.interface.clone(),
             base_priority: cfg.priority,
             tracked: setup.tracked,
@@ -243,7 +248,8 @@ impl Instance {
             notifier: setup.notifier,
             sync: setup.sync,
             socket: Some(setup.socket),
-            vips: VipSet::new(&cfg.name, ArpAnnouncer::new(setup.netlink), setup.vips),
+            vips: VipSet::new(&cfg.name, setup.doors.announcer(), setup.vips),
+            doors: setup.doors,
             status: status.clone(),
             rate_limit: LogLimits::new(Duration::from_secs(10)),
             events: None,
@@ -260,7 +266,7 @@ impl Instance {
 
     /// Starts in maintenance mode (kept across reloads by the daemon).
     pub fn with_maintenance(mut self, on: bool) -> Self {
-        self.fsm.handle_maintenance(Instant::now(), on);
+        self.fsm.handle_maintenance(now(), on);
         self.status().maintenance = on;
         self
     }
@@ -269,7 +275,7 @@ impl Instance {
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut track_changes = self.forward_track_changes();
         self.watch_arp();
-        self.fsm.handle_startup(Instant::now());
+        self.fsm.handle_startup(now());
         self.reevaluate();
         self.execute().await;
         let mut buf = vec![0u8; 2048];
@@ -289,11 +295,11 @@ impl Instance {
                     Ok(len) => self.on_datagram(&buf[..len]),
                     Err(e) => self.on_receive_error(&e).await,
                 },
-                () = sleep => self.fsm.handle_timeout(Instant::now()),
+                () = sleep => self.fsm.handle_timeout(now()),
                 () = net_timer => self.on_net_timer(),
                 Some(claim) = self.claims.recv() => self.on_claim(&claim),
                 () = sleep_until(self.defender.poll_timeout()) => {
-                    if self.defender.handle_timeout(Instant::now()) {
+                    if self.defender.handle_timeout(now()) {
                         self.defend();
                     }
                 }
@@ -301,10 +307,10 @@ impl Instance {
                 command = commands.recv() => match command {
                     Some(Command::Interface(now)) => self.on_interface(now),
                     Some(Command::Sync { target, why }) => {
-                        self.fsm.handle_sync(Instant::now(), target, why);
+                        self.fsm.handle_sync(now(), target, why);
                     }
                     Some(Command::Shutdown(done)) => {
-                        self.fsm.handle_shutdown(Instant::now());
+                        self.fsm.handle_shutdown(now());
                         self.execute().await;
                         if let Some(n) = self.notifier.take() {
                             n.finish(crate::notify::TIMEOUT).await;
@@ -315,7 +321,7 @@ impl Instance {
                     Some(Command::Handover(reply)) => self.on_handover(reply),
                     Some(Command::Maintenance(on)) => {
                         info!("{}: maintenance {}", self.name, if on { "on" } else { "off" });
-                        self.fsm.handle_maintenance(Instant::now(), on);
+                        self.fsm.handle_maintenance(now(), on);
                         self.status().maintenance = on;
                     }
                     Some(Command::UpdateVips(vips)) => self.update_vips(vips).await,
@@ -339,11 +345,13 @@ impl Instance {
     }
 
     fn on_net_timer(&mut self) {
-        let now = Instant::now();
+        let now = now();
         if let Some(since) = self.no_source_since
             && now >= since + self.fsm.config().advert_int
             && self.net_fault.is_none()
         {
+            // The grace is over: from here on the retry timer alone wakes us.
+            self.no_source_since = None;
             self.set_net_fault(format!(
                 "interface {} has no IPv4 address to send adverts from",
                 self.interface
@@ -368,7 +376,7 @@ impl Instance {
             source: format!("interface {}", self.interface),
             detail: why,
         });
-        self.net_retry_at = Some(Instant::now() + NET_RETRY);
+        self.net_retry_at = Some(now() + NET_RETRY);
         self.reevaluate();
     }
 
@@ -407,10 +415,13 @@ impl Instance {
                 self.fsm.config().advert_int.as_secs_f64()
             );
             self.socket = None;
-            self.no_source_since.get_or_insert_with(Instant::now);
+            self.no_source_since.get_or_insert_with(now);
             return;
         };
-        match VrrpSocket::open(&self.interface, self.ifindex, addr, self.transport.clone()) {
+        match self
+            .doors
+            .open_socket(&self.interface, self.ifindex, addr, &self.transport)
+        {
             Ok(socket) => {
                 if old != Some(addr) {
                     info!(
@@ -437,7 +448,7 @@ impl Instance {
     /// A receive error is reported once by the kernel (a link gone down, an ICMP error):
     /// logged, rate-limited, and a short pause so that a socket stuck in error cannot spin.
     async fn on_receive_error(&mut self, e: &crate::net::NetError) {
-        if let Some(suppressed) = self.rate_limit.allow("receive", Instant::now()) {
+        if let Some(suppressed) = self.rate_limit.allow("receive", now()) {
             warn!(
                 "{}: receive failed: {e}{}",
                 self.name,
@@ -458,43 +469,23 @@ impl Instance {
             if !seen.insert(vip.ifindex) {
                 continue;
             }
-            let watch = match ArpWatch::open(vip.ifindex, &[vip.mac]) {
-                Ok(w) => w,
-                Err(e) => {
-                    warn!(
-                        "{}: cannot watch ARP on {}, VIPs there are not defended: {e}",
-                        self.name, vip.dev
-                    );
-                    continue;
-                }
-            };
-            let tx = self.claims_tx.clone();
-            let name = self.name.clone();
-            self.arp_watches.push(tokio::spawn(async move {
-                loop {
-                    match watch.next().await {
-                        Ok(claim) => match tx.try_send(claim) {
-                            // Full: a burst is being handled already.
-                            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-                            Err(mpsc::error::TrySendError::Closed(_)) => return,
-                        },
-                        Err(e) => {
-                            warn!(
-                                "{name}: ARP watch on ifindex {} failed: {e}",
-                                watch.ifindex()
-                            );
-                            return;
-                        }
-                    }
-                }
-            }));
+            match self
+                .doors
+                .watch_arp(vip.ifindex, vip.mac, self.claims_tx.clone())
+            {
+                Ok(task) => self.arp_watches.push(task),
+                Err(e) => warn!(
+                    "{}: cannot watch ARP on {}, VIPs there are not defended: {e}",
+                    self.name, vip.dev
+                ),
+            }
         }
     }
 
     /// Another host says it has `claim.sender_ip`: if that is one of our VIPs and we are
     /// master, its neighbours now send our clients' traffic there.
     fn on_claim(&mut self, claim: &ArpClaim) {
-        let now = Instant::now();
+        let now = now();
         let m = claim.sender_mac;
         let mac = format!(
             "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
@@ -555,7 +546,7 @@ impl Instance {
 
     /// Recomputes FAULT and the effective priority from the link and every tracked check.
     fn reevaluate(&mut self) {
-        let now = Instant::now();
+        let now = now();
         let states: Vec<_> = self
             .tracked
             .iter()
@@ -667,7 +658,7 @@ impl Instance {
         }
         self.status().counters.adverts_received += 1;
         self.fsm
-            .handle_advert(Instant::now(), received.src, received.advert.priority);
+            .handle_advert(now(), received.src, received.advert.priority);
     }
 
     fn count_drop(&self, e: &PacketError) {
@@ -681,7 +672,7 @@ impl Instance {
 
     fn drop_packet(&mut self, from: Option<Ipv4Addr>, e: &PacketError) {
         self.count_drop(e);
-        if let Some(suppressed) = self.rate_limit.allow(e.counter_name(), Instant::now()) {
+        if let Some(suppressed) = self.rate_limit.allow(e.counter_name(), now()) {
             let from = from.map_or_else(String::new, |a| format!(" from {a}"));
             let more = held_back(suppressed);
             warn!("{}: dropped advert{from}: {e}{more}", self.name);
@@ -697,7 +688,7 @@ impl Instance {
                 Action::RemoveVips => self.vips.release().await,
                 Action::Announce => {
                     self.send_garps(self.garp_repeat);
-                    self.defender.announced(Instant::now());
+                    self.defender.announced(now());
                 }
                 Action::AnswerLowerPrio => self.send_garps(self.garp_lower_prio_repeat),
                 Action::Transition { from, to, reason } => self.on_transition(from, to, &reason),
@@ -724,7 +715,7 @@ impl Instance {
     }
 
     fn on_handover(&mut self, reply: oneshot::Sender<HandoverResult>) {
-        let now = Instant::now();
+        let now = now();
         if self.fsm.releasing() {
             // A second request for the same handover: answer it with the first.
             self.handovers.push((reply, now));
@@ -886,13 +877,18 @@ impl Instance {
     }
 }
 
-impl Drop for Instance {
+impl<D: Doors> Drop for Instance<D> {
     /// The ARP watches hold sockets: they go with the instance (a stop, a reload).
     fn drop(&mut self) {
         for task in &self.arp_watches {
             task.abort();
         }
     }
+}
+
+/// The time on tokio's clock (which a test can pause and advance), as the fsm takes it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// Sleeps until `at`, or forever when there is no deadline.
