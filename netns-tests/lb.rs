@@ -12,9 +12,10 @@ mod harness;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use harness::{Kind, Lab, PairOpts, wait_for};
+use harness::{Kind, Lab, PairOpts, measure, wait_for};
 
 /// The load balancer nodes.
 const A: usize = 0;
@@ -688,4 +689,416 @@ fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
     // And it still serves.
     let (got, errors) = ids(&p.lab, vs, 3);
     assert!(errors.is_empty() && got.len() == 3, "{errors:?}");
+}
+
+/// CPU time of process `pid` so far (utime + stime), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After "pid (comm) " the state is the first field; utime and stime the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn clock_ticks_per_sec() -> u64 {
+    // SAFETY: sysconf reads a constant of the system and touches no memory of ours.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(hz).unwrap_or(100)
+}
+
+/// The soft and hard "Max open files" of process `pid`.
+fn nofile(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open-file limit in\n{limits}"));
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (n[0], n[1])
+}
+
+/// h1's open-file limit, soft:hard, as `prlimit` sets it before vipd starts.
+const FLOOD_NOFILE: (u64, u64) = (256, 512);
+/// Client connections the flood holds open at once: three times h1's hard limit.
+const FLOOD_CONNS: usize = 1500;
+/// How long the flood holds them.
+const FLOOD_HOLD: Duration = Duration::from_secs(10);
+
+/// What the flood saw from the client: connections opened, how many had completed their
+/// handshake when it let go, and how long it held them.
+struct Flood {
+    opened: usize,
+    established: usize,
+    held: Duration,
+}
+
+/// From the client namespace: `FLOOD_CONNS` non-blocking connects to `vs` (given up after
+/// 5 s of opening), held open until `FLOOD_HOLD` after the first, then closed.
+fn flood(vs: SocketAddr) -> Flood {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    use socket2::{Domain, Socket, Type};
+    let want = FLOOD_CONNS as u64 + 256;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < want {
+        setrlimit(Resource::RLIMIT_NOFILE, want.max(soft), want.max(hard)).unwrap();
+    }
+    let start = Instant::now();
+    let mut socks = Vec::with_capacity(FLOOD_CONNS);
+    while socks.len() < FLOOD_CONNS && start.elapsed() < secs(5) {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        match s.connect(&vs.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => panic!("connect {vs}: {e}"),
+        }
+        socks.push(s);
+    }
+    std::thread::sleep(FLOOD_HOLD.saturating_sub(start.elapsed()));
+    let established = socks.iter().filter(|s| s.peer_addr().is_ok()).count();
+    let flood = Flood {
+        opened: socks.len(),
+        established,
+        held: start.elapsed(),
+    };
+    drop(socks);
+    flood
+}
+
+/// Calls `f` every `period` (a tick missed while `f` ran is skipped) until `done` is set or
+/// `within` has passed; how many times it did.
+fn sample_every(
+    period: Duration,
+    within: Duration,
+    done: &AtomicBool,
+    mut f: impl FnMut(),
+) -> usize {
+    let start = Instant::now();
+    let mut n = 0;
+    while !done.load(Ordering::SeqCst) && start.elapsed() < within {
+        f();
+        n += 1;
+        let ticks = (start.elapsed().as_nanos() / period.as_nanos()) as u32 + 1;
+        std::thread::sleep((start + period * ticks).saturating_duration_since(Instant::now()));
+    }
+    n
+}
+
+/// `vipctl status --json` of `host` within 3 s, or why not.
+fn try_status(lab: &Lab, host: usize) -> Result<serde_json::Value, String> {
+    let out = std::process::Command::new("timeout")
+        .arg("3")
+        .arg(harness::vipctl_bin())
+        .arg("--socket")
+        .arg(lab.socket_path(host))
+        .args(["status", "--json"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run vipctl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "vipctl status failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("vipctl status --json: {e}"))
+}
+
+/// What matters of h1's status during the flood.
+#[derive(Debug, Clone, PartialEq)]
+struct Health {
+    state: String,
+    effective_priority: u64,
+    track_ok: bool,
+    last_transition: serde_json::Value,
+    server_state: String,
+    server_transitions: u64,
+    check_failures: u64,
+    active: u64,
+}
+
+fn health(status: &serde_json::Value, vs: &str) -> Result<Health, String> {
+    let inst = status["instances"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == "VI_1"))
+        .ok_or_else(|| format!("no instance VI_1 in {status}"))?;
+    let rs = status["virtual_servers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["addr"] == vs))
+        .map(|v| &v["real_servers"][0])
+        .ok_or_else(|| format!("no virtual_server {vs} in {status}"))?;
+    let tracks = inst["tracks"].as_array().cloned().unwrap_or_default();
+    Ok(Health {
+        state: inst["state"].as_str().unwrap_or("?").to_string(),
+        effective_priority: inst["effective_priority"].as_u64().unwrap_or(0),
+        track_ok: !tracks.is_empty() && tracks.iter().all(|t| t["ok"] == true),
+        last_transition: inst["last_transition"].clone(),
+        server_state: rs["state"].as_str().unwrap_or("?").to_string(),
+        server_transitions: rs["transitions"].as_u64().unwrap_or(u64::MAX),
+        check_failures: rs["check_failures"].as_u64().unwrap_or(u64::MAX),
+        active: rs["active_connections"].as_u64().unwrap_or(0),
+    })
+}
+
+/// Descriptor exhaustion through the forwarder. h1 (priority 100, master) and h2 (90) run
+/// vipd with a virtual_server on the VIP, one real server behind it checked by HTTP_GET,
+/// and a track_script that always passes but would cost 50 (below h2) if it failed. h1's
+/// vipd starts under an open-file limit of 256:512 and the client opens three times the
+/// hard limit of connections to the VIP, held 10 s. Checks and the script need descriptors
+/// of their own: when client connections take them all, the real server goes DOWN and the
+/// script fails, and the VIP moves. It must not: the VIP stays on h1 alone, h1 stays MASTER
+/// with no transition and its priority whole, the real server UP with checks that keep
+/// reaching it, the script keeps running, vipd's CPU stays low, and a new client is served
+/// once the flood is gone.
+#[test]
+fn a_connection_flood_past_the_descriptor_limit_leaves_the_master_its_vip_and_checks() {
+    let mut lab = Lab::setup("lb-fdflood", 3);
+    let rs_host = 2;
+    start_web(&mut lab, rs_host, "rs1", RS_PORT);
+    let addr = format!("{}:{RS_PORT}", lab.host_addr(rs_host));
+    let ready = lab.in_client(move || wait_for(|| get(&addr, "/id").is_ok(), secs(15)).is_some());
+    assert!(ready, "the web server did not come up");
+
+    // The track script passes and leaves a line per run and host.
+    let runs = lab.path().join("track-runs");
+    let script = lab.path().join("track.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", runs.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let vs = format!("{}:80", lab.vip());
+    let conf = |host: usize| {
+        let base = lab.pair_conf(host, &PairOpts::default());
+        let marker = "    virtual_ipaddress {";
+        assert!(base.contains(marker), "pair config changed shape:\n{base}");
+        format!(
+            "vrrp_script chk_ok {{\n    script \"{} h{}\"\n    interval 1\n    timeout 2\n    \
+             weight -50\n}}\n\n{}\nvirtual_server {} 80 {{\n    delay_loop 1\n    lb_algo rr\n    \
+             lb_kind NAT\n    protocol TCP\n    real_server {} {RS_PORT} {{\n        HTTP_GET {{\n\
+             \x20           url {{\n                path /health\n                status_code 200\n\
+             \x20           }}\n            connect_timeout 1\n            retry 1\n            \
+             delay_before_retry 1\n        }}\n    }}\n}}\n",
+            script.display(),
+            host + 1,
+            base.replacen(
+                marker,
+                &format!("    track_script {{\n        chk_ok\n    }}\n{marker}"),
+                1
+            ),
+            lab.vip(),
+            lab.host_addr(rs_host),
+        )
+    };
+    let (conf_a, conf_b) = (conf(A), conf(B));
+    let limit = format!("--nofile={}:{}", FLOOD_NOFILE.0, FLOOD_NOFILE.1);
+    lab.start_wrapped(A, Kind::Vipd, &conf_a, &["prlimit", &limit], &[]);
+    lab.start(B, Kind::Vipd, &conf_b);
+    let pid = lab.agent_pid(A);
+    assert_eq!(nofile(pid).1, FLOOD_NOFILE.1, "prlimit set h1's hard limit");
+
+    wait_for(|| lab.holds_vip(A), secs(20))
+        .unwrap_or_else(|| panic!("h1 never took the VIP:\n{}", lab.log_tail(A, 30)));
+    let settled = wait_for(
+        || {
+            try_status(&lab, A)
+                .and_then(|s| health(&s, &vs))
+                .is_ok_and(|h| {
+                    h.state == "MASTER"
+                        && h.effective_priority == 100
+                        && h.track_ok
+                        && h.server_state == "UP"
+                })
+                && lab.vipd_state(B).as_deref() == Some("BACKUP")
+        },
+        secs(20),
+    );
+    assert!(
+        settled.is_some(),
+        "h1 not MASTER at 100 with its script and server up, or h2 not BACKUP: {:?}\n{}",
+        try_status(&lab, A).and_then(|s| health(&s, &vs)),
+        lab.log_tail(A, 30)
+    );
+    let addr = vs.clone();
+    let before = lab.in_client(move || get(&addr, "/id"));
+    assert_eq!(
+        before,
+        Ok((200, "rs1".to_string())),
+        "served before the flood"
+    );
+    let at_start = health(&try_status(&lab, A).unwrap(), &vs).unwrap();
+    let health_gets = || {
+        // h2 checks the same server: count h1's requests only.
+        let from_h1 = format!("{} ", lab.host_addr(A));
+        std::fs::read_to_string(lab.path().join("web-rs1.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(&from_h1) && l.contains("GET /health"))
+            .count()
+    };
+    let script_runs = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == "h1")
+            .count()
+    };
+
+    // The flood; meanwhile who holds the VIP every 100 ms, and h1's status every 500 ms
+    // (on a thread of its own: a control socket that does not answer must not slow the
+    // VIP's samples).
+    let (gets0, runs0, cpu0) = (health_gets(), script_runs(), cpu_ticks(pid));
+    let started = Instant::now();
+    let vs_addr: SocketAddr = vs.parse().unwrap();
+    let done = AtomicBool::new(false);
+    // Bounded: the flood takes FLOOD_HOLD plus at most the 5 s of opening.
+    let within = FLOOD_HOLD + secs(20);
+    let at = || format!("{:.1} s", started.elapsed().as_secs_f64());
+    let mut vip_problems: Vec<String> = Vec::new();
+    let (mut vip_samples, mut max_fds) = (0, 0);
+    let (flooded, (status_samples, max_active, status_problems)) = std::thread::scope(|scope| {
+        let (lab, done, vs, at_start, at) = (&lab, &done, &vs, &at_start, &at);
+        let flooder = scope.spawn(move || {
+            let flooded = lab.in_client(move || flood(vs_addr));
+            done.store(true, Ordering::SeqCst);
+            flooded
+        });
+        let status = scope.spawn(move || {
+            let (mut problems, mut max_active) = (Vec::new(), 0);
+            let n = sample_every(Duration::from_millis(500), within, done, || {
+                match try_status(lab, A).and_then(|s| health(&s, vs)) {
+                    Ok(h) => {
+                        max_active = max_active.max(h.active);
+                        // All but the connection count as before: no failed check either.
+                        let same = Health {
+                            active: at_start.active,
+                            ..h.clone()
+                        };
+                        if same != *at_start {
+                            problems.push(format!("{}: h1 {h:?}", at()));
+                        }
+                    }
+                    Err(e) => problems.push(format!("{}: h1 {e}", at())),
+                }
+            });
+            (n, max_active, problems)
+        });
+        vip_samples = sample_every(Duration::from_millis(100), within, done, || {
+            let holders = lab.vip_holders();
+            if holders != [A] {
+                vip_problems.push(format!("{}: VIP held by {holders:?}", at()));
+            }
+            let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+            max_fds = max_fds.max(fds);
+        });
+        let flooded = flooder.join().expect("the flood thread");
+        (flooded, status.join().expect("the status thread"))
+    });
+    let flood_secs = started.elapsed().as_secs_f64();
+    let cpu = (cpu_ticks(pid) - cpu0) as f64 / clock_ticks_per_sec() as f64;
+    let cpu_pct = 100.0 * cpu / flood_secs;
+    let (gets, script) = (health_gets() - gets0, script_runs() - runs0);
+
+    // Once the flood is gone, a new client is served.
+    let addr = vs.clone();
+    let served_after = lab.in_client(move || {
+        wait_for(
+            || get(&addr, "/id").is_ok_and(|(c, b)| c == 200 && b == "rs1"),
+            secs(30),
+        )
+    });
+    let end = try_status(&lab, A).and_then(|s| health(&s, &vs));
+    measure(&format!(
+        "vipd lb_fd_flood nofile={}:{} conns={}/{} established={} held_s={:.1} \
+         vip_samples={vip_samples} status_samples={status_samples} bad_vip_samples={} \
+         bad_status_samples={} max_active={max_active} max_fds={max_fds} cpu_pct={cpu_pct:.1} \
+         h1_health_checks={gets} h1_script_runs={script} served_after_s={}",
+        FLOOD_NOFILE.0,
+        FLOOD_NOFILE.1,
+        flooded.opened,
+        FLOOD_CONNS,
+        flooded.established,
+        flooded.held.as_secs_f64(),
+        vip_problems.len(),
+        status_problems.len(),
+        served_after.map_or("never".to_string(), |d| format!("{:.2}", d.as_secs_f64())),
+    ));
+    let logs = || {
+        format!(
+            "--- h1 ---\n{}\n--- h2 ---\n{}",
+            lab.log_tail(A, 30),
+            lab.log_tail(B, 10)
+        )
+    };
+    assert_eq!(
+        flooded.opened, FLOOD_CONNS,
+        "the flood opened every connection"
+    );
+    assert!(
+        max_active >= 1,
+        "h1 never showed a flooded connection open to the real server"
+    );
+    let first = |p: &[String]| p[..p.len().min(10)].join("\n");
+    assert!(
+        vip_problems.is_empty() && status_problems.is_empty(),
+        "during the flood, {} of {vip_samples} VIP samples wrong:\n{}\n\
+         {} of {status_samples} status samples of h1 wrong (before: {at_start:?}):\n{}\n{}",
+        vip_problems.len(),
+        first(&vip_problems),
+        status_problems.len(),
+        first(&status_problems),
+        logs()
+    );
+    assert!(
+        vip_samples >= 80,
+        "only {vip_samples} VIP samples in {flood_secs:.1} s"
+    );
+    assert!(status_samples >= 16, "only {status_samples} status samples");
+    // delay_loop 1 and interval 1 over 10 s and more: a run every second or two.
+    assert!(
+        gets >= 5,
+        "{gets} health checks reached the real server in {flood_secs:.1} s"
+    );
+    assert!(
+        script >= 5,
+        "the track script ran {script} times in {flood_secs:.1} s"
+    );
+    assert!(
+        cpu_pct < 30.0,
+        "h1's vipd used {cpu_pct:.1} % of a core over the flood\n{}",
+        logs()
+    );
+    assert!(
+        served_after.is_some(),
+        "no client served through the VIP within 30 s of the flood's end\n{}",
+        logs()
+    );
+    let end = end.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            end.state.as_str(),
+            end.effective_priority,
+            end.track_ok,
+            end.server_state.as_str()
+        ),
+        ("MASTER", 100, true, "UP"),
+        "h1 after the flood: {end:?}"
+    );
+    assert_eq!(
+        end.last_transition, at_start.last_transition,
+        "no transition on h1"
+    );
+    assert_eq!(lab.vip_holders(), [A], "the VIP after the flood");
+    assert_eq!(
+        lab.vipd_state(B).as_deref(),
+        Some("BACKUP"),
+        "h2 after the flood"
+    );
 }

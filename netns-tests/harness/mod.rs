@@ -377,6 +377,20 @@ impl Lab {
     /// [`Lab::start`] with extra command-line arguments for the agent (e.g. vipd's
     /// `--socket-group`).
     pub fn start_with_args(&mut self, host: usize, kind: Kind, conf: &str, extra: &[&str]) {
+        self.start_wrapped(host, kind, conf, &[], extra);
+    }
+
+    /// [`Lab::start_with_args`] with the agent run through `wrapper`, a command that execs
+    /// the rest of its arguments (`prlimit --nofile=256:512`, say): the agent keeps the
+    /// process id the lab started, as [`Lab::agent_pid`] and the signals need.
+    pub fn start_wrapped(
+        &mut self,
+        host: usize,
+        kind: Kind,
+        conf: &str,
+        wrapper: &[&str],
+        extra: &[&str],
+    ) {
         assert!(
             self.nodes[host].is_none(),
             "host {host} already runs an agent"
@@ -394,7 +408,7 @@ impl Lab {
             .expect("open agent log");
         let _ = writeln!(log, "===== {kind} start at {:.3} =====", epoch_now());
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &ns]);
+        cmd.args(["netns", "exec", &ns]).args(wrapper);
         let mut socket = None;
         match kind {
             Kind::Keepalived => {
