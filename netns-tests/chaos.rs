@@ -343,3 +343,94 @@ fn vipd_ka_hostile_host_changes_nothing() {
 fn vipd_vipd_hostile_host_changes_nothing() {
     hostile_host(Kind::Vipd);
 }
+
+/// The counter `counters.<name>` of a vipd instance.
+fn counter(inst: &serde_json::Value, name: &str) -> u64 {
+    inst["counters"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name} in {inst}"))
+}
+
+/// The drop counter `counters.drops.<name>` of a vipd instance (the map lists only the
+/// reasons seen, so an absent one is 0).
+fn drops(inst: &serde_json::Value, name: &str) -> u64 {
+    let map = inst["counters"]["drops"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no counters.drops in {inst}"));
+    map.get(name).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+/// Unicast adverts across a router between vipd and keepalived in two subnets (h2 one hop
+/// away, so every advert arrives with TTL 254): keepalived does not check the TTL of unicast
+/// adverts, and neither may vipd, or a vipd backup never hears its master (split brain). The
+/// lower priority starts first, so that vipd hears its peer whichever host it runs on: as the
+/// backup that then preempts (h1), or as the master that steps down and stays backup (h2).
+fn routed_unicast(a: Kind, b: Kind) {
+    let mut lab = Lab::setup("routed", 2);
+    let b_addr = lab.route_apart(B);
+    assert_eq!(
+        lab.ping_ttl(A, &b_addr),
+        Some(63),
+        "h2 must be reachable from h1 through exactly one router"
+    );
+    let addrs = [lab.host_addr(A), b_addr];
+    let (conf_a, conf_b) = (
+        lab.unicast_pair_conf(A, &addrs),
+        lab.unicast_pair_conf(B, &addrs),
+    );
+    let vipd = if a == Kind::Vipd { A } else { B };
+    lab.start(B, b, &conf_b);
+    wait_for(|| lab.vip_holders() == [B], secs(15))
+        .unwrap_or_else(|| panic!("h2 alone never became master\n{}", logs(&lab)));
+    let t = Instant::now();
+    lab.start(A, a, &conf_a);
+    wait_for(|| lab.vip_holders() == [A], secs(15)).unwrap_or_else(|| {
+        panic!(
+            "h1 (priority 100) is not the one master 15 s after it started, holders {:?} \
+             (split brain: a unicast advert across the router dropped?)\n{:#}\n{}",
+            lab.vip_holders(),
+            lab.vipctl_instance(vipd)["counters"],
+            logs(&lab)
+        )
+    });
+    let preempt = t.elapsed();
+    let heard = counter(&lab.vipctl_instance(vipd), "adverts_received");
+    let (samples, dual, end) = sample_holders(&lab, secs(10), Duration::ZERO);
+    let inst = lab.vipctl_instance(vipd);
+    let (received, ttl) = (counter(&inst, "adverts_received"), drops(&inst, "ttl"));
+    measure(&format!(
+        "{a}+{b} routed_unicast preempt_s={:.2} samples={samples} two_holders={dual} \
+         vipd_adverts_received={heard}->{received} ttl_drops={ttl}",
+        preempt.as_secs_f64()
+    ));
+    assert_eq!(
+        dual,
+        0,
+        "{dual} of {samples} samples had two holders\n{}",
+        logs(&lab)
+    );
+    assert_eq!(end, [A], "{}", logs(&lab));
+    assert_eq!(ttl, 0, "vipd dropped unicast adverts for their TTL: {inst}");
+    if vipd == A {
+        // A silent backup sends nothing: what h1 heard, it heard while it was the backup.
+        assert!(received >= 2, "h1 never heard keepalived: {inst}");
+        assert_eq!(inst["state"], "MASTER", "{inst}");
+    } else {
+        assert!(
+            received >= heard + 8,
+            "h2 heard {} adverts in 10 s: {inst}",
+            received - heard
+        );
+        assert_eq!(inst["state"], "BACKUP", "{inst}");
+    }
+}
+
+#[test]
+fn vipd_ka_routed_unicast_one_master() {
+    routed_unicast(Kind::Vipd, Kind::Keepalived);
+}
+
+#[test]
+fn ka_vipd_routed_unicast_one_master() {
+    routed_unicast(Kind::Keepalived, Kind::Vipd);
+}
