@@ -434,3 +434,55 @@ fn vipd_ka_routed_unicast_one_master() {
 fn ka_vipd_routed_unicast_one_master() {
     routed_unicast(Kind::Keepalived, Kind::Vipd);
 }
+
+/// VRRP dropped between the two both ways: both become master. Healed, h1 (priority 100)
+/// is the one holder within one advert interval and a margin: the first advert each way
+/// settles it, nobody waits out a Master_Down_Interval.
+fn partition_heal(b: Kind) {
+    let mut lab = Lab::setup("partheal", 2);
+    elect(&mut lab, Kind::Vipd, b);
+    lab.block_vrrp_between(A, B);
+    let split = wait_for(|| lab.vip_holders() == [A, B], secs(15))
+        .unwrap_or_else(|| panic!("no dual master in a partition\n{}", logs(&lab)));
+    // Both masters advertise into the partition for a while.
+    std::thread::sleep(secs(2));
+    let t = Instant::now();
+    lab.unblock_vrrp_between(A, B);
+    wait_for(|| lab.vip_holders() == [A], secs(10)).unwrap_or_else(|| {
+        panic!(
+            "no single holder 10 s after the heal: {:?}\n{}",
+            lab.vip_holders(),
+            logs(&lab)
+        )
+    });
+    let healed = t.elapsed();
+    let (samples, dual, end) = sample_holders(&lab, secs(5), Duration::ZERO);
+    measure(&format!(
+        "vipd+{b} partition split_s={:.2} heal_one_holder_s={:.2} \
+         two_holders_after={dual}/{samples}",
+        split.as_secs_f64(),
+        healed.as_secs_f64()
+    ));
+    assert!(
+        healed <= Duration::from_millis(1500),
+        "{:.2} s from the heal to one holder (one advert interval is 1 s)\n{}",
+        healed.as_secs_f64(),
+        logs(&lab)
+    );
+    assert_eq!(dual, 0, "two holders again after the heal\n{}", logs(&lab));
+    assert_eq!(end, [A], "{}", logs(&lab));
+    assert_eq!(lab.vipd_state(A).as_deref(), Some("MASTER"));
+    if b == Kind::Vipd {
+        assert_eq!(lab.vipd_state(B).as_deref(), Some("BACKUP"));
+    }
+}
+
+#[test]
+fn vipd_vipd_partition_heals_within_one_interval() {
+    partition_heal(Kind::Vipd);
+}
+
+#[test]
+fn vipd_ka_partition_heals_within_one_interval() {
+    partition_heal(Kind::Keepalived);
+}
