@@ -486,3 +486,84 @@ fn vipd_vipd_partition_heals_within_one_interval() {
 fn vipd_ka_partition_heals_within_one_interval() {
     partition_heal(Kind::Keepalived);
 }
+
+/// The master's eth0 goes down for 0.5 s and up for 0.5 s, 20 times. Afterwards the pair
+/// settles on h1 (priority 100) alone within its Master_Down_Interval + 2 s of the last
+/// link-up and stays so; vipd neither panics nor ends anywhere but MASTER.
+fn link_flaps(b: Kind) {
+    let mut lab = Lab::setup("flaps", 2);
+    elect(&mut lab, Kind::Vipd, b);
+    let transitions = counter(&lab.vipctl_instance(A), "transitions");
+    let half = Duration::from_millis(500);
+    for i in 0..20 {
+        lab.link_down(A);
+        std::thread::sleep(half);
+        lab.link_up(A);
+        if i < 19 {
+            std::thread::sleep(half);
+        }
+    }
+    let t = Instant::now();
+    // Master_Down_Interval at priority 100: 3 x 1 s + (256 - 100) / 256 s.
+    let bound = Duration::from_secs_f64(3.0 + 156.0 / 256.0) + secs(2);
+    wait_for(|| lab.vip_holders() == [A], secs(20)).unwrap_or_else(|| {
+        panic!(
+            "h1 is not the one holder 20 s after the last flap: {:?}\n{}",
+            lab.vip_holders(),
+            logs(&lab)
+        )
+    });
+    let settled = t.elapsed();
+    let start = Instant::now();
+    let (mut samples, mut off) = (0, 0);
+    while start.elapsed() < secs(5) {
+        samples += 1;
+        if lab.vip_holders() != [A] {
+            off += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let inst = lab.vipctl_instance(A);
+    measure(&format!(
+        "vipd+{b} link_flaps20 settled_s={:.2} not_h1_alone_after={off}/{samples} \
+         h1_transitions={}",
+        settled.as_secs_f64(),
+        counter(&inst, "transitions") - transitions
+    ));
+    assert!(
+        settled <= bound,
+        "{:.2} s from the last link-up to h1 alone (bound {:.2} s)\n{}",
+        settled.as_secs_f64(),
+        bound.as_secs_f64(),
+        logs(&lab)
+    );
+    assert_eq!(
+        off,
+        0,
+        "{off} of {samples} samples in the 5 s after settling had other holders than h1 \
+         alone\n{}",
+        logs(&lab)
+    );
+    assert_eq!(inst["state"], "MASTER", "{inst}");
+    for h in [A, B] {
+        if lab.kind(h) == Some(Kind::Vipd) {
+            assert!(
+                !lab.log(h).contains("panicked"),
+                "vipd on h{} panicked:\n{}",
+                h + 1,
+                lab.log_tail(h, 40)
+            );
+            assert!(lab.is_running(h), "vipd on h{} is gone", h + 1);
+        }
+    }
+}
+
+#[test]
+fn vipd_vipd_link_flaps_settle_on_h1() {
+    link_flaps(Kind::Vipd);
+}
+
+#[test]
+fn vipd_ka_link_flaps_settle_on_h1() {
+    link_flaps(Kind::Keepalived);
+}
