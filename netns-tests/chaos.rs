@@ -444,8 +444,10 @@ fn partition_heal(b: Kind) {
     lab.block_vrrp_between(A, B);
     let split = wait_for(|| lab.vip_holders() == [A, B], secs(15))
         .unwrap_or_else(|| panic!("no dual master in a partition\n{}", logs(&lab)));
-    // Both masters advertise into the partition for a while.
-    std::thread::sleep(secs(2));
+    // h2 sent its first advert as master when the split was seen: heal 2.8 s later, just
+    // before its third, so that h1 likely hears the lower-priority master first and must
+    // answer (rather than h2 only stepping down to h1's next advert).
+    std::thread::sleep(Duration::from_millis(2800));
     let t = Instant::now();
     lab.unblock_vrrp_between(A, B);
     wait_for(|| lab.vip_holders() == [A], secs(10)).unwrap_or_else(|| {
