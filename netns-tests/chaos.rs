@@ -413,3 +413,229 @@ fn vipd_ka_hostile_host_changes_nothing() {
 fn vipd_vipd_hostile_host_changes_nothing() {
     hostile_host(Kind::Vipd);
 }
+
+/// The counter `counters.<name>` of a vipd instance.
+fn counter(inst: &serde_json::Value, name: &str) -> u64 {
+    inst["counters"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name} in {inst}"))
+}
+
+/// The drop counter `counters.drops.<name>` of a vipd instance (the map lists only the
+/// reasons seen, so an absent one is 0).
+fn drops(inst: &serde_json::Value, name: &str) -> u64 {
+    let map = inst["counters"]["drops"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no counters.drops in {inst}"));
+    map.get(name).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+/// Unicast adverts across a router between vipd and keepalived in two subnets (h2 one hop
+/// away, so every advert arrives with TTL 254): keepalived does not check the TTL of unicast
+/// adverts, and neither may vipd, or a vipd backup never hears its master (split brain). The
+/// lower priority starts first, so that vipd hears its peer whichever host it runs on: as the
+/// backup that then preempts (h1), or as the master that steps down and stays backup (h2).
+fn routed_unicast(a: Kind, b: Kind) {
+    let mut lab = Lab::setup("routed", 2);
+    let b_addr = lab.route_apart(B);
+    assert_eq!(
+        lab.ping_ttl(A, &b_addr),
+        Some(63),
+        "h2 must be reachable from h1 through exactly one router"
+    );
+    let addrs = [lab.host_addr(A), b_addr];
+    let (conf_a, conf_b) = (
+        lab.unicast_pair_conf(A, &addrs),
+        lab.unicast_pair_conf(B, &addrs),
+    );
+    let vipd = if a == Kind::Vipd { A } else { B };
+    lab.start(B, b, &conf_b);
+    wait_for(|| lab.vip_holders() == [B], secs(15))
+        .unwrap_or_else(|| panic!("h2 alone never became master\n{}", logs(&lab)));
+    let t = Instant::now();
+    lab.start(A, a, &conf_a);
+    wait_for(|| lab.vip_holders() == [A], secs(15)).unwrap_or_else(|| {
+        panic!(
+            "h1 (priority 100) is not the one master 15 s after it started, holders {:?} \
+             (split brain: a unicast advert across the router dropped?)\n{:#}\n{}",
+            lab.vip_holders(),
+            lab.vipctl_instance(vipd)["counters"],
+            logs(&lab)
+        )
+    });
+    let preempt = t.elapsed();
+    let heard = counter(&lab.vipctl_instance(vipd), "adverts_received");
+    let (samples, dual, end) = sample_holders(&lab, secs(10), Duration::ZERO);
+    let inst = lab.vipctl_instance(vipd);
+    let (received, ttl) = (counter(&inst, "adverts_received"), drops(&inst, "ttl"));
+    measure(&format!(
+        "{a}+{b} routed_unicast preempt_s={:.2} samples={samples} two_holders={dual} \
+         vipd_adverts_received={heard}->{received} ttl_drops={ttl}",
+        preempt.as_secs_f64()
+    ));
+    assert_eq!(
+        dual,
+        0,
+        "{dual} of {samples} samples had two holders\n{}",
+        logs(&lab)
+    );
+    assert_eq!(end, [A], "{}", logs(&lab));
+    assert_eq!(ttl, 0, "vipd dropped unicast adverts for their TTL: {inst}");
+    if vipd == A {
+        // A silent backup sends nothing: what h1 heard, it heard while it was the backup.
+        assert!(received >= 2, "h1 never heard keepalived: {inst}");
+        assert_eq!(inst["state"], "MASTER", "{inst}");
+    } else {
+        assert!(
+            received >= heard + 8,
+            "h2 heard {} adverts in 10 s: {inst}",
+            received - heard
+        );
+        assert_eq!(inst["state"], "BACKUP", "{inst}");
+    }
+}
+
+#[test]
+fn vipd_ka_routed_unicast_one_master() {
+    routed_unicast(Kind::Vipd, Kind::Keepalived);
+}
+
+#[test]
+fn ka_vipd_routed_unicast_one_master() {
+    routed_unicast(Kind::Keepalived, Kind::Vipd);
+}
+
+/// VRRP dropped between the two both ways: both become master. Healed, h1 (priority 100)
+/// is the one holder within one advert interval and a margin: the first advert each way
+/// settles it, nobody waits out a Master_Down_Interval.
+fn partition_heal(b: Kind) {
+    let mut lab = Lab::setup("partheal", 2);
+    elect(&mut lab, Kind::Vipd, b);
+    lab.block_vrrp_between(A, B);
+    let split = wait_for(|| lab.vip_holders() == [A, B], secs(15))
+        .unwrap_or_else(|| panic!("no dual master in a partition\n{}", logs(&lab)));
+    // h2 sent its first advert as master when the split was seen: heal 2.8 s later, just
+    // before its third, so that h1 likely hears the lower-priority master first and must
+    // answer (rather than h2 only stepping down to h1's next advert).
+    std::thread::sleep(Duration::from_millis(2800));
+    let t = Instant::now();
+    lab.unblock_vrrp_between(A, B);
+    wait_for(|| lab.vip_holders() == [A], secs(10)).unwrap_or_else(|| {
+        panic!(
+            "no single holder 10 s after the heal: {:?}\n{}",
+            lab.vip_holders(),
+            logs(&lab)
+        )
+    });
+    let healed = t.elapsed();
+    let (samples, dual, end) = sample_holders(&lab, secs(5), Duration::ZERO);
+    measure(&format!(
+        "vipd+{b} partition split_s={:.2} heal_one_holder_s={:.2} \
+         two_holders_after={dual}/{samples}",
+        split.as_secs_f64(),
+        healed.as_secs_f64()
+    ));
+    assert!(
+        healed <= Duration::from_millis(1500),
+        "{:.2} s from the heal to one holder (one advert interval is 1 s)\n{}",
+        healed.as_secs_f64(),
+        logs(&lab)
+    );
+    assert_eq!(dual, 0, "two holders again after the heal\n{}", logs(&lab));
+    assert_eq!(end, [A], "{}", logs(&lab));
+    assert_eq!(lab.vipd_state(A).as_deref(), Some("MASTER"));
+    if b == Kind::Vipd {
+        assert_eq!(lab.vipd_state(B).as_deref(), Some("BACKUP"));
+    }
+}
+
+#[test]
+fn vipd_vipd_partition_heals_within_one_interval() {
+    partition_heal(Kind::Vipd);
+}
+
+#[test]
+fn vipd_ka_partition_heals_within_one_interval() {
+    partition_heal(Kind::Keepalived);
+}
+
+/// The master's eth0 goes down for 0.5 s and up for 0.5 s, 20 times. Afterwards the pair
+/// settles on h1 (priority 100) alone within its Master_Down_Interval + 2 s of the last
+/// link-up and stays so; vipd neither panics nor ends anywhere but MASTER.
+fn link_flaps(b: Kind) {
+    let mut lab = Lab::setup("flaps", 2);
+    elect(&mut lab, Kind::Vipd, b);
+    let transitions = counter(&lab.vipctl_instance(A), "transitions");
+    let half = Duration::from_millis(500);
+    for i in 0..20 {
+        lab.link_down(A);
+        std::thread::sleep(half);
+        lab.link_up(A);
+        if i < 19 {
+            std::thread::sleep(half);
+        }
+    }
+    let t = Instant::now();
+    // Master_Down_Interval at priority 100: 3 x 1 s + (256 - 100) / 256 s.
+    let bound = Duration::from_secs_f64(3.0 + 156.0 / 256.0) + secs(2);
+    wait_for(|| lab.vip_holders() == [A], secs(20)).unwrap_or_else(|| {
+        panic!(
+            "h1 is not the one holder 20 s after the last flap: {:?}\n{}",
+            lab.vip_holders(),
+            logs(&lab)
+        )
+    });
+    let settled = t.elapsed();
+    let start = Instant::now();
+    let (mut samples, mut off) = (0, 0);
+    while start.elapsed() < secs(5) {
+        samples += 1;
+        if lab.vip_holders() != [A] {
+            off += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let inst = lab.vipctl_instance(A);
+    measure(&format!(
+        "vipd+{b} link_flaps20 settled_s={:.2} not_h1_alone_after={off}/{samples} \
+         h1_transitions={}",
+        settled.as_secs_f64(),
+        counter(&inst, "transitions") - transitions
+    ));
+    assert!(
+        settled <= bound,
+        "{:.2} s from the last link-up to h1 alone (bound {:.2} s)\n{}",
+        settled.as_secs_f64(),
+        bound.as_secs_f64(),
+        logs(&lab)
+    );
+    assert_eq!(
+        off,
+        0,
+        "{off} of {samples} samples in the 5 s after settling had other holders than h1 \
+         alone\n{}",
+        logs(&lab)
+    );
+    assert_eq!(inst["state"], "MASTER", "{inst}");
+    for h in [A, B] {
+        if lab.kind(h) == Some(Kind::Vipd) {
+            assert!(
+                !lab.log(h).contains("panicked"),
+                "vipd on h{} panicked:\n{}",
+                h + 1,
+                lab.log_tail(h, 40)
+            );
+            assert!(lab.is_running(h), "vipd on h{} is gone", h + 1);
+        }
+    }
+}
+
+#[test]
+fn vipd_vipd_link_flaps_settle_on_h1() {
+    link_flaps(Kind::Vipd);
+}
+
+#[test]
+fn vipd_ka_link_flaps_settle_on_h1() {
+    link_flaps(Kind::Keepalived);
+}

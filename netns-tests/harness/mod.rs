@@ -15,6 +15,7 @@ pub mod ctl;
 mod faults;
 pub mod ping;
 mod proc;
+mod routed;
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
