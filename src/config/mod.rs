@@ -177,10 +177,12 @@ pub struct LoadOptions {
 /// What a load checks on this machine beyond the file itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostChecks {
-    /// Every program a script or notify names exists, is executable, and (as root) cannot be
-    /// changed by another user. What `vipd` does before it runs a file.
+    /// Every program a script, notify or checker names exists, is executable, and (as root)
+    /// cannot be changed by another user, and the users and groups scripts run as exist. What
+    /// `vipd` does before it runs a file.
     Programs,
-    /// The file alone: for a configuration meant for another machine.
+    /// The file alone, for a configuration meant for another machine (`vipctl check-config
+    /// --offline`): programs, users and groups are not looked for. Every other check is made.
     None,
 }
 
@@ -230,7 +232,7 @@ pub fn load_str_with(
     options: &LoadOptions,
 ) -> Result<Loaded, ConfigError> {
     let mut report = Report::new(path);
-    report.check_programs = options.host_checks == HostChecks::Programs;
+    report.host_checks = options.host_checks;
     let raw = if is_toml(path) {
         // TOML line numbers are the file's own: quote them under diagnostics too.
         report.set_origins(
@@ -277,8 +279,8 @@ pub(crate) struct Report {
     lines: Option<Vec<Origin>>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
-    /// Whether programs named by scripts are looked for on this machine.
-    pub(crate) check_programs: bool,
+    /// What is checked on this machine beyond the file.
+    pub(crate) host_checks: HostChecks,
 }
 
 impl Report {
@@ -289,7 +291,7 @@ impl Report {
             lines: None,
             errors: Vec::new(),
             warnings: Vec::new(),
-            check_programs: true,
+            host_checks: HostChecks::Programs,
         }
     }
 

@@ -16,7 +16,7 @@ use super::model::{
     VrrpInstance, VrrpScript,
 };
 use super::validate::Val;
-use super::{Report, suggest};
+use super::{HostChecks, Report, suggest};
 
 /// keepalived's weight range for tracked checks.
 const WEIGHT_RANGE: std::ops::RangeInclusive<i32> = -253..=253;
@@ -273,8 +273,17 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
     })
 }
 
+/// `script_user` or a script's `user`: USER [GROUP], which must exist here unless the file is
+/// checked for another host (its accounts are not this machine's).
 fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
     let name = words.first()?;
+    let group = words.get(1).map(|g| g.value.clone());
+    if report.host_checks == HostChecks::None {
+        return Some(ScriptUser {
+            user: name.value.clone(),
+            group,
+        });
+    }
     if nix::unistd::User::from_name(&name.value)
         .ok()
         .flatten()
@@ -289,7 +298,6 @@ fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
         report.error(d);
         return None;
     }
-    let group = words.get(1).map(|g| g.value.clone());
     if let Some(g) = words.get(1)
         && nix::unistd::Group::from_name(&g.value)
             .ok()
@@ -457,7 +465,7 @@ pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Opt
             return None;
         }
     };
-    if !report.check_programs {
+    if report.host_checks == HostChecks::None {
         return Some(argv);
     }
     match program_problem(&argv[0]) {
@@ -914,6 +922,67 @@ notify_fault = "/bin/true"
             "{e}"
         );
         assert!(e.contains("did you mean `chk_nginx`?"), "{e}");
+    }
+
+    /// Checked for another host, what only this machine could answer is not asked (programs,
+    /// users, groups); the file's own mistakes are still errors.
+    #[test]
+    fn offline_asks_nothing_of_this_machine() {
+        let offline = crate::config::LoadOptions {
+            host_checks: HostChecks::None,
+            ..crate::config::LoadOptions::default()
+        };
+        let load_offline =
+            |text: &str| crate::config::load_str_with(text, Path::new("t.conf"), &offline);
+        let elsewhere = KA
+            .replace("/bin/true -x", "/no/such/check -x")
+            .replace("notify /bin/echo", "notify nosuchprogramxyz")
+            .replace("notify_fault /bin/true", "notify_fault /no/such/notify")
+            .replace(
+                "script_user root",
+                "script_user nosuchuserxyz nosuchgroupxyz",
+            );
+        let here = load(&elsewhere, "t.conf").unwrap_err().to_string();
+        for host in [
+            "/no/such/check",
+            "nosuchprogramxyz",
+            "/no/such/notify",
+            "nosuchuserxyz",
+        ] {
+            assert!(here.contains(host), "{host}: {here}");
+        }
+        let c = load_offline(&elsewhere)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config;
+        assert_eq!(c.vrrp_script[0].script, ["/no/such/check", "-x", "a b"]);
+        assert_eq!(
+            c.instances[0].notify.any.as_deref(),
+            Some(&["nosuchprogramxyz".to_string()][..])
+        );
+        let user = c.script_user.expect("script_user");
+        assert_eq!(
+            (user.user.as_str(), user.group.as_deref()),
+            ("nosuchuserxyz", Some("nosuchgroupxyz"))
+        );
+        for (from, to, expect) in [
+            (
+                "chk_nginx weight -30",
+                "chk_ngnix weight -30",
+                "unknown vrrp_script `chk_ngnix`",
+            ),
+            ("weight -20", "weight -300", "weight must be a whole number"),
+            ("VI_2\n }", "VI_3\n }", "unknown vrrp_instance `VI_3`"),
+            (
+                "notify nosuchprogramxyz",
+                "notify 'nosuchprogramxyz",
+                "unterminated ' quote",
+            ),
+        ] {
+            let text = elsewhere.replace(from, to);
+            assert_ne!(text, elsewhere, "{from}");
+            let e = load_offline(&text).expect_err(to).to_string();
+            assert!(e.contains(expect), "{to}: {e}");
+        }
     }
 
     #[test]
