@@ -182,7 +182,10 @@ pub enum HostChecks {
     /// `vipd` does before it runs a file.
     Programs,
     /// The file alone, for a configuration meant for another machine (`vipctl check-config
-    /// --offline`): programs, users and groups are not looked for. Every other check is made.
+    /// --offline`): programs, users and groups are not looked for, and where an `include`
+    /// pattern matches nothing here, the names its files may define there (sync group
+    /// members, tracked scripts, any instance at all) are warnings, not errors. Every other
+    /// check is made.
     None,
 }
 
@@ -281,6 +284,8 @@ pub(crate) struct Report {
     warnings: Vec<Diagnostic>,
     /// What is checked on this machine beyond the file.
     pub(crate) host_checks: HostChecks,
+    /// (line, column) of each keepalived `include` whose pattern matched no file here.
+    pub(crate) unmatched_includes: Vec<(usize, usize)>,
 }
 
 impl Report {
@@ -292,6 +297,7 @@ impl Report {
             errors: Vec::new(),
             warnings: Vec::new(),
             host_checks: HostChecks::Programs,
+            unmatched_includes: Vec::new(),
         }
     }
 
@@ -345,6 +351,36 @@ impl Report {
             }
             Some(o) => format!("line {}", o.line),
             None => format!("line {line}"),
+        }
+    }
+
+    /// Where (line, column) an include matched no file, when the file is checked for another
+    /// host: what it includes there may define names this load does not see.
+    pub(crate) fn elsewhere(&self) -> Option<(usize, usize)> {
+        match self.host_checks {
+            HostChecks::None => self.unmatched_includes.first().copied(),
+            HostChecks::Programs => None,
+        }
+    }
+
+    /// `d` is about a name the file does not define: an error, or a warning when the name may
+    /// be defined where an include points on the host the file is for ([`Self::elsewhere`]).
+    /// Returns whether it was an error.
+    pub(crate) fn undefined_name(&mut self, mut d: Diagnostic) -> bool {
+        match self.elsewhere() {
+            Some((line, _)) => {
+                d.message.push_str(&format!(
+                    "; the include on {} matched no file here and may define it on the host the \
+                     file is for",
+                    self.line_ref(line)
+                ));
+                self.warn(d);
+                false
+            }
+            None => {
+                self.error(d);
+                true
+            }
         }
     }
 

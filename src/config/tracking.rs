@@ -647,8 +647,9 @@ fn reference(
                 format!("unknown {what} `{}` ({defined})", name.value),
             )
             .with_suggestion(suggest::closest(&name.value, &names));
-        report.error(d);
-        return None;
+        if report.undefined_name(d) {
+            return None;
+        }
     }
     Some(TrackRef {
         name: name.value.clone(),
@@ -700,9 +701,12 @@ pub(crate) fn sync_groups(
                         ),
                     )
                     .with_suggestion(suggest::closest(&m.value, &names));
-                report.error(d);
-                ok = false;
-            } else if let Some(other) = member_of.insert(m.value.clone(), g.name.value.clone()) {
+                if report.undefined_name(d) {
+                    ok = false;
+                    continue;
+                }
+            }
+            if let Some(other) = member_of.insert(m.value.clone(), g.name.value.clone()) {
                 let d = report.diag(
                     m.line,
                     m.col,
@@ -983,6 +987,50 @@ notify_fault = "/bin/true"
             let e = load_offline(&text).expect_err(to).to_string();
             assert!(e.contains(expect), "{to}: {e}");
         }
+    }
+
+    /// A name defined in none of the files read is an error, except when the file is checked
+    /// for another host and an include matched nothing here: it may be defined there.
+    #[test]
+    fn offline_names_may_be_defined_where_an_include_points() {
+        let offline = crate::config::LoadOptions {
+            host_checks: HostChecks::None,
+            ..crate::config::LoadOptions::default()
+        };
+        let unknown = KA
+            .replace("chk_nginx weight -30", "chk_elsewhere weight -30")
+            .replace("VI_2\n }", "VI_3\n }");
+        let with_include = format!("{unknown}include /nonexistent-vipd/conf.d/*.conf\n");
+        let here = load(&with_include, "t.conf").unwrap_err().to_string();
+        assert!(
+            here.contains("unknown vrrp_script `chk_elsewhere`"),
+            "{here}"
+        );
+        assert!(here.contains("unknown vrrp_instance `VI_3`"), "{here}");
+        // Offline without the include: still errors.
+        let e = crate::config::load_str_with(&unknown, Path::new("t.conf"), &offline)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown vrrp_script `chk_elsewhere`"), "{e}");
+        assert!(e.contains("unknown vrrp_instance `VI_3`"), "{e}");
+        // Offline with it: warnings that say why.
+        let l = crate::config::load_str_with(&with_include, Path::new("t.conf"), &offline)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let line = with_include.lines().count();
+        for name in ["vrrp_script `chk_elsewhere`", "vrrp_instance `VI_3`"] {
+            let why = format!("unknown {name}");
+            let w = l.warnings.iter().find(|w| w.message.contains(&why));
+            let w = w.unwrap_or_else(|| panic!("{name}: {:?}", l.warnings));
+            assert!(
+                w.message.ends_with(&format!(
+                    "; the include on line {line} matched no file here and may define it on the \
+                     host the file is for"
+                )),
+                "{w}"
+            );
+        }
+        assert_eq!(l.config.instances[0].track_script[0].name, "chk_elsewhere");
+        assert_eq!(l.config.vrrp_sync_group[0].group, ["VI_1", "VI_3"]);
     }
 
     #[test]
