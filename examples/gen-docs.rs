@@ -334,6 +334,18 @@ mod tests {
         for sub in &subcommands {
             assert!(bash.contains(sub.as_str()), "bash completion lacks {sub}");
         }
+        // Options of a subcommand, with their long help, are on its page and completed.
+        let check_config = read(man.join("vipctl-check-config.8"));
+        for text in ["\\-\\-offline", "CI", "vrrp_script", "\\-\\-config\\-id"] {
+            assert!(
+                check_config.contains(text),
+                "vipctl-check-config.8 lacks {text}"
+            );
+        }
+        assert!(
+            bash.contains("--offline"),
+            "bash completion lacks --offline"
+        );
         // What it reports is exactly what is on disk (the packaging globs the tree).
         let mut on_disk = Vec::new();
         walk(out.path(), &mut on_disk);

@@ -49,7 +49,7 @@ pub struct VipdArgs {
 }
 
 /// Operate a running vipd: show its VRRP instances, watch transitions, reload, hand over;
-/// check and convert configuration files offline.
+/// check and convert configuration files without one.
 ///
 /// Exit status: 0 success, 1 vipd refused or failed the request, 2 usage error or invalid
 /// configuration, 3 vipd unreachable, 4 permission denied (the command changes state: root or
@@ -83,6 +83,16 @@ pub enum VipctlCommand {
         /// keepalived's config id for `@ID` lines (default: the host name up to its first dot).
         #[arg(short = 'i', long, value_name = "ID")]
         config_id: Option<String>,
+        /// Check the file for another host (CI): programs are not looked for on this machine.
+        ///
+        /// For a pipeline that templates keepalived.conf: the programs that vrrp_script,
+        /// notify, MISC_CHECK and notify_up/down name are not looked for here (nor whether
+        /// they are safe to run as root), and a file that leaves its instances to include
+        /// patterns matching nothing here gets a warning, not an error. Every other check is
+        /// made: syntax, keywords, values, names such as track_script's, VIP limits and
+        /// duplicates. Give the target's config id with -i when the file has `@ID` lines.
+        #[arg(long)]
+        offline: bool,
     },
     /// Print a configuration file (keepalived.conf or `*.toml`) as vipd's commented TOML,
     /// which loads to the same configuration; exit 2 (and no output) when it is invalid.

@@ -303,6 +303,15 @@ fn corpus_files_that_load_convert_to_equal_toml() {
     let mut converted = 0;
     for (name, result) in load_all() {
         let Ok(loaded) = result else { continue };
+        // What an include that matched nothing here brings is on the file's own host (050.conf,
+        // 053.conf): the TOML, which inlines what was read, cannot stand alone without it.
+        if loaded
+            .warnings
+            .iter()
+            .any(|w| w.key == "include" && w.message.contains("matches no file"))
+        {
+            continue;
+        }
         let path = corpus_dir().join(&name);
         match config::convert::to_toml(&loaded, &path) {
             Ok(toml) => {

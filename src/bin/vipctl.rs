@@ -1,5 +1,5 @@
 //! `vipctl`, the operator's CLI: asks a running `vipd` over its control socket, and checks or
-//! converts configuration files offline (`check-config`, `convert`: no socket needed).
+//! converts configuration files without one (`check-config`, `convert`: no socket needed).
 //!
 //! Exit status: 0 on success, 1 when vipd refuses or fails the request, 2 on a usage error or
 //! an invalid configuration, 3 when vipd cannot be reached, 4 when the request needs root or
@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vipd::cli::{OnOff, VipctlArgs, VipctlCommand};
-use vipd::config::{self, LoadOptions, Loaded};
+use vipd::config::{self, HostChecks, LoadOptions, Loaded};
 use vipd::control::client::{self, ClientError};
 use vipd::control::proto::{Request, Response};
 use vipd::control::render;
@@ -19,20 +19,31 @@ fn main() -> ExitCode {
     let args = VipctlArgs::parse();
     let socket = args.socket.as_path();
     match args.command {
-        VipctlCommand::CheckConfig { file, config_id } => match load(&file, config_id) {
-            Some(loaded) => {
-                println!(
-                    "{}: valid: {} vrrp_instance(s), {} warning(s)",
-                    file.display(),
-                    loaded.config.instances.len(),
-                    loaded.warnings.len()
-                );
-                ExitCode::SUCCESS
+        VipctlCommand::CheckConfig {
+            file,
+            config_id,
+            offline,
+        } => {
+            let host_checks = if offline {
+                HostChecks::None
+            } else {
+                HostChecks::Programs
+            };
+            match load(&file, config_id, host_checks) {
+                Some(loaded) => {
+                    println!(
+                        "{}: valid: {} vrrp_instance(s), {} warning(s)",
+                        file.display(),
+                        loaded.config.instances.len(),
+                        loaded.warnings.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                None => ExitCode::from(2),
             }
-            None => ExitCode::from(2),
-        },
+        }
         VipctlCommand::Convert { file, config_id } => {
-            let Some(loaded) = load(&file, config_id) else {
+            let Some(loaded) = load(&file, config_id, HostChecks::Programs) else {
                 return ExitCode::from(2);
             };
             match config::convert::to_toml(&loaded, &file) {
@@ -165,8 +176,11 @@ fn client_error(e: &ClientError) -> ExitCode {
     }
 }
 
-fn load(file: &Path, config_id: Option<String>) -> Option<Loaded> {
-    let mut options = LoadOptions::default();
+fn load(file: &Path, config_id: Option<String>, host_checks: HostChecks) -> Option<Loaded> {
+    let mut options = LoadOptions {
+        host_checks,
+        ..LoadOptions::default()
+    };
     if config_id.is_some() {
         options.config_id = config_id;
     }

@@ -781,6 +781,7 @@ pub(crate) fn parse(expanded: Expanded, report: &mut Report) -> Option<RawConfig
         files,
         lines,
         notes,
+        unmatched_includes,
     } = expanded;
     report.set_origins(
         files,
@@ -796,6 +797,10 @@ pub(crate) fn parse(expanded: Expanded, report: &mut Report) -> Option<RawConfig
     }
     let toks = lex_lines(lines.iter().map(|l| l.text.as_str()), report);
     let tree = parse_tree(toks, report);
+    report.unmatched_includes = unmatched_includes
+        .iter()
+        .map(|&(at, col)| (at + 1, col))
+        .collect();
     let mut raw = RawConfig::default();
     for stmt in &tree {
         top(stmt, &mut raw, report);

@@ -177,10 +177,15 @@ pub struct LoadOptions {
 /// What a load checks on this machine beyond the file itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostChecks {
-    /// Every program a script or notify names exists, is executable, and (as root) cannot be
-    /// changed by another user. What `vipd` does before it runs a file.
+    /// Every program a script, notify or checker names exists, is executable, and (as root)
+    /// cannot be changed by another user, and the users and groups scripts run as exist. What
+    /// `vipd` does before it runs a file.
     Programs,
-    /// The file alone: for a configuration meant for another machine.
+    /// The file alone, for a configuration meant for another machine (`vipctl check-config
+    /// --offline`): programs, users and groups are not looked for, and where an `include`
+    /// pattern matches nothing here, the names its files may define there (sync group
+    /// members, tracked scripts, any instance at all) are warnings, not errors. Every other
+    /// check is made.
     None,
 }
 
@@ -230,7 +235,7 @@ pub fn load_str_with(
     options: &LoadOptions,
 ) -> Result<Loaded, ConfigError> {
     let mut report = Report::new(path);
-    report.check_programs = options.host_checks == HostChecks::Programs;
+    report.host_checks = options.host_checks;
     let raw = if is_toml(path) {
         // TOML line numbers are the file's own: quote them under diagnostics too.
         report.set_origins(
@@ -277,8 +282,10 @@ pub(crate) struct Report {
     lines: Option<Vec<Origin>>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
-    /// Whether programs named by scripts are looked for on this machine.
-    pub(crate) check_programs: bool,
+    /// What is checked on this machine beyond the file.
+    pub(crate) host_checks: HostChecks,
+    /// (line, column) of each keepalived `include` whose pattern matched no file here.
+    pub(crate) unmatched_includes: Vec<(usize, usize)>,
 }
 
 impl Report {
@@ -289,7 +296,8 @@ impl Report {
             lines: None,
             errors: Vec::new(),
             warnings: Vec::new(),
-            check_programs: true,
+            host_checks: HostChecks::Programs,
+            unmatched_includes: Vec::new(),
         }
     }
 
@@ -343,6 +351,36 @@ impl Report {
             }
             Some(o) => format!("line {}", o.line),
             None => format!("line {line}"),
+        }
+    }
+
+    /// Where (line, column) an include matched no file, when the file is checked for another
+    /// host: what it includes there may define names this load does not see.
+    pub(crate) fn elsewhere(&self) -> Option<(usize, usize)> {
+        match self.host_checks {
+            HostChecks::None => self.unmatched_includes.first().copied(),
+            HostChecks::Programs => None,
+        }
+    }
+
+    /// `d` is about a name the file does not define: an error, or a warning when the name may
+    /// be defined where an include points on the host the file is for ([`Self::elsewhere`]).
+    /// Returns whether it was an error.
+    pub(crate) fn undefined_name(&mut self, mut d: Diagnostic) -> bool {
+        match self.elsewhere() {
+            Some((line, _)) => {
+                d.message.push_str(&format!(
+                    "; the include on {} matched no file here and may define it on the host the \
+                     file is for",
+                    self.line_ref(line)
+                ));
+                self.warn(d);
+                false
+            }
+            None => {
+                self.error(d);
+                true
+            }
         }
     }
 

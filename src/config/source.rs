@@ -58,6 +58,9 @@ pub(crate) struct Expanded {
     pub(crate) files: Vec<PathBuf>,
     pub(crate) lines: Vec<Line>,
     pub(crate) notes: Vec<Note>,
+    /// Where (index of [`Self::lines`], column) an `include` pattern matched no file: what it
+    /// would have brought in may be on another machine.
+    pub(crate) unmatched_includes: Vec<(usize, usize)>,
 }
 
 /// A `$NAME=value` definition.
@@ -375,6 +378,7 @@ impl Expander<'_> {
                 format!("cannot read included file {}: no such file", full.display())
             };
             self.note(at, col, "include", message, !wildcard);
+            self.out.unmatched_includes.push((at, col));
             return;
         }
         for path in matches {

@@ -563,7 +563,6 @@ fn convert(file: File, text: &str) -> RawConfig {
             .iter()
             .map(|vs| virtual_server(text, vs))
             .collect(),
-        includes: Vec::new(),
         tracking: RawTracking {
             scripts: file.vrrp_script.iter().map(|s| script(text, s)).collect(),
             files: file

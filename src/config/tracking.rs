@@ -16,7 +16,7 @@ use super::model::{
     VrrpInstance, VrrpScript,
 };
 use super::validate::Val;
-use super::{Report, suggest};
+use super::{HostChecks, Report, suggest};
 
 /// keepalived's weight range for tracked checks.
 const WEIGHT_RANGE: std::ops::RangeInclusive<i32> = -253..=253;
@@ -273,8 +273,17 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
     })
 }
 
+/// `script_user` or a script's `user`: USER [GROUP], which must exist here unless the file is
+/// checked for another host (its accounts are not this machine's).
 fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
     let name = words.first()?;
+    let group = words.get(1).map(|g| g.value.clone());
+    if report.host_checks == HostChecks::None {
+        return Some(ScriptUser {
+            user: name.value.clone(),
+            group,
+        });
+    }
     if nix::unistd::User::from_name(&name.value)
         .ok()
         .flatten()
@@ -289,7 +298,6 @@ fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
         report.error(d);
         return None;
     }
-    let group = words.get(1).map(|g| g.value.clone());
     if let Some(g) = words.get(1)
         && nix::unistd::Group::from_name(&g.value)
             .ok()
@@ -457,7 +465,7 @@ pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Opt
             return None;
         }
     };
-    if !report.check_programs {
+    if report.host_checks == HostChecks::None {
         return Some(argv);
     }
     match program_problem(&argv[0]) {
@@ -639,8 +647,9 @@ fn reference(
                 format!("unknown {what} `{}` ({defined})", name.value),
             )
             .with_suggestion(suggest::closest(&name.value, &names));
-        report.error(d);
-        return None;
+        if report.undefined_name(d) {
+            return None;
+        }
     }
     Some(TrackRef {
         name: name.value.clone(),
@@ -692,9 +701,12 @@ pub(crate) fn sync_groups(
                         ),
                     )
                     .with_suggestion(suggest::closest(&m.value, &names));
-                report.error(d);
-                ok = false;
-            } else if let Some(other) = member_of.insert(m.value.clone(), g.name.value.clone()) {
+                if report.undefined_name(d) {
+                    ok = false;
+                    continue;
+                }
+            }
+            if let Some(other) = member_of.insert(m.value.clone(), g.name.value.clone()) {
                 let d = report.diag(
                     m.line,
                     m.col,
@@ -914,6 +926,111 @@ notify_fault = "/bin/true"
             "{e}"
         );
         assert!(e.contains("did you mean `chk_nginx`?"), "{e}");
+    }
+
+    /// Checked for another host, what only this machine could answer is not asked (programs,
+    /// users, groups); the file's own mistakes are still errors.
+    #[test]
+    fn offline_asks_nothing_of_this_machine() {
+        let offline = crate::config::LoadOptions {
+            host_checks: HostChecks::None,
+            ..crate::config::LoadOptions::default()
+        };
+        let load_offline =
+            |text: &str| crate::config::load_str_with(text, Path::new("t.conf"), &offline);
+        let elsewhere = KA
+            .replace("/bin/true -x", "/no/such/check -x")
+            .replace("notify /bin/echo", "notify nosuchprogramxyz")
+            .replace("notify_fault /bin/true", "notify_fault /no/such/notify")
+            .replace(
+                "script_user root",
+                "script_user nosuchuserxyz nosuchgroupxyz",
+            );
+        let here = load(&elsewhere, "t.conf").unwrap_err().to_string();
+        for host in [
+            "/no/such/check",
+            "nosuchprogramxyz",
+            "/no/such/notify",
+            "nosuchuserxyz",
+        ] {
+            assert!(here.contains(host), "{host}: {here}");
+        }
+        let c = load_offline(&elsewhere)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config;
+        assert_eq!(c.vrrp_script[0].script, ["/no/such/check", "-x", "a b"]);
+        assert_eq!(
+            c.instances[0].notify.any.as_deref(),
+            Some(&["nosuchprogramxyz".to_string()][..])
+        );
+        let user = c.script_user.expect("script_user");
+        assert_eq!(
+            (user.user.as_str(), user.group.as_deref()),
+            ("nosuchuserxyz", Some("nosuchgroupxyz"))
+        );
+        for (from, to, expect) in [
+            (
+                "chk_nginx weight -30",
+                "chk_ngnix weight -30",
+                "unknown vrrp_script `chk_ngnix`",
+            ),
+            ("weight -20", "weight -300", "weight must be a whole number"),
+            ("VI_2\n }", "VI_3\n }", "unknown vrrp_instance `VI_3`"),
+            (
+                "notify nosuchprogramxyz",
+                "notify 'nosuchprogramxyz",
+                "unterminated ' quote",
+            ),
+        ] {
+            let text = elsewhere.replace(from, to);
+            assert_ne!(text, elsewhere, "{from}");
+            let e = load_offline(&text).expect_err(to).to_string();
+            assert!(e.contains(expect), "{to}: {e}");
+        }
+    }
+
+    /// A name defined in none of the files read is an error, except when the file is checked
+    /// for another host and an include matched nothing here: it may be defined there.
+    #[test]
+    fn offline_names_may_be_defined_where_an_include_points() {
+        let offline = crate::config::LoadOptions {
+            host_checks: HostChecks::None,
+            ..crate::config::LoadOptions::default()
+        };
+        let unknown = KA
+            .replace("chk_nginx weight -30", "chk_elsewhere weight -30")
+            .replace("VI_2\n }", "VI_3\n }");
+        let with_include = format!("{unknown}include /nonexistent-vipd/conf.d/*.conf\n");
+        let here = load(&with_include, "t.conf").unwrap_err().to_string();
+        assert!(
+            here.contains("unknown vrrp_script `chk_elsewhere`"),
+            "{here}"
+        );
+        assert!(here.contains("unknown vrrp_instance `VI_3`"), "{here}");
+        // Offline without the include: still errors.
+        let e = crate::config::load_str_with(&unknown, Path::new("t.conf"), &offline)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown vrrp_script `chk_elsewhere`"), "{e}");
+        assert!(e.contains("unknown vrrp_instance `VI_3`"), "{e}");
+        // Offline with it: warnings that say why.
+        let l = crate::config::load_str_with(&with_include, Path::new("t.conf"), &offline)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let line = with_include.lines().count();
+        for name in ["vrrp_script `chk_elsewhere`", "vrrp_instance `VI_3`"] {
+            let why = format!("unknown {name}");
+            let w = l.warnings.iter().find(|w| w.message.contains(&why));
+            let w = w.unwrap_or_else(|| panic!("{name}: {:?}", l.warnings));
+            assert!(
+                w.message.ends_with(&format!(
+                    "; the include on line {line} matched no file here and may define it on the \
+                     host the file is for"
+                )),
+                "{w}"
+            );
+        }
+        assert_eq!(l.config.instances[0].track_script[0].name, "chk_elsewhere");
+        assert_eq!(l.config.vrrp_sync_group[0].group, ["VI_1", "VI_3"]);
     }
 
     #[test]

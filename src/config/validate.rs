@@ -39,8 +39,6 @@ pub(crate) struct RawConfig {
     pub(crate) metrics_listen: Option<Val<String>>,
     pub(crate) instances: Vec<RawInstance>,
     pub(crate) virtual_servers: Vec<RawVirtualServer>,
-    /// Lines of keepalived `include` statements (not followed), for a better "no instance".
-    pub(crate) includes: Vec<usize>,
     /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
     pub(crate) tracking: RawTracking,
     /// `global_defs` keywords that are defaults of every instance.
@@ -124,14 +122,28 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     let no_pools = raw.virtual_servers.is_empty();
     validate_all(raw.virtual_servers, report, &mut config.virtual_servers);
     if raw.instances.is_empty() && no_pools {
-        let mut message = "no vrrp_instance or virtual_server defined: nothing to do".to_string();
-        if let Some(line) = raw.includes.first() {
-            message.push_str(&format!(
-                " (the include on line {line} is not followed by this vipd version)"
-            ));
+        let nothing = "no vrrp_instance or virtual_server defined: nothing to do";
+        match (report.elsewhere(), report.unmatched_includes.first()) {
+            (Some((line, col)), _) => {
+                let message = "no vrrp_instance or virtual_server is defined, but this \
+                               include matched no file here and may bring them on the host the \
+                               file is for";
+                let d = report.diag(line, col, "include", message);
+                report.warn(d);
+            }
+            (None, Some(&(line, _))) => {
+                let message = format!(
+                    "{nothing} (the include on {} matched no file)",
+                    report.line_ref(line)
+                );
+                let d = report.diag(0, 0, "vrrp_instance", message);
+                report.error(d);
+            }
+            (None, None) => {
+                let d = report.diag(0, 0, "vrrp_instance", nothing);
+                report.error(d);
+            }
         }
-        let d = report.diag(0, 0, "vrrp_instance", message);
-        report.error(d);
     }
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
@@ -1113,6 +1125,47 @@ mod tests {
                 )
             );
         }
+    }
+
+    /// A file that leaves everything to an include matching nothing here: refused by vipd,
+    /// which cannot run it; checked for another host, its instances may be there.
+    #[test]
+    fn no_instances_behind_an_include_that_matches_nothing() {
+        let text = "global_defs {\n router_id x\n}\ninclude /nonexistent-vipd/conf.d/*.conf\n";
+        let d = load(text, "a.conf").expect_err("nothing to run here");
+        assert!(
+            d.to_string().contains(
+                "a.conf: vrrp_instance: no vrrp_instance or virtual_server defined: nothing to \
+                 do (the include on line 4 matched no file)"
+            ),
+            "{d}"
+        );
+        let offline = crate::config::LoadOptions {
+            host_checks: crate::config::HostChecks::None,
+            ..crate::config::LoadOptions::default()
+        };
+        let l = crate::config::load_str_with(text, Path::new("a.conf"), &offline)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(l.config.instances.is_empty());
+        let [matched_nothing, may_bring] = l.warnings.as_slice() else {
+            panic!("{:?}", l.warnings);
+        };
+        assert!(
+            matched_nothing.message.contains("matches no file"),
+            "{matched_nothing}"
+        );
+        check(
+            may_bring,
+            4,
+            "include",
+            "no vrrp_instance or virtual_server is defined, but this include matched no file \
+             here and may bring them on the host the file is for",
+            None,
+        );
+        // Offline or not, a file with nothing and no include is refused.
+        let e = crate::config::load_str_with("global_defs {\n}\n", Path::new("a.conf"), &offline)
+            .expect_err("nothing at all");
+        assert!(e.to_string().contains("nothing to do"), "{e}");
     }
 
     #[test]
