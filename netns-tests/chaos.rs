@@ -159,27 +159,112 @@ fn vipd_ka_recreated_interface_is_followed() {
     assert_eq!(lab.vipd_state(A).as_deref(), Some("MASTER"));
 }
 
-/// A priority-120 master dies (its link goes); vipd takes over; later vipd's tracked file
-/// lowers it to 70. The stronger peer is long gone: no outage, vipd stays master.
-fn dead_peer(b: Kind) {
-    let mut lab = Lab::setup("deadpeer", 2);
-    let file = lab.dir().join("weight-h1");
-    std::fs::write(&file, "0\n").unwrap();
+/// A master tracking a file, as the dead-peer and small-fall tests need: `vrrp_track_file`
+/// with weight 1 over `file` (written "0" first), and a `notify_master` script that logs
+/// whether the VIP was on eth0 when it ran.
+fn tracked_conf(lab: &Lab, file: &std::path::Path) -> String {
+    std::fs::write(file, "0\n").unwrap();
+    let log = lab.dir().join("notify-master.log");
+    let script = lab.dir().join("notify-master.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif ip -o addr show dev eth0 | grep -q ' {}/'; then echo present; \
+             else echo absent; fi >> {}\n",
+            lab.vip(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let globals = format!(
         "vrrp_track_file lower {{\n    file {}\n    weight 1\n}}\n",
         file.display()
     );
     let conf_a = lab.pair_conf(A, &PairOpts::default()).replacen(
         "    virtual_ipaddress {",
-        "    track_file {\n        lower\n    }\n    virtual_ipaddress {",
+        &format!(
+            "    track_file {{\n        lower\n    }}\n    notify_master {}\n    virtual_ipaddress {{",
+            script.display()
+        ),
         1,
     );
+    format!("{globals}\n{conf_a}")
+}
+
+/// What h1's notify_master saw, one line per run: "present" or "absent".
+fn notify_master_saw(lab: &Lab) -> Vec<String> {
+    std::fs::read_to_string(lab.dir().join("notify-master.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The master's priority falls (100 -> 95) but stays above the backup's 90. Backups are
+/// silent, so vipd resigns to find out; the backup answers, vipd takes over again at once,
+/// having kept the VIP: no client-visible gap over 0.05 s, and vipd is master at the end.
+/// notify_master runs with the VIP already on the interface.
+fn small_fall(b: Kind) {
+    let mut lab = Lab::setup("smallfall", 2);
+    let file = lab.dir().join("weight-h1");
+    let conf_a = tracked_conf(&lab, &file);
+    let conf_b = lab.pair_conf(B, &PairOpts::default());
+    lab.start(A, Kind::Vipd, &conf_a);
+    lab.start(B, b, &conf_b);
+    wait_for(|| lab.vip_holders() == [A], secs(20)).expect("h1 becomes master");
+    let ping = lab.pinger(secs(40));
+    assert!(
+        ping.wait_reply_after(epoch_now(), secs(5)),
+        "no reply\n{}",
+        logs(&lab)
+    );
+    let t = epoch_now();
+    std::fs::write(&file, "-5\n").unwrap();
+    std::thread::sleep(secs(8));
+    let gap = ping.longest_gap(t, epoch_now());
+    measure(&format!(
+        "vipd+{b} priority_fall_not_crossing_gap_s={:.3}",
+        gap.as_secs_f64()
+    ));
+    assert!(
+        gap <= Duration::from_millis(50),
+        "{:.3} s without replies after h1 fell to 95, still above h2's 90\n{}",
+        gap.as_secs_f64(),
+        logs(&lab)
+    );
+    assert_eq!(lab.vip_holders(), [A], "{}", logs(&lab));
+    assert_eq!(lab.vipd_state(A).as_deref(), Some("MASTER"));
+    let saw = notify_master_saw(&lab);
+    assert!(
+        !saw.is_empty() && saw.iter().all(|s| s == "present"),
+        "notify_master must run with the VIP in place: {saw:?}"
+    );
+}
+
+#[test]
+fn vipd_ka_priority_fall_not_crossing_the_backup_keeps_the_vip() {
+    small_fall(Kind::Keepalived);
+}
+
+#[test]
+fn vipd_vipd_priority_fall_not_crossing_the_backup_keeps_the_vip() {
+    small_fall(Kind::Vipd);
+}
+
+/// A priority-120 master dies (its link goes); vipd takes over; later vipd's tracked file
+/// lowers it to 70. The stronger peer is long gone: no outage, vipd stays master.
+fn dead_peer(b: Kind) {
+    let mut lab = Lab::setup("deadpeer", 2);
+    let file = lab.dir().join("weight-h1");
+    let conf_a = tracked_conf(&lab, &file);
     let conf_b = lab
         .pair_conf(B, &PairOpts::default())
         .replace("priority 90", "priority 120");
     lab.start(B, b, &conf_b);
     wait_for(|| lab.vip_holders() == [B], secs(20)).expect("h2 becomes master");
-    lab.start(A, Kind::Vipd, &format!("{globals}\n{conf_a}"));
+    lab.start(A, Kind::Vipd, &conf_a);
     std::thread::sleep(secs(3));
     assert_eq!(lab.vip_holders(), [B]);
     let ping = lab.pinger(secs(60));

@@ -10,18 +10,18 @@
 //! - A claim schedules one re-announce [`COALESCE_DELAY`] later, so it follows the last frame
 //!   of the other host's burst; claims while one is scheduled join it.
 //! - Re-announces are at least one cooldown apart (the advert interval, at most
-//!   [`MAX_COOLDOWN`]), counted from the last announcement of any kind: a claim inside the
-//!   cooldown is answered at its end. No claim goes unanswered: each is followed by a
+//!   [`MAX_COOLDOWN`]): a claim inside the cooldown is answered at its end. The instance's
+//!   own announcements (entering MASTER, refreshes) do not start a cooldown: another host's
+//!   burst may follow ours by milliseconds (a backup answering a resign), and only an answer
+//!   after it brings the clients back. No claim goes unanswered: each is followed by a
 //!   re-announce within `max(COALESCE_DELAY, cooldown)`. This also bounds the traffic when
 //!   two masters fight (a split brain): one burst per cooldown each.
 //!
 //! Call order for a driver, while master:
 //! 1. for each ARP claim by another MAC on one of the instance's VIPs: [`Defender::claim`];
-//! 2. after the instance announces for its own reasons (entering MASTER, the delayed second
-//!    burst, refreshes): [`Defender::announced`];
-//! 3. sleep until [`Defender::poll_timeout`], then call [`Defender::handle_timeout`] with the
+//! 2. sleep until [`Defender::poll_timeout`], then call [`Defender::handle_timeout`] with the
 //!    clock's time; `true` means "announce every VIP now" (the call records it);
-//! 4. on leaving MASTER: [`Defender::reset`].
+//! 3. on leaving MASTER: [`Defender::reset`].
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ pub struct Defender {
     cooldown: Duration,
     /// When the scheduled re-announce is due.
     due: Option<Instant>,
-    /// The last announcement, a re-announce or the instance's own: the cooldown starts there.
+    /// The last re-announce: the cooldown starts there.
     last_announce: Option<Instant>,
     /// The VIP the last claim was about, for logs and status.
     last_claimed: Option<Ipv4Addr>,
@@ -75,12 +75,6 @@ impl Defender {
             Some(last) => coalesced.max(last + self.cooldown),
             None => coalesced,
         });
-    }
-
-    /// The instance announced its VIPs at `now` for its own reasons: the cooldown starts
-    /// again. A re-announce already scheduled stays (it answers a claim).
-    pub fn announced(&mut self, now: Instant) {
-        self.last_announce = Some(now);
     }
 
     /// When [`Defender::handle_timeout`] wants to be called; `None` when nothing is scheduled.
@@ -237,21 +231,6 @@ mod tests {
         assert!(d.handle_timeout(t0 + ms(20)));
         d.claim(t0 + ms(30), VIP);
         assert_eq!(d.poll_timeout(), Some(t0 + ms(120)));
-    }
-
-    #[test]
-    fn the_instances_own_announce_starts_the_cooldown() {
-        let t0 = Instant::now();
-        let mut d = Defender::new(SEC);
-        // Entering MASTER: our burst, then another host's claim (a backup that also thinks
-        // it is master) is answered one cooldown later, by when it has likely stepped down.
-        d.announced(t0);
-        d.claim(t0 + ms(20), VIP);
-        assert_eq!(d.poll_timeout(), Some(t0 + SEC));
-        // A scheduled re-announce is not cancelled by the instance's own announce.
-        d.announced(t0 + ms(500));
-        assert_eq!(d.poll_timeout(), Some(t0 + SEC));
-        assert_eq!(d.reannounces(), 0);
     }
 
     #[test]
