@@ -110,11 +110,11 @@ impl Notifier {
             _ => &None,
         };
         let mut scripts = Vec::new();
-        if let Some(argv) = specific {
-            scripts.push(argv.clone());
+        if let Some(p) = specific {
+            scripts.push(p.argv.clone());
         }
-        if let Some(argv) = &self.scripts.any {
-            let mut argv = argv.clone();
+        if let Some(p) = &self.scripts.any {
+            let mut argv = p.argv.clone();
             argv.extend([
                 self.owner.as_str().to_string(),
                 self.name.clone(),
@@ -186,13 +186,14 @@ async fn run_script(name: &str, argv: &Argv, user: &RunAs) {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::config::Program;
 
     #[tokio::test]
     async fn scripts_run_one_at_a_time_in_event_order_with_keepalived_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
-        let sh = |what: &str| -> Argv {
-            vec![
+        let sh = |what: &str| {
+            Program::new(vec![
                 "/bin/sh".into(),
                 "-c".into(),
                 // A random short sleep would reorder concurrent runs; ours must not.
@@ -201,7 +202,7 @@ mod test {
                     log.display()
                 ),
                 "notify".into(),
-            ]
+            ])
         };
         let scripts = Notify {
             master: Some(sh("master")),
@@ -245,12 +246,12 @@ mod test {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let scripts = Notify {
-            any: Some(vec![
+            any: Some(Program::new(vec![
                 "/bin/sh".into(),
                 "-c".into(),
                 format!("sleep 0.3; echo \"$*\" >> {}", log.display()),
                 "notify".into(),
-            ]),
+            ])),
             ..Notify::default()
         };
         let n = Notifier::new(Owner::Instance, "VI_1", scripts, None);
@@ -274,12 +275,12 @@ mod test {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let scripts = Notify {
-            master: Some(vec!["/bin/sleep".into(), "60".into()]),
-            backup: Some(vec![
+            master: Some(Program::new(vec!["/bin/sleep".into(), "60".into()])),
+            backup: Some(Program::new(vec![
                 "/bin/sh".into(),
                 "-c".into(),
                 format!("echo after >> {}", log.display()),
-            ]),
+            ])),
             ..Notify::default()
         };
         let n = Notifier::new(Owner::Group, "VG", scripts, None);

@@ -403,8 +403,8 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         port: sp(i64::from(addr.port())),
         weight: Some(sp(i64::from(*weight))),
         inhibit_on_failure: Some(sp(*inhibit_on_failure)),
-        notify_up: notify_up.as_ref().map(|a| sp(join_command(a))),
-        notify_down: notify_down.as_ref().map(|a| sp(join_command(a))),
+        notify_up: notify_up.as_ref().map(|p| sp(join_command(&p.argv))),
+        notify_down: notify_down.as_ref().map(|p| sp(join_command(&p.argv))),
         connect_timeout: None,
         retry: None,
         delay_before_retry: None,
@@ -466,8 +466,8 @@ fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
             target_of(target);
             out.url = urls.iter().map(|u| sp(url(u))).collect();
         }
-        CheckKind::Misc { argv, timeout } => {
-            out.misc_path = Some(sp(join_command(argv)));
+        CheckKind::Misc { program, timeout } => {
+            out.misc_path = Some(sp(join_command(&program.argv)));
             out.misc_timeout = timeout.map(|d| sp(seconds(d)));
         }
     }
@@ -509,7 +509,7 @@ fn script(s: &VrrpScript) -> Script {
     } = s;
     Script {
         name: sp(name.clone()),
-        script: Some(sp(join_command(script))),
+        script: Some(sp(join_command(&script.argv))),
         interval: Some(sp(seconds(*interval))),
         timeout: Some(sp(seconds(*timeout))),
         weight: Some(sp(i64::from(*weight))),
@@ -557,7 +557,7 @@ fn notify(n: &Notify) -> NotifyLines {
         stop,
         any,
     } = n;
-    [master, backup, fault, stop, any].map(|a| a.as_ref().map(|argv| sp(join_command(argv))))
+    [master, backup, fault, stop, any].map(|a| a.as_ref().map(|p| sp(join_command(&p.argv))))
 }
 
 fn sync_group(g: &SyncGroup) -> SyncGroupTable {

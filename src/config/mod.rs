@@ -35,9 +35,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, RealServer, ScriptUser,
-    SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef, VirtualIp, VirtualServer,
-    VrrpInstance, VrrpScript,
+    Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, Program, RealServer,
+    ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef, VirtualIp,
+    VirtualServer, VrrpInstance, VrrpScript,
 };
 
 /// `vipctl convert`: a loaded configuration as vipd's commented TOML.

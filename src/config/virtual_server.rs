@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use super::model::{Check, CheckKind, HttpUrl, LbAlgo, RealServer, VirtualServer};
+use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
 use super::tracking;
 use super::validate::{Val, seconds};
 use super::{Report, suggest};
@@ -443,7 +443,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
 
 /// A notify or check program: split like a shell would (no shell runs), found and checked
 /// as every other script vipd runs.
-fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Vec<String>> {
+fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Program> {
     tracking::command(v.as_ref()?, key, report)
 }
 
@@ -613,7 +613,7 @@ fn check(
                 None => None,
             };
             match program(&raw.misc_path, "misc_path", report) {
-                Some(argv) => out.kind = CheckKind::Misc { argv, timeout },
+                Some(program) => out.kind = CheckKind::Misc { program, timeout },
                 None => {
                     if raw.misc_path.is_none() {
                         err(
@@ -821,7 +821,7 @@ misc_timeout = 4
         let a = &vs.real_servers[0];
         assert_eq!((a.weight, a.inhibit_on_failure), (3, true));
         assert_eq!(
-            a.notify_up.as_deref(),
+            a.notify_up.as_ref().map(|p| &p.argv[..]),
             Some(
                 &[
                     "/usr/bin/logger".to_string(),
@@ -830,7 +830,7 @@ misc_timeout = 4
                 ][..]
             )
         );
-        assert_eq!(a.notify_down.as_ref().map(Vec::len), Some(2));
+        assert_eq!(a.notify_down.as_ref().map(|p| p.argv.len()), Some(2));
         let tcp = &a.checks[0];
         assert_eq!(
             tcp.kind,
@@ -854,13 +854,11 @@ misc_timeout = 4
             Some("9b3d1a5c00a3c1e1b4e0f5e8a3d1c2b4")
         );
         assert_eq!((b.checks[0].retry, b.checks[0].rise), (2, 2));
-        assert_eq!(
-            b.checks[1].kind,
-            CheckKind::Misc {
-                argv: vec!["/usr/bin/test".into(), "-n".into(), "10.0.0.2".into()],
-                timeout: Some(Duration::from_secs(4)),
-            }
-        );
+        let CheckKind::Misc { program, timeout } = &b.checks[1].kind else {
+            panic!("{:?}", b.checks[1]);
+        };
+        assert_eq!(program.argv, ["/usr/bin/test", "-n", "10.0.0.2"]);
+        assert_eq!(*timeout, Some(Duration::from_secs(4)));
     }
 
     #[test]

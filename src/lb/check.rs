@@ -35,7 +35,9 @@ pub(super) async fn run_once(check: &Check, default_timeout: Duration) -> Result
             }
             Ok(())
         }
-        CheckKind::Misc { argv, timeout } => misc(argv, timeout.unwrap_or(default_timeout)).await,
+        CheckKind::Misc { program, timeout } => {
+            misc(&program.argv, timeout.unwrap_or(default_timeout)).await
+        }
     }
 }
 
@@ -219,8 +221,8 @@ fn changed(pool: &Pool, index: usize, check_index: usize, up: bool, reason: &str
         } else {
             &rs.notify_down
         };
-        if let Some(argv) = script {
-            notify(argv, &format!("real_server {}", rs.addr));
+        if let Some(program) = script {
+            notify(&program.argv, &format!("real_server {}", rs.addr));
         }
     }
 }
@@ -230,6 +232,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::config::Program;
 
     fn check(kind: CheckKind) -> Check {
         Check {
@@ -332,7 +335,7 @@ mod tests {
     async fn misc_check_exit_status_and_timeout() {
         let m = |argv: &[&str], t: Option<u64>| {
             check(CheckKind::Misc {
-                argv: argv.iter().map(|s| s.to_string()).collect(),
+                program: Program::new(argv.iter().map(|s| s.to_string()).collect()),
                 timeout: t.map(Duration::from_millis),
             })
         };

@@ -307,8 +307,9 @@ impl Lb {
             let pool = s.cell.get();
             if pool.config.omega {
                 for rs in pool.up_servers() {
-                    if let Some(argv) = &rs.notify_down {
-                        check::notify(argv, &format!("real_server {} (omega)", rs.addr));
+                    if let Some(program) = &rs.notify_down {
+                        let what = format!("real_server {} (omega)", rs.addr);
+                        check::notify(&program.argv, &what);
                     }
                 }
             }

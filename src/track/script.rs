@@ -83,7 +83,7 @@ async fn run(
             _ = ticker.tick() => {}
             () = tx.closed() => return,
         }
-        let (success, detail) = run_once(&script.script, &user, script.timeout).await;
+        let (success, detail) = run_once(&script.script.argv, &user, script.timeout).await;
         let changed = counter.record(success);
         if changed {
             let (from, to) = if counter.ok() {
