@@ -11,6 +11,8 @@
 //! - [`lb`]: `virtual_server` pools: a TCP forwarder with schedulers and health checks.
 //! - [`daemon`]: builds everything from the config; owns signals, reload and shutdown order.
 //! - [`metrics`]: the optional Prometheus page.
+//! - `exec`: the one child-process runner (checks and notify scripts): process group, timeout,
+//!   user, clean environment, no inherited descriptors.
 //! - `ratelimit`: log lines others can trigger, at most one per window.
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
@@ -19,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+mod exec;
 pub mod lb;
 pub mod metrics;
 pub mod net;

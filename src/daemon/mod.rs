@@ -558,7 +558,6 @@ async fn complete(
         Owner::Instance,
         &inst.name,
         inst.notify.clone(),
-        config.script_user.clone(),
     ));
     if group_of(&config.vrrp_sync_group, &inst.name).is_some() {
         setup.sync = Some(sync_tx.clone());
@@ -572,12 +571,7 @@ fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
         .vrrp_sync_group
         .iter()
         .map(|g| {
-            let n = Notifier::new(
-                Owner::Group,
-                &g.name,
-                g.notify.clone(),
-                config.script_user.clone(),
-            );
+            let n = Notifier::new(Owner::Group, &g.name, g.notify.clone());
             (g.name.clone(), n)
         })
         .collect()
