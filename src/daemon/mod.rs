@@ -281,11 +281,12 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         }
     };
     daemon.metrics = None;
-    daemon.lb.stop();
+    let omega = daemon.lb.stop();
     shutdown(daemon.running, signal_name).await;
     for (_, n) in daemon.group_notifiers {
         n.finish(crate::notify::TIMEOUT).await;
     }
+    omega.finish().await;
     Ok(()) // dropping `control` removes the socket file
 }
 

@@ -294,9 +294,10 @@ impl Lb {
         self.view.clone()
     }
 
-    /// Stops listening, forwarding and checking; with `omega`, runs notify_down of every up
-    /// server.
-    pub fn stop(mut self) {
+    /// Stops listening, forwarding and checking; with `omega`, starts notify_down of every up
+    /// server, which the caller may wait for.
+    pub fn stop(mut self) -> Omega {
+        let mut scripts = Vec::new();
         for s in &mut self.served {
             s.stop_checkers();
         }
@@ -309,10 +310,23 @@ impl Lb {
                 for rs in pool.up_servers() {
                     if let Some(program) = &rs.notify_down {
                         let what = format!("real_server {} (omega)", rs.addr);
-                        check::notify(&program.argv, &what);
+                        scripts.push(check::notify(program, &what));
                     }
                 }
             }
+        }
+        Omega(scripts)
+    }
+}
+
+/// The `notify_down` scripts `omega` started as the forwarder stopped.
+pub struct Omega(Vec<JoinHandle<()>>);
+
+impl Omega {
+    /// Waits for them; each ends, or is killed, within notify's timeout.
+    pub async fn finish(self) {
+        for script in self.0 {
+            let _ = script.await;
         }
     }
 }
