@@ -3,8 +3,9 @@
 //!
 //! - **The file the load checked.** [`Program::path`] is executed, with `argv[0]` as written:
 //!   never a name looked up in PATH again, so nothing put in its place after the check runs.
-//! - **Its user.** [`Program::user`] (a script's own `user`, else `script_user`): uid and gid
-//!   are switched and supplementary groups dropped, as keepalived does by default.
+//! - **Its user.** [`Program::user`] (a `vrrp_script`'s or `MISC_CHECK`'s own `user`, else
+//!   `script_user`): uid and gid are switched and supplementary groups dropped, as keepalived
+//!   does by default.
 //! - **A process group of its own.** At the timeout the whole group is killed (SIGKILL), so a
 //!   hung script's children die with it, and the program is reaped. What it leaves running
 //!   after ending by itself is its own business, as in keepalived. A job dropped unfinished

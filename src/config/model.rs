@@ -410,6 +410,9 @@ pub enum CheckKind {
     Misc {
         /// `misc_path`: the program (split on spaces, quotes kept together; no shell).
         program: Program,
+        /// `user USER [GROUP]` as written; `None` = `script_user` or the daemon's user (the
+        /// outcome is the program's [`Program::user`]).
+        user: Option<ScriptUser>,
         /// `misc_timeout`; default the virtual server's delay_loop.
         timeout: Option<Duration>,
     },

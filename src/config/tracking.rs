@@ -273,7 +273,8 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
     })
 }
 
-fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
+/// `USER [GROUP]`, both known on this system.
+pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
     let name = words.first()?;
     if nix::unistd::User::from_name(&name.value)
         .ok()
@@ -673,8 +674,9 @@ fn notify_scripts(raw: &RawNotify, report: &mut Report) -> Option<Notify> {
     ok.then_some(notify)
 }
 
-/// Who each program runs as: a `vrrp_script`'s own `user`, else `script_user` (keepalived
-/// settles this at load too, so a reload that changes it changes the programs).
+/// Who each program runs as: a `vrrp_script`'s or `MISC_CHECK`'s own `user`, else
+/// `script_user` (keepalived settles this at load too, so a reload that changes it changes
+/// the programs).
 pub(crate) fn assign_users(config: &mut Config) {
     let global = config.script_user.clone();
     for s in &mut config.vrrp_script {
@@ -702,10 +704,11 @@ pub(crate) fn assign_users(config: &mut Config) {
         .flat_map(|vs| vs.real_servers.iter_mut())
     {
         programs.extend(rs.notify_up.iter_mut().chain(rs.notify_down.iter_mut()));
-        programs.extend(rs.checks.iter_mut().filter_map(|c| match &mut c.kind {
-            CheckKind::Misc { program, .. } => Some(program),
-            _ => None,
-        }));
+        for c in &mut rs.checks {
+            if let CheckKind::Misc { program, user, .. } = &mut c.kind {
+                program.user = user.clone().or_else(|| global.clone());
+            }
+        }
     }
     for p in programs {
         p.user = global.clone();

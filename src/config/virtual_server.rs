@@ -72,6 +72,8 @@ pub(crate) struct RawCheck {
     pub(crate) urls: Vec<RawUrl>,
     pub(crate) misc_path: Option<Val<String>>,
     pub(crate) misc_timeout: Option<Val<String>>,
+    /// `user USER [GROUP]` (MISC_CHECK).
+    pub(crate) user: Option<Vec<Val<String>>>,
 }
 
 /// One `url { ... }`.
@@ -612,8 +614,22 @@ fn check(
                 },
                 None => None,
             };
+            let user = match &raw.user {
+                Some(words) => {
+                    let user = tracking::user(words, report);
+                    ok &= user.is_some();
+                    user
+                }
+                None => None,
+            };
             match program(&raw.misc_path, "misc_path", report) {
-                Some(program) => out.kind = CheckKind::Misc { program, timeout },
+                Some(program) => {
+                    out.kind = CheckKind::Misc {
+                        program,
+                        timeout,
+                        user,
+                    }
+                }
                 None => {
                     if raw.misc_path.is_none() {
                         err(
@@ -747,6 +763,7 @@ mod tests {
         MISC_CHECK {
             misc_path \"/usr/bin/test -n 10.0.0.2\"
             misc_timeout 4
+            user nobody
         }
     }
 }
@@ -785,6 +802,7 @@ rise = 2
 [virtual_server.real_server.MISC_CHECK]
 misc_path = "/usr/bin/test -n 10.0.0.2"
 misc_timeout = 4
+user = "nobody"
 "#;
 
     fn ka(text: &str) -> Result<Loaded, ConfigError> {
@@ -854,11 +872,18 @@ misc_timeout = 4
             Some("9b3d1a5c00a3c1e1b4e0f5e8a3d1c2b4")
         );
         assert_eq!((b.checks[0].retry, b.checks[0].rise), (2, 2));
-        let CheckKind::Misc { program, timeout } = &b.checks[1].kind else {
+        let CheckKind::Misc {
+            program,
+            timeout,
+            user,
+        } = &b.checks[1].kind
+        else {
             panic!("{:?}", b.checks[1]);
         };
         assert_eq!(program.argv, ["/usr/bin/test", "-n", "10.0.0.2"]);
         assert_eq!(*timeout, Some(Duration::from_secs(4)));
+        assert_eq!(user.as_ref().map(|u| u.user.as_str()), Some("nobody"));
+        assert_eq!(program.user, *user, "MISC_CHECK's own user runs it");
     }
 
     #[test]

@@ -38,9 +38,9 @@ pub(super) async fn run_once(check: &Check, default_timeout: Duration) -> Result
             }
             Ok(())
         }
-        CheckKind::Misc { program, timeout } => {
-            misc(program, timeout.unwrap_or(default_timeout)).await
-        }
+        CheckKind::Misc {
+            program, timeout, ..
+        } => misc(program, timeout.unwrap_or(default_timeout)).await,
     }
 }
 
@@ -320,6 +320,7 @@ mod tests {
             check(CheckKind::Misc {
                 program: Program::new(argv.iter().map(|s| s.to_string()).collect()),
                 timeout: t.map(Duration::from_millis),
+                user: None,
             })
         };
         let d = Duration::from_secs(5);
@@ -359,6 +360,7 @@ mod tests {
         let c = check(CheckKind::Misc {
             program,
             timeout: None,
+            user: None,
         });
         assert_eq!(run_once(&c, Duration::from_secs(5)).await, Ok(()));
     }
@@ -369,6 +371,7 @@ mod tests {
         let c = check(CheckKind::Misc {
             program: hangs_with_a_grandchild(dir.path()),
             timeout: Some(Duration::from_millis(300)),
+            user: None,
         });
         let e = run_once(&c, Duration::from_secs(5)).await.unwrap_err();
         assert!(e.contains("did not finish"), "{e}");
