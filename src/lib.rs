@@ -12,6 +12,8 @@
 //! - [`daemon`]: builds everything from the config; owns signals, reload and shutdown order.
 //! - [`metrics`]: the optional Prometheus page.
 //! - [`status`]: the status model every room writes or reads; it imports nothing of vipd.
+//! - `exec`: the one child-process runner (checks and notify scripts): process group, timeout,
+//!   user, clean environment, no inherited descriptors.
 //! - `ratelimit`: log lines others can trigger, at most one per window.
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+mod exec;
 pub mod lb;
 pub mod metrics;
 pub mod net;

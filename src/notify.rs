@@ -6,8 +6,8 @@
 //! Only the newest state waits: a state that is superseded while an earlier script still
 //! runs is skipped (and logged), so a flapping instance never runs `notify_master` long
 //! after it became backup, and nothing queues up without bound.
-//! Arguments are passed as argv, never through a shell; a script that hangs is killed after
-//! [`TIMEOUT`] and logged; nothing it prints is read.
+//! Arguments are passed as argv, never through a shell; scripts run through [`crate::exec`];
+//! one that hangs is killed after [`TIMEOUT`] and logged; nothing it prints is read.
 
 use std::time::Duration;
 
@@ -15,13 +15,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify as Wakeup;
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use crate::config::{Argv, Notify, ScriptUser};
-use crate::track::script::{RunAs, resolve, run_once};
+use crate::config::{Notify, Program};
+use crate::exec::{Job, NOTIFY_TIMEOUT};
 
 /// A notify script still running after this is killed.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+pub const TIMEOUT: Duration = NOTIFY_TIMEOUT;
 
 /// What a notify belongs to, as the first argument of `notify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,18 @@ impl Owner {
 pub struct Notifier {
     owner: Owner,
     name: String,
-    scripts: Notify,
+    scripts: Jobs,
     queue: Option<Arc<Queue>>,
     runner: Option<JoinHandle<()>>,
+}
+
+/// [`Notify`]'s scripts, their users looked up.
+struct Jobs {
+    master: Option<Job>,
+    backup: Option<Job>,
+    fault: Option<Job>,
+    stop: Option<Job>,
+    any: Option<Job>,
 }
 
 /// The scripts of the newest state not yet started, and the runner's wake-up.
@@ -60,7 +69,7 @@ struct Queue {
 #[derive(Default)]
 struct Pending {
     /// The state the scripts are for, and the scripts.
-    next: Option<(String, Vec<Argv>)>,
+    next: Option<(String, Vec<Job>)>,
     /// No more states will come: run what is pending, then stop.
     closed: bool,
 }
@@ -73,24 +82,27 @@ impl Queue {
 
 impl Notifier {
     /// Starts the runner (none when no script is configured).
-    pub fn new(owner: Owner, name: &str, scripts: Notify, user: Option<ScriptUser>) -> Self {
+    pub fn new(owner: Owner, name: &str, scripts: Notify) -> Self {
         let (queue, runner) = if scripts.is_empty() {
             (None, None)
         } else {
             let queue = Arc::new(Queue::default());
             (
                 Some(Arc::clone(&queue)),
-                Some(tokio::spawn(run(
-                    name.to_string(),
-                    queue,
-                    resolve(user.as_ref()),
-                ))),
+                Some(tokio::spawn(run(name.to_string(), queue))),
             )
         };
+        let job = |p: &Option<Program>| p.as_ref().map(Job::new);
         Self {
             owner,
             name: name.to_string(),
-            scripts,
+            scripts: Jobs {
+                master: job(&scripts.master),
+                backup: job(&scripts.backup),
+                fault: job(&scripts.fault),
+                stop: job(&scripts.stop),
+                any: job(&scripts.any),
+            },
             queue,
             runner,
         }
@@ -110,18 +122,16 @@ impl Notifier {
             _ => &None,
         };
         let mut scripts = Vec::new();
-        if let Some(argv) = specific {
-            scripts.push(argv.clone());
+        if let Some(job) = specific {
+            scripts.push(job.clone());
         }
-        if let Some(argv) = &self.scripts.any {
-            let mut argv = argv.clone();
-            argv.extend([
+        if let Some(job) = &self.scripts.any {
+            scripts.push(job.clone().with_args([
                 self.owner.as_str().to_string(),
                 self.name.clone(),
                 state.to_string(),
                 priority.to_string(),
-            ]);
-            scripts.push(argv);
+            ]));
         }
         if scripts.is_empty() {
             return;
@@ -153,7 +163,7 @@ impl Notifier {
     }
 }
 
-async fn run(name: String, queue: Arc<Queue>, user: RunAs) {
+async fn run(name: String, queue: Arc<Queue>) {
     loop {
         let (next, closed) = {
             let mut p = queue.lock();
@@ -161,25 +171,13 @@ async fn run(name: String, queue: Arc<Queue>, user: RunAs) {
         };
         match next {
             Some((_, scripts)) => {
-                for argv in scripts {
-                    run_script(&name, &argv, &user).await;
+                for job in scripts {
+                    job.run_logged(&name, TIMEOUT).await;
                 }
             }
             None if closed => return,
             None => queue.wakeup.notified().await,
         }
-    }
-}
-
-async fn run_script(name: &str, argv: &Argv, user: &RunAs) {
-    let (ok, detail) = run_once(argv, user, TIMEOUT).await;
-    let shown = argv.join(" ");
-    if ok {
-        debug!("{name}: notify `{shown}`: {detail}");
-    } else if detail.starts_with("timed out") {
-        warn!("{name}: notify `{shown}` hung: {detail}");
-    } else {
-        warn!("{name}: notify `{shown}` failed: {detail}");
     }
 }
 
@@ -191,8 +189,8 @@ mod test {
     async fn scripts_run_one_at_a_time_in_event_order_with_keepalived_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
-        let sh = |what: &str| -> Argv {
-            vec![
+        let sh = |what: &str| {
+            Program::new(vec![
                 "/bin/sh".into(),
                 "-c".into(),
                 // A random short sleep would reorder concurrent runs; ours must not.
@@ -201,7 +199,7 @@ mod test {
                     log.display()
                 ),
                 "notify".into(),
-            ]
+            ])
         };
         let scripts = Notify {
             master: Some(sh("master")),
@@ -210,7 +208,7 @@ mod test {
             stop: Some(sh("stop")),
             any: Some(sh("any")),
         };
-        let n = Notifier::new(Owner::Instance, "VI_1", scripts, None);
+        let n = Notifier::new(Owner::Instance, "VI_1", scripts);
         let lines = |n: usize| {
             let log = log.clone();
             async move {
@@ -245,15 +243,15 @@ mod test {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let scripts = Notify {
-            any: Some(vec![
+            any: Some(Program::new(vec![
                 "/bin/sh".into(),
                 "-c".into(),
                 format!("sleep 0.3; echo \"$*\" >> {}", log.display()),
                 "notify".into(),
-            ]),
+            ])),
             ..Notify::default()
         };
-        let n = Notifier::new(Owner::Instance, "VI_1", scripts, None);
+        let n = Notifier::new(Owner::Instance, "VI_1", scripts);
         n.state_changed("MASTER", 100);
         tokio::time::sleep(Duration::from_millis(100)).await;
         // A flap while MASTER's script runs: only the newest state is still worth a script.
@@ -274,15 +272,15 @@ mod test {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let scripts = Notify {
-            master: Some(vec!["/bin/sleep".into(), "60".into()]),
-            backup: Some(vec![
+            master: Some(Program::new(vec!["/bin/sleep".into(), "60".into()])),
+            backup: Some(Program::new(vec![
                 "/bin/sh".into(),
                 "-c".into(),
                 format!("echo after >> {}", log.display()),
-            ]),
+            ])),
             ..Notify::default()
         };
-        let n = Notifier::new(Owner::Group, "VG", scripts, None);
+        let n = Notifier::new(Owner::Group, "VG", scripts);
         let started = std::time::Instant::now();
         n.state_changed("MASTER", 100);
         // Started before BACKUP comes, so it is not skipped but killed.

@@ -1,15 +1,15 @@
 //! The forwarder in process, on 127.0.0.1 only (no root): bytes arrive intact both ways
 //! through splice, half-closes, closes and resets travel through, half-closed and idle connections
 //! are closed in time, a refused connect moves to the next server (with what the client had
-//! already sent), a reload keeps listeners and state, and connections leave no file
-//! descriptor behind.
+//! already sent), a reload keeps listeners and state, connections leave no file
+//! descriptor behind, and `omega` runs notify_down on stop.
 
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use vipd::config::{LbAlgo, RealServer, VirtualServer};
+use vipd::config::{LbAlgo, Program, RealServer, VirtualServer};
 use vipd::lb::{Lb, LbOptions, LbView};
 
 /// A backend that says `id\n` first, then echoes until EOF, then closes.
@@ -756,4 +756,21 @@ async fn keepalive_starts_at_a_connections_first_tick_not_at_accept() {
     tokio::time::sleep(tick).await;
     assert_eq!(forwarder_keepalive(vs.addr, backend), [true, true]);
     lb.stop();
+}
+
+#[tokio::test]
+async fn omega_runs_notify_down_of_up_servers_and_stop_can_wait_for_it() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("down");
+    let mut vs = pool(&[echo_backend(0).await], LbAlgo::Rr);
+    vs.omega = true;
+    vs.real_servers[0].notify_down = Some(Program::new(vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!("sleep 0.3; echo down > {}", log.display()),
+    ]));
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
+    lb.stop().finish().await;
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "down\n");
 }

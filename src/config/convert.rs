@@ -403,8 +403,8 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         port: sp(i64::from(addr.port())),
         weight: Some(sp(i64::from(*weight))),
         inhibit_on_failure: Some(sp(*inhibit_on_failure)),
-        notify_up: notify_up.as_ref().map(|a| sp(join_command(a))),
-        notify_down: notify_down.as_ref().map(|a| sp(join_command(a))),
+        notify_up: notify_up.as_ref().map(|p| sp(join_command(&p.argv))),
+        notify_down: notify_down.as_ref().map(|p| sp(join_command(&p.argv))),
         connect_timeout: None,
         retry: None,
         delay_before_retry: None,
@@ -451,6 +451,7 @@ fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
         url: Vec::new(),
         misc_path: None,
         misc_timeout: None,
+        user: None,
     };
     let mut target_of = |target: &std::net::SocketAddrV4| {
         if target.ip() != server.ip() {
@@ -466,9 +467,14 @@ fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
             target_of(target);
             out.url = urls.iter().map(|u| sp(url(u))).collect();
         }
-        CheckKind::Misc { argv, timeout } => {
-            out.misc_path = Some(sp(join_command(argv)));
+        CheckKind::Misc {
+            program,
+            timeout,
+            user: who,
+        } => {
+            out.misc_path = Some(sp(join_command(&program.argv)));
             out.misc_timeout = timeout.map(|d| sp(seconds(d)));
+            out.user = who.as_ref().map(|u| sp(user(u)));
         }
     }
     out
@@ -509,7 +515,7 @@ fn script(s: &VrrpScript) -> Script {
     } = s;
     Script {
         name: sp(name.clone()),
-        script: Some(sp(join_command(script))),
+        script: Some(sp(join_command(&script.argv))),
         interval: Some(sp(seconds(*interval))),
         timeout: Some(sp(seconds(*timeout))),
         weight: Some(sp(i64::from(*weight))),
@@ -557,7 +563,7 @@ fn notify(n: &Notify) -> NotifyLines {
         stop,
         any,
     } = n;
-    [master, backup, fault, stop, any].map(|a| a.as_ref().map(|argv| sp(join_command(argv))))
+    [master, backup, fault, stop, any].map(|a| a.as_ref().map(|p| sp(join_command(&p.argv))))
 }
 
 fn sync_group(g: &SyncGroup) -> SyncGroupTable {
@@ -735,7 +741,7 @@ mod tests {
         delay_before_retry 0.5\n rise 2\n delay_loop 7\n }\n \
         HTTP_GET {\n url {\n path /health\n status_code 204\n \
         digest 9e107d9d372bb6826bd81d3542a419d6\n }\n }\n \
-        MISC_CHECK {\n misc_path \"/bin/sh -c 'exit 0'\"\n misc_timeout 4\n }\n }\n}\n";
+        MISC_CHECK {\n misc_path \"/bin/sh -c 'exit 0'\"\n misc_timeout 4\n user nobody\n }\n }\n}\n";
 
     fn round_trip(text: &str, name: &str) -> (Config, Config, String) {
         let loaded = load_str(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
@@ -774,6 +780,10 @@ mod tests {
         assert!(v.alpha && v.omega && v.sorry_server.is_some() && v.persistence_timeout.is_some());
         assert_eq!((v.quorum, v.hysteresis), (2, 1));
         assert_eq!(v.real_servers[0].checks.len(), 3);
+        assert!(matches!(
+            &v.real_servers[0].checks[2].kind,
+            CheckKind::Misc { user: Some(_), .. }
+        ));
         assert!(v.real_servers[0].inhibit_on_failure && v.real_servers[0].notify_up.is_some());
         assert!(router_id.is_some() && metrics_listen.is_some());
         assert!(script_user.is_some() && *enable_script_security);

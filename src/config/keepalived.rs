@@ -1344,6 +1344,7 @@ fn checker(stmt: &Stmt, report: &mut Report) -> Option<RawCheck> {
             "rise" => c.rise = value(item, report),
             "misc_path" => c.misc_path = command(item, report),
             "misc_timeout" => c.misc_timeout = value(item, report),
+            "user" => c.user = words(item, 1, 2, report),
             "url" => {
                 let mut u = RawUrl {
                     key: item.key.val(),

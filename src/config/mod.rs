@@ -35,7 +35,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, PRIORITY_OWNER,
+    Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, PRIORITY_OWNER, Program,
     RealServer, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
     VirtualIp, VirtualServer, VrrpInstance, VrrpScript,
 };

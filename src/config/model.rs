@@ -40,6 +40,31 @@ pub struct Config {
 /// A program and its arguments, run directly: never spliced into a shell command line.
 pub type Argv = Vec<String>;
 
+/// A program to run (a check or a notify script), as the load found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// The words as written; the program sees `argv[0]` as its name.
+    pub argv: Argv,
+    /// The file executed: the one the load checked, absolute and with symlinks resolved, so
+    /// that neither a change of PATH nor a link replaced after the check changes what runs.
+    /// `argv[0]` as written when the load did not look at programs.
+    pub path: PathBuf,
+    /// Who it runs as: its own `user`, else `script_user`; `None` = vipd's own user. The
+    /// load fills it in, as keepalived does.
+    pub user: Option<ScriptUser>,
+}
+
+impl Program {
+    /// `argv` as written, unchecked, run as vipd's own user.
+    pub fn new(argv: Argv) -> Self {
+        Self {
+            path: PathBuf::from(argv.first().map(String::as_str).unwrap_or_default()),
+            argv,
+            user: None,
+        }
+    }
+}
+
 /// `USER [GROUP]` a script runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptUser {
@@ -55,7 +80,7 @@ pub struct VrrpScript {
     /// The name instances refer to in `track_script`.
     pub name: String,
     /// `script`: the check; exit status 0 means healthy.
-    pub script: Argv,
+    pub script: Program,
     /// `interval`: time between checks. Default 1 s.
     pub interval: Duration,
     /// `timeout`: a check running longer is killed and counts as a failure. Default: interval.
@@ -67,7 +92,8 @@ pub struct VrrpScript {
     pub rise: u32,
     /// `fall`: failures in a row that make a healthy check failed. Default 1.
     pub fall: u32,
-    /// `user USER [GROUP]`: who it runs as; `None` = `script_user` or the daemon's user.
+    /// `user USER [GROUP]` as written; `None` = `script_user` or the daemon's user (the
+    /// outcome is the script's [`Program::user`]).
     pub user: Option<ScriptUser>,
     /// `init_fail`: start as failed until the check succeeds `rise` times.
     pub init_fail: bool,
@@ -124,15 +150,15 @@ pub struct TrackInterface {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Notify {
     /// `notify_master`.
-    pub master: Option<Argv>,
+    pub master: Option<Program>,
     /// `notify_backup`.
-    pub backup: Option<Argv>,
+    pub backup: Option<Program>,
     /// `notify_fault`.
-    pub fault: Option<Argv>,
+    pub fault: Option<Program>,
     /// `notify_stop`: when vipd stops the instance.
-    pub stop: Option<Argv>,
+    pub stop: Option<Program>,
     /// `notify`: every change, with `INSTANCE|GROUP NAME STATE PRIORITY` appended.
-    pub any: Option<Argv>,
+    pub any: Option<Program>,
 }
 
 impl Notify {
@@ -342,9 +368,9 @@ pub struct RealServer {
     /// instead of being removed.
     pub inhibit_on_failure: bool,
     /// `notify_up`: a program run when the server comes up (argv, no shell).
-    pub notify_up: Option<Vec<String>>,
+    pub notify_up: Option<Program>,
     /// `notify_down`: a program run when the server goes down (argv, no shell).
-    pub notify_down: Option<Vec<String>>,
+    pub notify_down: Option<Program>,
     /// Health checkers; none = always up.
     pub checks: Vec<Check>,
 }
@@ -385,8 +411,11 @@ pub enum CheckKind {
     },
     /// `MISC_CHECK`: a program exits 0 within its timeout.
     Misc {
-        /// `misc_path`: the argv (split on spaces, quotes kept together; no shell).
-        argv: Vec<String>,
+        /// `misc_path`: the program (split on spaces, quotes kept together; no shell).
+        program: Program,
+        /// `user USER [GROUP]` as written; `None` = `script_user` or the daemon's user (the
+        /// outcome is the program's [`Program::user`]).
+        user: Option<ScriptUser>,
         /// `misc_timeout`; default the virtual server's delay_loop.
         timeout: Option<Duration>,
     },

@@ -117,6 +117,7 @@ struct CheckT {
     url: Vec<Spanned<UrlT>>,
     misc_path: Option<Spanned<String>>,
     misc_timeout: Option<Spanned<Seconds>>,
+    user: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -349,6 +350,7 @@ const CHECK_KEYS: &[&str] = &[
     "url",
     "misc_path",
     "misc_timeout",
+    "user",
 ];
 const URL_KEYS: &[&str] = &["path", "status_code", "digest"];
 const INSTANCE_KEYS: &[&str] = &[
@@ -742,6 +744,7 @@ fn check(text: &str, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
             .collect(),
         misc_path: body.misc_path.as_ref().map(v),
         misc_timeout: body.misc_timeout.as_ref().map(f),
+        user: body.user.as_ref().map(|u| words(text, u)),
     }
 }
 

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::model::{
-    Argv, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
-    VrrpInstance, VrrpScript,
+    Argv, CheckKind, Config, Notify, Program, ScriptUser, SyncGroup, TrackFile, TrackInterface,
+    TrackProcess, TrackRef, VrrpInstance, VrrpScript,
 };
 use super::validate::Val;
 use super::{HostChecks, Report, suggest};
@@ -275,7 +275,7 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
 
 /// `script_user` or a script's `user`: USER [GROUP], which must exist here unless the file is
 /// checked for another host (its accounts are not this machine's).
-fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
+pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
     let name = words.first()?;
     let group = words.get(1).map(|g| g.value.clone());
     if report.host_checks == HostChecks::None {
@@ -450,8 +450,9 @@ pub(crate) fn join_command(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// A command line: split into argv, its program found and checked.
-pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Option<Argv> {
+/// A command line: split into argv, its program found and checked. The program runs as
+/// vipd's own user until [`super::validate`] says who runs it.
+pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Option<Program> {
     let argv = match split_command(&line.value) {
         Ok(argv) if !argv.is_empty() => argv,
         Ok(_) => {
@@ -466,11 +467,14 @@ pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Opt
         }
     };
     if report.host_checks == HostChecks::None {
-        return Some(argv);
+        return Some(Program::new(argv));
     }
-    match program_problem(&argv[0]) {
-        None => Some(argv),
-        Some(why) => {
+    match checked_program(&argv[0]) {
+        Ok(path) => Some(Program {
+            path,
+            ..Program::new(argv)
+        }),
+        Err(why) => {
             let d = report.diag(line.line, line.col, key, why);
             report.error(d);
             None
@@ -489,32 +493,33 @@ pub(crate) fn resolve_program(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Why a program cannot be run safely, or `None` when it can.
-fn program_problem(program: &str) -> Option<String> {
+/// The file a program names, absolute and with symlinks resolved, when it can be run safely;
+/// otherwise why not. That file is what runs: it is the one checked here.
+fn checked_program(program: &str) -> Result<PathBuf, String> {
     let Some(path) = resolve_program(program) else {
-        return Some(format!("`{program}` is not found in PATH"));
+        return Err(format!("`{program}` is not found in PATH"));
     };
-    let meta = match std::fs::metadata(&path) {
-        Ok(m) => m,
-        Err(e) => return Some(format!("{}: {e}", path.display())),
-    };
+    let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Some(format!(
+        return Err(format!(
             "{} is not an executable file (chmod +x it?)",
             path.display()
         ));
     }
-    if nix::unistd::geteuid().is_root() {
-        return unsafe_for_root(&path);
+    let real = std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if nix::unistd::geteuid().is_root()
+        && let Some(why) = unsafe_for_root(&real)
+    {
+        return Err(why);
     }
-    None
+    Ok(real)
 }
 
 /// keepalived's `enable_script_security`: a file root runs must not be changeable by anyone
-/// else, nor may any directory above it (which would let them swap it).
+/// else, nor may any directory above it (which would let them swap it). `path` is absolute,
+/// with symlinks resolved.
 fn unsafe_for_root(path: &Path) -> Option<String> {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut checked = Some(path.as_path());
+    let mut checked = Some(path);
     let mut is_file = true;
     while let Some(p) = checked {
         let Ok(meta) = std::fs::metadata(p) else {
@@ -677,6 +682,47 @@ fn notify_scripts(raw: &RawNotify, report: &mut Report) -> Option<Notify> {
     ok.then_some(notify)
 }
 
+/// Who each program runs as: a `vrrp_script`'s or `MISC_CHECK`'s own `user`, else
+/// `script_user` (keepalived settles this at load too, so a reload that changes it changes
+/// the programs).
+pub(crate) fn assign_users(config: &mut Config) {
+    let global = config.script_user.clone();
+    for s in &mut config.vrrp_script {
+        s.script.user = s.user.clone().or_else(|| global.clone());
+    }
+    let notifies = (config.instances.iter_mut().map(|i| &mut i.notify))
+        .chain(config.vrrp_sync_group.iter_mut().map(|g| &mut g.notify));
+    let mut programs: Vec<&mut Program> = Vec::new();
+    for n in notifies {
+        programs.extend(
+            [
+                &mut n.master,
+                &mut n.backup,
+                &mut n.fault,
+                &mut n.stop,
+                &mut n.any,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    for rs in config
+        .virtual_servers
+        .iter_mut()
+        .flat_map(|vs| vs.real_servers.iter_mut())
+    {
+        programs.extend(rs.notify_up.iter_mut().chain(rs.notify_down.iter_mut()));
+        for c in &mut rs.checks {
+            if let CheckKind::Misc { program, user, .. } = &mut c.kind {
+                program.user = user.clone().or_else(|| global.clone());
+            }
+        }
+    }
+    for p in programs {
+        p.user = global.clone();
+    }
+}
+
 /// Sync groups, checked against the instances: every member exists and is in one group.
 pub(crate) fn sync_groups(
     raw: &[RawSyncGroup],
@@ -785,12 +831,71 @@ mod test {
     #[test]
     fn programs_are_found_along_path() {
         assert!(resolve_program("true").is_some());
-        assert!(program_problem("true").is_none() || !nix::unistd::geteuid().is_root());
+        assert!(checked_program("true").is_ok() || !nix::unistd::geteuid().is_root());
         assert!(
-            program_problem("no-such-program-xyz")
-                .unwrap()
+            checked_program("no-such-program-xyz")
+                .unwrap_err()
                 .contains("not found in PATH")
         );
+    }
+
+    #[test]
+    fn every_program_runs_as_its_own_user_else_script_user() {
+        let text = "global_defs {\n script_user nobody\n}\n\
+            vrrp_script own {\n script /bin/true\n user root\n}\n\
+            vrrp_script default {\n script /bin/true\n}\n\
+            vrrp_sync_group VG {\n group {\n VI_1\n }\n notify /bin/true\n}\n\
+            vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n priority 100\n\
+             notify_master /bin/true\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n\
+            virtual_server 10.0.0.100 80 {\n lb_algo rr\n lb_kind NAT\n\
+             real_server 10.0.0.1 80 {\n notify_up /bin/true\n notify_down /bin/true\n\
+              MISC_CHECK {\n misc_path /bin/true\n }\n }\n}\n";
+        let c = load(text, "t.conf")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config;
+        let who = |p: &Program| p.user.as_ref().map(|u| u.user.clone());
+        let nobody = Some("nobody".to_string());
+        assert_eq!(who(&c.vrrp_script[0].script), Some("root".into()));
+        assert_eq!(who(&c.vrrp_script[1].script), nobody);
+        assert_eq!(
+            c.vrrp_script[1].user, None,
+            "the script's own `user` stays as written"
+        );
+        assert_eq!(who(c.instances[0].notify.master.as_ref().unwrap()), nobody);
+        assert_eq!(
+            who(c.vrrp_sync_group[0].notify.any.as_ref().unwrap()),
+            nobody
+        );
+        let rs = &c.virtual_servers[0].real_servers[0];
+        assert_eq!(who(rs.notify_up.as_ref().unwrap()), nobody);
+        assert_eq!(who(rs.notify_down.as_ref().unwrap()), nobody);
+        let CheckKind::Misc { program, .. } = &rs.checks[0].kind else {
+            panic!("{:?}", rs.checks[0]);
+        };
+        assert_eq!(who(program), nobody);
+    }
+
+    #[test]
+    fn the_program_that_runs_is_the_file_checked_with_links_resolved() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("check.sh");
+        std::fs::write(&real, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("check");
+        symlink(&real, &link).unwrap();
+        let text = format!(
+            "vrrp_script chk {{\n script \"{} fast\"\n}}\n\
+             vrrp_instance VI_1 {{\n interface lo\n virtual_router_id 1\n priority 100\n\
+             track_script {{\n chk\n }}\n virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n",
+            link.display()
+        );
+        let c = load(&text, "t.conf")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config;
+        let script = &c.vrrp_script[0].script;
+        assert_eq!(script.argv, [link.display().to_string(), "fast".into()]);
+        assert_eq!(script.path, std::fs::canonicalize(&real).unwrap());
     }
 
     #[test]
@@ -899,7 +1004,7 @@ notify_fault = "/bin/true"
         assert!(ka.warnings.is_empty(), "{:?}", ka.warnings);
         let c = ka.config;
         let s = &c.vrrp_script[0];
-        assert_eq!(s.script, ["/bin/true", "-x", "a b"]);
+        assert_eq!(s.script.argv, ["/bin/true", "-x", "a b"]);
         assert_eq!(s.timeout, Duration::from_millis(500));
         assert_eq!((s.weight, s.fall, s.rise, s.init_fail), (-20, 2, 3, false));
         let i = &c.instances[0];
@@ -908,7 +1013,7 @@ notify_fault = "/bin/true"
         assert_eq!(i.track_interface[0].weight, -10);
         assert_eq!(i.track_interface[1].weight, 0);
         assert_eq!(
-            i.notify.master.as_deref(),
+            i.notify.master.as_ref().map(|p| &p.argv[..]),
             Some(&["/bin/echo".to_string(), "master".into()][..])
         );
         assert_eq!(c.vrrp_track_process[0].quorum, 2);
@@ -958,9 +1063,16 @@ notify_fault = "/bin/true"
         let c = load_offline(&elsewhere)
             .unwrap_or_else(|e| panic!("{e}"))
             .config;
-        assert_eq!(c.vrrp_script[0].script, ["/no/such/check", "-x", "a b"]);
         assert_eq!(
-            c.instances[0].notify.any.as_deref(),
+            c.vrrp_script[0].script.argv,
+            ["/no/such/check", "-x", "a b"]
+        );
+        assert_eq!(
+            c.instances[0]
+                .notify
+                .any
+                .as_ref()
+                .map(|p| p.argv.as_slice()),
             Some(&["nosuchprogramxyz".to_string()][..])
         );
         let user = c.script_user.expect("script_user");

@@ -196,6 +196,7 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     config.vrrp_track_process = tracking.processes;
     config.script_user = tracking.script_user;
     config.enable_script_security = tracking.enable_script_security;
+    tracking::assign_users(&mut config);
     config
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use super::model::{Check, CheckKind, HttpUrl, LbAlgo, RealServer, VirtualServer};
+use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
 use super::tracking;
 use super::validate::{Val, seconds};
 use super::{Report, suggest};
@@ -72,6 +72,8 @@ pub(crate) struct RawCheck {
     pub(crate) urls: Vec<RawUrl>,
     pub(crate) misc_path: Option<Val<String>>,
     pub(crate) misc_timeout: Option<Val<String>>,
+    /// `user USER [GROUP]` (MISC_CHECK).
+    pub(crate) user: Option<Vec<Val<String>>>,
 }
 
 /// One `url { ... }`.
@@ -443,7 +445,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
 
 /// A notify or check program: split like a shell would (no shell runs), found and checked
 /// as every other script vipd runs.
-fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Vec<String>> {
+fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Program> {
     tracking::command(v.as_ref()?, key, report)
 }
 
@@ -612,8 +614,22 @@ fn check(
                 },
                 None => None,
             };
+            let user = match &raw.user {
+                Some(words) => {
+                    let user = tracking::user(words, report);
+                    ok &= user.is_some();
+                    user
+                }
+                None => None,
+            };
             match program(&raw.misc_path, "misc_path", report) {
-                Some(argv) => out.kind = CheckKind::Misc { argv, timeout },
+                Some(program) => {
+                    out.kind = CheckKind::Misc {
+                        program,
+                        timeout,
+                        user,
+                    }
+                }
                 None => {
                     if raw.misc_path.is_none() {
                         err(
@@ -747,6 +763,7 @@ mod tests {
         MISC_CHECK {
             misc_path \"/usr/bin/test -n 10.0.0.2\"
             misc_timeout 4
+            user nobody
         }
     }
 }
@@ -785,6 +802,7 @@ rise = 2
 [virtual_server.real_server.MISC_CHECK]
 misc_path = "/usr/bin/test -n 10.0.0.2"
 misc_timeout = 4
+user = "nobody"
 "#;
 
     fn ka(text: &str) -> Result<Loaded, ConfigError> {
@@ -821,7 +839,7 @@ misc_timeout = 4
         let a = &vs.real_servers[0];
         assert_eq!((a.weight, a.inhibit_on_failure), (3, true));
         assert_eq!(
-            a.notify_up.as_deref(),
+            a.notify_up.as_ref().map(|p| &p.argv[..]),
             Some(
                 &[
                     "/usr/bin/logger".to_string(),
@@ -830,7 +848,7 @@ misc_timeout = 4
                 ][..]
             )
         );
-        assert_eq!(a.notify_down.as_ref().map(Vec::len), Some(2));
+        assert_eq!(a.notify_down.as_ref().map(|p| p.argv.len()), Some(2));
         let tcp = &a.checks[0];
         assert_eq!(
             tcp.kind,
@@ -854,13 +872,18 @@ misc_timeout = 4
             Some("9b3d1a5c00a3c1e1b4e0f5e8a3d1c2b4")
         );
         assert_eq!((b.checks[0].retry, b.checks[0].rise), (2, 2));
-        assert_eq!(
-            b.checks[1].kind,
-            CheckKind::Misc {
-                argv: vec!["/usr/bin/test".into(), "-n".into(), "10.0.0.2".into()],
-                timeout: Some(Duration::from_secs(4)),
-            }
-        );
+        let CheckKind::Misc {
+            program,
+            timeout,
+            user,
+        } = &b.checks[1].kind
+        else {
+            panic!("{:?}", b.checks[1]);
+        };
+        assert_eq!(program.argv, ["/usr/bin/test", "-n", "10.0.0.2"]);
+        assert_eq!(*timeout, Some(Duration::from_secs(4)));
+        assert_eq!(user.as_ref().map(|u| u.user.as_str()), Some("nobody"));
+        assert_eq!(program.user, *user, "MISC_CHECK's own user runs it");
     }
 
     #[test]

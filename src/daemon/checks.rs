@@ -47,8 +47,7 @@ impl Checks {
             };
             let watch = self
                 .shared("script", &s.name, async || {
-                    let user = s.user.clone().or_else(|| c.script_user.clone());
-                    crate::track::script::spawn(s.clone(), user)
+                    crate::track::script::spawn(s.clone())
                 })
                 .await;
             let weight = r.weight.unwrap_or(s.weight);

@@ -278,11 +278,12 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         }
     };
     daemon.metrics = None;
-    daemon.lb.stop();
+    let omega = daemon.lb.stop();
     shutdown(daemon.running, signal_name).await;
     for (_, n) in daemon.group_notifiers {
         n.finish(crate::notify::TIMEOUT).await;
     }
+    omega.finish().await;
     Ok(()) // dropping `control` removes the socket file
 }
 
@@ -550,7 +551,6 @@ async fn complete(
         Owner::Instance,
         &inst.name,
         inst.notify.clone(),
-        config.script_user.clone(),
     ));
     if group_of(&config.vrrp_sync_group, &inst.name).is_some() {
         setup.sync = Some(sync_tx.clone());
@@ -564,12 +564,7 @@ fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
         .vrrp_sync_group
         .iter()
         .map(|g| {
-            let n = Notifier::new(
-                Owner::Group,
-                &g.name,
-                g.notify.clone(),
-                config.script_user.clone(),
-            );
+            let n = Notifier::new(Owner::Group, &g.name, g.notify.clone());
             (g.name.clone(), n)
         })
         .collect()

@@ -1,14 +1,15 @@
 //! Health checkers for real servers, as keepalived's: `TCP_CHECK` (a connect succeeds),
 //! `HTTP_GET` (each url answers with the expected status and, when given, the MD5 of its
-//! body), `MISC_CHECK` (a program exits 0 within its timeout; run directly, no shell).
+//! body), `MISC_CHECK` (a program exits 0 within its timeout; run directly, no shell, through
+//! [`crate::exec`] as every script).
 //!
 //! Each checker runs every `delay_loop`; while failing, every `delay_before_retry`. A server
 //! goes down after `retry` consecutive failures and comes back after `rise` (default 1)
 //! consecutive successes. Every verdict change goes to the [`Pool`], which logs it with its
-//! reason; notify_up / notify_down run on the server's own changes.
+//! reason; notify_up / notify_down run on the server's own changes, each on a task of its
+//! own, killed if still running after notify's timeout.
 
 use std::net::SocketAddrV4;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -16,10 +17,12 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::{debug, warn};
+use tokio::task::JoinHandle;
+use tracing::debug;
 
 use super::pool::Pool;
-use crate::config::{Check, CheckKind, HttpUrl};
+use crate::config::{Check, CheckKind, HttpUrl, Program};
+use crate::exec::{Job, NOTIFY_TIMEOUT, Outcome};
 
 /// At most this much of an HTTP answer is read (keepalived reads the whole body too, but a
 /// health page is small).
@@ -35,7 +38,9 @@ pub(super) async fn run_once(check: &Check, default_timeout: Duration) -> Result
             }
             Ok(())
         }
-        CheckKind::Misc { argv, timeout } => misc(argv, timeout.unwrap_or(default_timeout)).await,
+        CheckKind::Misc {
+            program, timeout, ..
+        } => misc(program, timeout.unwrap_or(default_timeout)).await,
     }
 }
 
@@ -108,46 +113,26 @@ fn judge_http(answer: &[u8], url: &HttpUrl) -> Result<(), String> {
     Ok(())
 }
 
-async fn misc(argv: &[String], timeout: Duration) -> Result<(), String> {
-    let Some((prog, args)) = argv.split_first() else {
-        return Err("empty misc_path".into());
-    };
-    let mut child = tokio::process::Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run {prog}: {e}"))?;
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(st)) if st.success() => Ok(()),
-        Ok(Ok(st)) => Err(format!("{prog} exited with {st}")),
-        Ok(Err(e)) => Err(format!("{prog}: {e}")),
-        Err(_) => {
-            let _ = child.kill().await;
-            Err(format!("{prog} did not finish within {timeout:?}; killed"))
-        }
+async fn misc(program: &Program, timeout: Duration) -> Result<(), String> {
+    let prog = program.argv.first().map_or("", String::as_str);
+    match Job::new(program).run(timeout).await {
+        Outcome::Exited(st) if st.success() => Ok(()),
+        Outcome::Exited(st) => Err(format!("{prog} exited with {st}")),
+        Outcome::TimedOut(_) => Err(format!("{prog} did not finish within {timeout:?}; killed")),
+        Outcome::Failed(why) => Err(why),
     }
 }
 
-/// Runs a notify script without waiting for it (its exit is reaped in the background).
-pub(super) fn notify(argv: &[String], what: &str) {
-    let Some((prog, args)) = argv.split_first() else {
-        return;
-    };
-    match tokio::process::Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .spawn()
-    {
-        Ok(mut child) => {
-            tokio::spawn(async move {
-                let _ = child.wait().await;
-            });
-        }
-        Err(e) => warn!("{what}: cannot run {prog}: {e}"),
-    }
+/// Runs a notify_up / notify_down script on a task of its own; it is killed if still running
+/// after [`NOTIFY_TIMEOUT`]. `what` names the server in the log.
+pub(super) fn notify(program: &Program, what: &str) -> JoinHandle<()> {
+    notify_within(program, what, NOTIFY_TIMEOUT)
+}
+
+fn notify_within(program: &Program, what: &str, timeout: Duration) -> JoinHandle<()> {
+    let job = Job::new(program);
+    let what = what.to_string();
+    tokio::spawn(async move { job.run_logged(&what, timeout).await })
 }
 
 /// The checker loop for checker `check_index` of real server `index` of `pool`; runs until
@@ -219,8 +204,8 @@ fn changed(pool: &Pool, index: usize, check_index: usize, up: bool, reason: &str
         } else {
             &rs.notify_down
         };
-        if let Some(argv) = script {
-            notify(argv, &format!("real_server {}", rs.addr));
+        if let Some(program) = script {
+            notify(program, &format!("real_server {}", rs.addr));
         }
     }
 }
@@ -230,6 +215,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::exec::test::{dies, hangs_with_a_grandchild, pid_in};
 
     fn check(kind: CheckKind) -> Check {
         Check {
@@ -332,8 +318,9 @@ mod tests {
     async fn misc_check_exit_status_and_timeout() {
         let m = |argv: &[&str], t: Option<u64>| {
             check(CheckKind::Misc {
-                argv: argv.iter().map(|s| s.to_string()).collect(),
+                program: Program::new(argv.iter().map(|s| s.to_string()).collect()),
                 timeout: t.map(Duration::from_millis),
+                user: None,
             })
         };
         let d = Duration::from_secs(5);
@@ -352,5 +339,59 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.contains("cannot run"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_misc_check_runs_as_its_user() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: the switch to nobody is not tried");
+            return;
+        }
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let mut program = Program::new(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("test \"$(id -u)\" = {}", nobody.uid),
+        ]);
+        program.user = Some(crate::config::ScriptUser {
+            user: "nobody".into(),
+            group: None,
+        });
+        let c = check(CheckKind::Misc {
+            program,
+            timeout: None,
+            user: None,
+        });
+        assert_eq!(run_once(&c, Duration::from_secs(5)).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_misc_check_that_times_out_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = check(CheckKind::Misc {
+            program: hangs_with_a_grandchild(dir.path()),
+            timeout: Some(Duration::from_millis(300)),
+            user: None,
+        });
+        let e = run_once(&c, Duration::from_secs(5)).await.unwrap_err();
+        assert!(e.contains("did not finish"), "{e}");
+        let grandchild = pid_in(dir.path(), "grandchild").await;
+        assert!(dies(grandchild).await, "the check's sleep 60 is killed too");
+    }
+
+    #[tokio::test]
+    async fn notify_up_and_down_are_killed_after_their_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        notify_within(
+            &hangs_with_a_grandchild(dir.path()),
+            "real_server 10.0.0.1:80",
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(dies(pid_in(dir.path(), "leader").await).await);
+        assert!(dies(pid_in(dir.path(), "grandchild").await).await);
     }
 }

@@ -294,9 +294,10 @@ impl Lb {
         self.view.clone()
     }
 
-    /// Stops listening, forwarding and checking; with `omega`, runs notify_down of every up
-    /// server.
-    pub fn stop(mut self) {
+    /// Stops listening, forwarding and checking; with `omega`, starts notify_down of every up
+    /// server, which the caller may wait for.
+    pub fn stop(mut self) -> Omega {
+        let mut scripts = Vec::new();
         for s in &mut self.served {
             s.stop_checkers();
         }
@@ -307,11 +308,25 @@ impl Lb {
             let pool = s.cell.get();
             if pool.config.omega {
                 for rs in pool.up_servers() {
-                    if let Some(argv) = &rs.notify_down {
-                        check::notify(argv, &format!("real_server {} (omega)", rs.addr));
+                    if let Some(program) = &rs.notify_down {
+                        let what = format!("real_server {} (omega)", rs.addr);
+                        scripts.push(check::notify(program, &what));
                     }
                 }
             }
+        }
+        Omega(scripts)
+    }
+}
+
+/// The `notify_down` scripts `omega` started as the forwarder stopped.
+pub struct Omega(Vec<JoinHandle<()>>);
+
+impl Omega {
+    /// Waits for them; each ends, or is killed, within notify's timeout.
+    pub async fn finish(self) {
+        for script in self.0 {
+            let _ = script.await;
         }
     }
 }

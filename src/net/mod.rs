@@ -1,10 +1,11 @@
 //! Every call that touches the kernel: the raw VRRP socket, rtnetlink and ARP.
 //!
 //! Nothing outside this module opens a socket, calls `setsockopt` or speaks netlink, so a test
-//! double can stand in for the whole of it. This is also the only module allowed `unsafe`: it
-//! is needed for two socket options socket2 does not wrap (`IP_MULTICAST_IF` with an
-//! `ip_mreqn`, a `sockaddr_ll` for `AF_PACKET`) and for registering a file descriptor with
-//! tokio (`AsyncFd::register`, see [`socket`]).
+//! double can stand in for the whole of it. This is also the only module allowed `unsafe`
+//! (besides `exec`'s hook between fork and exec, see there): it is needed for two socket
+//! options socket2 does not wrap (`IP_MULTICAST_IF` with an `ip_mreqn`, a `sockaddr_ll` for
+//! `AF_PACKET`) and for registering a file descriptor with tokio (`AsyncFd::register`, see
+//! [`socket`]).
 //!
 //! - [`socket`]: raw IPv4 socket for IP protocol 112, multicast 224.0.0.18 or unicast peers.
 //! - [`addr`]: rtnetlink: links, IPv4 addresses (the VIPs) and link up/down events.
