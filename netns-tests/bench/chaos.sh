@@ -15,7 +15,8 @@
 #              tracked file (vrrp_track_file, weight 1) gets "-30" (priority 70): the longest
 #              ping gap in the 8 s after the write, and h1's priority then.
 #   loss       30 % of VRRP packets dropped on the bridge for DURATION s, REPEAT times (the
-#              failure is random): % of pings lost, holder changes, samples with two holders.
+#              failure is random): % of pings lost, the longest ping gap, how often h2 became
+#              master (its log), holder changes and samples with two holders.
 #   partition  VRRP dropped on the bridge until both hold the VIP, then let through again: time
 #              from the heal to the first sample with one holder (goal: within one
 #              advert_int), and who holds it 5 s later.
@@ -138,7 +139,7 @@ h1_priority() {
 }
 
 declare -A R          # R[figure/pair] = value; figures as in the table below
-LOSS_RUNS=()          # "pair pct changes two" per loss run
+LOSS_RUNS=()          # "pair pct changes two takeovers gap" per loss run
 
 fault_renumber() { # PAIR RUN
     local f t
@@ -189,7 +190,7 @@ fault_deadpeer() { # PAIR RUN
 
 fault_loss() { # PAIR RUN
     local t0 t1 f l
-    if ! up "$1" "$2"; then LOSS_RUNS+=("$1 NA NA NA"); lab_down; return; fi
+    if ! up "$1" "$2"; then LOSS_RUNS+=("$1 NA NA NA NA NA"); lab_down; return; fi
     pinger $((DURATION + 30))
     switch_nft "ip protocol 112 numgen random mod 100 lt 30 drop"
     t0=$EPOCHREALTIME
@@ -199,10 +200,14 @@ fault_loss() { # PAIR RUN
     sleep 1
     read -r -a l < <(lost "$PINGF" "$t0" "$t1")
     read -r -a f < <(tally "$DIR/samples.txt" 0)
-    local pct
+    local pct takeovers longest
     pct=$(awk -v l="${l[0]}" -v s="${l[1]}" 'BEGIN{ if (s + 0 > 0) printf "%.1f", 100 * l / s; else print "NA" }')
-    LOSS_RUNS+=("$1 $pct ${f[2]} ${f[1]%/*}")
-    log "$2: ${l[0]} of ${l[1]} pings lost ($pct %), ${f[2]} holder changes, two holders in ${f[1]} samples"
+    # A takeover shorter than a sample is seen only in the backup's log.
+    takeovers=$(grep -c -e 'Entering MASTER STATE' -e '-> MASTER' "$DIR/h2.log" || true)
+    longest=$(gap "$PINGF" "$t0" "$t1")
+    LOSS_RUNS+=("$1 $pct ${f[2]} ${f[1]%/*} $takeovers $longest")
+    log "$2: ${l[0]} of ${l[1]} pings lost ($pct %), longest gap ${longest}s, ${f[2]} holder" \
+        "changes, two holders in ${f[1]} samples, h2 became master $takeovers time(s)"
     lab_down
 }
 
@@ -293,7 +298,7 @@ for p in $PAIRS; do
     # per loss run: "pair pct changes two"; each run's %, and the medians
     each=$(printf '%s\n' "${LOSS_RUNS[@]}" | awk -v p="$p" '$1 == p { printf "%s%s", (n++ ? "," : ""), $2 }')
     R[ls_each/$p]=${each:-NA}
-    for col in 2:ls_pct 3:ls_changes 4:ls_two; do
+    for col in 2:ls_pct 3:ls_changes 4:ls_two 5:ls_takeovers 6:ls_gap; do
         R[${col#*:}/$p]=$(printf '%s\n' "${LOSS_RUNS[@]}" | awk -v p="$p" -v c="${col%%:*}" '$1 == p { print $c }' |
             median | awk '{ print ($1 == "NA" ? $1 : $1 + 0) }')
     done
@@ -324,6 +329,8 @@ fi
 if has loss; then
     row "30% loss ${DURATION}s: pings lost (%, median)" ls_pct
     row "30% loss: pings lost (%, each run)" ls_each -
+    row "30% loss: longest ping gap (s, median)" ls_gap
+    row "30% loss: h2 became master (its log, median)" ls_takeovers
     row "30% loss: holder changes (median)" ls_changes
     row "30% loss: samples with two holders (median)" ls_two
 fi
