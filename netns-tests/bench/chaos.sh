@@ -37,7 +37,7 @@
 #   FAULTS      faults to run (default "renumber deadpeer loss partition flaps recreate")
 #   MAX_SECONDS hard limit for the whole script (default 1200)
 #   KEEP_LOGS=1 keep the work directory (agent logs, ping output, samples)
-# A default run takes about 12 minutes; DURATION=20 REPEAT=1 about 6.
+# A default run takes about 11 minutes; DURATION=20 REPEAT=1 about 6.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
