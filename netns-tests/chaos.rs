@@ -57,8 +57,8 @@ fn renumbered_master(b: Kind) {
     let mut lab = Lab::setup("renumber", 2);
     elect(&mut lab, Kind::Vipd, b);
     lab.renumber(A);
-    // One Master_Down_Interval (3.61 s at priority 90) for whatever the backup saw.
-    let (samples, dual, end) = sample_holders(&lab, secs(12), Duration::from_millis(3610));
+    // One Master_Down_Interval (3.65 s at priority 90) for whatever the backup saw.
+    let (samples, dual, end) = sample_holders(&lab, secs(12), Duration::from_millis(3650));
     measure(&format!(
         "vipd+{b} renumber samples={samples} two_holders_after_mdi={dual}"
     ));

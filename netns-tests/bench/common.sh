@@ -64,16 +64,23 @@ lab_up() {
     ip -n "$sw" link set lo up
     ip -n "$sw" link add br0 type bridge forward_delay 0 mcast_snooping 0
     ip -n "$sw" link set br0 up
-    local pair name addr
+    local pair name
     for pair in h1:1 h2:2 cl:200; do
-        name=${pair%%:*}; addr="$NET.${pair##*:}"
+        name=${pair%%:*}
         ip netns add "$(ns "$name")"; NAMESPACES+=("$(ns "$name")")
         ip -n "$(ns "$name")" link set lo up
-        ip -n "$sw" link add "p-$name" type veth peer name eth0 netns "$(ns "$name")"
-        ip -n "$sw" link set "p-$name" master br0 up
-        ip -n "$(ns "$name")" addr add "$addr/24" dev eth0
-        ip -n "$(ns "$name")" link set eth0 up
+        plug "$name" "$NET.${pair##*:}"
     done
+}
+
+# plug HOST ADDR: a new veth from the switch's bridge (port p-HOST) to eth0 in HOST's
+# namespace, with ADDR/24. Also how a benchmark re-creates a deleted eth0.
+plug() {
+    local sw; sw=$(ns sw)
+    ip -n "$sw" link add "p-$1" type veth peer name eth0 netns "$(ns "$1")"
+    ip -n "$sw" link set "p-$1" master br0 up
+    ip -n "$(ns "$1")" addr add "$2/24" dev eth0
+    ip -n "$(ns "$1")" link set eth0 up
 }
 
 lab_down() {

@@ -85,11 +85,6 @@ one_run() {
     lab_down
 }
 
-median() { # numbers on stdin ("NA" ignored) -> median or NA
-    sort -g | awk '$1 != "NA" { v[n++] = $1 }
-        END { if (!n) { print "NA"; exit }
-              if (n % 2) printf "%.3f\n", v[(n-1)/2]; else printf "%.3f\n", (v[n/2-1] + v[n/2]) / 2 }'
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 declare -A EL LD ST PRE PRES

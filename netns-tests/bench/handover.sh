@@ -43,20 +43,6 @@ PREFIX="vh$$"
 # shellcheck source=netns-tests/bench/lab.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lab.sh"
 
-# lost FILE FROM TO: echo requests sent after the last reply before FROM and up to the last
-# reply by TO that got no reply (icmp_seq holes).
-lost() {
-    awk -v from="$2" -v to="$3" '
-        / bytes from / { ts = substr($1, 2) + 0
-            split($0, a, "icmp_seq="); split(a[2], b, " "); s = b[1] + 0
-            if (ts < from) { lo = s; n = 1; next }
-            if (ts > to) next
-            if (n == 0) lo = s
-            if (s > hi) hi = s
-            if (!(s in seen)) { seen[s] = 1; n++ } }
-        END { print (n && hi >= lo ? hi - lo + 1 - n : "NA") }' "$1"
-}
-
 # one_run ROW RUN: sets R_GAP (longest ping gap, s), R_LOST (pings lost) and R_MOVE (s until
 # h2 held the VIP).
 one_run() {
@@ -93,6 +79,7 @@ one_run() {
         local t1; t1=$(now)
         R_GAP=$(gap "$pingf" "$t" "$t1")
         R_LOST=$(lost "$pingf" "$t" "$t1")
+        R_LOST=${R_LOST%% *}
         echo "$t $t1" >"$dir/window.txt"
     else
         R_MOVE=NA
@@ -101,11 +88,6 @@ one_run() {
     lab_down
 }
 
-median() { # numbers on stdin ("NA" ignored) -> median or NA
-    sort -g | awk '$1 != "NA" { v[n++] = $1 }
-        END { if (!n) { print "NA"; exit }
-              if (n % 2) printf "%.3f\n", v[(n-1)/2]; else printf "%.3f\n", (v[n/2-1] + v[n/2]) / 2 }'
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "-"; else printf "%.3f", a / b }'; }
 
 ROWS="vipd-handover vipd-sigterm ka-sigterm"

@@ -21,8 +21,15 @@ wait_until() {
     done
 }
 
-# conf HOST PRIORITY: the same keepalived.conf syntax the netns tests generate.
+# conf HOST PRIORITY [FILE]: the same keepalived.conf syntax the netns tests generate. With
+# FILE, the instance also tracks it (`vrrp_track_file` with weight 1: the file's integer is
+# added to the priority).
 conf() {
+    local track=""
+    if [[ -n ${3:-} ]]; then
+        printf 'vrrp_track_file lower {\n    file %s\n    weight 1\n}\n\n' "$3"
+        track=$'    track_file {\n        lower\n    }\n'
+    fi
     cat <<EOF
 global_defs {
     router_id $1
@@ -38,7 +45,7 @@ vrrp_instance VI_1 {
         auth_type PASS
         auth_pass s3cret
     }
-    virtual_ipaddress {
+${track}    virtual_ipaddress {
         $VIP/32 dev eth0
     }
 }
@@ -46,11 +53,11 @@ EOF
 }
 
 declare -A PID
-# start HOST KIND PRIORITY RUN
+# start HOST KIND PRIORITY RUN [TRACKED_FILE]
 start() {
     local host=$1 kind=$2 prio=$3 dir="$WORK/$4"
     mkdir -p "$dir"
-    conf "$host" "$prio" >"$dir/$host.conf"
+    conf "$host" "$prio" "${5:-}" >"$dir/$host.conf"
     if [[ $kind == ka ]]; then
         rm -f "$dir/$host".*pid
         setsid ip netns exec "$(ns "$host")" keepalived -n -l -D -G -f "$dir/$host.conf" \
@@ -64,7 +71,17 @@ start() {
     PGIDS+=("$!")
 }
 
-has_vip() { ip -n "$(ns "$1")" -4 -o addr show dev eth0 | grep -q " inet $VIP/"; }
+# No `| grep -q`: with pipefail, ip killed by SIGPIPE when the VIP is not its last line (after
+# a renumbering) would read as "no VIP".
+has_vip() { [[ $(ip -n "$(ns "$1")" -4 -o addr show dev eth0 2>/dev/null) == *" inet $VIP/"* ]]; }
+# holders: who holds the VIP now: h1, h2, h1+h2 or none.
+holders() {
+    local h out=""
+    for h in h1 h2; do
+        if has_vip "$h"; then out+="${out:++}$h"; fi
+    done
+    echo "${out:-none}"
+}
 elected() { has_vip h1 && ! has_vip h2; }
 alive() { # running, and not a zombie waiting to be reaped
     local stat
@@ -87,4 +104,27 @@ gap() {
               if (!closed) pts[n++] = to
               max = 0; for (i = 1; i < n; i++) if (pts[i] - pts[i-1] > max) max = pts[i] - pts[i-1]
               printf "%.3f", max }' "$1"
+}
+
+# lost FILE FROM TO: "LOST SENT" for the echo requests after the last reply before FROM, up to
+# the last one ping reported (answered or "no answer yet") by TO.
+lost() {
+    awk -v from="$2" -v to="$3" '
+        /icmp_seq=/ { ts = substr($1, 2) + 0
+            split($0, a, "icmp_seq="); split(a[2], b, " "); s = b[1] + 0
+            reply = / bytes from /
+            if (ts < from) { if (reply) lo = s; next }
+            if (ts > to) next
+            if (lo == "") lo = s - 1
+            if (s > hi) hi = s
+            if (reply && s > lo) got[s] = 1 }
+        END { if (hi == "" || hi <= lo) { print "NA NA"; exit }
+              n = 0; for (s in got) n++
+              print hi - lo - n, hi - lo }' "$1"
+}
+
+median() { # numbers on stdin ("NA" ignored) -> median or NA
+    sort -g | awk '$1 != "NA" { v[n++] = $1 }
+        END { if (!n) { print "NA"; exit }
+              if (n % 2) printf "%.3f\n", v[(n-1)/2]; else printf "%.3f\n", (v[n/2-1] + v[n/2]) / 2 }'
 }
