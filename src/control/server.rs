@@ -196,7 +196,7 @@ impl ControlSocket {
         Ok(socket)
     }
 
-    /// Serves clients until the task is dropped, [`Limits::max_clients`] at a time.
+    /// Serves clients until the task is dropped, `max_clients` of them at a time.
     pub async fn serve(&self, ctx: Context) {
         let limits = self.limits;
         let slots = Arc::new(Semaphore::new(limits.max_clients));

@@ -1,8 +1,10 @@
 //! Drives one `vrrp_instance`: feeds its [`Fsm`] packets, timers and link events, and carries
-//! out the actions it returns through `net`.
+//! out the actions it returns: adverts through its socket, VIPs through its [`VipSet`], both
+//! reached through [`Doors`] (the kernel, or a test's fakes).
 //!
-//! The instance owns its sockets and its timer; it publishes what it knows to a shared
-//! [`InstanceStatus`] that the control socket reads.
+//! The instance owns its socket and its timers, and reads tokio's clock (a test can pause
+//! it); it publishes what it knows to a shared [`InstanceStatus`] that the control socket
+//! reads.
 //!
 //! Faults of the host it rides out (the daemon tells it what the kernel says about its
 //! interface, see [`Interface`]):
