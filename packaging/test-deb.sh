@@ -77,7 +77,10 @@ expect=(
     /usr/share/fish/vendor_completions.d/vipd.fish
     /usr/share/fish/vendor_completions.d/vipctl.fish
     /usr/share/doc/vipd/copyright
+    /usr/share/doc/vipd/README.md
 )
+# Every page of docs/ ships with the README that links to it.
+for page in docs/*.md; do expect+=("/usr/share/doc/vipd/$page"); done
 # One man page per vipctl subcommand, whatever the subcommands are today.
 root="$WORK/root"
 dpkg-deb -x "$deb" "$root"
