@@ -407,3 +407,29 @@ fn a_weaker_router_answering_a_demoted_master_finds_it_master_again_with_the_vip
         assert!(r.holds_vip());
     });
 }
+
+/// A master that took over because the old one fell silent may be wrong (a lossy link): a
+/// claim right after its takeover (the real master's defence) is answered only once its
+/// cooldown has passed, by when the real master's advert has set it right.
+#[test]
+fn a_master_that_took_over_after_silence_does_not_fight_at_once() {
+    paused(async {
+        let r = Running::master().await; // took over at 3.61 s, now 3.7 s
+        let before = *r.world.announced.lock().unwrap();
+        let claims = r.world.claims.lock().unwrap().clone().unwrap();
+        let claim = ArpClaim {
+            sender_ip: VIP,
+            sender_mac: [2, 0, 0, 0, 0, 9],
+            op: ArpOp::Request,
+        };
+        claims.send(claim).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(*r.world.announced.lock().unwrap(), before, "not at once");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            *r.world.announced.lock().unwrap(),
+            before + 5,
+            "after the cooldown"
+        );
+    });
+}

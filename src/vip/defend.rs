@@ -10,18 +10,21 @@
 //! - A claim schedules one re-announce [`COALESCE_DELAY`] later, so it follows the last frame
 //!   of the other host's burst; claims while one is scheduled join it.
 //! - Re-announces are at least one cooldown apart (the advert interval, at most
-//!   [`MAX_COOLDOWN`]): a claim inside the cooldown is answered at its end. The instance's
-//!   own announcements (entering MASTER, refreshes) do not start a cooldown: another host's
-//!   burst may follow ours by milliseconds (a backup answering a resign), and only an answer
-//!   after it brings the clients back. No claim goes unanswered: each is followed by a
+//!   [`MAX_COOLDOWN`]): a claim inside the cooldown is answered at its end.
+//! - A master that took over because the old one fell silent may be wrong (adverts lost on a
+//!   lossy link): its own announcement starts a cooldown ([`Defender::announced`]), so it
+//!   does not answer the real master's defence before the next advert sets it right. One
+//!   that took over knowing it should (it resumed, preempted, was handed the role) does not
+//!   call it and answers at once: another host's burst may follow its own by milliseconds. No claim goes unanswered: each is followed by a
 //!   re-announce within `max(COALESCE_DELAY, cooldown)`. This also bounds the traffic when
 //!   two masters fight (a split brain): one burst per cooldown each.
 //!
 //! Call order for a driver, while master:
 //! 1. for each ARP claim by another MAC on one of the instance's VIPs: [`Defender::claim`];
-//! 2. sleep until [`Defender::poll_timeout`], then call [`Defender::handle_timeout`] with the
+//! 2. on taking over after silence, once: [`Defender::announced`];
+//! 3. sleep until [`Defender::poll_timeout`], then call [`Defender::handle_timeout`] with the
 //!    clock's time; `true` means "announce every VIP now" (the call records it);
-//! 3. on leaving MASTER: [`Defender::reset`].
+//! 4. on leaving MASTER: [`Defender::reset`].
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -39,7 +42,8 @@ pub struct Defender {
     cooldown: Duration,
     /// When the scheduled re-announce is due.
     due: Option<Instant>,
-    /// The last re-announce: the cooldown starts there.
+    /// The last re-announce, or the announcement of a master unsure of its role: the
+    /// cooldown starts there.
     last_announce: Option<Instant>,
     /// The VIP the last claim was about, for logs and status.
     last_claimed: Option<Ipv4Addr>,
@@ -75,6 +79,13 @@ impl Defender {
             Some(last) => coalesced.max(last + self.cooldown),
             None => coalesced,
         });
+    }
+
+    /// The instance announced its VIPs at `now` after taking over from a master that fell
+    /// silent: the cooldown starts, so a claim right after is answered only at its end. A
+    /// re-announce already scheduled stays (it answers a claim).
+    pub fn announced(&mut self, now: Instant) {
+        self.last_announce = Some(now);
     }
 
     /// When [`Defender::handle_timeout`] wants to be called; `None` when nothing is scheduled.
@@ -231,6 +242,23 @@ mod tests {
         assert!(d.handle_timeout(t0 + ms(20)));
         d.claim(t0 + ms(30), VIP);
         assert_eq!(d.poll_timeout(), Some(t0 + ms(120)));
+    }
+
+    #[test]
+    fn a_master_unsure_of_its_role_answers_claims_only_after_a_cooldown() {
+        let t0 = Instant::now();
+        let mut d = Defender::new(SEC);
+        // Took over after silence: the real master's defence comes 20 ms after our burst.
+        d.announced(t0);
+        d.claim(t0 + ms(20), VIP);
+        assert_eq!(d.poll_timeout(), Some(t0 + SEC));
+        // A scheduled re-announce is not cancelled by a later announcement.
+        d.announced(t0 + ms(500));
+        assert_eq!(d.poll_timeout(), Some(t0 + SEC));
+        // Without it, the same claim is answered 20 ms later.
+        let mut sure = Defender::new(SEC);
+        sure.claim(t0 + ms(20), VIP);
+        assert_eq!(sure.poll_timeout(), Some(t0 + ms(40)));
     }
 
     #[test]

@@ -688,12 +688,17 @@ impl<D: Doors> Instance<D> {
                 Action::SendAdvert { priority } => self.send_advert(priority),
                 Action::AddVips => self.vips.hold().await,
                 Action::RemoveVips => self.vips.release().await,
-                // Our own announcements do not hold back a defence: the other host's burst
-                // may follow ours by milliseconds (a backup answering our resign), and only
-                // an answer after it brings the clients back.
                 Action::Announce => self.send_garps(self.garp_repeat),
                 Action::AnswerLowerPrio => self.send_garps(self.garp_lower_prio_repeat),
-                Action::Transition { from, to, reason } => self.on_transition(from, to, &reason),
+                Action::Transition { from, to, reason } => {
+                    // Taking over after silence may be a mistake of a lossy link: then the real
+                    // master's defence must not be answered before its next advert sets us
+                    // right (see Defender).
+                    if to == State::Master && matches!(reason, Reason::MasterDown { .. }) {
+                        self.defender.announced(now());
+                    }
+                    self.on_transition(from, to, &reason);
+                }
                 Action::ReleaseVips { new_master } => self.release_vips(new_master).await,
             }
         }
