@@ -30,7 +30,7 @@
 //! caller's own MACs as sender (a switch reflecting them, a macvlan of ours) are skipped in
 //! user space.
 
-use std::io::{self, Read};
+use std::io;
 use std::mem;
 use std::net::Ipv4Addr;
 
@@ -40,7 +40,7 @@ use pnet_packet::{MutablePacket, Packet};
 use socket2::{Domain, SockAddr, SockAddrStorage, SockFilter, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use super::{NetError, require_runtime};
+use super::{NetError, read_when_ready, require_runtime};
 
 /// Length of a gratuitous ARP frame before padding: 14 (Ethernet) + 28 (ARP for IPv4).
 pub const GARP_FRAME_LEN: usize = 42;
@@ -239,31 +239,16 @@ impl ArpWatch {
         // The filter cuts frames to 42 bytes; room for more costs nothing.
         let mut buf = [0u8; 64];
         loop {
-            let mut guard = self
-                .fd
-                .readable()
-                .await
-                .map_err(|e| self.err("recv", "readiness", e))?;
-            match guard.try_io(|inner| {
-                let mut sock: &Socket = inner.get_ref();
-                sock.read(&mut buf)
-            }) {
-                Ok(Ok(n)) => {
+            match read_when_ready(&self.fd, &mut buf).await {
+                Ok(n) => {
                     if let Some(claim) = buf.get(..n).and_then(parse_claim)
                         && !self.own_macs.contains(&claim.sender_mac)
                     {
                         return Ok(claim);
                     }
                 }
-                Ok(Err(e))
-                    if e.kind() == io::ErrorKind::Interrupted
-                        || e.raw_os_error() == Some(libc::ENETDOWN) =>
-                {
-                    continue;
-                }
-                Ok(Err(e)) => return Err(self.err("recv", "ETH_P_ARP", e)),
-                // Would block: readiness was stale and has been cleared; wait again.
-                Err(_would_block) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => continue,
+                Err(e) => return Err(self.err("recv", "ETH_P_ARP", e)),
             }
         }
     }

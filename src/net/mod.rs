@@ -134,6 +134,28 @@ fn require_runtime(what: &'static str) -> Result<(), NetError> {
         .map_err(|_| NetError::NoRuntime(what))
 }
 
+/// Reads one datagram or frame from a non-blocking socket registered with tokio, waiting for
+/// it to be readable; an interrupted read or stale readiness is retried. Cancel-safe: nothing
+/// is read unless it is returned.
+async fn read_when_ready(
+    fd: &tokio::io::unix::AsyncFd<socket2::Socket>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    use std::io::Read;
+    loop {
+        let mut guard = fd.readable().await?;
+        match guard.try_io(|inner| {
+            let mut sock: &socket2::Socket = inner.get_ref();
+            sock.read(buf)
+        }) {
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(result) => return result,
+            // Would block: readiness was stale and has been cleared; wait again.
+            Err(_would_block) => continue,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@
 //! `AsyncFd::register`; Cargo.lock pins tokio 1.54.1, where both exist, and we use
 //! `register`.
 
-use std::io::{self, Read};
+use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
@@ -29,7 +29,7 @@ use std::os::fd::AsRawFd;
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use super::{NetError, require_runtime};
+use super::{NetError, read_when_ready, require_runtime};
 
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: i32 = 112;
@@ -152,23 +152,9 @@ impl VrrpSocket {
     /// A datagram longer than `buf` is truncated (use 1500 bytes or more). Cancel-safe: a
     /// datagram is never lost by dropping this future before it completes.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<usize, NetError> {
-        loop {
-            let mut guard = self
-                .fd
-                .readable()
-                .await
-                .map_err(|e| self.err("recv", "readiness", e))?;
-            match guard.try_io(|inner| {
-                let mut sock: &Socket = inner.get_ref();
-                sock.read(buf)
-            }) {
-                Ok(Ok(n)) => return Ok(n),
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(self.err("recv", "IPPROTO_VRRP", e)),
-                // Would block: readiness was stale and has been cleared; wait again.
-                Err(_would_block) => continue,
-            }
-        }
+        read_when_ready(&self.fd, buf)
+            .await
+            .map_err(|e| self.err("recv", "IPPROTO_VRRP", e))
     }
 
     /// Sends one VRRP message (no IP header; the kernel adds it) to 224.0.0.18, or to each
