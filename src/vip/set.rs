@@ -56,6 +56,8 @@ pub struct VipSet<A> {
     name: String,
     announcer: A,
     vips: Vec<BoundVip>,
+    /// Their addresses, kept with them: every advert sent or received needs the list.
+    addrs: Vec<Ipv4Addr>,
     /// The (interface, address) pairs this set added: only these are ever removed.
     ours: HashSet<(u32, Ipv4Addr)>,
 }
@@ -77,6 +79,7 @@ impl<A: Announcer> VipSet<A> {
         Self {
             name: name.to_string(),
             announcer,
+            addrs: vips.iter().map(|v| v.addr).collect(),
             vips,
             ours: HashSet::new(),
         }
@@ -88,8 +91,14 @@ impl<A: Announcer> VipSet<A> {
     }
 
     /// Their addresses, as adverts carry them.
-    pub fn addrs(&self) -> Vec<Ipv4Addr> {
-        self.vips.iter().map(|v| v.addr).collect()
+    pub fn addrs(&self) -> &[Ipv4Addr] {
+        &self.addrs
+    }
+
+    /// Replaces the list (the addresses follow).
+    fn set(&mut self, vips: Vec<BoundVip>) {
+        self.addrs = vips.iter().map(|v| v.addr).collect();
+        self.vips = vips;
     }
 
     /// The announcer, for what only it knows.
@@ -143,7 +152,7 @@ impl<A: Announcer> VipSet<A> {
                 announced += u64::from(self.announcer.announce(vip, count).unwrap_or(0));
             }
         }
-        self.vips = new;
+        self.set(new);
         Update {
             added: added.len(),
             removed: removed.len(),
@@ -155,7 +164,7 @@ impl<A: Announcer> VipSet<A> {
     /// new one.
     pub fn rebind(&mut self, vips: Vec<BoundVip>) {
         self.ours.clear();
-        self.vips = vips;
+        self.set(vips);
     }
 
     async fn add(&mut self, vips: &[BoundVip]) {

@@ -149,7 +149,6 @@ pub struct Instance<D: Doors = Kernel> {
     /// The VIPs, and which of them this instance added.
     vips: VipSet<D::Announcer>,
     auth: Auth,
-    vip_addrs: Vec<Ipv4Addr>,
     vrid: u8,
     advert_int_secs: u8,
     unicast_peers: Vec<Ipv4Addr>,
@@ -224,7 +223,6 @@ impl<D: Doors> Instance<D> {
             name: cfg.name.clone(),
             fsm,
             auth: Auth::from_config(cfg.auth_pass.as_deref()),
-            vip_addrs: setup.vips.iter().map(|v| v.addr).collect(),
             vrid: cfg.virtual_router_id,
             advert_int_secs: u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
             unicast_peers: cfg.unicast_peer.clone(),
@@ -507,7 +505,7 @@ impl<D: Doors> Instance<D> {
             }
             return;
         }
-        if self.fsm.state() != State::Master || !self.vip_addrs.contains(&claim.sender_ip) {
+        if self.fsm.state() != State::Master || !self.vips.addrs().contains(&claim.sender_ip) {
             return;
         }
         self.defender.claim(now, claim.sender_ip);
@@ -653,7 +651,7 @@ impl<D: Doors> Instance<D> {
             vrid: self.vrid,
             auth: &self.auth,
             advert_int_secs: self.advert_int_secs,
-            addrs: &self.vip_addrs,
+            addrs: self.vips.addrs(),
         };
         if let Err(e) = packet::validate(&received.advert, &expected) {
             return self.drop_packet(Some(received.src), &e);
@@ -783,7 +781,6 @@ impl<D: Doors> Instance<D> {
             done.removed,
             if holding { " on this master" } else { "" }
         );
-        self.vip_addrs = self.vips.addrs();
         let mut status = self.status();
         status.vips = vip_statuses(self.vips.vips());
         status.counters.garps_sent += done.announced;
@@ -795,7 +792,7 @@ impl<D: Doors> Instance<D> {
             priority,
             advert_int_secs: self.advert_int_secs,
             auth: self.auth.clone(),
-            addrs: self.vip_addrs.clone(),
+            addrs: self.vips.addrs().to_vec(),
         };
         let sent = match &self.socket {
             Some(socket) => socket.send(&advert.to_bytes()).map_err(|e| e.to_string()),
