@@ -117,13 +117,15 @@ ok "binaries run, unit and conffile are the repo's, man pages and completions ar
 dpkg-deb -e "$deb" "$WORK/control"
 grep -qx /etc/vipd/vipd.toml "$WORK/control/conffiles" || fail "/etc/vipd/vipd.toml is not a conffile"
 grep -q '^Depends:.*systemd' "$WORK/control/control" || fail "Depends lacks systemd (systemd-sysusers)"
+grep -q '^Maintainer: The vipd project <' "$WORK/control/control" ||
+    fail "the Maintainer field does not name the project: $(grep '^Maintainer:' "$WORK/control/control")"
 grep -q 'systemd-sysusers .*vipd.conf' "$WORK/control/postinst" || fail "postinst does not create the vipd user"
 grep -q 'dpkg-statoverride --update --add root vipd 0640 /etc/vipd/vipd.toml' "$WORK/control/postinst" ||
     fail "postinst does not protect the conffile"
 for script in "$WORK"/control/{postinst,postrm,prerm}; do
     sh -n "$script" || fail "$(basename "$script") is not valid sh"
 done
-ok "conffile, Depends and maintainer scripts"
+ok "conffile, Depends, Maintainer and maintainer scripts"
 
 echo "== systemd-analyze verify"
 mkdir "$WORK/unit"
