@@ -2,7 +2,7 @@
 //! delay and partitions, checked against RFC 3768's promises.
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -35,7 +35,7 @@ impl Rng {
 
 struct Router {
     fsm: Fsm,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     /// False once crashed: it neither sends nor receives.
     alive: bool,
     /// True while it holds the VIPs (between AddVips and RemoveVips/ReleaseVips).
@@ -74,7 +74,7 @@ struct Lan {
     last_rx: Vec<Vec<Option<Instant>>>,
     /// Each handover release: (when, router, the new master it heard, whether another
     /// router held the VIPs at that moment).
-    releases: Vec<(Instant, usize, Option<Ipv4Addr>, bool)>,
+    releases: Vec<(Instant, usize, Option<IpAddr>, bool)>,
 }
 
 impl Lan {
@@ -84,7 +84,7 @@ impl Lan {
             .iter()
             .enumerate()
             .map(|(i, &priority)| {
-                let addr = Ipv4Addr::new(10, 0, 0, 1 + i as u8);
+                let addr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + i as u8));
                 Router {
                     fsm: Fsm::new(FsmConfig {
                         priority,
@@ -230,7 +230,7 @@ impl Lan {
         }
     }
 
-    fn index_of(&self, addr: Ipv4Addr) -> usize {
+    fn index_of(&self, addr: IpAddr) -> usize {
         self.routers.iter().position(|r| r.addr == addr).unwrap()
     }
 

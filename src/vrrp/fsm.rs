@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use crate::config::PRIORITY_OWNER;
@@ -33,7 +33,7 @@ pub struct FsmConfig {
     /// keepalived's `preempt_delay`: how long a lower-priority master is tolerated.
     pub preempt_delay: Duration,
     /// Our primary address: breaks ties between equal priorities (RFC 3768 §6.4.3).
-    pub local_addr: Ipv4Addr,
+    pub local_addr: IpAddr,
     /// Delay before the VIPs are announced a second time after becoming master (keepalived's
     /// `garp_master_delay`); zero = once only.
     pub announce_again_after: Duration,
@@ -85,26 +85,26 @@ pub enum Reason {
     /// Master_Down_Timer fired: nobody advertised a priority we accept.
     MasterDown {
         /// The master we last heard, if any.
-        master: Option<Ipv4Addr>,
+        master: Option<IpAddr>,
         /// How long ago we last heard it (or since we started listening).
         silent: Duration,
     },
     /// The master sent priority 0, and our Skew_Time passed without a better backup.
     MasterResigned {
         /// The master that resigned.
-        master: Ipv4Addr,
+        master: IpAddr,
     },
     /// The master has a lower priority than ours and preemption is on.
     Preempt {
         /// The master being preempted.
-        master: Ipv4Addr,
+        master: IpAddr,
         /// Its priority.
         priority: u8,
     },
     /// A peer advertised a higher priority than ours (or an equal one from a higher address).
     Superseded {
         /// The new master.
-        peer: Ipv4Addr,
+        peer: IpAddr,
         /// Its priority.
         priority: u8,
         /// True when the priorities were equal and its address is higher.
@@ -130,7 +130,7 @@ pub enum Reason {
         priority: u8,
         /// The strongest router we have heard that outranks the new priority, with its
         /// priority as last heard; `None` when we know of none (backups are silent).
-        peer: Option<(Ipv4Addr, u8)>,
+        peer: Option<(IpAddr, u8)>,
         /// Why ours fell, e.g. "chk_nginx failed".
         why: String,
     },
@@ -145,7 +145,7 @@ pub enum Reason {
     /// resigned, instead of waiting Master_Down_Interval.
     MasterDemoted {
         /// The master.
-        master: Ipv4Addr,
+        master: IpAddr,
         /// The priority it now advertises.
         priority: u8,
     },
@@ -251,7 +251,7 @@ pub enum Action {
     /// master took over.
     ReleaseVips {
         /// The router whose advert ended the handover; `None` when the bound ran out first.
-        new_master: Option<Ipv4Addr>,
+        new_master: Option<IpAddr>,
     },
     /// The state changed; log it and tell whoever listens.
     Transition {
@@ -287,7 +287,7 @@ const TIMERS: [Timer; 4] = [
 /// The master a backup last heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Heard {
-    addr: Ipv4Addr,
+    addr: IpAddr,
     priority: u8,
     at: Instant,
 }
@@ -304,15 +304,15 @@ pub struct Fsm {
     /// When we started waiting for a master, for "no advert for N s" without one.
     listening_since: Option<Instant>,
     /// Set while Master_Down_Timer runs at Skew_Time because this master sent priority 0.
-    resigned: Option<Ipv4Addr>,
+    resigned: Option<IpAddr>,
     /// keepalived's preempt_time: after it, a lower-priority master is preempted.
     preempt_after: Option<Instant>,
     /// Our effective priority: the configured one moved by tracked checks.
     priority: u8,
     /// The last priority heard from each other router, to know when to hand over.
-    peers: Vec<(Ipv4Addr, u8)>,
+    peers: Vec<(IpAddr, u8)>,
     /// Set while Master_Down_Timer runs at Skew_Time because the master demoted itself.
-    demoted: Option<(Ipv4Addr, u8)>,
+    demoted: Option<(IpAddr, u8)>,
     /// Operator's maintenance mode: never become master while set.
     maintenance: bool,
     /// Set by a handover: accept a lower-priority master instead of preempting it, until we
@@ -417,7 +417,7 @@ impl Fsm {
     }
 
     /// Ends a handover: the VIPs go now.
-    fn finish_release(&mut self, new_master: Option<Ipv4Addr>) {
+    fn finish_release(&mut self, new_master: Option<IpAddr>) {
         if self.releasing.take().is_some() {
             self.timers[Timer::Release as usize] = None;
             self.actions.push_back(Action::ReleaseVips { new_master });
@@ -443,7 +443,7 @@ impl Fsm {
     }
 
     /// The current master as far as we know: ourselves when master, else the last one heard.
-    pub fn master(&self) -> Option<(Ipv4Addr, u8)> {
+    pub fn master(&self) -> Option<(IpAddr, u8)> {
         match self.state {
             State::Master => Some((self.cfg.local_addr, self.priority)),
             State::Backup => self.heard.map(|h| (h.addr, h.priority)),
@@ -452,7 +452,7 @@ impl Fsm {
     }
 
     /// Our address changed (the interface was renumbered): it breaks ties from now on.
-    pub fn set_local_addr(&mut self, addr: Ipv4Addr) {
+    pub fn set_local_addr(&mut self, addr: IpAddr) {
         self.cfg.local_addr = addr;
     }
 
@@ -500,7 +500,7 @@ impl Fsm {
     }
 
     /// An advert that passed every receive check of RFC 3768 §7.1.
-    pub fn handle_advert(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+    pub fn handle_advert(&mut self, now: Instant, from: IpAddr, priority: u8) {
         self.remember_peer(from, priority);
         match self.state {
             State::Backup => self.backup_rx(now, from, priority),
@@ -510,7 +510,7 @@ impl Fsm {
     }
 
     /// RFC 3768 §6.4.2: receiving an ADVERTISEMENT in Backup.
-    fn backup_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+    fn backup_rx(&mut self, now: Instant, from: IpAddr, priority: u8) {
         if priority != PRIORITY_RESIGN {
             // A demoted master that still outranks whoever answered takes over again at
             // once: it still holds the VIPs, so clients see no gap.
@@ -571,7 +571,7 @@ impl Fsm {
     }
 
     /// RFC 3768 §6.4.3: receiving an ADVERTISEMENT in Master.
-    fn master_rx(&mut self, now: Instant, from: Ipv4Addr, priority: u8) {
+    fn master_rx(&mut self, now: Instant, from: IpAddr, priority: u8) {
         let ours = self.priority;
         if priority == PRIORITY_RESIGN {
             // Another master resigned: our advert stops its backups from taking over.
@@ -580,7 +580,7 @@ impl Fsm {
             }
             return;
         }
-        let by_address = priority == ours && u32::from(from) > u32::from(self.cfg.local_addr);
+        let by_address = priority == ours && from > self.cfg.local_addr;
         if priority > ours || by_address {
             self.heard = Some(Heard {
                 addr: from,
@@ -623,9 +623,8 @@ impl Fsm {
     }
 
     /// True when a router advertising `priority` from `from` wins the election against us.
-    fn outranked_by(&self, from: Ipv4Addr, priority: u8) -> bool {
-        priority > self.priority
-            || (priority == self.priority && u32::from(from) > u32::from(self.cfg.local_addr))
+    fn outranked_by(&self, from: IpAddr, priority: u8) -> bool {
+        priority > self.priority || (priority == self.priority && from > self.cfg.local_addr)
     }
 
     /// Fires every timer that is due at `now`.
@@ -771,7 +770,7 @@ impl Fsm {
             .peers
             .iter()
             .filter(|(addr, p)| self.outranked_by(*addr, *p))
-            .max_by_key(|(addr, p)| (*p, u32::from(*addr)))
+            .max_by_key(|(addr, p)| (*p, *addr))
             .copied();
         if fell && (stronger.is_some() || self.peers.is_empty()) {
             let reason = Reason::Demoted {
@@ -804,7 +803,7 @@ impl Fsm {
         }
     }
 
-    fn remember_peer(&mut self, from: Ipv4Addr, priority: u8) {
+    fn remember_peer(&mut self, from: IpAddr, priority: u8) {
         match self.peers.iter_mut().find(|(a, _)| *a == from) {
             Some(entry) => entry.1 = priority,
             None => {
@@ -886,9 +885,10 @@ impl Fsm {
 #[cfg(test)]
 mod test {
     use super::*;
+    use std::net::Ipv4Addr;
 
-    const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-    const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
     fn cfg(priority: u8) -> FsmConfig {
         FsmConfig {
@@ -1136,7 +1136,7 @@ mod test {
     #[test]
     fn equal_priority_is_broken_by_the_higher_address() {
         let (mut fsm, t) = master(100);
-        fsm.handle_advert(t, Ipv4Addr::new(10, 0, 0, 0), 100);
+        fsm.handle_advert(t, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 100);
         assert_eq!(fsm.state(), State::Master, "lower address loses");
         fsm.handle_advert(t, PEER, 100);
         assert_eq!(fsm.state(), State::Backup, "higher address wins");

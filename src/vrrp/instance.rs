@@ -197,7 +197,7 @@ impl<D: Doors> Instance<D> {
             advert_int: cfg.advert_int,
             preempt: cfg.preempt,
             preempt_delay: cfg.preempt_delay,
-            local_addr: setup.source,
+            local_addr: setup.source.into(),
             announce_again_after: cfg.garp_master_delay,
             refresh_every: cfg.garp_master_refresh,
             answer_lower_prio: !cfg.lower_prio_no_advert,
@@ -431,7 +431,7 @@ impl<D: Doors> Instance<D> {
                     );
                 }
                 self.socket = Some(socket);
-                self.fsm.set_local_addr(addr);
+                self.fsm.set_local_addr(addr.into());
                 self.status().source = addr.to_string();
                 self.no_source_since = None;
                 self.send_failures = 0;
@@ -658,7 +658,7 @@ impl<D: Doors> Instance<D> {
         }
         self.status().counters.adverts_received += 1;
         self.fsm
-            .handle_advert(now(), received.src, received.advert.priority);
+            .handle_advert(now(), received.src.into(), received.advert.priority);
     }
 
     fn count_drop(&self, e: &PacketError) {
@@ -743,7 +743,7 @@ impl<D: Doors> Instance<D> {
     }
 
     /// The end of a handover: the new master advertised (or the bound ran out).
-    async fn release_vips(&mut self, new_master: Option<Ipv4Addr>) {
+    async fn release_vips(&mut self, new_master: Option<std::net::IpAddr>) {
         self.vips.release().await;
         let outcome = match new_master {
             Some(m) => {
