@@ -393,3 +393,52 @@ fn corrected_tutorial_config_runs_unchanged() {
     assert!(status.success(), "vipd exited with {status}");
     assert!(!lab.has_vip(A, vip), "VIP left behind after SIGTERM");
 }
+
+/// The harness's own unit tests: here once, not in every binary that mounts the harness.
+mod harness_selftest {
+    use super::harness::PairOpts;
+    use super::harness::conf::{PairAddrs, WRONG_PASSWORD, pair_conf};
+    use super::harness::ping::{longest_gap, parse_reply};
+
+    #[test]
+    fn parses_reply_lines_only() {
+        let l = "[1732238212.123456] 64 bytes from 10.231.1.100: icmp_seq=1 ttl=64 time=0.071 ms";
+        assert_eq!(parse_reply(l), Some(1732238212.123456));
+        assert_eq!(
+            parse_reply("[1732238212.5] no answer yet for icmp_seq=7"),
+            None
+        );
+        assert_eq!(parse_reply("PING 10.231.1.100 (10.231.1.100) 56(84)"), None);
+    }
+
+    #[test]
+    fn gap_spans_window_edges() {
+        let r = [1.0, 1.01, 1.02, 4.5, 4.51];
+        assert!((longest_gap(&r, 1.015, 5.0).as_secs_f64() - 3.48).abs() < 1e-9);
+        // No reply after the window: silence runs to its end.
+        assert!((longest_gap(&r, 4.0, 9.0).as_secs_f64() - 4.49).abs() < 1e-9);
+        // Nothing before the window: it starts at `from`.
+        assert!((longest_gap(&r, 0.0, 1.0).as_secs_f64() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unicast_lists_only_the_peer() {
+        let hosts = vec!["10.231.1.1".to_string(), "10.231.1.2".to_string()];
+        let c = pair_conf(
+            &PairAddrs {
+                host: 1,
+                host_addrs: &hosts,
+                vip: "10.231.1.100",
+            },
+            &PairOpts {
+                unicast: true,
+                wrong_password_on: Some(1),
+            },
+        );
+        assert!(c.contains("priority 90"));
+        assert!(c.contains("unicast_src_ip 10.231.1.2"));
+        assert!(c.contains("        10.231.1.1\n"));
+        assert!(c.contains(WRONG_PASSWORD));
+        assert!(c.contains("10.231.1.100/32 dev eth0"));
+    }
+}

@@ -306,4 +306,4 @@ grep -q 'vipd needs CAP_NET_ADMIN and CAP_NET_RAW' "$WORK/noraw.log" ||
 has_vip && fail "without CAP_NET_RAW vipd still put $VIP on eth0"
 ok "without CAP_NET_RAW vipd refuses (exit 1) and names the capabilities"
 
-echo "$passed passed, 0 failed"
+echo "all $passed checks passed"

@@ -77,29 +77,3 @@ pub fn pair_conf(addrs: &PairAddrs<'_>, opts: &PairOpts) -> String {
     let _ = writeln!(s, "}}");
     s
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unicast_lists_only_the_peer() {
-        let hosts = vec!["10.231.1.1".to_string(), "10.231.1.2".to_string()];
-        let c = pair_conf(
-            &PairAddrs {
-                host: 1,
-                host_addrs: &hosts,
-                vip: "10.231.1.100",
-            },
-            &PairOpts {
-                unicast: true,
-                wrong_password_on: Some(1),
-            },
-        );
-        assert!(c.contains("priority 90"));
-        assert!(c.contains("unicast_src_ip 10.231.1.2"));
-        assert!(c.contains("        10.231.1.1\n"));
-        assert!(c.contains(WRONG_PASSWORD));
-        assert!(c.contains("10.231.1.100/32 dev eth0"));
-    }
-}

@@ -171,29 +171,3 @@ impl Drop for Pinger {
         self.shutdown();
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_reply_lines_only() {
-        let l = "[1732238212.123456] 64 bytes from 10.231.1.100: icmp_seq=1 ttl=64 time=0.071 ms";
-        assert_eq!(parse_reply(l), Some(1732238212.123456));
-        assert_eq!(
-            parse_reply("[1732238212.5] no answer yet for icmp_seq=7"),
-            None
-        );
-        assert_eq!(parse_reply("PING 10.231.1.100 (10.231.1.100) 56(84)"), None);
-    }
-
-    #[test]
-    fn gap_spans_window_edges() {
-        let r = [1.0, 1.01, 1.02, 4.5, 4.51];
-        assert!((longest_gap(&r, 1.015, 5.0).as_secs_f64() - 3.48).abs() < 1e-9);
-        // No reply after the window: silence runs to its end.
-        assert!((longest_gap(&r, 4.0, 9.0).as_secs_f64() - 4.49).abs() < 1e-9);
-        // Nothing before the window: it starts at `from`.
-        assert!((longest_gap(&r, 0.0, 1.0).as_secs_f64() - 1.0).abs() < 1e-9);
-    }
-}

@@ -259,4 +259,4 @@ expect_log "vipd exited on its own with status 137" "the entrypoint did not noti
 expect_log "nginx exited with status 0" "nginx was not stopped cleanly"
 ok "vipd killed: nginx stopped gracefully, the entrypoint exited 137"
 
-echo "$passed passed, 0 failed"
+echo "all $passed checks passed"
