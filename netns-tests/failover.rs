@@ -29,6 +29,21 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// Skew_Time of B (priority 90, RFC 3768 §6.1): a priority-0 advert hands over after it.
+const SKEW_B: f64 = (256.0 - 90.0) / 256.0;
+/// Master_Down_Interval of B (advert_int 1): a silent master is replaced after it.
+const MASTER_DOWN_B: f64 = 3.0 + SKEW_B;
+
+/// Fails when the client's longest gap is above `bound_s` seconds: the RFC's timer plus a
+/// margin for a loaded 2-core machine, tight enough that losing the fast path fails.
+fn assert_gap_at_most(gap: Duration, bound_s: f64, what: &str, lab: &Lab) {
+    assert!(
+        gap.as_secs_f64() <= bound_s,
+        "ping gap {gap:?} {what}: above the bound {bound_s:.3} s\n{}",
+        logs(lab)
+    );
+}
+
 fn pair(a: Kind, b: Kind) -> String {
     format!("{a}+{b}")
 }
@@ -137,7 +152,7 @@ fn master_link_down(a: Kind, b: Kind) {
     elect(&mut lab, a, b, &PairOpts::default());
     let ping = ping_works(&lab);
     let gap = link_down_failover(&lab, &ping);
-    assert!(gap < secs(15), "ping gap {gap:?} on link down");
+    assert_gap_at_most(gap, MASTER_DOWN_B + 0.5, "on link down", &lab);
     expect_vipd_state(&lab, B, "MASTER");
     measure(&format!(
         "{} link_down_gap_s={:.2}",
@@ -188,9 +203,11 @@ fn sigterm_master(a: Kind, b: Kind) {
     assert!(ping.wait_reply_after(t + 0.05, secs(5)), "no reply via B");
     std::thread::sleep(secs(1));
     let gap = ping.longest_gap(t, epoch_now());
-    assert!(
-        gap < secs(3),
-        "ping gap {gap:?} on SIGTERM: no graceful handover?"
+    assert_gap_at_most(
+        gap,
+        SKEW_B + 0.25,
+        "on SIGTERM (no priority-0 handover?)",
+        &lab,
     );
     measure(&format!(
         "{} sigterm_gap_s={:.2} exit_s={:.2}",
@@ -307,7 +324,7 @@ fn unicast_peers(a: Kind, b: Kind) {
     assert!(ping.wait_reply_after(t + 0.05, secs(5)), "no reply via B");
     std::thread::sleep(secs(1));
     let gap = ping.longest_gap(t, epoch_now());
-    assert!(gap < secs(3), "ping gap {gap:?} on SIGTERM over unicast");
+    assert_gap_at_most(gap, SKEW_B + 0.25, "on SIGTERM over unicast", &lab);
     measure(&format!(
         "{} unicast_election_s={:.2} unicast_sigterm_gap_s={:.2}",
         pair(a, b),
