@@ -71,14 +71,12 @@ pub struct LbOptions {
 }
 
 /// The longest busy-polling window, unless told otherwise: Linux's own default for its
-/// guest halt-polling (haltpoll's `guest_halt_poll_ns`), which the VM the benchmark runs on
-/// has turned off. There, each request through the forwarder crosses CPUs four times, and
-/// waking a halted CPU costs ~40 us. A fixed 20 us window, the default before, was too
-/// short to catch any reply; a window adapting up to 200 us cut the latency vipd adds with
-/// one keep-alive connection from 160 us to 45 at the median (lab), and took its p99 from
-/// 0.99-1.17 of HAProxy's to 0.59-0.68 (lb.sh). It costs CPU while work keeps coming: at 230
-/// short connections/s one after the other, 8.8 % of a CPU against 5.7 % without polling
-/// (lb.sh, last table).
+/// guest halt-polling (haltpoll's `guest_halt_poll_ns`), which keeps a virtual CPU awake for
+/// the same reason. Each request through the forwarder crosses CPUs four times, and where
+/// the provider has turned halt-polling off, waking a halted CPU is slow: the window must be
+/// long enough to span the other side's reply, and a much shorter one misses it. It costs
+/// CPU while light work keeps coming (`--lb-busy-poll 0` spares it); docs/load-balancer.md
+/// has the figures either way.
 const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
 
 impl LbOptions {
