@@ -189,8 +189,7 @@ impl ControlSocket {
             limits: Limits::default(),
         };
         if let Some(gid) = gid {
-            nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
-                .map_err(io::Error::from)?;
+            std::os::unix::fs::chown(path, None, Some(gid))?;
         }
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
         Ok(socket)
