@@ -113,18 +113,6 @@ impl NetError {
         }
     }
 
-    /// The errno behind this error, if the kernel returned one.
-    pub fn raw_os_error(&self) -> Option<i32> {
-        match self {
-            NetError::Syscall { source, .. }
-            | NetError::Netlink { source, .. }
-            | NetError::NetlinkOpen { source, .. } => source.raw_os_error(),
-            NetError::NoSuchInterface(_) | NetError::NoRuntime(_) | NetError::Invalid { .. } => {
-                None
-            }
-        }
-    }
-
     /// Builds a [`NetError::Syscall`].
     pub(crate) fn syscall(
         call: &'static str,
