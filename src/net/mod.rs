@@ -17,9 +17,10 @@
 //!
 //! # Rooms that make their own system calls, and why
 //! Each of these calls is its room's own business, made through the safe wrappers of std,
-//! tokio, mio, socket2 or nix, and tested against the real kernel without root (loopback
-//! sockets, temporary files and processes): a door here would hide why each call is made as
-//! it is and make nothing easier to test.
+//! tokio, mio, socket2 or nix, and tested against the real kernel (loopback sockets,
+//! temporary files, child processes; without root, but for running a script as another
+//! user): a door here would hide why each call is made as it is and make nothing easier to
+//! test.
 //! - `lb`: the forwarder is sockets and bytes. Its listeners (`IP_FREEBIND`, `SO_REUSEPORT`),
 //!   its connects (quick ACKs off to hold the handshake's last ACK), each connection's
 //!   options (keepalive, `SO_LINGER` 0 to reset), `splice(2)` through pipes and its own epoll
