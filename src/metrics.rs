@@ -34,7 +34,7 @@ type Labels = Vec<(&'static str, String)>;
 type Counters = Family<Labels, Counter<u64, AtomicU64>>;
 
 /// The value of `keepalived_vrrp_state`, as the keepalived exporter numbers states.
-pub fn state_value(state: &str) -> i64 {
+fn state_value(state: &str) -> i64 {
     match state {
         "INIT" => 0,
         "BACKUP" => 1,
@@ -60,7 +60,7 @@ fn exporter_drop_name(reason: &str) -> Option<&'static str> {
 }
 
 /// The whole page for one status snapshot.
-pub fn render(status: &Status) -> String {
+fn render(status: &Status) -> String {
     let mut registry = Registry::default();
     let up: Gauge = Gauge::default();
     up.set(1);
@@ -311,14 +311,14 @@ fn lb(registry: &mut Registry, status: &Status) {
 }
 
 /// Binds the metrics listener; an error names the address.
-pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("metrics_listen {addr}: {e}")))
 }
 
 /// Serves `GET /metrics` until the task is dropped.
-pub async fn serve(listener: TcpListener, view: View) {
+pub(crate) async fn serve(listener: TcpListener, view: View) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -391,7 +391,7 @@ async fn answer(mut stream: TcpStream, view: &View) -> io::Result<()> {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::control::proto::{
+    use crate::status::{
         Counters, InstanceStatus, RealServerStatus, VipStatus, VirtualServerStatus,
     };
 

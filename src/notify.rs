@@ -21,11 +21,11 @@ use crate::config::{Notify, Program};
 use crate::exec::{Job, NOTIFY_TIMEOUT};
 
 /// A notify script still running after this is killed.
-pub const TIMEOUT: Duration = NOTIFY_TIMEOUT;
+pub(crate) const TIMEOUT: Duration = NOTIFY_TIMEOUT;
 
 /// What a notify belongs to, as the first argument of `notify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
+pub(crate) enum Owner {
     /// A `vrrp_instance`.
     Instance,
     /// A `vrrp_sync_group`.
@@ -82,7 +82,7 @@ impl Queue {
 
 impl Notifier {
     /// Starts the runner (none when no script is configured).
-    pub fn new(owner: Owner, name: &str, scripts: Notify) -> Self {
+    pub(crate) fn new(owner: Owner, name: &str, scripts: Notify) -> Self {
         let (queue, runner) = if scripts.is_empty() {
             (None, None)
         } else {
@@ -110,7 +110,7 @@ impl Notifier {
 
     /// Queues the scripts for a new state (`MASTER`, `BACKUP`, `FAULT`, `STOP`): the specific
     /// one first, then `notify` with its four arguments, as keepalived orders them.
-    pub fn state_changed(&self, state: &str, priority: u8) {
+    pub(crate) fn state_changed(&self, state: &str, priority: u8) {
         let Some(queue) = &self.queue else {
             return;
         };
@@ -147,7 +147,7 @@ impl Notifier {
     }
 
     /// Lets queued scripts finish (at most `bound`), then stops the runner.
-    pub async fn finish(mut self, bound: Duration) {
+    pub(crate) async fn finish(mut self, bound: Duration) {
         if let Some(queue) = self.queue.take() {
             queue.lock().closed = true;
             queue.wakeup.notify_one();

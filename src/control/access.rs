@@ -13,14 +13,14 @@ use tokio::net::unix::UCred;
 
 /// The control socket's access policy.
 #[derive(Debug, Clone, Default)]
-pub struct Access {
+pub(crate) struct Access {
     /// The group allowed to change state, as (name, gid); `None` = root only.
-    pub group: Option<(String, u32)>,
+    pub(crate) group: Option<(String, u32)>,
 }
 
 impl Access {
     /// Resolves `--socket-group NAME` (or a numeric gid); `None` = root only.
-    pub fn from_group(name: Option<&str>) -> Result<Self, String> {
+    pub(crate) fn from_group(name: Option<&str>) -> Result<Self, String> {
         let Some(name) = name else {
             return Ok(Self::default());
         };
@@ -38,12 +38,12 @@ impl Access {
     }
 
     /// The gid the socket file should belong to.
-    pub fn gid(&self) -> Option<u32> {
+    pub(crate) fn gid(&self) -> Option<u32> {
         self.group.as_ref().map(|(_, gid)| *gid)
     }
 
     /// `Ok` when the peer may send requests that change state, else why not.
-    pub fn may_change_state(&self, peer: &UCred) -> Result<(), String> {
+    pub(crate) fn may_change_state(&self, peer: &UCred) -> Result<(), String> {
         let uid = peer.uid();
         if uid == 0 || uid == nix::unistd::geteuid().as_raw() {
             return Ok(());

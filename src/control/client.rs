@@ -23,13 +23,8 @@ pub enum ClientError {
     Protocol(String),
 }
 
-/// How long [`request`] waits for an answer.
+/// How long vipctl waits for an answer, unless the request is one vipd answers when done.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Sends one request and waits (at most [`DEFAULT_TIMEOUT`]) for its answer.
-pub fn request(path: &Path, request: &Request) -> Result<Response, ClientError> {
-    request_within(path, request, Some(DEFAULT_TIMEOUT))
-}
 
 fn connect(path: &Path) -> Result<UnixStream, ClientError> {
     UnixStream::connect(path).map_err(|source| unreachable(path, source))

@@ -2,11 +2,11 @@
 //! `vipd` ([`server`]) and spoken by `vipctl` ([`client`]); who may change state is
 //! [`access`]'s business.
 
-pub mod access;
+pub(crate) mod access;
 pub mod client;
 pub mod proto;
 pub mod render;
-pub mod server;
+pub(crate) mod server;
 
 /// Where the socket lives unless `--socket` or `VIPD_SOCKET` says otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/vipd/vipd.sock";

@@ -9,8 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::status::{
-    Counters, Event, HandoverResult, InstanceStatus, Peer, RealServerStatus, SCHEMA_VERSION,
-    Status, TrackStatus, Transition, VipStatus, VirtualServerStatus,
+    Event, HandoverResult, InstanceStatus, SCHEMA_VERSION, Status, VirtualServerStatus,
 };
 
 /// What a client asks.
@@ -40,7 +39,7 @@ pub enum Request {
 impl Request {
     /// True for requests that change the daemon's state: only root or the socket's group
     /// may send them.
-    pub fn changes_state(&self) -> bool {
+    pub(crate) fn changes_state(&self) -> bool {
         !matches!(self, Request::Status | Request::Watch)
     }
 }
@@ -56,7 +55,7 @@ pub enum Response {
         /// Why, in words for an operator.
         message: String,
     },
-    /// The peer may not send this request (it changes state; see [`Request::changes_state`]).
+    /// The peer may not send this request (it changes state; see `Request::changes_state`).
     Denied {
         /// Why, naming the peer's uid and the group that may.
         message: String,

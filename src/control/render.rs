@@ -242,7 +242,7 @@ fn human(d: Duration) -> String {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::control::proto::{Counters, Peer, Transition, VipStatus};
+    use crate::status::{Counters, Peer, TrackStatus, Transition, VipStatus};
 
     #[test]
     fn reads_like_an_operator_tool() {
@@ -285,7 +285,7 @@ mod test {
                 }),
                 counters,
                 effective_priority: 100,
-                tracks: vec![crate::control::proto::TrackStatus {
+                tracks: vec![TrackStatus {
                     name: "check chk_nginx".into(),
                     kind: "script".into(),
                     ok: true,
@@ -356,7 +356,7 @@ mod test {
 #[cfg(test)]
 mod test_lb {
     use super::*;
-    use crate::control::proto::{RealServerStatus, Transition};
+    use crate::status::{RealServerStatus, Transition};
 
     #[test]
     fn virtual_servers_as_a_table() {

@@ -29,36 +29,36 @@ use crate::status::SharedStatus;
 
 /// What the server needs of one instance.
 #[derive(Clone)]
-pub struct InstanceView {
+pub(crate) struct InstanceView {
     /// The status the instance publishes.
-    pub status: SharedStatus,
+    pub(crate) status: SharedStatus,
     /// (interface index, address) of each VIP, in status order.
-    pub vips: Vec<(u32, Ipv4Addr)>,
+    pub(crate) vips: Vec<(u32, Ipv4Addr)>,
 }
 
 /// The running set of instances; replaced by the daemon on reload.
 #[derive(Clone, Default)]
-pub struct Instances {
+pub(crate) struct Instances {
     /// `router_id` from the config.
-    pub router_id: Option<String>,
+    pub(crate) router_id: Option<String>,
     /// The instances, in config order.
-    pub list: Vec<InstanceView>,
+    pub(crate) list: Vec<InstanceView>,
 }
 
 /// Everything status readers (the control socket, the metrics page) read.
 #[derive(Clone)]
-pub struct View {
+pub(crate) struct View {
     /// The instances, shared with the daemon, which swaps them on reload.
-    pub instances: Arc<RwLock<Instances>>,
+    pub(crate) instances: Arc<RwLock<Instances>>,
     /// For checking VIP presence.
-    pub netlink: Netlink,
+    pub(crate) netlink: Netlink,
     /// The virtual servers' state.
-    pub lb: LbView,
+    pub(crate) lb: LbView,
 }
 
 impl View {
     /// A status snapshot of every instance, VIP presence read from the kernel now.
-    pub async fn snapshot(&self) -> Status {
+    pub(crate) async fn snapshot(&self) -> Status {
         let current = self
             .instances
             .read()
@@ -91,24 +91,24 @@ impl View {
 }
 
 /// A request that changes state, handed to the daemon's loop, with where to answer.
-pub struct DaemonRequest {
+pub(crate) struct DaemonRequest {
     /// Reload, handover or maintenance.
-    pub request: Request,
+    pub(crate) request: Request,
     /// The answer for the client.
-    pub reply: oneshot::Sender<Response>,
+    pub(crate) reply: oneshot::Sender<Response>,
 }
 
 /// Everything the server works with.
 #[derive(Clone)]
-pub struct Context {
+pub(crate) struct Context {
     /// What status reads.
-    pub view: View,
+    pub(crate) view: View,
     /// Transitions, for watchers.
-    pub events: broadcast::Sender<Event>,
+    pub(crate) events: broadcast::Sender<Event>,
     /// The daemon's loop, for requests that change state.
-    pub daemon: mpsc::Sender<DaemonRequest>,
+    pub(crate) daemon: mpsc::Sender<DaemonRequest>,
     /// Who may change state.
-    pub access: Access,
+    pub(crate) access: Access,
 }
 
 /// What one client may hold of the daemon. Anyone who can open the socket may read, so
@@ -159,7 +159,7 @@ impl Logs {
 }
 
 /// A bound control socket; the file is removed when this is dropped.
-pub struct ControlSocket {
+pub(crate) struct ControlSocket {
     listener: UnixListener,
     path: PathBuf,
     limits: Limits,
@@ -169,7 +169,7 @@ impl ControlSocket {
     /// Binds the socket at `path` (mode 0660, group `gid` when given), creating its
     /// directory. A stale socket file is replaced; one that another daemon still answers on
     /// is an error.
-    pub async fn bind(path: &Path, gid: Option<u32>) -> io::Result<Self> {
+    pub(crate) async fn bind(path: &Path, gid: Option<u32>) -> io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -189,15 +189,14 @@ impl ControlSocket {
             limits: Limits::default(),
         };
         if let Some(gid) = gid {
-            nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
-                .map_err(io::Error::from)?;
+            std::os::unix::fs::chown(path, None, Some(gid))?;
         }
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
         Ok(socket)
     }
 
     /// Serves clients until the task is dropped, `max_clients` of them at a time.
-    pub async fn serve(&self, ctx: Context) {
+    pub(crate) async fn serve(&self, ctx: Context) {
         let limits = self.limits;
         let slots = Arc::new(Semaphore::new(limits.max_clients));
         let logs = Arc::new(Logs::new());

@@ -4,17 +4,17 @@
 //! has no one to wake: on a virtual machine each such wakeup is an inter-processor
 //! interrupt, paid for by the sender, and a halted CPU is slow to come back.
 //!
-//! The window adapts as Linux's haltpoll cpuidle governor adapts its own (which providers
-//! may turn off, as on the machine the benchmark ran on): it starts at zero; when work
-//! comes after the window ended but within the longest window, polling that long would
-//! have caught it, so the window doubles (to a quarter of the longest at first); when work
-//! comes later than that, polling was wasted, so it halves, and goes back to zero below a
-//! quarter. A forwarder whose work comes in quick exchanges (one keep-alive connection, a
-//! stream of short connections) polls through the other side's reply; one whose work comes
-//! rarely stops polling after a few wakeups; an idle one never polls.
+//! The window adapts as Linux's haltpoll cpuidle governor adapts its own (which does the
+//! same for a whole virtual CPU, where the provider has not turned it off): it starts at
+//! zero; when work comes after the window ended but within the longest window, polling that
+//! long would have caught it, so the window doubles (to a quarter of the longest at first);
+//! when work comes later than that, polling was wasted, so it halves, and goes back to zero
+//! below a quarter. A forwarder whose work comes in quick exchanges (one keep-alive
+//! connection, a stream of short connections) polls through the other side's reply; one
+//! whose work comes rarely stops polling after a few wakeups; an idle one never polls.
 //! A thread moving a bulk transfer does not poll: each of its wakeups moves so many bytes
-//! that the wakeup costs little beside them, and polling between its bursts cost 15 %
-//! more CPU per gigabit than sleeping (benchmark, iperf3 through one connection).
+//! that the wakeup costs little beside them, and polling between its bursts only adds CPU
+//! to every byte moved.
 //! Pure: the thread tells it the time.
 
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ pub(super) enum Work {
     /// the other side's reply, where a wakeup saved shortens the round trip.
     Light,
     /// A bulk transfer's bytes: each wakeup moves so much that waking costs little beside
-    /// it, while polling between its bursts would cost a CPU's worth per gigabit moved.
+    /// it, while polling between its bursts would only add CPU to every byte moved.
     Bulk,
 }
 

@@ -25,7 +25,7 @@ mod fds;
 mod pool;
 mod proxy;
 mod pump;
-pub mod sched;
+mod sched;
 mod worker;
 
 use std::collections::HashMap;
@@ -35,8 +35,6 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tracing::info;
-
-pub use pump::pooled_pipes;
 
 use crate::config::VirtualServer;
 use crate::status::VirtualServerStatus;
@@ -48,9 +46,9 @@ use worker::Workers;
 #[error("virtual_server {addr}: cannot listen: {source}")]
 pub struct LbError {
     /// The virtual server's address.
-    pub addr: SocketAddrV4,
+    addr: SocketAddrV4,
     /// Why.
-    pub source: std::io::Error,
+    source: std::io::Error,
 }
 
 /// The forwarding threads to run when not told: one per CPU vipd may use.
@@ -68,20 +66,18 @@ pub struct LbOptions {
     pub tick: Duration,
     /// The longest a thread goes on polling without sleeping after it last had work,
     /// unless that was a bulk transfer (zero: it sleeps at once); the window adapts below
-    /// it (see `busy`) and [`DEFAULT_BUSY_POLL`].
+    /// it (see `busy`) and `DEFAULT_BUSY_POLL`.
     pub busy_poll: Duration,
 }
 
 /// The longest busy-polling window, unless told otherwise: Linux's own default for its
-/// guest halt-polling (haltpoll's `guest_halt_poll_ns`), which the VM the benchmark runs on
-/// has turned off. There, each request through the forwarder crosses CPUs four times, and
-/// waking a halted CPU costs ~40 us. A fixed 20 us window, the default before, was too
-/// short to catch any reply; a window adapting up to 200 us cut the latency vipd adds with
-/// one keep-alive connection from 160 us to 45 at the median (lab), and took its p99 from
-/// 0.99-1.17 of HAProxy's to 0.59-0.68 (lb.sh). It costs CPU while work keeps coming: at 230
-/// short connections/s one after the other, 8.8 % of a CPU against 5.7 % without polling
-/// (lb.sh, last table).
-pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
+/// guest halt-polling (haltpoll's `guest_halt_poll_ns`), which keeps a virtual CPU awake for
+/// the same reason. Each request through the forwarder crosses CPUs four times, and where
+/// the provider has turned halt-polling off, waking a halted CPU is slow: the window must be
+/// long enough to span the other side's reply, and a much shorter one misses it. It costs
+/// CPU while light work keeps coming (`--lb-busy-poll 0` spares it); docs/load-balancer.md
+/// has the figures either way.
+const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
 
 impl LbOptions {
     /// `threads` forwarding threads, the default tick and busy polling.

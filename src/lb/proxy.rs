@@ -40,10 +40,11 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const LISTEN_BACKLOG: i32 = 4096;
 /// How long the last ACK of a server's handshake waits for the client's first bytes to
-/// travel with (see [`dial`]): what a server that speaks first may wait more for its
-/// connection when others are open. Under load a client's request often comes more than
-/// 200 us after its connect; within 1 ms nearly all do (lab, 50 HTTP clients: 17.4 packets
-/// per connection with 200 us, 16.9 with 1 ms, 19.4 with no hold).
+/// travel with (see [`dial`]), which is also how much longer a server that speaks first may
+/// wait for its connection when others are open. Under load a client's request often
+/// follows its connect by more than a few hundred microseconds, so the hold must be longer
+/// than that to catch it; a millisecond catches nearly all (docs/benchmarks.md), and a
+/// server that speaks first hardly notices it.
 const ACK_HOLD: Duration = Duration::from_millis(1);
 
 /// Opens one listening socket of a virtual server (each forwarding thread has its own).
@@ -54,7 +55,7 @@ pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
     // Bind to the VIP even while another node holds it.
     s.set_freebind_v4(true)?;
     // Accepted sockets inherit it on Linux: no per-connection syscall. Not keepalive: see
-    // Conn::tick.
+    // Conn::on_tick.
     s.set_tcp_nodelay(true)?;
     s.set_nonblocking(true)?;
     s.bind(&SocketAddr::V4(addr).into())?;

@@ -59,11 +59,6 @@ fn give_back(p: Pipe) {
     }
 }
 
-/// Pipes waiting in the pool (each is two file descriptors).
-pub fn pooled_pipes() -> usize {
-    POOL.lock().unwrap_or_else(|e| e.into_inner()).len()
-}
-
 /// What the poller has said about one socket since we last found out otherwise. The
 /// poller is edge-triggered: a flag stays set until a call says EAGAIN (or a short read or
 /// write shows the socket drained or full), and the next change comes as a new event.

@@ -16,13 +16,13 @@ use crate::config::LbAlgo;
 
 /// What the scheduler needs to know of one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Candidate {
+pub(super) struct Candidate {
     /// Its current weight; 0 = drain.
-    pub weight: u32,
+    pub(super) weight: u32,
     /// True while its health checks pass.
-    pub up: bool,
+    pub(super) up: bool,
     /// Connections open to it now.
-    pub active: u32,
+    pub(super) active: u32,
 }
 
 impl Candidate {
@@ -36,7 +36,7 @@ const SWEEP_EVERY: u32 = 1024;
 
 /// The state of one virtual server's scheduler.
 #[derive(Debug)]
-pub struct Scheduler {
+pub(super) struct Scheduler {
     algo: LbAlgo,
     /// Where round robin (and the tie-break of lc/wlc) starts next.
     next: usize,
@@ -50,7 +50,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler for `servers` servers.
-    pub fn new(algo: LbAlgo, servers: usize, persistence: Option<Duration>) -> Self {
+    pub(super) fn new(algo: LbAlgo, servers: usize, persistence: Option<Duration>) -> Self {
         Self {
             algo,
             next: 0,
@@ -64,7 +64,7 @@ impl Scheduler {
     /// The server for a new connection from `client`, never `skip` (a server that just
     /// refused this connection). `None` when no server is available.
     #[must_use]
-    pub fn pick(
+    pub(super) fn pick(
         &mut self,
         servers: &[Candidate],
         client: Ipv4Addr,
@@ -92,12 +92,13 @@ impl Scheduler {
     }
 
     /// Drops every client's affinity to server `index` (it went down or was removed).
-    pub fn forget(&mut self, index: usize) {
+    pub(super) fn forget(&mut self, index: usize) {
         self.sticky.retain(|_, (i, _)| *i != index);
     }
 
-    /// Clients with a live affinity (for tests and status).
-    pub fn sticky_clients(&self, now: Instant) -> usize {
+    /// Clients with a live affinity.
+    #[cfg(test)]
+    fn sticky_clients(&self, now: Instant) -> usize {
         self.sticky.values().filter(|(_, u)| *u > now).count()
     }
 

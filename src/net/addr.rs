@@ -213,7 +213,7 @@ impl Netlink {
 
 /// What [`LinkWatcher::next_event`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetEvent {
+pub(crate) enum NetEvent {
     /// A link appeared, changed or was deleted (`up: false`).
     Link(LinkInfo),
     /// An IPv4 address was added to or removed from the interface `index`.
@@ -268,7 +268,7 @@ impl LinkWatcher {
     }
 
     /// Next link or IPv4 address event; `None` as for [`LinkWatcher::next`]. Cancel-safe.
-    pub async fn next_event(&mut self) -> Option<NetEvent> {
+    pub(crate) async fn next_event(&mut self) -> Option<NetEvent> {
         while let Some((msg, _from)) = self.messages.next().await {
             match msg.payload {
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {

@@ -43,7 +43,7 @@ use tokio::io::unix::AsyncFd;
 use super::{NetError, read_when_ready, require_runtime};
 
 /// Length of a gratuitous ARP frame before padding: 14 (Ethernet) + 28 (ARP for IPv4).
-pub const GARP_FRAME_LEN: usize = 42;
+const GARP_FRAME_LEN: usize = 42;
 const BROADCAST: [u8; 6] = [0xff; 6];
 
 /// Sends gratuitous ARPs on one interface.
@@ -96,20 +96,10 @@ impl GarpSender {
             }
         }
     }
-
-    /// The interface index frames go out on.
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
-    }
-
-    /// The MAC address frames are sent from.
-    pub fn mac(&self) -> [u8; 6] {
-        self.mac
-    }
 }
 
 /// Builds the gratuitous ARP frame keepalived sends for `ip` from `mac`.
-pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; GARP_FRAME_LEN] {
+fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; GARP_FRAME_LEN] {
     let mut frame = [0u8; GARP_FRAME_LEN];
     // Both views only fail on a buffer shorter than their header; the sizes are constants.
     if let Some(mut eth) = MutableEthernetPacket::new(&mut frame) {
@@ -155,7 +145,7 @@ pub struct ArpClaim {
 /// Reads an Ethernet frame as an Ethernet/IPv4 ARP request or reply; `None` for anything
 /// else (short, another EtherType, hardware or protocol type, address lengths or operation).
 /// Never panics, whatever the bytes.
-pub fn parse_claim(frame: &[u8]) -> Option<ArpClaim> {
+fn parse_claim(frame: &[u8]) -> Option<ArpClaim> {
     // The views check only that their fixed header fits; the field checks below are ours.
     let eth = EthernetPacket::new(frame)?;
     if eth.get_ethertype() != EtherTypes::Arp {

@@ -1,11 +1,11 @@
-//! Every call that touches the kernel: the raw VRRP socket, rtnetlink and ARP.
+//! The kernel doors of the VRRP side: the raw VRRP socket, rtnetlink and ARP.
 //!
-//! Nothing outside this module opens a socket, calls `setsockopt` or speaks netlink, so a test
-//! double can stand in for the whole of it. This is also the only module allowed `unsafe`
-//! (besides `exec`'s hook between fork and exec, see there): it is needed for two socket
-//! options socket2 does not wrap (`IP_MULTICAST_IF` with an `ip_mreqn`, a `sockaddr_ll` for
-//! `AF_PACKET`) and for registering a file descriptor with tokio (`AsyncFd::register`, see
-//! [`socket`]).
+//! Everything an instance asks of the kernel goes through here, behind `vrrp::doors`, so a
+//! test double can stand in for the whole of it (`tests/instance.rs` runs instances on fakes).
+//! This is also the only module allowed `unsafe` (besides `exec`'s hook between fork and exec,
+//! see there): it is needed for two socket options socket2 does not wrap (`IP_MULTICAST_IF`
+//! with an `ip_mreqn`, a `sockaddr_ll` for `AF_PACKET`) and for registering a file descriptor
+//! with tokio (`AsyncFd::register`, see [`socket`]).
 //!
 //! - [`socket`]: raw IPv4 socket for IP protocol 112, multicast 224.0.0.18 or unicast peers.
 //! - [`addr`]: rtnetlink: links, IPv4 addresses (the VIPs) and link up/down events.
@@ -14,6 +14,27 @@
 //!
 //! Errors are one [`NetError`] whose message names the interface and the syscall or netlink
 //! operation that failed, e.g. `setsockopt(SO_BINDTODEVICE, eth0): Operation not permitted`.
+//!
+//! # Rooms that make their own system calls, and why
+//! Each of these calls is its room's own business, made through the safe wrappers of std,
+//! tokio, mio, socket2 or nix, and tested against the real kernel (loopback sockets,
+//! temporary files, child processes; without root, but for running a script as another
+//! user): a door here would hide why each call is made as it is and make nothing easier to
+//! test.
+//! - `lb`: the forwarder is sockets and bytes. Its listeners (`IP_FREEBIND`, `SO_REUSEPORT`),
+//!   its connects (quick ACKs off to hold the handshake's last ACK), each connection's
+//!   options (keepalive, `SO_LINGER` 0 to reset), `splice(2)` through pipes and its own epoll
+//!   (mio) are the forwarding design itself and its hot path, where a door would cost a call
+//!   per event; the open-file limit it reads sets how many connections it takes; its health
+//!   checks connect through tokio.
+//! - `control` and `metrics`: their own listening sockets through tokio (the control socket
+//!   with its group and mode, and its peers' credentials for `control::access`).
+//! - `track`: reads files and `/proc` (a tracked file opened non-blocking, so a FIFO cannot
+//!   hold the read).
+//! - `exec`: starts programs: process groups, users, `close_range(2)`, killing a group.
+//! - `daemon`: signals, and raising the open-file limit at startup.
+//! - `config`: user and group lookups and file ownership, to refuse scripts root should not
+//!   run.
 #![allow(unsafe_code)]
 
 pub mod addr;
@@ -89,18 +110,6 @@ impl NetError {
             | NetError::NetlinkOpen { source, .. } => is_permission(source),
             NetError::NoSuchInterface(_) | NetError::NoRuntime(_) | NetError::Invalid { .. } => {
                 false
-            }
-        }
-    }
-
-    /// The errno behind this error, if the kernel returned one.
-    pub fn raw_os_error(&self) -> Option<i32> {
-        match self {
-            NetError::Syscall { source, .. }
-            | NetError::Netlink { source, .. }
-            | NetError::NetlinkOpen { source, .. } => source.raw_os_error(),
-            NetError::NoSuchInterface(_) | NetError::NoRuntime(_) | NetError::Invalid { .. } => {
-                None
             }
         }
     }

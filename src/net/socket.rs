@@ -32,13 +32,13 @@ use tokio::io::unix::AsyncFd;
 use super::{NetError, read_when_ready, require_runtime};
 
 /// IP protocol number of VRRP.
-pub const IPPROTO_VRRP: i32 = 112;
+const IPPROTO_VRRP: i32 = 112;
 /// The VRRP multicast group (RFC 3768 §5.2.2).
-pub const VRRP_MCAST_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const VRRP_MCAST_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// The TTL every VRRP packet is sent with and must arrive with (RFC 3768 §5.2.3).
-pub const VRRP_TTL: u32 = 255;
+const VRRP_TTL: u32 = 255;
 /// The TOS byte keepalived sends with: IPTOS_PREC_INTERNETCONTROL.
-pub const VRRP_TOS: u32 = 0xc0;
+const VRRP_TOS: u32 = 0xc0;
 
 /// Where adverts go and which ones arrive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,11 +179,6 @@ impl VrrpSocket {
             }
         }
         first_err.map_or(Ok(()), Err)
-    }
-
-    /// The interface name the socket is bound to.
-    pub fn ifname(&self) -> &str {
-        &self.ifname
     }
 
     /// The interface index the socket is bound to.

@@ -25,22 +25,22 @@ pub enum Rule {
 
 /// One tracked check as an instance sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// Names the check in logs: "check chk_nginx", "interface eth1", "file maint".
-    pub source: &'a str,
+    pub(crate) source: &'a str,
     /// How it moves the priority.
-    pub rule: Rule,
+    pub(crate) rule: Rule,
     /// What it says now.
-    pub state: &'a CheckState,
+    pub(crate) state: &'a CheckState,
 }
 
 /// Why an instance must be in FAULT.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
+pub(crate) struct Fault {
     /// What failed: "check chk_nginx", "interface eth0".
-    pub source: String,
+    pub(crate) source: String,
     /// How: "exit status 7", "down".
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 impl fmt::Display for Fault {
@@ -51,17 +51,17 @@ impl fmt::Display for Fault {
 
 /// The outcome for one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Evaluation {
+pub(crate) struct Evaluation {
     /// The effective priority: base plus deltas, clamped to 1..=254; 255 stays 255.
-    pub priority: u8,
+    pub(crate) priority: u8,
     /// The first check that demands FAULT, if any.
-    pub fault: Option<Fault>,
+    pub(crate) fault: Option<Fault>,
     /// The checks that moved the priority, in words: "check chk_nginx failed (-20)".
-    pub why: String,
+    pub(crate) why: String,
 }
 
 /// keepalived's effective priority.
-pub fn evaluate(base: u8, inputs: &[Input<'_>]) -> Evaluation {
+pub(crate) fn evaluate(base: u8, inputs: &[Input<'_>]) -> Evaluation {
     let mut delta: i32 = 0;
     let mut fault = None;
     let mut moved = Vec::new();

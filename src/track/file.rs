@@ -26,7 +26,7 @@ const PERIOD: Duration = Duration::from_millis(500);
 const READ_LIMIT: u64 = 128;
 
 /// The value a file's text stands for, and how it was read.
-pub fn parse(text: Option<&str>) -> (i64, String) {
+fn parse(text: Option<&str>) -> (i64, String) {
     match text {
         None => (0, "missing (reads as 0)".to_string()),
         Some(t) => match t.split_whitespace().next().map(str::parse::<i64>) {
@@ -38,7 +38,7 @@ pub fn parse(text: Option<&str>) -> (i64, String) {
 }
 
 /// Reads `path` once, without waiting on a FIFO or a device: its value and how it was read.
-pub fn read(path: &Path) -> (i64, String) {
+fn read(path: &Path) -> (i64, String) {
     let Ok(file) = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -65,7 +65,7 @@ pub fn read(path: &Path) -> (i64, String) {
 
 /// Starts watching `file`, once its first read is in (or has taken too long); it runs
 /// until the watch's last reader is gone.
-pub async fn spawn(name: String, file: PathBuf) -> CheckWatch {
+pub(crate) async fn spawn(name: String, file: PathBuf) -> CheckWatch {
     let check = Check {
         thread: format!("file {name}"),
         what: format!("the read of {}", file.display()),

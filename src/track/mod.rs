@@ -7,10 +7,10 @@
 //! effective priority or a fault, purely.
 
 pub mod eval;
-pub mod file;
+pub(crate) mod file;
 mod poll;
-pub mod process;
-pub mod script;
+pub(crate) mod process;
+pub(crate) mod script;
 
 use tokio::sync::watch;
 
@@ -27,7 +27,7 @@ pub struct CheckState {
 
 impl CheckState {
     /// A check's state before its first observation.
-    pub fn initial(ok: bool) -> Self {
+    pub(crate) fn initial(ok: bool) -> Self {
         Self {
             ok,
             value: 0,

@@ -26,15 +26,15 @@ pub(super) const STUCK_AFTER: Duration = Duration::from_secs(1);
 /// What a check is and how it looks.
 pub(super) struct Check<R> {
     /// Names the check's thread (`ps -T`); the kernel keeps 15 bytes.
-    pub thread: String,
+    pub(super) thread: String,
     /// The observation in words, for the detail of a stuck one: "the read of /etc/maint".
-    pub what: String,
+    pub(super) what: String,
     /// How often it looks.
-    pub period: Duration,
+    pub(super) period: Duration,
     /// Its state when the first observation does not return in time.
-    pub fallback: CheckState,
+    pub(super) fallback: CheckState,
     /// One observation; runs on the check's thread and may block.
-    pub read: R,
+    pub(super) read: R,
 }
 
 /// Starts `check`: waits up to [`STUCK_AFTER`] for the first observation, then looks every

@@ -18,7 +18,7 @@ const COMM_LEN: usize = 15;
 
 /// Whether one process matches: its name (comm), or with `full_command` its command line
 /// (arguments joined by spaces).
-pub fn matches(track: &TrackProcess, comm: &str, cmdline: Option<&str>) -> bool {
+fn matches(track: &TrackProcess, comm: &str, cmdline: Option<&str>) -> bool {
     if track.full_command {
         return cmdline.is_some_and(|c| c == track.process);
     }
@@ -31,7 +31,7 @@ pub fn matches(track: &TrackProcess, comm: &str, cmdline: Option<&str>) -> bool 
 }
 
 /// How many processes in /proc match.
-pub fn count(track: &TrackProcess) -> u32 {
+fn count(track: &TrackProcess) -> u32 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -73,7 +73,7 @@ fn state(track: &TrackProcess, running: u32) -> CheckState {
 
 /// Starts counting, once the first count is in (or has taken too long); it runs until the
 /// watch's last reader is gone. Until a first count, no process counts as running.
-pub async fn spawn(track: TrackProcess) -> CheckWatch {
+pub(crate) async fn spawn(track: TrackProcess) -> CheckWatch {
     let name = track.name.clone();
     let check = Check {
         thread: format!("proc {name}"),

@@ -13,7 +13,7 @@ use crate::exec::Job;
 
 /// keepalived's rise/fall counting: a state changes only after enough results in a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RiseFall {
+struct RiseFall {
     rise: u32,
     fall: u32,
     ok: bool,
@@ -23,7 +23,7 @@ pub struct RiseFall {
 
 impl RiseFall {
     /// Starts healthy, or failed with `init_fail`.
-    pub fn new(rise: u32, fall: u32, init_fail: bool) -> Self {
+    fn new(rise: u32, fall: u32, init_fail: bool) -> Self {
         Self {
             rise: rise.max(1),
             fall: fall.max(1),
@@ -33,12 +33,12 @@ impl RiseFall {
     }
 
     /// The current state.
-    pub fn ok(&self) -> bool {
+    fn ok(&self) -> bool {
         self.ok
     }
 
     /// Records one result; returns true when the state changed.
-    pub fn record(&mut self, success: bool) -> bool {
+    fn record(&mut self, success: bool) -> bool {
         if success == self.ok {
             self.against = 0;
             return false;
@@ -54,13 +54,13 @@ impl RiseFall {
     }
 
     /// Results in a row against the current state.
-    pub fn against(&self) -> u32 {
+    fn against(&self) -> u32 {
         self.against
     }
 }
 
 /// Starts the check; it runs until the returned watch's last reader is gone.
-pub fn spawn(script: VrrpScript) -> CheckWatch {
+pub(crate) fn spawn(script: VrrpScript) -> CheckWatch {
     let counter = RiseFall::new(script.rise, script.fall, script.init_fail);
     let (tx, rx) = watch::channel(CheckState::initial(counter.ok()));
     tokio::spawn(run(script, counter, tx));
