@@ -121,7 +121,8 @@ impl<D: Doors> Instance<D> {
         self.source = source;
         let Some(addr) = source else {
             warn!(
-                "{}: {} lost {}, the address adverts are sent from; FAULT unless another                  address appears within {:.1} s",
+                "{}: {} lost {}, the address adverts are sent from; FAULT unless another \
+                 address appears within {:.1} s",
                 self.name,
                 self.interface,
                 old.map_or_else(|| "its address".to_string(), |a| a.to_string()),
