@@ -54,12 +54,14 @@ impl<D: Doors> Instance<D> {
                 "timed_out"
             }
         };
+        // tokio's clock, as when the handover began (a test's paused time included).
+        let done = now();
         for (reply, since) in self.handovers.drain(..) {
             let _ = reply.send(HandoverResult {
                 instance: self.name.clone(),
                 outcome: outcome.into(),
                 new_master: new_master.map(|m| m.to_string()),
-                waited_ms: since.elapsed().as_millis() as u64,
+                waited_ms: done.duration_since(since).as_millis() as u64,
             });
         }
     }
