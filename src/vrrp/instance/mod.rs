@@ -73,24 +73,23 @@ pub enum Command {
     UpdateVips(Vec<BoundVip>),
 }
 
-/// One running instance.
+/// One running instance. Its fields are grouped by the room that keeps them.
 pub struct Instance<D: Doors = Kernel> {
     name: String,
     fsm: Fsm,
     doors: D,
-    /// `None` while the interface has no address to send from.
-    socket: Option<D::Socket>,
-    ifindex: u32,
-    transport: Transport,
     /// The VIPs, and which of them this instance added.
     vips: VipSet<D::Announcer>,
-    auth: Auth,
-    vrid: u8,
-    advert_int_secs: u8,
-    unicast_peers: Vec<Ipv4Addr>,
-    source: Option<Ipv4Addr>,
     garp_repeat: u32,
     garp_lower_prio_repeat: u32,
+
+    // network: the interface, the socket, the network's faults.
+    interface: String,
+    ifindex: u32,
+    transport: Transport,
+    /// `None` while the interface has no address to send from.
+    socket: Option<D::Socket>,
+    source: Option<Ipv4Addr>,
     link_up: bool,
     /// Why the network cannot carry our adverts (no address, sends failing), if so.
     net_fault: Option<Fault>,
@@ -100,28 +99,41 @@ pub struct Instance<D: Doors = Kernel> {
     send_failures: u32,
     /// When a network fault is retried.
     net_retry_at: Option<Instant>,
-    /// Notify scripts to queue once the current actions are done (VIPs in place first).
-    pending_notify: Vec<(&'static str, u8)>,
+
+    // receive (and the adverts sent): what an advert of this virtual router carries.
+    auth: Auth,
+    vrid: u8,
+    advert_int_secs: u8,
+    unicast_peers: Vec<Ipv4Addr>,
+    /// Logs a remote host can trigger (drops, claims), per kind.
+    rate_limit: LogLimits,
+
+    // tracking
+    base_priority: u8,
+    tracked: Vec<Tracked>,
+    /// Why the instance is in FAULT, if it is.
+    fault: Option<Fault>,
+
+    // claims
     /// When to re-announce after another host claimed a VIP.
     defender: Defender,
     /// ARP claims from the watch tasks (one per VIP interface), and where they send them.
     claims: mpsc::Receiver<ArpClaim>,
     claims_tx: mpsc::Sender<ArpClaim>,
     arp_watches: Vec<tokio::task::JoinHandle<()>>,
-    interface: String,
-    base_priority: u8,
-    tracked: Vec<Tracked>,
-    /// Why the instance is in FAULT, if it is.
-    fault: Option<Fault>,
-    notifier: Option<Notifier>,
-    sync: Option<mpsc::UnboundedSender<MemberChange>>,
-    status: SharedStatus,
-    /// Logs a remote host can trigger (drops, claims), per kind.
-    rate_limit: LogLimits,
-    /// Where transitions are announced (`vipctl watch`); `None` = nobody listens.
-    events: Option<broadcast::Sender<Event>>,
+
+    // handover
     /// Handovers waiting for the VIPs to be released, with when they started.
     handovers: Vec<(oneshot::Sender<HandoverResult>, Instant)>,
+
+    // report
+    status: SharedStatus,
+    /// Notify scripts to queue once the current actions are done (VIPs in place first).
+    pending_notify: Vec<(&'static str, u8)>,
+    notifier: Option<Notifier>,
+    sync: Option<mpsc::UnboundedSender<MemberChange>>,
+    /// Where transitions are announced (`vipctl watch`); `None` = nobody listens.
+    events: Option<broadcast::Sender<Event>>,
 }
 
 impl<D: Doors> Instance<D> {
