@@ -1,6 +1,8 @@
 //! The instance driver on paused tokio time, with fakes for its kernel doors: what it sends,
-//! which VIPs it holds and announces, and how it rides out a renumbered interface, sends that
-//! fail, a lost address and another host claiming its VIP. No root, no network.
+//! which VIPs it holds and announces, how it obeys the daemon's commands (shutdown, handover,
+//! maintenance, a new VIP list, its sync group), what it drops, and how it rides out a
+//! renumbered or re-created interface, a link down, sends that fail, a lost address, a failing
+//! check and another host claiming its VIP. No root, no network.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -8,21 +10,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use vipd::config::{VirtualIp, VrrpInstance};
 use vipd::net::NetError;
 use vipd::net::arp::{ArpClaim, ArpOp};
 use vipd::net::socket::Transport;
-use vipd::status::SharedStatus;
+use vipd::status::{Event, SharedStatus};
+use vipd::track::CheckState;
+use vipd::track::eval::Rule;
 use vipd::vip::{Announcer, BoundVip};
 use vipd::vrrp::doors::{AdvertSocket, Doors};
-use vipd::vrrp::instance::{Command, Instance, Interface, Setup};
+use vipd::vrrp::fsm::State;
+use vipd::vrrp::instance::{Command, Instance, Interface, MemberChange, Setup, Tracked};
 use vipd::vrrp::packet::{AdvertRepr, Auth};
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const VIP2: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 101);
 const IFINDEX: u32 = 2;
 
 /// What the fake kernel saw and what a test can do to it.
@@ -39,8 +45,12 @@ struct World {
     /// VIPs on the host, and frames announced.
     present: Mutex<HashSet<Ipv4Addr>>,
     announced: Mutex<u64>,
+    /// Every address added ("add") or removed ("remove"), in order.
+    changes: Mutex<Vec<(&'static str, Ipv4Addr)>>,
     /// Where ARP claims go.
     claims: Mutex<Option<mpsc::Sender<ArpClaim>>>,
+    /// The interface index of every ARP watch opened, in order.
+    watched: Mutex<Vec<u32>>,
 }
 
 struct FakeSocket {
@@ -75,9 +85,11 @@ struct FakeAnnouncer(Arc<World>);
 
 impl Announcer for FakeAnnouncer {
     async fn add(&self, vip: &BoundVip) -> Result<bool, NetError> {
+        self.0.changes.lock().unwrap().push(("add", vip.addr));
         Ok(self.0.present.lock().unwrap().insert(vip.addr))
     }
     async fn remove(&self, vip: &BoundVip) -> Result<(), NetError> {
+        self.0.changes.lock().unwrap().push(("remove", vip.addr));
         self.0.present.lock().unwrap().remove(&vip.addr);
         Ok(())
     }
@@ -122,10 +134,11 @@ impl Doors for FakeDoors {
 
     fn watch_arp(
         &self,
-        _ifindex: u32,
+        ifindex: u32,
         _own_mac: [u8; 6],
         claims: mpsc::Sender<ArpClaim>,
     ) -> Result<JoinHandle<()>, NetError> {
+        self.0.watched.lock().unwrap().push(ifindex);
         *self.0.claims.lock().unwrap() = Some(claims);
         Ok(tokio::spawn(std::future::pending()))
     }
@@ -163,11 +176,30 @@ struct Running {
     world: Arc<World>,
     status: SharedStatus,
     commands: mpsc::Sender<Command>,
-    _task: JoinHandle<()>,
+    /// Every transition it announces, as `vipctl watch` sees them.
+    events: broadcast::Receiver<Event>,
+    task: JoinHandle<()>,
+}
+
+/// `VIP` (or another address) on eth0, as the daemon binds it.
+fn bound(addr: Ipv4Addr, ifindex: u32) -> BoundVip {
+    BoundVip {
+        addr,
+        prefix_len: 32,
+        label: None,
+        ifindex,
+        dev: "eth0".into(),
+        mac: [2, 0, 0, 0, 0, 1],
+    }
 }
 
 impl Running {
     fn start() -> Running {
+        Running::start_with(|_| {})
+    }
+
+    /// Started from the usual setup as `tweak` changes it.
+    fn start_with(tweak: impl FnOnce(&mut Setup<FakeDoors>)) -> Running {
         let world = Arc::new(World::default());
         let mut config = VrrpInstance::with_defaults("VI_1", "eth0", 51);
         config.auth_pass = Some(b"s3cret".to_vec());
@@ -177,43 +209,46 @@ impl Running {
             dev: None,
             label: None,
         }];
-        let setup = Setup {
+        let mut setup = Setup {
             config,
             source: ME,
             socket: FakeDoors::socket(&world, ME),
             ifindex: IFINDEX,
             transport: Transport::Multicast,
-            vips: vec![BoundVip {
-                addr: VIP,
-                prefix_len: 32,
-                label: None,
-                ifindex: IFINDEX,
-                dev: "eth0".into(),
-                mac: [2, 0, 0, 0, 0, 1],
-            }],
+            vips: vec![bound(VIP, IFINDEX)],
             doors: FakeDoors(Arc::clone(&world)),
             link_up: true,
             tracked: Vec::new(),
             notifier: None,
             sync: None,
         };
+        tweak(&mut setup);
         let (instance, status) = Instance::new(setup);
+        let (events_tx, events) = broadcast::channel(64);
         let (commands, rx) = mpsc::channel(16);
-        let task = tokio::spawn(instance.run(rx));
+        let task = tokio::spawn(instance.with_events(events_tx).run(rx));
         Running {
             world,
             status,
             commands,
-            _task: task,
+            events,
+            task,
         }
     }
 
     /// Started, and master after its Master_Down_Interval of silence.
     async fn master() -> Running {
         let r = Running::start();
-        tokio::time::sleep(Duration::from_millis(3700)).await;
-        assert_eq!(r.state(), "MASTER");
+        r.wait_for_master().await;
         r
+    }
+
+    /// Waits out a Master_Down_Interval of silence (3.61 s at priority 100): master, holding
+    /// the VIP.
+    async fn wait_for_master(&self) {
+        tokio::time::sleep(Duration::from_millis(3700)).await;
+        assert_eq!(self.state(), "MASTER");
+        assert!(self.holds_vip());
     }
 
     fn state(&self) -> String {
@@ -228,27 +263,64 @@ impl Running {
         self.world.sent.lock().unwrap().clone()
     }
 
+    fn last_sent(&self) -> (Ipv4Addr, AdvertRepr) {
+        self.sent().last().cloned().expect("an advert was sent")
+    }
+
+    fn announced(&self) -> u64 {
+        *self.world.announced.lock().unwrap()
+    }
+
+    fn drops(&self, reason: &str) -> u64 {
+        let status = self.status.lock().unwrap();
+        status.counters.drops.get(reason).copied().unwrap_or(0)
+    }
+
     /// An advert from `from` with `priority`, as a raw socket hands it up.
     fn receive(&self, from: Ipv4Addr, priority: u8) {
-        let vrrp = AdvertRepr {
-            vrid: 51,
-            priority,
-            advert_int_secs: 1,
-            auth: Auth::from_config(Some(b"s3cret")),
-            addrs: vec![VIP],
-        }
-        .to_bytes();
+        self.receive_advert(from, &advert(priority));
+    }
+
+    fn receive_advert(&self, from: Ipv4Addr, advert: &AdvertRepr) {
+        let vrrp = advert.to_bytes();
         let total = u16::try_from(20 + vrrp.len()).unwrap().to_be_bytes();
         let mut d = vec![0x45, 0xc0, total[0], total[1], 0, 0, 0, 0, 255, 112, 0, 0];
         d.extend_from_slice(&from.octets());
         d.extend_from_slice(&[224, 0, 0, 18]);
         d.extend_from_slice(&vrrp);
+        self.receive_raw(d);
+    }
+
+    /// Any bytes, as if the raw socket had read them.
+    fn receive_raw(&self, datagram: Vec<u8>) {
         let inbox = self.world.inbox.lock().unwrap();
-        inbox.as_ref().unwrap().send(d).unwrap();
+        inbox.as_ref().unwrap().send(datagram).unwrap();
     }
 
     async fn command(&self, c: Command) {
         self.commands.send(c).await.unwrap();
+    }
+
+    /// The interface as the daemon would report it: same index, `up`, sending from `source`.
+    async fn interface(&self, up: bool, source: Option<Ipv4Addr>) {
+        self.command(Command::Interface(Interface {
+            ifindex: IFINDEX,
+            up,
+            source,
+            vips: None,
+        }))
+        .await;
+    }
+}
+
+/// A valid advert of our virtual router (vrid 51, our password, our VIP).
+fn advert(priority: u8) -> AdvertRepr {
+    AdvertRepr {
+        vrid: 51,
+        priority,
+        advert_int_secs: 1,
+        auth: Auth::from_config(Some(b"s3cret")),
+        addrs: vec![VIP],
     }
 }
 
@@ -291,13 +363,7 @@ fn a_renumbered_master_sends_from_its_new_address_and_stays_master() {
     paused(async {
         let r = Running::master().await;
         let new = Ipv4Addr::new(10, 0, 0, 21);
-        r.command(Command::Interface(Interface {
-            ifindex: IFINDEX,
-            up: true,
-            source: Some(new),
-            vips: None,
-        }))
-        .await;
+        r.interface(true, Some(new)).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(*r.world.opened.lock().unwrap(), [ME, new]);
         let last = r.sent().last().cloned().unwrap();
@@ -331,13 +397,7 @@ fn two_adverts_that_cannot_be_sent_are_fault_and_the_vip_goes() {
 fn no_address_for_an_advert_interval_is_fault_until_one_comes_back() {
     paused(async {
         let r = Running::master().await;
-        let gone = Interface {
-            ifindex: IFINDEX,
-            up: true,
-            source: None,
-            vips: None,
-        };
-        r.command(Command::Interface(gone)).await;
+        r.interface(true, None).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(
             r.state(),
@@ -348,13 +408,7 @@ fn no_address_for_an_advert_interval_is_fault_until_one_comes_back() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(r.state(), "FAULT");
         assert!(!r.holds_vip());
-        r.command(Command::Interface(Interface {
-            ifindex: IFINDEX,
-            up: true,
-            source: Some(ME),
-            vips: None,
-        }))
-        .await;
+        r.interface(true, Some(ME)).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(r.state(), "BACKUP");
     });
@@ -431,5 +485,340 @@ fn a_master_that_took_over_after_silence_does_not_fight_at_once() {
             before + 5,
             "after the cooldown"
         );
+    });
+}
+
+#[test]
+fn a_master_told_to_shut_down_resigns_with_priority_0_removes_the_vip_and_stops() {
+    paused(async {
+        let r = Running::master().await;
+        let (done, stopped) = oneshot::channel();
+        r.command(Command::Shutdown(done)).await;
+        stopped.await.unwrap();
+        assert_eq!(
+            (r.last_sent().0, r.last_sent().1.priority),
+            (ME, 0),
+            "the backup takes over after Skew_Time, not Master_Down_Interval"
+        );
+        assert!(!r.holds_vip());
+        assert_eq!(r.state(), "INIT");
+        let sent = r.sent().len();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(r.sent().len(), sent, "nothing after the stop");
+        assert!(r.task.is_finished());
+    });
+}
+
+#[test]
+fn a_backup_asked_to_hand_over_or_shut_down_sends_nothing() {
+    paused(async {
+        let r = Running::start();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (reply, answer) = oneshot::channel();
+        r.command(Command::Handover(reply)).await;
+        let answer = answer.await.unwrap();
+        assert_eq!(
+            (answer.outcome.as_str(), answer.waited_ms),
+            ("not_master", 0)
+        );
+        let (done, stopped) = oneshot::channel();
+        r.command(Command::Shutdown(done)).await;
+        stopped.await.unwrap();
+        // A priority-0 advert from a backup would make the other backups take over.
+        assert!(r.sent().is_empty());
+        assert!(r.world.changes.lock().unwrap().is_empty());
+    });
+}
+
+#[test]
+fn a_handover_keeps_the_vip_until_the_new_master_advertises_and_answers_every_request_with_it() {
+    paused(async {
+        let r = Running::master().await;
+        let (first, first_answer) = oneshot::channel();
+        r.command(Command::Handover(first)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.last_sent().1.priority, 0);
+        assert_eq!(r.state(), "BACKUP");
+        assert!(r.holds_vip(), "make-before-break: the VIP stays meanwhile");
+        let (second, second_answer) = oneshot::channel();
+        r.command(Command::Handover(second)).await;
+        tokio::time::sleep(Duration::from_millis(490)).await; // the new master's Skew_Time
+        r.receive(PEER, 100);
+        let answers = [first_answer.await.unwrap(), second_answer.await.unwrap()];
+        for (answer, waited_ms) in answers.iter().zip([500, 490]) {
+            assert_eq!(answer.outcome, "released");
+            assert_eq!(answer.new_master.as_deref(), Some("10.0.0.2"));
+            assert_eq!(answer.waited_ms, waited_ms, "on the instance's clock");
+        }
+        assert!(!r.holds_vip());
+        let sent = r.sent();
+        assert_eq!(sent.iter().filter(|(_, a)| a.priority == 0).count(), 1);
+    });
+}
+
+#[test]
+fn maintenance_makes_a_master_hand_over_and_keeps_it_backup_until_it_ends() {
+    paused(async {
+        let r = Running::master().await;
+        r.command(Command::Maintenance(true)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "BACKUP");
+        assert_eq!(r.last_sent().1.priority, 0);
+        assert!(r.status.lock().unwrap().maintenance);
+        assert!(
+            r.holds_vip(),
+            "kept until a new master advertises, 3 intervals at most"
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!r.holds_vip());
+        // Nobody else is master, and still it does not take over.
+        let sent = r.sent().len();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(r.state(), "BACKUP");
+        assert_eq!(r.sent().len(), sent);
+        r.command(Command::Maintenance(false)).await;
+        r.wait_for_master().await;
+        assert!(!r.status.lock().unwrap().maintenance);
+    });
+}
+
+#[test]
+fn a_new_vip_list_on_a_master_adds_and_removes_just_the_difference() {
+    paused(async {
+        let r = Running::master().await;
+        r.world.changes.lock().unwrap().clear();
+        let announced = r.announced();
+        let both = vec![bound(VIP, IFINDEX), bound(VIP2, IFINDEX)];
+        r.command(Command::UpdateVips(both)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(*r.world.changes.lock().unwrap(), [("add", VIP2)]);
+        assert_eq!(r.announced(), announced + 5, "the new VIP only");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(r.last_sent().1.addrs, [VIP, VIP2], "adverts list both");
+        r.command(Command::UpdateVips(vec![bound(VIP2, IFINDEX)]))
+            .await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            *r.world.changes.lock().unwrap(),
+            [("add", VIP2), ("remove", VIP)]
+        );
+        assert_eq!(*r.world.present.lock().unwrap(), HashSet::from([VIP2]));
+        assert_eq!(r.state(), "MASTER");
+        let vips: Vec<String> = (r.status.lock().unwrap().vips.iter())
+            .map(|v| v.addr.clone())
+            .collect();
+        assert_eq!(vips, ["10.0.0.101/32"]);
+    });
+}
+
+#[test]
+fn a_backup_takes_a_new_vip_list_without_touching_the_host_and_holds_it_as_master() {
+    paused(async {
+        let r = Running::start();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        r.command(Command::UpdateVips(vec![bound(VIP2, IFINDEX)]))
+            .await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(r.world.changes.lock().unwrap().is_empty());
+        assert_eq!(r.announced(), 0);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(r.state(), "MASTER");
+        assert_eq!(*r.world.present.lock().unwrap(), HashSet::from([VIP2]));
+        assert_eq!(r.last_sent().1.addrs, [VIP2]);
+    });
+}
+
+#[test]
+fn packets_that_fail_a_check_are_counted_as_drops_and_change_nothing() {
+    paused(async {
+        let r = Running::master().await;
+        // Each would, if accepted, make this master give way.
+        r.receive_raw(vec![0x45, 0, 0]);
+        let mut wrong_password = advert(255);
+        wrong_password.auth = Auth::from_config(Some(b"guess"));
+        r.receive_advert(PEER, &wrong_password);
+        let mut other_router = advert(255);
+        other_router.vrid = 52;
+        r.receive_advert(PEER, &other_router);
+        r.receive(ME, 255); // another host with our address
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let drops = ["truncated", "auth_password", "vrid", "own_address"].map(|d| r.drops(d));
+        assert_eq!(drops, [1, 1, 1, 1]);
+        assert_eq!(r.state(), "MASTER");
+        assert!(r.holds_vip());
+        assert_eq!(r.status.lock().unwrap().counters.adverts_received, 0);
+    });
+}
+
+#[test]
+fn a_weaker_master_is_answered_at_once_but_once_per_interval() {
+    paused(async {
+        let r = Running::master().await;
+        let (sent, announced) = (r.sent().len(), r.announced());
+        r.receive(PEER, 50);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "MASTER");
+        assert_eq!(r.sent().len(), sent + 1, "answered with an advert at once");
+        assert_eq!(r.last_sent().1.priority, 100);
+        assert_eq!(r.announced(), announced + 5, "garp_lower_prio_repeat");
+        r.receive(PEER, 50);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            (r.sent().len(), r.announced()),
+            (sent + 1, announced + 5),
+            "no amplifier for whoever sends weaker adverts"
+        );
+    });
+}
+
+#[test]
+fn a_link_down_is_fault_at_once_without_the_vip_and_back_to_backup_when_up() {
+    paused(async {
+        let r = Running::master().await;
+        r.interface(false, Some(ME)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "FAULT");
+        assert!(!r.holds_vip());
+        assert_eq!(r.last_sent().1.priority, 0, "a resign is worth a try");
+        let sent = r.sent().len();
+        tokio::time::sleep(Duration::from_secs(6)).await; // past a network retry
+        assert_eq!(r.state(), "FAULT");
+        assert_eq!(r.sent().len(), sent, "silent in FAULT");
+        r.interface(true, Some(ME)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "BACKUP");
+        r.wait_for_master().await;
+    });
+}
+
+#[test]
+fn a_recreated_interface_is_followed_with_a_new_socket_and_arp_watch() {
+    paused(async {
+        let r = Running::master().await;
+        // Deleted: no carrier, no address.
+        r.interface(false, None).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(r.state(), "FAULT");
+        assert!(!r.holds_vip());
+        let new_index = 7;
+        r.command(Command::Interface(Interface {
+            ifindex: new_index,
+            up: true,
+            source: Some(ME),
+            vips: Some(vec![bound(VIP, new_index)]),
+        }))
+        .await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "BACKUP");
+        assert_eq!(*r.world.opened.lock().unwrap(), [ME, ME]);
+        assert_eq!(*r.world.watched.lock().unwrap(), [IFINDEX, new_index]);
+        let sent = r.sent().len();
+        r.wait_for_master().await;
+        assert!(r.sent().len() > sent, "adverts go out on the new socket");
+    });
+}
+
+/// One tracked script check, with the sender that plays its result.
+fn script(rule: Rule) -> (tokio::sync::watch::Sender<CheckState>, Tracked) {
+    let (check, watch) = tokio::sync::watch::channel(CheckState::initial(true));
+    let tracked = Tracked {
+        source: "check chk_nginx".into(),
+        kind: "script",
+        rule,
+        watch,
+    };
+    (check, tracked)
+}
+
+fn failing(detail: &str) -> CheckState {
+    CheckState {
+        ok: false,
+        value: 0,
+        detail: detail.into(),
+    }
+}
+
+#[test]
+fn a_failing_check_of_weight_0_is_fault_and_its_recovery_backup() {
+    paused(async {
+        let (check, tracked) = script(Rule::Status { weight: 0 });
+        let r = Running::start_with(|s| s.tracked = vec![tracked]);
+        r.wait_for_master().await;
+        check.send(failing("exit status 1")).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "FAULT");
+        assert!(!r.holds_vip());
+        let track = r.status.lock().unwrap().tracks[0].clone();
+        assert_eq!((track.ok, track.detail.as_str()), (false, "exit status 1"));
+        check.send(CheckState::initial(true)).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "BACKUP");
+    });
+}
+
+#[test]
+fn a_failing_check_with_a_weight_lowers_the_priority_it_advertises() {
+    paused(async {
+        let (check, tracked) = script(Rule::Status { weight: -20 });
+        let r = Running::start_with(|s| s.tracked = vec![tracked]);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        check.send(failing("exit status 2")).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.status.lock().unwrap().effective_priority, 80);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(r.state(), "MASTER");
+        assert_eq!(r.last_sent().1.priority, 80);
+    });
+}
+
+#[test]
+fn its_own_transitions_go_to_its_sync_group_and_one_it_follows_is_not_echoed() {
+    paused(async {
+        let (tx, mut group) = mpsc::unbounded_channel::<MemberChange>();
+        let r = Running::start_with(|s| s.sync = Some(tx));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(group.try_recv().unwrap().to, State::Backup);
+        r.command(Command::Sync {
+            target: State::Master,
+            why: "sync group G: VI_2 went MASTER".into(),
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.state(), "MASTER", "long before its Master_Down_Interval");
+        assert!(r.holds_vip());
+        assert!(group.try_recv().is_err(), "the group knows already");
+        r.receive(PEER, 200);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let change = group.try_recv().unwrap();
+        assert_eq!(
+            (change.instance.as_str(), change.to, change.priority),
+            ("VI_1", State::Backup, 100)
+        );
+    });
+}
+
+#[test]
+fn transitions_are_announced_to_watchers_and_counted() {
+    paused(async {
+        let mut r = Running::master().await;
+        r.receive(PEER, 200);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let seen: Vec<(String, String)> = std::iter::from_fn(|| r.events.try_recv().ok())
+            .map(|e| (e.from, e.to))
+            .collect();
+        let want = [
+            ("INIT", "BACKUP"),
+            ("BACKUP", "MASTER"),
+            ("MASTER", "BACKUP"),
+        ];
+        assert_eq!(seen, want.map(|(a, b)| (a.to_string(), b.to_string())));
+        let status = r.status.lock().unwrap();
+        let c = &status.counters;
+        assert_eq!(
+            (c.transitions, c.became_master, c.released_master),
+            (3, 1, 1)
+        );
+        let last = status.last_transition.clone().unwrap();
+        assert!(last.reason.contains("10.0.0.2"), "{}", last.reason);
     });
 }

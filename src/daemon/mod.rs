@@ -29,6 +29,7 @@ use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, NetEvent, Netlink};
 use crate::net::socket::{Transport, VrrpSocket};
 use crate::notify::{Notifier, Owner};
+use crate::vip;
 use crate::vrrp::doors::Kernel;
 use crate::vrrp::fsm::State;
 use crate::vrrp::instance::{BoundVip, Command, Instance, Interface, MemberChange, Setup};
@@ -197,7 +198,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
 
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {
-        clear_stale_vips(&setup.config.name, &setup.vips, &netlink).await;
+        vip::clear_stale(&setup.config.name, &setup.vips, &netlink).await;
     }
     let (events, _) = broadcast::channel(256);
     let view = View {
@@ -683,23 +684,6 @@ async fn lookup(netlink: &Netlink, instance: &str, name: &str) -> Result<LinkInf
             interface: name.to_string(),
         }),
         Err(e) => Err(classify(e)),
-    }
-}
-
-/// keepalived removes configured VIPs at startup: a killed earlier run may have left them.
-async fn clear_stale_vips(instance: &str, vips: &[BoundVip], netlink: &Netlink) {
-    for vip in vips {
-        match netlink
-            .del_address(vip.ifindex, vip.addr, vip.prefix_len)
-            .await
-        {
-            Ok(true) => info!(
-                "{instance}: removed {}/{} from {}, left there by an earlier run",
-                vip.addr, vip.prefix_len, vip.dev
-            ),
-            Ok(false) => {}
-            Err(e) => warn!("{instance}: could not clear {}: {e}", vip.addr),
-        }
     }
 }
 

@@ -10,10 +10,11 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::checks::find;
-use super::{Daemon, Running, bind_vips, clear_stale_vips, group_notifiers, group_of, shutdown};
+use super::{Daemon, Running, bind_vips, group_notifiers, group_of, shutdown};
 use crate::config::{Config, VrrpInstance};
 use crate::control::proto::ReloadSummary;
 use crate::metrics;
+use crate::vip;
 use crate::vrrp::instance::{BoundVip, Command, Setup};
 
 /// How a reload treats one instance of the new file.
@@ -193,7 +194,7 @@ impl Daemon {
                         .filter(|v| !held.contains(&v.addr))
                         .cloned()
                         .collect();
-                    clear_stale_vips(&setup.config.name, &stale, &self.netlink).await;
+                    vip::clear_stale(&setup.config.name, &stale, &self.netlink).await;
                     summary.added.push(setup.config.name.clone());
                     let running = self.start(*setup);
                     self.running.push(running);

@@ -27,7 +27,7 @@ pub struct CheckState {
 
 impl CheckState {
     /// A check's state before its first observation.
-    pub(crate) fn initial(ok: bool) -> Self {
+    pub fn initial(ok: bool) -> Self {
         Self {
             ok,
             value: 0,

@@ -8,11 +8,14 @@
 //!   [`Announcer`]; only the addresses it added are ever removed.
 //! - [`ArpAnnouncer`]: today's announcer, netlink and gratuitous ARP.
 //! - [`Defender`]: when a master re-announces its VIPs after another host claimed one.
+//! - [`clear_stale`]: at startup, the VIPs an earlier run left behind.
 
 mod arp;
 mod defend;
 mod set;
+mod stale;
 
 pub use arp::ArpAnnouncer;
 pub use defend::{COALESCE_DELAY, Defender, MAX_COOLDOWN};
 pub use set::{Announcer, BoundVip, Update, VipSet};
+pub use stale::clear_stale;

@@ -1,0 +1,115 @@
+//! What an instance is built from ([`Setup`], resolved by the daemon against the kernel) and
+//! the building: the state machine's configuration, the initial status and the starting
+//! value of everything the driver keeps.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+
+use super::{Instance, MemberChange, Tracked, now, report};
+use crate::config::VrrpInstance;
+use crate::net::socket::Transport;
+use crate::notify::Notifier;
+use crate::ratelimit::LogLimits;
+use crate::status::{Event, SharedStatus};
+use crate::vip::{BoundVip, Defender, VipSet};
+use crate::vrrp::doors::{Doors, Kernel};
+use crate::vrrp::fsm::{Fsm, FsmConfig};
+use crate::vrrp::packet::Auth;
+
+/// Everything an instance needs from the daemon, resolved against the kernel.
+pub struct Setup<D: Doors = Kernel> {
+    /// The instance's configuration.
+    pub config: VrrpInstance,
+    /// The address adverts come from (primary address or `unicast_src_ip`).
+    pub source: Ipv4Addr,
+    /// The VRRP socket.
+    pub socket: D::Socket,
+    /// Its interface's index, and how it sends (multicast or to unicast peers).
+    pub ifindex: u32,
+    /// Multicast, or the unicast peers.
+    pub transport: Transport,
+    /// The virtual addresses.
+    pub vips: Vec<BoundVip>,
+    /// How the instance reaches the kernel.
+    pub doors: D,
+    /// Whether the interface is up at startup.
+    pub link_up: bool,
+    /// The checks it tracks.
+    pub tracked: Vec<Tracked>,
+    /// Its notify scripts; `None` = none.
+    pub notifier: Option<Notifier>,
+    /// Where to report its own state changes when it is in a sync group.
+    pub sync: Option<mpsc::UnboundedSender<MemberChange>>,
+}
+
+impl<D: Doors> Instance<D> {
+    /// Builds the instance and its initial status; nothing is sent until [`Instance::run`].
+    pub fn new(setup: Setup<D>) -> (Self, SharedStatus) {
+        let cfg = &setup.config;
+        let fsm = Fsm::new(FsmConfig {
+            priority: cfg.priority,
+            advert_int: cfg.advert_int,
+            preempt: cfg.preempt,
+            preempt_delay: cfg.preempt_delay,
+            local_addr: setup.source.into(),
+            announce_again_after: cfg.garp_master_delay,
+            refresh_every: cfg.garp_master_refresh,
+            answer_lower_prio: !cfg.lower_prio_no_advert,
+        });
+        let status = report::initial_status(cfg, setup.source, &setup.vips);
+        // A burst of claims larger than this is one claim as far as defence goes.
+        let (claims_tx, claims) = mpsc::channel(16);
+        let instance = Self {
+            name: cfg.name.clone(),
+            fsm,
+            auth: Auth::from_config(cfg.auth_pass.as_deref()),
+            vrid: cfg.virtual_router_id,
+            advert_int_secs: u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
+            unicast_peers: cfg.unicast_peer.clone(),
+            source: Some(setup.source),
+            garp_repeat: cfg.garp_master_repeat,
+            garp_lower_prio_repeat: cfg.garp_lower_prio_repeat,
+            link_up: setup.link_up,
+            net_fault: None,
+            no_source_since: None,
+            send_failures: 0,
+            net_retry_at: None,
+            pending_notify: Vec::new(),
+            defender: Defender::new(cfg.advert_int),
+            claims,
+            claims_tx,
+            arp_watches: Vec::new(),
+            ifindex: setup.ifindex,
+            transport: setup.transport,
+            interface: cfg.interface.clone(),
+            base_priority: cfg.priority,
+            tracked: setup.tracked,
+            fault: None,
+            notifier: setup.notifier,
+            sync: setup.sync,
+            socket: Some(setup.socket),
+            vips: VipSet::new(&cfg.name, setup.doors.announcer(), setup.vips),
+            doors: setup.doors,
+            status: status.clone(),
+            rate_limit: LogLimits::new(Duration::from_secs(10)),
+            events: None,
+            handovers: Vec::new(),
+        };
+        (instance, status)
+    }
+
+    /// Announces every transition on `events` (for `vipctl watch`).
+    pub fn with_events(mut self, events: broadcast::Sender<Event>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Starts in maintenance mode (kept across reloads by the daemon).
+    pub fn with_maintenance(mut self, on: bool) -> Self {
+        self.fsm.handle_maintenance(now(), on);
+        self.status().maintenance = on;
+        self
+    }
+}
