@@ -23,6 +23,9 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 mod exec;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lb;
 pub mod metrics;
 pub mod net;

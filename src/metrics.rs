@@ -340,6 +340,31 @@ pub(crate) async fn serve(listener: TcpListener, view: View) {
 /// The longest request head read; anything longer is not a scrape.
 const MAX_HEAD: usize = 8 * 1024;
 
+/// What a request head asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `GET /metrics` (any query string).
+    Metrics,
+    /// `GET` of another path.
+    NotFound,
+    /// Any other method, or no request line at all.
+    NotAllowed,
+}
+
+/// Reads the request line of `head` (bytes a remote client sent: anything at all).
+pub(crate) fn route(head: &[u8]) -> Route {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let path = path.split('?').next().unwrap_or("");
+    match (method, path) {
+        ("GET", "/metrics") => Route::Metrics,
+        ("GET", _) => Route::NotFound,
+        _ => Route::NotAllowed,
+    }
+}
+
 /// One request, one answer, then close (`Connection: close`), within 5 s.
 async fn answer(mut stream: TcpStream, view: &View) -> io::Result<()> {
     let mut head = Vec::new();
@@ -357,23 +382,18 @@ async fn answer(mut stream: TcpStream, view: &View) -> io::Result<()> {
     tokio::time::timeout(Duration::from_secs(5), read_head)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "request head not sent in 5 s"))??;
-    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let mut words = line.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let (code, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => (
+    let (code, content_type, body) = match route(&head) {
+        Route::Metrics => (
             "200 OK",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             render(&view.snapshot().await),
         ),
-        ("GET", _) => (
+        Route::NotFound => (
             "404 Not Found",
             "text/plain",
             "vipd serves /metrics only\n".into(),
         ),
-        _ => (
+        Route::NotAllowed => (
             "405 Method Not Allowed",
             "text/plain",
             "GET /metrics\n".into(),

@@ -271,7 +271,7 @@ async fn send(write: &mut OwnedWriteHalf, response: &Response, limits: Limits) -
 
 /// What reading one request line found.
 #[derive(Debug, PartialEq, Eq)]
-enum Line {
+pub(crate) enum Line {
     /// A line (its newline taken off), or the last bytes before the client's end.
     Request,
     /// More than the limit without a newline: nothing past the limit was read.
@@ -281,7 +281,7 @@ enum Line {
 }
 
 /// Reads one request line into `buf`, never more than `max` bytes of it.
-async fn read_request<R: AsyncBufRead + Unpin>(
+pub(crate) async fn read_request<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     max: usize,

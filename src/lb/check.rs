@@ -80,7 +80,7 @@ async fn http_get(target: SocketAddrV4, url: &HttpUrl, timeout: Duration) -> Res
 }
 
 /// Checks an HTTP answer (status line, headers, body) against `url`.
-fn judge_http(answer: &[u8], url: &HttpUrl) -> Result<(), String> {
+pub(crate) fn judge_http(answer: &[u8], url: &HttpUrl) -> Result<(), String> {
     let head_end = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

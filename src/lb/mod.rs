@@ -21,6 +21,8 @@
 
 mod busy;
 mod check;
+#[cfg(fuzzing)]
+pub(crate) use check::judge_http;
 mod fds;
 mod pool;
 mod proxy;
