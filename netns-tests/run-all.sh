@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test vipd has: formatting, lints, unit, property, simulation and doc tests, the
-# multi-host tests in network namespaces (vipd and keepalived side by side), the packaging
+# fuzz targets for a short fixed time, the multi-host tests in network namespaces (vipd and keepalived side by side), the packaging
 # (the .deb: contents, systemd unit, vipd as user vipd with only the unit's capabilities; the
 # container entrypoint with a real nginx) and the README's demo.
 #
@@ -62,6 +62,8 @@ step clippy cargo clippy --all-targets --quiet -- -D warnings
 step cargo-test cargo test --all-targets --no-fail-fast
 # `--all-targets` leaves the doc tests out.
 step doc-test cargo test --doc
+# Every fuzz target for FUZZ_SECONDS (30 s) each; a crash fails the step.
+step fuzz bash fuzz/run.sh
 step deb bash packaging/test-deb.sh
 step container bash packaging/container/test-entrypoint.sh
 step demo bash netns-tests/demo.sh
