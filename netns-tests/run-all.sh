@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test vipd has: formatting, lints, unit, property, simulation and doc tests, the
-# fuzz targets for a short fixed time, the multi-host tests in network namespaces (vipd and keepalived side by side), the packaging
-# (the .deb: contents, systemd unit, vipd as user vipd with only the unit's capabilities; the
-# container entrypoint with a real nginx) and the README's demo.
+# Runs every test vipd has: formatting, lints, unit, property, simulation and doc tests, every
+# fuzz target for a short fixed time, the multi-host tests in network namespaces (vipd and
+# keepalived side by side), the packaging (the .deb: contents, systemd unit, vipd as user vipd
+# with only the unit's capabilities; the container entrypoint with a real nginx) and the
+# README's demo.
 #
 #   sudo ./netns-tests/run-all.sh
 #
