@@ -20,7 +20,7 @@
 //!   ([`Defender`]), so clients come back within one interval whatever agent the peer runs.
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,7 +42,9 @@ pub use crate::vip::BoundVip;
 use crate::vip::{Defender, VipSet};
 use crate::vrrp::doors::{AdvertSocket, Doors, Kernel};
 use crate::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
-use crate::vrrp::packet::{self, AdvertRepr, Auth, Expected, PacketError};
+use crate::vrrp::packet::{
+    self, AdvertInterval, AdvertRepr, Auth, ChecksumOver, Expected, PacketError, Version,
+};
 
 /// What the daemon tells a running instance.
 #[derive(Debug)]
@@ -622,16 +624,17 @@ impl<D: Doors> Instance<D> {
             Ok(r) => r,
             Err(e) => return self.drop_packet(None, &e),
         };
-        if Some(received.src) == self.source {
+        // parse_ipv4 gives IPv4 sources only.
+        let IpAddr::V4(src) = received.src else {
+            return;
+        };
+        if Some(src) == self.source {
             // Our own advert comes back only when the unicast peer list names us (a config
             // shared by all nodes); otherwise another host uses our address.
-            if self.unicast_peers.contains(&received.src) {
+            if self.unicast_peers.contains(&src) {
                 return;
             }
-            return self.drop_packet(
-                Some(received.src),
-                &PacketError::OwnAddress { src: received.src },
-            );
+            return self.drop_packet(Some(src), &PacketError::OwnAddress { src: received.src });
         }
         if received.advert.vrid != self.vrid {
             // Another virtual router on the same link: counted, not worth a log line.
@@ -641,24 +644,22 @@ impl<D: Doors> Instance<D> {
             });
             return;
         }
-        if !self.unicast_peers.is_empty() && !self.unicast_peers.contains(&received.src) {
-            return self.drop_packet(
-                Some(received.src),
-                &PacketError::UnknownPeer { src: received.src },
-            );
+        if !self.unicast_peers.is_empty() && !self.unicast_peers.contains(&src) {
+            return self.drop_packet(Some(src), &PacketError::UnknownPeer { src: received.src });
         }
+        let addrs: Vec<IpAddr> = self.vips.addrs().iter().map(|&a| a.into()).collect();
         let expected = Expected {
+            version: Version::V2,
             vrid: self.vrid,
             auth: &self.auth,
-            advert_int_secs: self.advert_int_secs,
-            addrs: self.vips.addrs(),
+            interval: AdvertInterval::from_secs(self.advert_int_secs),
+            addrs: &addrs,
         };
         if let Err(e) = packet::validate(&received.advert, &expected) {
-            return self.drop_packet(Some(received.src), &e);
+            return self.drop_packet(Some(src), &e);
         }
         self.status().counters.adverts_received += 1;
-        self.fsm
-            .handle_advert(now(), received.src, received.advert.priority);
+        self.fsm.handle_advert(now(), src, received.advert.priority);
     }
 
     fn count_drop(&self, e: &PacketError) {
@@ -788,14 +789,17 @@ impl<D: Doors> Instance<D> {
 
     fn send_advert(&mut self, priority: u8) {
         let advert = AdvertRepr {
+            version: Version::V2,
             vrid: self.vrid,
             priority,
-            advert_int_secs: self.advert_int_secs,
+            interval: AdvertInterval::from_secs(self.advert_int_secs),
             auth: self.auth.clone(),
-            addrs: self.vips.addrs().to_vec(),
+            addrs: self.vips.addrs().iter().map(|&a| a.into()).collect(),
         };
         let sent = match &self.socket {
-            Some(socket) => socket.send(&advert.to_bytes()).map_err(|e| e.to_string()),
+            Some(socket) => socket
+                .send(&advert.to_bytes(&ChecksumOver::MessageOnly))
+                .map_err(|e| e.to_string()),
             None => Err(format!(
                 "interface {} has no IPv4 address to send from",
                 self.interface
