@@ -368,7 +368,9 @@ fn vipd_vipd_lossy_lan_costs_under_one_percent() {
 fn attack(lab: &Lab, malformed: u32, wrong_password: u32, v3: u32) -> (u32, u32, u32) {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
     use std::net::{Ipv4Addr, SocketAddrV4};
-    use vipd::vrrp::packet::{AdvertRepr, Auth};
+    use vipd::vrrp::packet::{
+        AdvertInterval, AdvertRepr, Auth, ChecksumOver, Endpoints, MULTICAST_GROUP, Version,
+    };
 
     let vip: Ipv4Addr = lab.vip().parse().unwrap();
     let me: Ipv4Addr = lab.client_addr().parse().unwrap();
@@ -378,11 +380,12 @@ fn attack(lab: &Lab, malformed: u32, wrong_password: u32, v3: u32) -> (u32, u32,
         sock.set_multicast_ttl_v4(255).unwrap();
         let to = SockAddr::from(SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 18), 0));
         let advert = |auth: &[u8]| AdvertRepr {
+            version: Version::V2,
             vrid: 51,
             priority: 254,
-            advert_int_secs: 1,
+            interval: AdvertInterval::from_secs(1),
             auth: Auth::from_config(Some(auth)),
-            addrs: vec![vip],
+            addrs: vec![vip.into()],
         };
         let deadline = Instant::now() + secs(5);
         let mut sent = (0, 0, 0);
@@ -391,7 +394,7 @@ fn attack(lab: &Lab, malformed: u32, wrong_password: u32, v3: u32) -> (u32, u32,
             seed ^= seed << 13;
             seed ^= seed >> 17;
             seed ^= seed << 5;
-            let mut bytes = advert(b"s3cret").to_bytes();
+            let mut bytes = advert(b"s3cret").to_bytes(&ChecksumOver::MessageOnly);
             let at = (seed as usize) % bytes.len();
             bytes[at] ^= 1 + (seed >> 8) as u8 % 255;
             bytes.truncate(8 + (i as usize) % 17);
@@ -399,14 +402,24 @@ fn attack(lab: &Lab, malformed: u32, wrong_password: u32, v3: u32) -> (u32, u32,
                 sent.0 += 1;
             }
         }
-        let wrong = advert(b"wr0ng").to_bytes();
+        let wrong = advert(b"wr0ng").to_bytes(&ChecksumOver::MessageOnly);
         while sent.1 < wrong_password && Instant::now() < deadline {
             if sock.send_to(&wrong, &to).is_ok() {
                 sent.1 += 1;
             }
         }
-        let mut bytes = advert(b"s3cret").to_bytes();
-        bytes[0] = 0x31; // version 3, type 1
+        // A VRRPv3 advert as keepalived's `vrrp_version 3` sends it: a VRRPv2 instance parses
+        // it and refuses it for its version.
+        let v3_advert = AdvertRepr {
+            version: Version::V3,
+            interval: AdvertInterval::from_centis(100),
+            auth: Auth::None,
+            ..advert(b"")
+        };
+        let bytes = v3_advert.to_bytes(&ChecksumOver::PseudoHeader(Endpoints::V4 {
+            src: me,
+            dst: MULTICAST_GROUP,
+        }));
         for _ in 0..v3 {
             if sock.send_to(&bytes, &to).is_ok() {
                 sent.2 += 1;

@@ -47,7 +47,8 @@ fn state_value(state: &str) -> i64 {
 /// The keepalived exporter's name for a vipd drop counter, where it has one.
 fn exporter_drop_name(reason: &str) -> Option<&'static str> {
     Some(match reason {
-        "ttl" => "keepalived_vrrp_ip_ttl_err",
+        // keepalived counts the IPv4 TTL and the IPv6 hop limit as one.
+        "ttl" | "hop_limit" => "keepalived_vrrp_ip_ttl_err",
         "length" | "truncated" => "keepalived_vrrp_packet_len_err",
         "type" => "keepalived_vrrp_invalid_type_rcvd",
         "address_list" => "keepalived_vrrp_addr_list_err",
@@ -147,7 +148,7 @@ fn vrrp(registry: &mut Registry, status: &Status) {
     let dropped = counters(
         registry,
         "vipd_vrrp_dropped",
-        "Received packets dropped, by reason (RFC 3768 section 7.1 checks)",
+        "Received packets dropped, by reason (RFC 3768 and RFC 9568 section 7.1 checks)",
     );
     let mut exporter_drops: Vec<(&'static str, Counters)> = Vec::new();
     for name in [
@@ -454,6 +455,17 @@ mod test {
                 tracks: vec![],
             }],
         }
+    }
+
+    #[test]
+    fn exporter_names_every_drop_it_knows() {
+        for reason in ["ttl", "hop_limit"] {
+            assert_eq!(
+                exporter_drop_name(reason),
+                Some("keepalived_vrrp_ip_ttl_err")
+            );
+        }
+        assert_eq!(exporter_drop_name("v2_over_ipv6"), None);
     }
 
     #[test]

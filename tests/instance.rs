@@ -23,7 +23,9 @@ use vipd::vip::{Announcer, BoundVip};
 use vipd::vrrp::doors::{AdvertSocket, Doors};
 use vipd::vrrp::fsm::State;
 use vipd::vrrp::instance::{Command, Instance, Interface, MemberChange, Setup, Tracked};
-use vipd::vrrp::packet::{AdvertRepr, Auth};
+use vipd::vrrp::packet::{
+    AdvertInterval, AdvertRepr, Auth, ChecksumOver, Endpoints, MULTICAST_GROUP, Version,
+};
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -64,7 +66,11 @@ impl AdvertSocket for FakeSocket {
         if self.world.fail_sends.load(Ordering::Relaxed) {
             return Err(NetError::NoRuntime("sendto: network unreachable (fake)"));
         }
-        let advert = AdvertRepr::parse_vrrp(vrrp).expect("the instance sends valid adverts");
+        let to = Endpoints::V4 {
+            src: self.src,
+            dst: MULTICAST_GROUP,
+        };
+        let (advert, _) = AdvertRepr::parse(vrrp, &to).expect("the instance sends valid adverts");
         self.world.sent.lock().unwrap().push((self.src, advert));
         Ok(())
     }
@@ -282,7 +288,7 @@ impl Running {
     }
 
     fn receive_advert(&self, from: Ipv4Addr, advert: &AdvertRepr) {
-        let vrrp = advert.to_bytes();
+        let vrrp = advert.to_bytes(&ChecksumOver::MessageOnly);
         let total = u16::try_from(20 + vrrp.len()).unwrap().to_be_bytes();
         let mut d = vec![0x45, 0xc0, total[0], total[1], 0, 0, 0, 0, 255, 112, 0, 0];
         d.extend_from_slice(&from.octets());
@@ -316,11 +322,12 @@ impl Running {
 /// A valid advert of our virtual router (vrid 51, our password, our VIP).
 fn advert(priority: u8) -> AdvertRepr {
     AdvertRepr {
+        version: Version::V2,
         vrid: 51,
         priority,
-        advert_int_secs: 1,
+        interval: AdvertInterval::from_secs(1),
         auth: Auth::from_config(Some(b"s3cret")),
-        addrs: vec![VIP],
+        addrs: vec![VIP.into()],
     }
 }
 

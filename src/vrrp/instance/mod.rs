@@ -19,7 +19,7 @@
 //! - `report`: the shared status, transitions, the sync group and notify scripts
 //!   ([`MemberChange`]).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -35,7 +35,7 @@ pub use crate::vip::BoundVip;
 use crate::vip::{Defender, VipSet};
 use crate::vrrp::doors::{AdvertSocket, Doors, Kernel};
 use crate::vrrp::fsm::{Action, Fsm, Reason, State};
-use crate::vrrp::packet::Auth;
+use crate::vrrp::packet::{AdvertInterval, Auth, Version};
 
 mod claims;
 mod handover;
@@ -103,8 +103,9 @@ pub struct Instance<D: Doors = Kernel> {
     // receive (and the adverts sent): what an advert of this virtual router carries.
     auth: Auth,
     vrid: u8,
-    advert_int_secs: u8,
-    unicast_peers: Vec<Ipv4Addr>,
+    version: Version,
+    interval: AdvertInterval,
+    unicast_peers: Vec<IpAddr>,
     /// Logs a remote host can trigger (drops, claims), per kind.
     rate_limit: LogLimits,
 

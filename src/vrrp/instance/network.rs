@@ -21,7 +21,7 @@ use crate::track::eval::Fault;
 use crate::vip::BoundVip;
 use crate::vrrp::doors::{AdvertSocket, Doors};
 use crate::vrrp::fsm::State;
-use crate::vrrp::packet::AdvertRepr;
+use crate::vrrp::packet::{AdvertRepr, ChecksumOver};
 
 /// The instance's interface as the kernel has it now.
 #[derive(Debug)]
@@ -174,14 +174,18 @@ impl<D: Doors> Instance<D> {
 
     pub(super) fn send_advert(&mut self, priority: u8) {
         let advert = AdvertRepr {
+            version: self.version,
             vrid: self.vrid,
             priority,
-            advert_int_secs: self.advert_int_secs,
+            interval: self.interval,
             auth: self.auth.clone(),
-            addrs: self.vips.addrs().to_vec(),
+            addrs: self.vips.addrs().iter().map(|&a| a.into()).collect(),
         };
         let sent = match &self.socket {
-            Some(socket) => socket.send(&advert.to_bytes()).map_err(|e| e.to_string()),
+            // VRRPv2: the checksum covers the message alone.
+            Some(socket) => socket
+                .send(&advert.to_bytes(&ChecksumOver::MessageOnly))
+                .map_err(|e| e.to_string()),
             None => Err(format!(
                 "interface {} has no IPv4 address to send from",
                 self.interface

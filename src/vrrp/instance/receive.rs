@@ -1,7 +1,7 @@
 //! What comes in on the VRRP socket: every check RFC 3768 section 7.1 asks for before an
 //! advert reaches the state machine, and for each drop its counter and a rate-limited log line.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use tracing::warn;
 
@@ -22,7 +22,7 @@ impl<D: Doors> Instance<D> {
             Ok(r) => r,
             Err(e) => return self.drop_packet(None, &e),
         };
-        if Some(received.src) == self.source {
+        if Some(received.src) == self.source.map(IpAddr::V4) {
             // Our own advert comes back only when the unicast peer list names us (a config
             // shared by all nodes); otherwise another host uses our address.
             if self.unicast_peers.contains(&received.src) {
@@ -47,18 +47,20 @@ impl<D: Doors> Instance<D> {
                 &PacketError::UnknownPeer { src: received.src },
             );
         }
+        let addrs: Vec<IpAddr> = self.vips.addrs().iter().map(|&a| a.into()).collect();
         let expected = Expected {
+            version: self.version,
             vrid: self.vrid,
             auth: &self.auth,
-            advert_int_secs: self.advert_int_secs,
-            addrs: self.vips.addrs(),
+            interval: self.interval,
+            addrs: &addrs,
         };
         if let Err(e) = packet::validate(&received.advert, &expected) {
             return self.drop_packet(Some(received.src), &e);
         }
         self.status().counters.adverts_received += 1;
         self.fsm
-            .handle_advert(now(), received.src.into(), received.advert.priority);
+            .handle_advert(now(), received.src, received.advert.priority);
     }
 
     fn count_drop(&self, e: &PacketError) {
@@ -70,7 +72,7 @@ impl<D: Doors> Instance<D> {
             .or_default() += 1;
     }
 
-    fn drop_packet(&mut self, from: Option<Ipv4Addr>, e: &PacketError) {
+    fn drop_packet(&mut self, from: Option<IpAddr>, e: &PacketError) {
         self.count_drop(e);
         if let Some(suppressed) = self.rate_limit.allow(e.counter_name(), now()) {
             let from = from.map_or_else(String::new, |a| format!(" from {a}"));

@@ -16,7 +16,7 @@ use crate::status::{Event, SharedStatus};
 use crate::vip::{BoundVip, Defender, VipSet};
 use crate::vrrp::doors::{Doors, Kernel};
 use crate::vrrp::fsm::{Fsm, FsmConfig};
-use crate::vrrp::packet::Auth;
+use crate::vrrp::packet::{AdvertInterval, Auth, Version};
 
 /// Everything an instance needs from the daemon, resolved against the kernel.
 pub struct Setup<D: Doors = Kernel> {
@@ -66,8 +66,11 @@ impl<D: Doors> Instance<D> {
             fsm,
             auth: Auth::from_config(cfg.auth_pass.as_deref()),
             vrid: cfg.virtual_router_id,
-            advert_int_secs: u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
-            unicast_peers: cfg.unicast_peer.clone(),
+            version: Version::V2,
+            interval: AdvertInterval::from_secs(
+                u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
+            ),
+            unicast_peers: cfg.unicast_peer.iter().map(|&p| p.into()).collect(),
             source: Some(setup.source),
             garp_repeat: cfg.garp_master_repeat,
             garp_lower_prio_repeat: cfg.garp_lower_prio_repeat,
