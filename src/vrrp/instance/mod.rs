@@ -41,6 +41,8 @@ mod claims;
 mod handover;
 mod network;
 mod receive;
+#[cfg(fuzzing)]
+pub(crate) use receive::{Filter, Verdict, judge};
 mod report;
 mod setup;
 mod tracking;

@@ -8,59 +8,92 @@ use tracing::warn;
 use super::{Instance, now};
 use crate::ratelimit::held_back;
 use crate::vrrp::doors::Doors;
-use crate::vrrp::packet::{self, Expected, PacketError};
+use crate::vrrp::packet::{self, Expected, PacketError, Received};
+
+/// What one instance accepts: the receive checks that need more than the packet itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Filter<'a> {
+    /// The instance's `unicast_peer` list; empty for multicast.
+    pub(crate) unicast_peers: &'a [IpAddr],
+    /// The address the instance sends from, if it has one.
+    pub(crate) source: Option<IpAddr>,
+    /// Version, VRID, authentication, interval and addresses of this virtual router.
+    pub(crate) expected: Expected<'a>,
+}
+
+/// What to do with one datagram.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Passed every check: for the state machine.
+    Accept(Received),
+    /// Our own unicast advert, echoed because the peer list names us: ignored.
+    OwnEcho,
+    /// Dropped: counted and logged (rate-limited), with the sender when known.
+    Drop(Option<IpAddr>, PacketError),
+    /// Dropped: counted only (another virtual router on the link is not news).
+    DropQuietly(PacketError),
+}
+
+/// RFC 3768 / RFC 9568 §7.1: every receive check of one datagram, pure.
+pub(crate) fn judge(datagram: &[u8], filter: &Filter<'_>) -> Verdict {
+    let parsed = if filter.unicast_peers.is_empty() {
+        packet::parse_ipv4(datagram)
+    } else {
+        packet::parse_ipv4_unicast(datagram)
+    };
+    let received = match parsed {
+        Ok(r) => r,
+        Err(e) => return Verdict::Drop(None, e),
+    };
+    let src = received.src;
+    if Some(src) == filter.source {
+        // Our own advert comes back only when the unicast peer list names us (a config
+        // shared by all nodes); otherwise another host uses our address.
+        if filter.unicast_peers.contains(&src) {
+            return Verdict::OwnEcho;
+        }
+        return Verdict::Drop(Some(src), PacketError::OwnAddress { src });
+    }
+    if received.advert.vrid != filter.expected.vrid {
+        return Verdict::DropQuietly(PacketError::VridMismatch {
+            got: received.advert.vrid,
+            want: filter.expected.vrid,
+        });
+    }
+    if !filter.unicast_peers.is_empty() && !filter.unicast_peers.contains(&src) {
+        return Verdict::Drop(Some(src), PacketError::UnknownPeer { src });
+    }
+    if let Err(e) = packet::validate(&received.advert, &filter.expected) {
+        return Verdict::Drop(Some(src), e);
+    }
+    Verdict::Accept(received)
+}
 
 impl<D: Doors> Instance<D> {
-    /// RFC 3768 §7.1: every check, then the state machine.
+    /// Every receive check ([`judge`]), then the state machine.
     pub(super) fn on_datagram(&mut self, datagram: &[u8]) {
-        let parsed = if self.unicast_peers.is_empty() {
-            packet::parse_ipv4(datagram)
-        } else {
-            packet::parse_ipv4_unicast(datagram)
-        };
-        let received = match parsed {
-            Ok(r) => r,
-            Err(e) => return self.drop_packet(None, &e),
-        };
-        if Some(received.src) == self.source.map(IpAddr::V4) {
-            // Our own advert comes back only when the unicast peer list names us (a config
-            // shared by all nodes); otherwise another host uses our address.
-            if self.unicast_peers.contains(&received.src) {
-                return;
-            }
-            return self.drop_packet(
-                Some(received.src),
-                &PacketError::OwnAddress { src: received.src },
-            );
-        }
-        if received.advert.vrid != self.vrid {
-            // Another virtual router on the same link: counted, not worth a log line.
-            self.count_drop(&PacketError::VridMismatch {
-                got: received.advert.vrid,
-                want: self.vrid,
-            });
-            return;
-        }
-        if !self.unicast_peers.is_empty() && !self.unicast_peers.contains(&received.src) {
-            return self.drop_packet(
-                Some(received.src),
-                &PacketError::UnknownPeer { src: received.src },
-            );
-        }
         let addrs: Vec<IpAddr> = self.vips.addrs().iter().map(|&a| a.into()).collect();
-        let expected = Expected {
-            version: self.version,
-            vrid: self.vrid,
-            auth: &self.auth,
-            interval: self.interval,
-            addrs: &addrs,
+        let filter = Filter {
+            unicast_peers: &self.unicast_peers,
+            source: self.source.map(IpAddr::V4),
+            expected: Expected {
+                version: self.version,
+                vrid: self.vrid,
+                auth: &self.auth,
+                interval: self.interval,
+                addrs: &addrs,
+            },
         };
-        if let Err(e) = packet::validate(&received.advert, &expected) {
-            return self.drop_packet(Some(received.src), &e);
+        match judge(datagram, &filter) {
+            Verdict::Accept(received) => {
+                self.status().counters.adverts_received += 1;
+                self.fsm
+                    .handle_advert(now(), received.src, received.advert.priority);
+            }
+            Verdict::OwnEcho => {}
+            Verdict::Drop(from, e) => self.drop_packet(from, &e),
+            Verdict::DropQuietly(e) => self.count_drop(&e),
         }
-        self.status().counters.adverts_received += 1;
-        self.fsm
-            .handle_advert(now(), received.src, received.advert.priority);
     }
 
     fn count_drop(&self, e: &PacketError) {
