@@ -79,11 +79,20 @@ fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
     }
 }
 
+/// Every read in these tests ends within 10 s: a forwarder that loses bytes fails the test
+/// instead of hanging it.
+async fn within<T>(what: &str, f: impl std::future::Future<Output = std::io::Result<T>>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within 10 s"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
 /// Connects through the forwarder and reads the backend's id line.
 async fn hello(vs: SocketAddrV4) -> (TcpStream, u8) {
     let mut s = TcpStream::connect(vs).await.unwrap();
     let mut id = [0u8; 2];
-    s.read_exact(&mut id).await.unwrap();
+    within("the backend's id", s.read_exact(&mut id)).await;
     (s, id[0] - b'0')
 }
 
@@ -169,6 +178,7 @@ fn request_noting_backend() -> (SocketAddrV4, std::sync::mpsc::Receiver<bool>) {
             }
             std::thread::spawn(move || {
                 s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                 if there || s.read(&mut buf).is_ok_and(|n| n > 0) {
                     let _ = s.write_all(b"pong");
                 }
@@ -194,7 +204,7 @@ async fn a_server_finds_the_request_with_its_connection_and_one_speaking_first_i
         let mut s = TcpStream::connect(vs.addr).await.unwrap();
         s.write_all(b"ping").await.unwrap();
         let mut answer = Vec::new();
-        s.read_to_end(&mut answer).await.unwrap();
+        within("the answer", s.read_to_end(&mut answer)).await;
         assert_eq!(answer, b"pong");
     }
     let there: Vec<bool> = noted.try_iter().collect();
@@ -443,7 +453,7 @@ async fn reload_keeps_listeners_and_state_and_open_connections() {
     assert!(closed, "removed pool still listening after 2 s");
     held.write_all(b"still here\n").await.unwrap();
     let mut echo = [0u8; 11];
-    held.read_exact(&mut echo).await.unwrap();
+    within("the echo", held.read_exact(&mut echo)).await;
     assert_eq!(&echo, b"still here\n");
     lb.stop();
 }
@@ -512,7 +522,7 @@ async fn resets_and_a_thousand_dropped_connections_leave_no_descriptors() {
         let (mut s, _) = hello(vs.addr).await;
         s.write_all(b"warm").await.unwrap();
         let mut buf = [0u8; 4];
-        s.read_exact(&mut buf).await.unwrap();
+        within("the warm-up echo", s.read_exact(&mut buf)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = open_fds();
@@ -608,8 +618,14 @@ async fn busy_polling_follows_work_and_stops_when_idle() {
     let (ticks, sleeps) = lb_threads_usage();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (busy_ticks, busy_sleeps) = lb_threads_usage();
-    // Polling, not sleeping, right after the work.
-    assert_eq!(busy_sleeps, sleeps, "the thread slept within its window");
+    // Polling, not sleeping, right after the work: CPU time grows while it stays on the CPU.
+    // One voluntary switch is allowed for a loaded machine (a page fault or a contended lock
+    // counts as one); a thread that slept instead would also show no CPU time.
+    assert!(
+        busy_sleeps <= sleeps + 1,
+        "the thread slept within its window: {} voluntary switches in 50 ms",
+        busy_sleeps - sleeps
+    );
     assert!(
         busy_ticks > ticks,
         "no CPU time while polling: {ticks} -> {busy_ticks}"
@@ -669,7 +685,7 @@ async fn big_answers_keep_the_thread_polling_and_a_one_way_stream_does_not() {
     let mut page = vec![0u8; PAGE];
     let mut ask = async |s: &mut TcpStream| {
         s.write_all(b"p").await.unwrap();
-        s.read_exact(&mut page).await.unwrap();
+        within("a page", s.read_exact(&mut page)).await;
     };
     ask(&mut s).await;
     // Pages of 256 KiB, each after a request: spliced, but a conversation, so the thread
@@ -679,9 +695,12 @@ async fn big_answers_keep_the_thread_polling_and_a_one_way_stream_does_not() {
         ask(&mut s).await;
     }
     let (_, talked) = lb_threads_usage();
-    assert_eq!(
-        talked, sleeps,
-        "the thread slept between requests and pages"
+    // A thread that slept between requests would switch at least 20 times; two are allowed
+    // for a loaded machine.
+    assert!(
+        talked <= sleeps + 2,
+        "the thread slept between requests and pages: {} voluntary switches",
+        talked - sleeps
     );
     // 32 MiB one way: a stream, between whose bursts the thread sleeps.
     let stream = vec![b's'; 32 << 20];
