@@ -1,20 +1,24 @@
-//! vipd: a virtual-IP failover agent that speaks VRRPv2 (RFC 3768) like keepalived.
+//! vipd: a virtual-IP failover agent that speaks VRRP like keepalived (VRRPv2, RFC 3768,
+//! on the wire today; the wire module also reads and writes VRRPv3, RFC 9568).
 //!
 //! # Layout
 //! - [`config`]: keepalived.conf or TOML in, one typed and validated model out.
-//! - [`vrrp`]: the wire format, the pure RFC 3768 state machine and the task that drives
-//!   one instance.
-//! - [`vip`]: making a VIP reachable here; for now, when a master re-announces its VIPs after
-//!   another host claimed one.
-//! - [`net`]: every call that touches the kernel: raw socket, netlink, gratuitous ARP.
+//! - [`vrrp`]: the wire format (v2 and v3, IPv4 and IPv6), the pure RFC 3768 state machine
+//!   and the driver of one instance (`vrrp::instance`, testable with fake kernel doors).
+//! - [`vip`]: making a VIP reachable here: the VIP set an instance holds, releases and
+//!   diffs, its announcer (gratuitous ARP today), defending VIPs another host claims, and
+//!   clearing VIPs an earlier run left behind.
+//! - [`net`]: the kernel doors of the VRRP path: raw sockets, netlink, ARP. Which other
+//!   rooms make their own system calls, and why, is in its module doc.
 //! - [`control`]: the Unix control socket spoken by `vipd` and `vipctl`.
 //! - [`lb`]: `virtual_server` pools: a TCP forwarder with schedulers and health checks.
 //! - [`daemon`]: builds everything from the config; owns signals, reload and shutdown order.
-//! - [`metrics`]: the optional Prometheus page.
+//! - `metrics`: the optional Prometheus page.
 //! - [`status`]: the status model every room writes or reads; it imports nothing of vipd.
 //! - `exec`: the one child-process runner (checks and notify scripts): process group, timeout,
 //!   user, clean environment, no inherited descriptors.
 //! - `ratelimit`: log lines others can trigger, at most one per window.
+//! - `fuzzing` (only with `--cfg fuzzing`): entry points of the fuzz targets in `fuzz/`.
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
 
@@ -27,7 +31,7 @@ mod exec;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod lb;
-pub mod metrics;
+mod metrics;
 pub mod net;
 pub mod notify;
 mod ratelimit;
