@@ -7,9 +7,10 @@
 #   templates and /docker-entrypoint.d scripts still run), then vipd.
 # - Reaps every child, also orphans the kernel re-parents to PID 1 (bash reaps any child it is
 #   told about by SIGCHLD; nothing here leaves zombies).
-# - On SIGTERM, SIGINT or SIGQUIT (docker stop): SIGTERM to vipd at once, which sends a
-#   priority 0 advert (the peer takes over now) and removes the VIP within milliseconds; once
-#   vipd has exited, nginx gets SIGQUIT (graceful stop). Exits 0 when both stopped cleanly.
+# - On SIGTERM, SIGINT or SIGQUIT (docker stop): SIGTERM to vipd at once, which hands the VIP
+#   over make-before-break: a priority 0 advert (the peer takes over within its Skew_Time),
+#   the VIP kept until the peer advertises (3 x advert_int at most with no peer); once vipd
+#   has exited, nginx gets SIGQUIT (graceful stop). Exits 0 when both stopped cleanly.
 # - When nginx or vipd exits on its own, stops the other the same way and exits with the
 #   status of the one that died (1 if that was 0), so the container stops and its restart
 #   policy applies; the peer holds the VIP meanwhile.

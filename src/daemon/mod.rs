@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance};
 use crate::control::access::Access;
@@ -278,6 +278,11 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
             () = &mut serve => {},
         }
     };
+    // Make-before-break: masters hand over first, while the VIPs (and the forwarder behind
+    // them) still serve; a second signal or the deadline cuts it short.
+    daemon
+        .hand_over_before_leaving(signal_name, &mut term, &mut int)
+        .await;
     daemon.metrics = None;
     let omega = daemon.lb.stop();
     shutdown(daemon.running, signal_name).await;
@@ -341,15 +346,7 @@ impl Daemon {
                     // Answered from a task: the daemon keeps serving while VIPs move.
                     let waits = self.hand_over(&targets).await;
                     tokio::spawn(async move {
-                        let mut results = Vec::new();
-                        for (name, rx) in waits {
-                            results.push(rx.await.unwrap_or_else(|_| HandoverResult {
-                                instance: name,
-                                outcome: "interrupted".into(),
-                                new_master: None,
-                                waited_ms: 0,
-                            }));
-                        }
+                        let results = handover_results(waits).await;
                         let _ = reply.send(Response::HandedOver { results });
                     });
                     return;
@@ -417,6 +414,55 @@ impl Daemon {
             }
         }
         waits
+    }
+
+    /// On SIGTERM or SIGINT, every master hands over as `vipctl handover` does: priority 0
+    /// sent, VIPs kept until the new master's first advert (or released after 3 x advert_int
+    /// when nobody answers). Waits at most that long plus a second; a second SIGTERM or SIGINT
+    /// stops waiting at once.
+    async fn hand_over_before_leaving(
+        &self,
+        why: &str,
+        term: &mut tokio::signal::unix::Signal,
+        int: &mut tokio::signal::unix::Signal,
+    ) {
+        let all: Vec<usize> = (0..self.running.len()).collect();
+        let waits = self.hand_over(&all).await;
+        let longest = self
+            .running
+            .iter()
+            .map(|r| r.config.advert_int)
+            .max()
+            .unwrap_or_default();
+        let deadline = 3 * longest + Duration::from_secs(1);
+        let started = Instant::now();
+        let answers = handover_results(waits);
+        tokio::select! {
+            results = tokio::time::timeout(deadline, answers) => match results {
+                Ok(results) => {
+                    for r in results.iter().filter(|r| r.outcome != "not_master") {
+                        match &r.new_master {
+                            Some(m) => info!(
+                                "{why}: {} handed over to {m} in {} ms",
+                                r.instance, r.waited_ms
+                            ),
+                            None => warn!(
+                                "{why}: {}: no router took over within 3 x advert_int; \
+                                 VIPs released without a new master ({})",
+                                r.instance, r.outcome
+                            ),
+                        }
+                    }
+                }
+                Err(_) => warn!("{why}: handover not finished within {deadline:?}; leaving now"),
+            },
+            _ = term.recv() => warn!("second SIGTERM: leaving without waiting for the handover"),
+            _ = int.recv() => warn!("SIGINT: leaving without waiting for the handover"),
+        }
+        debug!(
+            "{why}: handover phase took {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
     }
 
     /// Resolves a new or changed instance of `config` against the kernel, with its checks,
@@ -734,4 +780,20 @@ fn raise_nofile() {
         Ok(()) => info!("raised the open-file limit from {soft} to {hard} (the hard limit)"),
         Err(e) => warn!("cannot raise the open-file limit from {soft} to {hard}: {e}"),
     }
+}
+
+/// Every handover answer, in order; an instance that stopped meanwhile answers `interrupted`.
+async fn handover_results(
+    waits: Vec<(String, oneshot::Receiver<HandoverResult>)>,
+) -> Vec<HandoverResult> {
+    let mut results = Vec::with_capacity(waits.len());
+    for (instance, rx) in waits {
+        results.push(rx.await.unwrap_or_else(|_| HandoverResult {
+            instance,
+            outcome: "interrupted".into(),
+            new_master: None,
+            waited_ms: 0,
+        }));
+    }
+    results
 }
