@@ -240,6 +240,11 @@ impl Conn {
             for s in [&self.client, &backend.stream] {
                 let _ = SockRef::from(s).set_tcp_keepalive(&keepalive);
             }
+            // Younger than a tick: it has not been quiet for one, whatever it moved so far
+            // (a server that closes its side at once moved nothing, and its client may still
+            // be sending).
+            self.seen = self.activity;
+            return Step::Open;
         }
         if self.activity != self.seen {
             self.seen = self.activity;
