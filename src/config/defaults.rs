@@ -113,17 +113,15 @@ fn switch(v: &Val<String>, key: &str, report: &mut Report) -> Option<bool> {
         return Some(false);
     }
     let suggestion = suggest::closest(word, &[TRUE, FALSE].concat());
-    let d = report
-        .diag(
-            v.line,
-            v.col,
+    report
+        .error_at(
+            v.at(),
             key,
             format!(
                 "{key} takes true or false (or on/off, yes/no; alone it means true), got `{word}`"
             ),
         )
-        .with_suggestion(suggestion);
-    report.error(d);
+        .suggestion = suggestion;
     None
 }
 
@@ -132,9 +130,8 @@ pub(crate) fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -
     match v.value.parse::<u32>() {
         Ok(n) if n >= min && i32::try_from(n).is_ok() => Some(n),
         _ => {
-            let d = report.diag(
-                v.line,
-                v.col,
+            report.error_at(
+                v.at(),
                 key,
                 format!(
                     "{key} must be a count from {min} to {}, got `{}`",
@@ -142,7 +139,6 @@ pub(crate) fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -
                     v.value
                 ),
             );
-            report.error(d);
             None
         }
     }

@@ -48,6 +48,10 @@ impl Tok {
     fn val(&self) -> Val<String> {
         Val::new(self.text.clone(), self.line, self.col)
     }
+
+    fn at(&self) -> (usize, usize) {
+        (self.line, self.col)
+    }
 }
 
 /// Splits `text` into tokens; comment and quoting problems go to `report`.
@@ -86,9 +90,8 @@ fn lex_lines<'a>(lines: impl Iterator<Item = &'a str>, report: &mut Report) -> V
                         .iter()
                         .take_while(|c| !c.is_whitespace())
                         .collect();
-                    let d = report.diag(
-                        line,
-                        word_start + 1,
+                    report.warn_at(
+                        (line, word_start + 1),
                         &word,
                         format!(
                             "`{c}` starts a comment, so `{word}` is read as `{}` (as keepalived \
@@ -96,7 +99,6 @@ fn lex_lines<'a>(lines: impl Iterator<Item = &'a str>, report: &mut Report) -> V
                             chars[word_start..pos].iter().collect::<String>()
                         ),
                     );
-                    report.warn(d);
                 }
                 break;
             } else if c == '{' || c == '}' {
@@ -120,8 +122,7 @@ fn lex_lines<'a>(lines: impl Iterator<Item = &'a str>, report: &mut Report) -> V
                         pos = start + len + 1;
                     }
                     None => {
-                        let d = report.diag(line, col, "\"", "unterminated quoted string");
-                        report.error(d);
+                        report.error_at((line, col), "\"", "unterminated quoted string");
                         toks.push(Tok {
                             kind: Kind::Quoted,
                             text: chars[start..].iter().collect(),
@@ -198,9 +199,8 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
                     && always_block(&p.key.text)
             })
         {
-            let d = report.diag(
-                stmt.key.line,
-                stmt.key.col,
+            report.error_at(
+                stmt.key.at(),
                 &stmt.key.text,
                 format!(
                     "`{}` has no `{{`: keepalived reads the lines after it as its block, up \
@@ -208,7 +208,6 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
                     stmt.key.text
                 ),
             );
-            report.error(d);
             stack.push((stmt, Vec::new()));
         }
         match tok.kind {
@@ -228,8 +227,7 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
             Kind::Open => match pending.take() {
                 Some(stmt) => stack.push((stmt, Vec::new())),
                 None => {
-                    let d = report.diag(tok.line, tok.col, "{", "`{` without a keyword before it");
-                    report.error(d);
+                    report.error_at(tok.at(), "{", "`{` without a keyword before it");
                     let anon = Stmt {
                         key: tok,
                         args: Vec::new(),
@@ -248,13 +246,11 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
                         items(&mut stack, &mut root).push(owner);
                     }
                     None => {
-                        let d = report.diag(
-                            tok.line,
-                            tok.col,
+                        report.error_at(
+                            tok.at(),
                             "}",
                             "`}` closes no block (one `{` too few above, or one `}` too many)",
                         );
-                        report.error(d);
                     }
                 }
             }
@@ -264,16 +260,14 @@ fn parse_tree(toks: Vec<Tok>, report: &mut Report) -> Vec<Stmt> {
         items(&mut stack, &mut root).push(done);
     }
     while let Some((mut owner, body)) = stack.pop() {
-        let d = report.diag(
-            owner.key.line,
-            owner.key.col,
+        report.error_at(
+            owner.key.at(),
             &owner.key.text,
             format!(
                 "the block of `{}` is never closed (missing `}}`)",
                 owner.key.text
             ),
         );
-        report.error(d);
         owner.block = Some(body);
         items(&mut stack, &mut root).push(owner);
     }
@@ -847,9 +841,8 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
         }
         "include" => {
             // A well-formed `include FILE` never gets here: `source` replaced it by the files.
-            let d = report.diag(
-                stmt.key.line,
-                stmt.key.col,
+            report.error_at(
+                stmt.key.at(),
                 "include",
                 format!(
                     "include takes exactly one file pattern, got {} words (quote a path that \
@@ -857,7 +850,6 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
                     stmt.args.len()
                 ),
             );
-            report.error(d);
         }
         _ => keyword(stmt, TOP, "the top level", report),
     }
@@ -868,9 +860,8 @@ fn block_of<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a [Stmt]> {
     match &stmt.block {
         Some(items) => Some(items),
         None => {
-            let d = report.diag(
-                stmt.key.line,
-                stmt.key.col,
+            report.error_at(
+                stmt.key.at(),
                 &stmt.key.text,
                 format!(
                     "`{}` needs a block `{{ ... }}`; keepalived would read the following lines \
@@ -878,7 +869,6 @@ fn block_of<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a [Stmt]> {
                     stmt.key.text
                 ),
             );
-            report.error(d);
             None
         }
     }
@@ -892,31 +882,26 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
     match lookup(schema, &key.text) {
         Some(body) => {
             if top_level {
-                let d = report.diag(
-                    key.line,
-                    key.col,
+                report.warn_at(
+                    key.at(),
                     &key.text,
                     unsupported::ignored(&key.text, "not supported by this vipd version"),
                 );
-                report.warn(d);
             } else if let Some(note) = unsupported::renamed(&key.text) {
                 // Inside a block vipd skips, an old name is still worth a note for later.
-                let d = report.diag(key.line, key.col, &key.text, note);
-                report.warn(d);
+                report.warn_at(key.at(), &key.text, note);
             }
             check_body(stmt, body, report);
         }
         None if OBSOLETE.contains(&key.text.as_str()) => {
-            let d = report.diag(
-                key.line,
-                key.col,
+            report.warn_at(
+                key.at(),
                 &key.text,
                 unsupported::ignored(
                     &key.text,
                     "obsolete keepalived keyword (keepalived 2.2 ignores it too)",
                 ),
             );
-            report.warn(d);
         }
         None => {
             if key.kind == Kind::Word
@@ -924,16 +909,14 @@ fn keyword(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
                     .iter()
                     .find_map(|(p, s)| lookup(s, &key.text).map(|b| (*p, b)))
             {
-                let d = report.diag(
-                    key.line,
-                    key.col,
+                report.warn_at(
+                    key.at(),
                     &key.text,
                     format!(
                         "ignored: not valid in {place} (it belongs in {elsewhere}); keepalived \
                          ignores it here too"
                     ),
                 );
-                report.warn(d);
                 check_body(stmt, body, report);
                 return;
             }
@@ -968,10 +951,7 @@ fn unknown(stmt: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
     if place == "vrrp_sync_group" {
         message.push_str("; instance names go inside `group { ... }`");
     }
-    let d = report
-        .diag(key.line, key.col, &shown, message)
-        .with_suggestion(suggestion.clone());
-    report.error(d);
+    report.error_at(key.at(), &shown, message).suggestion = suggestion.clone();
     // Check the block as the keyword that was meant, so later typos show up too.
     if let Some(body) = suggestion.and_then(|s| lookup(schema, &s))
         && stmt.block.is_some()
@@ -1032,13 +1012,11 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                 raw.tracking.enable_script_security = true;
             }
             name if lookup(GLOBAL_DEFS, name).is_some() => {
-                let d = report.diag(
-                    key.line,
-                    key.col,
+                report.warn_at(
+                    key.at(),
                     name,
                     unsupported::ignored(name, "vipd does not use this global_defs setting"),
                 );
-                report.warn(d);
                 check_body(stmt, lookup(GLOBAL_DEFS, name).unwrap_or(Leaf), report);
             }
             _ => keyword(stmt, GLOBAL_DEFS, "global_defs", report),
@@ -1048,25 +1026,21 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
 
 fn version_error(stmt: &Stmt, report: &mut Report) {
     let v = stmt.arg(0).map_or("", |t| t.text.as_str());
-    let d = report.diag(
-        stmt.key.line,
-        stmt.key.col,
+    report.error_at(
+        stmt.key.at(),
         &stmt.key.text,
         format!("VRRP version {v} is not supported: vipd speaks VRRPv2 (RFC 3768) only"),
     );
-    report.error(d);
 }
 
 /// The single value of `key VALUE`; extra words are warned about, a missing one is an error.
 fn value(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
     let Some(v) = stmt.arg(0) else {
-        let d = report.diag(
-            stmt.key.line,
-            stmt.key.col,
+        report.error_at(
+            stmt.key.at(),
             &stmt.key.text,
             format!("`{}` needs a value", stmt.key.text),
         );
-        report.error(d);
         return None;
     };
     extra_words(stmt, 1, report);
@@ -1086,28 +1060,24 @@ fn switch(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
 fn extra_words(stmt: &Stmt, n: usize, report: &mut Report) {
     if let Some(extra) = stmt.args.get(n) {
         let words: Vec<&str> = stmt.args[n..].iter().map(|t| t.text.as_str()).collect();
-        let d = report.diag(
-            extra.line,
-            extra.col,
+        report.warn_at(
+            extra.at(),
             &stmt.key.text,
             format!(
                 "extra words `{}` ignored, as keepalived does; put each keyword on its own line",
                 words.join(" ")
             ),
         );
-        report.warn(d);
     }
 }
 
 fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
     let Some(name) = stmt.arg(0) else {
-        let d = report.diag(
-            stmt.key.line,
-            stmt.key.col,
+        report.error_at(
+            stmt.key.at(),
             "vrrp_instance",
             "vrrp_instance needs a name (`vrrp_instance VI_1 { ... }`)",
         );
-        report.error(d);
         return None;
     };
     extra_words(stmt, 1, report);
@@ -1176,13 +1146,11 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
             }
             name if lookup(VRRP_INSTANCE, name).is_some() => {
                 debug_assert!(!VRRP_INSTANCE_HANDLED.contains(&name));
-                let d = report.diag(
-                    key.line,
-                    key.col,
+                report.warn_at(
+                    key.at(),
                     name,
                     unsupported::ignored(name, "not supported by this vipd version"),
                 );
-                report.warn(d);
                 check_body(item, lookup(VRRP_INSTANCE, name).unwrap_or(Leaf), report);
             }
             _ => keyword(item, VRRP_INSTANCE, "vrrp_instance", report),
@@ -1196,13 +1164,11 @@ fn ignored(item: &Stmt, schema: &'static [(&'static str, Body)], place: &str, re
     let name = item.key.text.as_str();
     match lookup(schema, name) {
         Some(body) => {
-            let d = report.diag(
-                item.key.line,
-                item.key.col,
+            report.warn_at(
+                item.key.at(),
                 name,
                 format!("ignored: vipd does not use `{name}` in {place}"),
             );
-            report.warn(d);
             check_body(item, body, report);
         }
         None => keyword(item, schema, place, report),
@@ -1222,8 +1188,7 @@ fn check_default(item: &Stmt, d: &mut RawCheckDefaults, report: &mut Report) -> 
         "connect_timeout" => d.connect_timeout = value(item, report),
         "retry" | "nb_get_retry" => {
             if let Some(note) = unsupported::renamed(&item.key.text) {
-                let w = report.diag(item.key.line, item.key.col, &item.key.text, note);
-                report.warn(w);
+                report.warn_at(item.key.at(), &item.key.text, note);
             }
             d.retry = value(item, report);
         }
@@ -1289,14 +1254,12 @@ fn real_server(stmt: &Stmt, report: &mut Report) -> Option<RawRealServer> {
             }
             _ if check_default(item, &mut rs.defaults, report) => {}
             _ if name.ends_with("_CHECK") || name == "SSL_GET" => {
-                let d = report.diag(
-                    item.key.line,
-                    item.key.col,
+                report.warn_at(
+                    item.key.at(),
                     name,
                     "ignored: vipd runs TCP_CHECK, HTTP_GET and MISC_CHECK only; without \
                      another checker this real server counts as always up",
                 );
-                report.warn(d);
                 check_body(item, lookup(REAL_SERVER, name).unwrap_or(Leaf), report);
             }
             _ => ignored(item, REAL_SERVER, "real_server", report),
@@ -1308,13 +1271,11 @@ fn real_server(stmt: &Stmt, report: &mut Report) -> Option<RawRealServer> {
 /// A program and its arguments as one line: `notify_up "/bin/x up"` or `notify_up /bin/x up`.
 fn command(item: &Stmt, report: &mut Report) -> Option<Val<String>> {
     let first = item.arg(0).or_else(|| {
-        let d = report.diag(
-            item.key.line,
-            item.key.col,
+        report.error_at(
+            item.key.at(),
             &item.key.text,
             format!("`{}` needs a program to run", item.key.text),
         );
-        report.error(d);
         None
     })?;
     let words: Vec<String> = item
@@ -1377,13 +1338,11 @@ fn unhandled(
 ) {
     match lookup(schema, &stmt.key.text) {
         Some(body) => {
-            let d = report.diag(
-                stmt.key.line,
-                stmt.key.col,
+            report.warn_at(
+                stmt.key.at(),
                 &stmt.key.text,
                 format!("ignored in {place}: not supported by this vipd version"),
             );
-            report.warn(d);
             check_body(stmt, body, report);
         }
         None => keyword(stmt, schema, place, report),
@@ -1419,13 +1378,11 @@ fn rest_of_line(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
 fn value_required<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a Tok> {
     let v = stmt.arg(0);
     if v.is_none() {
-        let d = report.diag(
-            stmt.key.line,
-            stmt.key.col,
+        report.error_at(
+            stmt.key.at(),
             &stmt.key.text,
             format!("`{}` needs a value", stmt.key.text),
         );
-        report.error(d);
     }
     v
 }
@@ -1442,13 +1399,11 @@ fn words(stmt: &Stmt, min: usize, max: usize, report: &mut Report) -> Option<Vec
 /// The name after a block keyword (`vrrp_script chk_nginx {`).
 fn block_name(stmt: &Stmt, example: &str, report: &mut Report) -> Option<Val<String>> {
     let Some(name) = stmt.arg(0) else {
-        let d = report.diag(
-            stmt.key.line,
-            stmt.key.col,
+        report.error_at(
+            stmt.key.at(),
             &stmt.key.text,
             format!("{} needs a name (`{example}`)", stmt.key.text),
         );
-        report.error(d);
         return None;
     };
     extra_words(stmt, 1, report);
@@ -1469,13 +1424,7 @@ fn vrrp_script(stmt: &Stmt, report: &mut Report) -> Option<RawScript> {
             "weight" => {
                 out.weight = item.arg(0).map(Tok::val);
                 if item.arg(1).is_some_and(|t| t.text == "reverse") {
-                    let d = report.diag(
-                        item.key.line,
-                        item.key.col,
-                        "weight",
-                        "`reverse` is not supported by this vipd version: the weight applies as written",
-                    );
-                    report.warn(d);
+                    report.warn_at(item.key.at(), "weight", "`reverse` is not supported by this vipd version: the weight applies as written");
                 }
             }
             "rise" => out.rise = value(item, report),

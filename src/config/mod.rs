@@ -392,6 +392,31 @@ impl Report {
         self.warnings.push(d);
     }
 
+    /// An error at `at` (loader line, column) about `key`: one rule, one line. Returns the
+    /// diagnostic for a rule that has a suggestion to add.
+    pub(crate) fn error_at(
+        &mut self,
+        at: (usize, usize),
+        key: &str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = self.diag(at.0, at.1, key, message);
+        self.errors.push(d);
+        self.errors.last_mut().expect("just pushed")
+    }
+
+    /// A warning at `at` (loader line, column) about `key`; see [`Self::error_at`].
+    pub(crate) fn warn_at(
+        &mut self,
+        at: (usize, usize),
+        key: &str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = self.diag(at.0, at.1, key, message);
+        self.warnings.push(d);
+        self.warnings.last_mut().expect("just pushed")
+    }
+
     pub(crate) fn error_count(&self) -> usize {
         self.errors.len()
     }

@@ -404,8 +404,7 @@ pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
                 let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
                 let message = e.message().trim().replace('\n', " ");
                 let key = key_at(text, e.span().map_or(0, |s| s.start));
-                let d = report.diag(line, col, &key, message);
-                report.error(d);
+                report.error_at((line, col), &key, message);
             }
             None
         }
@@ -490,10 +489,13 @@ fn check_table<'a, 'i>(
             }
         } else {
             let (line, col) = line_col(text, k.span().start);
-            let d = report
-                .diag(line, col, name, format!("unknown key `{name}` in {place}"))
-                .with_suggestion(suggest::keyword(name, None, keys));
-            report.error(d);
+            report
+                .error_at(
+                    (line, col),
+                    name,
+                    format!("unknown key `{name}` in {place}"),
+                )
+                .suggestion = suggest::keyword(name, None, keys);
         }
     }
 }

@@ -204,16 +204,14 @@ pub(crate) fn global(raw: &RawTracking, report: &mut Report) -> Tracking {
 
 fn duplicate(seen: &mut HashSet<String>, name: &Val<String>, what: &str, report: &mut Report) {
     if !seen.insert(name.value.clone()) {
-        let d = report.diag(
-            name.line,
-            name.col,
+        report.error_at(
+            name.at(),
             what,
             format!(
                 "duplicate {what} `{}`: each name may be defined once",
                 name.value
             ),
         );
-        report.error(d);
     }
 }
 
@@ -225,13 +223,11 @@ fn required<'a>(
     report: &mut Report,
 ) -> Option<&'a Val<String>> {
     if v.is_none() {
-        let d = report.diag(
-            owner.line,
-            owner.col,
+        report.error_at(
+            owner.at(),
             key,
             format!("{block} {} has no `{key}`", owner.value),
         );
-        report.error(d);
     }
     v.as_ref()
 }
@@ -289,13 +285,11 @@ pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptU
         .flatten()
         .is_none()
     {
-        let d = report.diag(
-            name.line,
-            name.col,
+        report.error_at(
+            name.at(),
             "user",
             format!("no such user `{}` on this system", name.value),
         );
-        report.error(d);
         return None;
     }
     if let Some(g) = words.get(1)
@@ -304,13 +298,11 @@ pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptU
             .flatten()
             .is_none()
     {
-        let d = report.diag(
-            g.line,
-            g.col,
+        report.error_at(
+            g.at(),
             "user",
             format!("no such group `{}` on this system", g.value),
         );
-        report.error(d);
         return None;
     }
     Some(ScriptUser {
@@ -327,13 +319,11 @@ fn positive_seconds(v: &Val<String>, key: &str, report: &mut Report) -> Option<D
         .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
         .map(Duration::from_secs_f64);
     if parsed.is_none() {
-        let d = report.diag(
-            v.line,
-            v.col,
+        report.error_at(
+            v.at(),
             key,
             format!("{key} must be seconds above 0, got `{}`", v.value),
         );
-        report.error(d);
     }
     parsed
 }
@@ -342,16 +332,14 @@ fn weight(v: &Val<String>, report: &mut Report) -> Option<i32> {
     match v.value.parse::<i32>() {
         Ok(w) if WEIGHT_RANGE.contains(&w) => Some(w),
         _ => {
-            let d = report.diag(
-                v.line,
-                v.col,
+            report.error_at(
+                v.at(),
                 "weight",
                 format!(
                     "weight must be a whole number from -253 to 253, got `{}`",
                     v.value
                 ),
             );
-            report.error(d);
             None
         }
     }
@@ -361,16 +349,14 @@ fn count(v: &Val<String>, key: &str, report: &mut Report) -> Option<u32> {
     match v.value.parse::<u32>() {
         Ok(n) if n >= 1 => Some(n),
         _ => {
-            let d = report.diag(
-                v.line,
-                v.col,
+            report.error_at(
+                v.at(),
                 key,
                 format!(
                     "{key} must be a whole number of at least 1, got `{}`",
                     v.value
                 ),
             );
-            report.error(d);
             None
         }
     }
@@ -456,13 +442,11 @@ pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Opt
     let argv = match split_command(&line.value) {
         Ok(argv) if !argv.is_empty() => argv,
         Ok(_) => {
-            let d = report.diag(line.line, line.col, key, format!("`{key}` is empty"));
-            report.error(d);
+            report.error_at(line.at(), key, format!("`{key}` is empty"));
             return None;
         }
         Err(why) => {
-            let d = report.diag(line.line, line.col, key, format!("`{key}`: {why}"));
-            report.error(d);
+            report.error_at(line.at(), key, format!("`{key}`: {why}"));
             return None;
         }
     };
@@ -475,8 +459,7 @@ pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Opt
             ..Program::new(argv)
         }),
         Err(why) => {
-            let d = report.diag(line.line, line.col, key, why);
-            report.error(d);
+            report.error_at(line.at(), key, why);
             None
         }
     }
@@ -616,15 +599,13 @@ fn weighted<'a>(
         Some([]) | None => Some((name, None)),
         Some([kw, w]) if kw.value == "weight" => Some((name, Some(weight(w, report)?))),
         Some([kw, ..]) => {
-            let d = report
-                .diag(
-                    kw.line,
-                    kw.col,
+            report
+                .error_at(
+                    kw.at(),
                     &kw.value,
                     format!("expected `{} weight W`, got `{}`", name.value, kw.value),
                 )
-                .with_suggestion(suggest::closest(&kw.value, &["weight"]));
-            report.error(d);
+                .suggestion = suggest::closest(&kw.value, &["weight"]);
             None
         }
     }
@@ -753,9 +734,8 @@ pub(crate) fn sync_groups(
                 }
             }
             if let Some(other) = member_of.insert(m.value.clone(), g.name.value.clone()) {
-                let d = report.diag(
-                    m.line,
-                    m.col,
+                report.error_at(
+                    m.at(),
                     &m.value,
                     format!(
                         "vrrp_instance {} is already in vrrp_sync_group {other}; an instance \
@@ -763,21 +743,18 @@ pub(crate) fn sync_groups(
                         m.value
                     ),
                 );
-                report.error(d);
                 ok = false;
             }
         }
         if g.group.is_empty() {
-            let d = report.diag(
-                g.name.line,
-                g.name.col,
+            report.error_at(
+                g.name.at(),
                 "group",
                 format!(
                     "vrrp_sync_group {} has no `group {{ ... }}` members",
                     g.name.value
                 ),
             );
-            report.error(d);
             ok = false;
         }
         let notify = notify_scripts(&g.notify, report);

@@ -30,6 +30,11 @@ impl<T> Val<T> {
     pub(crate) fn new(value: T, line: usize, col: usize) -> Self {
         Self { value, line, col }
     }
+
+    /// Where it was written: (line, column), for [`super::Report::error_at`].
+    pub(crate) fn at(&self) -> (usize, usize) {
+        (self.line, self.col)
+    }
 }
 
 /// A whole file, before validation.
@@ -106,16 +111,14 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
         match v.value.parse::<std::net::SocketAddr>() {
             Ok(addr) => config.metrics_listen = Some(addr),
             Err(_) => {
-                let d = report.diag(
-                    v.line,
-                    v.col,
+                report.error_at(
+                    v.at(),
                     "metrics_listen",
                     format!(
                         "`{}` is not an address and port, e.g. 127.0.0.1:9650 or [::1]:9650",
                         v.value
                     ),
                 );
-                report.error(d);
             }
         }
     }
@@ -128,20 +131,17 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                 let message = "no vrrp_instance or virtual_server is defined, but this \
                                include matched no file here and may bring them on the host the \
                                file is for";
-                let d = report.diag(line, col, "include", message);
-                report.warn(d);
+                report.warn_at((line, col), "include", message);
             }
             (None, Some(&(line, _))) => {
                 let message = format!(
                     "{nothing} (the include on {} matched no file)",
                     report.line_ref(line)
                 );
-                let d = report.diag(0, 0, "vrrp_instance", message);
-                report.error(d);
+                report.error_at((0, 0), "vrrp_instance", message);
             }
             (None, None) => {
-                let d = report.diag(0, 0, "vrrp_instance", nothing);
-                report.error(d);
+                report.error_at((0, 0), "vrrp_instance", nothing);
             }
         }
     }
@@ -152,9 +152,8 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
         let name = inst.name.clone();
         let vips_at = vips::written_at(&inst);
         if let Some(first) = names.get(&name.value) {
-            let d = report.diag(
-                name.line,
-                name.col,
+            report.error_at(
+                name.at(),
                 "vrrp_instance",
                 format!(
                     "duplicate vrrp_instance name `{}` (first defined on {})",
@@ -162,16 +161,14 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                     report.line_ref(*first)
                 ),
             );
-            report.error(d);
         } else {
             names.insert(name.value.clone(), name.line);
         }
         if let Some(i) = instance(inst, &defaults, &tracking, report) {
             let key = (i.interface.clone(), i.virtual_router_id);
             if let Some((other, line)) = vrids.get(&key) {
-                let d = report.diag(
-                    name.line,
-                    name.col,
+                report.error_at(
+                    name.at(),
                     "virtual_router_id",
                     format!(
                         "virtual_router_id {} on interface {} is already used by vrrp_instance \
@@ -181,7 +178,6 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
                         report.line_ref(*line)
                     ),
                 );
-                report.error(d);
             } else {
                 vrids.insert(key, (i.name.clone(), name.line));
             }
@@ -210,27 +206,23 @@ fn instance(
     let name = &raw.name;
     let mut ok = true;
     let missing = |report: &mut Report, key: &str, what: &str| {
-        let d = report.diag(
-            name.line,
-            name.col,
+        report.error_at(
+            name.at(),
             key,
             format!("vrrp_instance {} has no {key}: {what}", name.value),
         );
-        report.error(d);
     };
     let interface = match &raw.interface {
         Some(i) => {
             if i.value.parse::<IpAddr>().is_ok() {
-                let d = report.diag(
-                    i.line,
-                    i.col,
+                report.warn_at(
+                    i.at(),
                     "interface",
                     format!(
                         "`{}` looks like an IP address, not an interface name (e.g. eth0)",
                         i.value
                     ),
                 );
-                report.warn(d);
             }
             i.value.clone()
         }
@@ -265,15 +257,13 @@ fn instance(
                     "PRIMARY" | "ACTIVE" => Some("MASTER".to_string()),
                     _ => suggest::closest(other, &["MASTER", "BACKUP"]),
                 };
-                let d = report
-                    .diag(
-                        s.line,
-                        s.col,
+                report
+                    .error_at(
+                        s.at(),
                         "state",
                         format!("unknown state `{other}`: must be MASTER or BACKUP"),
                     )
-                    .with_suggestion(suggestion);
-                report.error(d);
+                    .suggestion = suggestion;
             }
         }
     }
@@ -287,16 +277,14 @@ fn instance(
         match a.value.parse::<u8>() {
             Ok(n) if n >= 1 => out.advert_int = Duration::from_secs(n.into()),
             _ => {
-                let d = report.diag(
-                    a.line,
-                    a.col,
+                report.error_at(
+                    a.at(),
                     "advert_int",
                     format!(
                         "advert_int must be whole seconds from 1 to 255 (VRRPv2), got `{}`",
                         a.value
                     ),
                 );
-                report.error(d);
                 ok = false;
             }
         }
@@ -304,14 +292,12 @@ fn instance(
     if let Some(n) = &raw.nopreempt {
         out.preempt = !n.value;
         if n.value && out.state == InitialState::Master {
-            let d = report.diag(
-                n.line,
-                n.col,
+            report.warn_at(
+                n.at(),
                 "nopreempt",
                 "nopreempt does not work with state MASTER: cleared, as keepalived does \
                  (use state BACKUP on every router)",
             );
-            report.warn(d);
             out.preempt = true;
         }
     }
@@ -319,16 +305,14 @@ fn instance(
         match seconds(&p.value).filter(|d| *d <= Duration::from_secs(1000)) {
             Some(d) => out.preempt_delay = d,
             None => {
-                let d = report.diag(
-                    p.line,
-                    p.col,
+                report.error_at(
+                    p.at(),
                     "preempt_delay",
                     format!(
                         "preempt_delay must be seconds from 0 to 1000, got `{}`",
                         p.value
                     ),
                 );
-                report.error(d);
                 ok = false;
             }
         }
@@ -343,9 +327,8 @@ fn instance(
     // Reported, but the instance is kept: its name and VRID still count in later checks.
     vips::count(&raw, report);
     if raw.virtual_ipaddress.is_empty() {
-        let d = report.diag(
-            name.line,
-            name.col,
+        report.warn_at(
+            name.at(),
             "virtual_ipaddress",
             format!(
                 "vrrp_instance {} has no virtual_ipaddress: it will elect a master but move no \
@@ -353,7 +336,6 @@ fn instance(
                 name.value
             ),
         );
-        report.warn(d);
     }
     if let Some(src) = &raw.unicast_src_ip {
         match ipv4_host(src, "unicast_src_ip", report) {
@@ -404,24 +386,21 @@ fn unicast(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) -> bool {
                 .zip(&out.unicast_peer)
                 .find_map(|(p, a)| (*a == src).then_some(p))
             {
-                let d = report.diag(
-                    p.line,
-                    p.col,
+                report.error_at(
+                    p.at(),
                     "unicast_peer",
                     format!(
                         "unicast_peer lists {src}, this router's own unicast_src_ip: list only \
                          the other routers (a file copied from the peer needs the two swapped)"
                     ),
                 );
-                report.error(d);
                 return false;
             }
         }
         (None, false) => {
             let first = &raw.unicast_peer[0];
-            let d = report.diag(
-                first.line,
-                first.col,
+            report.warn_at(
+                first.at(),
                 "unicast_peer",
                 format!(
                     "vrrp_instance {} has unicast_peer but no unicast_src_ip: adverts go out \
@@ -431,18 +410,15 @@ fn unicast(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) -> bool {
                     name.value, out.interface
                 ),
             );
-            report.warn(d);
         }
         (Some(_), true) => {
             if let Some(src) = &raw.unicast_src_ip {
-                let d = report.diag(
-                    src.line,
-                    src.col,
+                report.warn_at(
+                    src.at(),
                     "unicast_src_ip",
                     "unicast_src_ip without unicast_peer: adverts still go to multicast \
                      224.0.0.18, as in keepalived (add unicast_peer { ... } for unicast)",
                 );
-                report.warn(d);
             }
         }
         (None, true) => {}
@@ -451,13 +427,11 @@ fn unicast(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) -> bool {
 }
 
 fn bad_number(report: &mut Report, v: &Val<String>, key: &str, what: &str) -> bool {
-    let d = report.diag(
-        v.line,
-        v.col,
+    report.error_at(
+        v.at(),
         key,
         format!("{key} must be {what}, got `{}`", v.value),
     );
-    report.error(d);
     false
 }
 
@@ -465,26 +439,22 @@ fn range_u8(report: &mut Report, v: &Val<String>, key: &str, min: u8, max: u8) -
     match v.value.parse::<i64>() {
         Ok(n) if (i64::from(min)..=i64::from(max)).contains(&n) => u8::try_from(n).ok(),
         Ok(_) => {
-            let d = report.diag(
-                v.line,
-                v.col,
+            report.error_at(
+                v.at(),
                 key,
                 format!("{key} must be between {min} and {max}, got {}", v.value),
             );
-            report.error(d);
             None
         }
         Err(_) => {
-            let d = report.diag(
-                v.line,
-                v.col,
+            report.error_at(
+                v.at(),
                 key,
                 format!(
                     "{key} must be a number between {min} and {max}, got `{}`",
                     v.value
                 ),
             );
-            report.error(d);
             None
         }
     }
@@ -509,52 +479,40 @@ fn auth(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> bool 
             match t.value.as_str() {
                 "PASS" => {}
                 "AH" => {
-                    let d = report.diag(
-                        t.line,
-                        t.col,
+                    report.error_at(
+                        t.at(),
                         "auth_type",
                         "auth_type AH is not supported: vipd supports PASS only (or no \
                          authentication block at all)",
                     );
-                    report.error(d);
                     ok = false;
                 }
                 other => {
-                    let d = report
-                        .diag(
-                            t.line,
-                            t.col,
+                    report
+                        .error_at(
+                            t.at(),
                             "auth_type",
                             format!("unknown auth_type `{other}`: vipd supports PASS only"),
                         )
-                        .with_suggestion(suggest::closest(other, &["PASS"]));
-                    report.error(d);
+                        .suggestion = suggest::closest(other, &["PASS"]);
                     ok = false;
                 }
             }
             match pass {
                 Some(p) => out.auth_pass = Some(password(p, report)),
                 None => {
-                    let d = report.diag(
-                        t.line,
-                        t.col,
-                        "auth_pass",
-                        "auth_type PASS needs an auth_pass",
-                    );
-                    report.error(d);
+                    report.error_at(t.at(), "auth_pass", "auth_type PASS needs an auth_pass");
                     ok = false;
                 }
             }
         }
         (None, Some(p)) => {
-            let d = report.diag(
-                p.line,
-                p.col,
+            report.warn_at(
+                p.at(),
                 "auth_pass",
                 "auth_pass without auth_type: authentication stays off, as in keepalived \
                  (add `auth_type PASS`)",
             );
-            report.warn(d);
         }
     }
     ok
@@ -564,9 +522,8 @@ fn password(p: &Val<String>, report: &mut Report) -> Vec<u8> {
     let bytes = p.value.as_bytes();
     if bytes.len() > AUTH_PASS_MAX {
         let cut = &bytes[..AUTH_PASS_MAX];
-        let d = report.diag(
-            p.line,
-            p.col,
+        report.warn_at(
+            p.at(),
             "auth_pass",
             format!(
                 "auth_pass is {} bytes long; only the first {AUTH_PASS_MAX} (`{}`) are used, as \
@@ -575,7 +532,6 @@ fn password(p: &Val<String>, report: &mut Report) -> Vec<u8> {
                 String::from_utf8_lossy(cut)
             ),
         );
-        report.warn(d);
         cut.to_vec()
     } else {
         bytes.to_vec()
@@ -591,37 +547,27 @@ fn ipv4_host(v: &Val<String>, key: &str, report: &mut Report) -> Option<Ipv4Addr
     match addr.parse::<IpAddr>() {
         Ok(IpAddr::V4(a)) => {
             if let Some(p) = prefix {
-                let d = report.diag(
-                    v.line,
-                    v.col,
+                report.warn_at(
+                    v.at(),
                     key,
                     format!(
                         "prefix `/{p}` on `{}` ignored: {key} is a single address",
                         v.value
                     ),
                 );
-                report.warn(d);
             }
             Some(a)
         }
         Ok(IpAddr::V6(_)) => {
-            let d = report.diag(
-                v.line,
-                v.col,
+            report.error_at(
+                v.at(),
                 key,
                 format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", v.value),
             );
-            report.error(d);
             None
         }
         Err(_) => {
-            let d = report.diag(
-                v.line,
-                v.col,
-                key,
-                format!("`{}` is not an IPv4 address", v.value),
-            );
-            report.error(d);
+            report.error_at(v.at(), key, format!("`{}` is not an IPv4 address", v.value));
             None
         }
     }
@@ -639,23 +585,19 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
     let addr = match addr_text.parse::<IpAddr>() {
         Ok(IpAddr::V4(a)) => a,
         Ok(IpAddr::V6(_)) => {
-            let d = report.diag(
-                first.line,
-                first.col,
+            report.error_at(
+                first.at(),
                 key,
                 format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", first.value),
             );
-            report.error(d);
             return None;
         }
         Err(_) => {
-            let d = report.diag(
-                first.line,
-                first.col,
+            report.error_at(
+                first.at(),
                 key,
                 format!("`{}` is not an IPv4 address", first.value),
             );
-            report.error(d);
             return None;
         }
     };
@@ -669,16 +611,14 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
         match p.parse::<u8>() {
             Ok(n) if n <= 32 => out.prefix_len = n,
             _ => {
-                let d = report.diag(
-                    first.line,
-                    first.col,
+                report.error_at(
+                    first.at(),
                     key,
                     format!(
                         "prefix length `/{p}` in `{}` must be from 0 to 32",
                         first.value
                     ),
                 );
-                report.error(d);
                 ok = false;
             }
         }
@@ -689,8 +629,7 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
         let takes_arg = matches!(opt, "dev" | "label") || VIP_IGNORED_OPTIONS.contains(&opt);
         if takes_arg {
             let Some(arg) = rest.next() else {
-                let d = report.diag(w.line, w.col, key, format!("`{opt}` needs a value"));
-                report.error(d);
+                report.error_at(w.at(), key, format!("`{opt}` needs a value"));
                 ok = false;
                 break;
             };
@@ -698,42 +637,36 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
                 "dev" => out.dev = Some(arg.value.clone()),
                 "label" => out.label = Some(arg.value.clone()),
                 _ => {
-                    let d = report.diag(
-                        w.line,
-                        w.col,
+                    report.warn_at(
+                        w.at(),
                         key,
                         format!(
                             "`{opt} {}` ignored: not supported by this vipd version",
                             arg.value
                         ),
                     );
-                    report.warn(d);
                 }
             }
         } else if VIP_IGNORED_FLAGS.contains(&opt) {
-            let d = report.diag(
-                w.line,
-                w.col,
+            report.warn_at(
+                w.at(),
                 key,
                 format!("`{opt}` ignored: not supported by this vipd version"),
             );
-            report.warn(d);
         } else {
             let mut known: Vec<&str> = vec!["dev", "label"];
             known.extend(VIP_IGNORED_OPTIONS);
             known.extend(VIP_IGNORED_FLAGS);
-            let d = report
-                .diag(
-                    w.line,
-                    w.col,
+            report
+                .error_at(
+                    w.at(),
                     key,
                     format!(
                         "unknown option `{opt}` after address {}: expected dev IF or label L",
                         first.value
                     ),
                 )
-                .with_suggestion(suggest::closest(opt, &known));
-            report.error(d);
+                .suggestion = suggest::closest(opt, &known);
             ok = false;
             break;
         }

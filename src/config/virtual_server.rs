@@ -105,32 +105,20 @@ pub(crate) fn validate_all(
         let col = vs.key.col;
         if let Some(v) = virtual_server(vs, report) {
             if let Some(first) = seen.get(&v.addr) {
-                let d = report.diag(
-                    line,
-                    col,
+                report.error_at(
+                    (line, col),
                     "virtual_server",
                     format!(
                         "virtual_server {} is defined twice (first on line {first})",
                         v.addr
                     ),
                 );
-                report.error(d);
             } else {
                 seen.insert(v.addr, line);
                 out.push(v);
             }
         }
     }
-}
-
-fn err(report: &mut Report, v: &Val<String>, key: &str, message: String) {
-    let d = report.diag(v.line, v.col, key, message);
-    report.error(d);
-}
-
-fn warn(report: &mut Report, v: &Val<String>, key: &str, message: String) {
-    let d = report.diag(v.line, v.col, key, message);
-    report.warn(d);
 }
 
 /// `IP PORT` words of `virtual_server`, `real_server` or `sorry_server`.
@@ -141,18 +129,16 @@ fn ip_port(
     report: &mut Report,
 ) -> Option<SocketAddrV4> {
     let Some(ip) = words.first() else {
-        err(
-            report,
-            at,
+        report.error_at(
+            at.at(),
             key,
             format!("{key} needs an address and a port (`{key} 10.0.0.1 80`)"),
         );
         return None;
     };
     if key == "virtual_server" && matches!(ip.value.as_str(), "fwmark" | "group") {
-        err(
-            report,
-            ip,
+        report.error_at(
+            ip.at(),
             key,
             format!(
                 "`virtual_server {}` is not supported: firewall marks and virtual_server_group \
@@ -166,18 +152,16 @@ fn ip_port(
     let addr = match ip.value.parse::<IpAddr>() {
         Ok(IpAddr::V4(a)) => a,
         Ok(IpAddr::V6(_)) => {
-            err(
-                report,
-                ip,
+            report.error_at(
+                ip.at(),
                 key,
                 format!("`{}` is an IPv6 address: vipd forwards IPv4 only", ip.value),
             );
             return None;
         }
         Err(_) => {
-            err(
-                report,
-                ip,
+            report.error_at(
+                ip.at(),
                 key,
                 format!("`{}` is not an IPv4 address", ip.value),
             );
@@ -185,9 +169,8 @@ fn ip_port(
         }
     };
     let Some(port) = words.get(1) else {
-        err(
-            report,
-            ip,
+        report.error_at(
+            ip.at(),
             key,
             format!("{key} {} needs a port (`{key} {} 80`)", ip.value, ip.value),
         );
@@ -196,9 +179,8 @@ fn ip_port(
     let port = match port.value.parse::<u16>() {
         Ok(p) if p > 0 => p,
         _ => {
-            err(
-                report,
-                port,
+            report.error_at(
+                port.at(),
                 key,
                 format!("port must be from 1 to 65535, got `{}`", port.value),
             );
@@ -206,9 +188,8 @@ fn ip_port(
         }
     };
     if let Some(extra) = words.get(2) {
-        warn(
-            report,
-            extra,
+        report.warn_at(
+            extra.at(),
             key,
             format!("extra words after `{} {port}` ignored", ip.value),
         );
@@ -219,9 +200,8 @@ fn ip_port(
 fn duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
     let d = seconds(&v.value);
     if d.is_none() {
-        err(
-            report,
-            v,
+        report.error_at(
+            v.at(),
             key,
             format!("{key} must be seconds (e.g. 3 or 0.5), got `{}`", v.value),
         );
@@ -233,9 +213,8 @@ fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -> Option<u3
     match v.value.parse::<u32>() {
         Ok(n) if n >= min => Some(n),
         _ => {
-            err(
-                report,
-                v,
+            report.error_at(
+                v.at(),
                 key,
                 format!(
                     "{key} must be a whole number of at least {min}, got `{}`",
@@ -254,9 +233,8 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         match k.value.to_ascii_uppercase().as_str() {
             "NAT" => {}
             "DR" | "TUN" => {
-                err(
-                    report,
-                    k,
+                report.error_at(
+                    k.at(),
                     "lb_kind",
                     format!(
                         "lb_kind {} is not supported: it has the kernel's IPVS rewrite packets \
@@ -269,15 +247,13 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
                 ok = false;
             }
             other => {
-                let d = report
-                    .diag(
-                        k.line,
-                        k.col,
+                report
+                    .error_at(
+                        k.at(),
                         "lb_kind",
                         format!("unknown lb_kind `{other}`: vipd forwards as NAT"),
                     )
-                    .with_suggestion(Some("NAT".to_string()));
-                report.error(d);
+                    .suggestion = Some("NAT".to_string());
                 ok = false;
             }
         }
@@ -285,9 +261,8 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
     if let Some(p) = &raw.protocol
         && !p.value.eq_ignore_ascii_case("TCP")
     {
-        err(
-            report,
-            p,
+        report.error_at(
+            p.at(),
             "protocol",
             format!(
                 "protocol {} is not supported: vipd's forwarder carries TCP connections only",
@@ -312,18 +287,15 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
                 } else {
                     format!("unknown lb_algo `{other}`: use rr, wrr, lc, wlc or sh")
                 };
-                let d = report
-                    .diag(a.line, a.col, "lb_algo", message)
-                    .with_suggestion(suggest::closest(other, &["rr", "wrr", "lc", "wlc", "sh"]));
-                report.error(d);
+                report.error_at(a.at(), "lb_algo", message).suggestion =
+                    suggest::closest(other, &["rr", "wrr", "lc", "wlc", "sh"]);
                 ok = false;
                 LbAlgo::Wlc
             }
         },
         None => {
-            warn(
-                report,
-                &raw.key,
+            report.warn_at(
+                raw.key.at(),
                 "lb_algo",
                 format!("virtual_server {addr} has no lb_algo: using wlc, as keepalived does"),
             );
@@ -347,12 +319,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         match duration(d, "delay_loop", report) {
             Some(v) if !v.is_zero() => out.delay_loop = v,
             Some(_) => {
-                err(
-                    report,
-                    d,
-                    "delay_loop",
-                    "delay_loop must be more than 0".into(),
-                );
+                report.error_at(d.at(), "delay_loop", "delay_loop must be more than 0");
                 ok = false;
             }
             None => ok = false,
@@ -363,9 +330,8 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
             Ok(0) => {}
             Ok(n) => out.persistence_timeout = Some(Duration::from_secs(n)),
             Err(_) => {
-                err(
-                    report,
-                    p,
+                report.error_at(
+                    p.at(),
                     "persistence_timeout",
                     format!(
                         "persistence_timeout must be whole seconds, got `{}`",
@@ -384,13 +350,11 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
     }
     if let Some(q) = &raw.quorum {
         match count(q, "quorum", 0, report) {
-            Some(0) => warn(
-                report,
-                q,
-                "quorum",
-                "quorum 0 would keep a pool with no healthy server up: using 1, as keepalived does"
-                    .into(),
-            ),
+            Some(0) => {
+                let why = "quorum 0 would keep a pool with no healthy server up: using 1, as \
+                           keepalived does";
+                report.warn_at(q.at(), "quorum", why);
+            }
             Some(n) => out.quorum = n,
             None => ok = false,
         }
@@ -412,15 +376,10 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         match real_server(rs, &raw.defaults, report) {
             Some(r) => {
                 if let Some(first) = seen.get(&r.addr) {
-                    err(
-                        report,
-                        &rs.key,
-                        "real_server",
-                        format!(
+                    report.error_at(rs.key.at(), "real_server", format!(
                             "real_server {} appears twice in virtual_server {addr} (first on line {first})",
                             r.addr
-                        ),
-                    );
+                        ));
                     ok = false;
                 } else {
                     seen.insert(r.addr, rs.key.line);
@@ -431,14 +390,9 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         }
     }
     if raw.real_servers.is_empty() && out.sorry_server.is_none() {
-        warn(
-            report,
-            &raw.key,
-            "real_server",
-            format!(
+        report.warn_at(raw.key.at(), "real_server", format!(
                 "virtual_server {addr} has no real_server and no sorry_server: connections to it will be closed at once"
-            ),
-        );
+            ));
     }
     ok.then_some(out)
 }
@@ -468,9 +422,8 @@ fn real_server(
         match w.value.parse::<u32>() {
             Ok(n) if n <= 65535 => out.weight = n,
             _ => {
-                err(
-                    report,
-                    w,
+                report.error_at(
+                    w.at(),
                     "weight",
                     format!("weight must be from 0 (drain) to 65535, got `{}`", w.value),
                 );
@@ -521,9 +474,8 @@ fn check(
         match ip.value.parse::<Ipv4Addr>() {
             Ok(a) => target.set_ip(a),
             Err(_) => {
-                err(
-                    report,
-                    ip,
+                report.error_at(
+                    ip.at(),
                     "connect_ip",
                     format!("`{}` is not an IPv4 address", ip.value),
                 );
@@ -535,9 +487,8 @@ fn check(
         match p.value.parse::<u16>() {
             Ok(n) if n > 0 => target.set_port(n),
             _ => {
-                err(
-                    report,
-                    p,
+                report.error_at(
+                    p.at(),
                     "connect_port",
                     format!("connect_port must be from 1 to 65535, got `{}`", p.value),
                 );
@@ -593,11 +544,10 @@ fn check(
                 }
             }
             if raw.urls.is_empty() {
-                err(
-                    report,
-                    &raw.kind,
+                report.error_at(
+                    raw.kind.at(),
                     "HTTP_GET",
-                    "HTTP_GET needs at least one `url { path /... }`".into(),
+                    "HTTP_GET needs at least one `url { path /... }`",
                 );
                 ok = false;
             }
@@ -632,11 +582,10 @@ fn check(
                 }
                 None => {
                     if raw.misc_path.is_none() {
-                        err(
-                            report,
-                            &raw.kind,
+                        report.error_at(
+                            raw.kind.at(),
                             "misc_path",
-                            "MISC_CHECK needs a misc_path (the program to run)".into(),
+                            "MISC_CHECK needs a misc_path (the program to run)",
                         );
                     }
                     ok = false;
@@ -653,9 +602,8 @@ fn url(raw: &RawUrl, report: &mut Report) -> Option<HttpUrl> {
     let path = match &raw.path {
         Some(p) if p.value.starts_with('/') => p.value.clone(),
         Some(p) => {
-            err(
-                report,
-                p,
+            report.error_at(
+                p.at(),
                 "path",
                 format!("url path must start with `/`, got `{}`", p.value),
             );
@@ -663,12 +611,7 @@ fn url(raw: &RawUrl, report: &mut Report) -> Option<HttpUrl> {
             String::new()
         }
         None => {
-            err(
-                report,
-                &raw.key,
-                "path",
-                "url needs a path (`path /health`)".into(),
-            );
+            report.error_at(raw.key.at(), "path", "url needs a path (`path /health`)");
             ok = false;
             String::new()
         }
@@ -677,9 +620,8 @@ fn url(raw: &RawUrl, report: &mut Report) -> Option<HttpUrl> {
         Some(s) => match s.value.parse::<u16>() {
             Ok(n) if (100..=599).contains(&n) => Some(n),
             _ => {
-                err(
-                    report,
-                    s,
+                report.error_at(
+                    s.at(),
                     "status_code",
                     format!(
                         "status_code must be an HTTP status from 100 to 599, got `{}`",
@@ -692,25 +634,21 @@ fn url(raw: &RawUrl, report: &mut Report) -> Option<HttpUrl> {
         },
         None => None,
     };
-    let digest = match &raw.digest {
-        Some(d) if d.value.len() == 32 && d.value.chars().all(|c| c.is_ascii_hexdigit()) => {
-            Some(d.value.to_ascii_lowercase())
-        }
-        Some(d) => {
-            err(
-                report,
-                d,
-                "digest",
-                format!(
+    let digest =
+        match &raw.digest {
+            Some(d) if d.value.len() == 32 && d.value.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Some(d.value.to_ascii_lowercase())
+            }
+            Some(d) => {
+                report.error_at(d.at(), "digest", format!(
                     "digest must be the 32 hex digits of an MD5 sum (genhash prints it), got `{}`",
                     d.value
-                ),
-            );
-            ok = false;
-            None
-        }
-        None => None,
-    };
+                ));
+                ok = false;
+                None
+            }
+            None => None,
+        };
     ok.then_some(HttpUrl {
         path,
         status_code,
