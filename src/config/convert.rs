@@ -709,7 +709,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::load_str;
+    use crate::config::testing::{load, ok};
 
     /// Every keyword vipd implements, each set away from its default.
     const MAXIMAL: &str = "global_defs {\n router_id lb-east-1\n script_user root root\n \
@@ -744,9 +744,9 @@ mod tests {
         MISC_CHECK {\n misc_path \"/bin/sh -c 'exit 0'\"\n misc_timeout 4\n user nobody\n }\n }\n}\n";
 
     fn round_trip(text: &str, name: &str) -> (Config, Config, String) {
-        let loaded = load_str(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = ok(text, name);
         let toml = to_toml(&loaded, Path::new(name)).expect("converts");
-        let again = load_str(&toml, Path::new("converted.toml"))
+        let again = load(&toml, "converted.toml")
             .unwrap_or_else(|e| panic!("converted TOML does not load: {e}\n{toml}"));
         assert!(again.warnings.is_empty(), "{:?}\n{toml}", again.warnings);
         (loaded.config, again.config, toml)
@@ -763,7 +763,7 @@ mod tests {
     /// a new model field fails to compile here until MAXIMAL sets it.
     #[test]
     fn maximal_config_sets_every_field() {
-        let config = load_str(MAXIMAL, Path::new("max.conf")).unwrap().config;
+        let config = ok(MAXIMAL, "max.conf").config;
         let Config {
             router_id,
             instances,
@@ -862,7 +862,7 @@ mod tests {
     #[test]
     fn output_is_commented_and_names_what_was_dropped() {
         let text = format!("global_defs {{\n smtp_server 10.0.0.9\n}}\n{MAXIMAL}");
-        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let loaded = ok(&text, "k.conf");
         let toml = to_toml(&loaded, Path::new("/etc/keepalived/k.conf")).unwrap();
         assert!(toml.starts_with(
             "# vipd configuration, converted by `vipctl convert` from /etc/keepalived/k.conf.\n"
@@ -892,7 +892,7 @@ mod tests {
     fn a_password_cut_inside_a_character_cannot_be_converted() {
         // 7 ASCII bytes and a 2-byte `é`: keepalived keeps 8 bytes, half of the `é`.
         let text = MAXIMAL.replace("auth_pass s3cret12", "auth_pass abcdefgé");
-        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let loaded = ok(&text, "k.conf");
         let e = to_toml(&loaded, Path::new("k.conf")).unwrap_err();
         assert!(
             e.to_string().contains("vrrp_instance VI_1: auth_pass"),
@@ -903,9 +903,9 @@ mod tests {
     #[test]
     fn toml_converts_to_itself() {
         let (_, converted, toml) = round_trip(MAXIMAL, "max.conf");
-        let loaded = load_str(&toml, Path::new("c.toml")).unwrap();
+        let loaded = ok(&toml, "c.toml");
         let again = to_toml(&loaded, Path::new("c.toml")).unwrap();
-        let back = load_str(&again, Path::new("d.toml")).unwrap().config;
+        let back = ok(&again, "d.toml").config;
         assert_eq!(back, converted);
     }
 }

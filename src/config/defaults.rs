@@ -146,13 +146,8 @@ pub(crate) fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{ConfigError, Loaded, load_str};
-
-    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new(file))
-    }
+    use crate::config::Loaded;
+    use crate::config::testing::load;
 
     /// Two keepalived instances after `global_defs { GLOBAL }`; VI_1 also has `own`.
     fn conf(global: &str, own: &str) -> String {

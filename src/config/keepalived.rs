@@ -1511,7 +1511,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
+    use crate::config::testing::{err, ok};
+    use crate::config::{Diagnostic, load_str};
 
     fn toks(text: &str) -> (Vec<(Kind, String, usize, usize)>, Report) {
         let mut report = Report::new(Path::new("t.conf"));
@@ -1524,14 +1525,6 @@ mod tests {
 
     fn words(text: &str) -> Vec<String> {
         toks(text).0.into_iter().map(|t| t.1).collect()
-    }
-
-    fn ok(text: &str) -> Loaded {
-        load_str(text, Path::new("t.conf")).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn err(text: &str) -> ConfigError {
-        load_str(text, Path::new("t.conf")).expect_err("must be rejected")
     }
 
     const MINIMAL: &str = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
@@ -1603,6 +1596,7 @@ mod tests {
         let l = ok(
             "vrrp_instance VI_1\n{\n interface eth0\n virtual_router_id 7\n \
                     virtual_ipaddress\n {\n 10.0.0.1/24\n }\n}",
+            "t.conf",
         );
         let i = &l.config.instances[0];
         assert_eq!(i.virtual_router_id, 7);
@@ -1611,7 +1605,7 @@ mod tests {
 
     #[test]
     fn minimal_defaults() {
-        let l = ok(MINIMAL);
+        let l = ok(MINIMAL, "t.conf");
         let i = &l.config.instances[0];
         let mut want = crate::config::VrrpInstance::with_defaults("VI_1", "eth0", 51);
         want.virtual_ipaddress.push(crate::config::VirtualIp {
@@ -1633,7 +1627,7 @@ mod tests {
                     label eth1:1\n 10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n \
                     10.0.0.12\n 10.0.0.13\n }\n garp_master_delay 2\n garp_master_repeat 3\n \
                     garp_master_refresh 60\n}\n";
-        let l = ok(text);
+        let l = ok(text, "t.conf");
         assert_eq!(l.config.router_id.as_deref(), Some("lb1"));
         let i = &l.config.instances[0];
         assert_eq!(i.state, crate::config::InitialState::Master);
@@ -1664,7 +1658,7 @@ mod tests {
              virtual_server 10.0.0.1 80 {{\n lb_algo rr\n real_server 10.0.0.2 80 {{\n \
              TCP_CHECK {{\n connect_timeout 3\n }}\n }}\n}}\n"
         );
-        let l = ok(&text);
+        let l = ok(&text, "t.conf");
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
         assert_eq!(l.config.virtual_servers.len(), 1);
         assert_eq!(
@@ -1675,9 +1669,12 @@ mod tests {
 
     #[test]
     fn global_defs_ignored_keys_are_named() {
-        let l = ok(&format!(
-            "global_defs {{\n notification_email {{\n a@b\n }}\n smtp_server 127.0.0.1\n}}\n{MINIMAL}"
-        ));
+        let l = ok(
+            &format!(
+                "global_defs {{\n notification_email {{\n a@b\n }}\n smtp_server 127.0.0.1\n}}\n{MINIMAL}"
+            ),
+            "t.conf",
+        );
         let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(keys, ["notification_email", "smtp_server"]);
         assert_eq!(
@@ -1699,10 +1696,13 @@ mod tests {
 
     #[test]
     fn legacy_names_get_a_note() {
-        let l = ok(&format!(
-            "{MINIMAL}virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n TCP_CHECK {{\n \
+        let l = ok(
+            &format!(
+                "{MINIMAL}virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n TCP_CHECK {{\n \
              nb_get_retry 3\n }}\n }}\n}}\n"
-        ));
+            ),
+            "t.conf",
+        );
         let w = l.warnings.iter().find(|w| w.key == "nb_get_retry").unwrap();
         assert_eq!(w.line, 11);
         assert_eq!(
@@ -1714,10 +1714,13 @@ mod tests {
 
     #[test]
     fn unsupported_keyword_says_what_vipd_does_instead() {
-        let l = ok(&MINIMAL.replace(
-            " interface eth0\n",
-            " interface eth0\n smtp_alert\n use_vmac\n",
-        ));
+        let l = ok(
+            &MINIMAL.replace(
+                " interface eth0\n",
+                " interface eth0\n smtp_alert\n use_vmac\n",
+            ),
+            "t.conf",
+        );
         let w: Vec<String> = l
             .warnings
             .iter()
@@ -1738,7 +1741,7 @@ mod tests {
         let text = format!(
             "{MINIMAL}virtual_server 10.0.0.1 80 {{\n 1b_algo rr\n lb_kynd NAT\n real server 10.0.0.2 80 {{\n wieght 1\n }}\n}}\n"
         );
-        let e = err(&text);
+        let e = err(&text, "t.conf");
         let got: Vec<(usize, &str, Option<&str>)> = e
             .diagnostics
             .iter()
@@ -1759,6 +1762,7 @@ mod tests {
     fn unknown_in_instance_suggests_instance_keyword() {
         let e = err(
             "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddres {\n 10.0.0.1\n }\n priorty 10\n}",
+            "t.conf",
         );
         let d = &e.diagnostics[0];
         assert_eq!(
@@ -1771,8 +1775,10 @@ mod tests {
 
     #[test]
     fn display_has_source_line_and_caret() {
-        let e =
-            err("vrrp_instance VI_1 {\n\tinterface eth0\n\tvirtual_router_id 5\n\t1b_algo rr\n}");
+        let e = err(
+            "vrrp_instance VI_1 {\n\tinterface eth0\n\tvirtual_router_id 5\n\t1b_algo rr\n}",
+            "t.conf",
+        );
         let d: &Diagnostic = &e.diagnostics[0];
         assert_eq!(
             d.to_string(),
@@ -1783,12 +1789,15 @@ mod tests {
 
     #[test]
     fn brace_errors() {
-        let e = err(&format!("{MINIMAL}}}\n"));
+        let e = err(&format!("{MINIMAL}}}\n"), "t.conf");
         assert_eq!(e.diagnostics[0].line, 8);
         assert!(e.diagnostics[0].message.contains("closes no block"));
-        let e = err("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n");
+        let e = err(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n",
+            "t.conf",
+        );
         assert!(e.diagnostics[0].message.contains("never closed"), "{e}");
-        let e = err(&format!("{{\n}}\n{MINIMAL}"));
+        let e = err(&format!("{{\n}}\n{MINIMAL}"), "t.conf");
         assert!(
             e.diagnostics[0].message.contains("without a keyword"),
             "{e}"
@@ -1797,19 +1806,29 @@ mod tests {
 
     #[test]
     fn block_keyword_alone_without_brace_reads_the_next_lines_as_keepalived_does() {
-        let e = err(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress"));
+        let e = err(
+            &MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress"),
+            "t.conf",
+        );
         assert_eq!(e.diagnostics.len(), 1, "{e}");
         assert_eq!((e.diagnostics[0].line, e.diagnostics[0].column), (4, 2));
         assert!(e.diagnostics[0].message.contains("has no `{`"), "{e}");
         // `{` on the next line is fine, and a leaf keyword alone is not affected.
-        ok(&MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress\n{"));
-        ok(&MINIMAL.replace(" interface eth0\n", " interface eth0\n nopreempt\n"));
+        ok(
+            &MINIMAL.replace("virtual_ipaddress {", "virtual_ipaddress\n{"),
+            "t.conf",
+        );
+        ok(
+            &MINIMAL.replace(" interface eth0\n", " interface eth0\n nopreempt\n"),
+            "t.conf",
+        );
     }
 
     #[test]
     fn list_keyword_without_block_is_an_error() {
         let e = err(
             "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n track_interface eth0\n}",
+            "t.conf",
         );
         assert_eq!(e.diagnostics[0].line, 4);
         assert!(e.diagnostics[0].message.contains("needs a block"));
@@ -1819,6 +1838,7 @@ mod tests {
     fn extra_words_warn() {
         let l = ok(
             "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n state MASTER priority 200\n}",
+            "t.conf",
         );
         assert_eq!(l.config.instances[0].priority, 100);
         assert!(
@@ -1830,9 +1850,10 @@ mod tests {
 
     #[test]
     fn keyword_in_wrong_block_warns() {
-        let l = ok(&format!(
-            "global_defs {{\n garp_master_delay 5\n}}\n{MINIMAL}"
-        ));
+        let l = ok(
+            &format!("global_defs {{\n garp_master_delay 5\n}}\n{MINIMAL}"),
+            "t.conf",
+        );
         assert!(
             l.warnings[0]
                 .message
@@ -1842,7 +1863,10 @@ mod tests {
 
     #[test]
     fn vrrp_version_3_is_an_error() {
-        let e = err(&format!("global_defs {{\n vrrp_version 3\n}}\n{MINIMAL}"));
+        let e = err(
+            &format!("global_defs {{\n vrrp_version 3\n}}\n{MINIMAL}"),
+            "t.conf",
+        );
         assert!(e.diagnostics[0].message.contains("VRRPv2"));
     }
 
@@ -1851,6 +1875,7 @@ mod tests {
         let e = err(
             "sudo x\nvrrp_instance VI_1 {\n state SLAVE\n interface eth0\n \
                      virtual_router_id 0\n priority 300\n}\nEOF",
+            "t.conf",
         );
         let lines: Vec<usize> = e.diagnostics.iter().map(|d| d.line).collect();
         assert_eq!(lines, [1, 3, 5, 6, 8], "{e}");

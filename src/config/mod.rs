@@ -23,6 +23,8 @@ mod keepalived;
 pub mod model;
 mod source;
 mod suggest;
+#[cfg(test)]
+mod testing;
 mod toml;
 mod tracking;
 mod unsupported;

@@ -777,10 +777,10 @@ fn words(text: &str, s: &Spanned<String>) -> Vec<Val<String>> {
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
-    use std::path::Path;
     use std::time::Duration;
 
-    use crate::config::{ConfigError, InitialState, Loaded, VirtualIp, load_str};
+    use crate::config::testing::{load, ok};
+    use crate::config::{InitialState, VirtualIp};
 
     const EXAMPLE: &str = r#"[global_defs]
 router_id = "lb1"
@@ -802,13 +802,9 @@ garp_master_repeat = 5
 garp_master_refresh = 0   # 0 = off
 "#;
 
-    fn load(text: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new("vipd.toml"))
-    }
-
     #[test]
     fn example_loads() {
-        let l = load(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+        let l = load(EXAMPLE, "vipd.toml").unwrap_or_else(|e| panic!("{e}"));
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
         assert_eq!(l.config.router_id.as_deref(), Some("lb1"));
         let i = &l.config.instances[0];
@@ -850,8 +846,8 @@ garp_master_refresh = 0   # 0 = off
                   auth_pass secret\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth0 label \
                   eth0:1\n 10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n 10.0.0.12\n \
                   }\n}\n";
-        let a = load_str(ka, Path::new("k.conf")).unwrap().config;
-        assert_eq!(a, load(EXAMPLE).unwrap().config);
+        let a = ok(ka, "k.conf").config;
+        assert_eq!(a, load(EXAMPLE, "vipd.toml").unwrap().config);
     }
 
     #[test]
@@ -861,7 +857,7 @@ garp_master_refresh = 0   # 0 = off
             .replace("unicast_peer =", "unicast_peers =")
             .replace("auth_pass =", "auth_password =")
             .replace("\nrouter_id =", "\nrouterid =");
-        let e = load(&text).unwrap_err();
+        let e = load(&text, "vipd.toml").unwrap_err();
         let got: Vec<(usize, &str, Option<&str>)> = e
             .diagnostics
             .iter()
@@ -886,7 +882,11 @@ garp_master_refresh = 0   # 0 = off
 
     #[test]
     fn type_error_names_line_and_key() {
-        let e = load(&EXAMPLE.replace("priority = 100", "priority = \"high\"")).unwrap_err();
+        let e = load(
+            &EXAMPLE.replace("priority = 100", "priority = \"high\""),
+            "vipd.toml",
+        )
+        .unwrap_err();
         let d = &e.diagnostics[0];
         assert_eq!((d.line, d.key.as_str()), (8, "priority"), "{e}");
         assert!(d.message.contains("invalid type"), "{e}");
@@ -894,19 +894,27 @@ garp_master_refresh = 0   # 0 = off
 
     #[test]
     fn syntax_error_names_line() {
-        let e = load("[[vrrp_instance]]\nname = \"VI_1\"\ninterface = eth0\n").unwrap_err();
+        let e = load(
+            "[[vrrp_instance]]\nname = \"VI_1\"\ninterface = eth0\n",
+            "vipd.toml",
+        )
+        .unwrap_err();
         assert_eq!(e.diagnostics[0].line, 3, "{e}");
     }
 
     #[test]
     fn missing_name() {
-        let e = load("[[vrrp_instance]]\ninterface = \"eth0\"\n").unwrap_err();
+        let e = load("[[vrrp_instance]]\ninterface = \"eth0\"\n", "vipd.toml").unwrap_err();
         assert!(e.to_string().contains("missing field `name`"), "{e}");
     }
 
     #[test]
     fn vip_word_columns_point_inside_the_string() {
-        let e = load(&EXAMPLE.replace("dev eth0 label", "dev eth0 lable")).unwrap_err();
+        let e = load(
+            &EXAMPLE.replace("dev eth0 label", "dev eth0 lable"),
+            "vipd.toml",
+        )
+        .unwrap_err();
         let d = &e.diagnostics[0];
         assert_eq!((d.line, d.column), (13, 50), "{e}");
         assert_eq!(e.diagnostics.len(), 1, "{e}");

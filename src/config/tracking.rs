@@ -772,6 +772,7 @@ pub(crate) fn sync_groups(
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::config::testing::{load, load_offline};
 
     #[test]
     fn commands_split_like_a_shell_without_one() {
@@ -969,10 +970,6 @@ group = ["VI_1", "VI_2"]
 notify_fault = "/bin/true"
 "#;
 
-    fn load(text: &str, name: &str) -> Result<crate::config::Loaded, crate::config::ConfigError> {
-        crate::config::load_str(text, Path::new(name))
-    }
-
     #[test]
     fn tracking_loads_the_same_from_both_formats() {
         let ka = load(KA, "t.conf").unwrap_or_else(|e| panic!("{e}"));
@@ -1014,12 +1011,6 @@ notify_fault = "/bin/true"
     /// users, groups); the file's own mistakes are still errors.
     #[test]
     fn offline_asks_nothing_of_this_machine() {
-        let offline = crate::config::LoadOptions {
-            host_checks: HostChecks::None,
-            ..crate::config::LoadOptions::default()
-        };
-        let load_offline =
-            |text: &str| crate::config::load_str_with(text, Path::new("t.conf"), &offline);
         let elsewhere = KA
             .replace("/bin/true -x", "/no/such/check -x")
             .replace("notify /bin/echo", "notify nosuchprogramxyz")
@@ -1037,7 +1028,7 @@ notify_fault = "/bin/true"
         ] {
             assert!(here.contains(host), "{host}: {here}");
         }
-        let c = load_offline(&elsewhere)
+        let c = load_offline(&elsewhere, "t.conf")
             .unwrap_or_else(|e| panic!("{e}"))
             .config;
         assert_eq!(
@@ -1073,7 +1064,7 @@ notify_fault = "/bin/true"
         ] {
             let text = elsewhere.replace(from, to);
             assert_ne!(text, elsewhere, "{from}");
-            let e = load_offline(&text).expect_err(to).to_string();
+            let e = load_offline(&text, "t.conf").expect_err(to).to_string();
             assert!(e.contains(expect), "{to}: {e}");
         }
     }
@@ -1082,10 +1073,6 @@ notify_fault = "/bin/true"
     /// for another host and an include matched nothing here: it may be defined there.
     #[test]
     fn offline_names_may_be_defined_where_an_include_points() {
-        let offline = crate::config::LoadOptions {
-            host_checks: HostChecks::None,
-            ..crate::config::LoadOptions::default()
-        };
         let unknown = KA
             .replace("chk_nginx weight -30", "chk_elsewhere weight -30")
             .replace("VI_2\n }", "VI_3\n }");
@@ -1097,14 +1084,11 @@ notify_fault = "/bin/true"
         );
         assert!(here.contains("unknown vrrp_instance `VI_3`"), "{here}");
         // Offline without the include: still errors.
-        let e = crate::config::load_str_with(&unknown, Path::new("t.conf"), &offline)
-            .unwrap_err()
-            .to_string();
+        let e = load_offline(&unknown, "t.conf").unwrap_err().to_string();
         assert!(e.contains("unknown vrrp_script `chk_elsewhere`"), "{e}");
         assert!(e.contains("unknown vrrp_instance `VI_3`"), "{e}");
         // Offline with it: warnings that say why.
-        let l = crate::config::load_str_with(&with_include, Path::new("t.conf"), &offline)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let l = load_offline(&with_include, "t.conf").unwrap_or_else(|e| panic!("{e}"));
         let line = with_include.lines().count();
         for name in ["vrrp_script `chk_elsewhere`", "vrrp_instance `VI_3`"] {
             let why = format!("unknown {name}");

@@ -676,9 +676,8 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
+    use crate::config::Diagnostic;
+    use crate::config::testing::{load, load_offline, one_error};
 
     /// A keepalived instance with `extra` lines inserted from line 4 on.
     fn conf(extra: &str) -> String {
@@ -696,17 +695,7 @@ mod tests {
         )
     }
 
-    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new(file))
-    }
-
-    /// The single error of `text`, checked against (line, key, message part, suggestion).
-    fn one_error(text: &str, file: &str) -> Diagnostic {
-        let e = load(text, file).expect_err("must be rejected");
-        assert_eq!(e.diagnostics.len(), 1, "{e}");
-        e.diagnostics[0].clone()
-    }
-
+    /// `d` is at `line`, about `key`, says `message` and suggests `suggestion`.
     fn check(d: &Diagnostic, line: usize, key: &str, message: &str, suggestion: Option<&str>) {
         assert_eq!(d.line, line, "{d}");
         assert_eq!(d.key, key, "{d}");
@@ -1074,12 +1063,7 @@ mod tests {
             ),
             "{d}"
         );
-        let offline = crate::config::LoadOptions {
-            host_checks: crate::config::HostChecks::None,
-            ..crate::config::LoadOptions::default()
-        };
-        let l = crate::config::load_str_with(text, Path::new("a.conf"), &offline)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let l = load_offline(text, "a.conf").unwrap_or_else(|e| panic!("{e}"));
         assert!(l.config.instances.is_empty());
         let [matched_nothing, may_bring] = l.warnings.as_slice() else {
             panic!("{:?}", l.warnings);
@@ -1097,8 +1081,7 @@ mod tests {
             None,
         );
         // Offline or not, a file with nothing and no include is refused.
-        let e = crate::config::load_str_with("global_defs {\n}\n", Path::new("a.conf"), &offline)
-            .expect_err("nothing at all");
+        let e = load_offline("global_defs {\n}\n", "a.conf").expect_err("nothing at all");
         assert!(e.to_string().contains("nothing to do"), "{e}");
     }
 

@@ -90,19 +90,7 @@ impl Holders {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
-
-    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new(file))
-    }
-
-    fn one_error(text: &str, file: &str) -> Diagnostic {
-        let e = load(text, file).expect_err("must be rejected");
-        assert_eq!(e.diagnostics.len(), 1, "{e}");
-        e.diagnostics[0].clone()
-    }
+    use crate::config::testing::{load, one_error};
 
     /// A keepalived instance; its VIPs, one per line, start on line 5.
     fn conf(name: &str, vrid: u8, vips: &[String]) -> String {

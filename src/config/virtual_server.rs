@@ -658,10 +658,9 @@ fn url(raw: &RawUrl, report: &mut Report) -> Option<HttpUrl> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
-    use crate::config::{ConfigError, Loaded, load_str};
+    use crate::config::testing::{first_error, ok};
 
     const KA: &str = "virtual_server 10.0.0.100 80 {
     delay_loop 3
@@ -743,20 +742,9 @@ misc_timeout = 4
 user = "nobody"
 "#;
 
-    fn ka(text: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new("t.conf"))
-    }
-
-    fn first_error(text: &str, file: &str) -> crate::config::Diagnostic {
-        load_str(text, Path::new(file))
-            .expect_err("must be rejected")
-            .diagnostics[0]
-            .clone()
-    }
-
     #[test]
     fn every_keyword_reaches_the_model() {
-        let l = ka(KA).unwrap_or_else(|e| panic!("{e}"));
+        let l = ok(KA, "t.conf");
         // KA spells one checker's retry the old way: only that gets a note.
         let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(keys, ["nb_get_retry"], "{:?}", l.warnings);
@@ -826,9 +814,9 @@ user = "nobody"
 
     #[test]
     fn toml_twin_is_the_same_model() {
-        let t = load_str(TOML, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let t = ok(TOML, "t.toml");
         assert!(t.warnings.is_empty(), "{:?}", t.warnings);
-        assert_eq!(t.config, ka(KA).unwrap().config);
+        assert_eq!(t.config, ok(KA, "t.conf").config);
     }
 
     #[test]
@@ -847,7 +835,7 @@ user = "nobody"
 
     #[test]
     fn missing_lb_algo_is_wlc_with_a_warning() {
-        let l = ka(&KA.replace("    lb_algo wrr\n", "")).unwrap();
+        let l = ok(&KA.replace("    lb_algo wrr\n", ""), "t.conf");
         assert_eq!(l.config.virtual_servers[0].lb_algo, LbAlgo::Wlc);
         assert_eq!(l.warnings.len(), 2, "lb_algo, and the nb_get_retry note");
         assert_eq!(
@@ -964,11 +952,13 @@ user = "nobody"
 
     #[test]
     fn unsupported_checkers_and_keys_warn() {
-        let l = ka(&KA.replace(
-            "        weight 3\n",
-            "        weight 3\n        SSL_GET {\n url {\n path /\n }\n }\n        uthreshold 5\n",
-        ))
-        .unwrap();
+        let l = ok(
+            &KA.replace(
+                "        weight 3\n",
+                "        weight 3\n        SSL_GET {\n url {\n path /\n }\n }\n        uthreshold 5\n",
+            ),
+            "t.conf",
+        );
         let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(
             keys,
