@@ -11,19 +11,8 @@
 
 use super::Report;
 use super::model::VrrpInstance;
+use super::raw::{RawDefaults, RawInstance, Val};
 use super::suggest;
-use super::validate::{RawInstance, Val};
-
-/// The global defaults as written in `global_defs`.
-#[derive(Debug, Default)]
-pub(crate) struct RawDefaults {
-    /// `vrrp_garp_master_repeat`.
-    pub(crate) vrrp_garp_master_repeat: Option<Val<String>>,
-    /// `vrrp_lower_prio_no_advert [true|false]` (`true` when written alone).
-    pub(crate) vrrp_lower_prio_no_advert: Option<Val<String>>,
-    /// `vrrp_garp_lower_prio_repeat`.
-    pub(crate) vrrp_garp_lower_prio_repeat: Option<Val<String>>,
-}
 
 /// The global defaults, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,12 +14,13 @@
 //! warning, but their keywords are still checked against keepalived's, so a typo such as
 //! `1b_algo` is an error with a suggestion instead of a silently broken load balancer.
 
-use super::source::Expanded;
-use super::tracking::{RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, join_command};
-use super::validate::{RawConfig, RawInstance, Val};
-use super::virtual_server::{
-    CHECKERS, RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer,
+use super::raw::{
+    RawCheck, RawCheckDefaults, RawConfig, RawInstance, RawRealServer, RawScript, RawSyncGroup,
+    RawTrackFile, RawTrackProcess, RawUrl, RawVirtualServer, Val,
 };
+use super::source::Expanded;
+use super::tracking::join_command;
+use super::virtual_server::CHECKERS;
 use super::{Report, suggest, unsupported};
 
 /// What a lexer token is.

@@ -4,6 +4,7 @@
 //! - [`model`]: the typed model the daemon consumes.
 //! - `keepalived`: lexer and parser for users' unchanged keepalived.conf files.
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
+//! - `raw`: the configuration as written (values with positions), which both loaders build.
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
 //! - `defaults`: `global_defs` keywords that are defaults of every instance.
 //! - `vips`: what the VIP lists must satisfy together (255 per instance, one instance each).
@@ -21,6 +22,7 @@
 mod defaults;
 mod keepalived;
 pub mod model;
+mod raw;
 mod source;
 mod suggest;
 #[cfg(test)]

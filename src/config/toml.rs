@@ -26,12 +26,11 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::defaults::RawDefaults;
-use super::tracking::{
-    RawNotify, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks,
+use super::raw::{
+    RawCheck, RawCheckDefaults, RawConfig, RawDefaults, RawInstance, RawNotify, RawRealServer,
+    RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks, RawUrl,
+    RawVirtualServer, Val,
 };
-use super::validate::{RawConfig, RawInstance, Val};
-use super::virtual_server::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer};
 use super::{Report, suggest};
 
 // The model back to these structs, for `vipctl convert`: a child module so it can build them.

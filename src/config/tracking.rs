@@ -15,110 +15,11 @@ use super::model::{
     Argv, CheckKind, Config, Notify, Program, ScriptUser, SyncGroup, TrackFile, TrackInterface,
     TrackProcess, TrackRef, VrrpInstance, VrrpScript,
 };
-use super::validate::Val;
+use super::raw::{RawNotify, RawScript, RawSyncGroup, RawTracking, RawTracks, Val};
 use super::{HostChecks, Report, suggest};
 
 /// keepalived's weight range for tracked checks.
 const WEIGHT_RANGE: std::ops::RangeInclusive<i32> = -253..=253;
-
-/// Global tracking keywords, before validation.
-#[derive(Debug, Default)]
-pub(crate) struct RawTracking {
-    pub(crate) scripts: Vec<RawScript>,
-    pub(crate) files: Vec<RawTrackFile>,
-    pub(crate) processes: Vec<RawTrackProcess>,
-    pub(crate) sync_groups: Vec<RawSyncGroup>,
-    /// `script_user USER [GROUP]`.
-    pub(crate) script_user: Option<Vec<Val<String>>>,
-    pub(crate) enable_script_security: bool,
-}
-
-/// One `vrrp_script`.
-#[derive(Debug, Default)]
-pub(crate) struct RawScript {
-    pub(crate) name: Val<String>,
-    /// The whole command line as written.
-    pub(crate) script: Option<Val<String>>,
-    pub(crate) interval: Option<Val<String>>,
-    pub(crate) timeout: Option<Val<String>>,
-    pub(crate) weight: Option<Val<String>>,
-    pub(crate) rise: Option<Val<String>>,
-    pub(crate) fall: Option<Val<String>>,
-    pub(crate) user: Option<Vec<Val<String>>>,
-    pub(crate) init_fail: bool,
-}
-
-/// One `vrrp_track_file`.
-#[derive(Debug, Default)]
-pub(crate) struct RawTrackFile {
-    pub(crate) name: Val<String>,
-    pub(crate) file: Option<Val<String>>,
-    pub(crate) weight: Option<Val<String>>,
-}
-
-/// One `vrrp_track_process`.
-#[derive(Debug, Default)]
-pub(crate) struct RawTrackProcess {
-    pub(crate) name: Val<String>,
-    pub(crate) process: Option<Val<String>>,
-    pub(crate) weight: Option<Val<String>>,
-    pub(crate) quorum: Option<Val<String>>,
-    pub(crate) full_command: bool,
-}
-
-/// One `vrrp_sync_group`.
-#[derive(Debug, Default)]
-pub(crate) struct RawSyncGroup {
-    pub(crate) name: Val<String>,
-    pub(crate) group: Vec<Val<String>>,
-    pub(crate) notify: RawNotify,
-}
-
-/// `notify*` keywords: each the whole command line as written.
-#[derive(Debug, Default)]
-pub(crate) struct RawNotify {
-    pub(crate) master: Option<Val<String>>,
-    pub(crate) backup: Option<Val<String>>,
-    pub(crate) fault: Option<Val<String>>,
-    pub(crate) stop: Option<Val<String>>,
-    pub(crate) any: Option<Val<String>>,
-}
-
-impl RawNotify {
-    /// The field for a `notify*` keyword, or `None` if it is not one.
-    pub(crate) fn slot(&mut self, keyword: &str) -> Option<&mut Option<Val<String>>> {
-        match keyword {
-            "notify_master" => Some(&mut self.master),
-            "notify_backup" => Some(&mut self.backup),
-            "notify_fault" => Some(&mut self.fault),
-            "notify_stop" => Some(&mut self.stop),
-            "notify" => Some(&mut self.any),
-            _ => None,
-        }
-    }
-}
-
-/// An instance's `track_*` lists: the words of each line (`NAME [weight W]`).
-#[derive(Debug, Default)]
-pub(crate) struct RawTracks {
-    pub(crate) script: Vec<Vec<Val<String>>>,
-    pub(crate) interface: Vec<Vec<Val<String>>>,
-    pub(crate) file: Vec<Vec<Val<String>>>,
-    pub(crate) process: Vec<Vec<Val<String>>>,
-}
-
-impl RawTracks {
-    /// The list for a `track_*` keyword, or `None` if it is not one vipd reads.
-    pub(crate) fn slot(&mut self, keyword: &str) -> Option<&mut Vec<Vec<Val<String>>>> {
-        match keyword {
-            "track_script" => Some(&mut self.script),
-            "track_interface" => Some(&mut self.interface),
-            "track_file" => Some(&mut self.file),
-            "track_process" => Some(&mut self.process),
-            _ => None,
-        }
-    }
-}
 
 /// The validated global part.
 #[derive(Debug, Default)]

@@ -8,81 +8,13 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use super::defaults::{self, Defaults, RawDefaults};
+use super::defaults::{self, Defaults};
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
-use super::tracking::{self, RawNotify, RawTracking, RawTracks, Tracking};
+use super::raw::{RawConfig, RawInstance, Val};
+use super::tracking::{self, Tracking};
 use super::vips::{self, Holders};
-use super::virtual_server::{RawVirtualServer, validate_all};
+use super::virtual_server::validate_all;
 use super::{Report, suggest};
-
-/// A value as written in the file, with where it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Val<T> {
-    /// The value.
-    pub(crate) value: T,
-    /// 1-based line.
-    pub(crate) line: usize,
-    /// 1-based column.
-    pub(crate) col: usize,
-}
-
-impl<T> Val<T> {
-    pub(crate) fn new(value: T, line: usize, col: usize) -> Self {
-        Self { value, line, col }
-    }
-
-    /// Where it was written: (line, column), for [`super::Report::error_at`].
-    pub(crate) fn at(&self) -> (usize, usize) {
-        (self.line, self.col)
-    }
-}
-
-/// A whole file, before validation.
-#[derive(Debug, Default)]
-pub(crate) struct RawConfig {
-    pub(crate) router_id: Option<Val<String>>,
-    pub(crate) metrics_listen: Option<Val<String>>,
-    pub(crate) instances: Vec<RawInstance>,
-    pub(crate) virtual_servers: Vec<RawVirtualServer>,
-    /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
-    pub(crate) tracking: RawTracking,
-    /// `global_defs` keywords that are defaults of every instance.
-    pub(crate) defaults: RawDefaults,
-}
-
-/// One `vrrp_instance`, before validation. Numbers stay text so both loaders share one set of
-/// range checks and messages.
-#[derive(Debug, Default)]
-pub(crate) struct RawInstance {
-    pub(crate) name: Val<String>,
-    pub(crate) state: Option<Val<String>>,
-    pub(crate) interface: Option<Val<String>>,
-    pub(crate) virtual_router_id: Option<Val<String>>,
-    pub(crate) priority: Option<Val<String>>,
-    pub(crate) advert_int: Option<Val<String>>,
-    pub(crate) nopreempt: Option<Val<bool>>,
-    pub(crate) preempt_delay: Option<Val<String>>,
-    pub(crate) auth_type: Option<Val<String>>,
-    pub(crate) auth_pass: Option<Val<String>>,
-    /// Each entry: the words of one line, `ADDR[/LEN] [dev IF] [label L] ...`.
-    pub(crate) virtual_ipaddress: Vec<Vec<Val<String>>>,
-    pub(crate) unicast_src_ip: Option<Val<String>>,
-    pub(crate) unicast_peer: Vec<Val<String>>,
-    pub(crate) garp_master_delay: Option<Val<String>>,
-    pub(crate) garp_master_repeat: Option<Val<String>>,
-    pub(crate) garp_master_refresh: Option<Val<String>>,
-    /// `lower_prio_no_advert [true|false]` (`true` when written alone).
-    pub(crate) lower_prio_no_advert: Option<Val<String>>,
-    pub(crate) garp_lower_prio_repeat: Option<Val<String>>,
-    pub(crate) tracks: RawTracks,
-    pub(crate) notify: RawNotify,
-}
-
-impl Default for Val<String> {
-    fn default() -> Self {
-        Val::new(String::new(), 0, 0)
-    }
-}
 
 /// keepalived's `auth_pass` is at most this many bytes (RFC 3768 §5.3.6.1).
 const AUTH_PASS_MAX: usize = 8;

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use super::Report;
 use super::model::VrrpInstance;
-use super::validate::{RawInstance, Val};
+use super::raw::{RawInstance, Val};
 
 /// RFC 3768 §5.3.5: "Count IP Addrs" is one octet, so an advert lists at most 255 addresses;
 /// receivers (keepalived, vipd) discard an advert whose list is not the one they have.

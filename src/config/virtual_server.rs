@@ -1,5 +1,5 @@
-//! `virtual_server` blocks as both loaders write them ([`RawVirtualServer`]) and the checks
-//! that turn them into [`VirtualServer`]s for the forwarder.
+//! The checks that turn `virtual_server` blocks as written ([`RawVirtualServer`]) into
+//! [`VirtualServer`]s for the forwarder.
 //!
 //! vipd forwards TCP in user space, which is what keepalived calls `lb_kind NAT`; the kernel
 //! IPVS features that need packet rewriting (DR, TUN, fwmark, UDP) are refused here with a
@@ -10,80 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
+use super::raw::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer, Val};
 use super::tracking;
-use super::validate::{Val, seconds};
+use super::validate::seconds;
 use super::{Report, suggest};
-
-/// One `virtual_server`, before validation.
-#[derive(Debug, Default)]
-pub(crate) struct RawVirtualServer {
-    /// The `virtual_server` keyword itself (for block-level messages).
-    pub(crate) key: Val<String>,
-    /// The words after the keyword: `IP PORT` (or `fwmark N`, `group NAME`).
-    pub(crate) addr: Vec<Val<String>>,
-    pub(crate) delay_loop: Option<Val<String>>,
-    pub(crate) lb_algo: Option<Val<String>>,
-    pub(crate) lb_kind: Option<Val<String>>,
-    pub(crate) persistence_timeout: Option<Val<String>>,
-    pub(crate) protocol: Option<Val<String>>,
-    /// `sorry_server IP PORT`: its words.
-    pub(crate) sorry_server: Option<Vec<Val<String>>>,
-    pub(crate) quorum: Option<Val<String>>,
-    pub(crate) hysteresis: Option<Val<String>>,
-    pub(crate) alpha: Option<Val<bool>>,
-    pub(crate) omega: Option<Val<bool>>,
-    /// Defaults for the checkers of every real server, and the forwarder's connect timeout.
-    pub(crate) defaults: RawCheckDefaults,
-    pub(crate) real_servers: Vec<RawRealServer>,
-}
-
-/// `connect_timeout`, `retry`, `delay_before_retry`, `delay_loop` written outside a checker:
-/// defaults for the checkers inside.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct RawCheckDefaults {
-    pub(crate) connect_timeout: Option<Val<String>>,
-    pub(crate) retry: Option<Val<String>>,
-    pub(crate) delay_before_retry: Option<Val<String>>,
-    pub(crate) delay_loop: Option<Val<String>>,
-}
-
-/// One `real_server`, before validation.
-#[derive(Debug, Default)]
-pub(crate) struct RawRealServer {
-    pub(crate) key: Val<String>,
-    pub(crate) addr: Vec<Val<String>>,
-    pub(crate) weight: Option<Val<String>>,
-    pub(crate) inhibit_on_failure: Option<Val<bool>>,
-    pub(crate) notify_up: Option<Val<String>>,
-    pub(crate) notify_down: Option<Val<String>>,
-    pub(crate) defaults: RawCheckDefaults,
-    pub(crate) checks: Vec<RawCheck>,
-}
-
-/// One checker block (`TCP_CHECK`, `HTTP_GET`, `MISC_CHECK`), before validation.
-#[derive(Debug, Default)]
-pub(crate) struct RawCheck {
-    /// The checker keyword.
-    pub(crate) kind: Val<String>,
-    pub(crate) connect_ip: Option<Val<String>>,
-    pub(crate) connect_port: Option<Val<String>>,
-    pub(crate) rise: Option<Val<String>>,
-    pub(crate) defaults: RawCheckDefaults,
-    pub(crate) urls: Vec<RawUrl>,
-    pub(crate) misc_path: Option<Val<String>>,
-    pub(crate) misc_timeout: Option<Val<String>>,
-    /// `user USER [GROUP]` (MISC_CHECK).
-    pub(crate) user: Option<Vec<Val<String>>>,
-}
-
-/// One `url { ... }`.
-#[derive(Debug, Default)]
-pub(crate) struct RawUrl {
-    pub(crate) key: Val<String>,
-    pub(crate) path: Option<Val<String>>,
-    pub(crate) status_code: Option<Val<String>>,
-    pub(crate) digest: Option<Val<String>>,
-}
 
 /// The checker kinds vipd runs.
 pub(crate) const CHECKERS: &[&str] = &["TCP_CHECK", "HTTP_GET", "MISC_CHECK"];
