@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`model`]: the typed model the daemon consumes.
-//! - `keepalived`: lexer and parser for users' unchanged keepalived.conf files.
+//! - `keywords`: the keyword table: what each block accepts in keepalived.conf and in TOML,
+//!   and what `convert` says about each key.
+//! - `keepalived`: users' unchanged keepalived.conf files: lexer, statements, schema, reader.
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
 //! - `raw`: the configuration as written (values with positions), which both loaders build.
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
@@ -21,6 +23,7 @@
 
 mod defaults;
 mod keepalived;
+mod keywords;
 pub mod model;
 mod raw;
 mod source;

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::keywords::{self, Block, Body, Toml};
 use super::raw::{
     RawCheck, RawCheckDefaults, RawConfig, RawDefaults, RawInstance, RawNotify, RawRealServer,
     RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks, RawUrl,
@@ -264,124 +265,6 @@ struct Authentication {
     auth_pass: Option<Spanned<String>>,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "global_defs",
-    "vrrp_instance",
-    "vrrp_script",
-    "vrrp_track_file",
-    "vrrp_track_process",
-    "vrrp_sync_group",
-    "virtual_server",
-];
-const GLOBAL_KEYS: &[&str] = &[
-    "router_id",
-    "script_user",
-    "enable_script_security",
-    "metrics_listen",
-    "vrrp_garp_master_repeat",
-    "vrrp_lower_prio_no_advert",
-    "vrrp_garp_lower_prio_repeat",
-];
-const SCRIPT_KEYS: &[&str] = &[
-    "name",
-    "script",
-    "interval",
-    "timeout",
-    "weight",
-    "rise",
-    "fall",
-    "user",
-    "init_fail",
-];
-const TRACK_FILE_KEYS: &[&str] = &["name", "file", "weight"];
-const TRACK_PROCESS_KEYS: &[&str] = &["name", "process", "weight", "quorum", "full_command"];
-const SYNC_GROUP_KEYS: &[&str] = &[
-    "name",
-    "group",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "notify",
-];
-const VS_KEYS: &[&str] = &[
-    "ip",
-    "port",
-    "delay_loop",
-    "lb_algo",
-    "lb_kind",
-    "persistence_timeout",
-    "protocol",
-    "sorry_server",
-    "quorum",
-    "hysteresis",
-    "alpha",
-    "omega",
-    "connect_timeout",
-    "retry",
-    "delay_before_retry",
-    "real_server",
-];
-const RS_KEYS: &[&str] = &[
-    "ip",
-    "port",
-    "weight",
-    "inhibit_on_failure",
-    "notify_up",
-    "notify_down",
-    "connect_timeout",
-    "retry",
-    "delay_before_retry",
-    "delay_loop",
-    "TCP_CHECK",
-    "HTTP_GET",
-    "MISC_CHECK",
-];
-const CHECK_KEYS: &[&str] = &[
-    "connect_ip",
-    "connect_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "delay_loop",
-    "rise",
-    "url",
-    "misc_path",
-    "misc_timeout",
-    "user",
-];
-const URL_KEYS: &[&str] = &["path", "status_code", "digest"];
-const INSTANCE_KEYS: &[&str] = &[
-    "name",
-    "state",
-    "interface",
-    "virtual_router_id",
-    "priority",
-    "advert_int",
-    "nopreempt",
-    "preempt_delay",
-    "authentication",
-    "virtual_ipaddress",
-    "unicast_src_ip",
-    "unicast_peer",
-    "garp_master_delay",
-    "garp_master_repeat",
-    "garp_master_refresh",
-    "lower_prio_no_advert",
-    "garp_lower_prio_repeat",
-    "track_script",
-    "track_interface",
-    "track_file",
-    "track_process",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "notify",
-];
-const AUTH_KEYS: &[&str] = &["auth_type", "auth_pass"];
-
 /// 1-based line and column (in characters) of byte `offset`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
@@ -421,81 +304,51 @@ fn key_at(text: &str, offset: usize) -> String {
         .unwrap_or_default()
 }
 
-/// Reports every key the shape does not know, with a suggestion. True if there was one.
+/// Reports every key the keyword table does not have, with a suggestion. True if there was
+/// one.
 fn unknown_keys(text: &str, report: &mut Report) -> bool {
     let Ok(doc) = DeTable::parse(text) else {
         return false;
     };
     let before = report.error_count();
-    check_table(
-        text,
-        doc.get_ref(),
-        TOP_KEYS,
-        "the top level",
-        report,
-        &|key, value| match (key, value) {
-            ("global_defs", DeValue::Table(t)) => vec![(t, GLOBAL_KEYS, "global_defs")],
-            ("vrrp_instance", DeValue::Array(a)) => tables(a, INSTANCE_KEYS, "vrrp_instance"),
-            ("vrrp_script", DeValue::Array(a)) => tables(a, SCRIPT_KEYS, "vrrp_script"),
-            ("vrrp_track_file", DeValue::Array(a)) => tables(a, TRACK_FILE_KEYS, "vrrp_track_file"),
-            ("vrrp_track_process", DeValue::Array(a)) => {
-                tables(a, TRACK_PROCESS_KEYS, "vrrp_track_process")
-            }
-            ("vrrp_sync_group", DeValue::Array(a)) => tables(a, SYNC_GROUP_KEYS, "vrrp_sync_group"),
-            ("authentication", DeValue::Table(t)) => vec![(t, AUTH_KEYS, "authentication")],
-            ("virtual_server", DeValue::Array(a)) => tables(a, VS_KEYS, "virtual_server"),
-            ("real_server", DeValue::Array(a)) => tables(a, RS_KEYS, "real_server"),
-            ("url", DeValue::Array(a)) => tables(a, URL_KEYS, "url"),
-            ("TCP_CHECK" | "HTTP_GET" | "MISC_CHECK", DeValue::Table(t)) => {
-                vec![(t, CHECK_KEYS, "a health checker")]
-            }
-            _ => Vec::new(),
-        },
-    );
+    check_table(text, doc.get_ref(), &keywords::TOP, report);
     report.error_count() > before
 }
 
-type Children<'a, 'i> = Vec<(&'a DeTable<'i>, &'static [&'static str], &'static str)>;
-
-/// The tables of an array of tables, each to be checked against `keys`.
-fn tables<'a, 'i>(
-    array: &'a [toml::Spanned<DeValue<'i>>],
-    keys: &'static [&'static str],
-    place: &'static str,
-) -> Children<'a, 'i> {
-    array
-        .iter()
-        .filter_map(|v| match v.get_ref() {
-            DeValue::Table(t) => Some((t, keys, place)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn check_table<'a, 'i>(
-    text: &str,
-    table: &'a DeTable<'i>,
-    keys: &[&str],
-    place: &str,
-    report: &mut Report,
-    children: &dyn Fn(&str, &'a DeValue<'i>) -> Children<'a, 'i>,
-) {
+/// Checks the keys of `table`, and of the tables in it, against `block`.
+fn check_table(text: &str, table: &DeTable<'_>, block: &'static Block, report: &mut Report) {
     for (k, v) in table.iter() {
         let name: &str = k.get_ref();
-        if keys.contains(&name) {
-            for (t, sub_keys, sub_place) in children(name, v.get_ref()) {
-                check_table(text, t, sub_keys, sub_place, report, children);
+        match block.toml_key(name).map(|k| k.body) {
+            Some(Body::Keywords(inner)) => {
+                for t in tables_of(v.get_ref(), inner) {
+                    check_table(text, t, inner, report);
+                }
             }
-        } else {
-            let (line, col) = line_col(text, k.span().start);
-            report
-                .error_at(
-                    (line, col),
-                    name,
-                    format!("unknown key `{name}` in {place}"),
-                )
-                .suggestion = suggest::keyword(name, None, keys);
+            Some(Body::Leaf | Body::List) => {}
+            None => {
+                let (line, col) = line_col(text, k.span().start);
+                let message = format!("unknown key `{name}` in {}", block.toml_place());
+                let suggestion = suggest::keyword(name, None, &block.toml_keys());
+                report.error_at((line, col), name, message).suggestion = suggestion;
+            }
         }
+    }
+}
+
+/// The tables `value` holds when it has the shape TOML gives `block` (a table, or an array
+/// of tables); none otherwise, for serde to report.
+fn tables_of<'a, 'i>(value: &'a DeValue<'i>, block: &Block) -> Vec<&'a DeTable<'i>> {
+    match (block.toml, value) {
+        (Toml::Table(_), DeValue::Table(t)) => vec![t],
+        (Toml::Tables(_), DeValue::Array(a)) => a
+            .iter()
+            .filter_map(|v| match v.get_ref() {
+                DeValue::Table(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -800,6 +653,76 @@ garp_master_delay = 5
 garp_master_repeat = 5
 garp_master_refresh = 0   # 0 = off
 "#;
+
+    /// The keys serde reads into `T`: the names `deserialize_struct` is given.
+    fn serde_keys<'de, T: serde::Deserialize<'de>>() -> Vec<&'static str> {
+        use serde::de::{self, Visitor, value::Error};
+        struct Keys(&'static [&'static str]);
+        impl<'de> de::Deserializer<'de> for &mut Keys {
+            type Error = Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+                Err(de::Error::custom("only a struct's keys are asked for"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Error> {
+                self.0 = fields;
+                Err(de::Error::custom("keys taken"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut keys = Keys(&[]);
+        let _ = T::deserialize(&mut keys);
+        let mut keys = keys.0.to_vec();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Every serde struct has exactly the keys the keyword table gives its block, so that
+    /// the table's key lists (unknown keys, suggestions, convert's comments) are the TOML's.
+    #[test]
+    fn serde_structs_have_the_tables_keys() {
+        use crate::config::keywords::{self, Block};
+        let table = |block: &Block| {
+            let mut keys = block.toml_keys();
+            keys.sort_unstable();
+            keys
+        };
+        let pairs = [
+            (serde_keys::<super::File>(), &keywords::TOP),
+            (serde_keys::<super::GlobalDefs>(), &keywords::GLOBAL_DEFS),
+            (serde_keys::<super::Instance>(), &keywords::VRRP_INSTANCE),
+            (
+                serde_keys::<super::Authentication>(),
+                &keywords::AUTHENTICATION,
+            ),
+            (serde_keys::<super::Script>(), &keywords::VRRP_SCRIPT),
+            (serde_keys::<super::TrackFileTable>(), &keywords::TRACK_FILE),
+            (
+                serde_keys::<super::TrackProcessTable>(),
+                &keywords::TRACK_PROCESS,
+            ),
+            (serde_keys::<super::SyncGroupTable>(), &keywords::SYNC_GROUP),
+            (
+                serde_keys::<super::VirtualServerT>(),
+                &keywords::VIRTUAL_SERVER,
+            ),
+            (serde_keys::<super::RealServerT>(), &keywords::REAL_SERVER),
+            (serde_keys::<super::CheckT>(), &keywords::CHECKER),
+            (serde_keys::<super::UrlT>(), &keywords::URL),
+        ];
+        for (serde, block) in pairs {
+            assert!(!serde.is_empty(), "{}", block.place);
+            assert_eq!(serde, table(block), "{}", block.place);
+        }
+    }
 
     #[test]
     fn example_loads() {

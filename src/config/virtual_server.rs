@@ -15,9 +15,6 @@ use super::tracking;
 use super::validate::seconds;
 use super::{Report, suggest};
 
-/// The checker kinds vipd runs.
-pub(crate) const CHECKERS: &[&str] = &["TCP_CHECK", "HTTP_GET", "MISC_CHECK"];
-
 /// keepalived's defaults (check_data.c, check_api.c).
 const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
