@@ -1,4 +1,5 @@
-//! The model back to vipd's TOML, with comments from the keyword table: `vipctl convert`.
+//! `vipctl convert`: a loaded configuration as vipd's TOML, each key with its comment from
+//! the keyword table.
 //!
 //! One place maps the model onto the TOML loader's own serde structs (they derive `Serialize`
 //! as well as `Deserialize`), so key names and shapes are the loader's by construction, and
@@ -12,18 +13,18 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{
+use super::Loaded;
+use super::keywords::{self, Block};
+use super::model::{
+    Check, CheckKind, Config, HttpUrl, InitialState, Notify, RealServer, ScriptUser, SyncGroup,
+    TrackFile, TrackInterface, TrackProcess, TrackRef, VirtualIp, VirtualServer, VrrpInstance,
+    VrrpScript,
+};
+use super::toml::{
     Authentication, CheckT, File, GlobalDefs, Instance, RealServerT, Script, Seconds,
     SyncGroupTable, TrackFileTable, TrackProcessTable, UrlT, VirtualServerT,
 };
-use crate::config::Loaded;
-use crate::config::keywords::{self, Block};
-use crate::config::model::{Check, CheckKind, HttpUrl, RealServer, VirtualServer};
-use crate::config::model::{
-    Config, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess,
-    TrackRef, VirtualIp, VrrpInstance, VrrpScript,
-};
-use crate::config::tracking::join_command;
+use super::tracking::join_command;
 
 /// Why a valid configuration cannot be written as TOML.
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,7 @@
 //! file, or in a file it includes, is reported at once, each as a [`Diagnostic`] naming the
 //! file, line, column and key.
 
+pub mod convert;
 mod defaults;
 mod keepalived;
 mod keywords;
@@ -46,11 +47,6 @@ pub use model::{
     RealServer, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
     VirtualIp, VirtualServer, VrrpInstance, VrrpScript,
 };
-
-/// `vipctl convert`: a loaded configuration as vipd's commented TOML.
-pub mod convert {
-    pub use super::toml::convert::{ConvertError, to_toml};
-}
 
 /// A configuration that loaded, and what was worth telling the user about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

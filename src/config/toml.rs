@@ -20,7 +20,9 @@
 //! ```
 //!
 //! Deserialised with serde (`deny_unknown_fields`); values keep their spans so the shared
-//! validation can name the line. Unknown keys are all reported at once, with suggestions.
+//! validation can name the line. Unknown keys are all reported at once, with suggestions,
+//! from the keyword table. [`super::convert`] fills the same structs to write a
+//! configuration back, so both directions have one shape.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -34,137 +36,133 @@ use super::raw::{
 };
 use super::{Report, suggest};
 
-// The model back to these structs, for `vipctl convert`: a child module so it can build them.
-#[path = "convert.rs"]
-pub(crate) mod convert;
-
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    global_defs: Option<GlobalDefs>,
+pub(super) struct File {
+    pub(super) global_defs: Option<GlobalDefs>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_instance: Vec<Instance>,
+    pub(super) vrrp_instance: Vec<Instance>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    virtual_server: Vec<VirtualServerT>,
+    pub(super) virtual_server: Vec<VirtualServerT>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_script: Vec<Script>,
+    pub(super) vrrp_script: Vec<Script>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_track_file: Vec<TrackFileTable>,
+    pub(super) vrrp_track_file: Vec<TrackFileTable>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_track_process: Vec<TrackProcessTable>,
+    pub(super) vrrp_track_process: Vec<TrackProcessTable>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_sync_group: Vec<SyncGroupTable>,
+    pub(super) vrrp_sync_group: Vec<SyncGroupTable>,
 }
 
 /// `[[virtual_server]]`: `ip` and `port` instead of keepalived's two words.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct VirtualServerT {
-    ip: Spanned<String>,
-    port: Spanned<i64>,
-    delay_loop: Option<Spanned<Seconds>>,
-    lb_algo: Option<Spanned<String>>,
-    lb_kind: Option<Spanned<String>>,
-    persistence_timeout: Option<Spanned<i64>>,
-    protocol: Option<Spanned<String>>,
+pub(super) struct VirtualServerT {
+    pub(super) ip: Spanned<String>,
+    pub(super) port: Spanned<i64>,
+    pub(super) delay_loop: Option<Spanned<Seconds>>,
+    pub(super) lb_algo: Option<Spanned<String>>,
+    pub(super) lb_kind: Option<Spanned<String>>,
+    pub(super) persistence_timeout: Option<Spanned<i64>>,
+    pub(super) protocol: Option<Spanned<String>>,
     /// `"IP PORT"`, as in keepalived.
-    sorry_server: Option<Spanned<String>>,
-    quorum: Option<Spanned<i64>>,
-    hysteresis: Option<Spanned<i64>>,
-    alpha: Option<Spanned<bool>>,
-    omega: Option<Spanned<bool>>,
-    connect_timeout: Option<Spanned<Seconds>>,
-    retry: Option<Spanned<i64>>,
-    delay_before_retry: Option<Spanned<Seconds>>,
+    pub(super) sorry_server: Option<Spanned<String>>,
+    pub(super) quorum: Option<Spanned<i64>>,
+    pub(super) hysteresis: Option<Spanned<i64>>,
+    pub(super) alpha: Option<Spanned<bool>>,
+    pub(super) omega: Option<Spanned<bool>>,
+    pub(super) connect_timeout: Option<Spanned<Seconds>>,
+    pub(super) retry: Option<Spanned<i64>>,
+    pub(super) delay_before_retry: Option<Spanned<Seconds>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    real_server: Vec<RealServerT>,
+    pub(super) real_server: Vec<RealServerT>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RealServerT {
-    ip: Spanned<String>,
-    port: Spanned<i64>,
-    weight: Option<Spanned<i64>>,
-    inhibit_on_failure: Option<Spanned<bool>>,
-    notify_up: Option<Spanned<String>>,
-    notify_down: Option<Spanned<String>>,
-    connect_timeout: Option<Spanned<Seconds>>,
-    retry: Option<Spanned<i64>>,
-    delay_before_retry: Option<Spanned<Seconds>>,
-    delay_loop: Option<Spanned<Seconds>>,
+pub(super) struct RealServerT {
+    pub(super) ip: Spanned<String>,
+    pub(super) port: Spanned<i64>,
+    pub(super) weight: Option<Spanned<i64>>,
+    pub(super) inhibit_on_failure: Option<Spanned<bool>>,
+    pub(super) notify_up: Option<Spanned<String>>,
+    pub(super) notify_down: Option<Spanned<String>>,
+    pub(super) connect_timeout: Option<Spanned<Seconds>>,
+    pub(super) retry: Option<Spanned<i64>>,
+    pub(super) delay_before_retry: Option<Spanned<Seconds>>,
+    pub(super) delay_loop: Option<Spanned<Seconds>>,
     #[serde(rename = "TCP_CHECK")]
-    tcp_check: Option<Spanned<CheckT>>,
+    pub(super) tcp_check: Option<Spanned<CheckT>>,
     #[serde(rename = "HTTP_GET")]
-    http_get: Option<Spanned<CheckT>>,
+    pub(super) http_get: Option<Spanned<CheckT>>,
     #[serde(rename = "MISC_CHECK")]
-    misc_check: Option<Spanned<CheckT>>,
+    pub(super) misc_check: Option<Spanned<CheckT>>,
 }
 
 /// Any checker table; the shared validation says which keys fit which checker.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CheckT {
-    connect_ip: Option<Spanned<String>>,
-    connect_port: Option<Spanned<i64>>,
-    connect_timeout: Option<Spanned<Seconds>>,
-    retry: Option<Spanned<i64>>,
-    nb_get_retry: Option<Spanned<i64>>,
-    delay_before_retry: Option<Spanned<Seconds>>,
-    delay_loop: Option<Spanned<Seconds>>,
-    rise: Option<Spanned<i64>>,
+pub(super) struct CheckT {
+    pub(super) connect_ip: Option<Spanned<String>>,
+    pub(super) connect_port: Option<Spanned<i64>>,
+    pub(super) connect_timeout: Option<Spanned<Seconds>>,
+    pub(super) retry: Option<Spanned<i64>>,
+    pub(super) nb_get_retry: Option<Spanned<i64>>,
+    pub(super) delay_before_retry: Option<Spanned<Seconds>>,
+    pub(super) delay_loop: Option<Spanned<Seconds>>,
+    pub(super) rise: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    url: Vec<Spanned<UrlT>>,
-    misc_path: Option<Spanned<String>>,
-    misc_timeout: Option<Spanned<Seconds>>,
-    user: Option<Spanned<String>>,
+    pub(super) url: Vec<Spanned<UrlT>>,
+    pub(super) misc_path: Option<Spanned<String>>,
+    pub(super) misc_timeout: Option<Spanned<Seconds>>,
+    pub(super) user: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Script {
-    name: Spanned<String>,
-    script: Option<Spanned<String>>,
-    interval: Option<Spanned<Seconds>>,
-    timeout: Option<Spanned<Seconds>>,
-    weight: Option<Spanned<i64>>,
-    rise: Option<Spanned<i64>>,
-    fall: Option<Spanned<i64>>,
-    user: Option<Spanned<String>>,
+pub(super) struct Script {
+    pub(super) name: Spanned<String>,
+    pub(super) script: Option<Spanned<String>>,
+    pub(super) interval: Option<Spanned<Seconds>>,
+    pub(super) timeout: Option<Spanned<Seconds>>,
+    pub(super) weight: Option<Spanned<i64>>,
+    pub(super) rise: Option<Spanned<i64>>,
+    pub(super) fall: Option<Spanned<i64>>,
+    pub(super) user: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_false")]
-    init_fail: bool,
+    pub(super) init_fail: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct TrackFileTable {
-    name: Spanned<String>,
-    file: Option<Spanned<String>>,
-    weight: Option<Spanned<i64>>,
+pub(super) struct TrackFileTable {
+    pub(super) name: Spanned<String>,
+    pub(super) file: Option<Spanned<String>>,
+    pub(super) weight: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct TrackProcessTable {
-    name: Spanned<String>,
-    process: Option<Spanned<String>>,
-    weight: Option<Spanned<i64>>,
-    quorum: Option<Spanned<i64>>,
+pub(super) struct TrackProcessTable {
+    pub(super) name: Spanned<String>,
+    pub(super) process: Option<Spanned<String>>,
+    pub(super) weight: Option<Spanned<i64>>,
+    pub(super) quorum: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "is_false")]
-    full_command: bool,
+    pub(super) full_command: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct SyncGroupTable {
-    name: Spanned<String>,
+pub(super) struct SyncGroupTable {
+    pub(super) name: Spanned<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    group: Vec<Spanned<String>>,
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    notify_stop: Option<Spanned<String>>,
-    notify: Option<Spanned<String>>,
+    pub(super) group: Vec<Spanned<String>>,
+    pub(super) notify_master: Option<Spanned<String>>,
+    pub(super) notify_backup: Option<Spanned<String>>,
+    pub(super) notify_fault: Option<Spanned<String>>,
+    pub(super) notify_stop: Option<Spanned<String>>,
+    pub(super) notify: Option<Spanned<String>>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -182,69 +180,69 @@ struct NotifyKeys {
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct UrlT {
-    path: Option<Spanned<String>>,
-    status_code: Option<Spanned<i64>>,
-    digest: Option<Spanned<String>>,
+pub(super) struct UrlT {
+    pub(super) path: Option<Spanned<String>>,
+    pub(super) status_code: Option<Spanned<i64>>,
+    pub(super) digest: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct GlobalDefs {
-    router_id: Option<Spanned<String>>,
-    script_user: Option<Spanned<String>>,
+pub(super) struct GlobalDefs {
+    pub(super) router_id: Option<Spanned<String>>,
+    pub(super) script_user: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_false")]
-    enable_script_security: bool,
-    metrics_listen: Option<Spanned<String>>,
+    pub(super) enable_script_security: bool,
+    pub(super) metrics_listen: Option<Spanned<String>>,
     /// Every instance's `garp_master_repeat` unless it sets its own.
-    vrrp_garp_master_repeat: Option<Spanned<i64>>,
+    pub(super) vrrp_garp_master_repeat: Option<Spanned<i64>>,
     /// Every instance's `lower_prio_no_advert` unless it sets its own.
-    vrrp_lower_prio_no_advert: Option<Spanned<bool>>,
+    pub(super) vrrp_lower_prio_no_advert: Option<Spanned<bool>>,
     /// Every instance's `garp_lower_prio_repeat` unless it sets its own.
-    vrrp_garp_lower_prio_repeat: Option<Spanned<i64>>,
+    pub(super) vrrp_garp_lower_prio_repeat: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Instance {
-    name: Spanned<String>,
-    state: Option<Spanned<String>>,
-    interface: Option<Spanned<String>>,
-    virtual_router_id: Option<Spanned<i64>>,
-    priority: Option<Spanned<i64>>,
-    advert_int: Option<Spanned<i64>>,
-    nopreempt: Option<Spanned<bool>>,
-    preempt_delay: Option<Spanned<Seconds>>,
-    authentication: Option<Authentication>,
+pub(super) struct Instance {
+    pub(super) name: Spanned<String>,
+    pub(super) state: Option<Spanned<String>>,
+    pub(super) interface: Option<Spanned<String>>,
+    pub(super) virtual_router_id: Option<Spanned<i64>>,
+    pub(super) priority: Option<Spanned<i64>>,
+    pub(super) advert_int: Option<Spanned<i64>>,
+    pub(super) nopreempt: Option<Spanned<bool>>,
+    pub(super) preempt_delay: Option<Spanned<Seconds>>,
+    pub(super) authentication: Option<Authentication>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    virtual_ipaddress: Vec<Spanned<String>>,
-    unicast_src_ip: Option<Spanned<String>>,
+    pub(super) virtual_ipaddress: Vec<Spanned<String>>,
+    pub(super) unicast_src_ip: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    unicast_peer: Vec<Spanned<String>>,
-    garp_master_delay: Option<Spanned<i64>>,
-    garp_master_repeat: Option<Spanned<i64>>,
-    garp_master_refresh: Option<Spanned<i64>>,
-    lower_prio_no_advert: Option<Spanned<bool>>,
-    garp_lower_prio_repeat: Option<Spanned<i64>>,
+    pub(super) unicast_peer: Vec<Spanned<String>>,
+    pub(super) garp_master_delay: Option<Spanned<i64>>,
+    pub(super) garp_master_repeat: Option<Spanned<i64>>,
+    pub(super) garp_master_refresh: Option<Spanned<i64>>,
+    pub(super) lower_prio_no_advert: Option<Spanned<bool>>,
+    pub(super) garp_lower_prio_repeat: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_script: Vec<Spanned<String>>,
+    pub(super) track_script: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_interface: Vec<Spanned<String>>,
+    pub(super) track_interface: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_file: Vec<Spanned<String>>,
+    pub(super) track_file: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_process: Vec<Spanned<String>>,
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    notify_stop: Option<Spanned<String>>,
-    notify: Option<Spanned<String>>,
+    pub(super) track_process: Vec<Spanned<String>>,
+    pub(super) notify_master: Option<Spanned<String>>,
+    pub(super) notify_backup: Option<Spanned<String>>,
+    pub(super) notify_fault: Option<Spanned<String>>,
+    pub(super) notify_stop: Option<Spanned<String>>,
+    pub(super) notify: Option<Spanned<String>>,
 }
 
 /// Seconds as a TOML integer or float (`preempt_delay = 1.5`, as keepalived allows).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
-enum Seconds {
+pub(super) enum Seconds {
     Whole(i64),
     Fraction(f64),
 }
@@ -260,9 +258,9 @@ impl std::fmt::Display for Seconds {
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Authentication {
-    auth_type: Option<Spanned<String>>,
-    auth_pass: Option<Spanned<String>>,
+pub(super) struct Authentication {
+    pub(super) auth_type: Option<Spanned<String>>,
+    pub(super) auth_pass: Option<Spanned<String>>,
 }
 
 /// 1-based line and column (in characters) of byte `offset`.
