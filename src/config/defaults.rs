@@ -13,6 +13,7 @@ use super::Report;
 use super::model::VrrpInstance;
 use super::raw::{RawDefaults, RawInstance, Val};
 use super::suggest;
+use super::values::{C_INT_MAX, count};
 
 /// The global defaults, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,13 +45,13 @@ impl Default for Defaults {
 pub(crate) fn global(raw: &RawDefaults, report: &mut Report) -> Defaults {
     let mut out = Defaults::default();
     if let Some(v) = &raw.vrrp_garp_master_repeat
-        && let Some(n) = count(v, "vrrp_garp_master_repeat", 1, report)
+        && let Some(n) = count(v, "vrrp_garp_master_repeat", 1..=C_INT_MAX, report)
     {
         out.garp_master_repeat = n;
     }
     out.garp_lower_prio_repeat = out.garp_master_repeat;
     if let Some(v) = &raw.vrrp_garp_lower_prio_repeat
-        && let Some(n) = count(v, "vrrp_garp_lower_prio_repeat", 0, report)
+        && let Some(n) = count(v, "vrrp_garp_lower_prio_repeat", 0..=C_INT_MAX, report)
     {
         out.garp_lower_prio_repeat = n;
     }
@@ -79,7 +80,7 @@ pub(crate) fn lower_prio(
         None => defaults.lower_prio_no_advert,
     };
     out.garp_lower_prio_repeat = match &raw.garp_lower_prio_repeat {
-        Some(v) => count(v, "garp_lower_prio_repeat", 0, report).unwrap_or_else(|| {
+        Some(v) => count(v, "garp_lower_prio_repeat", 0..=C_INT_MAX, report).unwrap_or_else(|| {
             ok = false;
             defaults.garp_lower_prio_repeat
         }),
@@ -112,25 +113,6 @@ fn switch(v: &Val<String>, key: &str, report: &mut Report) -> Option<bool> {
         )
         .suggestion = suggestion;
     None
-}
-
-/// A count of at least `min` (keepalived reads them as C `int`s, so at most `i32::MAX`).
-pub(crate) fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -> Option<u32> {
-    match v.value.parse::<u32>() {
-        Ok(n) if n >= min && i32::try_from(n).is_ok() => Some(n),
-        _ => {
-            report.error_at(
-                v.at(),
-                key,
-                format!(
-                    "{key} must be a count from {min} to {}, got `{}`",
-                    i32::MAX,
-                    v.value
-                ),
-            );
-            None
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
 //! - `raw`: the configuration as written (values with positions), which both loaders build.
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
+//! - `values`: value parsers the validators share (counts, seconds).
 //! - `defaults`: `global_defs` keywords that are defaults of every instance.
 //! - `vips`: what the VIP lists must satisfy together (255 per instance, one instance each).
 //! - `virtual_server`: the same for `virtual_server` pools (lb_kind, schedulers, checkers).
@@ -35,6 +36,7 @@ mod toml;
 mod tracking;
 mod unsupported;
 mod validate;
+mod values;
 mod vips;
 mod virtual_server;
 
@@ -256,6 +258,12 @@ pub fn load_str_with(
     report.finish(config)
 }
 
+/// `d`, once in `list`.
+fn pushed(list: &mut Vec<Diagnostic>, d: Diagnostic) -> &mut Diagnostic {
+    list.push(d);
+    list.last_mut().expect("just pushed")
+}
+
 fn is_toml(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
@@ -404,8 +412,7 @@ impl Report {
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         let d = self.diag(at.0, at.1, key, message);
-        self.errors.push(d);
-        self.errors.last_mut().expect("just pushed")
+        pushed(&mut self.errors, d)
     }
 
     /// A warning at `at` (loader line, column) about `key`; see [`Self::error_at`].
@@ -416,8 +423,7 @@ impl Report {
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         let d = self.diag(at.0, at.1, key, message);
-        self.warnings.push(d);
-        self.warnings.last_mut().expect("just pushed")
+        pushed(&mut self.warnings, d)
     }
 
     pub(crate) fn error_count(&self) -> usize {

@@ -41,3 +41,11 @@ pub(crate) fn one_error(text: &str, file: &str) -> Diagnostic {
 pub(crate) fn first_error(text: &str, file: &str) -> Diagnostic {
     err(text, file).diagnostics[0].clone()
 }
+
+/// Each diagnostic's line, key and suggestion, for comparing a whole list at once.
+pub(crate) fn line_key_suggestion(e: &ConfigError) -> Vec<(usize, &str, Option<&str>)> {
+    e.diagnostics
+        .iter()
+        .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
+        .collect()
+}

@@ -629,7 +629,7 @@ mod tests {
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
-    use crate::config::testing::{load, ok};
+    use crate::config::testing::{line_key_suggestion, load, ok};
     use crate::config::{InitialState, VirtualIp};
 
     const EXAMPLE: &str = r#"[global_defs]
@@ -778,13 +778,8 @@ garp_master_refresh = 0   # 0 = off
             .replace("auth_pass =", "auth_password =")
             .replace("\nrouter_id =", "\nrouterid =");
         let e = load(&text, "vipd.toml").unwrap_err();
-        let got: Vec<(usize, &str, Option<&str>)> = e
-            .diagnostics
-            .iter()
-            .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
-            .collect();
         assert_eq!(
-            got,
+            line_key_suggestion(&e),
             [
                 (2, "routerid", Some("router_id")),
                 (8, "priorty", Some("priority")),

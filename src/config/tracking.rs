@@ -16,6 +16,7 @@ use super::model::{
     TrackProcess, TrackRef, VrrpInstance, VrrpScript,
 };
 use super::raw::{RawNotify, RawScript, RawSyncGroup, RawTracking, RawTracks, Val};
+use super::values::count;
 use super::{HostChecks, Report, suggest};
 
 /// keepalived's weight range for tracked checks.
@@ -89,7 +90,7 @@ pub(crate) fn global(raw: &RawTracking, report: &mut Report) -> Tracking {
         let quorum = p
             .quorum
             .as_ref()
-            .map_or(Some(1), |q| count(q, "quorum", report));
+            .map_or(Some(1), |q| count(q, "quorum", 1.., report));
         if let (Some(weight), Some(quorum)) = (weight, quorum) {
             out.processes.push(TrackProcess {
                 name: p.name.value.clone(),
@@ -148,11 +149,11 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
     let rise = s
         .rise
         .as_ref()
-        .map_or(Some(1), |v| count(v, "rise", report))?;
+        .map_or(Some(1), |v| count(v, "rise", 1.., report))?;
     let fall = s
         .fall
         .as_ref()
-        .map_or(Some(1), |v| count(v, "fall", report))?;
+        .map_or(Some(1), |v| count(v, "fall", 1.., report))?;
     let user = match &s.user {
         Some(words) => Some(user(words, report)?),
         None => None,
@@ -238,23 +239,6 @@ fn weight(v: &Val<String>, report: &mut Report) -> Option<i32> {
                 "weight",
                 format!(
                     "weight must be a whole number from -253 to 253, got `{}`",
-                    v.value
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn count(v: &Val<String>, key: &str, report: &mut Report) -> Option<u32> {
-    match v.value.parse::<u32>() {
-        Ok(n) if n >= 1 => Some(n),
-        _ => {
-            report.error_at(
-                v.at(),
-                key,
-                format!(
-                    "{key} must be a whole number of at least 1, got `{}`",
                     v.value
                 ),
             );

@@ -12,6 +12,7 @@ use super::defaults::{self, Defaults};
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
 use super::raw::{RawConfig, RawInstance, Val};
 use super::tracking::{self, Tracking};
+use super::values::{C_INT_MAX, count, seconds};
 use super::vips::{self, Holders};
 use super::virtual_server::validate_all;
 use super::{Report, suggest};
@@ -289,7 +290,7 @@ fn instance(
         }
     }
     if let Some(g) = &raw.garp_master_repeat {
-        match defaults::count(g, "garp_master_repeat", 1, report) {
+        match count(g, "garp_master_repeat", 1..=C_INT_MAX, report) {
             Some(n) => out.garp_master_repeat = n,
             None => ok = false,
         }
@@ -390,16 +391,6 @@ fn range_u8(report: &mut Report, v: &Val<String>, key: &str, min: u8, max: u8) -
             None
         }
     }
-}
-
-/// `3`, `0.5`: non-negative decimal seconds.
-pub(crate) fn seconds(text: &str) -> Option<Duration> {
-    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return None;
-    }
-    text.parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// `authentication { auth_type PASS; auth_pass X }`.
@@ -1045,15 +1036,5 @@ mod tests {
     fn garp_master_refresh_zero_is_off() {
         let l = load(&conf(" garp_master_refresh 0"), "a.conf").unwrap();
         assert_eq!(l.config.instances[0].garp_master_refresh, None);
-    }
-
-    #[test]
-    fn seconds_parse() {
-        assert_eq!(
-            super::seconds("1.5"),
-            Some(std::time::Duration::from_millis(1500))
-        );
-        assert_eq!(super::seconds("-1"), None);
-        assert_eq!(super::seconds(""), None);
     }
 }

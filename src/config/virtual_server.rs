@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
 use super::raw::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer, Val};
 use super::tracking;
-use super::validate::seconds;
+use super::values::{count, seconds};
 use super::{Report, suggest};
 
 /// keepalived's defaults (check_data.c, check_api.c).
@@ -134,23 +134,6 @@ fn duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration>
         );
     }
     d
-}
-
-fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -> Option<u32> {
-    match v.value.parse::<u32>() {
-        Ok(n) if n >= min => Some(n),
-        _ => {
-            report.error_at(
-                v.at(),
-                key,
-                format!(
-                    "{key} must be a whole number of at least {min}, got `{}`",
-                    v.value
-                ),
-            );
-            None
-        }
-    }
 }
 
 fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualServer> {
@@ -276,7 +259,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         }
     }
     if let Some(q) = &raw.quorum {
-        match count(q, "quorum", 0, report) {
+        match count(q, "quorum", 0.., report) {
             Some(0) => {
                 let why = "quorum 0 would keep a pool with no healthy server up: using 1, as \
                            keepalived does";
@@ -287,7 +270,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         }
     }
     if let Some(h) = &raw.hysteresis {
-        match count(h, "hysteresis", 0, report) {
+        match count(h, "hysteresis", 0.., report) {
             Some(n) => out.hysteresis = n,
             None => ok = false,
         }
@@ -438,13 +421,13 @@ fn check(
         }
     }
     if let Some(v) = &d.retry {
-        match count(v, "retry", 1, report) {
+        match count(v, "retry", 1.., report) {
             Some(n) => out.retry = n,
             None => ok = false,
         }
     }
     if let Some(v) = &raw.rise {
-        match count(v, "rise", 1, report) {
+        match count(v, "rise", 1.., report) {
             Some(n) => out.rise = n,
             None => ok = false,
         }

@@ -50,7 +50,7 @@ pub(crate) fn parse(expanded: Expanded, report: &mut Report) -> Option<RawConfig
 mod tests {
     use std::path::Path;
 
-    use crate::config::testing::{err, ok};
+    use crate::config::testing::{err, line_key_suggestion, ok};
     use crate::config::{Diagnostic, load_str};
 
     const MINIMAL: &str = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
@@ -196,13 +196,8 @@ mod tests {
             "{MINIMAL}virtual_server 10.0.0.1 80 {{\n 1b_algo rr\n lb_kynd NAT\n real server 10.0.0.2 80 {{\n wieght 1\n }}\n}}\n"
         );
         let e = err(&text, "t.conf");
-        let got: Vec<(usize, &str, Option<&str>)> = e
-            .diagnostics
-            .iter()
-            .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
-            .collect();
         assert_eq!(
-            got,
+            line_key_suggestion(&e),
             [
                 (9, "1b_algo", Some("lb_algo")),
                 (10, "lb_kynd", Some("lb_kind")),
