@@ -5,14 +5,14 @@
 //! what is missing) is decided here, so keepalived.conf and TOML say the same things.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::defaults::{self, Defaults};
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
 use super::raw::{RawConfig, RawInstance, Val};
 use super::tracking::{self, Tracking};
-use super::values::{C_INT_MAX, count, seconds};
+use super::values::{C_INT_MAX, apply, count, must, seconds};
 use super::vips::{self, Holders};
 use super::virtual_server::validate_all;
 use super::{Report, suggest};
@@ -38,86 +38,15 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     let defaults = defaults::global(&raw.defaults, report);
     let mut config = Config {
         router_id: raw.router_id.map(|v| v.value),
+        metrics_listen: raw.metrics_listen.and_then(|v| metrics_listen(&v, report)),
         ..Config::default()
     };
-    if let Some(v) = &raw.metrics_listen {
-        match v.value.parse::<std::net::SocketAddr>() {
-            Ok(addr) => config.metrics_listen = Some(addr),
-            Err(_) => {
-                report.error_at(
-                    v.at(),
-                    "metrics_listen",
-                    format!(
-                        "`{}` is not an address and port, e.g. 127.0.0.1:9650 or [::1]:9650",
-                        v.value
-                    ),
-                );
-            }
-        }
-    }
     let no_pools = raw.virtual_servers.is_empty();
     validate_all(raw.virtual_servers, report, &mut config.virtual_servers);
     if raw.instances.is_empty() && no_pools {
-        let nothing = "no vrrp_instance or virtual_server defined: nothing to do";
-        match (report.elsewhere(), report.unmatched_includes.first()) {
-            (Some((line, col)), _) => {
-                let message = "no vrrp_instance or virtual_server is defined, but this \
-                               include matched no file here and may bring them on the host the \
-                               file is for";
-                report.warn_at((line, col), "include", message);
-            }
-            (None, Some(&(line, _))) => {
-                let message = format!(
-                    "{nothing} (the include on {} matched no file)",
-                    report.line_ref(line)
-                );
-                report.error_at((0, 0), "vrrp_instance", message);
-            }
-            (None, None) => {
-                report.error_at((0, 0), "vrrp_instance", nothing);
-            }
-        }
+        nothing_to_do(report);
     }
-    let mut names: HashMap<String, usize> = HashMap::new();
-    let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
-    let mut holders = Holders::default();
-    for inst in raw.instances {
-        let name = inst.name.clone();
-        let vips_at = vips::written_at(&inst);
-        if let Some(first) = names.get(&name.value) {
-            report.error_at(
-                name.at(),
-                "vrrp_instance",
-                format!(
-                    "duplicate vrrp_instance name `{}` (first defined on {})",
-                    name.value,
-                    report.line_ref(*first)
-                ),
-            );
-        } else {
-            names.insert(name.value.clone(), name.line);
-        }
-        if let Some(i) = instance(inst, &defaults, &tracking, report) {
-            let key = (i.interface.clone(), i.virtual_router_id);
-            if let Some((other, line)) = vrids.get(&key) {
-                report.error_at(
-                    name.at(),
-                    "virtual_router_id",
-                    format!(
-                        "virtual_router_id {} on interface {} is already used by vrrp_instance \
-                         {other} ({}); each instance needs its own VRID per interface",
-                        i.virtual_router_id,
-                        i.interface,
-                        report.line_ref(*line)
-                    ),
-                );
-            } else {
-                vrids.insert(key, (i.name.clone(), name.line));
-            }
-            holders.add(&i, &vips_at, report);
-            config.instances.push(i);
-        }
-    }
+    config.instances = instances(raw.instances, &defaults, &tracking, report);
     config.vrrp_sync_group =
         tracking::sync_groups(&raw.tracking.sync_groups, &config.instances, report);
     config.vrrp_script = tracking.scripts;
@@ -129,6 +58,88 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     config
 }
 
+fn metrics_listen(v: &Val<String>, report: &mut Report) -> Option<SocketAddr> {
+    let addr = v.value.parse().ok();
+    if addr.is_none() {
+        let why = format!(
+            "`{}` is not an address and port, e.g. 127.0.0.1:9650 or [::1]:9650",
+            v.value
+        );
+        report.error_at(v.at(), "metrics_listen", why);
+    }
+    addr
+}
+
+/// A file with neither an instance nor a pool: an error, unless it is checked for another
+/// host and an include that matched nothing here may bring them there.
+fn nothing_to_do(report: &mut Report) {
+    let nothing = "no vrrp_instance or virtual_server defined: nothing to do";
+    match (report.elsewhere(), report.unmatched_includes.first()) {
+        (Some(at), _) => {
+            let message = "no vrrp_instance or virtual_server is defined, but this include \
+                           matched no file here and may bring them on the host the file is for";
+            report.warn_at(at, "include", message);
+        }
+        (None, Some(&(line, _))) => {
+            let message = format!(
+                "{nothing} (the include on {} matched no file)",
+                report.line_ref(line)
+            );
+            report.error_at((0, 0), "vrrp_instance", message);
+        }
+        (None, None) => {
+            report.error_at((0, 0), "vrrp_instance", nothing);
+        }
+    }
+}
+
+/// Every instance that can run. Names are unique, VRIDs unique per interface, and no VIP is
+/// in two instances.
+fn instances(
+    raw: Vec<RawInstance>,
+    defaults: &Defaults,
+    tracking: &Tracking,
+    report: &mut Report,
+) -> Vec<VrrpInstance> {
+    let mut out = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
+    let mut holders = Holders::default();
+    for inst in raw {
+        let name = inst.name.clone();
+        let vips_at = vips::written_at(&inst);
+        if let Some(first) = names.get(&name.value) {
+            let why = format!(
+                "duplicate vrrp_instance name `{}` (first defined on {})",
+                name.value,
+                report.line_ref(*first)
+            );
+            report.error_at(name.at(), "vrrp_instance", why);
+        } else {
+            names.insert(name.value.clone(), name.line);
+        }
+        let Some(i) = instance(inst, defaults, tracking, report) else {
+            continue;
+        };
+        let key = (i.interface.clone(), i.virtual_router_id);
+        if let Some((other, line)) = vrids.get(&key) {
+            let why = format!(
+                "virtual_router_id {} on interface {} is already used by vrrp_instance {other} \
+                 ({}); each instance needs its own VRID per interface",
+                i.virtual_router_id,
+                i.interface,
+                report.line_ref(*line)
+            );
+            report.error_at(name.at(), "virtual_router_id", why);
+        } else {
+            vrids.insert(key, (i.name.clone(), name.line));
+        }
+        holders.add(&i, &vips_at, report);
+        out.push(i);
+    }
+    out
+}
+
 /// One instance; `None` when something it cannot do without is missing or wrong.
 fn instance(
     raw: RawInstance,
@@ -136,121 +147,112 @@ fn instance(
     tracking: &Tracking,
     report: &mut Report,
 ) -> Option<VrrpInstance> {
+    let (mut out, mut ok) = required(&raw, report);
+    out.garp_master_repeat = defaults.garp_master_repeat;
+    ok &= election(&raw, &mut out, report);
+    ok &= auth(&raw, &mut out, report);
+    ok &= addresses(&raw, &mut out, report);
+    ok &= garp(&raw, &mut out, report);
+    ok &= defaults::lower_prio(&raw, defaults, &mut out, report);
+    ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
+    ok.then_some(out)
+}
+
+/// An instance with keepalived's defaults for `interface` and `virtual_router_id`, which it
+/// cannot do without; false when either is missing or wrong.
+fn required(raw: &RawInstance, report: &mut Report) -> (VrrpInstance, bool) {
     let name = &raw.name;
-    let mut ok = true;
     let missing = |report: &mut Report, key: &str, what: &str| {
-        report.error_at(
-            name.at(),
-            key,
-            format!("vrrp_instance {} has no {key}: {what}", name.value),
-        );
+        let why = format!("vrrp_instance {} has no {key}: {what}", name.value);
+        report.error_at(name.at(), key, why);
     };
     let interface = match &raw.interface {
         Some(i) => {
             if i.value.parse::<IpAddr>().is_ok() {
-                report.warn_at(
-                    i.at(),
-                    "interface",
-                    format!(
-                        "`{}` looks like an IP address, not an interface name (e.g. eth0)",
-                        i.value
-                    ),
+                let why = format!(
+                    "`{}` looks like an IP address, not an interface name (e.g. eth0)",
+                    i.value
                 );
+                report.warn_at(i.at(), "interface", why);
             }
-            i.value.clone()
+            Some(i.value.as_str())
         }
         None => {
             missing(report, "interface", "it names the interface adverts use");
-            ok = false;
-            String::new()
+            None
         }
     };
     let vrid = match &raw.virtual_router_id {
         Some(v) => range_u8(report, v, "virtual_router_id", 1, 255),
         None => {
-            missing(
-                report,
-                "virtual_router_id",
-                "it must be 1..=255 and the same on all routers",
-            );
+            let what = "it must be 1..=255 and the same on all routers";
+            missing(report, "virtual_router_id", what);
             None
         }
     };
-    let mut out = VrrpInstance::with_defaults(&name.value, &interface, vrid.unwrap_or(0));
-    out.garp_master_repeat = defaults.garp_master_repeat;
-    ok &= vrid.is_some();
+    let out = VrrpInstance::with_defaults(
+        &name.value,
+        interface.unwrap_or_default(),
+        vrid.unwrap_or(0),
+    );
+    (out, interface.is_some() && vrid.is_some())
+}
 
+/// What the election runs on: `state`, `priority`, `advert_int`, `nopreempt`,
+/// `preempt_delay`.
+fn election(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> bool {
+    // A bad state is an error, but the instance still counts in the checks that follow.
     if let Some(s) = &raw.state {
-        match s.value.as_str() {
-            "MASTER" => out.state = InitialState::Master,
-            "BACKUP" => out.state = InitialState::Backup,
-            other => {
-                let suggestion = match other.to_ascii_uppercase().as_str() {
-                    "SLAVE" | "SECONDARY" | "STANDBY" | "PASSIVE" => Some("BACKUP".to_string()),
-                    "PRIMARY" | "ACTIVE" => Some("MASTER".to_string()),
-                    _ => suggest::closest(other, &["MASTER", "BACKUP"]),
-                };
-                report
-                    .error_at(
-                        s.at(),
-                        "state",
-                        format!("unknown state `{other}`: must be MASTER or BACKUP"),
-                    )
-                    .suggestion = suggestion;
-            }
-        }
+        out.state = state(s, report).unwrap_or(out.state);
     }
-    if let Some(p) = &raw.priority {
-        match range_u8(report, p, "priority", 1, 255) {
-            Some(p) => out.priority = p,
-            None => ok = false,
-        }
-    }
-    if let Some(a) = &raw.advert_int {
-        match a.value.parse::<u8>() {
-            Ok(n) if n >= 1 => out.advert_int = Duration::from_secs(n.into()),
-            _ => {
-                report.error_at(
-                    a.at(),
-                    "advert_int",
-                    format!(
-                        "advert_int must be whole seconds from 1 to 255 (VRRPv2), got `{}`",
-                        a.value
-                    ),
-                );
-                ok = false;
-            }
-        }
-    }
+    let mut ok = apply(&mut out.priority, raw.priority.as_ref(), |p| {
+        range_u8(report, p, "priority", 1, 255)
+    });
+    ok &= apply(&mut out.advert_int, raw.advert_int.as_ref(), |a| {
+        let what = "whole seconds from 1 to 255 (VRRPv2)";
+        must(a, "advert_int", what, report, |s| {
+            let n = s.parse::<u8>().ok().filter(|n| *n >= 1)?;
+            Some(Duration::from_secs(n.into()))
+        })
+    });
     if let Some(n) = &raw.nopreempt {
         out.preempt = !n.value;
         if n.value && out.state == InitialState::Master {
-            report.warn_at(
-                n.at(),
-                "nopreempt",
-                "nopreempt does not work with state MASTER: cleared, as keepalived does \
-                 (use state BACKUP on every router)",
-            );
+            let why = "nopreempt does not work with state MASTER: cleared, as keepalived does \
+                       (use state BACKUP on every router)";
+            report.warn_at(n.at(), "nopreempt", why);
             out.preempt = true;
         }
     }
-    if let Some(p) = &raw.preempt_delay {
-        match seconds(&p.value).filter(|d| *d <= Duration::from_secs(1000)) {
-            Some(d) => out.preempt_delay = d,
-            None => {
-                report.error_at(
-                    p.at(),
-                    "preempt_delay",
-                    format!(
-                        "preempt_delay must be seconds from 0 to 1000, got `{}`",
-                        p.value
-                    ),
-                );
-                ok = false;
-            }
+    ok & apply(&mut out.preempt_delay, raw.preempt_delay.as_ref(), |p| {
+        must(p, "preempt_delay", "seconds from 0 to 1000", report, |s| {
+            seconds(s).filter(|d| *d <= Duration::from_secs(1000))
+        })
+    })
+}
+
+/// `MASTER` or `BACKUP`; a suggestion for the words other tools use.
+fn state(s: &Val<String>, report: &mut Report) -> Option<InitialState> {
+    match s.value.as_str() {
+        "MASTER" => Some(InitialState::Master),
+        "BACKUP" => Some(InitialState::Backup),
+        other => {
+            let suggestion = match other.to_ascii_uppercase().as_str() {
+                "SLAVE" | "SECONDARY" | "STANDBY" | "PASSIVE" => Some("BACKUP".to_string()),
+                "PRIMARY" | "ACTIVE" => Some("MASTER".to_string()),
+                _ => suggest::closest(other, &["MASTER", "BACKUP"]),
+            };
+            let why = format!("unknown state `{other}`: must be MASTER or BACKUP");
+            report.error_at(s.at(), "state", why).suggestion = suggestion;
+            None
         }
     }
-    ok &= auth(&raw, &mut out, report);
+}
+
+/// The addresses: `virtual_ipaddress`, `unicast_src_ip` and `unicast_peer`.
+fn addresses(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> bool {
+    let name = &raw.name;
+    let mut ok = true;
     for words in &raw.virtual_ipaddress {
         match vip(words, report) {
             Some(v) => out.virtual_ipaddress.push(v),
@@ -258,17 +260,14 @@ fn instance(
         }
     }
     // Reported, but the instance is kept: its name and VRID still count in later checks.
-    vips::count(&raw, report);
+    vips::count(raw, report);
     if raw.virtual_ipaddress.is_empty() {
-        report.warn_at(
-            name.at(),
-            "virtual_ipaddress",
-            format!(
-                "vrrp_instance {} has no virtual_ipaddress: it will elect a master but move no \
-                 address",
-                name.value
-            ),
+        let why = format!(
+            "vrrp_instance {} has no virtual_ipaddress: it will elect a master but move no \
+             address",
+            name.value
         );
+        report.warn_at(name.at(), "virtual_ipaddress", why);
     }
     if let Some(src) = &raw.unicast_src_ip {
         match ipv4_host(src, "unicast_src_ip", report) {
@@ -282,29 +281,40 @@ fn instance(
             None => ok = false,
         }
     }
-    ok &= unicast(&raw, &out, report);
-    if let Some(g) = &raw.garp_master_delay {
-        match g.value.parse::<u64>() {
-            Ok(n) => out.garp_master_delay = Duration::from_secs(n),
-            Err(_) => ok &= bad_number(report, g, "garp_master_delay", "whole seconds"),
-        }
-    }
-    if let Some(g) = &raw.garp_master_repeat {
-        match count(g, "garp_master_repeat", 1..=C_INT_MAX, report) {
-            Some(n) => out.garp_master_repeat = n,
-            None => ok = false,
-        }
-    }
-    if let Some(g) = &raw.garp_master_refresh {
-        match g.value.parse::<u64>() {
-            Ok(0) => out.garp_master_refresh = None,
-            Ok(n) => out.garp_master_refresh = Some(Duration::from_secs(n)),
-            Err(_) => ok &= bad_number(report, g, "garp_master_refresh", "whole seconds (0 = off)"),
-        }
-    }
-    ok &= defaults::lower_prio(&raw, defaults, &mut out, report);
-    ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
-    ok.then_some(out)
+    ok & unicast(raw, out, report)
+}
+
+/// `garp_master_delay`, `garp_master_repeat` and `garp_master_refresh`.
+fn garp(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> bool {
+    let whole_seconds = |s: &str| s.parse::<u64>().ok();
+    let mut ok = apply(
+        &mut out.garp_master_delay,
+        raw.garp_master_delay.as_ref(),
+        |g| {
+            let secs = must(
+                g,
+                "garp_master_delay",
+                "whole seconds",
+                report,
+                whole_seconds,
+            )?;
+            Some(Duration::from_secs(secs))
+        },
+    );
+    ok &= apply(
+        &mut out.garp_master_repeat,
+        raw.garp_master_repeat.as_ref(),
+        |g| count(g, "garp_master_repeat", 1..=C_INT_MAX, report),
+    );
+    ok & apply(
+        &mut out.garp_master_refresh,
+        raw.garp_master_refresh.as_ref(),
+        |g| {
+            let what = "whole seconds (0 = off)";
+            let secs = must(g, "garp_master_refresh", what, report, whole_seconds)?;
+            Some((secs > 0).then(|| Duration::from_secs(secs)))
+        },
+    )
 }
 
 /// `unicast_src_ip` and `unicast_peer` together: what each lacks without the other, and the
@@ -357,15 +367,6 @@ fn unicast(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) -> bool {
         (None, true) => {}
     }
     true
-}
-
-fn bad_number(report: &mut Report, v: &Val<String>, key: &str, what: &str) -> bool {
-    report.error_at(
-        v.at(),
-        key,
-        format!("{key} must be {what}, got `{}`", v.value),
-    );
-    false
 }
 
 fn range_u8(report: &mut Report, v: &Val<String>, key: &str, min: u8, max: u8) -> Option<u8> {
@@ -463,30 +464,32 @@ fn password(p: &Val<String>, report: &mut Report) -> Vec<u8> {
 
 /// An IPv4 address for unicast; a `/LEN` suffix is accepted (users write it) and ignored.
 fn ipv4_host(v: &Val<String>, key: &str, report: &mut Report) -> Option<Ipv4Addr> {
+    let (addr, prefix) = ipv4_with_prefix(v, key, report)?;
+    if let Some(p) = prefix {
+        let why = format!(
+            "prefix `/{p}` on `{}` ignored: {key} is a single address",
+            v.value
+        );
+        report.warn_at(v.at(), key, why);
+    }
+    Some(addr)
+}
+
+/// `ADDR[/LEN]`: the IPv4 address, and the prefix length as written.
+fn ipv4_with_prefix<'v>(
+    v: &'v Val<String>,
+    key: &str,
+    report: &mut Report,
+) -> Option<(Ipv4Addr, Option<&'v str>)> {
     let (addr, prefix) = match v.value.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (v.value.as_str(), None),
     };
     match addr.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => {
-            if let Some(p) = prefix {
-                report.warn_at(
-                    v.at(),
-                    key,
-                    format!(
-                        "prefix `/{p}` on `{}` ignored: {key} is a single address",
-                        v.value
-                    ),
-                );
-            }
-            Some(a)
-        }
+        Ok(IpAddr::V4(a)) => Some((a, prefix)),
         Ok(IpAddr::V6(_)) => {
-            report.error_at(
-                v.at(),
-                key,
-                format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", v.value),
-            );
+            let why = format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", v.value);
+            report.error_at(v.at(), key, why);
             None
         }
         Err(_) => {
@@ -500,101 +503,76 @@ fn ipv4_host(v: &Val<String>, key: &str, report: &mut Report) -> Option<Ipv4Addr
 fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
     let first = words.first()?;
     let key = "virtual_ipaddress";
-    let (addr_text, prefix) = match first.value.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (first.value.as_str(), None),
-    };
-    let mut ok = true;
-    let addr = match addr_text.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => a,
-        Ok(IpAddr::V6(_)) => {
-            report.error_at(
-                first.at(),
-                key,
-                format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", first.value),
-            );
-            return None;
-        }
-        Err(_) => {
-            report.error_at(
-                first.at(),
-                key,
-                format!("`{}` is not an IPv4 address", first.value),
-            );
-            return None;
-        }
-    };
+    let (addr, prefix) = ipv4_with_prefix(first, key, report)?;
     let mut out = VirtualIp {
         addr,
         prefix_len: 32,
         dev: None,
         label: None,
     };
+    let mut ok = true;
     if let Some(p) = prefix {
         match p.parse::<u8>() {
             Ok(n) if n <= 32 => out.prefix_len = n,
             _ => {
-                report.error_at(
-                    first.at(),
-                    key,
-                    format!(
-                        "prefix length `/{p}` in `{}` must be from 0 to 32",
-                        first.value
-                    ),
+                let why = format!(
+                    "prefix length `/{p}` in `{}` must be from 0 to 32",
+                    first.value
                 );
+                report.error_at(first.at(), key, why);
                 ok = false;
             }
         }
     }
-    let mut rest = words[1..].iter();
+    ok &= vip_options(first, &words[1..], &mut out, report);
+    ok.then_some(out)
+}
+
+/// The words after a VIP's address: `dev IF`, `label L`, and keepalived's options vipd
+/// ignores with a warning. False at the first one that is wrong.
+fn vip_options(
+    first: &Val<String>,
+    words: &[Val<String>],
+    out: &mut VirtualIp,
+    report: &mut Report,
+) -> bool {
+    let key = "virtual_ipaddress";
+    let mut rest = words.iter();
     while let Some(w) = rest.next() {
         let opt = w.value.as_str();
         let takes_arg = matches!(opt, "dev" | "label") || VIP_IGNORED_OPTIONS.contains(&opt);
         if takes_arg {
             let Some(arg) = rest.next() else {
                 report.error_at(w.at(), key, format!("`{opt}` needs a value"));
-                ok = false;
-                break;
+                return false;
             };
             match opt {
                 "dev" => out.dev = Some(arg.value.clone()),
                 "label" => out.label = Some(arg.value.clone()),
                 _ => {
-                    report.warn_at(
-                        w.at(),
-                        key,
-                        format!(
-                            "`{opt} {}` ignored: not supported by this vipd version",
-                            arg.value
-                        ),
+                    let why = format!(
+                        "`{opt} {}` ignored: not supported by this vipd version",
+                        arg.value
                     );
+                    report.warn_at(w.at(), key, why);
                 }
             }
         } else if VIP_IGNORED_FLAGS.contains(&opt) {
-            report.warn_at(
-                w.at(),
-                key,
-                format!("`{opt}` ignored: not supported by this vipd version"),
-            );
+            let why = format!("`{opt}` ignored: not supported by this vipd version");
+            report.warn_at(w.at(), key, why);
         } else {
             let mut known: Vec<&str> = vec!["dev", "label"];
             known.extend(VIP_IGNORED_OPTIONS);
             known.extend(VIP_IGNORED_FLAGS);
-            report
-                .error_at(
-                    w.at(),
-                    key,
-                    format!(
-                        "unknown option `{opt}` after address {}: expected dev IF or label L",
-                        first.value
-                    ),
-                )
-                .suggestion = suggest::closest(opt, &known);
-            ok = false;
-            break;
+            let why = format!(
+                "unknown option `{opt}` after address {}: expected dev IF or label L",
+                first.value
+            );
+            report.error_at(w.at(), key, why).suggestion = suggest::closest(opt, &known);
+            return false;
         }
     }
-    ok.then_some(out)
+    true
 }
 
 #[cfg(test)]

@@ -18,25 +18,19 @@ pub(crate) fn count(
     range: impl RangeBounds<u32>,
     report: &mut Report,
 ) -> Option<u32> {
-    let n = v.value.parse::<u32>().ok().filter(|n| range.contains(n));
-    if n.is_none() {
-        let min = match range.start_bound() {
-            Bound::Included(&min) => min,
-            Bound::Excluded(&below) => below.saturating_add(1),
-            Bound::Unbounded => 0,
-        };
-        let what = match range.end_bound() {
-            Bound::Included(max) => format!("a count from {min} to {max}"),
-            Bound::Excluded(end) => format!("a count from {min} to {}", end.saturating_sub(1)),
-            Bound::Unbounded => format!("a whole number of at least {min}"),
-        };
-        report.error_at(
-            v.at(),
-            key,
-            format!("{key} must be {what}, got `{}`", v.value),
-        );
-    }
-    n
+    let min = match range.start_bound() {
+        Bound::Included(&min) => min,
+        Bound::Excluded(&below) => below.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let what = match range.end_bound() {
+        Bound::Included(max) => format!("a count from {min} to {max}"),
+        Bound::Excluded(end) => format!("a count from {min} to {}", end.saturating_sub(1)),
+        Bound::Unbounded => format!("a whole number of at least {min}"),
+    };
+    must(v, key, &what, report, |s| {
+        s.parse::<u32>().ok().filter(|n| range.contains(n))
+    })
 }
 
 /// `3`, `0.5`: non-negative decimal seconds.
@@ -47,6 +41,43 @@ pub(crate) fn seconds(text: &str) -> Option<Duration> {
     text.parse::<f64>()
         .ok()
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
+/// `parse` of the value as written, or the error "KEY must be WHAT, got `VALUE`" at it.
+pub(crate) fn must<T>(
+    v: &Val<String>,
+    key: &str,
+    what: &str,
+    report: &mut Report,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Option<T> {
+    let parsed = parse(&v.value);
+    if parsed.is_none() {
+        report.error_at(
+            v.at(),
+            key,
+            format!("{key} must be {what}, got `{}`", v.value),
+        );
+    }
+    parsed
+}
+
+/// Sets `field` from `written` when the value is written and `parse` accepts it. False when
+/// it is written and `parse` refused it (and reported why), so that a block can check every
+/// value before it gives up.
+pub(crate) fn apply<T>(
+    field: &mut T,
+    written: Option<&Val<String>>,
+    parse: impl FnOnce(&Val<String>) -> Option<T>,
+) -> bool {
+    match written.map(parse) {
+        Some(Some(value)) => {
+            *field = value;
+            true
+        }
+        Some(None) => false,
+        None => true,
+    }
 }
 
 #[cfg(test)]
