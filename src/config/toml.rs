@@ -169,15 +169,6 @@ fn is_false(b: &bool) -> bool {
     !b
 }
 
-/// `notify_*` keys of an instance or a sync group.
-struct NotifyKeys {
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    notify_stop: Option<Spanned<String>>,
-    notify: Option<Spanned<String>>,
-}
-
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UrlT {
@@ -278,7 +269,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Parses TOML text. `None` when it is not valid TOML or does not fit the shape.
 pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
     match toml::from_str::<File>(text) {
-        Ok(file) => Some(convert(file, text)),
+        Ok(file) => Some(raw_config(&file, text)),
         Err(e) => {
             if !unknown_keys(text, report) {
                 let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
@@ -350,278 +341,282 @@ fn tables_of<'a, 'i>(value: &'a DeValue<'i>, block: &Block) -> Vec<&'a DeTable<'
     }
 }
 
-fn val<T: ToString>(text: &str, s: &Spanned<T>) -> Val<String> {
-    let (line, col) = line_col(text, s.span().start);
-    Val::new(s.get_ref().to_string(), line, col)
+/// The TOML text being read: where each value stands in it.
+#[derive(Clone, Copy)]
+struct Source<'t>(&'t str);
+
+impl Source<'_> {
+    fn at<T>(self, s: &Spanned<T>) -> (usize, usize) {
+        line_col(self.0, s.span().start)
+    }
+
+    /// A value as text (numbers too: the validators read both formats' numbers as written).
+    fn val<T: ToString>(self, s: &Spanned<T>) -> Val<String> {
+        let (line, col) = self.at(s);
+        Val::new(s.get_ref().to_string(), line, col)
+    }
+
+    fn opt<T: ToString>(self, s: &Option<Spanned<T>>) -> Option<Val<String>> {
+        s.as_ref().map(|s| self.val(s))
+    }
+
+    fn flag(self, b: &Option<Spanned<bool>>) -> Option<Val<bool>> {
+        b.as_ref().map(|b| {
+            let (line, col) = self.at(b);
+            Val::new(*b.get_ref(), line, col)
+        })
+    }
+
+    /// `"192.168.91.151/24 dev eth0"` split into words, each placed inside the string.
+    fn words(self, s: &Spanned<String>) -> Vec<Val<String>> {
+        let (line, col) = self.at(s);
+        let value = s.get_ref();
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in value.chars().chain(std::iter::once(' ')).enumerate() {
+            match (c.is_whitespace(), start) {
+                (false, None) => start = Some(i),
+                (true, Some(b)) => {
+                    let word: String = value.chars().skip(b).take(i - b).collect();
+                    // +1 for the opening quote.
+                    out.push(Val::new(word, line, col + 1 + b));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            out.push(Val::new(String::new(), line, col));
+        }
+        out
+    }
+
+    /// Each string of a list, split into words (`track_script = ["chk weight -20"]`).
+    fn lines(self, list: &[Spanned<String>]) -> Vec<Vec<Val<String>>> {
+        list.iter().map(|s| self.words(s)).collect()
+    }
+
+    /// The five `notify*` keys.
+    fn notify(self, keys: [&Option<Spanned<String>>; 5]) -> RawNotify {
+        let [master, backup, fault, stop, any] = keys.map(|k| self.opt(k));
+        RawNotify {
+            master,
+            backup,
+            fault,
+            stop,
+            any,
+        }
+    }
 }
 
-fn convert(file: File, text: &str) -> RawConfig {
-    let v = |s: &Spanned<String>| val(text, s);
-    let n = |s: &Spanned<i64>| val(text, s);
-    let instances = file
-        .vrrp_instance
-        .into_iter()
-        .map(|i| {
-            let auth = i.authentication.as_ref();
-            RawInstance {
-                name: v(&i.name),
-                state: i.state.as_ref().map(v),
-                interface: i.interface.as_ref().map(v),
-                virtual_router_id: i.virtual_router_id.as_ref().map(n),
-                priority: i.priority.as_ref().map(n),
-                advert_int: i.advert_int.as_ref().map(n),
-                nopreempt: i.nopreempt.as_ref().map(|b| {
-                    let (line, col) = line_col(text, b.span().start);
-                    Val::new(*b.get_ref(), line, col)
-                }),
-                preempt_delay: i.preempt_delay.as_ref().map(|s| val(text, s)),
-                auth_type: auth.and_then(|a| a.auth_type.as_ref()).map(v),
-                auth_pass: auth.and_then(|a| a.auth_pass.as_ref()).map(v),
-                virtual_ipaddress: i.virtual_ipaddress.iter().map(|s| words(text, s)).collect(),
-                unicast_src_ip: i.unicast_src_ip.as_ref().map(v),
-                unicast_peer: i.unicast_peer.iter().map(v).collect(),
-                garp_master_delay: i.garp_master_delay.as_ref().map(n),
-                garp_master_repeat: i.garp_master_repeat.as_ref().map(n),
-                garp_master_refresh: i.garp_master_refresh.as_ref().map(n),
-                lower_prio_no_advert: i.lower_prio_no_advert.as_ref().map(|b| val(text, b)),
-                garp_lower_prio_repeat: i.garp_lower_prio_repeat.as_ref().map(n),
-                tracks: RawTracks {
-                    script: i.track_script.iter().map(|s| words(text, s)).collect(),
-                    interface: i.track_interface.iter().map(|s| words(text, s)).collect(),
-                    file: i.track_file.iter().map(|s| words(text, s)).collect(),
-                    process: i.track_process.iter().map(|s| words(text, s)).collect(),
-                },
-                notify: notify(
-                    text,
-                    &NotifyKeys {
-                        notify_master: i.notify_master.clone(),
-                        notify_backup: i.notify_backup.clone(),
-                        notify_fault: i.notify_fault.clone(),
-                        notify_stop: i.notify_stop.clone(),
-                        notify: i.notify.clone(),
-                    },
-                ),
-            }
-        })
-        .collect();
-    let global = file.global_defs;
+/// The file as the validators read it.
+fn raw_config(file: &File, text: &str) -> RawConfig {
+    let src = Source(text);
+    let global = file.global_defs.as_ref();
     RawConfig {
-        router_id: global.as_ref().and_then(|g| g.router_id.as_ref()).map(v),
-        metrics_listen: global
-            .as_ref()
-            .and_then(|g| g.metrics_listen.as_ref())
-            .map(v),
-        instances,
+        router_id: global.and_then(|g| src.opt(&g.router_id)),
+        metrics_listen: global.and_then(|g| src.opt(&g.metrics_listen)),
+        instances: file
+            .vrrp_instance
+            .iter()
+            .map(|i| instance(src, i))
+            .collect(),
         virtual_servers: file
             .virtual_server
             .iter()
-            .map(|vs| virtual_server(text, vs))
+            .map(|vs| virtual_server(src, vs))
             .collect(),
-        tracking: RawTracking {
-            scripts: file.vrrp_script.iter().map(|s| script(text, s)).collect(),
-            files: file
-                .vrrp_track_file
-                .iter()
-                .map(|f| RawTrackFile {
-                    name: v(&f.name),
-                    file: f.file.as_ref().map(v),
-                    weight: f.weight.as_ref().map(n),
-                })
-                .collect(),
-            processes: file
-                .vrrp_track_process
-                .iter()
-                .map(|p| RawTrackProcess {
-                    name: v(&p.name),
-                    process: p.process.as_ref().map(v),
-                    weight: p.weight.as_ref().map(n),
-                    quorum: p.quorum.as_ref().map(n),
-                    full_command: p.full_command,
-                })
-                .collect(),
-            sync_groups: file
-                .vrrp_sync_group
-                .iter()
-                .map(|g| RawSyncGroup {
-                    name: v(&g.name),
-                    group: g.group.iter().map(v).collect(),
-                    notify: notify(
-                        text,
-                        &NotifyKeys {
-                            notify_master: g.notify_master.clone(),
-                            notify_backup: g.notify_backup.clone(),
-                            notify_fault: g.notify_fault.clone(),
-                            notify_stop: g.notify_stop.clone(),
-                            notify: g.notify.clone(),
-                        },
-                    ),
-                })
-                .collect(),
-            script_user: global
-                .as_ref()
-                .and_then(|g| g.script_user.as_ref())
-                .map(|u| words(text, u)),
-            enable_script_security: global.as_ref().is_some_and(|g| g.enable_script_security),
-        },
+        tracking: tracking(src, file),
         defaults: RawDefaults {
-            vrrp_garp_master_repeat: global
-                .as_ref()
-                .and_then(|g| g.vrrp_garp_master_repeat.as_ref())
-                .map(n),
-            vrrp_lower_prio_no_advert: global
-                .as_ref()
-                .and_then(|g| g.vrrp_lower_prio_no_advert.as_ref())
-                .map(|b| val(text, b)),
+            vrrp_garp_master_repeat: global.and_then(|g| src.opt(&g.vrrp_garp_master_repeat)),
+            vrrp_lower_prio_no_advert: global.and_then(|g| src.opt(&g.vrrp_lower_prio_no_advert)),
             vrrp_garp_lower_prio_repeat: global
-                .as_ref()
-                .and_then(|g| g.vrrp_garp_lower_prio_repeat.as_ref())
-                .map(n),
+                .and_then(|g| src.opt(&g.vrrp_garp_lower_prio_repeat)),
         },
     }
 }
 
-fn script(text: &str, s: &Script) -> RawScript {
-    let n = |x: &Spanned<i64>| val(text, x);
-    let f = |x: &Spanned<Seconds>| val(text, x);
+fn instance(src: Source<'_>, i: &Instance) -> RawInstance {
+    let auth = i.authentication.as_ref();
+    RawInstance {
+        name: src.val(&i.name),
+        state: src.opt(&i.state),
+        interface: src.opt(&i.interface),
+        virtual_router_id: src.opt(&i.virtual_router_id),
+        priority: src.opt(&i.priority),
+        advert_int: src.opt(&i.advert_int),
+        nopreempt: src.flag(&i.nopreempt),
+        preempt_delay: src.opt(&i.preempt_delay),
+        auth_type: auth.and_then(|a| src.opt(&a.auth_type)),
+        auth_pass: auth.and_then(|a| src.opt(&a.auth_pass)),
+        virtual_ipaddress: src.lines(&i.virtual_ipaddress),
+        unicast_src_ip: src.opt(&i.unicast_src_ip),
+        unicast_peer: i.unicast_peer.iter().map(|p| src.val(p)).collect(),
+        garp_master_delay: src.opt(&i.garp_master_delay),
+        garp_master_repeat: src.opt(&i.garp_master_repeat),
+        garp_master_refresh: src.opt(&i.garp_master_refresh),
+        lower_prio_no_advert: src.opt(&i.lower_prio_no_advert),
+        garp_lower_prio_repeat: src.opt(&i.garp_lower_prio_repeat),
+        tracks: RawTracks {
+            script: src.lines(&i.track_script),
+            interface: src.lines(&i.track_interface),
+            file: src.lines(&i.track_file),
+            process: src.lines(&i.track_process),
+        },
+        notify: src.notify([
+            &i.notify_master,
+            &i.notify_backup,
+            &i.notify_fault,
+            &i.notify_stop,
+            &i.notify,
+        ]),
+    }
+}
+
+/// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group` and the global script settings.
+fn tracking(src: Source<'_>, file: &File) -> RawTracking {
+    let global = file.global_defs.as_ref();
+    RawTracking {
+        scripts: file.vrrp_script.iter().map(|s| script(src, s)).collect(),
+        files: file
+            .vrrp_track_file
+            .iter()
+            .map(|f| RawTrackFile {
+                name: src.val(&f.name),
+                file: src.opt(&f.file),
+                weight: src.opt(&f.weight),
+            })
+            .collect(),
+        processes: file
+            .vrrp_track_process
+            .iter()
+            .map(|p| RawTrackProcess {
+                name: src.val(&p.name),
+                process: src.opt(&p.process),
+                weight: src.opt(&p.weight),
+                quorum: src.opt(&p.quorum),
+                full_command: p.full_command,
+            })
+            .collect(),
+        sync_groups: file
+            .vrrp_sync_group
+            .iter()
+            .map(|g| RawSyncGroup {
+                name: src.val(&g.name),
+                group: g.group.iter().map(|m| src.val(m)).collect(),
+                notify: src.notify([
+                    &g.notify_master,
+                    &g.notify_backup,
+                    &g.notify_fault,
+                    &g.notify_stop,
+                    &g.notify,
+                ]),
+            })
+            .collect(),
+        script_user: global.and_then(|g| g.script_user.as_ref().map(|u| src.words(u))),
+        enable_script_security: global.is_some_and(|g| g.enable_script_security),
+    }
+}
+
+fn script(src: Source<'_>, s: &Script) -> RawScript {
     RawScript {
-        name: val(text, &s.name),
-        script: s.script.as_ref().map(|x| val(text, x)),
-        interval: s.interval.as_ref().map(f),
-        timeout: s.timeout.as_ref().map(f),
-        weight: s.weight.as_ref().map(n),
-        rise: s.rise.as_ref().map(n),
-        fall: s.fall.as_ref().map(n),
-        user: s.user.as_ref().map(|u| words(text, u)),
+        name: src.val(&s.name),
+        script: src.opt(&s.script),
+        interval: src.opt(&s.interval),
+        timeout: src.opt(&s.timeout),
+        weight: src.opt(&s.weight),
+        rise: src.opt(&s.rise),
+        fall: src.opt(&s.fall),
+        user: s.user.as_ref().map(|u| src.words(u)),
         init_fail: s.init_fail,
     }
 }
 
-fn notify(text: &str, keys: &NotifyKeys) -> RawNotify {
-    let v = |x: &Option<Spanned<String>>| x.as_ref().map(|s| val(text, s));
-    RawNotify {
-        master: v(&keys.notify_master),
-        backup: v(&keys.notify_backup),
-        fault: v(&keys.notify_fault),
-        stop: v(&keys.notify_stop),
-        any: v(&keys.notify),
-    }
-}
-
-fn virtual_server(text: &str, vs: &VirtualServerT) -> RawVirtualServer {
-    let v = |s: &Spanned<String>| val(text, s);
-    let n = |s: &Spanned<i64>| val(text, s);
-    let f = |s: &Spanned<Seconds>| val(text, s);
-    let flag = |b: &Spanned<bool>| {
-        let (line, col) = line_col(text, b.span().start);
-        Val::new(*b.get_ref(), line, col)
-    };
+fn virtual_server(src: Source<'_>, vs: &VirtualServerT) -> RawVirtualServer {
     RawVirtualServer {
-        key: v(&vs.ip),
-        addr: vec![v(&vs.ip), n(&vs.port)],
-        delay_loop: vs.delay_loop.as_ref().map(f),
-        lb_algo: vs.lb_algo.as_ref().map(v),
-        lb_kind: vs.lb_kind.as_ref().map(v),
-        persistence_timeout: vs.persistence_timeout.as_ref().map(n),
-        protocol: vs.protocol.as_ref().map(v),
-        sorry_server: vs.sorry_server.as_ref().map(|s| words(text, s)),
-        quorum: vs.quorum.as_ref().map(n),
-        hysteresis: vs.hysteresis.as_ref().map(n),
-        alpha: vs.alpha.as_ref().map(flag),
-        omega: vs.omega.as_ref().map(flag),
+        key: src.val(&vs.ip),
+        addr: vec![src.val(&vs.ip), src.val(&vs.port)],
+        delay_loop: src.opt(&vs.delay_loop),
+        lb_algo: src.opt(&vs.lb_algo),
+        lb_kind: src.opt(&vs.lb_kind),
+        persistence_timeout: src.opt(&vs.persistence_timeout),
+        protocol: src.opt(&vs.protocol),
+        sorry_server: vs.sorry_server.as_ref().map(|s| src.words(s)),
+        quorum: src.opt(&vs.quorum),
+        hysteresis: src.opt(&vs.hysteresis),
+        alpha: src.flag(&vs.alpha),
+        omega: src.flag(&vs.omega),
         defaults: RawCheckDefaults {
-            connect_timeout: vs.connect_timeout.as_ref().map(f),
-            retry: vs.retry.as_ref().map(n),
-            delay_before_retry: vs.delay_before_retry.as_ref().map(f),
+            connect_timeout: src.opt(&vs.connect_timeout),
+            retry: src.opt(&vs.retry),
+            delay_before_retry: src.opt(&vs.delay_before_retry),
             delay_loop: None,
         },
         real_servers: vs
             .real_server
             .iter()
-            .map(|rs| RawRealServer {
-                key: v(&rs.ip),
-                addr: vec![v(&rs.ip), n(&rs.port)],
-                weight: rs.weight.as_ref().map(n),
-                inhibit_on_failure: rs.inhibit_on_failure.as_ref().map(flag),
-                notify_up: rs.notify_up.as_ref().map(v),
-                notify_down: rs.notify_down.as_ref().map(v),
-                defaults: RawCheckDefaults {
-                    connect_timeout: rs.connect_timeout.as_ref().map(f),
-                    retry: rs.retry.as_ref().map(n),
-                    delay_before_retry: rs.delay_before_retry.as_ref().map(f),
-                    delay_loop: rs.delay_loop.as_ref().map(f),
-                },
-                checks: [
-                    ("TCP_CHECK", &rs.tcp_check),
-                    ("HTTP_GET", &rs.http_get),
-                    ("MISC_CHECK", &rs.misc_check),
-                ]
-                .into_iter()
-                .filter_map(|(kind, c)| c.as_ref().map(|c| check(text, kind, c)))
-                .collect(),
-            })
+            .map(|rs| real_server(src, rs))
             .collect(),
     }
 }
 
-fn check(text: &str, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
-    let v = |s: &Spanned<String>| val(text, s);
-    let n = |s: &Spanned<i64>| val(text, s);
-    let f = |s: &Spanned<Seconds>| val(text, s);
-    let (line, col) = line_col(text, c.span().start);
+fn real_server(src: Source<'_>, rs: &RealServerT) -> RawRealServer {
+    RawRealServer {
+        key: src.val(&rs.ip),
+        addr: vec![src.val(&rs.ip), src.val(&rs.port)],
+        weight: src.opt(&rs.weight),
+        inhibit_on_failure: src.flag(&rs.inhibit_on_failure),
+        notify_up: src.opt(&rs.notify_up),
+        notify_down: src.opt(&rs.notify_down),
+        defaults: RawCheckDefaults {
+            connect_timeout: src.opt(&rs.connect_timeout),
+            retry: src.opt(&rs.retry),
+            delay_before_retry: src.opt(&rs.delay_before_retry),
+            delay_loop: src.opt(&rs.delay_loop),
+        },
+        checks: [
+            ("TCP_CHECK", &rs.tcp_check),
+            ("HTTP_GET", &rs.http_get),
+            ("MISC_CHECK", &rs.misc_check),
+        ]
+        .into_iter()
+        .filter_map(|(kind, c)| c.as_ref().map(|c| check(src, kind, c)))
+        .collect(),
+    }
+}
+
+fn check(src: Source<'_>, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
+    let (line, col) = src.at(c);
     let body = c.get_ref();
     RawCheck {
         kind: Val::new(kind.to_string(), line, col),
-        connect_ip: body.connect_ip.as_ref().map(v),
-        connect_port: body.connect_port.as_ref().map(n),
-        rise: body.rise.as_ref().map(n),
+        connect_ip: src.opt(&body.connect_ip),
+        connect_port: src.opt(&body.connect_port),
+        rise: src.opt(&body.rise),
         defaults: RawCheckDefaults {
-            connect_timeout: body.connect_timeout.as_ref().map(f),
-            retry: body.retry.as_ref().or(body.nb_get_retry.as_ref()).map(n),
-            delay_before_retry: body.delay_before_retry.as_ref().map(f),
-            delay_loop: body.delay_loop.as_ref().map(f),
+            connect_timeout: src.opt(&body.connect_timeout),
+            retry: src.opt(&body.retry).or_else(|| src.opt(&body.nb_get_retry)),
+            delay_before_retry: src.opt(&body.delay_before_retry),
+            delay_loop: src.opt(&body.delay_loop),
         },
         urls: body
             .url
             .iter()
             .map(|u| {
-                let (line, col) = line_col(text, u.span().start);
+                let (line, col) = src.at(u);
                 let u = u.get_ref();
                 RawUrl {
                     key: Val::new("url".to_string(), line, col),
-                    path: u.path.as_ref().map(v),
-                    status_code: u.status_code.as_ref().map(n),
-                    digest: u.digest.as_ref().map(v),
+                    path: src.opt(&u.path),
+                    status_code: src.opt(&u.status_code),
+                    digest: src.opt(&u.digest),
                 }
             })
             .collect(),
-        misc_path: body.misc_path.as_ref().map(v),
-        misc_timeout: body.misc_timeout.as_ref().map(f),
-        user: body.user.as_ref().map(|u| words(text, u)),
+        misc_path: src.opt(&body.misc_path),
+        misc_timeout: src.opt(&body.misc_timeout),
+        user: body.user.as_ref().map(|u| src.words(u)),
     }
-}
-
-/// `"192.168.91.151/24 dev eth0"` split into words, each placed inside the string.
-fn words(text: &str, s: &Spanned<String>) -> Vec<Val<String>> {
-    let (line, col) = line_col(text, s.span().start);
-    let value = s.get_ref();
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in value.chars().chain(std::iter::once(' ')).enumerate() {
-        match (c.is_whitespace(), start) {
-            (false, None) => start = Some(i),
-            (true, Some(b)) => {
-                let word: String = value.chars().skip(b).take(i - b).collect();
-                // +1 for the opening quote.
-                out.push(Val::new(word, line, col + 1 + b));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if out.is_empty() {
-        out.push(Val::new(String::new(), line, col));
-    }
-    out
 }
 
 #[cfg(test)]
