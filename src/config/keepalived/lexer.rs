@@ -50,99 +50,93 @@ fn lex(text: &str, report: &mut Report) -> Vec<Tok> {
 /// `report`.
 pub(super) fn lex_lines<'a>(lines: impl Iterator<Item = &'a str>, report: &mut Report) -> Vec<Tok> {
     let mut toks = Vec::new();
-    for (i, raw_line) in lines.enumerate() {
-        let line = i + 1;
-        let chars: Vec<char> = raw_line
-            .strip_suffix('\r')
-            .unwrap_or(raw_line)
-            .chars()
-            .collect();
-        let mut pos = 0;
-        while pos < chars.len() {
-            let c = chars[pos];
-            let col = pos + 1;
-            if c.is_whitespace() {
-                pos += 1;
-            } else if c == '#' || c == '!' {
-                if pos > 0
-                    && !chars[pos - 1].is_whitespace()
-                    && !matches!(chars[pos - 1], '{' | '}')
-                {
-                    let word_start = chars[..pos]
-                        .iter()
-                        .rposition(|c| c.is_whitespace())
-                        .map_or(0, |p| p + 1);
-                    let word: String = chars[word_start..]
-                        .iter()
-                        .take_while(|c| !c.is_whitespace())
-                        .collect();
-                    report.warn_at(
-                        (line, word_start + 1),
-                        &word,
-                        format!(
-                            "`{c}` starts a comment, so `{word}` is read as `{}` (as keepalived \
-                             does); write `\\{c}` or quote the value if `{c}` belongs to it",
-                            chars[word_start..pos].iter().collect::<String>()
-                        ),
-                    );
-                }
-                break;
-            } else if c == '{' || c == '}' {
-                toks.push(Tok {
-                    kind: if c == '{' { Kind::Open } else { Kind::Close },
-                    text: c.to_string(),
-                    line,
-                    col,
-                });
-                pos += 1;
-            } else if c == '"' {
-                let start = pos + 1;
-                match chars[start..].iter().position(|&c| c == '"') {
-                    Some(len) => {
-                        toks.push(Tok {
-                            kind: Kind::Quoted,
-                            text: chars[start..start + len].iter().collect(),
-                            line,
-                            col,
-                        });
-                        pos = start + len + 1;
-                    }
-                    None => {
-                        report.error_at((line, col), "\"", "unterminated quoted string");
-                        toks.push(Tok {
-                            kind: Kind::Quoted,
-                            text: chars[start..].iter().collect(),
-                            line,
-                            col,
-                        });
-                        pos = chars.len();
-                    }
-                }
-            } else {
-                let mut word = String::new();
-                while pos < chars.len() {
-                    let c = chars[pos];
-                    if c == '\\' && matches!(chars.get(pos + 1), Some('#' | '!')) {
-                        word.push(chars[pos + 1]);
-                        pos += 2;
-                        continue;
-                    }
-                    if c.is_whitespace() || matches!(c, '#' | '!' | '{' | '}' | '"') {
-                        break;
-                    }
-                    word.push(c);
-                    pos += 1;
-                }
-                toks.push(Tok {
-                    kind: Kind::Word,
-                    text: word,
-                    line,
-                    col,
-                });
-            }
-        }
+    for (i, text) in lines.enumerate() {
+        let chars: Vec<char> = text.strip_suffix('\r').unwrap_or(text).chars().collect();
+        lex_line(i + 1, &chars, &mut toks, report);
     }
     toks
+}
+
+/// The tokens of line `line`, up to its comment.
+fn lex_line(line: usize, chars: &[char], toks: &mut Vec<Tok>, report: &mut Report) {
+    let mut pos = 0;
+    while pos < chars.len() {
+        let c = chars[pos];
+        let tok = |kind, text| Tok {
+            kind,
+            text,
+            line,
+            col: pos + 1,
+        };
+        if c.is_whitespace() {
+            pos += 1;
+        } else if c == '#' || c == '!' {
+            glued_comment(line, chars, pos, report);
+            return;
+        } else if c == '{' || c == '}' {
+            let kind = if c == '{' { Kind::Open } else { Kind::Close };
+            toks.push(tok(kind, c.to_string()));
+            pos += 1;
+        } else if c == '"' {
+            let start = pos + 1;
+            let len = chars[start..].iter().position(|&c| c == '"');
+            if len.is_none() {
+                report.error_at((line, pos + 1), "\"", "unterminated quoted string");
+            }
+            let end = len.map_or(chars.len(), |len| start + len);
+            toks.push(tok(Kind::Quoted, chars[start..end].iter().collect()));
+            pos = (end + 1).min(chars.len());
+        } else {
+            let (word, next) = read_word(chars, pos);
+            toks.push(tok(Kind::Word, word));
+            pos = next;
+        }
+    }
+}
+
+/// A word from `pos`: up to a blank, a brace, a quote or a comment (`\#` and `\!` are
+/// kept as `#` and `!`). The word and where it ends.
+fn read_word(chars: &[char], mut pos: usize) -> (String, usize) {
+    let mut word = String::new();
+    while let Some(&c) = chars.get(pos) {
+        if c == '\\' && matches!(chars.get(pos + 1), Some('#' | '!')) {
+            word.push(chars[pos + 1]);
+            pos += 2;
+            continue;
+        }
+        if c.is_whitespace() || matches!(c, '#' | '!' | '{' | '}' | '"') {
+            break;
+        }
+        word.push(c);
+        pos += 1;
+    }
+    (word, pos)
+}
+
+/// A comment sign at `pos` glued to the word before it (`auth_pass Test123!`): keepalived
+/// cuts the word there, which is rarely what was meant.
+fn glued_comment(line: usize, chars: &[char], pos: usize, report: &mut Report) {
+    if pos == 0 || chars[pos - 1].is_whitespace() || matches!(chars[pos - 1], '{' | '}') {
+        return;
+    }
+    let c = chars[pos];
+    let word_start = chars[..pos]
+        .iter()
+        .rposition(|c| c.is_whitespace())
+        .map_or(0, |p| p + 1);
+    let word: String = chars[word_start..]
+        .iter()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let kept: String = chars[word_start..pos].iter().collect();
+    report.warn_at(
+        (line, word_start + 1),
+        &word,
+        format!(
+            "`{c}` starts a comment, so `{word}` is read as `{kept}` (as keepalived does); \
+             write `\\{c}` or quote the value if `{c}` belongs to it"
+        ),
+    );
 }
 
 #[cfg(test)]
