@@ -16,7 +16,7 @@ use super::model::{
     TrackProcess, TrackRef, VrrpInstance, VrrpScript,
 };
 use super::raw::{RawNotify, RawScript, RawSyncGroup, RawTracking, RawTracks, Val};
-use super::values::count;
+use super::values::{count, must};
 use super::{HostChecks, Report, suggest};
 
 /// keepalived's weight range for tracked checks.
@@ -214,37 +214,20 @@ pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptU
 }
 
 fn positive_seconds(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
-    let parsed = v
-        .value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-        .map(Duration::from_secs_f64);
-    if parsed.is_none() {
-        report.error_at(
-            v.at(),
-            key,
-            format!("{key} must be seconds above 0, got `{}`", v.value),
-        );
-    }
-    parsed
+    must(v, key, "seconds above 0", report, |s| {
+        let secs = s.parse::<f64>().ok()?;
+        (secs.is_finite() && secs > 0.0 && secs <= 86_400.0).then(|| Duration::from_secs_f64(secs))
+    })
 }
 
 fn weight(v: &Val<String>, report: &mut Report) -> Option<i32> {
-    match v.value.parse::<i32>() {
-        Ok(w) if WEIGHT_RANGE.contains(&w) => Some(w),
-        _ => {
-            report.error_at(
-                v.at(),
-                "weight",
-                format!(
-                    "weight must be a whole number from -253 to 253, got `{}`",
-                    v.value
-                ),
-            );
-            None
-        }
-    }
+    must(
+        v,
+        "weight",
+        "a whole number from -253 to 253",
+        report,
+        |s| s.parse::<i32>().ok().filter(|w| WEIGHT_RANGE.contains(w)),
+    )
 }
 
 /// Splits a command line as a shell would split words (quotes, backslashes), without
