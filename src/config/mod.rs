@@ -9,12 +9,14 @@
 //! - `raw`: the configuration as written (values with positions), which both loaders build.
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
 //! - `values`: value parsers the validators share (counts, seconds).
+//! - `tracking`: `vrrp_script`, `vrrp_track_*`, sync groups, an instance's `track_*` and
+//!   `notify*`, and the programs they run.
 //! - `defaults`: `global_defs` keywords that are defaults of every instance.
 //! - `vips`: what the VIP lists must satisfy together (255 per instance, one instance each).
 //! - `virtual_server`: the same for `virtual_server` pools (lb_kind, schedulers, checkers).
 //! - `suggest`: "did you mean" for misspelt keywords (edit distance plus real typos).
 //! - `source`: keepalived's line-level preprocessing: `include`, `$NAME`, `@id` lines.
-//! - `convert`: the model back to commented TOML (`vipctl convert`).
+//! - [`convert`]: the model back to commented TOML (`vipctl convert`).
 //! - `unsupported`: what vipd does instead of each keepalived keyword it ignores.
 //!
 //! Entry points are [`load`] and [`load_str`] (and [`load_with`] for a [`LoadOptions`]): a

@@ -171,7 +171,7 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
     })
 }
 
-/// `script_user` or a script's `user`: USER [GROUP], which must exist here unless the file is
+/// `script_user` or a script's `user`: `USER [GROUP]`, which must exist here unless the file is
 /// checked for another host (its accounts are not this machine's).
 pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
     let name = words.first()?;

@@ -1,5 +1,6 @@
-//! keepalived.conf statements checked against the keyword table ([`keywords`]): what a
-//! block accepts, what needs a block, and what to say about a keyword vipd does not read.
+//! keepalived.conf statements checked against the keyword table
+//! ([`crate::config::keywords`]): what a block accepts, what needs a block, and what to say
+//! about a keyword vipd does not read.
 //!
 //! Blocks vipd does not implement (`bfd_instance`, `garp_group`...) are accepted with a
 //! warning, but their keywords are still checked against keepalived's, so a typo such as
