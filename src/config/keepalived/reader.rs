@@ -110,44 +110,6 @@ fn version_error(stmt: &Stmt, report: &mut Report) {
     );
 }
 
-/// The single value of `key VALUE`; extra words are warned about, a missing one is an error.
-fn value(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
-    let Some(v) = stmt.arg(0) else {
-        report.error_at(
-            stmt.key.at(),
-            &stmt.key.text,
-            format!("`{}` needs a value", stmt.key.text),
-        );
-        return None;
-    };
-    extra_words(stmt, 1, report);
-    Some(v.val())
-}
-
-/// A keepalived switch: `KEY` alone means true, else its one word as written (`true`, `off`...).
-fn switch(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
-    extra_words(stmt, 1, report);
-    Some(match stmt.arg(0) {
-        Some(v) => v.val(),
-        None => Val::new("true".to_string(), stmt.key.line, stmt.key.col),
-    })
-}
-
-/// Warns about words after the `n` a keyword takes (keepalived ignores them too).
-fn extra_words(stmt: &Stmt, n: usize, report: &mut Report) {
-    if let Some(extra) = stmt.args.get(n) {
-        let words: Vec<&str> = stmt.args[n..].iter().map(|t| t.text.as_str()).collect();
-        report.warn_at(
-            extra.at(),
-            &stmt.key.text,
-            format!(
-                "extra words `{}` ignored, as keepalived does; put each keyword on its own line",
-                words.join(" ")
-            ),
-        );
-    }
-}
-
 fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
     let Some(name) = stmt.arg(0) else {
         report.error_at(
@@ -230,30 +192,6 @@ fn authentication(stmt: &Stmt, inst: &mut RawInstance, report: &mut Report) {
     }
 }
 
-/// A flag keyword (no value): present = true.
-fn flag(item: &Stmt, report: &mut Report) -> Option<Val<bool>> {
-    extra_words(item, 0, report);
-    Some(Val::new(true, item.key.line, item.key.col))
-}
-
-/// The checker defaults (`connect_timeout`, `retry`...) any of these blocks may hold; true
-/// when `item` was one.
-fn check_default(item: &Stmt, d: &mut RawCheckDefaults, report: &mut Report) -> bool {
-    match item.key.text.as_str() {
-        "connect_timeout" => d.connect_timeout = value(item, report),
-        "retry" | "nb_get_retry" => {
-            if let Some(note) = unsupported::renamed(&item.key.text) {
-                report.warn_at(item.key.at(), &item.key.text, note);
-            }
-            d.retry = value(item, report);
-        }
-        "delay_before_retry" => d.delay_before_retry = value(item, report),
-        "delay_loop" => d.delay_loop = value(item, report),
-        _ => return false,
-    }
-    true
-}
-
 fn virtual_server(stmt: &Stmt, report: &mut Report) -> Option<RawVirtualServer> {
     let items = block_of(stmt, report)?;
     let mut vs = RawVirtualServer {
@@ -273,11 +211,7 @@ fn virtual_server(stmt: &Stmt, report: &mut Report) -> Option<RawVirtualServer> 
             "hysteresis" => vs.hysteresis = value(item, report),
             "alpha" => vs.alpha = flag(item, report),
             "omega" => vs.omega = flag(item, report),
-            "real_server" => {
-                if let Some(rs) = real_server(item, report) {
-                    vs.real_servers.push(rs);
-                }
-            }
+            "real_server" => vs.real_servers.extend(real_server(item, report)),
             _ if check_default(item, &mut vs.defaults, report) => {}
             _ => skip(
                 item,
@@ -309,9 +243,7 @@ fn real_server(stmt: &Stmt, report: &mut Report) -> Option<RawRealServer> {
             "notify_up" => rs.notify_up = command(item, report),
             "notify_down" => rs.notify_down = command(item, report),
             _ if keywords::checkers().any(|c| c == name) => {
-                if let Some(c) = checker(item, report) {
-                    rs.checks.push(c);
-                }
+                rs.checks.extend(checker(item, report));
             }
             _ if check_default(item, &mut rs.defaults, report) => {}
             _ if name.ends_with("_CHECK") || name == "SSL_GET" => {
@@ -327,30 +259,6 @@ fn real_server(stmt: &Stmt, report: &mut Report) -> Option<RawRealServer> {
         }
     }
     Some(rs)
-}
-
-/// A program and its arguments as one line: `notify_up "/bin/x up"` or `notify_up /bin/x up`.
-fn command(item: &Stmt, report: &mut Report) -> Option<Val<String>> {
-    let first = item.arg(0).or_else(|| {
-        report.error_at(
-            item.key.at(),
-            &item.key.text,
-            format!("`{}` needs a program to run", item.key.text),
-        );
-        None
-    })?;
-    let words: Vec<String> = item
-        .args
-        .iter()
-        .map(|t| {
-            if t.kind == Kind::Quoted && item.args.len() > 1 {
-                format!("\"{}\"", t.text)
-            } else {
-                t.text.clone()
-            }
-        })
-        .collect();
-    Some(Val::new(words.join(" "), first.line, first.col))
 }
 
 fn checker(stmt: &Stmt, report: &mut Report) -> Option<RawCheck> {
@@ -389,65 +297,22 @@ fn checker(stmt: &Stmt, report: &mut Report) -> Option<RawCheck> {
     Some(c)
 }
 
-/// The words of each line of a list block (`track_script { chk weight -20 }`).
-fn block_lines(stmt: &Stmt, report: &mut Report) -> Vec<Vec<Val<String>>> {
-    block_of(stmt, report)
-        .unwrap_or_default()
-        .iter()
-        .map(|line| {
-            let mut words = vec![line.key.val()];
-            words.extend(line.args.iter().map(Tok::val));
-            words
-        })
-        .collect()
-}
-
-/// Everything after the keyword, as one command line (`notify_master "/x.sh a"` or
-/// `notify_master /x.sh a`).
-fn rest_of_line(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
-    let first = value_required(stmt, report)?;
-    // A single (usually quoted) token is a whole command line as keepalived reads it; several
-    // words are joined so that they split back into the same argv.
-    let line = match stmt.args.as_slice() {
-        [only] => only.text.clone(),
-        words => join_command(&words.iter().map(|t| t.text.clone()).collect::<Vec<_>>()),
-    };
-    Some(Val::new(line, first.line, first.col))
-}
-
-fn value_required<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a Tok> {
-    let v = stmt.arg(0);
-    if v.is_none() {
-        report.error_at(
-            stmt.key.at(),
-            &stmt.key.text,
-            format!("`{}` needs a value", stmt.key.text),
-        );
+/// The checker defaults (`connect_timeout`, `retry`...) any of these blocks may hold; true
+/// when `item` was one.
+fn check_default(item: &Stmt, d: &mut RawCheckDefaults, report: &mut Report) -> bool {
+    match item.key.text.as_str() {
+        "connect_timeout" => d.connect_timeout = value(item, report),
+        "retry" | "nb_get_retry" => {
+            if let Some(note) = unsupported::renamed(&item.key.text) {
+                report.warn_at(item.key.at(), &item.key.text, note);
+            }
+            d.retry = value(item, report);
+        }
+        "delay_before_retry" => d.delay_before_retry = value(item, report),
+        "delay_loop" => d.delay_loop = value(item, report),
+        _ => return false,
     }
-    v
-}
-
-/// `key A [B]`: between `min` and `max` words.
-fn words(stmt: &Stmt, min: usize, max: usize, report: &mut Report) -> Option<Vec<Val<String>>> {
-    if stmt.args.len() < min {
-        value_required(stmt, report)?;
-    }
-    extra_words(stmt, max, report);
-    Some(stmt.args.iter().take(max).map(Tok::val).collect())
-}
-
-/// The name after a block keyword (`vrrp_script chk_nginx {`).
-fn block_name(stmt: &Stmt, example: &str, report: &mut Report) -> Option<Val<String>> {
-    let Some(name) = stmt.arg(0) else {
-        report.error_at(
-            stmt.key.at(),
-            &stmt.key.text,
-            format!("{} needs a name (`{example}`)", stmt.key.text),
-        );
-        return None;
-    };
-    extra_words(stmt, 1, report);
-    Some(name.val())
+    true
 }
 
 fn vrrp_script(stmt: &Stmt, report: &mut Report) -> Option<RawScript> {
@@ -568,4 +433,135 @@ fn vrrp_sync_group(stmt: &Stmt, report: &mut Report) -> Option<RawSyncGroup> {
         }
     }
     Some(out)
+}
+
+// The values of a statement, as each keyword takes them.
+
+/// The single value of `key VALUE`; extra words are warned about, a missing one is an error.
+fn value(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let Some(v) = stmt.arg(0) else {
+        report.error_at(
+            stmt.key.at(),
+            &stmt.key.text,
+            format!("`{}` needs a value", stmt.key.text),
+        );
+        return None;
+    };
+    extra_words(stmt, 1, report);
+    Some(v.val())
+}
+
+/// A keepalived switch: `KEY` alone means true, else its one word as written (`true`, `off`...).
+fn switch(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    extra_words(stmt, 1, report);
+    Some(match stmt.arg(0) {
+        Some(v) => v.val(),
+        None => Val::new("true".to_string(), stmt.key.line, stmt.key.col),
+    })
+}
+
+/// A flag keyword (no value): present = true.
+fn flag(item: &Stmt, report: &mut Report) -> Option<Val<bool>> {
+    extra_words(item, 0, report);
+    Some(Val::new(true, item.key.line, item.key.col))
+}
+
+/// `key A [B]`: between `min` and `max` words.
+fn words(stmt: &Stmt, min: usize, max: usize, report: &mut Report) -> Option<Vec<Val<String>>> {
+    if stmt.args.len() < min {
+        value_required(stmt, report)?;
+    }
+    extra_words(stmt, max, report);
+    Some(stmt.args.iter().take(max).map(Tok::val).collect())
+}
+
+fn value_required<'a>(stmt: &'a Stmt, report: &mut Report) -> Option<&'a Tok> {
+    let v = stmt.arg(0);
+    if v.is_none() {
+        report.error_at(
+            stmt.key.at(),
+            &stmt.key.text,
+            format!("`{}` needs a value", stmt.key.text),
+        );
+    }
+    v
+}
+
+/// Warns about words after the `n` a keyword takes (keepalived ignores them too).
+fn extra_words(stmt: &Stmt, n: usize, report: &mut Report) {
+    if let Some(extra) = stmt.args.get(n) {
+        let words: Vec<&str> = stmt.args[n..].iter().map(|t| t.text.as_str()).collect();
+        report.warn_at(
+            extra.at(),
+            &stmt.key.text,
+            format!(
+                "extra words `{}` ignored, as keepalived does; put each keyword on its own line",
+                words.join(" ")
+            ),
+        );
+    }
+}
+
+/// Everything after the keyword, as one command line (`notify_master "/x.sh a"` or
+/// `notify_master /x.sh a`).
+fn rest_of_line(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let first = value_required(stmt, report)?;
+    // A single (usually quoted) token is a whole command line as keepalived reads it; several
+    // words are joined so that they split back into the same argv.
+    let line = match stmt.args.as_slice() {
+        [only] => only.text.clone(),
+        words => join_command(&words.iter().map(|t| t.text.clone()).collect::<Vec<_>>()),
+    };
+    Some(Val::new(line, first.line, first.col))
+}
+
+/// A program and its arguments as one line: `notify_up "/bin/x up"` or `notify_up /bin/x up`.
+fn command(item: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let first = item.arg(0).or_else(|| {
+        report.error_at(
+            item.key.at(),
+            &item.key.text,
+            format!("`{}` needs a program to run", item.key.text),
+        );
+        None
+    })?;
+    let words: Vec<String> = item
+        .args
+        .iter()
+        .map(|t| {
+            if t.kind == Kind::Quoted && item.args.len() > 1 {
+                format!("\"{}\"", t.text)
+            } else {
+                t.text.clone()
+            }
+        })
+        .collect();
+    Some(Val::new(words.join(" "), first.line, first.col))
+}
+
+/// The words of each line of a list block (`track_script { chk weight -20 }`).
+fn block_lines(stmt: &Stmt, report: &mut Report) -> Vec<Vec<Val<String>>> {
+    block_of(stmt, report)
+        .unwrap_or_default()
+        .iter()
+        .map(|line| {
+            let mut words = vec![line.key.val()];
+            words.extend(line.args.iter().map(Tok::val));
+            words
+        })
+        .collect()
+}
+
+/// The name after a block keyword (`vrrp_script chk_nginx {`).
+fn block_name(stmt: &Stmt, example: &str, report: &mut Report) -> Option<Val<String>> {
+    let Some(name) = stmt.arg(0) else {
+        report.error_at(
+            stmt.key.at(),
+            &stmt.key.text,
+            format!("{} needs a name (`{example}`)", stmt.key.text),
+        );
+        return None;
+    };
+    extra_words(stmt, 1, report);
+    Some(name.val())
 }
