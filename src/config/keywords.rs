@@ -922,3 +922,49 @@ pub(crate) static URL: Block = Block {
         ka("regex_max_offset", Leaf),
     ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_block_has_a_name_twice() {
+        for block in BLOCKS {
+            let mut ka: Vec<&str> = block.keepalived_names().collect();
+            let mut toml = block.toml_keys();
+            for names in [&mut ka, &mut toml] {
+                let n = names.len();
+                names.sort_unstable();
+                names.dedup();
+                assert_eq!(names.len(), n, "{}", block.place);
+            }
+        }
+    }
+
+    /// `vipctl convert` has a comment for every value it writes, and a table for every block
+    /// vipd's TOML opens.
+    #[test]
+    fn every_toml_key_has_a_comment_or_a_table() {
+        for block in BLOCKS {
+            for k in block.keywords.iter().filter(|k| k.in_toml()) {
+                match k.body {
+                    Leaf | List => assert!(!k.doc.is_empty(), "{}: {}", block.place, k.name),
+                    Keywords(inner) => {
+                        assert!(!matches!(inner.toml, Toml::Absent), "{}", k.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn convert_finds_nested_tables() {
+        let checker = toml_block("virtual_server.real_server.HTTP_GET");
+        assert!(checker.is_some_and(|b| std::ptr::eq(b, &CHECKER)));
+        assert!(toml_block("vrrp_instance.nosuch").is_none());
+        assert_eq!(
+            checkers().collect::<Vec<_>>(),
+            ["TCP_CHECK", "HTTP_GET", "MISC_CHECK"]
+        );
+    }
+}
