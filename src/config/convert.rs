@@ -1,4 +1,5 @@
-//! The model back to vipd's TOML, with comments: `vipctl convert`.
+//! `vipctl convert`: a loaded configuration as vipd's TOML, each key with its comment from
+//! the keyword table.
 //!
 //! One place maps the model onto the TOML loader's own serde structs (they derive `Serialize`
 //! as well as `Deserialize`), so key names and shapes are the loader's by construction, and
@@ -12,17 +13,18 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{
+use super::Loaded;
+use super::keywords::{self, Block};
+use super::model::{
+    Check, CheckKind, Config, HttpUrl, InitialState, Notify, RealServer, ScriptUser, SyncGroup,
+    TrackFile, TrackInterface, TrackProcess, TrackRef, VirtualIp, VirtualServer, VrrpInstance,
+    VrrpScript,
+};
+use super::toml::{
     Authentication, CheckT, File, GlobalDefs, Instance, RealServerT, Script, Seconds,
     SyncGroupTable, TrackFileTable, TrackProcessTable, UrlT, VirtualServerT,
 };
-use crate::config::Loaded;
-use crate::config::model::{Check, CheckKind, HttpUrl, RealServer, VirtualServer};
-use crate::config::model::{
-    Config, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess,
-    TrackRef, VirtualIp, VrrpInstance, VrrpScript,
-};
-use crate::config::tracking::join_command;
+use super::tracking::join_command;
 
 /// Why a valid configuration cannot be written as TOML.
 #[derive(Debug, thiserror::Error)]
@@ -51,202 +53,6 @@ pub enum ConvertError {
     Toml(#[from] toml::ser::Error),
 }
 
-/// A comment above each key, so the converted file explains itself.
-const KEY_DOCS: &[(&str, &str)] = &[
-    (
-        "ip",
-        "The address (a virtual_server's, usually a VIP; a real_server's).",
-    ),
-    ("port", "The TCP port."),
-    ("delay_loop", "Seconds between health checks."),
-    (
-        "lb_algo",
-        "Scheduler: rr, wrr, lc, wlc or sh (source hash).",
-    ),
-    (
-        "lb_kind",
-        "NAT: vipd's user-space forwarder (DR and TUN need IPVS).",
-    ),
-    (
-        "persistence_timeout",
-        "Seconds a client address sticks to its server after its last connection.",
-    ),
-    ("protocol", "TCP (the forwarder is TCP only)."),
-    (
-        "sorry_server",
-        "\"IP PORT\" that gets connections while quorum is lost.",
-    ),
-    (
-        "quorum",
-        "Sum of the weights of healthy servers below which the pool is down.",
-    ),
-    (
-        "hysteresis",
-        "Quorum is lost below quorum - hysteresis, regained above quorum + it.",
-    ),
-    ("alpha", "Servers start down until their first good check."),
-    (
-        "omega",
-        "Run every up server's notify_down when the pool stops.",
-    ),
-    ("connect_timeout", "Seconds to wait for a TCP connection."),
-    (
-        "inhibit_on_failure",
-        "A failed server is drained (weight 0) instead of removed.",
-    ),
-    (
-        "notify_up",
-        "Run when the server comes up (argv, no shell).",
-    ),
-    (
-        "notify_down",
-        "Run when the server goes down (argv, no shell).",
-    ),
-    ("connect_ip", "Check this address instead of the server's."),
-    ("connect_port", "Check this port instead of the server's."),
-    ("retry", "Failures in a row before the server goes down."),
-    (
-        "delay_before_retry",
-        "Seconds between checks while failing.",
-    ),
-    ("path", "The URL path to GET."),
-    ("status_code", "The status expected; unset = any 2xx."),
-    ("digest", "MD5 of the body, lower-case hex."),
-    (
-        "misc_path",
-        "The check program and its arguments (no shell); exit 0 = up.",
-    ),
-    (
-        "misc_timeout",
-        "Seconds before the program is killed and counts as failed.",
-    ),
-    (
-        "script_user",
-        "\"USER [GROUP]\" that checks and notify scripts run as.",
-    ),
-    (
-        "enable_script_security",
-        "keepalived's switch; vipd refuses unsafe scripts whenever it runs as root.",
-    ),
-    (
-        "script",
-        "The check, run directly (no shell); exit status 0 = healthy.",
-    ),
-    ("interval", "Seconds between checks."),
-    (
-        "timeout",
-        "A check running longer is killed and counts as failed.",
-    ),
-    (
-        "weight",
-        "0: failure = FAULT; negative: subtracted on failure; positive: added on success.",
-    ),
-    (
-        "rise",
-        "Successes in a row before a failed check is healthy again.",
-    ),
-    (
-        "fall",
-        "Failures in a row before a healthy check counts as failed.",
-    ),
-    ("user", "\"USER [GROUP]\" this check runs as."),
-    ("init_fail", "Start as failed until the check succeeds."),
-    (
-        "file",
-        "Its integer times the weight moves the priority; missing = 0.",
-    ),
-    ("process", "Process name as in /proc/PID/comm."),
-    ("quorum", "How many must run for the check to be healthy."),
-    (
-        "full_command",
-        "Match the whole command line instead of the name.",
-    ),
-    ("group", "Instances that change state together."),
-    ("track_script", "\"NAME [weight W]\" of a vrrp_script."),
-    (
-        "track_interface",
-        "\"IF [weight W]\": weight 0 = down means FAULT.",
-    ),
-    ("track_file", "\"NAME [weight W]\" of a vrrp_track_file."),
-    (
-        "track_process",
-        "\"NAME [weight W]\" of a vrrp_track_process.",
-    ),
-    ("notify_master", "Run on becoming MASTER."),
-    ("notify_backup", "Run on becoming BACKUP."),
-    ("notify_fault", "Run on entering FAULT."),
-    ("notify_stop", "Run when vipd stops the instance."),
-    (
-        "notify",
-        "Run on every change with \"INSTANCE|GROUP NAME STATE PRIORITY\" appended.",
-    ),
-    (
-        "router_id",
-        "A name for this node in logs and `vipctl status`.",
-    ),
-    (
-        "metrics_listen",
-        "ADDR:PORT serving Prometheus metrics at /metrics (vipd only; keepalived has none).",
-    ),
-    (
-        "name",
-        "The instance name, used in logs, status and notify arguments.",
-    ),
-    (
-        "state",
-        "MASTER or BACKUP at startup; either way the election decides (as in keepalived).",
-    ),
-    ("interface", "Where adverts are sent and received."),
-    (
-        "virtual_router_id",
-        "VRID 1..=255, the same on every router of this group.",
-    ),
-    (
-        "priority",
-        "1..=255; the highest wins; 255 = address owner.",
-    ),
-    (
-        "advert_int",
-        "Seconds between adverts (VRRPv2: whole seconds).",
-    ),
-    (
-        "nopreempt",
-        "true: a recovered higher-priority router does not take over.",
-    ),
-    (
-        "preempt_delay",
-        "Seconds a lower-priority master is tolerated before preempting.",
-    ),
-    ("auth_type", "PASS: simple password (RFC 3768 §5.3.6.1)."),
-    ("auth_pass", "At most 8 bytes, as on the wire."),
-    (
-        "virtual_ipaddress",
-        "\"ADDR[/LEN] [dev IF] [label L]\" per address; added on this node while it is master.",
-    ),
-    ("unicast_src_ip", "Source address of unicast adverts."),
-    (
-        "unicast_peer",
-        "Adverts go to each peer instead of 224.0.0.18; only peers are heard.",
-    ),
-    (
-        "garp_master_delay",
-        "Seconds before the second burst of gratuitous ARPs after becoming master.",
-    ),
-    ("garp_master_repeat", "Gratuitous ARPs per burst."),
-    (
-        "garp_master_refresh",
-        "Re-send gratuitous ARPs this often (seconds) while master.",
-    ),
-    (
-        "lower_prio_no_advert",
-        "true: a master does not answer a lower-priority advert with its own advert.",
-    ),
-    (
-        "garp_lower_prio_repeat",
-        "Gratuitous ARPs per VIP a master sends on a lower-priority advert (0 = none).",
-    ),
-];
-
 /// `loaded` (read from `source`) as commented TOML that loads to the same configuration.
 pub fn to_toml(loaded: &Loaded, source: &Path) -> Result<String, ConvertError> {
     let body = toml::to_string_pretty(&file(&loaded.config)?)?;
@@ -273,19 +79,23 @@ pub fn to_toml(loaded: &Loaded, source: &Path) -> Result<String, ConvertError> {
     Ok(out)
 }
 
-/// Puts each key's [`KEY_DOCS`] comment above it, and a blank line before each table.
+/// Puts each key's comment from the keyword table above it, and a blank line before each
+/// table.
 fn annotate(body: &str) -> String {
     let mut out = String::new();
+    let mut block: Option<&Block> = Some(&keywords::TOP);
     for line in body.lines() {
         if line.starts_with('[') {
             if !out.is_empty() && !out.ends_with("\n\n") {
                 out.push('\n');
             }
+            block = keywords::toml_block(line.trim_matches(['[', ']']));
         } else if line.is_empty() {
             continue;
         } else if let Some((key, _)) = line.split_once(" = ")
             && !key.starts_with(char::is_whitespace)
-            && let Some((_, doc)) = KEY_DOCS.iter().find(|(k, _)| *k == key)
+            && let Some(doc) = block.and_then(|b| b.toml_key(key)).map(|k| k.doc)
+            && !doc.is_empty()
         {
             let _ = writeln!(out, "# {doc}");
         }
@@ -709,7 +519,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::load_str;
+    use crate::config::testing::{load, ok};
 
     /// Every keyword vipd implements, each set away from its default.
     const MAXIMAL: &str = "global_defs {\n router_id lb-east-1\n script_user root root\n \
@@ -744,9 +554,9 @@ mod tests {
         MISC_CHECK {\n misc_path \"/bin/sh -c 'exit 0'\"\n misc_timeout 4\n user nobody\n }\n }\n}\n";
 
     fn round_trip(text: &str, name: &str) -> (Config, Config, String) {
-        let loaded = load_str(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = ok(text, name);
         let toml = to_toml(&loaded, Path::new(name)).expect("converts");
-        let again = load_str(&toml, Path::new("converted.toml"))
+        let again = load(&toml, "converted.toml")
             .unwrap_or_else(|e| panic!("converted TOML does not load: {e}\n{toml}"));
         assert!(again.warnings.is_empty(), "{:?}\n{toml}", again.warnings);
         (loaded.config, again.config, toml)
@@ -763,7 +573,7 @@ mod tests {
     /// a new model field fails to compile here until MAXIMAL sets it.
     #[test]
     fn maximal_config_sets_every_field() {
-        let config = load_str(MAXIMAL, Path::new("max.conf")).unwrap().config;
+        let config = ok(MAXIMAL, "max.conf").config;
         let Config {
             router_id,
             instances,
@@ -862,7 +672,7 @@ mod tests {
     #[test]
     fn output_is_commented_and_names_what_was_dropped() {
         let text = format!("global_defs {{\n smtp_server 10.0.0.9\n}}\n{MAXIMAL}");
-        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let loaded = ok(&text, "k.conf");
         let toml = to_toml(&loaded, Path::new("/etc/keepalived/k.conf")).unwrap();
         assert!(toml.starts_with(
             "# vipd configuration, converted by `vipctl convert` from /etc/keepalived/k.conf.\n"
@@ -892,7 +702,7 @@ mod tests {
     fn a_password_cut_inside_a_character_cannot_be_converted() {
         // 7 ASCII bytes and a 2-byte `é`: keepalived keeps 8 bytes, half of the `é`.
         let text = MAXIMAL.replace("auth_pass s3cret12", "auth_pass abcdefgé");
-        let loaded = load_str(&text, Path::new("k.conf")).unwrap();
+        let loaded = ok(&text, "k.conf");
         let e = to_toml(&loaded, Path::new("k.conf")).unwrap_err();
         assert!(
             e.to_string().contains("vrrp_instance VI_1: auth_pass"),
@@ -903,9 +713,9 @@ mod tests {
     #[test]
     fn toml_converts_to_itself() {
         let (_, converted, toml) = round_trip(MAXIMAL, "max.conf");
-        let loaded = load_str(&toml, Path::new("c.toml")).unwrap();
+        let loaded = ok(&toml, "c.toml");
         let again = to_toml(&loaded, Path::new("c.toml")).unwrap();
-        let back = load_str(&again, Path::new("d.toml")).unwrap().config;
+        let back = ok(&again, "d.toml").config;
         assert_eq!(back, converted);
     }
 }

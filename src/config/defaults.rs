@@ -11,19 +11,9 @@
 
 use super::Report;
 use super::model::VrrpInstance;
+use super::raw::{RawDefaults, RawInstance, Val};
 use super::suggest;
-use super::validate::{RawInstance, Val};
-
-/// The global defaults as written in `global_defs`.
-#[derive(Debug, Default)]
-pub(crate) struct RawDefaults {
-    /// `vrrp_garp_master_repeat`.
-    pub(crate) vrrp_garp_master_repeat: Option<Val<String>>,
-    /// `vrrp_lower_prio_no_advert [true|false]` (`true` when written alone).
-    pub(crate) vrrp_lower_prio_no_advert: Option<Val<String>>,
-    /// `vrrp_garp_lower_prio_repeat`.
-    pub(crate) vrrp_garp_lower_prio_repeat: Option<Val<String>>,
-}
+use super::values::{C_INT_MAX, count};
 
 /// The global defaults, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +45,13 @@ impl Default for Defaults {
 pub(crate) fn global(raw: &RawDefaults, report: &mut Report) -> Defaults {
     let mut out = Defaults::default();
     if let Some(v) = &raw.vrrp_garp_master_repeat
-        && let Some(n) = count(v, "vrrp_garp_master_repeat", 1, report)
+        && let Some(n) = count(v, "vrrp_garp_master_repeat", 1..=C_INT_MAX, report)
     {
         out.garp_master_repeat = n;
     }
     out.garp_lower_prio_repeat = out.garp_master_repeat;
     if let Some(v) = &raw.vrrp_garp_lower_prio_repeat
-        && let Some(n) = count(v, "vrrp_garp_lower_prio_repeat", 0, report)
+        && let Some(n) = count(v, "vrrp_garp_lower_prio_repeat", 0..=C_INT_MAX, report)
     {
         out.garp_lower_prio_repeat = n;
     }
@@ -90,7 +80,7 @@ pub(crate) fn lower_prio(
         None => defaults.lower_prio_no_advert,
     };
     out.garp_lower_prio_repeat = match &raw.garp_lower_prio_repeat {
-        Some(v) => count(v, "garp_lower_prio_repeat", 0, report).unwrap_or_else(|| {
+        Some(v) => count(v, "garp_lower_prio_repeat", 0..=C_INT_MAX, report).unwrap_or_else(|| {
             ok = false;
             defaults.garp_lower_prio_repeat
         }),
@@ -113,50 +103,22 @@ fn switch(v: &Val<String>, key: &str, report: &mut Report) -> Option<bool> {
         return Some(false);
     }
     let suggestion = suggest::closest(word, &[TRUE, FALSE].concat());
-    let d = report
-        .diag(
-            v.line,
-            v.col,
+    report
+        .error_at(
+            v.at(),
             key,
             format!(
                 "{key} takes true or false (or on/off, yes/no; alone it means true), got `{word}`"
             ),
         )
-        .with_suggestion(suggestion);
-    report.error(d);
+        .suggestion = suggestion;
     None
-}
-
-/// A count of at least `min` (keepalived reads them as C `int`s, so at most `i32::MAX`).
-pub(crate) fn count(v: &Val<String>, key: &str, min: u32, report: &mut Report) -> Option<u32> {
-    match v.value.parse::<u32>() {
-        Ok(n) if n >= min && i32::try_from(n).is_ok() => Some(n),
-        _ => {
-            let d = report.diag(
-                v.line,
-                v.col,
-                key,
-                format!(
-                    "{key} must be a count from {min} to {}, got `{}`",
-                    i32::MAX,
-                    v.value
-                ),
-            );
-            report.error(d);
-            None
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{ConfigError, Loaded, load_str};
-
-    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new(file))
-    }
+    use crate::config::Loaded;
+    use crate::config::testing::load;
 
     /// Two keepalived instances after `global_defs { GLOBAL }`; VI_1 also has `own`.
     fn conf(global: &str, own: &str) -> String {

@@ -2,15 +2,21 @@
 //!
 //! # Layout
 //! - [`model`]: the typed model the daemon consumes.
-//! - `keepalived`: lexer and parser for users' unchanged keepalived.conf files.
+//! - `keywords`: the keyword table: what each block accepts in keepalived.conf and in TOML,
+//!   and what `convert` says about each key.
+//! - `keepalived`: users' unchanged keepalived.conf files: lexer, statements, schema, reader.
 //! - `toml`: vipd's native TOML format (serde, keys named as in keepalived).
+//! - `raw`: the configuration as written (values with positions), which both loaders build.
 //! - `validate`: the semantic checks both loaders share (ranges, IPv4 only, duplicates).
+//! - `values`: value parsers the validators share (counts, seconds).
+//! - `tracking`: `vrrp_script`, `vrrp_track_*`, sync groups, an instance's `track_*` and
+//!   `notify*`, and the programs they run.
 //! - `defaults`: `global_defs` keywords that are defaults of every instance.
 //! - `vips`: what the VIP lists must satisfy together (255 per instance, one instance each).
 //! - `virtual_server`: the same for `virtual_server` pools (lb_kind, schedulers, checkers).
 //! - `suggest`: "did you mean" for misspelt keywords (edit distance plus real typos).
 //! - `source`: keepalived's line-level preprocessing: `include`, `$NAME`, `@id` lines.
-//! - `convert`: the model back to commented TOML (`vipctl convert`).
+//! - [`convert`]: the model back to commented TOML (`vipctl convert`).
 //! - `unsupported`: what vipd does instead of each keepalived keyword it ignores.
 //!
 //! Entry points are [`load`] and [`load_str`] (and [`load_with`] for a [`LoadOptions`]): a
@@ -18,15 +24,21 @@
 //! file, or in a file it includes, is reported at once, each as a [`Diagnostic`] naming the
 //! file, line, column and key.
 
+pub mod convert;
 mod defaults;
 mod keepalived;
+mod keywords;
 pub mod model;
+mod raw;
 mod source;
 mod suggest;
+#[cfg(test)]
+mod testing;
 mod toml;
 mod tracking;
 mod unsupported;
 mod validate;
+mod values;
 mod vips;
 mod virtual_server;
 
@@ -39,11 +51,6 @@ pub use model::{
     RealServer, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
     VirtualIp, VirtualServer, VrrpInstance, VrrpScript,
 };
-
-/// `vipctl convert`: a loaded configuration as vipd's commented TOML.
-pub mod convert {
-    pub use super::toml::convert::{ConvertError, to_toml};
-}
 
 /// A configuration that loaded, and what was worth telling the user about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,6 +260,12 @@ pub fn load_str_with(
     report.finish(config)
 }
 
+/// `d`, once in `list`.
+fn pushed(list: &mut Vec<Diagnostic>, d: Diagnostic) -> &mut Diagnostic {
+    list.push(d);
+    list.last_mut().expect("just pushed")
+}
+
 fn is_toml(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
@@ -390,6 +403,29 @@ impl Report {
 
     pub(crate) fn warn(&mut self, d: Diagnostic) {
         self.warnings.push(d);
+    }
+
+    /// An error at `at` (loader line, column) about `key`: one rule, one line. Returns the
+    /// diagnostic for a rule that has a suggestion to add.
+    pub(crate) fn error_at(
+        &mut self,
+        at: (usize, usize),
+        key: &str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = self.diag(at.0, at.1, key, message);
+        pushed(&mut self.errors, d)
+    }
+
+    /// A warning at `at` (loader line, column) about `key`; see [`Self::error_at`].
+    pub(crate) fn warn_at(
+        &mut self,
+        at: (usize, usize),
+        key: &str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = self.diag(at.0, at.1, key, message);
+        pushed(&mut self.warnings, d)
     }
 
     pub(crate) fn error_count(&self) -> usize {

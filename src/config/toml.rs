@@ -20,231 +20,220 @@
 //! ```
 //!
 //! Deserialised with serde (`deny_unknown_fields`); values keep their spans so the shared
-//! validation can name the line. Unknown keys are all reported at once, with suggestions.
+//! validation can name the line. Unknown keys are all reported at once, with suggestions,
+//! from the keyword table. [`super::convert`] fills the same structs to write a
+//! configuration back, so both directions have one shape.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::defaults::RawDefaults;
-use super::tracking::{
-    RawNotify, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks,
+use super::keywords::{self, Block, Body, Toml};
+use super::raw::{
+    RawCheck, RawCheckDefaults, RawConfig, RawDefaults, RawInstance, RawNotify, RawRealServer,
+    RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks, RawUrl,
+    RawVirtualServer, Val,
 };
-use super::validate::{RawConfig, RawInstance, Val};
-use super::virtual_server::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer};
 use super::{Report, suggest};
-
-// The model back to these structs, for `vipctl convert`: a child module so it can build them.
-#[path = "convert.rs"]
-pub(crate) mod convert;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    global_defs: Option<GlobalDefs>,
+pub(super) struct File {
+    pub(super) global_defs: Option<GlobalDefs>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_instance: Vec<Instance>,
+    pub(super) vrrp_instance: Vec<Instance>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    virtual_server: Vec<VirtualServerT>,
+    pub(super) virtual_server: Vec<VirtualServerT>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_script: Vec<Script>,
+    pub(super) vrrp_script: Vec<Script>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_track_file: Vec<TrackFileTable>,
+    pub(super) vrrp_track_file: Vec<TrackFileTable>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_track_process: Vec<TrackProcessTable>,
+    pub(super) vrrp_track_process: Vec<TrackProcessTable>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    vrrp_sync_group: Vec<SyncGroupTable>,
+    pub(super) vrrp_sync_group: Vec<SyncGroupTable>,
 }
 
 /// `[[virtual_server]]`: `ip` and `port` instead of keepalived's two words.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct VirtualServerT {
-    ip: Spanned<String>,
-    port: Spanned<i64>,
-    delay_loop: Option<Spanned<Seconds>>,
-    lb_algo: Option<Spanned<String>>,
-    lb_kind: Option<Spanned<String>>,
-    persistence_timeout: Option<Spanned<i64>>,
-    protocol: Option<Spanned<String>>,
+pub(super) struct VirtualServerT {
+    pub(super) ip: Spanned<String>,
+    pub(super) port: Spanned<i64>,
+    pub(super) delay_loop: Option<Spanned<Seconds>>,
+    pub(super) lb_algo: Option<Spanned<String>>,
+    pub(super) lb_kind: Option<Spanned<String>>,
+    pub(super) persistence_timeout: Option<Spanned<i64>>,
+    pub(super) protocol: Option<Spanned<String>>,
     /// `"IP PORT"`, as in keepalived.
-    sorry_server: Option<Spanned<String>>,
-    quorum: Option<Spanned<i64>>,
-    hysteresis: Option<Spanned<i64>>,
-    alpha: Option<Spanned<bool>>,
-    omega: Option<Spanned<bool>>,
-    connect_timeout: Option<Spanned<Seconds>>,
-    retry: Option<Spanned<i64>>,
-    delay_before_retry: Option<Spanned<Seconds>>,
+    pub(super) sorry_server: Option<Spanned<String>>,
+    pub(super) quorum: Option<Spanned<i64>>,
+    pub(super) hysteresis: Option<Spanned<i64>>,
+    pub(super) alpha: Option<Spanned<bool>>,
+    pub(super) omega: Option<Spanned<bool>>,
+    pub(super) connect_timeout: Option<Spanned<Seconds>>,
+    pub(super) retry: Option<Spanned<i64>>,
+    pub(super) delay_before_retry: Option<Spanned<Seconds>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    real_server: Vec<RealServerT>,
+    pub(super) real_server: Vec<RealServerT>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RealServerT {
-    ip: Spanned<String>,
-    port: Spanned<i64>,
-    weight: Option<Spanned<i64>>,
-    inhibit_on_failure: Option<Spanned<bool>>,
-    notify_up: Option<Spanned<String>>,
-    notify_down: Option<Spanned<String>>,
-    connect_timeout: Option<Spanned<Seconds>>,
-    retry: Option<Spanned<i64>>,
-    delay_before_retry: Option<Spanned<Seconds>>,
-    delay_loop: Option<Spanned<Seconds>>,
+pub(super) struct RealServerT {
+    pub(super) ip: Spanned<String>,
+    pub(super) port: Spanned<i64>,
+    pub(super) weight: Option<Spanned<i64>>,
+    pub(super) inhibit_on_failure: Option<Spanned<bool>>,
+    pub(super) notify_up: Option<Spanned<String>>,
+    pub(super) notify_down: Option<Spanned<String>>,
+    pub(super) connect_timeout: Option<Spanned<Seconds>>,
+    pub(super) retry: Option<Spanned<i64>>,
+    pub(super) delay_before_retry: Option<Spanned<Seconds>>,
+    pub(super) delay_loop: Option<Spanned<Seconds>>,
     #[serde(rename = "TCP_CHECK")]
-    tcp_check: Option<Spanned<CheckT>>,
+    pub(super) tcp_check: Option<Spanned<CheckT>>,
     #[serde(rename = "HTTP_GET")]
-    http_get: Option<Spanned<CheckT>>,
+    pub(super) http_get: Option<Spanned<CheckT>>,
     #[serde(rename = "MISC_CHECK")]
-    misc_check: Option<Spanned<CheckT>>,
+    pub(super) misc_check: Option<Spanned<CheckT>>,
 }
 
 /// Any checker table; the shared validation says which keys fit which checker.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CheckT {
-    connect_ip: Option<Spanned<String>>,
-    connect_port: Option<Spanned<i64>>,
-    connect_timeout: Option<Spanned<Seconds>>,
-    retry: Option<Spanned<i64>>,
-    nb_get_retry: Option<Spanned<i64>>,
-    delay_before_retry: Option<Spanned<Seconds>>,
-    delay_loop: Option<Spanned<Seconds>>,
-    rise: Option<Spanned<i64>>,
+pub(super) struct CheckT {
+    pub(super) connect_ip: Option<Spanned<String>>,
+    pub(super) connect_port: Option<Spanned<i64>>,
+    pub(super) connect_timeout: Option<Spanned<Seconds>>,
+    pub(super) retry: Option<Spanned<i64>>,
+    pub(super) nb_get_retry: Option<Spanned<i64>>,
+    pub(super) delay_before_retry: Option<Spanned<Seconds>>,
+    pub(super) delay_loop: Option<Spanned<Seconds>>,
+    pub(super) rise: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    url: Vec<Spanned<UrlT>>,
-    misc_path: Option<Spanned<String>>,
-    misc_timeout: Option<Spanned<Seconds>>,
-    user: Option<Spanned<String>>,
+    pub(super) url: Vec<Spanned<UrlT>>,
+    pub(super) misc_path: Option<Spanned<String>>,
+    pub(super) misc_timeout: Option<Spanned<Seconds>>,
+    pub(super) user: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Script {
-    name: Spanned<String>,
-    script: Option<Spanned<String>>,
-    interval: Option<Spanned<Seconds>>,
-    timeout: Option<Spanned<Seconds>>,
-    weight: Option<Spanned<i64>>,
-    rise: Option<Spanned<i64>>,
-    fall: Option<Spanned<i64>>,
-    user: Option<Spanned<String>>,
+pub(super) struct Script {
+    pub(super) name: Spanned<String>,
+    pub(super) script: Option<Spanned<String>>,
+    pub(super) interval: Option<Spanned<Seconds>>,
+    pub(super) timeout: Option<Spanned<Seconds>>,
+    pub(super) weight: Option<Spanned<i64>>,
+    pub(super) rise: Option<Spanned<i64>>,
+    pub(super) fall: Option<Spanned<i64>>,
+    pub(super) user: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_false")]
-    init_fail: bool,
+    pub(super) init_fail: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct TrackFileTable {
-    name: Spanned<String>,
-    file: Option<Spanned<String>>,
-    weight: Option<Spanned<i64>>,
+pub(super) struct TrackFileTable {
+    pub(super) name: Spanned<String>,
+    pub(super) file: Option<Spanned<String>>,
+    pub(super) weight: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct TrackProcessTable {
-    name: Spanned<String>,
-    process: Option<Spanned<String>>,
-    weight: Option<Spanned<i64>>,
-    quorum: Option<Spanned<i64>>,
+pub(super) struct TrackProcessTable {
+    pub(super) name: Spanned<String>,
+    pub(super) process: Option<Spanned<String>>,
+    pub(super) weight: Option<Spanned<i64>>,
+    pub(super) quorum: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "is_false")]
-    full_command: bool,
+    pub(super) full_command: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct SyncGroupTable {
-    name: Spanned<String>,
+pub(super) struct SyncGroupTable {
+    pub(super) name: Spanned<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    group: Vec<Spanned<String>>,
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    notify_stop: Option<Spanned<String>>,
-    notify: Option<Spanned<String>>,
+    pub(super) group: Vec<Spanned<String>>,
+    pub(super) notify_master: Option<Spanned<String>>,
+    pub(super) notify_backup: Option<Spanned<String>>,
+    pub(super) notify_fault: Option<Spanned<String>>,
+    pub(super) notify_stop: Option<Spanned<String>>,
+    pub(super) notify: Option<Spanned<String>>,
 }
 
 fn is_false(b: &bool) -> bool {
     !b
 }
 
-/// `notify_*` keys of an instance or a sync group.
-struct NotifyKeys {
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    notify_stop: Option<Spanned<String>>,
-    notify: Option<Spanned<String>>,
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UrlT {
+    pub(super) path: Option<Spanned<String>>,
+    pub(super) status_code: Option<Spanned<i64>>,
+    pub(super) digest: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct UrlT {
-    path: Option<Spanned<String>>,
-    status_code: Option<Spanned<i64>>,
-    digest: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct GlobalDefs {
-    router_id: Option<Spanned<String>>,
-    script_user: Option<Spanned<String>>,
+pub(super) struct GlobalDefs {
+    pub(super) router_id: Option<Spanned<String>>,
+    pub(super) script_user: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_false")]
-    enable_script_security: bool,
-    metrics_listen: Option<Spanned<String>>,
+    pub(super) enable_script_security: bool,
+    pub(super) metrics_listen: Option<Spanned<String>>,
     /// Every instance's `garp_master_repeat` unless it sets its own.
-    vrrp_garp_master_repeat: Option<Spanned<i64>>,
+    pub(super) vrrp_garp_master_repeat: Option<Spanned<i64>>,
     /// Every instance's `lower_prio_no_advert` unless it sets its own.
-    vrrp_lower_prio_no_advert: Option<Spanned<bool>>,
+    pub(super) vrrp_lower_prio_no_advert: Option<Spanned<bool>>,
     /// Every instance's `garp_lower_prio_repeat` unless it sets its own.
-    vrrp_garp_lower_prio_repeat: Option<Spanned<i64>>,
+    pub(super) vrrp_garp_lower_prio_repeat: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Instance {
-    name: Spanned<String>,
-    state: Option<Spanned<String>>,
-    interface: Option<Spanned<String>>,
-    virtual_router_id: Option<Spanned<i64>>,
-    priority: Option<Spanned<i64>>,
-    advert_int: Option<Spanned<i64>>,
-    nopreempt: Option<Spanned<bool>>,
-    preempt_delay: Option<Spanned<Seconds>>,
-    authentication: Option<Authentication>,
+pub(super) struct Instance {
+    pub(super) name: Spanned<String>,
+    pub(super) state: Option<Spanned<String>>,
+    pub(super) interface: Option<Spanned<String>>,
+    pub(super) virtual_router_id: Option<Spanned<i64>>,
+    pub(super) priority: Option<Spanned<i64>>,
+    pub(super) advert_int: Option<Spanned<i64>>,
+    pub(super) nopreempt: Option<Spanned<bool>>,
+    pub(super) preempt_delay: Option<Spanned<Seconds>>,
+    pub(super) authentication: Option<Authentication>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    virtual_ipaddress: Vec<Spanned<String>>,
-    unicast_src_ip: Option<Spanned<String>>,
+    pub(super) virtual_ipaddress: Vec<Spanned<String>>,
+    pub(super) unicast_src_ip: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    unicast_peer: Vec<Spanned<String>>,
-    garp_master_delay: Option<Spanned<i64>>,
-    garp_master_repeat: Option<Spanned<i64>>,
-    garp_master_refresh: Option<Spanned<i64>>,
-    lower_prio_no_advert: Option<Spanned<bool>>,
-    garp_lower_prio_repeat: Option<Spanned<i64>>,
+    pub(super) unicast_peer: Vec<Spanned<String>>,
+    pub(super) garp_master_delay: Option<Spanned<i64>>,
+    pub(super) garp_master_repeat: Option<Spanned<i64>>,
+    pub(super) garp_master_refresh: Option<Spanned<i64>>,
+    pub(super) lower_prio_no_advert: Option<Spanned<bool>>,
+    pub(super) garp_lower_prio_repeat: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_script: Vec<Spanned<String>>,
+    pub(super) track_script: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_interface: Vec<Spanned<String>>,
+    pub(super) track_interface: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_file: Vec<Spanned<String>>,
+    pub(super) track_file: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    track_process: Vec<Spanned<String>>,
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    notify_stop: Option<Spanned<String>>,
-    notify: Option<Spanned<String>>,
+    pub(super) track_process: Vec<Spanned<String>>,
+    pub(super) notify_master: Option<Spanned<String>>,
+    pub(super) notify_backup: Option<Spanned<String>>,
+    pub(super) notify_fault: Option<Spanned<String>>,
+    pub(super) notify_stop: Option<Spanned<String>>,
+    pub(super) notify: Option<Spanned<String>>,
 }
 
 /// Seconds as a TOML integer or float (`preempt_delay = 1.5`, as keepalived allows).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
-enum Seconds {
+pub(super) enum Seconds {
     Whole(i64),
     Fraction(f64),
 }
@@ -260,128 +249,10 @@ impl std::fmt::Display for Seconds {
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Authentication {
-    auth_type: Option<Spanned<String>>,
-    auth_pass: Option<Spanned<String>>,
+pub(super) struct Authentication {
+    pub(super) auth_type: Option<Spanned<String>>,
+    pub(super) auth_pass: Option<Spanned<String>>,
 }
-
-const TOP_KEYS: &[&str] = &[
-    "global_defs",
-    "vrrp_instance",
-    "vrrp_script",
-    "vrrp_track_file",
-    "vrrp_track_process",
-    "vrrp_sync_group",
-    "virtual_server",
-];
-const GLOBAL_KEYS: &[&str] = &[
-    "router_id",
-    "script_user",
-    "enable_script_security",
-    "metrics_listen",
-    "vrrp_garp_master_repeat",
-    "vrrp_lower_prio_no_advert",
-    "vrrp_garp_lower_prio_repeat",
-];
-const SCRIPT_KEYS: &[&str] = &[
-    "name",
-    "script",
-    "interval",
-    "timeout",
-    "weight",
-    "rise",
-    "fall",
-    "user",
-    "init_fail",
-];
-const TRACK_FILE_KEYS: &[&str] = &["name", "file", "weight"];
-const TRACK_PROCESS_KEYS: &[&str] = &["name", "process", "weight", "quorum", "full_command"];
-const SYNC_GROUP_KEYS: &[&str] = &[
-    "name",
-    "group",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "notify",
-];
-const VS_KEYS: &[&str] = &[
-    "ip",
-    "port",
-    "delay_loop",
-    "lb_algo",
-    "lb_kind",
-    "persistence_timeout",
-    "protocol",
-    "sorry_server",
-    "quorum",
-    "hysteresis",
-    "alpha",
-    "omega",
-    "connect_timeout",
-    "retry",
-    "delay_before_retry",
-    "real_server",
-];
-const RS_KEYS: &[&str] = &[
-    "ip",
-    "port",
-    "weight",
-    "inhibit_on_failure",
-    "notify_up",
-    "notify_down",
-    "connect_timeout",
-    "retry",
-    "delay_before_retry",
-    "delay_loop",
-    "TCP_CHECK",
-    "HTTP_GET",
-    "MISC_CHECK",
-];
-const CHECK_KEYS: &[&str] = &[
-    "connect_ip",
-    "connect_port",
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "delay_loop",
-    "rise",
-    "url",
-    "misc_path",
-    "misc_timeout",
-    "user",
-];
-const URL_KEYS: &[&str] = &["path", "status_code", "digest"];
-const INSTANCE_KEYS: &[&str] = &[
-    "name",
-    "state",
-    "interface",
-    "virtual_router_id",
-    "priority",
-    "advert_int",
-    "nopreempt",
-    "preempt_delay",
-    "authentication",
-    "virtual_ipaddress",
-    "unicast_src_ip",
-    "unicast_peer",
-    "garp_master_delay",
-    "garp_master_repeat",
-    "garp_master_refresh",
-    "lower_prio_no_advert",
-    "garp_lower_prio_repeat",
-    "track_script",
-    "track_interface",
-    "track_file",
-    "track_process",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "notify",
-];
-const AUTH_KEYS: &[&str] = &["auth_type", "auth_pass"];
 
 /// 1-based line and column (in characters) of byte `offset`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -398,14 +269,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Parses TOML text. `None` when it is not valid TOML or does not fit the shape.
 pub(crate) fn parse(text: &str, report: &mut Report) -> Option<RawConfig> {
     match toml::from_str::<File>(text) {
-        Ok(file) => Some(convert(file, text)),
+        Ok(file) => Some(raw_config(&file, text)),
         Err(e) => {
             if !unknown_keys(text, report) {
                 let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
                 let message = e.message().trim().replace('\n', " ");
                 let key = key_at(text, e.span().map_or(0, |s| s.start));
-                let d = report.diag(line, col, &key, message);
-                report.error(d);
+                report.error_at((line, col), &key, message);
             }
             None
         }
@@ -423,362 +293,339 @@ fn key_at(text: &str, offset: usize) -> String {
         .unwrap_or_default()
 }
 
-/// Reports every key the shape does not know, with a suggestion. True if there was one.
+/// Reports every key the keyword table does not have, with a suggestion. True if there was
+/// one.
 fn unknown_keys(text: &str, report: &mut Report) -> bool {
     let Ok(doc) = DeTable::parse(text) else {
         return false;
     };
     let before = report.error_count();
-    check_table(
-        text,
-        doc.get_ref(),
-        TOP_KEYS,
-        "the top level",
-        report,
-        &|key, value| match (key, value) {
-            ("global_defs", DeValue::Table(t)) => vec![(t, GLOBAL_KEYS, "global_defs")],
-            ("vrrp_instance", DeValue::Array(a)) => tables(a, INSTANCE_KEYS, "vrrp_instance"),
-            ("vrrp_script", DeValue::Array(a)) => tables(a, SCRIPT_KEYS, "vrrp_script"),
-            ("vrrp_track_file", DeValue::Array(a)) => tables(a, TRACK_FILE_KEYS, "vrrp_track_file"),
-            ("vrrp_track_process", DeValue::Array(a)) => {
-                tables(a, TRACK_PROCESS_KEYS, "vrrp_track_process")
-            }
-            ("vrrp_sync_group", DeValue::Array(a)) => tables(a, SYNC_GROUP_KEYS, "vrrp_sync_group"),
-            ("authentication", DeValue::Table(t)) => vec![(t, AUTH_KEYS, "authentication")],
-            ("virtual_server", DeValue::Array(a)) => tables(a, VS_KEYS, "virtual_server"),
-            ("real_server", DeValue::Array(a)) => tables(a, RS_KEYS, "real_server"),
-            ("url", DeValue::Array(a)) => tables(a, URL_KEYS, "url"),
-            ("TCP_CHECK" | "HTTP_GET" | "MISC_CHECK", DeValue::Table(t)) => {
-                vec![(t, CHECK_KEYS, "a health checker")]
-            }
-            _ => Vec::new(),
-        },
-    );
+    check_table(text, doc.get_ref(), &keywords::TOP, report);
     report.error_count() > before
 }
 
-type Children<'a, 'i> = Vec<(&'a DeTable<'i>, &'static [&'static str], &'static str)>;
-
-/// The tables of an array of tables, each to be checked against `keys`.
-fn tables<'a, 'i>(
-    array: &'a [toml::Spanned<DeValue<'i>>],
-    keys: &'static [&'static str],
-    place: &'static str,
-) -> Children<'a, 'i> {
-    array
-        .iter()
-        .filter_map(|v| match v.get_ref() {
-            DeValue::Table(t) => Some((t, keys, place)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn check_table<'a, 'i>(
-    text: &str,
-    table: &'a DeTable<'i>,
-    keys: &[&str],
-    place: &str,
-    report: &mut Report,
-    children: &dyn Fn(&str, &'a DeValue<'i>) -> Children<'a, 'i>,
-) {
+/// Checks the keys of `table`, and of the tables in it, against `block`.
+fn check_table(text: &str, table: &DeTable<'_>, block: &'static Block, report: &mut Report) {
     for (k, v) in table.iter() {
         let name: &str = k.get_ref();
-        if keys.contains(&name) {
-            for (t, sub_keys, sub_place) in children(name, v.get_ref()) {
-                check_table(text, t, sub_keys, sub_place, report, children);
+        match block.toml_key(name).map(|k| k.body) {
+            Some(Body::Keywords(inner)) => {
+                for t in tables_of(v.get_ref(), inner) {
+                    check_table(text, t, inner, report);
+                }
             }
-        } else {
-            let (line, col) = line_col(text, k.span().start);
-            let d = report
-                .diag(line, col, name, format!("unknown key `{name}` in {place}"))
-                .with_suggestion(suggest::keyword(name, None, keys));
-            report.error(d);
+            Some(Body::Leaf | Body::List) => {}
+            None => {
+                let (line, col) = line_col(text, k.span().start);
+                let message = format!("unknown key `{name}` in {}", block.toml_place());
+                let suggestion = suggest::keyword(name, None, &block.toml_keys());
+                report.error_at((line, col), name, message).suggestion = suggestion;
+            }
         }
     }
 }
 
-fn val<T: ToString>(text: &str, s: &Spanned<T>) -> Val<String> {
-    let (line, col) = line_col(text, s.span().start);
-    Val::new(s.get_ref().to_string(), line, col)
+/// The tables `value` holds when it has the shape TOML gives `block` (a table, or an array
+/// of tables); none otherwise, for serde to report.
+fn tables_of<'a, 'i>(value: &'a DeValue<'i>, block: &Block) -> Vec<&'a DeTable<'i>> {
+    match (block.toml, value) {
+        (Toml::Table(_), DeValue::Table(t)) => vec![t],
+        (Toml::Tables(_), DeValue::Array(a)) => a
+            .iter()
+            .filter_map(|v| match v.get_ref() {
+                DeValue::Table(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
-fn convert(file: File, text: &str) -> RawConfig {
-    let v = |s: &Spanned<String>| val(text, s);
-    let n = |s: &Spanned<i64>| val(text, s);
-    let instances = file
-        .vrrp_instance
-        .into_iter()
-        .map(|i| {
-            let auth = i.authentication.as_ref();
-            RawInstance {
-                name: v(&i.name),
-                state: i.state.as_ref().map(v),
-                interface: i.interface.as_ref().map(v),
-                virtual_router_id: i.virtual_router_id.as_ref().map(n),
-                priority: i.priority.as_ref().map(n),
-                advert_int: i.advert_int.as_ref().map(n),
-                nopreempt: i.nopreempt.as_ref().map(|b| {
-                    let (line, col) = line_col(text, b.span().start);
-                    Val::new(*b.get_ref(), line, col)
-                }),
-                preempt_delay: i.preempt_delay.as_ref().map(|s| val(text, s)),
-                auth_type: auth.and_then(|a| a.auth_type.as_ref()).map(v),
-                auth_pass: auth.and_then(|a| a.auth_pass.as_ref()).map(v),
-                virtual_ipaddress: i.virtual_ipaddress.iter().map(|s| words(text, s)).collect(),
-                unicast_src_ip: i.unicast_src_ip.as_ref().map(v),
-                unicast_peer: i.unicast_peer.iter().map(v).collect(),
-                garp_master_delay: i.garp_master_delay.as_ref().map(n),
-                garp_master_repeat: i.garp_master_repeat.as_ref().map(n),
-                garp_master_refresh: i.garp_master_refresh.as_ref().map(n),
-                lower_prio_no_advert: i.lower_prio_no_advert.as_ref().map(|b| val(text, b)),
-                garp_lower_prio_repeat: i.garp_lower_prio_repeat.as_ref().map(n),
-                tracks: RawTracks {
-                    script: i.track_script.iter().map(|s| words(text, s)).collect(),
-                    interface: i.track_interface.iter().map(|s| words(text, s)).collect(),
-                    file: i.track_file.iter().map(|s| words(text, s)).collect(),
-                    process: i.track_process.iter().map(|s| words(text, s)).collect(),
-                },
-                notify: notify(
-                    text,
-                    &NotifyKeys {
-                        notify_master: i.notify_master.clone(),
-                        notify_backup: i.notify_backup.clone(),
-                        notify_fault: i.notify_fault.clone(),
-                        notify_stop: i.notify_stop.clone(),
-                        notify: i.notify.clone(),
-                    },
-                ),
-            }
+/// The TOML text being read: where each value stands in it.
+#[derive(Clone, Copy)]
+struct Source<'t>(&'t str);
+
+impl Source<'_> {
+    fn at<T>(self, s: &Spanned<T>) -> (usize, usize) {
+        line_col(self.0, s.span().start)
+    }
+
+    /// A value as text (numbers too: the validators read both formats' numbers as written).
+    fn val<T: ToString>(self, s: &Spanned<T>) -> Val<String> {
+        let (line, col) = self.at(s);
+        Val::new(s.get_ref().to_string(), line, col)
+    }
+
+    fn opt<T: ToString>(self, s: &Option<Spanned<T>>) -> Option<Val<String>> {
+        s.as_ref().map(|s| self.val(s))
+    }
+
+    fn flag(self, b: &Option<Spanned<bool>>) -> Option<Val<bool>> {
+        b.as_ref().map(|b| {
+            let (line, col) = self.at(b);
+            Val::new(*b.get_ref(), line, col)
         })
-        .collect();
-    let global = file.global_defs;
+    }
+
+    /// `"192.168.91.151/24 dev eth0"` split into words, each placed inside the string.
+    fn words(self, s: &Spanned<String>) -> Vec<Val<String>> {
+        let (line, col) = self.at(s);
+        let value = s.get_ref();
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in value.chars().chain(std::iter::once(' ')).enumerate() {
+            match (c.is_whitespace(), start) {
+                (false, None) => start = Some(i),
+                (true, Some(b)) => {
+                    let word: String = value.chars().skip(b).take(i - b).collect();
+                    // +1 for the opening quote.
+                    out.push(Val::new(word, line, col + 1 + b));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            out.push(Val::new(String::new(), line, col));
+        }
+        out
+    }
+
+    /// Each string of a list, split into words (`track_script = ["chk weight -20"]`).
+    fn lines(self, list: &[Spanned<String>]) -> Vec<Vec<Val<String>>> {
+        list.iter().map(|s| self.words(s)).collect()
+    }
+
+    /// The five `notify*` keys.
+    fn notify(self, keys: [&Option<Spanned<String>>; 5]) -> RawNotify {
+        let [master, backup, fault, stop, any] = keys.map(|k| self.opt(k));
+        RawNotify {
+            master,
+            backup,
+            fault,
+            stop,
+            any,
+        }
+    }
+}
+
+/// The file as the validators read it.
+fn raw_config(file: &File, text: &str) -> RawConfig {
+    let src = Source(text);
+    let global = file.global_defs.as_ref();
     RawConfig {
-        router_id: global.as_ref().and_then(|g| g.router_id.as_ref()).map(v),
-        metrics_listen: global
-            .as_ref()
-            .and_then(|g| g.metrics_listen.as_ref())
-            .map(v),
-        instances,
+        router_id: global.and_then(|g| src.opt(&g.router_id)),
+        metrics_listen: global.and_then(|g| src.opt(&g.metrics_listen)),
+        instances: file
+            .vrrp_instance
+            .iter()
+            .map(|i| instance(src, i))
+            .collect(),
         virtual_servers: file
             .virtual_server
             .iter()
-            .map(|vs| virtual_server(text, vs))
+            .map(|vs| virtual_server(src, vs))
             .collect(),
-        tracking: RawTracking {
-            scripts: file.vrrp_script.iter().map(|s| script(text, s)).collect(),
-            files: file
-                .vrrp_track_file
-                .iter()
-                .map(|f| RawTrackFile {
-                    name: v(&f.name),
-                    file: f.file.as_ref().map(v),
-                    weight: f.weight.as_ref().map(n),
-                })
-                .collect(),
-            processes: file
-                .vrrp_track_process
-                .iter()
-                .map(|p| RawTrackProcess {
-                    name: v(&p.name),
-                    process: p.process.as_ref().map(v),
-                    weight: p.weight.as_ref().map(n),
-                    quorum: p.quorum.as_ref().map(n),
-                    full_command: p.full_command,
-                })
-                .collect(),
-            sync_groups: file
-                .vrrp_sync_group
-                .iter()
-                .map(|g| RawSyncGroup {
-                    name: v(&g.name),
-                    group: g.group.iter().map(v).collect(),
-                    notify: notify(
-                        text,
-                        &NotifyKeys {
-                            notify_master: g.notify_master.clone(),
-                            notify_backup: g.notify_backup.clone(),
-                            notify_fault: g.notify_fault.clone(),
-                            notify_stop: g.notify_stop.clone(),
-                            notify: g.notify.clone(),
-                        },
-                    ),
-                })
-                .collect(),
-            script_user: global
-                .as_ref()
-                .and_then(|g| g.script_user.as_ref())
-                .map(|u| words(text, u)),
-            enable_script_security: global.as_ref().is_some_and(|g| g.enable_script_security),
-        },
+        tracking: tracking(src, file),
         defaults: RawDefaults {
-            vrrp_garp_master_repeat: global
-                .as_ref()
-                .and_then(|g| g.vrrp_garp_master_repeat.as_ref())
-                .map(n),
-            vrrp_lower_prio_no_advert: global
-                .as_ref()
-                .and_then(|g| g.vrrp_lower_prio_no_advert.as_ref())
-                .map(|b| val(text, b)),
+            vrrp_garp_master_repeat: global.and_then(|g| src.opt(&g.vrrp_garp_master_repeat)),
+            vrrp_lower_prio_no_advert: global.and_then(|g| src.opt(&g.vrrp_lower_prio_no_advert)),
             vrrp_garp_lower_prio_repeat: global
-                .as_ref()
-                .and_then(|g| g.vrrp_garp_lower_prio_repeat.as_ref())
-                .map(n),
+                .and_then(|g| src.opt(&g.vrrp_garp_lower_prio_repeat)),
         },
     }
 }
 
-fn script(text: &str, s: &Script) -> RawScript {
-    let n = |x: &Spanned<i64>| val(text, x);
-    let f = |x: &Spanned<Seconds>| val(text, x);
+fn instance(src: Source<'_>, i: &Instance) -> RawInstance {
+    let auth = i.authentication.as_ref();
+    RawInstance {
+        name: src.val(&i.name),
+        state: src.opt(&i.state),
+        interface: src.opt(&i.interface),
+        virtual_router_id: src.opt(&i.virtual_router_id),
+        priority: src.opt(&i.priority),
+        advert_int: src.opt(&i.advert_int),
+        nopreempt: src.flag(&i.nopreempt),
+        preempt_delay: src.opt(&i.preempt_delay),
+        auth_type: auth.and_then(|a| src.opt(&a.auth_type)),
+        auth_pass: auth.and_then(|a| src.opt(&a.auth_pass)),
+        virtual_ipaddress: src.lines(&i.virtual_ipaddress),
+        unicast_src_ip: src.opt(&i.unicast_src_ip),
+        unicast_peer: i.unicast_peer.iter().map(|p| src.val(p)).collect(),
+        garp_master_delay: src.opt(&i.garp_master_delay),
+        garp_master_repeat: src.opt(&i.garp_master_repeat),
+        garp_master_refresh: src.opt(&i.garp_master_refresh),
+        lower_prio_no_advert: src.opt(&i.lower_prio_no_advert),
+        garp_lower_prio_repeat: src.opt(&i.garp_lower_prio_repeat),
+        tracks: RawTracks {
+            script: src.lines(&i.track_script),
+            interface: src.lines(&i.track_interface),
+            file: src.lines(&i.track_file),
+            process: src.lines(&i.track_process),
+        },
+        notify: src.notify([
+            &i.notify_master,
+            &i.notify_backup,
+            &i.notify_fault,
+            &i.notify_stop,
+            &i.notify,
+        ]),
+    }
+}
+
+/// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group` and the global script settings.
+fn tracking(src: Source<'_>, file: &File) -> RawTracking {
+    let global = file.global_defs.as_ref();
+    RawTracking {
+        scripts: file.vrrp_script.iter().map(|s| script(src, s)).collect(),
+        files: file
+            .vrrp_track_file
+            .iter()
+            .map(|f| RawTrackFile {
+                name: src.val(&f.name),
+                file: src.opt(&f.file),
+                weight: src.opt(&f.weight),
+            })
+            .collect(),
+        processes: file
+            .vrrp_track_process
+            .iter()
+            .map(|p| RawTrackProcess {
+                name: src.val(&p.name),
+                process: src.opt(&p.process),
+                weight: src.opt(&p.weight),
+                quorum: src.opt(&p.quorum),
+                full_command: p.full_command,
+            })
+            .collect(),
+        sync_groups: file
+            .vrrp_sync_group
+            .iter()
+            .map(|g| RawSyncGroup {
+                name: src.val(&g.name),
+                group: g.group.iter().map(|m| src.val(m)).collect(),
+                notify: src.notify([
+                    &g.notify_master,
+                    &g.notify_backup,
+                    &g.notify_fault,
+                    &g.notify_stop,
+                    &g.notify,
+                ]),
+            })
+            .collect(),
+        script_user: global.and_then(|g| g.script_user.as_ref().map(|u| src.words(u))),
+        enable_script_security: global.is_some_and(|g| g.enable_script_security),
+    }
+}
+
+fn script(src: Source<'_>, s: &Script) -> RawScript {
     RawScript {
-        name: val(text, &s.name),
-        script: s.script.as_ref().map(|x| val(text, x)),
-        interval: s.interval.as_ref().map(f),
-        timeout: s.timeout.as_ref().map(f),
-        weight: s.weight.as_ref().map(n),
-        rise: s.rise.as_ref().map(n),
-        fall: s.fall.as_ref().map(n),
-        user: s.user.as_ref().map(|u| words(text, u)),
+        name: src.val(&s.name),
+        script: src.opt(&s.script),
+        interval: src.opt(&s.interval),
+        timeout: src.opt(&s.timeout),
+        weight: src.opt(&s.weight),
+        rise: src.opt(&s.rise),
+        fall: src.opt(&s.fall),
+        user: s.user.as_ref().map(|u| src.words(u)),
         init_fail: s.init_fail,
     }
 }
 
-fn notify(text: &str, keys: &NotifyKeys) -> RawNotify {
-    let v = |x: &Option<Spanned<String>>| x.as_ref().map(|s| val(text, s));
-    RawNotify {
-        master: v(&keys.notify_master),
-        backup: v(&keys.notify_backup),
-        fault: v(&keys.notify_fault),
-        stop: v(&keys.notify_stop),
-        any: v(&keys.notify),
-    }
-}
-
-fn virtual_server(text: &str, vs: &VirtualServerT) -> RawVirtualServer {
-    let v = |s: &Spanned<String>| val(text, s);
-    let n = |s: &Spanned<i64>| val(text, s);
-    let f = |s: &Spanned<Seconds>| val(text, s);
-    let flag = |b: &Spanned<bool>| {
-        let (line, col) = line_col(text, b.span().start);
-        Val::new(*b.get_ref(), line, col)
-    };
+fn virtual_server(src: Source<'_>, vs: &VirtualServerT) -> RawVirtualServer {
     RawVirtualServer {
-        key: v(&vs.ip),
-        addr: vec![v(&vs.ip), n(&vs.port)],
-        delay_loop: vs.delay_loop.as_ref().map(f),
-        lb_algo: vs.lb_algo.as_ref().map(v),
-        lb_kind: vs.lb_kind.as_ref().map(v),
-        persistence_timeout: vs.persistence_timeout.as_ref().map(n),
-        protocol: vs.protocol.as_ref().map(v),
-        sorry_server: vs.sorry_server.as_ref().map(|s| words(text, s)),
-        quorum: vs.quorum.as_ref().map(n),
-        hysteresis: vs.hysteresis.as_ref().map(n),
-        alpha: vs.alpha.as_ref().map(flag),
-        omega: vs.omega.as_ref().map(flag),
+        key: src.val(&vs.ip),
+        addr: vec![src.val(&vs.ip), src.val(&vs.port)],
+        delay_loop: src.opt(&vs.delay_loop),
+        lb_algo: src.opt(&vs.lb_algo),
+        lb_kind: src.opt(&vs.lb_kind),
+        persistence_timeout: src.opt(&vs.persistence_timeout),
+        protocol: src.opt(&vs.protocol),
+        sorry_server: vs.sorry_server.as_ref().map(|s| src.words(s)),
+        quorum: src.opt(&vs.quorum),
+        hysteresis: src.opt(&vs.hysteresis),
+        alpha: src.flag(&vs.alpha),
+        omega: src.flag(&vs.omega),
         defaults: RawCheckDefaults {
-            connect_timeout: vs.connect_timeout.as_ref().map(f),
-            retry: vs.retry.as_ref().map(n),
-            delay_before_retry: vs.delay_before_retry.as_ref().map(f),
+            connect_timeout: src.opt(&vs.connect_timeout),
+            retry: src.opt(&vs.retry),
+            delay_before_retry: src.opt(&vs.delay_before_retry),
             delay_loop: None,
         },
         real_servers: vs
             .real_server
             .iter()
-            .map(|rs| RawRealServer {
-                key: v(&rs.ip),
-                addr: vec![v(&rs.ip), n(&rs.port)],
-                weight: rs.weight.as_ref().map(n),
-                inhibit_on_failure: rs.inhibit_on_failure.as_ref().map(flag),
-                notify_up: rs.notify_up.as_ref().map(v),
-                notify_down: rs.notify_down.as_ref().map(v),
-                defaults: RawCheckDefaults {
-                    connect_timeout: rs.connect_timeout.as_ref().map(f),
-                    retry: rs.retry.as_ref().map(n),
-                    delay_before_retry: rs.delay_before_retry.as_ref().map(f),
-                    delay_loop: rs.delay_loop.as_ref().map(f),
-                },
-                checks: [
-                    ("TCP_CHECK", &rs.tcp_check),
-                    ("HTTP_GET", &rs.http_get),
-                    ("MISC_CHECK", &rs.misc_check),
-                ]
-                .into_iter()
-                .filter_map(|(kind, c)| c.as_ref().map(|c| check(text, kind, c)))
-                .collect(),
-            })
+            .map(|rs| real_server(src, rs))
             .collect(),
     }
 }
 
-fn check(text: &str, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
-    let v = |s: &Spanned<String>| val(text, s);
-    let n = |s: &Spanned<i64>| val(text, s);
-    let f = |s: &Spanned<Seconds>| val(text, s);
-    let (line, col) = line_col(text, c.span().start);
+fn real_server(src: Source<'_>, rs: &RealServerT) -> RawRealServer {
+    RawRealServer {
+        key: src.val(&rs.ip),
+        addr: vec![src.val(&rs.ip), src.val(&rs.port)],
+        weight: src.opt(&rs.weight),
+        inhibit_on_failure: src.flag(&rs.inhibit_on_failure),
+        notify_up: src.opt(&rs.notify_up),
+        notify_down: src.opt(&rs.notify_down),
+        defaults: RawCheckDefaults {
+            connect_timeout: src.opt(&rs.connect_timeout),
+            retry: src.opt(&rs.retry),
+            delay_before_retry: src.opt(&rs.delay_before_retry),
+            delay_loop: src.opt(&rs.delay_loop),
+        },
+        checks: [
+            ("TCP_CHECK", &rs.tcp_check),
+            ("HTTP_GET", &rs.http_get),
+            ("MISC_CHECK", &rs.misc_check),
+        ]
+        .into_iter()
+        .filter_map(|(kind, c)| c.as_ref().map(|c| check(src, kind, c)))
+        .collect(),
+    }
+}
+
+fn check(src: Source<'_>, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
+    let (line, col) = src.at(c);
     let body = c.get_ref();
     RawCheck {
         kind: Val::new(kind.to_string(), line, col),
-        connect_ip: body.connect_ip.as_ref().map(v),
-        connect_port: body.connect_port.as_ref().map(n),
-        rise: body.rise.as_ref().map(n),
+        connect_ip: src.opt(&body.connect_ip),
+        connect_port: src.opt(&body.connect_port),
+        rise: src.opt(&body.rise),
         defaults: RawCheckDefaults {
-            connect_timeout: body.connect_timeout.as_ref().map(f),
-            retry: body.retry.as_ref().or(body.nb_get_retry.as_ref()).map(n),
-            delay_before_retry: body.delay_before_retry.as_ref().map(f),
-            delay_loop: body.delay_loop.as_ref().map(f),
+            connect_timeout: src.opt(&body.connect_timeout),
+            retry: src.opt(&body.retry).or_else(|| src.opt(&body.nb_get_retry)),
+            delay_before_retry: src.opt(&body.delay_before_retry),
+            delay_loop: src.opt(&body.delay_loop),
         },
         urls: body
             .url
             .iter()
             .map(|u| {
-                let (line, col) = line_col(text, u.span().start);
+                let (line, col) = src.at(u);
                 let u = u.get_ref();
                 RawUrl {
                     key: Val::new("url".to_string(), line, col),
-                    path: u.path.as_ref().map(v),
-                    status_code: u.status_code.as_ref().map(n),
-                    digest: u.digest.as_ref().map(v),
+                    path: src.opt(&u.path),
+                    status_code: src.opt(&u.status_code),
+                    digest: src.opt(&u.digest),
                 }
             })
             .collect(),
-        misc_path: body.misc_path.as_ref().map(v),
-        misc_timeout: body.misc_timeout.as_ref().map(f),
-        user: body.user.as_ref().map(|u| words(text, u)),
+        misc_path: src.opt(&body.misc_path),
+        misc_timeout: src.opt(&body.misc_timeout),
+        user: body.user.as_ref().map(|u| src.words(u)),
     }
-}
-
-/// `"192.168.91.151/24 dev eth0"` split into words, each placed inside the string.
-fn words(text: &str, s: &Spanned<String>) -> Vec<Val<String>> {
-    let (line, col) = line_col(text, s.span().start);
-    let value = s.get_ref();
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in value.chars().chain(std::iter::once(' ')).enumerate() {
-        match (c.is_whitespace(), start) {
-            (false, None) => start = Some(i),
-            (true, Some(b)) => {
-                let word: String = value.chars().skip(b).take(i - b).collect();
-                // +1 for the opening quote.
-                out.push(Val::new(word, line, col + 1 + b));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if out.is_empty() {
-        out.push(Val::new(String::new(), line, col));
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
-    use std::path::Path;
     use std::time::Duration;
 
-    use crate::config::{ConfigError, InitialState, Loaded, VirtualIp, load_str};
+    use crate::config::testing::{line_key_suggestion, load, ok};
+    use crate::config::{InitialState, VirtualIp};
 
     const EXAMPLE: &str = r#"[global_defs]
 router_id = "lb1"
@@ -800,13 +647,79 @@ garp_master_repeat = 5
 garp_master_refresh = 0   # 0 = off
 "#;
 
-    fn load(text: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new("vipd.toml"))
+    /// The keys serde reads into `T`: the names `deserialize_struct` is given.
+    fn serde_keys<'de, T: serde::Deserialize<'de>>() -> Vec<&'static str> {
+        use serde::de::{self, Visitor, value::Error};
+        struct Keys(&'static [&'static str]);
+        impl<'de> de::Deserializer<'de> for &mut Keys {
+            type Error = Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+                Err(de::Error::custom("only a struct's keys are asked for"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Error> {
+                self.0 = fields;
+                Err(de::Error::custom("keys taken"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut keys = Keys(&[]);
+        let _ = T::deserialize(&mut keys);
+        let mut keys = keys.0.to_vec();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Every serde struct has exactly the keys the keyword table gives its block, so that
+    /// the table's key lists (unknown keys, suggestions, convert's comments) are the TOML's.
+    #[test]
+    fn serde_structs_have_the_tables_keys() {
+        use crate::config::keywords::{self, Block};
+        let table = |block: &Block| {
+            let mut keys = block.toml_keys();
+            keys.sort_unstable();
+            keys
+        };
+        let pairs = [
+            (serde_keys::<super::File>(), &keywords::TOP),
+            (serde_keys::<super::GlobalDefs>(), &keywords::GLOBAL_DEFS),
+            (serde_keys::<super::Instance>(), &keywords::VRRP_INSTANCE),
+            (
+                serde_keys::<super::Authentication>(),
+                &keywords::AUTHENTICATION,
+            ),
+            (serde_keys::<super::Script>(), &keywords::VRRP_SCRIPT),
+            (serde_keys::<super::TrackFileTable>(), &keywords::TRACK_FILE),
+            (
+                serde_keys::<super::TrackProcessTable>(),
+                &keywords::TRACK_PROCESS,
+            ),
+            (serde_keys::<super::SyncGroupTable>(), &keywords::SYNC_GROUP),
+            (
+                serde_keys::<super::VirtualServerT>(),
+                &keywords::VIRTUAL_SERVER,
+            ),
+            (serde_keys::<super::RealServerT>(), &keywords::REAL_SERVER),
+            (serde_keys::<super::CheckT>(), &keywords::CHECKER),
+            (serde_keys::<super::UrlT>(), &keywords::URL),
+        ];
+        for (serde, block) in pairs {
+            assert!(!serde.is_empty(), "{}", block.place);
+            assert_eq!(serde, table(block), "{}", block.place);
+        }
     }
 
     #[test]
     fn example_loads() {
-        let l = load(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+        let l = load(EXAMPLE, "vipd.toml").unwrap_or_else(|e| panic!("{e}"));
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
         assert_eq!(l.config.router_id.as_deref(), Some("lb1"));
         let i = &l.config.instances[0];
@@ -848,8 +761,8 @@ garp_master_refresh = 0   # 0 = off
                   auth_pass secret\n }\n virtual_ipaddress {\n 192.168.91.151/24 dev eth0 label \
                   eth0:1\n 10.0.0.5\n }\n unicast_src_ip 10.0.0.11\n unicast_peer {\n 10.0.0.12\n \
                   }\n}\n";
-        let a = load_str(ka, Path::new("k.conf")).unwrap().config;
-        assert_eq!(a, load(EXAMPLE).unwrap().config);
+        let a = ok(ka, "k.conf").config;
+        assert_eq!(a, load(EXAMPLE, "vipd.toml").unwrap().config);
     }
 
     #[test]
@@ -859,14 +772,9 @@ garp_master_refresh = 0   # 0 = off
             .replace("unicast_peer =", "unicast_peers =")
             .replace("auth_pass =", "auth_password =")
             .replace("\nrouter_id =", "\nrouterid =");
-        let e = load(&text).unwrap_err();
-        let got: Vec<(usize, &str, Option<&str>)> = e
-            .diagnostics
-            .iter()
-            .map(|d| (d.line, d.key.as_str(), d.suggestion.as_deref()))
-            .collect();
+        let e = load(&text, "vipd.toml").unwrap_err();
         assert_eq!(
-            got,
+            line_key_suggestion(&e),
             [
                 (2, "routerid", Some("router_id")),
                 (8, "priorty", Some("priority")),
@@ -884,7 +792,11 @@ garp_master_refresh = 0   # 0 = off
 
     #[test]
     fn type_error_names_line_and_key() {
-        let e = load(&EXAMPLE.replace("priority = 100", "priority = \"high\"")).unwrap_err();
+        let e = load(
+            &EXAMPLE.replace("priority = 100", "priority = \"high\""),
+            "vipd.toml",
+        )
+        .unwrap_err();
         let d = &e.diagnostics[0];
         assert_eq!((d.line, d.key.as_str()), (8, "priority"), "{e}");
         assert!(d.message.contains("invalid type"), "{e}");
@@ -892,19 +804,27 @@ garp_master_refresh = 0   # 0 = off
 
     #[test]
     fn syntax_error_names_line() {
-        let e = load("[[vrrp_instance]]\nname = \"VI_1\"\ninterface = eth0\n").unwrap_err();
+        let e = load(
+            "[[vrrp_instance]]\nname = \"VI_1\"\ninterface = eth0\n",
+            "vipd.toml",
+        )
+        .unwrap_err();
         assert_eq!(e.diagnostics[0].line, 3, "{e}");
     }
 
     #[test]
     fn missing_name() {
-        let e = load("[[vrrp_instance]]\ninterface = \"eth0\"\n").unwrap_err();
+        let e = load("[[vrrp_instance]]\ninterface = \"eth0\"\n", "vipd.toml").unwrap_err();
         assert!(e.to_string().contains("missing field `name`"), "{e}");
     }
 
     #[test]
     fn vip_word_columns_point_inside_the_string() {
-        let e = load(&EXAMPLE.replace("dev eth0 label", "dev eth0 lable")).unwrap_err();
+        let e = load(
+            &EXAMPLE.replace("dev eth0 label", "dev eth0 lable"),
+            "vipd.toml",
+        )
+        .unwrap_err();
         let d = &e.diagnostics[0];
         assert_eq!((d.line, d.column), (13, 50), "{e}");
         assert_eq!(e.diagnostics.len(), 1, "{e}");

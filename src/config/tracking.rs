@@ -15,110 +15,12 @@ use super::model::{
     Argv, CheckKind, Config, Notify, Program, ScriptUser, SyncGroup, TrackFile, TrackInterface,
     TrackProcess, TrackRef, VrrpInstance, VrrpScript,
 };
-use super::validate::Val;
+use super::raw::{RawNotify, RawScript, RawSyncGroup, RawTracking, RawTracks, Val};
+use super::values::{count, must};
 use super::{HostChecks, Report, suggest};
 
 /// keepalived's weight range for tracked checks.
 const WEIGHT_RANGE: std::ops::RangeInclusive<i32> = -253..=253;
-
-/// Global tracking keywords, before validation.
-#[derive(Debug, Default)]
-pub(crate) struct RawTracking {
-    pub(crate) scripts: Vec<RawScript>,
-    pub(crate) files: Vec<RawTrackFile>,
-    pub(crate) processes: Vec<RawTrackProcess>,
-    pub(crate) sync_groups: Vec<RawSyncGroup>,
-    /// `script_user USER [GROUP]`.
-    pub(crate) script_user: Option<Vec<Val<String>>>,
-    pub(crate) enable_script_security: bool,
-}
-
-/// One `vrrp_script`.
-#[derive(Debug, Default)]
-pub(crate) struct RawScript {
-    pub(crate) name: Val<String>,
-    /// The whole command line as written.
-    pub(crate) script: Option<Val<String>>,
-    pub(crate) interval: Option<Val<String>>,
-    pub(crate) timeout: Option<Val<String>>,
-    pub(crate) weight: Option<Val<String>>,
-    pub(crate) rise: Option<Val<String>>,
-    pub(crate) fall: Option<Val<String>>,
-    pub(crate) user: Option<Vec<Val<String>>>,
-    pub(crate) init_fail: bool,
-}
-
-/// One `vrrp_track_file`.
-#[derive(Debug, Default)]
-pub(crate) struct RawTrackFile {
-    pub(crate) name: Val<String>,
-    pub(crate) file: Option<Val<String>>,
-    pub(crate) weight: Option<Val<String>>,
-}
-
-/// One `vrrp_track_process`.
-#[derive(Debug, Default)]
-pub(crate) struct RawTrackProcess {
-    pub(crate) name: Val<String>,
-    pub(crate) process: Option<Val<String>>,
-    pub(crate) weight: Option<Val<String>>,
-    pub(crate) quorum: Option<Val<String>>,
-    pub(crate) full_command: bool,
-}
-
-/// One `vrrp_sync_group`.
-#[derive(Debug, Default)]
-pub(crate) struct RawSyncGroup {
-    pub(crate) name: Val<String>,
-    pub(crate) group: Vec<Val<String>>,
-    pub(crate) notify: RawNotify,
-}
-
-/// `notify*` keywords: each the whole command line as written.
-#[derive(Debug, Default)]
-pub(crate) struct RawNotify {
-    pub(crate) master: Option<Val<String>>,
-    pub(crate) backup: Option<Val<String>>,
-    pub(crate) fault: Option<Val<String>>,
-    pub(crate) stop: Option<Val<String>>,
-    pub(crate) any: Option<Val<String>>,
-}
-
-impl RawNotify {
-    /// The field for a `notify*` keyword, or `None` if it is not one.
-    pub(crate) fn slot(&mut self, keyword: &str) -> Option<&mut Option<Val<String>>> {
-        match keyword {
-            "notify_master" => Some(&mut self.master),
-            "notify_backup" => Some(&mut self.backup),
-            "notify_fault" => Some(&mut self.fault),
-            "notify_stop" => Some(&mut self.stop),
-            "notify" => Some(&mut self.any),
-            _ => None,
-        }
-    }
-}
-
-/// An instance's `track_*` lists: the words of each line (`NAME [weight W]`).
-#[derive(Debug, Default)]
-pub(crate) struct RawTracks {
-    pub(crate) script: Vec<Vec<Val<String>>>,
-    pub(crate) interface: Vec<Vec<Val<String>>>,
-    pub(crate) file: Vec<Vec<Val<String>>>,
-    pub(crate) process: Vec<Vec<Val<String>>>,
-}
-
-impl RawTracks {
-    /// The list for a `track_*` keyword, or `None` if it is not one vipd reads.
-    pub(crate) fn slot(&mut self, keyword: &str) -> Option<&mut Vec<Vec<Val<String>>>> {
-        match keyword {
-            "track_script" => Some(&mut self.script),
-            "track_interface" => Some(&mut self.interface),
-            "track_file" => Some(&mut self.file),
-            "track_process" => Some(&mut self.process),
-            _ => None,
-        }
-    }
-}
 
 /// The validated global part.
 #[derive(Debug, Default)]
@@ -188,7 +90,7 @@ pub(crate) fn global(raw: &RawTracking, report: &mut Report) -> Tracking {
         let quorum = p
             .quorum
             .as_ref()
-            .map_or(Some(1), |q| count(q, "quorum", report));
+            .map_or(Some(1), |q| count(q, "quorum", 1.., report));
         if let (Some(weight), Some(quorum)) = (weight, quorum) {
             out.processes.push(TrackProcess {
                 name: p.name.value.clone(),
@@ -204,16 +106,14 @@ pub(crate) fn global(raw: &RawTracking, report: &mut Report) -> Tracking {
 
 fn duplicate(seen: &mut HashSet<String>, name: &Val<String>, what: &str, report: &mut Report) {
     if !seen.insert(name.value.clone()) {
-        let d = report.diag(
-            name.line,
-            name.col,
+        report.error_at(
+            name.at(),
             what,
             format!(
                 "duplicate {what} `{}`: each name may be defined once",
                 name.value
             ),
         );
-        report.error(d);
     }
 }
 
@@ -225,13 +125,11 @@ fn required<'a>(
     report: &mut Report,
 ) -> Option<&'a Val<String>> {
     if v.is_none() {
-        let d = report.diag(
-            owner.line,
-            owner.col,
+        report.error_at(
+            owner.at(),
             key,
             format!("{block} {} has no `{key}`", owner.value),
         );
-        report.error(d);
     }
     v.as_ref()
 }
@@ -251,11 +149,11 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
     let rise = s
         .rise
         .as_ref()
-        .map_or(Some(1), |v| count(v, "rise", report))?;
+        .map_or(Some(1), |v| count(v, "rise", 1.., report))?;
     let fall = s
         .fall
         .as_ref()
-        .map_or(Some(1), |v| count(v, "fall", report))?;
+        .map_or(Some(1), |v| count(v, "fall", 1.., report))?;
     let user = match &s.user {
         Some(words) => Some(user(words, report)?),
         None => None,
@@ -273,7 +171,7 @@ fn script(s: &RawScript, report: &mut Report) -> Option<VrrpScript> {
     })
 }
 
-/// `script_user` or a script's `user`: USER [GROUP], which must exist here unless the file is
+/// `script_user` or a script's `user`: `USER [GROUP]`, which must exist here unless the file is
 /// checked for another host (its accounts are not this machine's).
 pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptUser> {
     let name = words.first()?;
@@ -289,13 +187,11 @@ pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptU
         .flatten()
         .is_none()
     {
-        let d = report.diag(
-            name.line,
-            name.col,
+        report.error_at(
+            name.at(),
             "user",
             format!("no such user `{}` on this system", name.value),
         );
-        report.error(d);
         return None;
     }
     if let Some(g) = words.get(1)
@@ -304,13 +200,11 @@ pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptU
             .flatten()
             .is_none()
     {
-        let d = report.diag(
-            g.line,
-            g.col,
+        report.error_at(
+            g.at(),
             "user",
             format!("no such group `{}` on this system", g.value),
         );
-        report.error(d);
         return None;
     }
     Some(ScriptUser {
@@ -320,60 +214,20 @@ pub(crate) fn user(words: &[Val<String>], report: &mut Report) -> Option<ScriptU
 }
 
 fn positive_seconds(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
-    let parsed = v
-        .value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-        .map(Duration::from_secs_f64);
-    if parsed.is_none() {
-        let d = report.diag(
-            v.line,
-            v.col,
-            key,
-            format!("{key} must be seconds above 0, got `{}`", v.value),
-        );
-        report.error(d);
-    }
-    parsed
+    must(v, key, "seconds above 0", report, |s| {
+        let secs = s.parse::<f64>().ok()?;
+        (secs.is_finite() && secs > 0.0 && secs <= 86_400.0).then(|| Duration::from_secs_f64(secs))
+    })
 }
 
 fn weight(v: &Val<String>, report: &mut Report) -> Option<i32> {
-    match v.value.parse::<i32>() {
-        Ok(w) if WEIGHT_RANGE.contains(&w) => Some(w),
-        _ => {
-            let d = report.diag(
-                v.line,
-                v.col,
-                "weight",
-                format!(
-                    "weight must be a whole number from -253 to 253, got `{}`",
-                    v.value
-                ),
-            );
-            report.error(d);
-            None
-        }
-    }
-}
-
-fn count(v: &Val<String>, key: &str, report: &mut Report) -> Option<u32> {
-    match v.value.parse::<u32>() {
-        Ok(n) if n >= 1 => Some(n),
-        _ => {
-            let d = report.diag(
-                v.line,
-                v.col,
-                key,
-                format!(
-                    "{key} must be a whole number of at least 1, got `{}`",
-                    v.value
-                ),
-            );
-            report.error(d);
-            None
-        }
-    }
+    must(
+        v,
+        "weight",
+        "a whole number from -253 to 253",
+        report,
+        |s| s.parse::<i32>().ok().filter(|w| WEIGHT_RANGE.contains(w)),
+    )
 }
 
 /// Splits a command line as a shell would split words (quotes, backslashes), without
@@ -456,13 +310,11 @@ pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Opt
     let argv = match split_command(&line.value) {
         Ok(argv) if !argv.is_empty() => argv,
         Ok(_) => {
-            let d = report.diag(line.line, line.col, key, format!("`{key}` is empty"));
-            report.error(d);
+            report.error_at(line.at(), key, format!("`{key}` is empty"));
             return None;
         }
         Err(why) => {
-            let d = report.diag(line.line, line.col, key, format!("`{key}`: {why}"));
-            report.error(d);
+            report.error_at(line.at(), key, format!("`{key}`: {why}"));
             return None;
         }
     };
@@ -475,8 +327,7 @@ pub(crate) fn command(line: &Val<String>, key: &str, report: &mut Report) -> Opt
             ..Program::new(argv)
         }),
         Err(why) => {
-            let d = report.diag(line.line, line.col, key, why);
-            report.error(d);
+            report.error_at(line.at(), key, why);
             None
         }
     }
@@ -616,15 +467,13 @@ fn weighted<'a>(
         Some([]) | None => Some((name, None)),
         Some([kw, w]) if kw.value == "weight" => Some((name, Some(weight(w, report)?))),
         Some([kw, ..]) => {
-            let d = report
-                .diag(
-                    kw.line,
-                    kw.col,
+            report
+                .error_at(
+                    kw.at(),
                     &kw.value,
                     format!("expected `{} weight W`, got `{}`", name.value, kw.value),
                 )
-                .with_suggestion(suggest::closest(&kw.value, &["weight"]));
-            report.error(d);
+                .suggestion = suggest::closest(&kw.value, &["weight"]);
             None
         }
     }
@@ -753,9 +602,8 @@ pub(crate) fn sync_groups(
                 }
             }
             if let Some(other) = member_of.insert(m.value.clone(), g.name.value.clone()) {
-                let d = report.diag(
-                    m.line,
-                    m.col,
+                report.error_at(
+                    m.at(),
                     &m.value,
                     format!(
                         "vrrp_instance {} is already in vrrp_sync_group {other}; an instance \
@@ -763,21 +611,18 @@ pub(crate) fn sync_groups(
                         m.value
                     ),
                 );
-                report.error(d);
                 ok = false;
             }
         }
         if g.group.is_empty() {
-            let d = report.diag(
-                g.name.line,
-                g.name.col,
+            report.error_at(
+                g.name.at(),
                 "group",
                 format!(
                     "vrrp_sync_group {} has no `group {{ ... }}` members",
                     g.name.value
                 ),
             );
-            report.error(d);
             ok = false;
         }
         let notify = notify_scripts(&g.notify, report);
@@ -795,6 +640,7 @@ pub(crate) fn sync_groups(
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::config::testing::{load, load_offline};
 
     #[test]
     fn commands_split_like_a_shell_without_one() {
@@ -992,10 +838,6 @@ group = ["VI_1", "VI_2"]
 notify_fault = "/bin/true"
 "#;
 
-    fn load(text: &str, name: &str) -> Result<crate::config::Loaded, crate::config::ConfigError> {
-        crate::config::load_str(text, Path::new(name))
-    }
-
     #[test]
     fn tracking_loads_the_same_from_both_formats() {
         let ka = load(KA, "t.conf").unwrap_or_else(|e| panic!("{e}"));
@@ -1037,12 +879,6 @@ notify_fault = "/bin/true"
     /// users, groups); the file's own mistakes are still errors.
     #[test]
     fn offline_asks_nothing_of_this_machine() {
-        let offline = crate::config::LoadOptions {
-            host_checks: HostChecks::None,
-            ..crate::config::LoadOptions::default()
-        };
-        let load_offline =
-            |text: &str| crate::config::load_str_with(text, Path::new("t.conf"), &offline);
         let elsewhere = KA
             .replace("/bin/true -x", "/no/such/check -x")
             .replace("notify /bin/echo", "notify nosuchprogramxyz")
@@ -1060,7 +896,7 @@ notify_fault = "/bin/true"
         ] {
             assert!(here.contains(host), "{host}: {here}");
         }
-        let c = load_offline(&elsewhere)
+        let c = load_offline(&elsewhere, "t.conf")
             .unwrap_or_else(|e| panic!("{e}"))
             .config;
         assert_eq!(
@@ -1096,7 +932,7 @@ notify_fault = "/bin/true"
         ] {
             let text = elsewhere.replace(from, to);
             assert_ne!(text, elsewhere, "{from}");
-            let e = load_offline(&text).expect_err(to).to_string();
+            let e = load_offline(&text, "t.conf").expect_err(to).to_string();
             assert!(e.contains(expect), "{to}: {e}");
         }
     }
@@ -1105,10 +941,6 @@ notify_fault = "/bin/true"
     /// for another host and an include matched nothing here: it may be defined there.
     #[test]
     fn offline_names_may_be_defined_where_an_include_points() {
-        let offline = crate::config::LoadOptions {
-            host_checks: HostChecks::None,
-            ..crate::config::LoadOptions::default()
-        };
         let unknown = KA
             .replace("chk_nginx weight -30", "chk_elsewhere weight -30")
             .replace("VI_2\n }", "VI_3\n }");
@@ -1120,14 +952,11 @@ notify_fault = "/bin/true"
         );
         assert!(here.contains("unknown vrrp_instance `VI_3`"), "{here}");
         // Offline without the include: still errors.
-        let e = crate::config::load_str_with(&unknown, Path::new("t.conf"), &offline)
-            .unwrap_err()
-            .to_string();
+        let e = load_offline(&unknown, "t.conf").unwrap_err().to_string();
         assert!(e.contains("unknown vrrp_script `chk_elsewhere`"), "{e}");
         assert!(e.contains("unknown vrrp_instance `VI_3`"), "{e}");
         // Offline with it: warnings that say why.
-        let l = crate::config::load_str_with(&with_include, Path::new("t.conf"), &offline)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let l = load_offline(&with_include, "t.conf").unwrap_or_else(|e| panic!("{e}"));
         let line = with_include.lines().count();
         for name in ["vrrp_script `chk_elsewhere`", "vrrp_instance `VI_3`"] {
             let why = format!("unknown {name}");

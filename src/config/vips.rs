@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use super::Report;
 use super::model::VrrpInstance;
-use super::validate::{RawInstance, Val};
+use super::raw::{RawInstance, Val};
 
 /// RFC 3768 §5.3.5: "Count IP Addrs" is one octet, so an advert lists at most 255 addresses;
 /// receivers (keepalived, vipd) discard an advert whose list is not the one they have.
@@ -25,9 +25,8 @@ pub(crate) fn count(raw: &RawInstance, report: &mut Report) {
     let at = first_extra
         .first()
         .map_or((raw.name.line, raw.name.col), |w| (w.line, w.col));
-    let d = report.diag(
-        at.0,
-        at.1,
+    report.error_at(
+        (at.0, at.1),
         "virtual_ipaddress",
         format!(
             "vrrp_instance {} has {} addresses in virtual_ipaddress, and an advert carries at \
@@ -38,7 +37,6 @@ pub(crate) fn count(raw: &RawInstance, report: &mut Report) {
             raw.virtual_ipaddress.len()
         ),
     );
-    report.error(d);
 }
 
 /// Where each address of an instance is written, in list order, for [`Holders::add`].
@@ -68,9 +66,8 @@ impl Holders {
         for (vip, &(line, col)) in inst.virtual_ipaddress.iter().zip(at) {
             match self.by_addr.get(&vip.addr) {
                 Some((other, first)) if *other != inst.name => {
-                    let d = report.diag(
-                        line,
-                        col,
+                    report.error_at(
+                        (line, col),
                         "virtual_ipaddress",
                         format!(
                             "{} is in vrrp_instance {} and already in vrrp_instance {other} \
@@ -81,7 +78,6 @@ impl Holders {
                             report.line_ref(*first)
                         ),
                     );
-                    report.error(d);
                 }
                 Some(_) => {}
                 None => {
@@ -94,19 +90,7 @@ impl Holders {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{ConfigError, Diagnostic, Loaded, load_str};
-
-    fn load(text: &str, file: &str) -> Result<Loaded, ConfigError> {
-        load_str(text, Path::new(file))
-    }
-
-    fn one_error(text: &str, file: &str) -> Diagnostic {
-        let e = load(text, file).expect_err("must be rejected");
-        assert_eq!(e.diagnostics.len(), 1, "{e}");
-        e.diagnostics[0].clone()
-    }
+    use crate::config::testing::{load, one_error};
 
     /// A keepalived instance; its VIPs, one per line, start on line 5.
     fn conf(name: &str, vrid: u8, vips: &[String]) -> String {
