@@ -204,7 +204,9 @@ fn notify_master_saw(lab: &Lab) -> Vec<String> {
 
 /// The master's priority falls (100 -> 95) but stays above the backup's 90. Backups are
 /// silent, so vipd resigns to find out; the backup answers, vipd takes over again at once,
-/// having kept the VIP: no client-visible gap over 0.05 s, and vipd is master at the end.
+/// having kept the VIP: no client-visible gap over 0.1 s (the ping cadence is 10-20 ms, and
+/// 50 ms on a loaded machine; losing the VIP costs the backup's Skew_Time, 0.65 s), and vipd
+/// is master at the end.
 /// notify_master runs with the VIP already on the interface.
 fn small_fall(b: Kind) {
     let mut lab = Lab::setup("smallfall", 2);
@@ -229,7 +231,7 @@ fn small_fall(b: Kind) {
         gap.as_secs_f64()
     ));
     assert!(
-        gap <= Duration::from_millis(50),
+        gap <= Duration::from_millis(100),
         "{:.3} s without replies after h1 fell to 95, still above h2's 90\n{}",
         gap.as_secs_f64(),
         logs(&lab)
