@@ -404,10 +404,8 @@ fn check_timing(
     out: &mut Check,
     report: &mut Report,
 ) -> bool {
-    // Known gap, kept as it was: a zero connect_timeout or delay_loop here is refused
-    // without a message of its own, so the pool is left out of the model silently.
     let mut ok = apply(&mut out.connect_timeout, d.connect_timeout.as_ref(), |v| {
-        duration(v, "connect_timeout", report).filter(|t| !t.is_zero())
+        positive_duration(v, "connect_timeout", report)
     });
     ok &= apply(&mut out.retry, d.retry.as_ref(), |v| {
         count(v, "retry", 1.., report)
@@ -421,9 +419,19 @@ fn check_timing(
         |v| duration(v, "delay_before_retry", report),
     );
     ok & apply(&mut out.delay_loop, d.delay_loop.as_ref(), |v| {
-        let every = duration(v, "delay_loop", report).filter(|t| !t.is_zero())?;
-        Some(Some(every))
+        Some(Some(positive_duration(v, "delay_loop", report)?))
     })
+}
+
+/// A checker's timeout or period: more than zero seconds.
+fn positive_duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
+    let t = duration(v, key, report)?;
+    if t.is_zero() {
+        let why = format!("{key} must be more than 0 seconds, got `{}`", v.value);
+        report.error_at((v.line, v.col), key, why);
+        return None;
+    }
+    Some(t)
 }
 
 /// HTTP_GET: its `url` blocks, at least one.
@@ -834,5 +842,21 @@ user = "nobody"
     fn nothing_at_all_is_still_an_error() {
         let d = first_error("global_defs {\n router_id x\n}\n", "t.conf");
         assert!(d.message.contains("nothing to do"), "{d}");
+    }
+
+    #[test]
+    fn a_zero_checker_timeout_or_period_is_an_error_that_names_it() {
+        for (from, to, key) in [
+            ("connect_timeout 2", "connect_timeout 0", "connect_timeout"),
+            (
+                "connect_port 8001",
+                "connect_port 8001\n            delay_loop 0",
+                "delay_loop",
+            ),
+        ] {
+            let d = first_error(&KA.replace(from, to), "t.conf");
+            assert_eq!(d.key, key, "{d}");
+            assert!(d.message.contains("more than 0 seconds"), "{d}");
+        }
     }
 }
