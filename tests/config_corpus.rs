@@ -249,7 +249,7 @@ fn seed_corrected_loads() {
     assert_eq!(
         inst.virtual_ipaddress,
         vec![VirtualIp {
-            addr: Ipv4Addr::new(192, 168, 91, 151),
+            addr: Ipv4Addr::new(192, 168, 91, 151).into(),
             prefix_len: 32,
             dev: None,
             label: None,

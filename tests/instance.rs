@@ -5,7 +5,7 @@
 //! check and another host claiming its VIP. No root, no network.
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,10 +45,10 @@ struct World {
     /// Where datagrams for the newest socket go.
     inbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     /// VIPs on the host, and frames announced.
-    present: Mutex<HashSet<Ipv4Addr>>,
+    present: Mutex<HashSet<IpAddr>>,
     announced: Mutex<u64>,
     /// Every address added ("add") or removed ("remove"), in order.
-    changes: Mutex<Vec<(&'static str, Ipv4Addr)>>,
+    changes: Mutex<Vec<(&'static str, IpAddr)>>,
     /// Where ARP claims go.
     claims: Mutex<Option<mpsc::Sender<ArpClaim>>>,
     /// The interface index of every ARP watch opened, in order.
@@ -190,7 +190,7 @@ struct Running {
 /// `VIP` (or another address) on eth0, as the daemon binds it.
 fn bound(addr: Ipv4Addr, ifindex: u32) -> BoundVip {
     BoundVip {
-        addr,
+        addr: addr.into(),
         prefix_len: 32,
         label: None,
         ifindex,
@@ -210,7 +210,7 @@ impl Running {
         let mut config = VrrpInstance::with_defaults("VI_1", "eth0", 51);
         config.auth_pass = Some(b"s3cret".to_vec());
         config.virtual_ipaddress = vec![VirtualIp {
-            addr: VIP,
+            addr: VIP.into(),
             prefix_len: 32,
             dev: None,
             label: None,
@@ -262,7 +262,11 @@ impl Running {
     }
 
     fn holds_vip(&self) -> bool {
-        self.world.present.lock().unwrap().contains(&VIP)
+        self.world
+            .present
+            .lock()
+            .unwrap()
+            .contains(&IpAddr::V4(VIP))
     }
 
     fn sent(&self) -> Vec<(Ipv4Addr, AdvertRepr)> {
@@ -598,7 +602,7 @@ fn a_new_vip_list_on_a_master_adds_and_removes_just_the_difference() {
         let both = vec![bound(VIP, IFINDEX), bound(VIP2, IFINDEX)];
         r.command(Command::UpdateVips(both)).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(*r.world.changes.lock().unwrap(), [("add", VIP2)]);
+        assert_eq!(*r.world.changes.lock().unwrap(), [("add", VIP2.into())]);
         assert_eq!(r.announced(), announced + 5, "the new VIP only");
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(r.last_sent().1.addrs, [VIP, VIP2], "adverts list both");
@@ -607,9 +611,12 @@ fn a_new_vip_list_on_a_master_adds_and_removes_just_the_difference() {
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(
             *r.world.changes.lock().unwrap(),
-            [("add", VIP2), ("remove", VIP)]
+            [("add", VIP2.into()), ("remove", VIP.into())]
         );
-        assert_eq!(*r.world.present.lock().unwrap(), HashSet::from([VIP2]));
+        assert_eq!(
+            *r.world.present.lock().unwrap(),
+            HashSet::from([VIP2.into()])
+        );
         assert_eq!(r.state(), "MASTER");
         let vips: Vec<String> = (r.status.lock().unwrap().vips.iter())
             .map(|v| v.addr.clone())
@@ -630,7 +637,10 @@ fn a_backup_takes_a_new_vip_list_without_touching_the_host_and_holds_it_as_maste
         assert_eq!(r.announced(), 0);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(r.state(), "MASTER");
-        assert_eq!(*r.world.present.lock().unwrap(), HashSet::from([VIP2]));
+        assert_eq!(
+            *r.world.present.lock().unwrap(),
+            HashSet::from([VIP2.into()])
+        );
         assert_eq!(r.last_sent().1.addrs, [VIP2]);
     });
 }

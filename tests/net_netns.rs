@@ -197,15 +197,15 @@ fn addresses_round_trip() {
 
         assert_eq!(nl.ipv4_addrs(idx).await.unwrap(), vec![(primary, 24)]);
         assert_eq!(nl.primary_ipv4(idx, &[]).await.unwrap(), Some(primary));
-        assert!(nl.has_address(idx, primary).await.unwrap());
-        assert!(!nl.has_address(idx, vip).await.unwrap());
+        assert!(nl.has_address(idx, primary.into()).await.unwrap());
+        assert!(!nl.has_address(idx, vip.into()).await.unwrap());
 
         // A VIP in the primary's subnet: secondary, with its label.
-        nl.add_address(idx, vip, 24, Some("eth0:vip"))
+        nl.add_address(idx, vip.into(), 24, Some("eth0:vip"))
             .await
             .unwrap();
-        assert!(nl.has_address(idx, vip).await.unwrap());
-        nl.add_address(idx, vip, 24, Some("eth0:vip"))
+        assert!(nl.has_address(idx, vip.into()).await.unwrap());
+        nl.add_address(idx, vip.into(), 24, Some("eth0:vip"))
             .await
             .expect("adding an address already present is Ok");
         let infos = nl.ipv4_addr_infos(idx).await.unwrap();
@@ -223,7 +223,7 @@ fn addresses_round_trip() {
         assert_eq!(nl.primary_ipv4(idx, &[primary]).await.unwrap(), None);
 
         // A /32 VIP is a primary of its own: primary_ipv4 must skip it when excluded.
-        nl.add_address(idx, vip32, 32, None).await.unwrap();
+        nl.add_address(idx, vip32.into(), 32, None).await.unwrap();
         let addrs = nl.ipv4_addrs(idx).await.unwrap();
         assert_eq!(addrs[..2], [(primary, 24), (vip32, 32)], "{addrs:?}");
         assert_eq!(addrs[2], (vip, 24));
@@ -234,12 +234,12 @@ fn addresses_round_trip() {
         assert_eq!(nl.primary_ipv4(idx, &[primary]).await.unwrap(), Some(vip32));
 
         // Deletion: wrong prefix length is "not there"; second delete is "not there".
-        assert!(!nl.del_address(idx, primary, 16).await.unwrap());
-        assert!(nl.has_address(idx, primary).await.unwrap());
-        assert!(nl.del_address(idx, vip, 24).await.unwrap());
-        assert!(!nl.del_address(idx, vip, 24).await.unwrap());
-        assert!(!nl.has_address(idx, vip).await.unwrap());
-        assert!(nl.del_address(idx, vip32, 32).await.unwrap());
+        assert!(!nl.del_address(idx, primary.into(), 16).await.unwrap());
+        assert!(nl.has_address(idx, primary.into()).await.unwrap());
+        assert!(nl.del_address(idx, vip.into(), 24).await.unwrap());
+        assert!(!nl.del_address(idx, vip.into(), 24).await.unwrap());
+        assert!(!nl.has_address(idx, vip.into()).await.unwrap());
+        assert!(nl.del_address(idx, vip32.into(), 32).await.unwrap());
         assert_eq!(nl.ipv4_addrs(idx).await.unwrap(), vec![(primary, 24)]);
     });
     join(h);
@@ -247,7 +247,7 @@ fn addresses_round_trip() {
     let h = in_netns(&t.a, move || async move {
         let nl = Netlink::connect().expect("netlink");
         let idx = eth0(&nl).await.index;
-        nl.add_address(idx, vip, 24, Some("eth0:vip"))
+        nl.add_address(idx, vip.into(), 24, Some("eth0:vip"))
             .await
             .unwrap();
     });

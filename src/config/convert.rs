@@ -514,7 +514,7 @@ fn vip(v: &VirtualIp) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
     use std::path::Path;
     use std::time::Duration;
 
@@ -664,7 +664,12 @@ mod tests {
         } = &instances[0].virtual_ipaddress[0];
         assert_eq!(
             (*addr, *prefix_len, dev.is_some(), label.is_some()),
-            (Ipv4Addr::new(192, 168, 91, 151), 24, true, true)
+            (
+                IpAddr::from(Ipv4Addr::new(192, 168, 91, 151)),
+                24,
+                true,
+                true
+            )
         );
         assert_eq!(*preempt_delay, Duration::from_millis(2500));
     }

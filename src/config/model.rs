@@ -2,7 +2,7 @@
 //!
 //! Field names follow keepalived's keywords so users recognise them.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -217,9 +217,9 @@ pub struct VrrpInstance {
     /// `virtual_ipaddress { ... }`.
     pub virtual_ipaddress: Vec<VirtualIp>,
     /// `unicast_src_ip`: source of unicast adverts.
-    pub unicast_src_ip: Option<Ipv4Addr>,
+    pub unicast_src_ip: Option<IpAddr>,
     /// `unicast_peer { ... }`: when non-empty, adverts go to each peer and only peers are heard.
-    pub unicast_peer: Vec<Ipv4Addr>,
+    pub unicast_peer: Vec<IpAddr>,
     /// `garp_master_delay`: delay before the second burst of gratuitous ARPs. Default 5 s.
     pub garp_master_delay: Duration,
     /// `garp_master_repeat`: gratuitous ARPs per burst. Default 5, or `global_defs {
@@ -285,8 +285,8 @@ impl VrrpInstance {
 /// One line of `virtual_ipaddress`: `ADDR[/LEN] [dev IF] [label L]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualIp {
-    /// The address.
-    pub addr: Ipv4Addr,
+    /// The address (IPv4 until IPv6 instances come with VRRPv3; the config refuses IPv6).
+    pub addr: IpAddr,
     /// Prefix length; keepalived's default is 32.
     pub prefix_len: u8,
     /// `dev IF`: the interface to add it to; `None` = the instance's interface.

@@ -621,7 +621,7 @@ fn check(src: Source<'_>, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
     use std::time::Duration;
 
     use crate::config::testing::{line_key_suggestion, load, ok};
@@ -736,21 +736,21 @@ garp_master_refresh = 0   # 0 = off
             i.virtual_ipaddress,
             [
                 VirtualIp {
-                    addr: Ipv4Addr::new(192, 168, 91, 151),
+                    addr: Ipv4Addr::new(192, 168, 91, 151).into(),
                     prefix_len: 24,
                     dev: Some("eth0".into()),
                     label: Some("eth0:1".into()),
                 },
                 VirtualIp {
-                    addr: Ipv4Addr::new(10, 0, 0, 5),
+                    addr: Ipv4Addr::new(10, 0, 0, 5).into(),
                     prefix_len: 32,
                     dev: None,
                     label: None
                 },
             ]
         );
-        assert_eq!(i.unicast_src_ip, Some(Ipv4Addr::new(10, 0, 0, 11)));
-        assert_eq!(i.unicast_peer, [Ipv4Addr::new(10, 0, 0, 12)]);
+        assert_eq!(i.unicast_src_ip, Some(Ipv4Addr::new(10, 0, 0, 11).into()));
+        assert_eq!(i.unicast_peer, [IpAddr::from(Ipv4Addr::new(10, 0, 0, 12))]);
         assert_eq!(i.garp_master_refresh, None);
     }
 

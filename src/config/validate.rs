@@ -271,13 +271,13 @@ fn addresses(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> 
     }
     if let Some(src) = &raw.unicast_src_ip {
         match ipv4_host(src, "unicast_src_ip", report) {
-            Some(a) => out.unicast_src_ip = Some(a),
+            Some(a) => out.unicast_src_ip = Some(a.into()),
             None => ok = false,
         }
     }
     for peer in &raw.unicast_peer {
         match ipv4_host(peer, "unicast_peer", report) {
-            Some(a) => out.unicast_peer.push(a),
+            Some(a) => out.unicast_peer.push(a.into()),
             None => ok = false,
         }
     }
@@ -505,7 +505,7 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
     let key = "virtual_ipaddress";
     let (addr, prefix) = ipv4_with_prefix(first, key, report)?;
     let mut out = VirtualIp {
-        addr,
+        addr: addr.into(),
         prefix_len: 32,
         dev: None,
         label: None,

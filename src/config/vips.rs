@@ -7,7 +7,7 @@
 //! other. vipd has no excluded addresses, so both are errors.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::Report;
 use super::model::VrrpInstance;
@@ -54,7 +54,7 @@ pub(crate) fn written_at(raw: &RawInstance) -> Vec<(usize, usize)> {
 /// The instance that lists each address first, and the line where it does.
 #[derive(Debug, Default)]
 pub(crate) struct Holders {
-    by_addr: HashMap<Ipv4Addr, (String, usize)>,
+    by_addr: HashMap<IpAddr, (String, usize)>,
 }
 
 impl Holders {

@@ -8,7 +8,7 @@
 //! connections open at once; refusals are logged at most once per 10 s with a count.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -33,7 +33,7 @@ pub(crate) struct InstanceView {
     /// The status the instance publishes.
     pub(crate) status: SharedStatus,
     /// (interface index, address) of each VIP, in status order.
-    pub(crate) vips: Vec<(u32, Ipv4Addr)>,
+    pub(crate) vips: Vec<(u32, IpAddr)>,
 }
 
 /// The running set of instances; replaced by the daemon on reload.

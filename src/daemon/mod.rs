@@ -7,7 +7,7 @@
 //! `checks` starts and shares the tracked checks; `reload` applies a new file.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -63,6 +63,17 @@ pub enum DaemonError {
         instance: String,
         /// Its interface.
         interface: String,
+    },
+    /// An IPv6 source or peer: IPv6 instances come with VRRPv3 (the config refuses them; this
+    /// guards the door to the IPv4 socket).
+    #[error("{instance}: {what} {addr} is IPv6; vipd runs IPv4 instances only for now")]
+    Ipv6 {
+        /// The instance.
+        instance: String,
+        /// `unicast_src_ip` or `unicast_peer`.
+        what: &'static str,
+        /// The address.
+        addr: IpAddr,
     },
     /// Any other kernel error, naming the call and interface.
     #[error("{0}")]
@@ -545,10 +556,11 @@ impl Daemon {
             }
         }
         let source = match inst.unicast_src_ip {
-            Some(src) => Some(src),
+            Some(IpAddr::V4(src)) => Some(src),
+            // The config refuses IPv6 until IPv6 instances come; no source to send from.
+            Some(IpAddr::V6(_)) => None,
             None => {
-                let exclude: Vec<Ipv4Addr> =
-                    inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
+                let exclude = ipv4s(inst.virtual_ipaddress.iter().map(|v| v.addr));
                 match self.netlink.primary_ipv4(link.index, &exclude).await {
                     Ok(found) => found,
                     // The interface went between the two requests: it has no address.
@@ -621,9 +633,17 @@ fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
 async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, DaemonError> {
     let link = lookup(netlink, &inst.name, &inst.interface).await?;
     let vips = bind_vips(inst, netlink).await?;
-    let vip_addrs: Vec<Ipv4Addr> = vips.iter().map(|v| v.addr).collect();
+    let vip_addrs = ipv4s(vips.iter().map(|v| v.addr));
+    let ipv4 = |what, addr| match addr {
+        IpAddr::V4(a) => Ok(a),
+        IpAddr::V6(_) => Err(DaemonError::Ipv6 {
+            instance: inst.name.clone(),
+            what,
+            addr,
+        }),
+    };
     let source = match inst.unicast_src_ip {
-        Some(src) => src,
+        Some(src) => ipv4("unicast_src_ip", src)?,
         None => netlink
             .primary_ipv4(link.index, &vip_addrs)
             .await
@@ -637,7 +657,9 @@ async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, Daemon
         Transport::Multicast
     } else {
         Transport::Unicast {
-            peers: inst.unicast_peer.clone(),
+            peers: (inst.unicast_peer.iter())
+                .map(|&p| ipv4("unicast_peer", p))
+                .collect::<Result<_, _>>()?,
         }
     };
     let socket = VrrpSocket::open(&inst.interface, link.index, source, transport.clone())
@@ -796,4 +818,14 @@ async fn handover_results(
         }));
     }
     results
+}
+
+/// The IPv4 addresses among `addrs` (an IPv4 instance's source is never one of its IPv6 VIPs).
+fn ipv4s(addrs: impl Iterator<Item = IpAddr>) -> Vec<Ipv4Addr> {
+    addrs
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 //! removed, and the forwarder's pools are switched.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tracing::{info, warn};
@@ -157,7 +157,7 @@ impl Daemon {
             }
         }
         shutdown(stopping, "reload").await;
-        let held: Vec<Ipv4Addr> = keep
+        let held: Vec<IpAddr> = keep
             .iter()
             .filter_map(|&i| old[i].as_ref())
             .flat_map(|r| r.view.vips.iter().map(|&(_, a)| a))
@@ -330,7 +330,7 @@ mod test {
 
     fn vip(last: u8) -> VirtualIp {
         VirtualIp {
-            addr: Ipv4Addr::new(10, 0, 0, last),
+            addr: Ipv4Addr::new(10, 0, 0, last).into(),
             prefix_len: 32,
             dev: None,
             label: None,

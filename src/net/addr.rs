@@ -144,13 +144,13 @@ impl Netlink {
     pub async fn add_address(
         &self,
         index: u32,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         prefix_len: u8,
         label: Option<&str>,
     ) -> Result<bool, NetError> {
         let op = format!("RTM_NEWADDR {addr}/{prefix_len}");
-        check_prefix(prefix_len, index)?;
-        let mut req = self.handle.address().add(index, addr.into(), prefix_len);
+        check_prefix(addr, prefix_len, index)?;
+        let mut req = self.handle.address().add(index, addr, prefix_len);
         if let Some(label) = label {
             if label.is_empty() || label.len() >= libc::IFNAMSIZ {
                 return Err(NetError::Invalid {
@@ -178,15 +178,21 @@ impl Netlink {
     pub async fn del_address(
         &self,
         index: u32,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         prefix_len: u8,
     ) -> Result<bool, NetError> {
         let op = format!("RTM_DELADDR {addr}/{prefix_len}");
-        check_prefix(prefix_len, index)?;
-        let msg = AddressMessageBuilder::<Ipv4Addr>::new()
-            .index(index)
-            .address(addr, prefix_len)
-            .build();
+        check_prefix(addr, prefix_len, index)?;
+        let msg = match addr {
+            IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(index)
+                .address(a, prefix_len)
+                .build(),
+            IpAddr::V6(a) => AddressMessageBuilder::<std::net::Ipv6Addr>::new()
+                .index(index)
+                .address(a, prefix_len)
+                .build(),
+        };
         match self
             .handle
             .address()
@@ -202,7 +208,11 @@ impl Netlink {
     }
 
     /// Whether `addr` (with any prefix length) is on interface `index`.
-    pub async fn has_address(&self, index: u32, addr: Ipv4Addr) -> Result<bool, NetError> {
+    /// IPv6 VIPs come with VRRPv3; until then the config refuses them, and this says no.
+    pub async fn has_address(&self, index: u32, addr: IpAddr) -> Result<bool, NetError> {
+        let IpAddr::V4(addr) = addr else {
+            return Ok(false);
+        };
         Ok(self
             .ipv4_addr_infos(index)
             .await?
@@ -341,12 +351,16 @@ fn addr_info(msg: &AddressMessage) -> Option<Ipv4AddrInfo> {
     })
 }
 
-fn check_prefix(prefix_len: u8, index: u32) -> Result<(), NetError> {
-    if prefix_len > 32 {
+fn check_prefix(addr: IpAddr, prefix_len: u8, index: u32) -> Result<(), NetError> {
+    let (what, max) = match addr {
+        IpAddr::V4(_) => ("IPv4 prefix length", 32),
+        IpAddr::V6(_) => ("IPv6 prefix length", 128),
+    };
+    if prefix_len > max {
         return Err(NetError::Invalid {
-            what: "IPv4 prefix length",
+            what,
             target: ifindex(index),
-            why: format!("{prefix_len} > 32"),
+            why: format!("{prefix_len} > {max}"),
         });
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! from its interface's MAC, byte for byte as keepalived sends them.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use super::set::{Announcer, BoundVip};
@@ -54,11 +55,20 @@ impl Announcer for ArpAnnouncer {
             .map(|_| ())
     }
 
-    /// Stops at the first frame the kernel refuses; what went out before it counts.
+    /// Stops at the first frame the kernel refuses; what went out before it counts. IPv4
+    /// only: IPv6 VIPs are announced by neighbour advertisements, which come with VRRPv3
+    /// (until then the config refuses IPv6 VIPs).
     fn announce(&self, vip: &BoundVip, count: u32) -> Result<u32, NetError> {
+        let IpAddr::V4(addr) = vip.addr else {
+            return Err(NetError::Invalid {
+                what: "gratuitous ARP",
+                target: vip.dev.clone(),
+                why: format!("{} is IPv6: ARP announces IPv4 addresses only", vip.addr),
+            });
+        };
         let sender = self.sender(vip)?;
         for sent in 0..count {
-            if let Err(e) = sender.send(vip.addr) {
+            if let Err(e) = sender.send(addr) {
                 return if sent == 0 { Err(e) } else { Ok(sent) };
             }
         }

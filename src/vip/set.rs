@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use tracing::{debug, info, warn};
 
@@ -15,7 +15,7 @@ use crate::net::NetError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundVip {
     /// The address.
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     /// Its prefix length.
     pub prefix_len: u8,
     /// Its label, if any.
@@ -57,9 +57,9 @@ pub struct VipSet<A> {
     announcer: A,
     vips: Vec<BoundVip>,
     /// Their addresses, kept with them: every advert sent or received needs the list.
-    addrs: Vec<Ipv4Addr>,
+    addrs: Vec<IpAddr>,
     /// The (interface, address) pairs this set added: only these are ever removed.
-    ours: HashSet<(u32, Ipv4Addr)>,
+    ours: HashSet<(u32, IpAddr)>,
 }
 
 /// What [`VipSet::update`] did.
@@ -91,7 +91,7 @@ impl<A: Announcer> VipSet<A> {
     }
 
     /// Their addresses, as adverts carry them.
-    pub fn addrs(&self) -> &[Ipv4Addr] {
+    pub fn addrs(&self) -> &[IpAddr] {
         &self.addrs
     }
 
@@ -211,8 +211,8 @@ mod test {
     /// Addresses on a pretend host, and what was announced.
     #[derive(Default)]
     struct Host {
-        present: Mutex<HashSet<Ipv4Addr>>,
-        announced: Mutex<Vec<(Ipv4Addr, u32)>>,
+        present: Mutex<HashSet<IpAddr>>,
+        announced: Mutex<Vec<(IpAddr, u32)>>,
     }
 
     impl Announcer for &Host {
@@ -231,7 +231,7 @@ mod test {
 
     fn vip(last: u8) -> BoundVip {
         BoundVip {
-            addr: Ipv4Addr::new(10, 0, 0, last),
+            addr: std::net::Ipv4Addr::new(10, 0, 0, last).into(),
             prefix_len: 32,
             label: None,
             ifindex: 2,
@@ -246,7 +246,10 @@ mod test {
             .lock()
             .unwrap()
             .iter()
-            .map(|a| a.octets()[3])
+            .map(|a| match a {
+                IpAddr::V4(a) => a.octets()[3],
+                IpAddr::V6(a) => a.octets()[15],
+            })
             .collect();
         v.sort_unstable();
         v

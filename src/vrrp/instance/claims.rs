@@ -5,6 +5,7 @@
 //! one interval whatever agent the peer runs.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 
 use tracing::warn;
 
@@ -62,7 +63,9 @@ impl<D: Doors> Instance<D> {
             }
             return;
         }
-        if self.fsm.state() != State::Master || !self.vips.addrs().contains(&claim.sender_ip) {
+        if self.fsm.state() != State::Master
+            || !self.vips.addrs().contains(&IpAddr::V4(claim.sender_ip))
+        {
             return;
         }
         self.defender.claim(now, claim.sender_ip);

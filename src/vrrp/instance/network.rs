@@ -179,7 +179,7 @@ impl<D: Doors> Instance<D> {
             priority,
             interval: self.interval,
             auth: self.auth.clone(),
-            addrs: self.vips.addrs().iter().map(|&a| a.into()).collect(),
+            addrs: self.vips.addrs().to_vec(),
         };
         let sent = match &self.socket {
             // VRRPv2: the checksum covers the message alone.

@@ -72,7 +72,6 @@ pub(crate) fn judge(datagram: &[u8], filter: &Filter<'_>) -> Verdict {
 impl<D: Doors> Instance<D> {
     /// Every receive check ([`judge`]), then the state machine.
     pub(super) fn on_datagram(&mut self, datagram: &[u8]) {
-        let addrs: Vec<IpAddr> = self.vips.addrs().iter().map(|&a| a.into()).collect();
         let filter = Filter {
             unicast_peers: &self.unicast_peers,
             source: self.source.map(IpAddr::V4),
@@ -81,7 +80,7 @@ impl<D: Doors> Instance<D> {
                 vrid: self.vrid,
                 auth: &self.auth,
                 interval: self.interval,
-                addrs: &addrs,
+                addrs: self.vips.addrs(),
             },
         };
         match judge(datagram, &filter) {

@@ -70,7 +70,7 @@ impl<D: Doors> Instance<D> {
             interval: AdvertInterval::from_secs(
                 u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
             ),
-            unicast_peers: cfg.unicast_peer.iter().map(|&p| p.into()).collect(),
+            unicast_peers: cfg.unicast_peer.clone(),
             source: Some(setup.source),
             garp_repeat: cfg.garp_master_repeat,
             garp_lower_prio_repeat: cfg.garp_lower_prio_repeat,
