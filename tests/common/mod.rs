@@ -1,6 +1,7 @@
 //! The fake kernel doors an instance runs on in tests (a socket, a VIP announcer, an ARP
 //! watch, all recording into one [`World`]), the usual instance built on them, and paused
-//! tokio time with a real-time bound.
+//! tokio time with a real-time bound. Shared by `tests/instance.rs` (one instance) and
+//! `tests/instance_lan.rs` (several on one simulated LAN).
 
 // Each test binary mounts this module and uses a part of it.
 #![allow(dead_code)]
@@ -29,11 +30,16 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 /// The index of eth0, the interface the instance and its VIP live on.
 pub const IFINDEX: u32 = 2;
 
+/// Where the sockets of a LAN's instances put what they send: (source, VRRP message).
+pub type Wire = mpsc::UnboundedSender<(Ipv4Addr, Vec<u8>)>;
+
 /// What the fake kernel saw and what a test can do to it.
 #[derive(Default)]
 pub struct World {
     /// (source address of the socket, advert) for every advert sent.
     pub sent: Mutex<Vec<(Ipv4Addr, AdvertRepr)>>,
+    /// Where a copy of every VRRP message sent goes, with its source: the LAN's wire.
+    pub wire: Mutex<Option<Wire>>,
     /// Sends fail while set.
     pub fail_sends: AtomicBool,
     /// Sources of every socket opened, in order.
@@ -62,6 +68,14 @@ impl World {
     pub fn holds_vip(&self) -> bool {
         self.present.lock().unwrap().contains(&VIP)
     }
+
+    /// A datagram for the newest socket, as if the raw socket had read it; dropped when
+    /// there is no socket (a stopped instance).
+    pub fn deliver(&self, datagram: Vec<u8>) {
+        if let Some(inbox) = self.inbox.lock().unwrap().as_ref() {
+            let _ = inbox.send(datagram);
+        }
+    }
 }
 
 pub struct FakeSocket {
@@ -81,6 +95,9 @@ impl AdvertSocket for FakeSocket {
         };
         let (advert, _) = AdvertRepr::parse(vrrp, &to).expect("the instance sends valid adverts");
         self.world.sent.lock().unwrap().push((self.src, advert));
+        if let Some(wire) = self.world.wire.lock().unwrap().as_ref() {
+            let _ = wire.send((self.src, vrrp.to_vec()));
+        }
         Ok(())
     }
 
