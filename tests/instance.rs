@@ -5,200 +5,28 @@
 //! check and another host claiming its VIP. No root, no network.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
-use vipd::config::{VirtualIp, VrrpInstance};
-use vipd::net::NetError;
+use tokio::sync::{mpsc, oneshot};
 use vipd::net::arp::{ArpClaim, ArpOp};
-use vipd::net::socket::Transport;
-use vipd::status::{Event, SharedStatus};
 use vipd::track::CheckState;
 use vipd::track::eval::Rule;
-use vipd::vip::{Announcer, BoundVip};
-use vipd::vrrp::doors::{AdvertSocket, Doors};
 use vipd::vrrp::fsm::State;
-use vipd::vrrp::instance::{Command, Instance, Interface, MemberChange, Setup, Tracked};
-use vipd::vrrp::packet::{
-    AdvertInterval, AdvertRepr, Auth, ChecksumOver, Endpoints, MULTICAST_GROUP, Version,
-};
+use vipd::vrrp::instance::{Command, Interface, MemberChange, Setup, Tracked};
+use vipd::vrrp::packet::{AdvertInterval, AdvertRepr, Auth, ChecksumOver, Version};
+
+mod common;
+use common::{FakeDoors, IFINDEX, Running, VIP, World, bound, ipv4_datagram, paused};
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 const VIP2: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 101);
-const IFINDEX: u32 = 2;
 
-/// What the fake kernel saw and what a test can do to it.
-#[derive(Default)]
-struct World {
-    /// (source address of the socket, advert) for every advert sent.
-    sent: Mutex<Vec<(Ipv4Addr, AdvertRepr)>>,
-    /// Sends fail while set.
-    fail_sends: AtomicBool,
-    /// Sources of every socket opened, in order.
-    opened: Mutex<Vec<Ipv4Addr>>,
-    /// Where datagrams for the newest socket go.
-    inbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
-    /// VIPs on the host, and frames announced.
-    present: Mutex<HashSet<IpAddr>>,
-    announced: Mutex<u64>,
-    /// Every address added ("add") or removed ("remove"), in order.
-    changes: Mutex<Vec<(&'static str, IpAddr)>>,
-    /// Where ARP claims go.
-    claims: Mutex<Option<mpsc::Sender<ArpClaim>>>,
-    /// The interface index of every ARP watch opened, in order.
-    watched: Mutex<Vec<u32>>,
-}
-
-struct FakeSocket {
-    src: Ipv4Addr,
-    world: Arc<World>,
-    inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
-}
-
-impl AdvertSocket for FakeSocket {
-    fn send(&self, vrrp: &[u8]) -> Result<(), NetError> {
-        if self.world.fail_sends.load(Ordering::Relaxed) {
-            return Err(NetError::NoRuntime("sendto: network unreachable (fake)"));
-        }
-        let to = Endpoints::V4 {
-            src: self.src,
-            dst: MULTICAST_GROUP,
-        };
-        let (advert, _) = AdvertRepr::parse(vrrp, &to).expect("the instance sends valid adverts");
-        self.world.sent.lock().unwrap().push((self.src, advert));
-        Ok(())
-    }
-
-    async fn recv(&self, buf: &mut [u8]) -> Result<usize, NetError> {
-        let mut inbox = self.inbox.lock().await;
-        match inbox.recv().await {
-            Some(d) => {
-                buf[..d.len()].copy_from_slice(&d);
-                Ok(d.len())
-            }
-            None => std::future::pending().await,
-        }
-    }
-}
-
-struct FakeAnnouncer(Arc<World>);
-
-impl Announcer for FakeAnnouncer {
-    async fn add(&self, vip: &BoundVip) -> Result<bool, NetError> {
-        self.0.changes.lock().unwrap().push(("add", vip.addr));
-        Ok(self.0.present.lock().unwrap().insert(vip.addr))
-    }
-    async fn remove(&self, vip: &BoundVip) -> Result<(), NetError> {
-        self.0.changes.lock().unwrap().push(("remove", vip.addr));
-        self.0.present.lock().unwrap().remove(&vip.addr);
-        Ok(())
-    }
-    fn announce(&self, _vip: &BoundVip, count: u32) -> Result<u32, NetError> {
-        *self.0.announced.lock().unwrap() += u64::from(count);
-        Ok(count)
-    }
-}
-
-struct FakeDoors(Arc<World>);
-
-impl FakeDoors {
-    fn socket(world: &Arc<World>, src: Ipv4Addr) -> FakeSocket {
-        let (tx, rx) = mpsc::unbounded_channel();
-        *world.inbox.lock().unwrap() = Some(tx);
-        world.opened.lock().unwrap().push(src);
-        FakeSocket {
-            src,
-            world: Arc::clone(world),
-            inbox: tokio::sync::Mutex::new(rx),
-        }
-    }
-}
-
-impl Doors for FakeDoors {
-    type Socket = FakeSocket;
-    type Announcer = FakeAnnouncer;
-
-    fn open_socket(
-        &self,
-        _ifname: &str,
-        _ifindex: u32,
-        src: Ipv4Addr,
-        _transport: &Transport,
-    ) -> Result<FakeSocket, NetError> {
-        Ok(Self::socket(&self.0, src))
-    }
-
-    fn announcer(&self) -> FakeAnnouncer {
-        FakeAnnouncer(Arc::clone(&self.0))
-    }
-
-    fn watch_arp(
-        &self,
-        ifindex: u32,
-        _own_mac: [u8; 6],
-        claims: mpsc::Sender<ArpClaim>,
-    ) -> Result<JoinHandle<()>, NetError> {
-        self.0.watched.lock().unwrap().push(ifindex);
-        *self.0.claims.lock().unwrap() = Some(claims);
-        Ok(tokio::spawn(std::future::pending()))
-    }
-}
-
-/// Runs `test` on a current-thread runtime with paused time, on a thread of its own: an
-/// instance that spins keeps virtual time from advancing, so the test would hang instead of
-/// failing; a real-time bound turns that into a failure.
-fn paused(test: impl std::future::Future<Output = ()> + Send + 'static) {
-    let (done, finished) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(test);
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => {}
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("virtual time stopped advancing for 30 s: the instance spins or hangs")
-        }
-    }
-}
-
-/// A running instance (priority 100, advert_int 1, one VIP) on fake doors.
-struct Running {
-    world: Arc<World>,
-    status: SharedStatus,
-    commands: mpsc::Sender<Command>,
-    /// Every transition it announces, as `vipctl watch` sees them.
-    events: broadcast::Receiver<Event>,
-    task: JoinHandle<()>,
-}
-
-/// `VIP` (or another address) on eth0, as the daemon binds it.
-fn bound(addr: Ipv4Addr, ifindex: u32) -> BoundVip {
-    BoundVip {
-        addr: addr.into(),
-        prefix_len: 32,
-        label: None,
-        ifindex,
-        dev: "eth0".into(),
-        mac: [2, 0, 0, 0, 0, 1],
-    }
-}
-
+/// The single instance these tests drive: priority 100, advert_int 1, one VIP, sending from
+/// `ME`.
 impl Running {
     fn start() -> Running {
         Running::start_with(|_| {})
@@ -207,39 +35,9 @@ impl Running {
     /// Started from the usual setup as `tweak` changes it.
     fn start_with(tweak: impl FnOnce(&mut Setup<FakeDoors>)) -> Running {
         let world = Arc::new(World::default());
-        let mut config = VrrpInstance::with_defaults("VI_1", "eth0", 51);
-        config.auth_pass = Some(b"s3cret".to_vec());
-        config.virtual_ipaddress = vec![VirtualIp {
-            addr: VIP.into(),
-            prefix_len: 32,
-            dev: None,
-            label: None,
-        }];
-        let mut setup = Setup {
-            config,
-            source: ME,
-            socket: FakeDoors::socket(&world, ME),
-            ifindex: IFINDEX,
-            transport: Transport::Multicast,
-            vips: vec![bound(VIP, IFINDEX)],
-            doors: FakeDoors(Arc::clone(&world)),
-            link_up: true,
-            tracked: Vec::new(),
-            notifier: None,
-            sync: None,
-        };
+        let mut setup = common::setup(&world, ME);
         tweak(&mut setup);
-        let (instance, status) = Instance::new(setup);
-        let (events_tx, events) = broadcast::channel(64);
-        let (commands, rx) = mpsc::channel(16);
-        let task = tokio::spawn(instance.with_events(events_tx).run(rx));
-        Running {
-            world,
-            status,
-            commands,
-            events,
-            task,
-        }
+        Running::spawn(world, setup)
     }
 
     /// Started, and master after its Master_Down_Interval of silence.
@@ -255,18 +53,6 @@ impl Running {
         tokio::time::sleep(Duration::from_millis(3700)).await;
         assert_eq!(self.state(), "MASTER");
         assert!(self.holds_vip());
-    }
-
-    fn state(&self) -> String {
-        self.status.lock().unwrap().state.clone()
-    }
-
-    fn holds_vip(&self) -> bool {
-        self.world
-            .present
-            .lock()
-            .unwrap()
-            .contains(&IpAddr::V4(VIP))
     }
 
     fn sent(&self) -> Vec<(Ipv4Addr, AdvertRepr)> {
@@ -293,22 +79,13 @@ impl Running {
 
     fn receive_advert(&self, from: Ipv4Addr, advert: &AdvertRepr) {
         let vrrp = advert.to_bytes(&ChecksumOver::MessageOnly);
-        let total = u16::try_from(20 + vrrp.len()).unwrap().to_be_bytes();
-        let mut d = vec![0x45, 0xc0, total[0], total[1], 0, 0, 0, 0, 255, 112, 0, 0];
-        d.extend_from_slice(&from.octets());
-        d.extend_from_slice(&[224, 0, 0, 18]);
-        d.extend_from_slice(&vrrp);
-        self.receive_raw(d);
+        self.receive_raw(ipv4_datagram(from, &vrrp));
     }
 
     /// Any bytes, as if the raw socket had read them.
     fn receive_raw(&self, datagram: Vec<u8>) {
         let inbox = self.world.inbox.lock().unwrap();
         inbox.as_ref().unwrap().send(datagram).unwrap();
-    }
-
-    async fn command(&self, c: Command) {
-        self.commands.send(c).await.unwrap();
     }
 
     /// The interface as the daemon would report it: same index, `up`, sending from `source`.
@@ -537,7 +314,7 @@ fn a_backup_asked_to_hand_over_or_shut_down_sends_nothing() {
         stopped.await.unwrap();
         // A priority-0 advert from a backup would make the other backups take over.
         assert!(r.sent().is_empty());
-        assert!(r.world.changes.lock().unwrap().is_empty());
+        assert!(r.world.changes().is_empty());
     });
 }
 
@@ -602,7 +379,7 @@ fn a_new_vip_list_on_a_master_adds_and_removes_just_the_difference() {
         let both = vec![bound(VIP, IFINDEX), bound(VIP2, IFINDEX)];
         r.command(Command::UpdateVips(both)).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(*r.world.changes.lock().unwrap(), [("add", VIP2.into())]);
+        assert_eq!(r.world.changes(), [("add", VIP2.into())]);
         assert_eq!(r.announced(), announced + 5, "the new VIP only");
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(r.last_sent().1.addrs, [VIP, VIP2], "adverts list both");
@@ -610,7 +387,7 @@ fn a_new_vip_list_on_a_master_adds_and_removes_just_the_difference() {
             .await;
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(
-            *r.world.changes.lock().unwrap(),
+            r.world.changes(),
             [("add", VIP2.into()), ("remove", VIP.into())]
         );
         assert_eq!(
@@ -633,7 +410,7 @@ fn a_backup_takes_a_new_vip_list_without_touching_the_host_and_holds_it_as_maste
         r.command(Command::UpdateVips(vec![bound(VIP2, IFINDEX)]))
             .await;
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(r.world.changes.lock().unwrap().is_empty());
+        assert!(r.world.changes().is_empty());
         assert_eq!(r.announced(), 0);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(r.state(), "MASTER");
