@@ -60,7 +60,7 @@ pub fn to_toml(loaded: &Loaded, source: &Path) -> Result<String, ConvertError> {
     let _ = writeln!(
         out,
         "# vipd configuration, converted by `vipctl convert` from {}.",
-        source.display()
+        for_comment(&source.display().to_string())
     );
     out.push_str("# `vipd --config THIS.toml` runs the same configuration as the original.\n");
     if !loaded.warnings.is_empty() {
@@ -71,12 +71,26 @@ pub fn to_toml(loaded: &Loaded, source: &Path) -> Result<String, ConvertError> {
         for w in &loaded.warnings {
             let first = w.to_string();
             let first = first.lines().next().unwrap_or_default();
-            let _ = writeln!(out, "#   {first}");
+            let _ = writeln!(out, "#   {}", for_comment(first));
         }
     }
     out.push('\n');
     out.push_str(&annotate(&body));
     Ok(out)
+}
+
+/// `text` as a TOML comment may hold it: control characters (a warning quotes the original's
+/// words, which may have any) are written escaped, as `\u{1}`.
+fn for_comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Puts each key's comment from the keyword table above it, and a blank line before each
@@ -722,5 +736,19 @@ mod tests {
         let again = to_toml(&loaded, Path::new("c.toml")).unwrap();
         let back = ok(&again, "d.toml").config;
         assert_eq!(back, converted);
+    }
+
+    /// Found by the config_text fuzz target: a control character in words keepalived
+    /// ignores went into a warning, and from there raw into a TOML comment, which TOML
+    /// refuses.
+    #[test]
+    fn warnings_with_control_characters_stay_valid_toml() {
+        let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+                    priority 100 extra\u{1}words\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+        let loaded = ok(text, "k.conf");
+        assert!(!loaded.warnings.is_empty());
+        let toml = to_toml(&loaded, Path::new("k\u{7}.conf")).unwrap();
+        assert!(toml.contains("extra\\u{1}words"), "{toml}");
+        assert_eq!(ok(&toml, "c.toml").config, loaded.config);
     }
 }
