@@ -250,3 +250,55 @@ fn fill_checksum(
     };
     packet.fill_checksum(&over);
 }
+
+/// Config text, keepalived.conf or TOML (the first byte picks): loading never panics, every
+/// error names a line inside the text, and what loads converts to TOML that loads back to the
+/// same model (the differential `vipctl convert` promises).
+pub fn config_text(data: &[u8]) {
+    use std::path::Path;
+
+    use crate::config::{self, HostChecks, LoadOptions};
+
+    let Some((&selector, text)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let path = if selector & 1 == 0 {
+        Path::new("fuzz.conf")
+    } else {
+        Path::new("fuzz.toml")
+    };
+    // Nothing on this machine is looked at: the text alone decides.
+    let options = LoadOptions {
+        config_id: Some("fuzz".into()),
+        host_checks: HostChecks::None,
+    };
+    let loaded = match config::load_str_with(text, path, &options) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let lines = text.lines().count().max(1);
+            for d in &e.diagnostics {
+                assert!(
+                    d.line <= lines + 1,
+                    "line {} of a {lines}-line text: {d}",
+                    d.line
+                );
+            }
+            return;
+        }
+    };
+    // An include that matched nothing leaves the model short of what it names elsewhere;
+    // no such file exists here, so the fuzzer's includes never match.
+    if loaded.warnings.iter().any(|w| w.key == "include") {
+        return;
+    }
+    let toml = config::convert::to_toml(&loaded, path).expect("a loaded model converts");
+    let again = config::load_str_with(&toml, Path::new("converted.toml"), &options)
+        .unwrap_or_else(|e| panic!("converted TOML does not load:\n{e}\n{toml}"));
+    assert_eq!(
+        again.config, loaded.config,
+        "round trip through TOML:\n{toml}"
+    );
+}
