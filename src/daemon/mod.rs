@@ -2,7 +2,8 @@
 //! clears stale VIPs, starts one task per instance, serves the control socket and the
 //! metrics page, runs tracked checks and sync groups, and owns reload (SIGHUP or `vipctl
 //! reload`, all or nothing), the operator's handover and maintenance requests, and the
-//! shutdown order (priority 0, VIPs removed, exit) on SIGTERM or SIGINT.
+//! shutdown order on SIGTERM or SIGINT: masters hand over make-before-break (priority 0, VIPs
+//! kept until the new master advertises), then the forwarder stops and every instance leaves.
 //!
 //! `checks` starts and shares the tracked checks; `reload` applies a new file.
 
