@@ -404,14 +404,9 @@ fn attack(lab: &Lab, malformed: u32, wrong_password: u32, v3: u32) -> (u32, u32,
                 sent.0 += 1;
             }
         }
-        let wrong = advert(b"wr0ng").to_bytes(&ChecksumOver::MessageOnly);
-        while sent.1 < wrong_password && Instant::now() < deadline {
-            if sock.send_to(&wrong, &to).is_ok() {
-                sent.1 += 1;
-            }
-        }
         // A VRRPv3 advert as keepalived's `vrrp_version 3` sends it: a VRRPv2 instance parses
-        // it and refuses it for its version.
+        // it and refuses it for its version. Sent before the flood, which fills the socket's
+        // buffer: what comes after it may be dropped by the kernel, unseen.
         let v3_advert = AdvertRepr {
             version: Version::V3,
             interval: AdvertInterval::from_centis(100),
@@ -425,6 +420,12 @@ fn attack(lab: &Lab, malformed: u32, wrong_password: u32, v3: u32) -> (u32, u32,
         for _ in 0..v3 {
             if sock.send_to(&bytes, &to).is_ok() {
                 sent.2 += 1;
+            }
+        }
+        let wrong = advert(b"wr0ng").to_bytes(&ChecksumOver::MessageOnly);
+        while sent.1 < wrong_password && Instant::now() < deadline {
+            if sock.send_to(&wrong, &to).is_ok() {
+                sent.1 += 1;
             }
         }
         sent
