@@ -34,7 +34,9 @@ step() {
     shift
     echo "== $name"
     local start=$SECONDS
-    timeout --kill-after=30 "$STEP_TIMEOUT" "$@" 2>&1 | tee "$LOGS/$name.log"
+    # Through bash -c, so a step may be a function of this script (exported below).
+    timeout --kill-after=30 "$STEP_TIMEOUT" bash -c '"$@"' "$name" "$@" 2>&1 |
+        tee "$LOGS/$name.log"
     local rc=${PIPESTATUS[0]}
     local took=$((SECONDS - start))
     if [ "$rc" = 0 ]; then
@@ -56,6 +58,7 @@ install_deps() {
         apt-get install -y -qq nginx-light systemd dpkg-dev util-linux >/dev/null
 }
 
+export -f install_deps
 step install-deps install_deps
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --all-targets --quiet -- -D warnings
