@@ -579,8 +579,9 @@ proptest! {
         prop_assert_eq!(masters.len(), 1);
         prop_assert!(masters[0] != old, "the old master does not preempt back");
         let rest: Vec<usize> = lan.alive().into_iter().filter(|&i| i != old).collect();
-        let top = lan.routers[lan.rightful_master(&rest)].fsm.config().priority;
-        prop_assert_eq!(lan.routers[masters[0]].fsm.config().priority, top);
+        // The rest elect as after any resign: the highest, unless a lower one's advert came
+        // first (delay) to a higher one that does not preempt (RFC 3768 §6.4.2).
+        lan.assert_rightful(masters[0], &rest);
     }
 
     /// When the master vanishes, the next takes over within Master_Down_Interval + one interval.
