@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{SocketAddrV4, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
@@ -19,8 +19,11 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{Resource, setrlimit};
-use vipd::config::{LbAlgo, RealServer, VirtualServer};
+use vipd::config::LbAlgo;
 use vipd::lb::{Lb, LbOptions};
+
+mod common;
+use common::lb::{free_port, pool, v4};
 
 /// An echo server that closes when its client does; counts the connections it has open.
 fn echo_backend() -> (SocketAddrV4, Arc<AtomicUsize>) {
@@ -62,22 +65,6 @@ fn check_target() -> (SocketAddrV4, Arc<AtomicUsize>) {
         }
     });
     (addr, seen)
-}
-
-fn v4(a: SocketAddr) -> SocketAddrV4 {
-    match a {
-        SocketAddr::V4(a) => a,
-        other => panic!("{other}"),
-    }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -252,26 +239,7 @@ fn forwarder_process() {
         .build()
         .unwrap();
     let _runtime = runtime.enter();
-    let vs = VirtualServer {
-        addr: SocketAddrV4::new([127, 0, 0, 1].into(), free_port()),
-        delay_loop: Duration::from_secs(60),
-        lb_algo: LbAlgo::Rr,
-        persistence_timeout: None,
-        sorry_server: None,
-        quorum: 1,
-        hysteresis: 0,
-        alpha: false,
-        omega: false,
-        connect_timeout: Duration::from_secs(2),
-        real_servers: vec![RealServer {
-            addr: backend,
-            weight: 1,
-            inhibit_on_failure: false,
-            notify_up: None,
-            notify_down: None,
-            checks: Vec::new(),
-        }],
-    };
+    let vs = pool(&[backend], LbAlgo::Rr);
     let lb = Lb::start(std::slice::from_ref(&vs), LbOptions::new(1)).unwrap();
     println!("{LISTENING}{}", vs.addr);
     let mut held = Vec::new();

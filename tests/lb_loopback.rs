@@ -4,12 +4,15 @@
 //! already sent), a reload keeps listeners and state, connections leave no file
 //! descriptor behind, and `omega` runs notify_down on stop.
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use vipd::config::{LbAlgo, Program, RealServer, VirtualServer};
+use vipd::config::{LbAlgo, Program};
+
+mod common;
+use common::lb::{free_port, pool, v4};
 use vipd::lb::{Lb, LbOptions, LbView};
 
 /// A backend that says `id\n` first, then echoes until EOF, then closes.
@@ -35,48 +38,6 @@ async fn echo_backend(id: u8) -> SocketAddrV4 {
         }
     });
     addr
-}
-
-fn v4(a: SocketAddr) -> SocketAddrV4 {
-    match a {
-        SocketAddr::V4(a) => a,
-        other => panic!("{other}"),
-    }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
-    VirtualServer {
-        addr: SocketAddrV4::new([127, 0, 0, 1].into(), free_port()),
-        delay_loop: Duration::from_secs(60),
-        lb_algo: algo,
-        persistence_timeout: None,
-        sorry_server: None,
-        quorum: 1,
-        hysteresis: 0,
-        alpha: false,
-        omega: false,
-        connect_timeout: Duration::from_secs(2),
-        real_servers: backends
-            .iter()
-            .map(|&addr| RealServer {
-                addr,
-                weight: 1,
-                inhibit_on_failure: false,
-                notify_up: None,
-                notify_down: None,
-                checks: Vec::new(),
-            })
-            .collect(),
-    }
 }
 
 /// Every read in these tests ends within 10 s: a forwarder that loses bytes fails the test

@@ -12,8 +12,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use vipd::config::{LbAlgo, RealServer, VirtualServer};
+use vipd::config::LbAlgo;
 use vipd::lb::{Lb, LbOptions};
+
+mod common;
+use common::lb::pool;
 
 /// One step of a script.
 #[derive(Debug, Clone)]
@@ -158,32 +161,8 @@ impl Lab {
                 }
             }
         });
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let vs = SocketAddrV4::new([127, 0, 0, 1].into(), port);
-        let pool = VirtualServer {
-            addr: vs,
-            delay_loop: Duration::from_secs(60),
-            lb_algo: LbAlgo::Rr,
-            persistence_timeout: None,
-            sorry_server: None,
-            quorum: 1,
-            hysteresis: 0,
-            alpha: false,
-            omega: false,
-            connect_timeout: Duration::from_secs(2),
-            real_servers: vec![RealServer {
-                addr: backend_addr,
-                weight: 1,
-                inhibit_on_failure: false,
-                notify_up: None,
-                notify_down: None,
-                checks: Vec::new(),
-            }],
-        };
+        let pool = pool(&[backend_addr], LbAlgo::Rr);
+        let vs = pool.addr;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

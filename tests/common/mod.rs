@@ -1,10 +1,13 @@
 //! The fake kernel doors an instance runs on in tests (a socket, a VIP announcer, an ARP
 //! watch, all recording into one [`World`]), the usual instance built on them, and paused
 //! tokio time with a real-time bound. Shared by `tests/instance.rs` (one instance) and
-//! `tests/instance_lan.rs` (several on one simulated LAN).
+//! `tests/instance_lan.rs` (several on one simulated LAN); [`lb`] is the forwarder's pool for
+//! the loopback tests.
 
 // Each test binary mounts this module and uses a part of it.
 #![allow(dead_code)]
+
+pub mod lb;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
