@@ -469,6 +469,7 @@ mod harness_selftest {
             &PairOpts {
                 unicast: true,
                 wrong_password_on: Some(1),
+                ..PairOpts::default()
             },
         );
         assert!(c.contains("priority 90"));

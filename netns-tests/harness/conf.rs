@@ -19,6 +19,10 @@ pub struct PairOpts {
     pub unicast: bool,
     /// This host index gets [`WRONG_PASSWORD`] instead of [`PASSWORD`].
     pub wrong_password_on: Option<usize>,
+    /// `version 3` (VRRPv3, RFC 9568): no authentication block; an IPv6 VIP needs it.
+    pub version3: bool,
+    /// `advert_int` as written (`0.05`); `None` = 1.
+    pub advert_int: Option<&'static str>,
 }
 
 /// Everything the generator needs to know about the lab.
@@ -41,7 +45,8 @@ pub fn pair_priority(host: usize) -> u8 {
 }
 
 /// The keepalived.conf of one node of a two-host pair: both start BACKUP (preempt is on, as
-/// keepalived's default), advert_int 1, auth PASS, one /32 VIP on eth0.
+/// keepalived's default), advert_int 1, auth PASS (VRRPv2), one VIP on eth0 (/32, or /64 for
+/// an IPv6 one).
 pub fn pair_conf(addrs: &PairAddrs<'_>, opts: &PairOpts) -> String {
     let host = addrs.host;
     let password = if opts.wrong_password_on == Some(host) {
@@ -56,11 +61,16 @@ pub fn pair_conf(addrs: &PairAddrs<'_>, opts: &PairOpts) -> String {
     let _ = writeln!(s, "    interface eth0");
     let _ = writeln!(s, "    virtual_router_id {VRID}");
     let _ = writeln!(s, "    priority {}", pair_priority(host));
-    let _ = writeln!(s, "    advert_int 1");
-    let _ = writeln!(s, "    authentication {{");
-    let _ = writeln!(s, "        auth_type PASS");
-    let _ = writeln!(s, "        auth_pass {password}");
-    let _ = writeln!(s, "    }}");
+    if opts.version3 {
+        let _ = writeln!(s, "    version 3");
+    }
+    let _ = writeln!(s, "    advert_int {}", opts.advert_int.unwrap_or("1"));
+    if !opts.version3 {
+        let _ = writeln!(s, "    authentication {{");
+        let _ = writeln!(s, "        auth_type PASS");
+        let _ = writeln!(s, "        auth_pass {password}");
+        let _ = writeln!(s, "    }}");
+    }
     if opts.unicast {
         let _ = writeln!(s, "    unicast_src_ip {}", addrs.host_addrs[host]);
         let _ = writeln!(s, "    unicast_peer {{");
@@ -72,7 +82,8 @@ pub fn pair_conf(addrs: &PairAddrs<'_>, opts: &PairOpts) -> String {
         let _ = writeln!(s, "    }}");
     }
     let _ = writeln!(s, "    virtual_ipaddress {{");
-    let _ = writeln!(s, "        {}/32 dev eth0", addrs.vip);
+    let len = if addrs.vip.contains(':') { 64 } else { 32 };
+    let _ = writeln!(s, "        {}/{len} dev eth0", addrs.vip);
     let _ = writeln!(s, "    }}");
     let _ = writeln!(s, "}}");
     s

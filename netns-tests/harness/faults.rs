@@ -30,6 +30,7 @@ impl Lab {
             &self.hosts[host],
             &format!("p-h{}", host + 1),
             &self.host_addr(host),
+            &self.host_addr6(host),
         );
     }
 

@@ -41,6 +41,16 @@ pub enum Kind {
     Keepalived,
 }
 
+/// The address family of a lab's VIP and of the adverts between its hosts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 only (every lab has IPv4 addresses).
+    #[default]
+    V4,
+    /// Every eth0 also has an IPv6 address (fd77:X::N/64, no DAD) and the VIP is IPv6.
+    V6,
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -185,8 +195,10 @@ pub struct Lab {
     name: String,
     /// Unique per process and lab: `vt<pid>x<counter>`.
     prefix: String,
-    /// Third octet of the lab's 10.231.X.0/24.
+    /// Third octet of the lab's 10.231.X.0/24 (and X of its fd77:X::/64).
     subnet: u8,
+    /// The VIP's family.
+    family: Family,
     /// Configs, pid files, sockets and agent logs; kept (and printed) when a test panics, or
     /// always with `NETNS_KEEP` set.
     dir: Option<tempfile::TempDir>,
@@ -205,16 +217,22 @@ impl Lab {
     /// A lab with `n_hosts` hosts. Without root or a working `ip netns` it panics: a skipped
     /// test would be listed as `ok`, and a green run must mean the scenarios ran.
     pub fn setup(name: &str, n_hosts: usize) -> Lab {
+        Lab::setup_family(name, n_hosts, Family::V4)
+    }
+
+    /// [`Lab::setup`] for `family`: with [`Family::V6`] every eth0 also gets an IPv6 address
+    /// (DAD off, so addresses and link-local ones are usable at once) and the VIP is IPv6.
+    pub fn setup_family(name: &str, n_hosts: usize, family: Family) -> Lab {
         if let Err(why) = netns_usable() {
             panic!(
                 "netns tests need root and a working `ip netns`: {why}; \
                  run `sudo ./netns-tests/run-all.sh`"
             );
         }
-        Lab::new(name, n_hosts)
+        Lab::new(name, n_hosts, family)
     }
 
-    fn new(name: &str, n_hosts: usize) -> Lab {
+    fn new(name: &str, n_hosts: usize, family: Family) -> Lab {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let prefix = format!("vt{}x{n}", std::process::id());
@@ -225,6 +243,7 @@ impl Lab {
         let mut lab = Lab {
             name: name.to_string(),
             subnet: (n % 250) as u8 + 1,
+            family,
             dir: Some(dir),
             switch: format!("{prefix}-sw"),
             hosts: (1..=n_hosts).map(|i| format!("{prefix}-h{i}")).collect(),
@@ -243,10 +262,21 @@ impl Lab {
         ip(&["netns", "add", ns]);
         self.namespaces.push(ns.to_string());
         ip(&["-n", ns, "link", "set", "lo", "up"]);
+        if self.family == Family::V6 {
+            // Before eth0 exists, so that it inherits `default`: no DAD, no tentative
+            // addresses, link-local usable at once (NETNS.md).
+            run(Command::new("ip")
+                .args(["netns", "exec", ns, "sysctl", "-qw"])
+                .args([
+                    "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0",
+                ]));
+        }
     }
 
-    /// Plugs a new veth into the bridge: `port` in the switch, `eth0` in `ns` with `addr/24`.
-    fn plug(&self, ns: &str, port: &str, addr: &str) {
+    /// Plugs a new veth into the bridge: `port` in the switch, `eth0` in `ns` with `addr/24`
+    /// (and `addr6/64` in an IPv6 lab).
+    fn plug(&self, ns: &str, port: &str, addr: &str, addr6: &str) {
         let sw = self.switch.as_str();
         ip(&[
             "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
@@ -261,6 +291,10 @@ impl Lab {
             "dev",
             "eth0",
         ]);
+        if self.family == Family::V6 {
+            let a = format!("{addr6}/64");
+            ip(&["-n", ns, "addr", "add", &a, "dev", "eth0", "nodad"]);
+        }
         ip(&["-n", ns, "link", "set", "eth0", "up"]);
     }
 
@@ -284,11 +318,12 @@ impl Lab {
         for i in 0..self.hosts.len() {
             let ns = self.hosts[i].clone();
             self.add_ns(&ns);
-            self.plug(&ns, &format!("p-h{}", i + 1), &self.host_addr(i));
+            let port = format!("p-h{}", i + 1);
+            self.plug(&ns, &port, &self.host_addr(i), &self.host_addr6(i));
         }
         let cl = self.client.clone();
         self.add_ns(&cl);
-        self.plug(&cl, "p-cl", &self.client_addr());
+        self.plug(&cl, "p-cl", &self.client_addr(), &self.v6(200));
     }
 
     /// The lab's unique prefix (namespace names start with it).
@@ -311,9 +346,35 @@ impl Lab {
         format!("10.231.{}.200", self.subnet)
     }
 
-    /// The VIP (no prefix length): 10.231.X.100.
+    /// The VIP (no prefix length): 10.231.X.100, or fd77:X::100 in an IPv6 lab.
     pub fn vip(&self) -> String {
-        format!("10.231.{}.100", self.subnet)
+        match self.family {
+            Family::V4 => format!("10.231.{}.100", self.subnet),
+            Family::V6 => self.v6(100),
+        }
+    }
+
+    /// The lab's family.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Host `host`'s eth0 IPv6 address in an IPv6 lab: fd77:X::(host+1).
+    pub fn host_addr6(&self, host: usize) -> String {
+        self.v6(host + 1)
+    }
+
+    /// Host `host`'s address in the lab's family (what unicast peers use).
+    pub fn host_addr_of_family(&self, host: usize) -> String {
+        match self.family {
+            Family::V4 => self.host_addr(host),
+            Family::V6 => self.host_addr6(host),
+        }
+    }
+
+    /// fd77:X::N, the lab's IPv6 address number `n` (written in decimal, as the IPv4 ones).
+    pub(crate) fn v6(&self, n: usize) -> String {
+        format!("fd77:{}::{n}", self.subnet)
     }
 
     /// The lab's own directory (root-only, removed with the lab): configs, logs, scripts.
@@ -358,7 +419,9 @@ impl Lab {
 
     /// keepalived.conf text for host 0 or 1 of a two-host pair (priorities 100/90).
     pub fn pair_conf(&self, host: usize, opts: &PairOpts) -> String {
-        let addrs: Vec<String> = (0..self.hosts.len()).map(|i| self.host_addr(i)).collect();
+        let addrs: Vec<String> = (0..self.hosts.len())
+            .map(|i| self.host_addr_of_family(i))
+            .collect();
         conf::pair_conf(
             &conf::PairAddrs {
                 host,
@@ -511,17 +574,22 @@ impl Lab {
 
     /// True when `vip` (no prefix length) is assigned to `host`'s eth0.
     pub fn has_vip(&self, host: usize, vip: &str) -> bool {
+        let (family, inet) = if vip.contains(':') {
+            ("-6", "inet6")
+        } else {
+            ("-4", "inet")
+        };
         let out = ip(&[
             "-n",
             &self.hosts[host],
-            "-4",
+            family,
             "-o",
             "addr",
             "show",
             "dev",
             "eth0",
         ]);
-        let needle = format!(" inet {vip}/");
+        let needle = format!(" {inet} {vip}/");
         out.contains(&needle)
     }
 
@@ -585,7 +653,8 @@ impl Lab {
         }
     }
 
-    /// Drops VRRP to and from 224.0.0.18 on `host`, so only unicast adverts get through.
+    /// Drops VRRP to and from 224.0.0.18 and ff02::12 on `host`, so only unicast adverts get
+    /// through.
     pub fn block_multicast_vrrp(&self, host: usize) {
         self.nft(
             host,
@@ -593,7 +662,9 @@ impl Lab {
              add chain inet vtmcast in { type filter hook input priority 0; }\n\
              add chain inet vtmcast out { type filter hook output priority 0; }\n\
              add rule inet vtmcast in ip daddr 224.0.0.18 drop\n\
-             add rule inet vtmcast out ip daddr 224.0.0.18 drop\n",
+             add rule inet vtmcast out ip daddr 224.0.0.18 drop\n\
+             add rule inet vtmcast in ip6 daddr ff02::12 drop\n\
+             add rule inet vtmcast out ip6 daddr ff02::12 drop\n",
         );
     }
 

@@ -27,7 +27,12 @@ impl Lab {
     pub fn route_apart(&mut self, host: usize) -> String {
         let rt = self.router_ns();
         self.add_ns(&rt);
-        self.plug(&rt, "p-rt", &format!("10.231.{}.254", self.subnet));
+        self.plug(
+            &rt,
+            "p-rt",
+            &format!("10.231.{}.254", self.subnet),
+            &self.v6(254),
+        );
         let ns = self.hosts[host].clone();
         ip(&["-n", &ns, "link", "del", "eth0"]);
         ip(&[

@@ -1,0 +1,278 @@
+//! VRRPv3 (RFC 9568) scenarios in network namespaces, over IPv4 and IPv6, at keepalived's
+//! sub-second `advert_int 0.05` (needs root; see `harness`).
+//!
+//! Every scenario runs for each pair of agents (host 0: priority 100, host 1: priority 90):
+//! `ka_ka` (keepalived only: validates the lab), in both families (`v4::`, `v6::`); the pairs
+//! with vipd join when vipd runs VRRPv3. Run one with a filter, e.g.
+//! `cargo test --test netns_v3 v6::vipd_ka:: -- --nocapture`. Side-by-side numbers:
+//! `netns-tests/bench/failover.sh`.
+//!
+//! Bounds come from RFC 9568 §6.1 at advert_int 0.05 s for the priority-90 backup:
+//! Skew_Time = (256 - 90) x 0.05 / 256 = 0.032 s, Master_Down_Interval = 3 x 0.05 + Skew_Time
+//! = 0.182 s; each gets a margin for a loaded 2-core machine and the client's 10 ms pings.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Family, Kind, Lab, PairOpts, epoch_now, measure, wait_for};
+
+/// The priority-100 host.
+const A: usize = 0;
+/// The priority-90 host.
+const B: usize = 1;
+/// The advert interval of every scenario, as written in the config.
+const ADVERT_INT: &str = "0.05";
+/// The same in seconds.
+const ADVERT_S: f64 = 0.05;
+/// Skew_Time of B (priority 90) under RFC 9568: scaled by the advert interval.
+const SKEW_B: f64 = (256.0 - 90.0) * ADVERT_S / 256.0;
+/// Master_Down_Interval of B.
+const MASTER_DOWN_B: f64 = 3.0 * ADVERT_S + SKEW_B;
+/// What a loaded machine may add to a timer (scheduling, a missed advert, ping cadence).
+const MARGIN: f64 = 0.3;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn opts(unicast: bool) -> PairOpts {
+    PairOpts {
+        unicast,
+        version3: true,
+        advert_int: Some(ADVERT_INT),
+        ..PairOpts::default()
+    }
+}
+
+fn name(family: Family, a: Kind, b: Kind) -> String {
+    let f = match family {
+        Family::V4 => "v3-ipv4",
+        Family::V6 => "v3-ipv6",
+    };
+    format!("{f} {a}+{b}")
+}
+
+/// Both agents' log tails, for failure messages.
+fn logs(lab: &Lab) -> String {
+    format!(
+        "--- h1 ---\n{}\n--- h2 ---\n{}",
+        lab.log_tail(A, 25),
+        lab.log_tail(B, 25)
+    )
+}
+
+/// Starts both nodes and waits until A alone holds the VIP; returns the time it took.
+fn elect(lab: &mut Lab, a: Kind, b: Kind, opts: &PairOpts) -> Duration {
+    let t0 = std::time::Instant::now();
+    let conf_a = lab.pair_conf(A, opts);
+    let conf_b = lab.pair_conf(B, opts);
+    lab.start(A, a, &conf_a);
+    lab.start(B, b, &conf_b);
+    wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(20)).unwrap_or_else(|| {
+        panic!(
+            "no election within 20 s: holders {:?}\n{}",
+            lab.vip_holders(),
+            logs(lab)
+        )
+    });
+    let took = t0.elapsed();
+    for (host, state) in [(A, "MASTER"), (B, "BACKUP")] {
+        if lab.kind(host) == Some(Kind::Vipd) {
+            let ok = wait_for(|| lab.vipd_state(host).as_deref() == Some(state), secs(5));
+            assert!(
+                ok.is_some(),
+                "vipctl on h{} says {:?}, expected {state}",
+                host + 1,
+                lab.vipd_state(host)
+            );
+        }
+    }
+    took
+}
+
+/// A alone keeps the VIP for `hold`.
+fn assert_stable(lab: &Lab, hold: Duration, why: &str) {
+    let end = std::time::Instant::now() + hold;
+    while std::time::Instant::now() < end {
+        assert!(
+            lab.holds_vip(A) && !lab.holds_vip(B),
+            "{why}: holders became {:?}\n{}",
+            lab.vip_holders(),
+            logs(lab)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ping_works(lab: &Lab) -> harness::Pinger {
+    let ping = lab.pinger(secs(60));
+    assert!(
+        ping.wait_reply_after(epoch_now(), secs(5)),
+        "the client gets no reply from the VIP\n{}",
+        logs(lab)
+    );
+    ping
+}
+
+/// A host crash: the agent dies without a word and the host drops off the link (a VIP left
+/// on a live interface would still answer the client).
+fn crash_host(lab: &mut Lab, host: usize) {
+    lab.kill9(host);
+    lab.link_down(host);
+}
+
+/// After an event at `t`, waits for B to hold the VIP and the client to be answered, and
+/// returns the client's longest gap.
+fn gap_until_b_serves(lab: &Lab, ping: &harness::Pinger, t: f64, what: &str) -> Duration {
+    wait_for(|| lab.holds_vip(B), secs(10))
+        .unwrap_or_else(|| panic!("B did not take the VIP after {what}\n{}", logs(lab)));
+    assert!(
+        ping.wait_reply_after(t + 0.05, secs(5)),
+        "no reply via B after {what}\n{}",
+        logs(lab)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    ping.longest_gap(t, epoch_now())
+}
+
+fn assert_gap_at_most(gap: Duration, bound_s: f64, what: &str, lab: &Lab) {
+    assert!(
+        gap.as_secs_f64() <= bound_s,
+        "ping gap {gap:?} {what}: above the bound {bound_s:.3} s\n{}",
+        logs(lab)
+    );
+}
+
+/// The higher priority wins and keeps the VIP; the client reaches it.
+fn election(family: Family, a: Kind, b: Kind) {
+    let mut lab = Lab::setup_family("v3elect", 2, family);
+    let took = elect(&mut lab, a, b, &opts(false));
+    let ping = ping_works(&lab);
+    assert_stable(&lab, secs(3), "after the election");
+    drop(ping);
+    measure(&format!(
+        "{} election_s={:.2}",
+        name(family, a, b),
+        took.as_secs_f64()
+    ));
+}
+
+/// The master's host dies (kill -9 and its link cut, so its stale VIP answers nobody): the
+/// backup takes over after its Master_Down_Interval.
+fn crash(family: Family, a: Kind, b: Kind) {
+    let mut lab = Lab::setup_family("v3crash", 2, family);
+    elect(&mut lab, a, b, &opts(false));
+    let ping = ping_works(&lab);
+    let t = epoch_now();
+    crash_host(&mut lab, A);
+    let gap = gap_until_b_serves(&lab, &ping, t, "A's crash");
+    assert_gap_at_most(gap, MASTER_DOWN_B + MARGIN, "on a crash", &lab);
+    measure(&format!(
+        "{} crash_gap_s={:.3}",
+        name(family, a, b),
+        gap.as_secs_f64()
+    ));
+}
+
+/// SIGTERM on the master: priority 0; a vipd master keeps the VIP until the backup
+/// advertises, keepalived's removes it at once (the backup's Skew_Time of silence).
+fn sigterm(family: Family, a: Kind, b: Kind) {
+    let mut lab = Lab::setup_family("v3term", 2, family);
+    elect(&mut lab, a, b, &opts(false));
+    let ping = ping_works(&lab);
+    let t = epoch_now();
+    let (status, _) = lab.stop_term(A);
+    assert!(status.success(), "{a} exited with {status} on SIGTERM");
+    assert!(!lab.holds_vip(A), "{a} left the VIP behind on SIGTERM");
+    let gap = gap_until_b_serves(&lab, &ping, t, "SIGTERM of A");
+    let bound = if a == Kind::Vipd {
+        0.1
+    } else {
+        SKEW_B + MARGIN
+    };
+    assert_gap_at_most(gap, bound, "on SIGTERM", &lab);
+    measure(&format!(
+        "{} sigterm_gap_s={:.3}",
+        name(family, a, b),
+        gap.as_secs_f64()
+    ));
+}
+
+/// The master's link goes down (B takes over) and comes back: A preempts.
+fn preempt(family: Family, a: Kind, b: Kind) {
+    let mut lab = Lab::setup_family("v3preempt", 2, family);
+    elect(&mut lab, a, b, &opts(false));
+    let ping = ping_works(&lab);
+    let t = epoch_now();
+    lab.link_down(A);
+    let gap = gap_until_b_serves(&lab, &ping, t, "A's link went down");
+    assert_gap_at_most(gap, MASTER_DOWN_B + MARGIN, "on link down", &lab);
+    lab.link_up(A);
+    let took = wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(10))
+        .unwrap_or_else(|| panic!("A did not preempt within 10 s\n{}", logs(&lab)));
+    assert!(
+        ping.wait_reply_after(epoch_now(), secs(5)),
+        "no reply after preemption\n{}",
+        logs(&lab)
+    );
+    assert_stable(&lab, secs(1), "after preemption");
+    measure(&format!(
+        "{} link_down_gap_s={:.3} preempt_s={:.2}",
+        name(family, a, b),
+        gap.as_secs_f64(),
+        took.as_secs_f64()
+    ));
+}
+
+/// Unicast peers with multicast VRRP blocked: they elect, and a crash still moves the VIP.
+fn unicast(family: Family, a: Kind, b: Kind) {
+    let mut lab = Lab::setup_family("v3ucast", 2, family);
+    lab.block_multicast_vrrp(A);
+    lab.block_multicast_vrrp(B);
+    elect(&mut lab, a, b, &opts(true));
+    let ping = ping_works(&lab);
+    assert_stable(&lab, secs(2), "unicast adverts not heard");
+    let t = epoch_now();
+    crash_host(&mut lab, A);
+    let gap = gap_until_b_serves(&lab, &ping, t, "A's crash");
+    assert_gap_at_most(gap, MASTER_DOWN_B + MARGIN, "on a crash (unicast)", &lab);
+    measure(&format!(
+        "{} unicast_crash_gap_s={:.3}",
+        name(family, a, b),
+        gap.as_secs_f64()
+    ));
+}
+
+macro_rules! pair_tests {
+    ($family:expr; $($module:ident: $a:expr, $b:expr;)*) => {$(
+        mod $module {
+            use super::{Family, Kind};
+            const F: Family = $family;
+            #[test]
+            fn election() { super::super::election(F, $a, $b) }
+            #[test]
+            fn crash() { super::super::crash(F, $a, $b) }
+            #[test]
+            fn sigterm() { super::super::sigterm(F, $a, $b) }
+            #[test]
+            fn preempt() { super::super::preempt(F, $a, $b) }
+            #[test]
+            fn unicast() { super::super::unicast(F, $a, $b) }
+        }
+    )*};
+}
+
+mod v4 {
+    use super::harness::{Family, Kind};
+    pair_tests! { Family::V4;
+        ka_ka: Kind::Keepalived, Kind::Keepalived;
+    }
+}
+
+mod v6 {
+    use super::harness::{Family, Kind};
+    pair_tests! { Family::V6;
+        ka_ka: Kind::Keepalived, Kind::Keepalived;
+    }
+}
