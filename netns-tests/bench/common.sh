@@ -2,8 +2,9 @@
 # namespaces and process groups a run creates, and their removal on exit, on interrupt and
 # after MAX_SECONDS; and the lab most of them use: a switch namespace with a bridge, hosts h1
 # and h2 and a client cl on $NET.0/24, which exists only inside the lab.
-# The sourcing script sets PREFIX (unique per run) and MAX_SECONDS first, NET before lab_up,
-# and adds what it creates itself to NAMESPACES and PGIDS.
+# The sourcing script sets PREFIX (unique per run) and MAX_SECONDS first, NET before lab_up
+# (and FAMILY=6 with NET6 for a lab whose hosts also have IPv6 addresses $NET6:N/64, without
+# DAD), and adds what it creates itself to NAMESPACES and PGIDS.
 # shellcheck shell=bash
 
 WORK=$(mktemp -d "/tmp/$PREFIX-bench-XXXXXX")
@@ -69,6 +70,11 @@ lab_up() {
         name=${pair%%:*}
         ip netns add "$(ns "$name")"; NAMESPACES+=("$(ns "$name")")
         ip -n "$(ns "$name")" link set lo up
+        if [[ ${FAMILY:-4} == 6 ]]; then
+            # Before eth0 exists, so it inherits `default`: no tentative addresses.
+            ip netns exec "$(ns "$name")" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+                net.ipv6.conf.default.accept_dad=0
+        fi
         plug "$name" "$NET.${pair##*:}"
     done
 }
@@ -80,6 +86,9 @@ plug() {
     ip -n "$sw" link add "p-$1" type veth peer name eth0 netns "$(ns "$1")"
     ip -n "$sw" link set "p-$1" master br0 up
     ip -n "$(ns "$1")" addr add "$2/24" dev eth0
+    if [[ ${FAMILY:-4} == 6 ]]; then
+        ip -n "$(ns "$1")" addr add "$NET6:${2##*.}/64" dev eth0 nodad
+    fi
     ip -n "$(ns "$1")" link set eth0 up
 }
 

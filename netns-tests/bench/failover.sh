@@ -8,13 +8,16 @@
 #   - longest ping gap when the master's link goes down,
 #   - whether h1 takes the VIP back (preemption) when its link returns, and how long it took,
 #   - longest ping gap when the master gets SIGTERM.
-# Prints medians and each row's ratio to ka+ka.
+# Prints medians and each row's ratio to ka+ka, one table per flavour (VRRP version, family of
+# the VIP and adverts, advert_int).
 #
 # Builds nothing. Needs root, iproute2, iputils ping, keepalived (Debian package).
 #   VIPD_BIN    vipd binary   (default: ${CARGO_TARGET_DIR:-<repo>/target}/release/vipd)
 #   VIPCTL_BIN  vipctl binary (default: beside VIPD_BIN)
 #   REPEAT      runs per pair (default 3)
 #   PAIRS       pairs to run  (default "ka+ka vipd+vipd vipd+ka ka+vipd")
+#   FLAVORS     VERSION-FAMILY:ADVERT_INT list (default "v2-ipv4:1"), e.g.
+#               "v3-ipv4:1 v3-ipv4:0.05 v3-ipv4:0.02 v3-ipv6:1 v3-ipv6:0.05 v3-ipv6:0.02"
 #   MAX_SECONDS hard limit for the whole script (default 1200)
 #   KEEP_LOGS=1 keep the work directory (agent logs, ping output)
 set -euo pipefail
@@ -25,6 +28,7 @@ VIPD_BIN=${VIPD_BIN:-$TARGET/release/vipd}
 VIPCTL_BIN=${VIPCTL_BIN:-$(dirname "$VIPD_BIN")/vipctl}
 REPEAT=${REPEAT:-3}
 PAIRS=${PAIRS:-"ka+ka vipd+vipd vipd+ka ka+vipd"}
+FLAVORS=${FLAVORS:-"v2-ipv4:1"}
 MAX_SECONDS=${MAX_SECONDS:-1200}
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -57,7 +61,7 @@ one_run() {
         done
     fi
     pingf="$dir/ping.txt"
-    setsid ip netns exec "$(ns cl)" ping -n -i 0.01 -D -O -w 60 "$VIP" >"$pingf" 2>/dev/null </dev/null &
+    setsid ip netns exec "$(ns cl)" ping -n -i 0.01 -D -O -w 60 "$(vip)" >"$pingf" 2>/dev/null </dev/null &
     PGIDS+=("$!")
     wait_until 5 reply_after "$pingf" "$(now)" >/dev/null || log "$run: client gets no reply"
 
@@ -87,6 +91,9 @@ one_run() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
+# run_flavor: every pair in the current VERSION/FAMILY/ADVERT, then its table.
+run_flavor() {
+local p a b i els lds sts pres yes
 declare -A EL LD ST PRE PRES
 for p in $PAIRS; do
     a=${p%+*}; b=${p#*+}
@@ -100,7 +107,7 @@ for p in $PAIRS; do
     fi
     els=() lds=() sts=() pres=() yes=0
     for i in $(seq 1 "$REPEAT"); do
-        one_run "$a" "$b" "$p-$i"
+        one_run "$a" "$b" "${flavor/:/-}-$p-$i"
         log "$p run $i: election ${R_EL}s, link-down gap ${R_LD}s, preempt $R_PRE (${R_PRES}s)," \
             "SIGTERM gap ${R_ST}s"
         els+=("$R_EL"); lds+=("$R_LD"); sts+=("$R_ST"); pres+=("$R_PRES")
@@ -114,7 +121,8 @@ for p in $PAIRS; do
 done
 
 echo
-echo "Failover, 2 hosts (prio 100/90, advert_int 1), 10 ms ping from a client; medians of $REPEAT"
+echo "Failover, VRRPv$VERSION over IPv$FAMILY, 2 hosts (prio 100/90, advert_int $ADVERT)," \
+    "10 ms ping from a client; medians of $REPEAT"
 printf '%-10s %9s %14s %6s %12s %6s %16s\n' pair election "link-down gap" ratio "SIGTERM gap" ratio "preempt back"
 for p in $PAIRS; do
     case ${LD[$p]:-} in
@@ -126,3 +134,16 @@ for p in $PAIRS; do
         "$(ratio "${ST[$p]}" "${ST[ka+ka]:-NA}")" "${PRE[$p]}" "${PRES[$p]}"
 done
 echo "ratio = this pair's median / ka+ka's median (lower is faster)"
+}
+
+for flavor in $FLAVORS; do
+    case ${flavor%%:*} in
+        v2-ipv4) VERSION=2 FAMILY=4 ;;
+        v3-ipv4) VERSION=3 FAMILY=4 ;;
+        v3-ipv6) VERSION=3 FAMILY=6 ;;
+        *) echo "failover.sh: unknown flavour $flavor (v2-ipv4, v3-ipv4 or v3-ipv6)" >&2; exit 2 ;;
+    esac
+    ADVERT=${flavor#*:}
+    log "flavour $flavor"
+    run_flavor
+done

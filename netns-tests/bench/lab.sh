@@ -1,14 +1,21 @@
 # The VRRP pair shared by the failover and handover benchmarks (sourced, not run), on
 # common.sh's lab at 10.231.SUB.0/24: agents started in their own process groups, their
 # config, and what the client sees. The sourcing script sets PREFIX (unique per run) and
-# MAX_SECONDS first.
+# MAX_SECONDS first, and may set VERSION (2 or 3), FAMILY (4 or 6: the VIP's family; 6 needs
+# VERSION 3) and ADVERT (advert_int as written, default 1) before each lab_up.
 # shellcheck shell=bash
 # shellcheck source=netns-tests/bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 SUB=$(( $$ % 200 + 20 ))          # 10.231.SUB.0/24, only inside the lab
 NET="10.231.$SUB"
-VIP="$NET.100"
+NET6="fd77:$SUB:"
+VERSION=${VERSION:-2}
+FAMILY=${FAMILY:-4}
+ADVERT=${ADVERT:-1}
+# vip: the VIP of the current FAMILY.
+vip() { if [[ $FAMILY == 6 ]]; then echo "$NET6:100"; else echo "$NET.100"; fi; }
+VIP=$(vip)
 
 # wait_until SECONDS CMD... : polls every 50 ms; prints the elapsed seconds, fails on timeout.
 wait_until() {
@@ -40,16 +47,21 @@ vrrp_instance VI_1 {
     interface eth0
     virtual_router_id 51
     priority $2
-    advert_int 1
-    authentication {
-        auth_type PASS
-        auth_pass s3cret
-    }
+$(version_lines)
 ${track}    virtual_ipaddress {
-        $VIP/32 dev eth0
+        $(vip)/$( [[ $FAMILY == 6 ]] && echo 64 || echo 32 ) dev eth0
     }
 }
 EOF
+}
+
+# version_lines: the instance's version, advert_int and (VRRPv2 only) authentication.
+version_lines() {
+    if [[ $VERSION == 3 ]]; then
+        printf '    version 3\n    advert_int %s' "$ADVERT"
+    else
+        printf '    advert_int %s\n    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }' "$ADVERT"
+    fi
 }
 
 declare -A PID
@@ -73,7 +85,13 @@ start() {
 
 # No `| grep -q`: with pipefail, ip killed by SIGPIPE when the VIP is not its last line (after
 # a renumbering) would read as "no VIP".
-has_vip() { [[ $(ip -n "$(ns "$1")" -4 -o addr show dev eth0 2>/dev/null) == *" inet $VIP/"* ]]; }
+has_vip() {
+    if [[ $FAMILY == 6 ]]; then
+        [[ $(ip -n "$(ns "$1")" -6 -o addr show dev eth0 2>/dev/null) == *" inet6 $(vip)/"* ]]
+    else
+        [[ $(ip -n "$(ns "$1")" -4 -o addr show dev eth0 2>/dev/null) == *" inet $(vip)/"* ]]
+    fi
+}
 # holders: who holds the VIP now: h1, h2, h1+h2 or none.
 holders() {
     local h out=""
