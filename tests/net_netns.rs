@@ -629,3 +629,66 @@ fn arp_watch_survives_a_link_flap() {
     let claim = join(a);
     assert_eq!((claim.sender_ip, claim.sender_mac), (vip, b_mac));
 }
+
+/// `use_vmac`: the macvlan appears with the virtual MAC on eth0, with keepalived's kernel
+/// parameters on it and on eth0; a second call adopts it; removal restores eth0's.
+#[test]
+fn vmac_is_created_adopted_and_removed() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new();
+    let ns = t.a.clone();
+    let h = in_netns(&t.a, move || async move {
+        use vipd::net::vmac::virtual_mac;
+        let nl = Netlink::connect().expect("netlink");
+        let base = eth0(&nl).await.index;
+        let mac = virtual_mac(51, false);
+        let vmac = nl.ensure_vmac("vrrp.51", base, mac).await.expect("create");
+        assert_eq!(vmac.base_before, Some((0, 0)), "eth0's defaults");
+        let link = nl
+            .link_by_name("vrrp.51")
+            .await
+            .expect("the macvlan exists");
+        assert_eq!((link.index, link.mac), (vmac.index, mac));
+        let again = nl.ensure_vmac("vrrp.51", base, mac).await.expect("adopt");
+        assert_eq!(again.index, vmac.index, "adopted, not re-created");
+        assert_eq!(again.base_before, None);
+        vmac
+    });
+    let vmac = join(h);
+    let sysctl = |dev: &str, key: &str| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns, "sysctl", "-n"])
+            .arg(format!("net.ipv4.conf.{dev}.{key}"))
+            .output()
+            .expect("sysctl");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(sysctl("vrrp/51", "arp_ignore"), "1");
+    assert_eq!(sysctl("vrrp/51", "accept_local"), "1");
+    assert_eq!(sysctl("vrrp/51", "rp_filter"), "0");
+    assert_eq!(sysctl("eth0", "arp_ignore"), "1");
+    assert_eq!(sysctl("eth0", "arp_filter"), "1");
+    let details = ip_output(&["-n", &ns, "-d", "link", "show", "vrrp.51"]);
+    assert!(details.contains("macvlan mode private"), "{details}");
+    assert!(
+        details.contains("state UP") || details.contains(",UP"),
+        "{details}"
+    );
+    let v6 = ip_output(&["-n", &ns, "-6", "addr", "show", "dev", "vrrp.51"]);
+    assert!(!v6.contains("fe80"), "no generated link-local: {v6}");
+
+    let h = in_netns(&t.a, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        nl.remove_vmac(&vmac).await.expect("remove");
+        assert!(matches!(
+            nl.link_by_name("vrrp.51").await,
+            Err(NetError::NoSuchInterface(_))
+        ));
+        nl.remove_vmac(&vmac).await.expect("gone already is fine");
+    });
+    join(h);
+    assert_eq!(sysctl("eth0", "arp_ignore"), "0");
+    assert_eq!(sysctl("eth0", "arp_filter"), "0");
+}

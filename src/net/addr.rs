@@ -56,7 +56,7 @@ pub struct Ipv4AddrInfo {
 #[derive(Debug, Clone)]
 pub struct Netlink {
     /// rtnetlink's handle; its connection future runs as a spawned task.
-    handle: Handle,
+    pub(super) handle: Handle,
 }
 
 impl Netlink {
@@ -301,7 +301,7 @@ impl LinkWatcher {
     }
 }
 
-fn link_info(msg: &LinkMessage, deleted: bool) -> LinkInfo {
+pub(super) fn link_info(msg: &LinkMessage, deleted: bool) -> LinkInfo {
     let mut name = String::new();
     let mut mac = [0u8; 6];
     for attr in &msg.attributes {
@@ -366,11 +366,11 @@ fn check_prefix(addr: IpAddr, prefix_len: u8, index: u32) -> Result<(), NetError
     Ok(())
 }
 
-fn ifindex(index: u32) -> String {
+pub(super) fn ifindex(index: u32) -> String {
     format!("ifindex {index}")
 }
 
-fn nl_err(op: &str, target: &str, source: io::Error) -> NetError {
+pub(super) fn nl_err(op: &str, target: &str, source: io::Error) -> NetError {
     NetError::Netlink {
         op: op.to_owned(),
         target: target.to_owned(),
@@ -379,7 +379,7 @@ fn nl_err(op: &str, target: &str, source: io::Error) -> NetError {
 }
 
 /// The kernel's errno when there is one, so callers can test EEXIST/EPERM/ENODEV.
-fn to_io(e: rtnetlink::Error) -> io::Error {
+pub(super) fn to_io(e: rtnetlink::Error) -> io::Error {
     match e {
         rtnetlink::Error::NetlinkError(msg) => msg.to_io(),
         other => io::Error::other(other.to_string()),

@@ -40,6 +40,7 @@
 pub mod addr;
 pub mod arp;
 pub mod socket;
+pub mod vmac;
 
 use std::io;
 
