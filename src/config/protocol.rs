@@ -141,7 +141,8 @@ pub(crate) fn advert_int(raw: &RawInstance, out: &mut VrrpInstance, report: &mut
     // Rounded half up, as keepalived does; a VRRPv2 value under 0.5 s becomes 1 s.
     let rounded = micros(&v.value).map(|us| ((us + unit / 2) / unit * unit, us));
     match rounded {
-        Some((r, us)) if us > 0 && r.max(min) <= max => {
+        // keepalived reads nothing under 10 ms, in either version.
+        Some((r, us)) if us >= CENTI && r.max(min) <= max => {
             let r = r.max(min);
             if r != us {
                 let why = match out.version {
@@ -288,6 +289,266 @@ fn default_vmac_names(vrid: u8, ipv6: bool) -> impl Iterator<Item = String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::{ok, one_error};
+    use crate::config::{Diagnostic, Loaded};
+
+    /// A keepalived file: `global` in global_defs (line 2), an instance whose `extra` lines
+    /// start on line 7, and its VIP `vip` two lines after them.
+    fn conf(global: &str, extra: &str, vip: &str) -> String {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_instance VI_1 {{\n interface eth0\n \
+             virtual_router_id 51\n{extra}\n virtual_ipaddress {{\n {vip}\n }}\n}}\n"
+        )
+    }
+
+    /// The same in TOML: `global` on line 2, `extra` from line 8 on.
+    fn toml(global: &str, extra: &str, vip: &str) -> String {
+        format!(
+            "[global_defs]\n{global}\n[[vrrp_instance]]\nname = \"VI_1\"\n\
+             interface = \"eth0\"\nvirtual_router_id = 51\nvirtual_ipaddress = [\"{vip}\"]\n\
+             {extra}\n"
+        )
+    }
+
+    /// Both formats load `ka` and `tm` to one instance each; `f` sees both.
+    fn both(ka: &str, tm: &str, f: impl Fn(&VrrpInstance, &Loaded)) {
+        for (text, file) in [(ka, "a.conf"), (tm, "a.toml")] {
+            let l = ok(text, file);
+            f(&l.config.instances[0], &l);
+        }
+    }
+
+    /// `d` is at `line` about `key` and says `message`.
+    fn check(d: &Diagnostic, line: usize, key: &str, message: &str) {
+        assert_eq!((d.line, d.key.as_str()), (line, key), "{d}");
+        assert!(d.message.contains(message), "{d}\nwanted: {message}");
+    }
+
+    #[test]
+    fn vrrpv3_advert_int_takes_centiseconds() {
+        for (written, ms) in [("0.05", 50), ("0.01", 10), ("40.95", 40950), ("3", 3000)] {
+            both(
+                &conf(
+                    " vrrp_version 3",
+                    &format!(" advert_int {written}"),
+                    "10.0.0.1",
+                ),
+                &toml(
+                    "vrrp_version = 3",
+                    &format!("advert_int = {written}"),
+                    "10.0.0.1",
+                ),
+                |i, l| {
+                    assert_eq!(i.advert_int, Duration::from_millis(ms), "{written}");
+                    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+                },
+            );
+        }
+        // Finer than 10 ms: rounded half up, with keepalived's warning.
+        let l = ok(
+            &conf("", " version 3\n advert_int 0.015", "10.0.0.1"),
+            "a.conf",
+        );
+        assert_eq!(l.config.instances[0].advert_int, Duration::from_millis(20));
+        check(
+            &l.warnings[0],
+            8,
+            "advert_int",
+            "VRRPv3 adverts are in units of 10 ms: 0.015 rounded to 0.02s, as keepalived does",
+        );
+        for bad in ["0", "0.004", "40.96", "41", "0,5"] {
+            let d = one_error(
+                &conf("", &format!(" version 3\n advert_int {bad}"), "10.0.0.1"),
+                "a.conf",
+            );
+            check(
+                &d,
+                8,
+                "advert_int",
+                &format!("advert_int must be seconds from 0.01 to 40.95 (VRRPv3), got `{bad}`"),
+            );
+        }
+    }
+
+    #[test]
+    fn vrrpv3_ignores_authentication_as_keepalived_does() {
+        let auth = " version 3\n authentication {\n auth_type PASS\n auth_pass secret\n }";
+        let l = ok(&conf("", auth, "10.0.0.1"), "a.conf");
+        assert_eq!(l.config.instances[0].auth_pass, None);
+        check(
+            &l.warnings[0],
+            9,
+            "authentication",
+            "VRRPv3 has no authentication (RFC 9568): ignored, as keepalived does",
+        );
+    }
+
+    #[test]
+    fn mcast_groups_apply_to_their_family() {
+        let global4 = " vrrp_mcast_group4 224.0.0.19\n vrrp_mcast_group6 ff02::112";
+        let toml4 = "vrrp_mcast_group4 = \"224.0.0.19\"\nvrrp_mcast_group6 = \"ff02::112\"";
+        both(
+            &conf(global4, "", "10.0.0.1"),
+            &toml(toml4, "", "10.0.0.1"),
+            |i, _| {
+                assert_eq!(i.mcast_group, Some("224.0.0.19".parse().unwrap()));
+                assert_eq!(i.advert_group().to_string(), "224.0.0.19");
+            },
+        );
+        both(
+            &conf(global4, "", "fe80::1"),
+            &toml(toml4, "", "fe80::1"),
+            |i, _| {
+                assert_eq!(i.mcast_group, Some("ff02::112".parse().unwrap()));
+            },
+        );
+        // The RFC group, written out, is the default.
+        let l = ok(
+            &conf(" vrrp_mcast_group6 ff02::12", "", "fe80::1"),
+            "a.conf",
+        );
+        assert_eq!(l.config.instances[0].mcast_group, None);
+        assert_eq!(l.config.instances[0].advert_group().to_string(), "ff02::12");
+        let d = one_error(
+            &conf(" vrrp_mcast_group4 10.0.0.9", "", "10.0.0.1"),
+            "a.conf",
+        );
+        check(
+            &d,
+            2,
+            "vrrp_mcast_group4",
+            "vrrp_mcast_group4 must be an IPv4 multicast address, e.g. 224.0.0.18, got `10.0.0.9`",
+        );
+        let d = one_error(
+            &toml("vrrp_mcast_group6 = \"224.0.0.18\"", "", "fe80::1"),
+            "a.toml",
+        );
+        check(&d, 2, "vrrp_mcast_group6", "an IPv6 multicast address");
+    }
+
+    #[test]
+    fn accept_checksum_and_native_ipv6() {
+        both(
+            &conf(
+                " v3_checksum_as_v2",
+                " no_accept\n native_ipv6\n v3_checksum_as_v2 off",
+                "fe80::1",
+            ),
+            &toml(
+                "v3_checksum_as_v2 = true",
+                "accept = false\nnative_ipv6 = true\nv3_checksum_as_v2 = false",
+                "fe80::1",
+            ),
+            |i, l| {
+                assert!(!i.accept && i.native_ipv6 && i.is_ipv6());
+                assert_eq!(i.version, VrrpVersion::V3);
+                // The instance's own switch over the global one.
+                assert!(!i.v3_checksum_as_v2);
+                assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+            },
+        );
+        // keepalived's defaults: accept mode on, the pseudo-header in the checksum.
+        both(
+            &conf("", " accept", "10.0.0.1"),
+            &toml("", "accept = true", "10.0.0.1"),
+            |i, _| {
+                assert!(i.accept && !i.v3_checksum_as_v2 && !i.native_ipv6);
+            },
+        );
+        let l = ok(&conf(" v3_checksum_as_v2", "", "10.0.0.1"), "a.conf");
+        assert!(l.config.instances[0].v3_checksum_as_v2);
+        let d = one_error(&conf("", " v3_checksum_as_v2 maybe", "10.0.0.1"), "a.conf");
+        check(&d, 7, "v3_checksum_as_v2", "takes true or false");
+        // native_ipv6 with an IPv4 unicast source: one family per instance.
+        let d = one_error(
+            &conf("", " native_ipv6\n unicast_src_ip 10.0.0.2", "fe80::1"),
+            "a.conf",
+        );
+        check(&d, 8, "unicast_src_ip", "is IPv6 (native_ipv6 is set)");
+    }
+
+    #[test]
+    fn use_vmac_names_as_keepalived_chooses_them() {
+        both(
+            &conf("", " use_vmac\n vmac_xmit_base", "10.0.0.1"),
+            &toml("", "use_vmac = true\nvmac_xmit_base = true", "10.0.0.1"),
+            |i, l| {
+                assert_eq!(i.use_vmac.as_deref(), Some("vrrp.51"));
+                assert!(i.vmac_xmit_base && l.warnings.is_empty());
+            },
+        );
+        both(
+            &conf("", " use_vmac vip0", "10.0.0.1"),
+            &toml("", "use_vmac = \"vip0\"", "10.0.0.1"),
+            |i, _| assert_eq!(i.use_vmac.as_deref(), Some("vip0")),
+        );
+        let l = ok(&toml("", "use_vmac = false", "10.0.0.1"), "a.toml");
+        assert_eq!(l.config.instances[0].use_vmac, None);
+        // Same VRID, both families: the IPv6 instance gets vrrp6.VRID, as in keepalived.
+        let two = format!(
+            "{}vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 51\n use_vmac\n \
+             virtual_ipaddress {{\n fe80::1\n }}\n}}\n",
+            conf("", " use_vmac", "10.0.0.1").replace(" interface eth0", " interface eth1")
+        );
+        let names: Vec<_> = (ok(&two, "a.conf").config.instances.iter())
+            .map(|i| i.use_vmac.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["vrrp.51", "vrrp6.51"]);
+        let d = one_error(
+            &conf("", " use_vmac a/very/long/name", "10.0.0.1"),
+            "a.conf",
+        );
+        check(
+            &d,
+            7,
+            "use_vmac",
+            "`a/very/long/name` cannot name an interface",
+        );
+        let dup = two.replace(" use_vmac\n", " use_vmac vm\n");
+        let d = one_error(&dup, "a.conf");
+        check(
+            &d,
+            15,
+            "use_vmac",
+            "vrrp_instance VI_6 uses vmac vm, which vrrp_instance VI_1 already uses",
+        );
+        // vmac_xmit_base alone does nothing: keepalived says so and clears it.
+        let l = ok(&conf("", " vmac_xmit_base", "10.0.0.1"), "a.conf");
+        assert!(!l.config.instances[0].vmac_xmit_base);
+        check(
+            &l.warnings[0],
+            7,
+            "vmac_xmit_base",
+            "only valid with use_vmac",
+        );
+    }
+
+    #[test]
+    fn toml_keys_are_checked_with_suggestions() {
+        let e = crate::config::testing::err(
+            &toml(
+                "vrrp_verison = 3",
+                "use_vmc = true\nvirtual_ipaddress_exclude = []",
+                "10.0.0.1",
+            ),
+            "a.toml",
+        );
+        assert_eq!(
+            crate::config::testing::line_key_suggestion(&e),
+            [
+                (2, "vrrp_verison", Some("vrrp_version")),
+                (8, "use_vmc", Some("use_vmac")),
+                (
+                    9,
+                    "virtual_ipaddress_exclude",
+                    Some("virtual_ipaddress_excluded")
+                ),
+            ],
+            "{e}"
+        );
+        let d = one_error(&toml("", "version = 4", "10.0.0.1"), "a.toml");
+        check(&d, 8, "version", "version must be 2 or 3, got `4`");
+    }
 
     #[test]
     fn micros_read_as_keepalived_reads_them() {

@@ -105,7 +105,8 @@ fn instances(
 ) -> Vec<VrrpInstance> {
     let mut out = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
-    let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
+    // keepalived's rule: an IPv4 and an IPv6 instance may share a VRID on one interface.
+    let mut vrids: HashMap<(String, u8, bool), (String, usize)> = HashMap::new();
     let mut holders = Holders::default();
     let mut vmacs = Vec::new();
     for inst in raw {
@@ -125,13 +126,14 @@ fn instances(
         let Some(i) = instance(inst, defaults, tracking, report) else {
             continue;
         };
-        let key = (i.interface.clone(), i.virtual_router_id);
+        let key = (i.interface.clone(), i.virtual_router_id, i.is_ipv6());
         if let Some((other, line)) = vrids.get(&key) {
             let why = format!(
-                "virtual_router_id {} on interface {} is already used by vrrp_instance {other} \
-                 ({}); each instance needs its own VRID per interface",
+                "virtual_router_id {} on interface {} is already used by {} vrrp_instance \
+                 {other} ({}); each instance needs its own VRID per interface and family",
                 i.virtual_router_id,
                 i.interface,
+                if i.is_ipv6() { "IPv6" } else { "IPv4" },
                 report.line_ref(*line)
             );
             report.error_at(name.at(), "virtual_router_id", why);
@@ -814,6 +816,9 @@ mod tests {
                 );
             }
         }
+        // keepalived reads nothing under 10 ms: it keeps 1 s; vipd says so.
+        let d = one_error(&conf(" advert_int 0.005"), "a.conf");
+        check(&d, 4, "advert_int", "got `0.005`", None);
         let d = one_error(&conf(" advert_int 255.5"), "a.conf");
         check(
             &d,
@@ -1038,9 +1043,13 @@ mod tests {
             &d,
             9,
             "virtual_router_id",
-            "virtual_router_id 51 on interface eth0 is already used by vrrp_instance VI_1 (line 1)",
+            "virtual_router_id 51 on interface eth0 is already used by IPv4 vrrp_instance VI_1 \
+             (line 1)",
             None,
         );
+        // An IPv6 instance may share it, as in keepalived.
+        let text = format!("{}{}", conf(""), vi2.replace("10.0.0.2", "fe80::2"));
+        assert!(load(&text, "a.conf").is_ok());
         // Same VRID on another interface is fine.
         let text = format!("{}{}", conf(""), vi2.replace("eth0", "eth1"));
         assert!(load(&text, "a.conf").is_ok());
