@@ -144,7 +144,7 @@ const MISTAKES: &[(&str, usize, &str)] = &[
     // `track_interface eth0` without a block.
     ("028.conf", 7, "needs a block"),
     // `<--VIP-->` placeholder.
-    ("028.conf", 13, "is not an IPv4 address"),
+    ("028.conf", 13, "is not an IP address"),
     // `auth_type PASS;`.
     ("030.conf", 14, "unknown auth_type `PASS;`"),
     // Shell prompt pasted as line 1.
@@ -394,7 +394,7 @@ enum Why {
     /// a configuration nobody wrote. keepalived's own messages flag the same line.
     Stricter,
     /// A feature vipd refuses on purpose (IPVS DR/TUN, AH authentication, fwmark groups)
-    /// or does not have yet (VRRPv3 and IPv6: issue 17; UDP pools: issue 19).
+    /// or does not have yet (UDP pools: issue 19).
     Feature,
 }
 
@@ -511,19 +511,6 @@ const DIFFERENCES: &[(&str, Why, &str, Option<&str>)] = &[
     ),
     ("049.conf", Why::Stricter, "needs a port", None),
     ("052.conf", Why::Stricter, "priority must be a number", None),
-    (
-        "055.conf",
-        Why::Feature,
-        "VRRP version 3 is not supported",
-        None,
-    ),
-    ("056.conf", Why::Feature, "is an IPv6 address", None),
-    (
-        "057.conf",
-        Why::Feature,
-        "VRRP version 3 is not supported",
-        None,
-    ),
 ];
 
 /// vipd against keepalived itself, file by file: vipd refuses exactly the files listed in
@@ -566,5 +553,61 @@ fn verdicts_differ_from_keepalived_only_where_listed() {
     assert_eq!(refused.len(), DIFFERENCES.len(), "refused: {refused:?}");
     assert!(verdicts.len() >= 60, "{} verdicts", verdicts.len());
     let features = DIFFERENCES.iter().filter(|d| d.1 == Why::Feature).count();
-    assert_eq!(features, 12, "features refused");
+    assert_eq!(features, 9, "features refused");
+}
+
+/// The real files with VRRPv3, IPv6 or a virtual MAC load as keepalived 2.2.7 reads them.
+#[test]
+fn vrrpv3_ipv6_and_vmac_files_load_as_keepalived_reads_them() {
+    use config::VrrpVersion::{V2, V3};
+    let load = |name: &str| {
+        config::load_with(&corpus_dir().join(name), &portable())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .config
+    };
+    // `version 2` and `version 3` side by side; IPv6 VIPs after a link-local first one.
+    let c = load("055.conf");
+    let (v4, v6) = (&c.instances[0], &c.instances[1]);
+    assert_eq!(
+        (v4.version, v4.is_ipv6(), v4.auth_pass.is_some()),
+        (V2, false, true)
+    );
+    assert_eq!((v6.version, v6.is_ipv6()), (V3, true));
+    let vips: Vec<String> = (v6.virtual_ipaddress.iter())
+        .map(|v| format!("{}/{} {:?}", v.addr, v.prefix_len, v.dev))
+        .collect();
+    assert_eq!(
+        vips,
+        [
+            "fe80::54/64 Some(\"enu1\")",
+            "fdf2:33c8:77b8::53/64 Some(\"enu1\")"
+        ]
+    );
+    // IPv6 without a version is VRRPv3; the IPv4 instance beside it stays VRRPv2.
+    let c = load("056.conf");
+    assert_eq!(
+        c.instances
+            .iter()
+            .map(|i| (i.version, i.is_ipv6()))
+            .collect::<Vec<_>>(),
+        [(V3, true), (V2, false)]
+    );
+    assert_eq!(
+        c.instances[0].unicast_src_ip,
+        Some("2001:db8::4".parse().unwrap())
+    );
+    // The global vrrp_version.
+    assert_eq!(load("057.conf").instances[0].version, V3);
+    // use_vmac with and without a name, vmac_xmit_base, excluded addresses.
+    let c = load("026.conf");
+    assert_eq!(c.instances[0].use_vmac.as_deref(), Some("pub_a"));
+    assert!(c.instances[0].virtual_ipaddress_excluded.len() > 10);
+    assert_eq!(
+        load("032.conf").instances[0].use_vmac.as_deref(),
+        Some("vrrp.51")
+    );
+    let c = load("054.conf");
+    assert!(c.instances[0].use_vmac.is_some() && c.instances[0].vmac_xmit_base);
+    // vrrp_mcast_group4 set to the RFC group is the RFC group.
+    assert_eq!(load("006.conf").instances[0].mcast_group, None);
 }

@@ -273,10 +273,10 @@ fn broken_variants_each_have_their_own_message() {
         ),
         (
             "VIP in another family",
-            INSTANCE.replace("10.0.0.1/24", "2001:db8::1/64"),
-            5,
+            INSTANCE.replace("10.0.0.1/24", "10.0.0.1/24\n        2001:db8::1/64"),
+            6,
             "virtual_ipaddress",
-            "`2001:db8::1/64` is an IPv6 address: VRRPv2 is IPv4 only",
+            "`2001:db8::1/64` is an IPv6 address, and vrrp_instance VI_1 is IPv4",
         ),
         (
             "unicast peer is this router",

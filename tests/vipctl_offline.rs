@@ -453,12 +453,6 @@ fn check_config_offline_accepts_what_keepalived_accepts_in_the_corpus() {
     let by_design: &[(&str, &[&str])] = &[
         // LVS direct routing: vipd forwards in user space (lb_kind NAT).
         ("038.conf", &["lb_kind DR is not supported"]),
-        // VRRPv3 and IPv6 VIPs: vipd speaks VRRPv2 over IPv4 for now.
-        (
-            "055.conf",
-            &["VRRP version 3 is not supported", "VRRPv2 is IPv4 only"],
-        ),
-        ("056.conf", &["VRRPv2 is IPv4 only"]),
     ];
     let expected: Vec<String> = by_design.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(after, expected, "before --offline: {before:?}");
@@ -482,4 +476,24 @@ fn check_config_offline_accepts_what_keepalived_accepts_in_the_corpus() {
         }
     }
     assert!(before.len() > after.len(), "{before:?} -> {after:?}");
+}
+
+/// An IPv6 VRRPv3 pair with a virtual MAC: checked offline and converted with its version,
+/// fractional interval and the vmac name keepalived would choose.
+#[test]
+fn check_config_and_convert_take_vrrpv3_ipv6_and_vmac() {
+    let file = root().join("conf/ipv6-vrrpv3-pair.conf");
+    let out = vipctl(&["check-config", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = vipctl(&["convert", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let toml = text(&out.stdout);
+    for line in [
+        "version = 3",
+        "advert_int = 0.05",
+        "use_vmac = \"vrrp.52\"",
+        "virtual_ipaddress_excluded = [\"2001:db8:52::2\"]",
+    ] {
+        assert!(toml.contains(line), "no `{line}` in:\n{toml}");
+    }
 }

@@ -18,11 +18,11 @@ use super::keywords::{self, Block};
 use super::model::{
     Check, CheckKind, Config, HttpUrl, InitialState, Notify, RealServer, ScriptUser, SyncGroup,
     TrackFile, TrackInterface, TrackProcess, TrackRef, VirtualIp, VirtualServer, VrrpInstance,
-    VrrpScript,
+    VrrpScript, VrrpVersion,
 };
 use super::toml::{
     Authentication, CheckT, File, GlobalDefs, Instance, RealServerT, Script, Seconds,
-    SyncGroupTable, TrackFileTable, TrackProcessTable, UrlT, VirtualServerT,
+    SyncGroupTable, TrackFileTable, TrackProcessTable, UrlT, VirtualServerT, Vmac,
 };
 use super::tracking::join_command;
 
@@ -149,10 +149,21 @@ fn file(config: &Config) -> Result<File, ConvertError> {
         metrics_listen,
         virtual_servers,
     } = config;
+    // The multicast groups are global in both formats: every instance of a family has the
+    // same one.
+    let group = |ipv6: bool| {
+        (instances.iter())
+            .filter(|i| i.is_ipv6() == ipv6)
+            .find_map(|i| i.mcast_group)
+            .map(|g| sp(g.to_string()))
+    };
+    let (group4, group6) = (group(false), group(true));
     let has_globals = router_id.is_some()
         || script_user.is_some()
         || *enable_script_security
-        || metrics_listen.is_some();
+        || metrics_listen.is_some()
+        || group4.is_some()
+        || group6.is_some();
     Ok(File {
         global_defs: has_globals.then(|| GlobalDefs {
             router_id: router_id.as_ref().map(|r| sp(r.clone())),
@@ -163,6 +174,10 @@ fn file(config: &Config) -> Result<File, ConvertError> {
             vrrp_garp_master_repeat: None,
             vrrp_lower_prio_no_advert: None,
             vrrp_garp_lower_prio_repeat: None,
+            vrrp_version: None,
+            v3_checksum_as_v2: None,
+            vrrp_mcast_group4: group4,
+            vrrp_mcast_group6: group6,
         }),
         vrrp_instance: instances.iter().map(instance).collect::<Result<_, _>>()?,
         vrrp_script: vrrp_script.iter().map(script).collect(),
@@ -435,13 +450,21 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         interface,
         virtual_router_id,
         priority,
+        version,
         advert_int,
+        native_ipv6,
         preempt,
         preempt_delay,
         auth_pass,
         virtual_ipaddress,
+        virtual_ipaddress_excluded,
         unicast_src_ip,
         unicast_peer,
+        mcast_group: _,
+        v3_checksum_as_v2,
+        accept,
+        use_vmac,
+        vmac_xmit_base,
         garp_master_delay,
         garp_master_repeat,
         garp_master_refresh,
@@ -481,11 +504,19 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         interface: Some(sp(interface.clone())),
         virtual_router_id: Some(sp(i64::from(*virtual_router_id))),
         priority: Some(sp(i64::from(*priority))),
-        advert_int: Some(sp(whole_seconds(*advert_int))),
+        version: Some(sp(match version {
+            VrrpVersion::V2 => 2,
+            VrrpVersion::V3 => 3,
+        })),
+        advert_int: Some(sp(seconds(*advert_int))),
+        native_ipv6: native_ipv6.then(|| sp(true)),
         nopreempt: Some(sp(!preempt)),
         preempt_delay: Some(sp(preempt_delay)),
         authentication,
         virtual_ipaddress: virtual_ipaddress.iter().map(|v| sp(vip(v))).collect(),
+        virtual_ipaddress_excluded: (virtual_ipaddress_excluded.iter())
+            .map(|v| sp(vip(v)))
+            .collect(),
         unicast_src_ip: unicast_src_ip.map(|a| sp(a.to_string())),
         unicast_peer: unicast_peer.iter().map(|a| sp(a.to_string())).collect(),
         garp_master_delay: Some(sp(whole_seconds(*garp_master_delay))),
@@ -493,6 +524,10 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         garp_master_refresh: garp_master_refresh.map(|d| sp(whole_seconds(d))),
         lower_prio_no_advert: Some(sp(*lower_prio_no_advert)),
         garp_lower_prio_repeat: Some(sp(i64::from(*garp_lower_prio_repeat))),
+        accept: Some(sp(*accept)),
+        use_vmac: use_vmac.as_ref().map(|n| sp(Vmac::Name(n.clone()))),
+        vmac_xmit_base: vmac_xmit_base.then(|| sp(true)),
+        v3_checksum_as_v2: v3_checksum_as_v2.then(|| sp(true)),
         track_script: track_script.iter().map(track_ref).collect(),
         track_interface: tracked_interfaces.iter().map(track_interface).collect(),
         track_file: track_file.iter().map(track_ref).collect(),
@@ -514,7 +549,8 @@ fn vip(v: &VirtualIp) -> String {
         label,
     } = v;
     let mut s = addr.to_string();
-    if *prefix_len != 32 {
+    let host = if addr.is_ipv6() { 128 } else { 32 };
+    if *prefix_len != host {
         let _ = write!(s, "/{prefix_len}");
     }
     if let Some(dev) = dev {
@@ -537,7 +573,7 @@ mod tests {
 
     /// Every keyword vipd implements, each set away from its default.
     const MAXIMAL: &str = "global_defs {\n router_id lb-east-1\n script_user root root\n \
-        enable_script_security\n metrics_listen 127.0.0.1:9650\n}\n\
+        enable_script_security\n metrics_listen 127.0.0.1:9650\n vrrp_mcast_group6 ff02::112\n}\n\
         vrrp_script chk {\n script \"/bin/sh -c 'exit 0'\"\n interval 2\n timeout 0.5\n \
         weight -20\n rise 2\n fall 3\n user root\n init_fail\n}\n\
         vrrp_track_file maint {\n file /etc/vipd/maint\n weight -50\n}\n\
@@ -556,6 +592,10 @@ mod tests {
         notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n}\n\
         vrrp_instance VI_2 {\n state BACKUP\n interface eth0\n virtual_router_id 43\n \
         nopreempt\n virtual_ipaddress {\n 10.1.0.1/16\n }\n}\n\
+        vrrp_instance VI_3 {\n interface eth0\n virtual_router_id 44\n native_ipv6\n \
+        advert_int 0.05\n no_accept\n use_vmac vmac44\n vmac_xmit_base\n v3_checksum_as_v2\n \
+        virtual_ipaddress {\n fe80::44/64\n 2001:db8::44 dev eth1\n }\n \
+        virtual_ipaddress_excluded {\n 192.168.44.1/24\n 2001:db8:1::44\n }\n}\n\
         virtual_server 10.0.0.5 80 {\n delay_loop 3\n lb_algo sh\n lb_kind NAT\n \
         persistence_timeout 50\n protocol TCP\n sorry_server 10.0.0.9 8080\n quorum 2\n \
         hysteresis 1\n alpha\n omega\n connect_timeout 2.5\n \
@@ -624,13 +664,22 @@ mod tests {
             interface,
             virtual_router_id,
             priority,
+            // VRRPv3 has no authentication: its fields are checked on VI_3, below.
+            version: _,
             advert_int,
+            native_ipv6: _,
             preempt: _,
             preempt_delay,
             auth_pass,
             virtual_ipaddress,
+            virtual_ipaddress_excluded: _,
             unicast_src_ip,
             unicast_peer,
+            mcast_group: _,
+            v3_checksum_as_v2: _,
+            accept: _,
+            use_vmac: _,
+            vmac_xmit_base: _,
             garp_master_delay,
             garp_master_repeat,
             garp_master_refresh,
@@ -670,6 +719,19 @@ mod tests {
         assert_ne!(*garp_lower_prio_repeat, default.garp_lower_prio_repeat);
         // `nopreempt` is cleared with state MASTER (as keepalived does): VI_2 carries it.
         assert!(!instances[1].preempt);
+        let v3 = &instances[2];
+        assert_eq!(v3.version, VrrpVersion::V3);
+        assert_ne!(v3.version, default.version);
+        assert_eq!(v3.advert_int, Duration::from_millis(50));
+        assert!(v3.native_ipv6 && v3.is_ipv6() && !v3.accept);
+        assert!(v3.v3_checksum_as_v2 && v3.vmac_xmit_base);
+        assert_eq!(v3.use_vmac.as_deref(), Some("vmac44"));
+        assert_eq!(v3.mcast_group, Some("ff02::112".parse().unwrap()));
+        assert_eq!(v3.virtual_ipaddress[1].prefix_len, 128);
+        let excluded: Vec<String> = (v3.virtual_ipaddress_excluded.iter())
+            .map(|v| format!("{}/{}", v.addr, v.prefix_len))
+            .collect();
+        assert_eq!(excluded, ["192.168.44.1/24", "2001:db8:1::44/128"]);
         let VirtualIp {
             addr,
             prefix_len,

@@ -1,7 +1,9 @@
 //! `global_defs` keywords that set a default for every `vrrp_instance`, and how they combine
 //! with an instance's own keyword and keepalived's built-in default: `vrrp_garp_master_repeat`,
 //! `vrrp_lower_prio_no_advert` and `vrrp_garp_lower_prio_repeat`, with the instance keywords
-//! `lower_prio_no_advert` and `garp_lower_prio_repeat` whose defaults they are.
+//! `lower_prio_no_advert` and `garp_lower_prio_repeat` whose defaults they are; and the
+//! protocol's: `vrrp_version`, `v3_checksum_as_v2`, `vrrp_mcast_group4/6` (which
+//! [`super::protocol`] applies).
 //!
 //! The model holds the result, so the daemon never looks at `global_defs`. Values come as
 //! written (from either loader), are checked once at the global line, and an instance's own
@@ -9,8 +11,10 @@
 //! stands in the file (keepalived copies `vrrp_garp_master_repeat` into the instances that
 //! follow it only; `global_defs` comes first in practice).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use super::Report;
-use super::model::VrrpInstance;
+use super::model::{VrrpInstance, VrrpVersion};
 use super::raw::{RawDefaults, RawInstance, Val};
 use super::suggest;
 use super::values::{C_INT_MAX, count};
@@ -26,6 +30,14 @@ pub(crate) struct Defaults {
     /// `vrrp_garp_lower_prio_repeat`, else the global (not the instance's)
     /// `vrrp_garp_master_repeat`, as keepalived 2.2.7 resolves it.
     pub(crate) garp_lower_prio_repeat: u32,
+    /// `vrrp_version`: every IPv4 instance's version unless it sets its own.
+    pub(crate) version: VrrpVersion,
+    /// `v3_checksum_as_v2`: every instance's unless it sets its own.
+    pub(crate) v3_checksum_as_v2: bool,
+    /// `vrrp_mcast_group4`; `None` = 224.0.0.18.
+    pub(crate) mcast_group4: Option<Ipv4Addr>,
+    /// `vrrp_mcast_group6`; `None` = ff02::12.
+    pub(crate) mcast_group6: Option<Ipv6Addr>,
 }
 
 impl Default for Defaults {
@@ -36,6 +48,10 @@ impl Default for Defaults {
             garp_master_repeat: builtin.garp_master_repeat,
             lower_prio_no_advert: builtin.lower_prio_no_advert,
             garp_lower_prio_repeat: builtin.garp_lower_prio_repeat,
+            version: builtin.version,
+            v3_checksum_as_v2: builtin.v3_checksum_as_v2,
+            mcast_group4: None,
+            mcast_group6: None,
         }
     }
 }
@@ -60,7 +76,52 @@ pub(crate) fn global(raw: &RawDefaults, report: &mut Report) -> Defaults {
     {
         out.lower_prio_no_advert = b;
     }
+    if let Some(v) = &raw.vrrp_version
+        && let Some(version) = version(v, "vrrp_version", report)
+    {
+        out.version = version;
+    }
+    if let Some(v) = &raw.v3_checksum_as_v2
+        && let Some(b) = switch(v, "v3_checksum_as_v2", report)
+    {
+        out.v3_checksum_as_v2 = b;
+    }
+    let group = |v: &Option<Val<String>>, key: &str, ipv6: bool, report: &mut Report| {
+        let v = v.as_ref()?;
+        let (family, example) = if ipv6 {
+            ("IPv6", "ff02::12")
+        } else {
+            ("IPv4", "224.0.0.18")
+        };
+        let what = format!("an {family} multicast address, e.g. {example}");
+        super::values::must(v, key, &what, report, |s| {
+            s.parse::<IpAddr>()
+                .ok()
+                .filter(|a| a.is_ipv6() == ipv6 && a.is_multicast())
+        })
+    };
+    out.mcast_group4 = match group(&raw.vrrp_mcast_group4, "vrrp_mcast_group4", false, report) {
+        Some(IpAddr::V4(a)) => Some(a),
+        _ => None,
+    };
+    out.mcast_group6 = match group(&raw.vrrp_mcast_group6, "vrrp_mcast_group6", true, report) {
+        Some(IpAddr::V6(a)) => Some(a),
+        _ => None,
+    };
     out
+}
+
+/// `2` or `3`, as `version` and `vrrp_version` take it.
+pub(crate) fn version(v: &Val<String>, key: &str, report: &mut Report) -> Option<VrrpVersion> {
+    match v.value.as_str() {
+        "2" => Some(VrrpVersion::V2),
+        "3" => Some(VrrpVersion::V3),
+        other => {
+            let why = format!("{key} must be 2 or 3, got `{other}`");
+            report.error_at(v.at(), key, why);
+            None
+        }
+    }
 }
 
 /// An instance's `lower_prio_no_advert` and `garp_lower_prio_repeat`, or the global defaults.
@@ -94,7 +155,7 @@ const TRUE: &[&str] = &["true", "on", "yes"];
 const FALSE: &[&str] = &["false", "off", "no"];
 
 /// A keepalived switch value; anything else is an error (keepalived's `-t` flags it too).
-fn switch(v: &Val<String>, key: &str, report: &mut Report) -> Option<bool> {
+pub(crate) fn switch(v: &Val<String>, key: &str, report: &mut Report) -> Option<bool> {
     let word = v.value.as_str();
     if TRUE.contains(&word) {
         return Some(true);

@@ -299,8 +299,16 @@ pub(crate) static GLOBAL_DEFS: Block = Block {
         ka("lvs_timeouts", Leaf),
         ka("lvs_flush", Leaf),
         ka("lvs_flush_on_stop", Leaf),
-        ka("vrrp_mcast_group4", Leaf),
-        ka("vrrp_mcast_group6", Leaf),
+        both(
+            "vrrp_mcast_group4",
+            Leaf,
+            "Multicast group of IPv4 adverts (default 224.0.0.18).",
+        ),
+        both(
+            "vrrp_mcast_group6",
+            Leaf,
+            "Multicast group of IPv6 adverts (default ff02::12).",
+        ),
         ka("vrrp_garp_master_delay", Leaf),
         both(
             "vrrp_garp_master_repeat",
@@ -324,7 +332,17 @@ pub(crate) static GLOBAL_DEFS: Block = Block {
             "Every instance's lower_prio_no_advert unless it sets its own.",
         ),
         ka("vrrp_higher_prio_send_advert", Leaf),
-        ka("vrrp_version", Leaf),
+        both(
+            "vrrp_version",
+            Leaf,
+            "2 or 3: every instance's version unless it sets its own (IPv6 is always 3).",
+        ),
+        // keepalived 2.2.8 and later; 2.2.7 does not know it.
+        both(
+            "v3_checksum_as_v2",
+            Leaf,
+            "Every instance's v3_checksum_as_v2 unless it sets its own (keepalived 2.2.8+, not 2.2.7).",
+        ),
         ka("vrrp_iptables", Leaf),
         ka("vrrp_ipsets", Leaf),
         ka("nftables", Leaf),
@@ -433,9 +451,19 @@ pub(crate) static VRRP_INSTANCE: Block = Block {
             "1..=255; the highest wins; 255 = address owner.",
         ),
         both(
+            "version",
+            Leaf,
+            "VRRP version, 2 or 3 (IPv6 instances are always 3).",
+        ),
+        both(
             "advert_int",
             Leaf,
-            "Seconds between adverts (VRRPv2: whole seconds).",
+            "Seconds between adverts (VRRPv2: whole, 1-255; VRRPv3: 0.01-40.95).",
+        ),
+        both(
+            "native_ipv6",
+            Leaf,
+            "true: the instance is IPv6 (VRRPv3) whatever its addresses.",
         ),
         both(
             "nopreempt",
@@ -471,7 +499,6 @@ pub(crate) static VRRP_INSTANCE: Block = Block {
             Leaf,
             "Re-send gratuitous ARPs this often (seconds) while master.",
         ),
-        ka("version", Leaf),
         ka("garp_master_refresh_repeat", Leaf),
         ka("garp_lower_prio_delay", Leaf),
         both(
@@ -485,7 +512,11 @@ pub(crate) static VRRP_INSTANCE: Block = Block {
             "true: a master does not answer a lower-priority advert with its own advert.",
         ),
         ka("higher_prio_send_advert", Leaf),
-        ka("virtual_ipaddress_excluded", List),
+        both(
+            "virtual_ipaddress_excluded",
+            List,
+            "\"ADDR[/LEN] [dev IF] [label L]\" moved with the VIPs, never in adverts; either family.",
+        ),
         ka("virtual_routes", List),
         ka("virtual_rules", List),
         both(
@@ -518,12 +549,29 @@ pub(crate) static VRRP_INSTANCE: Block = Block {
         ka("dont_track_primary", Leaf),
         ka("skip_check_adv_addr", Leaf),
         ka("strict_mode", Leaf),
-        ka("use_vmac", Leaf),
-        ka("vmac_xmit_base", Leaf),
+        both(
+            "use_vmac",
+            Leaf,
+            "Name of the macvlan with the virtual MAC 00:00:5e:00:01:VRID (keepalived: vrrp.VRID).",
+        ),
+        both(
+            "vmac_xmit_base",
+            Leaf,
+            "true: with use_vmac, adverts go out from the base interface.",
+        ),
         ka("use_ipvlan", Leaf),
-        ka("native_ipv6", Leaf),
-        ka("accept", Leaf),
+        both(
+            "accept",
+            Leaf,
+            "false (keepalived's no_accept): a master does not accept traffic to its VIPs.",
+        ),
         ka("no_accept", Leaf),
+        // keepalived 2.2.8 and later; 2.2.7 does not know it.
+        both(
+            "v3_checksum_as_v2",
+            Leaf,
+            "true: VRRPv3 IPv4 checksums leave out the pseudo-header (keepalived 2.2.8+, not 2.2.7).",
+        ),
         NOTIFY_MASTER,
         NOTIFY_BACKUP,
         NOTIFY_FAULT,

@@ -29,6 +29,7 @@ mod defaults;
 mod keepalived;
 mod keywords;
 pub mod model;
+mod protocol;
 mod raw;
 mod source;
 mod suggest;
@@ -49,7 +50,7 @@ use std::path::{Path, PathBuf};
 pub use model::{
     Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, PRIORITY_OWNER, Program,
     RealServer, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
-    VirtualIp, VirtualServer, VrrpInstance, VrrpScript,
+    VRRP_GROUP_V4, VRRP_GROUP_V6, VirtualIp, VirtualServer, VrrpInstance, VrrpScript, VrrpVersion,
 };
 
 /// A configuration that loaded, and what was worth telling the user about it.

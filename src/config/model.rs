@@ -2,7 +2,7 @@
 //!
 //! Field names follow keepalived's keywords so users recognise them.
 
-use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -192,6 +192,21 @@ pub enum InitialState {
     Master,
 }
 
+/// The VRRP version an instance speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VrrpVersion {
+    /// VRRPv2 (RFC 3768): IPv4 only, whole-second adverts, optional PASS authentication.
+    #[default]
+    V2,
+    /// VRRPv3 (RFC 9568): IPv4 or IPv6, adverts in centiseconds, no authentication.
+    V3,
+}
+
+/// RFC 3768 §5.2.2 / RFC 9568 §5.1.1.2: where IPv4 adverts go unless `vrrp_mcast_group4`.
+pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// RFC 9568 §5.1.2.2: where IPv6 adverts go unless `vrrp_mcast_group6`.
+pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
 /// One `vrrp_instance NAME { ... }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VrrpInstance {
@@ -205,8 +220,14 @@ pub struct VrrpInstance {
     pub virtual_router_id: u8,
     /// `priority`, 1..=255 (255 = address owner). Default 100.
     pub priority: u8,
-    /// `advert_int`: whole seconds for VRRPv2, 1..=255. Default 1 s.
+    /// `version`, else `global_defs { vrrp_version }`, else 2. An IPv6 instance is always
+    /// VRRPv3, as keepalived forces it.
+    pub version: VrrpVersion,
+    /// `advert_int`: VRRPv2 whole seconds 1..=255 (a fraction is rounded, as keepalived
+    /// does); VRRPv3 centiseconds 0.01..=40.95 s. Default 1 s.
     pub advert_int: Duration,
+    /// `native_ipv6`: the instance is IPv6 even before (or without) an IPv6 address.
+    pub native_ipv6: bool,
     /// False when `nopreempt` is set.
     pub preempt: bool,
     /// `preempt_delay`: how long a backup accepts a lower-priority master before preempting.
@@ -214,12 +235,31 @@ pub struct VrrpInstance {
     /// `authentication { auth_type PASS; auth_pass X }`: the password, at most 8 bytes
     /// (keepalived cuts longer ones to 8). `None` = no authentication.
     pub auth_pass: Option<Vec<u8>>,
-    /// `virtual_ipaddress { ... }`.
+    /// `virtual_ipaddress { ... }`: all of the instance's family ([`Self::is_ipv6`]), listed
+    /// in adverts.
     pub virtual_ipaddress: Vec<VirtualIp>,
-    /// `unicast_src_ip`: source of unicast adverts.
+    /// `virtual_ipaddress_excluded { ... }`: added and removed with the VIPs, never listed in
+    /// adverts; either family.
+    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    /// `unicast_src_ip`: source of unicast adverts, of the instance's family.
     pub unicast_src_ip: Option<IpAddr>,
-    /// `unicast_peer { ... }`: when non-empty, adverts go to each peer and only peers are heard.
+    /// `unicast_peer { ... }`: when non-empty, adverts go to each peer and only peers are
+    /// heard. Of the instance's family.
     pub unicast_peer: Vec<IpAddr>,
+    /// `global_defs { vrrp_mcast_group4 | vrrp_mcast_group6 }` for the instance's family;
+    /// `None` = the RFC group ([`VRRP_GROUP_V4`], [`VRRP_GROUP_V6`]).
+    pub mcast_group: Option<IpAddr>,
+    /// `v3_checksum_as_v2` (instance, else `global_defs`): a VRRPv3 IPv4 advert's checksum
+    /// leaves out the pseudo-header (RFC 9568's reading; keepalived includes it by default).
+    pub v3_checksum_as_v2: bool,
+    /// `accept` / `no_accept`: a master accepts traffic to its VIPs (RFC 9568 Accept_Mode).
+    /// keepalived's default without `vrrp_strict`: true.
+    pub accept: bool,
+    /// `use_vmac [NAME]`: the macvlan carrying the virtual MAC 00:00:5e:00:01:VRID (IPv6:
+    /// 00:00:5e:00:02:VRID); keepalived's default name is `vrrp.VRID`. `None` = no vmac.
+    pub use_vmac: Option<String>,
+    /// `vmac_xmit_base`: with a vmac, adverts go out from the base interface.
+    pub vmac_xmit_base: bool,
     /// `garp_master_delay`: delay before the second burst of gratuitous ARPs. Default 5 s.
     pub garp_master_delay: Duration,
     /// `garp_master_repeat`: gratuitous ARPs per burst. Default 5, or `global_defs {
@@ -261,13 +301,21 @@ impl VrrpInstance {
             interface: interface.to_string(),
             virtual_router_id,
             priority: 100,
+            version: VrrpVersion::V2,
             advert_int: Duration::from_secs(1),
+            native_ipv6: false,
             preempt: true,
             preempt_delay: Duration::ZERO,
             auth_pass: None,
             virtual_ipaddress: Vec::new(),
+            virtual_ipaddress_excluded: Vec::new(),
             unicast_src_ip: None,
             unicast_peer: Vec::new(),
+            mcast_group: None,
+            v3_checksum_as_v2: false,
+            accept: true,
+            use_vmac: None,
+            vmac_xmit_base: false,
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,
             garp_master_refresh: None,
@@ -280,14 +328,32 @@ impl VrrpInstance {
             notify: Notify::default(),
         }
     }
+
+    /// Whether the instance is IPv6, as keepalived decides it: `native_ipv6`, else the first
+    /// VIP, else the unicast addresses; IPv4 when nothing says.
+    pub fn is_ipv6(&self) -> bool {
+        let first = (self.virtual_ipaddress.first().map(|v| v.addr))
+            .or(self.unicast_src_ip)
+            .or(self.unicast_peer.first().copied());
+        self.native_ipv6 || first.is_some_and(|a| a.is_ipv6())
+    }
+
+    /// Where adverts go when they are multicast: [`Self::mcast_group`] or the RFC group.
+    pub fn advert_group(&self) -> IpAddr {
+        match (self.mcast_group, self.is_ipv6()) {
+            (Some(group), _) => group,
+            (None, false) => VRRP_GROUP_V4.into(),
+            (None, true) => VRRP_GROUP_V6.into(),
+        }
+    }
 }
 
 /// One line of `virtual_ipaddress`: `ADDR[/LEN] [dev IF] [label L]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualIp {
-    /// The address (IPv4 until IPv6 instances come with VRRPv3; the config refuses IPv6).
+    /// The address.
     pub addr: IpAddr,
-    /// Prefix length; keepalived's default is 32.
+    /// Prefix length; keepalived's default is the host's: 32 (IPv4) or 128 (IPv6).
     pub prefix_len: u8,
     /// `dev IF`: the interface to add it to; `None` = the instance's interface.
     pub dev: Option<String>,

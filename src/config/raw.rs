@@ -55,12 +55,17 @@ pub(crate) struct RawInstance {
     pub(crate) virtual_router_id: Option<Val<String>>,
     pub(crate) priority: Option<Val<String>>,
     pub(crate) advert_int: Option<Val<String>>,
+    /// `version 2|3`.
+    pub(crate) version: Option<Val<String>>,
+    pub(crate) native_ipv6: Option<Val<bool>>,
     pub(crate) nopreempt: Option<Val<bool>>,
     pub(crate) preempt_delay: Option<Val<String>>,
     pub(crate) auth_type: Option<Val<String>>,
     pub(crate) auth_pass: Option<Val<String>>,
     /// Each entry: the words of one line, `ADDR[/LEN] [dev IF] [label L] ...`.
     pub(crate) virtual_ipaddress: Vec<Vec<Val<String>>>,
+    /// The same for `virtual_ipaddress_excluded`.
+    pub(crate) virtual_ipaddress_excluded: Vec<Vec<Val<String>>>,
     pub(crate) unicast_src_ip: Option<Val<String>>,
     pub(crate) unicast_peer: Vec<Val<String>>,
     pub(crate) garp_master_delay: Option<Val<String>>,
@@ -69,6 +74,13 @@ pub(crate) struct RawInstance {
     /// `lower_prio_no_advert [true|false]` (`true` when written alone).
     pub(crate) lower_prio_no_advert: Option<Val<String>>,
     pub(crate) garp_lower_prio_repeat: Option<Val<String>>,
+    /// `v3_checksum_as_v2 [true|false]` (`true` when written alone).
+    pub(crate) v3_checksum_as_v2: Option<Val<String>>,
+    /// `accept` (true) or `no_accept` (false).
+    pub(crate) accept: Option<Val<bool>>,
+    /// `use_vmac [NAME]`: the name, empty for keepalived's default.
+    pub(crate) use_vmac: Option<Val<String>>,
+    pub(crate) vmac_xmit_base: Option<Val<bool>>,
     pub(crate) tracks: RawTracks,
     pub(crate) notify: RawNotify,
 }
@@ -82,6 +94,14 @@ pub(crate) struct RawDefaults {
     pub(crate) vrrp_lower_prio_no_advert: Option<Val<String>>,
     /// `vrrp_garp_lower_prio_repeat`.
     pub(crate) vrrp_garp_lower_prio_repeat: Option<Val<String>>,
+    /// `vrrp_version 2|3`.
+    pub(crate) vrrp_version: Option<Val<String>>,
+    /// `v3_checksum_as_v2 [true|false]`.
+    pub(crate) v3_checksum_as_v2: Option<Val<String>>,
+    /// `vrrp_mcast_group4 ADDR`.
+    pub(crate) vrrp_mcast_group4: Option<Val<String>>,
+    /// `vrrp_mcast_group6 ADDR`.
+    pub(crate) vrrp_mcast_group6: Option<Val<String>>,
 }
 
 /// Global tracking keywords, before validation.

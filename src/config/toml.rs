@@ -191,6 +191,12 @@ pub(super) struct GlobalDefs {
     pub(super) vrrp_lower_prio_no_advert: Option<Spanned<bool>>,
     /// Every instance's `garp_lower_prio_repeat` unless it sets its own.
     pub(super) vrrp_garp_lower_prio_repeat: Option<Spanned<i64>>,
+    /// Every instance's `version` unless it sets its own.
+    pub(super) vrrp_version: Option<Spanned<i64>>,
+    /// Every instance's `v3_checksum_as_v2` unless it sets its own.
+    pub(super) v3_checksum_as_v2: Option<Spanned<bool>>,
+    pub(super) vrrp_mcast_group4: Option<Spanned<String>>,
+    pub(super) vrrp_mcast_group6: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -201,12 +207,16 @@ pub(super) struct Instance {
     pub(super) interface: Option<Spanned<String>>,
     pub(super) virtual_router_id: Option<Spanned<i64>>,
     pub(super) priority: Option<Spanned<i64>>,
-    pub(super) advert_int: Option<Spanned<i64>>,
+    pub(super) version: Option<Spanned<i64>>,
+    pub(super) advert_int: Option<Spanned<Seconds>>,
+    pub(super) native_ipv6: Option<Spanned<bool>>,
     pub(super) nopreempt: Option<Spanned<bool>>,
     pub(super) preempt_delay: Option<Spanned<Seconds>>,
     pub(super) authentication: Option<Authentication>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) virtual_ipaddress: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) virtual_ipaddress_excluded: Vec<Spanned<String>>,
     pub(super) unicast_src_ip: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) unicast_peer: Vec<Spanned<String>>,
@@ -215,6 +225,10 @@ pub(super) struct Instance {
     pub(super) garp_master_refresh: Option<Spanned<i64>>,
     pub(super) lower_prio_no_advert: Option<Spanned<bool>>,
     pub(super) garp_lower_prio_repeat: Option<Spanned<i64>>,
+    pub(super) accept: Option<Spanned<bool>>,
+    pub(super) use_vmac: Option<Spanned<Vmac>>,
+    pub(super) vmac_xmit_base: Option<Spanned<bool>>,
+    pub(super) v3_checksum_as_v2: Option<Spanned<bool>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) track_script: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -245,6 +259,14 @@ impl std::fmt::Display for Seconds {
             Seconds::Fraction(x) => write!(f, "{x}"),
         }
     }
+}
+
+/// `use_vmac = "NAME"`, or `true` for keepalived's default name (`false` = none).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub(super) enum Vmac {
+    On(bool),
+    Name(String),
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -432,6 +454,10 @@ fn raw_config(file: &File, text: &str) -> RawConfig {
             vrrp_lower_prio_no_advert: global.and_then(|g| src.opt(&g.vrrp_lower_prio_no_advert)),
             vrrp_garp_lower_prio_repeat: global
                 .and_then(|g| src.opt(&g.vrrp_garp_lower_prio_repeat)),
+            vrrp_version: global.and_then(|g| src.opt(&g.vrrp_version)),
+            v3_checksum_as_v2: global.and_then(|g| src.opt(&g.v3_checksum_as_v2)),
+            vrrp_mcast_group4: global.and_then(|g| src.opt(&g.vrrp_mcast_group4)),
+            vrrp_mcast_group6: global.and_then(|g| src.opt(&g.vrrp_mcast_group6)),
         },
     }
 }
@@ -444,12 +470,15 @@ fn instance(src: Source<'_>, i: &Instance) -> RawInstance {
         interface: src.opt(&i.interface),
         virtual_router_id: src.opt(&i.virtual_router_id),
         priority: src.opt(&i.priority),
+        version: src.opt(&i.version),
         advert_int: src.opt(&i.advert_int),
+        native_ipv6: src.flag(&i.native_ipv6),
         nopreempt: src.flag(&i.nopreempt),
         preempt_delay: src.opt(&i.preempt_delay),
         auth_type: auth.and_then(|a| src.opt(&a.auth_type)),
         auth_pass: auth.and_then(|a| src.opt(&a.auth_pass)),
         virtual_ipaddress: src.lines(&i.virtual_ipaddress),
+        virtual_ipaddress_excluded: src.lines(&i.virtual_ipaddress_excluded),
         unicast_src_ip: src.opt(&i.unicast_src_ip),
         unicast_peer: i.unicast_peer.iter().map(|p| src.val(p)).collect(),
         garp_master_delay: src.opt(&i.garp_master_delay),
@@ -457,6 +486,17 @@ fn instance(src: Source<'_>, i: &Instance) -> RawInstance {
         garp_master_refresh: src.opt(&i.garp_master_refresh),
         lower_prio_no_advert: src.opt(&i.lower_prio_no_advert),
         garp_lower_prio_repeat: src.opt(&i.garp_lower_prio_repeat),
+        v3_checksum_as_v2: src.opt(&i.v3_checksum_as_v2),
+        accept: src.flag(&i.accept),
+        use_vmac: i.use_vmac.as_ref().and_then(|v| {
+            let (line, col) = src.at(v);
+            match v.get_ref() {
+                Vmac::On(false) => None,
+                Vmac::On(true) => Some(Val::new(String::new(), line, col)),
+                Vmac::Name(name) => Some(Val::new(name.clone(), line, col + 1)),
+            }
+        }),
+        vmac_xmit_base: src.flag(&i.vmac_xmit_base),
         tracks: RawTracks {
             script: src.lines(&i.track_script),
             interface: src.lines(&i.track_interface),

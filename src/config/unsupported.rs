@@ -111,16 +111,6 @@ const INSTEAD: &[(&[&str], &str)] = &[
          rules",
     ),
     (
-        &["accept", "no_accept"],
-        "a VIP is an ordinary local address while this node is master (keepalived's accept \
-         mode)",
-    ),
-    (
-        &["vrrp_mcast_group4", "vrrp_mcast_group6"],
-        "vipd sends adverts to 224.0.0.18 as RFC 3768 says; use unicast_peer for other \
-         destinations",
-    ),
-    (
         &["mcast_src_ip"],
         "vipd sends multicast adverts from the interface's primary address; use unicast_src_ip \
          with unicast_peer to choose the source",
@@ -146,10 +136,9 @@ const INSTEAD: &[(&[&str], &str)] = &[
         "vipd sends garp_master_repeat gratuitous ARPs per burst on the VIP's interface",
     ),
     (
-        &["use_vmac", "vmac_xmit_base", "use_ipvlan"],
-        "vipd sends from the interface's own MAC address (keepalived's default)",
+        &["use_ipvlan"],
+        "vipd has no ipvlan; use_vmac gives the instance a virtual MAC address",
     ),
-    (&["native_ipv6"], "vipd speaks VRRPv2 over IPv4 only"),
     (
         &[
             "virtual_routes",
@@ -160,11 +149,6 @@ const INSTEAD: &[(&[&str], &str)] = &[
         ],
         "vipd moves addresses only; keep routes and rules in the system's network \
          configuration",
-    ),
-    (
-        &["virtual_ipaddress_excluded"],
-        "vipd does not add these addresses; list them in virtual_ipaddress (they are then \
-         also in adverts)",
     ),
     (&["track_bfd", "bfd_instance"], "vipd has no BFD"),
     (

@@ -1,15 +1,17 @@
 //! Semantic checks shared by both loaders: from values as written (with their positions) to
 //! the typed [`Config`].
 //!
-//! The loaders only know syntax; everything about meaning (ranges, IPv4 only, duplicates,
-//! what is missing) is decided here, so keepalived.conf and TOML say the same things.
+//! The loaders only know syntax; everything about meaning (ranges, address families,
+//! duplicates, what is missing) is decided here, so keepalived.conf and TOML say the same
+//! things.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::defaults::{self, Defaults};
-use super::model::{Config, InitialState, VirtualIp, VrrpInstance};
+use super::model::{Config, InitialState, VirtualIp, VrrpInstance, VrrpVersion};
+use super::protocol::{self, Family};
 use super::raw::{RawConfig, RawInstance, Val};
 use super::tracking::{self, Tracking};
 use super::values::{C_INT_MAX, apply, count, must, seconds};
@@ -103,11 +105,14 @@ fn instances(
 ) -> Vec<VrrpInstance> {
     let mut out = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
-    let mut vrids: HashMap<(String, u8), (String, usize)> = HashMap::new();
+    // keepalived's rule: an IPv4 and an IPv6 instance may share a VRID on one interface.
+    let mut vrids: HashMap<(String, u8, bool), (String, usize)> = HashMap::new();
     let mut holders = Holders::default();
+    let mut vmacs = Vec::new();
     for inst in raw {
         let name = inst.name.clone();
         let vips_at = vips::written_at(&inst);
+        let vmac_at = inst.use_vmac.as_ref().map(Val::at);
         if let Some(first) = names.get(&name.value) {
             let why = format!(
                 "duplicate vrrp_instance name `{}` (first defined on {})",
@@ -121,13 +126,14 @@ fn instances(
         let Some(i) = instance(inst, defaults, tracking, report) else {
             continue;
         };
-        let key = (i.interface.clone(), i.virtual_router_id);
+        let key = (i.interface.clone(), i.virtual_router_id, i.is_ipv6());
         if let Some((other, line)) = vrids.get(&key) {
             let why = format!(
-                "virtual_router_id {} on interface {} is already used by vrrp_instance {other} \
-                 ({}); each instance needs its own VRID per interface",
+                "virtual_router_id {} on interface {} is already used by {} vrrp_instance \
+                 {other} ({}); each instance needs its own VRID per interface and family",
                 i.virtual_router_id,
                 i.interface,
+                if i.is_ipv6() { "IPv6" } else { "IPv4" },
                 report.line_ref(*line)
             );
             report.error_at(name.at(), "virtual_router_id", why);
@@ -135,8 +141,10 @@ fn instances(
             vrids.insert(key, (i.name.clone(), name.line));
         }
         holders.add(&i, &vips_at, report);
+        vmacs.push(vmac_at);
         out.push(i);
     }
+    protocol::vmac_names(&mut out, &vmacs, report);
     out
 }
 
@@ -149,9 +157,12 @@ fn instance(
 ) -> Option<VrrpInstance> {
     let (mut out, mut ok) = required(&raw, report);
     out.garp_master_repeat = defaults.garp_master_repeat;
+    let family = protocol::family(&raw);
+    ok &= protocol::version(&raw, defaults, &family, &mut out, report);
     ok &= election(&raw, &mut out, report);
     ok &= auth(&raw, &mut out, report);
-    ok &= addresses(&raw, &mut out, report);
+    ok &= addresses(&raw, &family, &mut out, report);
+    ok &= protocol::options(&raw, defaults, &family, &mut out, report);
     ok &= garp(&raw, &mut out, report);
     ok &= defaults::lower_prio(&raw, defaults, &mut out, report);
     ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
@@ -208,13 +219,7 @@ fn election(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> b
     let mut ok = apply(&mut out.priority, raw.priority.as_ref(), |p| {
         range_u8(report, p, "priority", 1, 255)
     });
-    ok &= apply(&mut out.advert_int, raw.advert_int.as_ref(), |a| {
-        let what = "whole seconds from 1 to 255 (VRRPv2)";
-        must(a, "advert_int", what, report, |s| {
-            let n = s.parse::<u8>().ok().filter(|n| *n >= 1)?;
-            Some(Duration::from_secs(n.into()))
-        })
-    });
+    ok &= protocol::advert_int(raw, out, report);
     if let Some(n) = &raw.nopreempt {
         out.preempt = !n.value;
         if n.value && out.state == InitialState::Master {
@@ -249,13 +254,25 @@ fn state(s: &Val<String>, report: &mut Report) -> Option<InitialState> {
     }
 }
 
-/// The addresses: `virtual_ipaddress`, `unicast_src_ip` and `unicast_peer`.
-fn addresses(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> bool {
+/// The addresses: `virtual_ipaddress`, `virtual_ipaddress_excluded`, `unicast_src_ip` and
+/// `unicast_peer`, all but the excluded ones of the instance's family.
+fn addresses(
+    raw: &RawInstance,
+    family: &Family,
+    out: &mut VrrpInstance,
+    report: &mut Report,
+) -> bool {
     let name = &raw.name;
     let mut ok = true;
     for words in &raw.virtual_ipaddress {
-        match vip(words, report) {
+        match vip(words, Some((family, &name.value)), report) {
             Some(v) => out.virtual_ipaddress.push(v),
+            None => ok = false,
+        }
+    }
+    for words in &raw.virtual_ipaddress_excluded {
+        match vip(words, None, report) {
+            Some(v) => out.virtual_ipaddress_excluded.push(v),
             None => ok = false,
         }
     }
@@ -269,19 +286,37 @@ fn addresses(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> 
         );
         report.warn_at(name.at(), "virtual_ipaddress", why);
     }
+    let instance = Some((family, name.value.as_str()));
     if let Some(src) = &raw.unicast_src_ip {
-        match ipv4_host(src, "unicast_src_ip", report) {
-            Some(a) => out.unicast_src_ip = Some(a.into()),
+        match host(src, "unicast_src_ip", instance, report) {
+            Some(a) => out.unicast_src_ip = Some(a),
             None => ok = false,
         }
     }
     for peer in &raw.unicast_peer {
-        match ipv4_host(peer, "unicast_peer", report) {
-            Some(a) => out.unicast_peer.push(a.into()),
+        match host(peer, "unicast_peer", instance, report) {
+            Some(a) => out.unicast_peer.push(a),
             None => ok = false,
         }
     }
+    first_vip_link_local(raw, out, report);
     ok & unicast(raw, out, report)
+}
+
+/// RFC 9568 §5.2.9: the first address of an IPv6 advert is the virtual router's link-local
+/// address. keepalived logs it and runs on (multicast only), so vipd warns.
+fn first_vip_link_local(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) {
+    let first = out.virtual_ipaddress.first().map(|v| v.addr);
+    if let (Some(IpAddr::V6(a)), true) = (first, out.unicast_peer.is_empty())
+        && !a.is_unicast_link_local()
+        && let Some(w) = raw.virtual_ipaddress.first().and_then(|w| w.first())
+    {
+        let why = format!(
+            "the first IPv6 virtual_ipaddress should be link-local (fe80::/10; RFC 9568 \
+             §5.2.9), got {a}: other routers may not recognise the virtual router"
+        );
+        report.warn_at(w.at(), "virtual_ipaddress", why);
+    }
 }
 
 /// `garp_master_delay`, `garp_master_repeat` and `garp_master_refresh`.
@@ -347,21 +382,27 @@ fn unicast(raw: &RawInstance, out: &VrrpInstance, report: &mut Report) -> bool {
                 "unicast_peer",
                 format!(
                     "vrrp_instance {} has unicast_peer but no unicast_src_ip: adverts go out \
-                     from the primary IPv4 address of {}, which every peer must list in its \
+                     from the {} address of {}, which every peer must list in its \
                      unicast_peer (vipd refuses to start if there is none); set unicast_src_ip \
                      to choose it",
-                    name.value, out.interface
+                    name.value,
+                    if out.is_ipv6() {
+                        "link-local IPv6"
+                    } else {
+                        "primary IPv4"
+                    },
+                    out.interface
                 ),
             );
         }
         (Some(_), true) => {
             if let Some(src) = &raw.unicast_src_ip {
-                report.warn_at(
-                    src.at(),
-                    "unicast_src_ip",
-                    "unicast_src_ip without unicast_peer: adverts still go to multicast \
-                     224.0.0.18, as in keepalived (add unicast_peer { ... } for unicast)",
+                let why = format!(
+                    "unicast_src_ip without unicast_peer: adverts still go to multicast {}, \
+                     as in keepalived (add unicast_peer {{ ... }} for unicast)",
+                    out.advert_group()
                 );
+                report.warn_at(src.at(), "unicast_src_ip", why);
             }
         }
         (None, true) => {}
@@ -397,6 +438,13 @@ fn range_u8(report: &mut Report, v: &Val<String>, key: &str, min: u8, max: u8) -
 /// `authentication { auth_type PASS; auth_pass X }`.
 fn auth(raw: &RawInstance, out: &mut VrrpInstance, report: &mut Report) -> bool {
     let mut ok = true;
+    if out.version == VrrpVersion::V3
+        && let Some(at) = raw.auth_type.as_ref().or(raw.auth_pass.as_ref())
+    {
+        let why = "VRRPv3 has no authentication (RFC 9568): ignored, as keepalived does";
+        report.warn_at(at.at(), "authentication", why);
+        return true;
+    }
     match (&raw.auth_type, &raw.auth_pass) {
         (None, None) => {}
         (Some(t), pass) => {
@@ -462,9 +510,12 @@ fn password(p: &Val<String>, report: &mut Report) -> Vec<u8> {
     }
 }
 
-/// An IPv4 address for unicast; a `/LEN` suffix is accepted (users write it) and ignored.
-fn ipv4_host(v: &Val<String>, key: &str, report: &mut Report) -> Option<Ipv4Addr> {
-    let (addr, prefix) = ipv4_with_prefix(v, key, report)?;
+/// An instance's family and name, for the addresses that must be of that family.
+type Owner<'a> = Option<(&'a Family, &'a str)>;
+
+/// A unicast address; a `/LEN` suffix is accepted (users write it) and ignored.
+fn host(v: &Val<String>, key: &str, owner: Owner<'_>, report: &mut Report) -> Option<IpAddr> {
+    let (addr, prefix) = ip_with_prefix(v, key, owner, report)?;
     if let Some(p) = prefix {
         let why = format!(
             "prefix `/{p}` on `{}` ignored: {key} is a single address",
@@ -475,48 +526,69 @@ fn ipv4_host(v: &Val<String>, key: &str, report: &mut Report) -> Option<Ipv4Addr
     Some(addr)
 }
 
-/// `ADDR[/LEN]`: the IPv4 address, and the prefix length as written.
-fn ipv4_with_prefix<'v>(
+/// `ADDR[/LEN]`: the address, and the prefix length as written; of the owner's family.
+fn ip_with_prefix<'v>(
     v: &'v Val<String>,
     key: &str,
+    owner: Owner<'_>,
     report: &mut Report,
-) -> Option<(Ipv4Addr, Option<&'v str>)> {
+) -> Option<(IpAddr, Option<&'v str>)> {
     let (addr, prefix) = match v.value.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (v.value.as_str(), None),
     };
-    match addr.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => Some((a, prefix)),
-        Ok(IpAddr::V6(_)) => {
-            let why = format!("`{}` is an IPv6 address: VRRPv2 is IPv4 only", v.value);
-            report.error_at(v.at(), key, why);
-            None
+    let Ok(addr) = addr.parse::<IpAddr>() else {
+        let why = format!("`{}` is not an IP address (IPv4 or IPv6)", v.value);
+        report.error_at(v.at(), key, why);
+        return None;
+    };
+    if let Some((family, name)) = owner
+        && addr.is_ipv6() != family.ipv6
+    {
+        let other = if addr.is_ipv6() { "IPv6" } else { "IPv4" };
+        let mut why = format!(
+            "`{}` is an {other} address, and vrrp_instance {name} is {} ({}): an instance \
+             speaks one family, and keepalived ignores this line",
+            v.value,
+            family.name(),
+            family.why
+        );
+        if key == "virtual_ipaddress" {
+            why.push_str(&format!(
+                "; list it in virtual_ipaddress_excluded, or in an {other} vrrp_instance"
+            ));
         }
-        Err(_) => {
-            report.error_at(v.at(), key, format!("`{}` is not an IPv4 address", v.value));
-            None
-        }
+        report.error_at(v.at(), key, why);
+        return None;
     }
+    Some((addr, prefix))
 }
 
-/// One `virtual_ipaddress` line: `ADDR[/LEN] [dev IF] [label L]`.
-fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
+/// One `virtual_ipaddress` line: `ADDR[/LEN] [dev IF] [label L]`, of the owner's family
+/// (either for `virtual_ipaddress_excluded`, which has no owner).
+fn vip(words: &[Val<String>], owner: Owner<'_>, report: &mut Report) -> Option<VirtualIp> {
     let first = words.first()?;
-    let key = "virtual_ipaddress";
-    let (addr, prefix) = ipv4_with_prefix(first, key, report)?;
+    let key = if owner.is_some() {
+        "virtual_ipaddress"
+    } else {
+        "virtual_ipaddress_excluded"
+    };
+    let (addr, prefix) = ip_with_prefix(first, key, owner, report)?;
+    // keepalived's default: a host address.
+    let max = if addr.is_ipv6() { 128 } else { 32 };
     let mut out = VirtualIp {
-        addr: addr.into(),
-        prefix_len: 32,
+        addr,
+        prefix_len: max,
         dev: None,
         label: None,
     };
     let mut ok = true;
     if let Some(p) = prefix {
         match p.parse::<u8>() {
-            Ok(n) if n <= 32 => out.prefix_len = n,
+            Ok(n) if n <= max => out.prefix_len = n,
             _ => {
                 let why = format!(
-                    "prefix length `/{p}` in `{}` must be from 0 to 32",
+                    "prefix length `/{p}` in `{}` must be from 0 to {max}",
                     first.value
                 );
                 report.error_at(first.at(), key, why);
@@ -524,7 +596,7 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
             }
         }
     }
-    ok &= vip_options(first, &words[1..], &mut out, report);
+    ok &= vip_options(first, key, &words[1..], &mut out, report);
     ok.then_some(out)
 }
 
@@ -532,11 +604,11 @@ fn vip(words: &[Val<String>], report: &mut Report) -> Option<VirtualIp> {
 /// ignores with a warning. False at the first one that is wrong.
 fn vip_options(
     first: &Val<String>,
+    key: &str,
     words: &[Val<String>],
     out: &mut VirtualIp,
     report: &mut Report,
 ) -> bool {
-    let key = "virtual_ipaddress";
     let mut rest = words.iter();
     while let Some(w) = rest.next() {
         let opt = w.value.as_str();
@@ -577,6 +649,9 @@ fn vip_options(
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
     use crate::config::Diagnostic;
     use crate::config::testing::{load, load_offline, one_error};
 
@@ -699,8 +774,59 @@ mod tests {
             "got `256`",
             None,
         );
-        let d = one_error(&conf(" advert_int 0.5"), "a.conf");
-        check(&d, 4, "advert_int", "got `0.5`", None);
+        let d = one_error(&conf(" advert_int 1x"), "a.conf");
+        check(&d, 4, "advert_int", "got `1x`", None);
+    }
+
+    /// keepalived rounds a VRRPv2 fraction half up to whole seconds, and 0 up to 1, with a
+    /// warning; so does vipd.
+    #[test]
+    fn advert_int_fraction_in_vrrpv2_is_rounded_as_keepalived_does() {
+        for (written, secs) in [
+            ("0.5", 1),
+            ("0.2", 1),
+            ("1.5", 2),
+            ("2.4", 2),
+            ("254.9", 255),
+        ] {
+            for (text, file) in [
+                (conf(&format!(" advert_int {written}")), "a.conf"),
+                (toml(&format!("advert_int = {written}")), "a.toml"),
+            ] {
+                let l = load(&text, file).unwrap_or_else(|e| panic!("{e}"));
+                let i = &l.config.instances[0];
+                assert_eq!(i.advert_int, Duration::from_secs(secs), "{written}");
+                let w: Vec<&Diagnostic> = l
+                    .warnings
+                    .iter()
+                    .filter(|w| w.key == "advert_int")
+                    .collect();
+                let [w] = w.as_slice() else {
+                    panic!("{:?}", l.warnings)
+                };
+                check(
+                    w,
+                    if file == "a.conf" { 4 } else { 5 },
+                    "advert_int",
+                    &format!(
+                        "VRRPv2 adverts are whole seconds: {written} rounded to {secs}s, as \
+                         keepalived does"
+                    ),
+                    None,
+                );
+            }
+        }
+        // keepalived reads nothing under 10 ms: it keeps 1 s; vipd says so.
+        let d = one_error(&conf(" advert_int 0.005"), "a.conf");
+        check(&d, 4, "advert_int", "got `0.005`", None);
+        let d = one_error(&conf(" advert_int 255.5"), "a.conf");
+        check(
+            &d,
+            4,
+            "advert_int",
+            "from 1 to 255 (VRRPv2), got `255.5`",
+            None,
+        );
     }
 
     #[test]
@@ -759,26 +885,105 @@ mod tests {
     }
 
     #[test]
-    fn vip_must_be_ipv4() {
-        let d = one_error(&conf("").replace("10.0.0.1", "fe80::1/64"), "a.conf");
+    fn vips_are_of_the_instance_family() {
+        let d = one_error(
+            &conf("").replace("10.0.0.1", "10.0.0.1\n fe80::1/64"),
+            "a.conf",
+        );
+        check(
+            &d,
+            7,
+            "virtual_ipaddress",
+            "`fe80::1/64` is an IPv6 address, and vrrp_instance VI_1 is IPv4 (its first \
+             virtual_ipaddress is 10.0.0.1): an instance speaks one family, and keepalived \
+             ignores this line; list it in virtual_ipaddress_excluded, or in an IPv6 \
+             vrrp_instance",
+            None,
+        );
+        let d = one_error(
+            &toml("virtual_ipaddress = [\"fe80::1\", \"10.0.0.1\"]"),
+            "a.toml",
+        );
+        check(
+            &d,
+            5,
+            "virtual_ipaddress",
+            "`10.0.0.1` is an IPv4 address, and vrrp_instance VI_1 is IPv6 (its first \
+             virtual_ipaddress is fe80::1)",
+            None,
+        );
+        // native_ipv6 decides before the addresses do.
+        let d = one_error(&conf(" native_ipv6"), "a.conf");
         check(
             &d,
             6,
             "virtual_ipaddress",
-            "`fe80::1/64` is an IPv6 address: VRRPv2 is IPv4 only",
+            "`10.0.0.1` is an IPv4 address, and vrrp_instance VI_1 is IPv6 (native_ipv6 is set)",
             None,
         );
-        let d = one_error(
-            &toml("virtual_ipaddress = [\"10.0.0.1\", \"2001:db8::1\"]"),
-            "a.toml",
-        );
-        check(&d, 5, "virtual_ipaddress", "VRRPv2 is IPv4 only", None);
         let d = one_error(&conf("").replace("10.0.0.1", "<--VIP-->"), "a.conf");
         check(
             &d,
             6,
             "virtual_ipaddress",
-            "`<--VIP-->` is not an IPv4 address",
+            "`<--VIP-->` is not an IP address (IPv4 or IPv6)",
+            None,
+        );
+        // The excluded addresses may be of either family.
+        let l = load(
+            &conf(" virtual_ipaddress_excluded {\n 2001:db8::5/64 dev eth1\n 10.9.9.9\n }"),
+            "a.conf",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ex = &l.config.instances[0].virtual_ipaddress_excluded;
+        assert_eq!(
+            (
+                ex[0].addr.to_string(),
+                ex[0].prefix_len,
+                ex[0].dev.as_deref()
+            ),
+            ("2001:db8::5".to_string(), 64, Some("eth1"))
+        );
+        assert_eq!(ex[1].prefix_len, 32);
+        let d = one_error(
+            &conf(" virtual_ipaddress_excluded {\n 2001:db8::5/129\n }"),
+            "a.conf",
+        );
+        check(
+            &d,
+            5,
+            "virtual_ipaddress_excluded",
+            "prefix length `/129` in `2001:db8::5/129` must be from 0 to 128",
+            None,
+        );
+    }
+
+    #[test]
+    fn ipv6_vips_as_keepalived_reads_them() {
+        let text = conf("").replace(
+            "10.0.0.1",
+            "fe80::1/64 dev eth0 label eth0:v6\n 2001:db8::1",
+        );
+        let l = load(&text, "a.conf").unwrap_or_else(|e| panic!("{e}"));
+        let i = &l.config.instances[0];
+        assert!(i.is_ipv6() && l.warnings.is_empty(), "{:?}", l.warnings);
+        let v = &i.virtual_ipaddress;
+        assert_eq!(
+            (v[0].prefix_len, v[0].label.as_deref()),
+            (64, Some("eth0:v6"))
+        );
+        // keepalived's default prefix for IPv6 is a host's, /128.
+        assert_eq!(v[1].prefix_len, 128);
+        // RFC 9568 §5.2.9: the first address should be link-local; keepalived logs it.
+        let l = load(&conf("").replace("10.0.0.1", "2001:db8::1"), "a.conf").unwrap();
+        let [w] = l.warnings.as_slice() else {
+            panic!("{:?}", l.warnings)
+        };
+        check(
+            w,
+            6,
+            "virtual_ipaddress",
+            "the first IPv6 virtual_ipaddress should be link-local",
             None,
         );
     }
@@ -838,9 +1043,13 @@ mod tests {
             &d,
             9,
             "virtual_router_id",
-            "virtual_router_id 51 on interface eth0 is already used by vrrp_instance VI_1 (line 1)",
+            "virtual_router_id 51 on interface eth0 is already used by IPv4 vrrp_instance VI_1 \
+             (line 1)",
             None,
         );
+        // An IPv6 instance may share it, as in keepalived.
+        let text = format!("{}{}", conf(""), vi2.replace("10.0.0.2", "fe80::2"));
+        assert!(load(&text, "a.conf").is_ok());
         // Same VRID on another interface is fine.
         let text = format!("{}{}", conf(""), vi2.replace("eth0", "eth1"));
         assert!(load(&text, "a.conf").is_ok());
@@ -910,13 +1119,33 @@ mod tests {
     }
 
     #[test]
-    fn unicast_peer_must_be_ipv4() {
+    fn unicast_addresses_are_of_the_instance_family() {
         both_at(
             (6, 6),
             " unicast_peer {\n 10.0.0.2\n fd00::2\n }",
             "unicast_peer = [\"10.0.0.2\",\n\"fd00::2\"]",
             "unicast_peer",
-            "`fd00::2` is an IPv6 address: VRRPv2 is IPv4 only",
+            "`fd00::2` is an IPv6 address, and vrrp_instance VI_1 is IPv4 (its first ",
+            None,
+        );
+        let text = conf(" unicast_src_ip fd00::1\n unicast_peer {\n fd00::2\n }")
+            .replace("10.0.0.1", "fe80::1");
+        let l = load(&text, "a.conf").unwrap_or_else(|e| panic!("{e}"));
+        let i = &l.config.instances[0];
+        assert_eq!(i.unicast_src_ip, Some("fd00::1".parse().unwrap()));
+        assert_eq!(i.unicast_peer, ["fd00::2".parse::<IpAddr>().unwrap()]);
+        // Without VIPs, the unicast source decides the family.
+        let e = load(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n \
+             unicast_src_ip fd00::1\n unicast_peer {\n 10.0.0.2\n }\n}\n",
+            "a.conf",
+        )
+        .unwrap_err();
+        check(
+            &e.diagnostics[0],
+            6,
+            "unicast_peer",
+            "is IPv6 (its unicast_src_ip is fd00::1)",
             None,
         );
         // Written with a prefix: accepted, the prefix is ignored with a warning.
@@ -1005,7 +1234,7 @@ mod tests {
     }
 
     #[test]
-    fn default_prefix_is_32() {
+    fn default_ipv4_prefix_is_32() {
         let l = load(&conf(""), "a.conf").unwrap();
         assert_eq!(l.config.instances[0].virtual_ipaddress[0].prefix_len, 32);
     }

@@ -4,7 +4,8 @@
 //! keepalived 2.2.7 enforces neither at load: it moves addresses past the 255th to
 //! `virtual_ipaddress_excluded` (announced, never advertised; `keepalived -t` reports it),
 //! and it accepts one address in two instances, which then add and delete it under each
-//! other. vipd has no excluded addresses, so both are errors.
+//! other. vipd refuses both, naming the line: moving addresses behind the user's back hides a
+//! mistake. An excluded address counts as the instance's in the second rule.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -32,17 +33,18 @@ pub(crate) fn count(raw: &RawInstance, report: &mut Report) {
             "vrrp_instance {} has {} addresses in virtual_ipaddress, and an advert carries at \
              most {MAX_PER_INSTANCE} (RFC 3768 §5.3.5), so its peers would discard every \
              advert; this is the first one too many. Move the rest to another vrrp_instance \
-             (keepalived moves them to virtual_ipaddress_excluded, which vipd does not have)",
+             (or list them in virtual_ipaddress_excluded, where keepalived moves them)",
             raw.name.value,
             raw.virtual_ipaddress.len()
         ),
     );
 }
 
-/// Where each address of an instance is written, in list order, for [`Holders::add`].
+/// Where each address of an instance is written, in list order (the VIPs, then the excluded
+/// ones), for [`Holders::add`].
 pub(crate) fn written_at(raw: &RawInstance) -> Vec<(usize, usize)> {
-    raw.virtual_ipaddress
-        .iter()
+    (raw.virtual_ipaddress.iter())
+        .chain(&raw.virtual_ipaddress_excluded)
         .map(|words| {
             words
                 .first()
@@ -63,7 +65,8 @@ impl Holders {
     /// duplicate instance already, and an address repeated in one list is harmless (Debian's
     /// keepalived.conf.vrrp sample does it), so neither counts.
     pub(crate) fn add(&mut self, inst: &VrrpInstance, at: &[(usize, usize)], report: &mut Report) {
-        for (vip, &(line, col)) in inst.virtual_ipaddress.iter().zip(at) {
+        let all = (inst.virtual_ipaddress.iter()).chain(&inst.virtual_ipaddress_excluded);
+        for (vip, &(line, col)) in all.zip(at) {
             match self.by_addr.get(&vip.addr) {
                 Some((other, first)) if *other != inst.name => {
                     report.error_at(
@@ -170,6 +173,26 @@ mod tests {
         assert_eq!((d.line, d.key.as_str()), (10, "virtual_ipaddress"), "{d}");
         assert!(
             d.message.contains("already in vrrp_instance VI_1 (line 5)"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn an_excluded_address_counts_as_the_instance_s() {
+        let vi1 = conf("VI_1", 1, &[" 10.0.0.1".into()]).replace(
+            " virtual_ipaddress {",
+            " virtual_ipaddress_excluded {\n 2001:db8::9\n }\n virtual_ipaddress {",
+        );
+        let vi2 = conf("VI_2", 2, &[" 10.0.0.2".into()]).replace(
+            " virtual_ipaddress {",
+            " virtual_ipaddress_excluded {\n 2001:db8::9/64\n }\n virtual_ipaddress {",
+        );
+        let d = one_error(&format!("{vi1}{vi2}"), "a.conf");
+        assert_eq!((d.line, d.key.as_str()), (15, "virtual_ipaddress"), "{d}");
+        assert!(
+            d.message.starts_with(
+                "2001:db8::9 is in vrrp_instance VI_2 and already in vrrp_instance VI_1 (line 5)"
+            ),
             "{d}"
         );
     }

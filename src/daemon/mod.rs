@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance};
+use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance, VrrpVersion};
 use crate::control::access::Access;
 use crate::control::proto::{Event, HandoverResult, Request, Response};
 use crate::control::server::{
@@ -75,6 +75,18 @@ pub enum DaemonError {
         what: &'static str,
         /// The address.
         addr: IpAddr,
+    },
+    /// A configuration the daemon cannot run yet (VRRPv3, IPv6, virtual MAC...): the config
+    /// reads it, and it must not run as VRRPv2 without them. Goes once the integration lands.
+    #[error(
+        "{instance}: {what} is not wired into the daemon yet; `vipctl check-config` accepts \
+         the file, but this vipd runs VRRPv2 over IPv4 only"
+    )]
+    NotWired {
+        /// The instance.
+        instance: String,
+        /// What it asks for.
+        what: String,
     },
     /// Any other kernel error, naming the call and interface.
     #[error("{0}")]
@@ -630,8 +642,34 @@ fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
         .collect()
 }
 
+/// Refuses what the config reads and the daemon does not run yet, rather than run it as
+/// VRRPv2 over IPv4 without telling.
+fn not_wired_yet(inst: &VrrpInstance) -> Result<(), DaemonError> {
+    let what = if inst.version == VrrpVersion::V3 {
+        Some("VRRPv3 (version 3)".to_string())
+    } else if inst.is_ipv6() {
+        Some("an IPv6 instance".to_string())
+    } else if let Some(vmac) = &inst.use_vmac {
+        Some(format!("use_vmac ({vmac})"))
+    } else if let Some(group) = inst.mcast_group {
+        Some(format!("vrrp_mcast_group4 {group}"))
+    } else if !inst.virtual_ipaddress_excluded.is_empty() {
+        Some("virtual_ipaddress_excluded".to_string())
+    } else {
+        None
+    };
+    match what {
+        Some(what) => Err(DaemonError::NotWired {
+            instance: inst.name.clone(),
+            what,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Resolves one instance against the kernel: interfaces, source address, sockets.
 async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, DaemonError> {
+    not_wired_yet(inst)?;
     let link = lookup(netlink, &inst.name, &inst.interface).await?;
     let vips = bind_vips(inst, netlink).await?;
     let vip_addrs = ipv4s(vips.iter().map(|v| v.addr));
@@ -829,4 +867,36 @@ fn ipv4s(addrs: impl Iterator<Item = IpAddr>) -> Vec<Ipv4Addr> {
             IpAddr::V6(_) => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the daemon cannot run yet is refused by name, not run as VRRPv2 over IPv4.
+    #[test]
+    fn instances_the_daemon_cannot_run_yet_are_refused() {
+        let plain = VrrpInstance::with_defaults("VI_1", "eth0", 51);
+        assert!(not_wired_yet(&plain).is_ok());
+        let mut v3 = plain.clone();
+        v3.version = VrrpVersion::V3;
+        let mut v6 = plain.clone();
+        v6.native_ipv6 = true;
+        let mut vmac = plain.clone();
+        vmac.use_vmac = Some("vrrp.51".to_string());
+        let mut group = plain.clone();
+        group.mcast_group = Some("224.0.0.19".parse().unwrap());
+        for (inst, what) in [
+            (v3, "VRRPv3 (version 3)"),
+            (v6, "an IPv6 instance"),
+            (vmac, "use_vmac (vrrp.51)"),
+            (group, "vrrp_mcast_group4 224.0.0.19"),
+        ] {
+            let e = not_wired_yet(&inst).expect_err(what).to_string();
+            assert!(
+                e.starts_with(&format!("VI_1: {what} is not wired into the daemon yet")),
+                "{e}"
+            );
+        }
+    }
 }

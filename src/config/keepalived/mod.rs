@@ -171,7 +171,7 @@ mod tests {
         let l = ok(
             &MINIMAL.replace(
                 " interface eth0\n",
-                " interface eth0\n smtp_alert\n use_vmac\n",
+                " interface eth0\n smtp_alert\n use_ipvlan\n",
             ),
             "t.conf",
         );
@@ -184,8 +184,8 @@ mod tests {
             w,
             [
                 "t.conf:3:2: smtp_alert: ignored: vipd does not send e-mail; use notify",
-                "t.conf:4:2: use_vmac: ignored: vipd sends from the interface's own MAC address \
-                 (keepalived's default)",
+                "t.conf:4:2: use_ipvlan: ignored: vipd has no ipvlan; use_vmac gives the instance \
+                 a virtual MAC address",
             ]
         );
     }
@@ -311,12 +311,61 @@ mod tests {
     }
 
     #[test]
-    fn vrrp_version_3_is_an_error() {
+    fn vrrp_version_and_version_as_keepalived_reads_them() {
+        use crate::config::VrrpVersion::{V2, V3};
+        let two =
+            (MINIMAL.replace("VI_1", "VI_2").replace("51", "52")).replace("10.0.0.1", "10.0.0.2");
+        let text = format!(
+            "global_defs {{\n vrrp_version 3\n}}\n{MINIMAL}{}",
+            two.replace(" interface eth0\n", " interface eth0\n version 2\n")
+        );
+        let l = ok(&text, "t.conf");
+        let versions: Vec<_> = l.config.instances.iter().map(|i| i.version).collect();
+        // The global default, and an instance's own version over it.
+        assert_eq!(versions, [V3, V2]);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(ok(MINIMAL, "t.conf").config.instances[0].version, V2);
         let e = err(
-            &format!("global_defs {{\n vrrp_version 3\n}}\n{MINIMAL}"),
+            &format!("global_defs {{\n vrrp_version 4\n}}\n{MINIMAL}"),
             "t.conf",
         );
-        assert!(e.diagnostics[0].message.contains("VRRPv2"));
+        assert_eq!(
+            e.diagnostics[0].to_string().lines().next().unwrap(),
+            "t.conf:2:15: vrrp_version: vrrp_version must be 2 or 3, got `4`"
+        );
+        let e = err(
+            &MINIMAL.replace(" interface eth0\n", " interface eth0\n version 3.0\n"),
+            "t.conf",
+        );
+        assert_eq!(
+            (e.diagnostics[0].line, e.diagnostics[0].key.as_str()),
+            (3, "version")
+        );
+    }
+
+    #[test]
+    fn an_ipv6_instance_is_vrrpv3_whatever_the_file_says() {
+        let text = MINIMAL
+            .replace(" interface eth0\n", " interface eth0\n version 2\n")
+            .replace("10.0.0.1", "fe80::1/64");
+        let l = ok(
+            &format!("global_defs {{\n vrrp_version 2\n}}\n{text}"),
+            "t.conf",
+        );
+        assert_eq!(
+            l.config.instances[0].version,
+            crate::config::VrrpVersion::V3
+        );
+        assert!(l.config.instances[0].is_ipv6());
+        let [w] = l.warnings.as_slice() else {
+            panic!("{:?}", l.warnings)
+        };
+        assert_eq!(
+            w.to_string().lines().next().unwrap(),
+            "t.conf:6:10: version: vrrp_instance VI_1 is IPv6 (its first virtual_ipaddress is \
+             fe80::1), and VRRPv2 is IPv4 only: it runs VRRPv3, as keepalived does (write \
+             `version 3`)"
+        );
     }
 
     #[test]

@@ -74,11 +74,11 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
                     raw.metrics_listen = Some(v);
                 }
             }
-            "vrrp_version" => {
-                if stmt.arg(0).is_some_and(|v| v.text != "2") {
-                    version_error(stmt, report);
-                }
-            }
+            "vrrp_version" => raw.defaults.vrrp_version = value(stmt, report),
+            "vrrp_mcast_group4" => raw.defaults.vrrp_mcast_group4 = value(stmt, report),
+            "vrrp_mcast_group6" => raw.defaults.vrrp_mcast_group6 = value(stmt, report),
+            // keepalived 2.2.8's keyword, read as vipd's own.
+            "v3_checksum_as_v2" => raw.defaults.v3_checksum_as_v2 = switch(stmt, report),
             "script_user" => raw.tracking.script_user = words(stmt, 1, 2, report),
             "vrrp_garp_master_repeat" => {
                 raw.defaults.vrrp_garp_master_repeat = value(stmt, report);
@@ -99,15 +99,6 @@ fn global_defs(items: &[Stmt], raw: &mut RawConfig, report: &mut Report) {
             }
         }
     }
-}
-
-fn version_error(stmt: &Stmt, report: &mut Report) {
-    let v = stmt.arg(0).map_or("", |t| t.text.as_str());
-    report.error_at(
-        stmt.key.at(),
-        &stmt.key.text,
-        format!("VRRP version {v} is not supported: vipd speaks VRRPv2 (RFC 3768) only"),
-    );
 }
 
 fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
@@ -144,13 +135,27 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
                 extra_words(item, 0, report);
                 inst.nopreempt = Some(Val::new(key.text == "nopreempt", key.line, key.col));
             }
-            "version" => {
-                if item.arg(0).is_some_and(|v| v.text != "2") {
-                    version_error(item, report);
-                }
+            "version" => inst.version = value(item, report),
+            "native_ipv6" => inst.native_ipv6 = flag(item, report),
+            "accept" | "no_accept" => {
+                extra_words(item, 0, report);
+                inst.accept = Some(Val::new(key.text == "accept", key.line, key.col));
             }
+            "use_vmac" => {
+                extra_words(item, 1, report);
+                // Alone: keepalived's default name, chosen when every instance is read.
+                inst.use_vmac = Some(
+                    item.arg(0)
+                        .map_or_else(|| Val::new(String::new(), key.line, key.col), Tok::val),
+                );
+            }
+            "vmac_xmit_base" => inst.vmac_xmit_base = flag(item, report),
+            "v3_checksum_as_v2" => inst.v3_checksum_as_v2 = switch(item, report),
             "authentication" => authentication(item, &mut inst, report),
             "virtual_ipaddress" => inst.virtual_ipaddress.extend(block_lines(item, report)),
+            "virtual_ipaddress_excluded" => inst
+                .virtual_ipaddress_excluded
+                .extend(block_lines(item, report)),
             "unicast_peer" => {
                 for a in block_of(item, report).unwrap_or_default() {
                     extra_words(a, 0, report);
