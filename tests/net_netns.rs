@@ -292,25 +292,26 @@ fn exchange(t: &Topo, a_transport: Transport, b_transport: Transport, want_dst: 
     let b = in_netns(&t.b, move || async move {
         let nl = Netlink::connect().expect("netlink");
         let link = eth0(&nl).await;
-        let sock = VrrpSocket::open("eth0", link.index, b_ip, b_transport).expect("open B");
+        let sock = VrrpSocket::open("eth0", link.index, b_ip.into(), b_transport).expect("open B");
         ready_tx.send(()).expect("ready");
         let mut buf = [0u8; 2048];
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+        let got = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
             .await
             .expect("B received nothing within 5 s")
             .expect("recv");
-        buf[..n].to_vec()
+        assert_eq!(got.ipv6, None, "an IPv4 datagram comes with its header");
+        buf[..got.len].to_vec()
     });
     let expected = payload.clone();
     let a = in_netns(&t.a, move || async move {
         let nl = Netlink::connect().expect("netlink");
         let link = eth0(&nl).await;
-        let sock = VrrpSocket::open("eth0", link.index, a_ip, a_transport).expect("open A");
+        let sock = VrrpSocket::open("eth0", link.index, a_ip.into(), a_transport).expect("open A");
         ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("B ready");
         for _ in 0..3 {
-            sock.send(&expected).expect("send");
+            sock.send(|_| expected.clone()).expect("send");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut buf = [0u8; 2048];
@@ -335,12 +336,8 @@ fn vrrp_socket_multicast() {
         return;
     }
     let t = Topo::new();
-    exchange(
-        &t,
-        Transport::Multicast,
-        Transport::Multicast,
-        Ipv4Addr::new(224, 0, 0, 18),
-    );
+    let group = Transport::multicast_for(t.host_ip(1).into());
+    exchange(&t, group.clone(), group, Ipv4Addr::new(224, 0, 0, 18));
 }
 
 #[test]
@@ -352,10 +349,18 @@ fn vrrp_socket_unicast() {
     let (a_ip, b_ip) = (t.host_ip(1), t.host_ip(2));
     exchange(
         &t,
-        Transport::Unicast { peers: vec![b_ip] },
-        Transport::Unicast { peers: vec![a_ip] },
+        Transport::Unicast {
+            peers: vec![b_ip.into()],
+        },
+        Transport::Unicast {
+            peers: vec![a_ip.into()],
+        },
         b_ip,
     );
+}
+
+fn group(src: Ipv4Addr) -> Transport {
+    Transport::multicast_for(src.into())
 }
 
 #[test]
@@ -366,7 +371,7 @@ fn vrrp_socket_errors_name_interface() {
     let t = Topo::new();
     let a_ip = t.host_ip(1);
     let h = in_netns(&t.a, move || async move {
-        let err = VrrpSocket::open("nosuch0", 999, a_ip, Transport::Multicast)
+        let err = VrrpSocket::open("nosuch0", 999, a_ip.into(), group(a_ip))
             .expect_err("no such interface");
         let msg = err.to_string();
         assert!(
@@ -378,7 +383,7 @@ fn vrrp_socket_errors_name_interface() {
     join(h);
     // Outside a runtime: an error, not a panic.
     assert!(matches!(
-        VrrpSocket::open("eth0", 1, a_ip, Transport::Multicast),
+        VrrpSocket::open("eth0", 1, a_ip.into(), group(a_ip)),
         Err(NetError::NoRuntime(_))
     ));
 }

@@ -1,11 +1,14 @@
-//! What comes in on the VRRP socket: every check RFC 3768 section 7.1 asks for before an
-//! advert reaches the state machine, and for each drop its counter and a rate-limited log line.
+//! What comes in on the VRRP socket: every check RFC 3768 and RFC 9568 section 7.1 ask for
+//! before an advert reaches the state machine, and for each drop its counter and a
+//! rate-limited log line. An IPv4 datagram comes with its header; the VRRP message of an
+//! IPv6 packet comes with its addresses and hop limit beside it ([`Ipv6Meta`]).
 
 use std::net::IpAddr;
 
 use tracing::warn;
 
 use super::{Instance, now};
+use crate::net::socket::Ipv6Meta;
 use crate::ratelimit::held_back;
 use crate::vrrp::doors::Doors;
 use crate::vrrp::packet::{self, Expected, PacketError, Received};
@@ -34,12 +37,16 @@ pub(crate) enum Verdict {
     DropQuietly(PacketError),
 }
 
-/// RFC 3768 / RFC 9568 §7.1: every receive check of one datagram, pure.
-pub(crate) fn judge(datagram: &[u8], filter: &Filter<'_>) -> Verdict {
-    let parsed = if filter.unicast_peers.is_empty() {
-        packet::parse_ipv4(datagram)
-    } else {
-        packet::parse_ipv4_unicast(datagram)
+/// RFC 3768 / RFC 9568 §7.1: every receive check of one datagram, pure. `ipv6` is `None` for
+/// an IPv4 datagram (header included), the metadata of an IPv6 one (`datagram` is then the
+/// VRRP message alone).
+pub(crate) fn judge(datagram: &[u8], ipv6: Option<&Ipv6Meta>, filter: &Filter<'_>) -> Verdict {
+    let multicast = filter.unicast_peers.is_empty();
+    let parsed = match ipv6 {
+        None if multicast => packet::parse_ipv4(datagram),
+        None => packet::parse_ipv4_unicast(datagram),
+        Some(m) if multicast => packet::parse_ipv6(datagram, m.src, m.dst, m.hop_limit),
+        Some(m) => packet::parse_ipv6_unicast(datagram, m.src, m.dst, m.hop_limit),
     };
     let received = match parsed {
         Ok(r) => r,
@@ -71,10 +78,10 @@ pub(crate) fn judge(datagram: &[u8], filter: &Filter<'_>) -> Verdict {
 
 impl<D: Doors> Instance<D> {
     /// Every receive check ([`judge`]), then the state machine.
-    pub(super) fn on_datagram(&mut self, datagram: &[u8]) {
+    pub(super) fn on_datagram(&mut self, datagram: &[u8], ipv6: Option<Ipv6Meta>) {
         let filter = Filter {
             unicast_peers: &self.unicast_peers,
-            source: self.source.map(IpAddr::V4),
+            source: self.source,
             expected: Expected {
                 version: self.version,
                 vrid: self.vrid,
@@ -83,7 +90,7 @@ impl<D: Doors> Instance<D> {
                 addrs: self.vips.addrs(),
             },
         };
-        match judge(datagram, &filter) {
+        match judge(datagram, ipv6.as_ref(), &filter) {
             Verdict::Accept(received) => {
                 self.status().counters.adverts_received += 1;
                 self.fsm
