@@ -153,6 +153,24 @@ mod tests {
         assert_ne!(routed[56..58], f[56..58], "the checksum covers the flags");
     }
 
+    /// A neighbour advertisement keepalived 2.2.7 sent for fd77::151 from da:2d:bd:a1:70:cb
+    /// (captured with tcpdump in a namespace lab, interface not forwarding).
+    #[test]
+    fn frame_equals_a_captured_keepalived_frame() {
+        #[rustfmt::skip]
+        let captured: [u8; NA_FRAME_LEN] = [
+            0x33, 0x33, 0x00, 0x00, 0x00, 0x01, 0xda, 0x2d, 0xbd, 0xa1, 0x70, 0xcb, 0x86, 0xdd,
+            0x60, 0x00, 0x00, 0x00, 0x00, 0x20, 0x3a, 0xff,
+            0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x51,
+            0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x01,
+            0x88, 0x00, 0x50, 0x73, 0x20, 0x00, 0x00, 0x00,
+            0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x51,
+            0x02, 0x01, 0xda, 0x2d, 0xbd, 0xa1, 0x70, 0xcb,
+        ];
+        let mac = [0xda, 0x2d, 0xbd, 0xa1, 0x70, 0xcb];
+        assert_eq!(na_frame(mac, "fd77::151".parse().unwrap(), false), captured);
+    }
+
     #[test]
     fn forwarding_of_a_missing_interface_is_no() {
         assert!(!forwards_ipv6("no-such-if0"));

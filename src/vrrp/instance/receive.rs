@@ -120,3 +120,103 @@ impl<D: Doors> Instance<D> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+    use crate::vrrp::packet::{
+        AdvertInterval, AdvertRepr, Auth, ChecksumOver, Endpoints, MULTICAST_GROUP_V6, Version,
+    };
+
+    const PEER: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+    const ME: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+    fn advert() -> AdvertRepr {
+        AdvertRepr {
+            version: Version::V3,
+            vrid: 51,
+            priority: 100,
+            interval: AdvertInterval::from_centis(5),
+            auth: Auth::None,
+            addrs: vec!["fd00::151".parse().unwrap()],
+        }
+    }
+
+    /// What an instance of `advert`'s virtual router sending from `ME` accepts.
+    fn filter<'a>(advert: &'a AdvertRepr, peers: &'a [IpAddr]) -> Filter<'a> {
+        Filter {
+            unicast_peers: peers,
+            source: Some(ME.into()),
+            expected: Expected {
+                version: Version::V3,
+                vrid: 51,
+                auth: &Auth::None,
+                interval: advert.interval,
+                addrs: &advert.addrs,
+            },
+        }
+    }
+
+    /// The verdict on `advert()` from `src` to `dst` with `hop_limit`, for an instance with
+    /// `peers` (empty: multicast).
+    fn judge_v6(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, peers: &[IpAddr]) -> Verdict {
+        let advert = advert();
+        let bytes = advert.to_bytes(&ChecksumOver::PseudoHeader(Endpoints::V6 { src, dst }));
+        let meta = Ipv6Meta {
+            src,
+            dst,
+            hop_limit,
+        };
+        judge(&bytes, Some(&meta), &filter(&advert, peers))
+    }
+
+    #[test]
+    fn an_ipv6_advert_is_judged_with_its_metadata() {
+        match judge_v6(PEER, MULTICAST_GROUP_V6, 255, &[]) {
+            Verdict::Accept(r) => assert_eq!((r.src, r.advert), (PEER.into(), advert())),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            judge_v6(PEER, MULTICAST_GROUP_V6, 64, &[]),
+            Verdict::Drop(None, PacketError::HopLimitNot255 { got: 64 })
+        );
+        // The checksum covers the destination: the same bytes to another address fail.
+        let advert = advert();
+        let to_group = Endpoints::V6 {
+            src: PEER,
+            dst: MULTICAST_GROUP_V6,
+        };
+        let bytes = advert.to_bytes(&ChecksumOver::PseudoHeader(to_group));
+        let elsewhere = Ipv6Meta {
+            src: PEER,
+            dst: ME,
+            hop_limit: 255,
+        };
+        assert!(matches!(
+            judge(&bytes, Some(&elsewhere), &filter(&advert, &[])),
+            Verdict::Drop(None, PacketError::BadChecksum { .. })
+        ));
+    }
+
+    #[test]
+    fn an_ipv6_unicast_advert_needs_a_known_peer_but_no_hop_limit() {
+        let peers = [IpAddr::V6(PEER)];
+        assert!(matches!(judge_v6(PEER, ME, 64, &peers), Verdict::Accept(_)));
+        let stranger = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9);
+        assert_eq!(
+            judge_v6(stranger, ME, 255, &peers),
+            Verdict::Drop(
+                Some(stranger.into()),
+                PacketError::UnknownPeer {
+                    src: stranger.into()
+                }
+            )
+        );
+        assert_eq!(
+            judge_v6(ME, ME, 255, &peers),
+            Verdict::Drop(Some(ME.into()), PacketError::OwnAddress { src: ME.into() })
+        );
+    }
+}
