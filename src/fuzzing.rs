@@ -167,7 +167,7 @@ pub fn vrrp_receive(data: &[u8]) {
             source: Some(me),
             expected,
         };
-        judge(&datagram, &filter)
+        judge(&datagram, None, &filter)
     };
     match verdict {
         Verdict::Accept(received) => {

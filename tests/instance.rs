@@ -5,7 +5,7 @@
 //! check and another host claiming its VIP. No root, no network.
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -55,11 +55,11 @@ impl Running {
         assert!(self.holds_vip());
     }
 
-    fn sent(&self) -> Vec<(Ipv4Addr, AdvertRepr)> {
+    fn sent(&self) -> Vec<(IpAddr, AdvertRepr)> {
         self.world.sent.lock().unwrap().clone()
     }
 
-    fn last_sent(&self) -> (Ipv4Addr, AdvertRepr) {
+    fn last_sent(&self) -> (IpAddr, AdvertRepr) {
         self.sent().last().cloned().expect("an advert was sent")
     }
 
@@ -85,7 +85,7 @@ impl Running {
     /// Any bytes, as if the raw socket had read them.
     fn receive_raw(&self, datagram: Vec<u8>) {
         let inbox = self.world.inbox.lock().unwrap();
-        inbox.as_ref().unwrap().send(datagram).unwrap();
+        inbox.as_ref().unwrap().send((datagram, None)).unwrap();
     }
 
     /// The interface as the daemon would report it: same index, `up`, sending from `source`.
@@ -93,7 +93,7 @@ impl Running {
         self.command(Command::Interface(Interface {
             ifindex: IFINDEX,
             up,
-            source,
+            source: source.map(IpAddr::V4),
             vips: None,
         }))
         .await;
@@ -125,7 +125,7 @@ fn silence_makes_it_master_after_master_down_interval_holding_and_announcing_the
         assert!(r.holds_vip());
         let sent = r.sent();
         assert_eq!(sent.len(), 1);
-        assert_eq!((sent[0].0, sent[0].1.priority), (ME, 100));
+        assert_eq!((sent[0].0, sent[0].1.priority), (ME.into(), 100));
         assert_eq!(*r.world.announced.lock().unwrap(), 5, "garp_master_repeat");
         // One advert per second from then on, and the second announcement after 5 s.
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -153,9 +153,9 @@ fn a_renumbered_master_sends_from_its_new_address_and_stays_master() {
         let new = Ipv4Addr::new(10, 0, 0, 21);
         r.interface(true, Some(new)).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(*r.world.opened.lock().unwrap(), [ME, new]);
+        assert_eq!(*r.world.opened.lock().unwrap(), [ME, new].map(IpAddr::V4));
         let last = r.sent().last().cloned().unwrap();
-        assert_eq!((last.0, last.1.priority), (new, 100));
+        assert_eq!((last.0, last.1.priority), (new.into(), 100));
         assert_eq!(r.state(), "MASTER");
         assert!(r.holds_vip());
         assert_eq!(r.status.lock().unwrap().source, new.to_string());
@@ -285,7 +285,7 @@ fn a_master_told_to_shut_down_resigns_with_priority_0_removes_the_vip_and_stops(
         stopped.await.unwrap();
         assert_eq!(
             (r.last_sent().0, r.last_sent().1.priority),
-            (ME, 0),
+            (ME.into(), 0),
             "the backup takes over after Skew_Time, not Master_Down_Interval"
         );
         assert!(!r.holds_vip());
@@ -498,13 +498,13 @@ fn a_recreated_interface_is_followed_with_a_new_socket_and_arp_watch() {
         r.command(Command::Interface(Interface {
             ifindex: new_index,
             up: true,
-            source: Some(ME),
+            source: Some(ME.into()),
             vips: Some(vec![bound(VIP, new_index)]),
         }))
         .await;
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(r.state(), "BACKUP");
-        assert_eq!(*r.world.opened.lock().unwrap(), [ME, ME]);
+        assert_eq!(*r.world.opened.lock().unwrap(), [ME, ME].map(IpAddr::V4));
         assert_eq!(*r.world.watched.lock().unwrap(), [IFINDEX, new_index]);
         let sent = r.sent().len();
         r.wait_for_master().await;

@@ -7,7 +7,7 @@
 //! `SIM_CASES` sets the cases per property (200 by default).
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,7 +107,7 @@ fn index_of(addr: Ipv4Addr) -> usize {
 async fn carry(
     net: Arc<Mutex<Net>>,
     worlds: Vec<Arc<World>>,
-    mut wire: mpsc::UnboundedReceiver<(Ipv4Addr, Vec<u8>)>,
+    mut wire: mpsc::UnboundedReceiver<(IpAddr, Vec<u8>)>,
 ) {
     // (when, sequence) -> (from, to, datagram)
     let mut queue: BTreeMap<(Instant, u64), (usize, usize, Vec<u8>)> = BTreeMap::new();
@@ -130,7 +130,8 @@ async fn carry(
         };
         tokio::select! {
             sent = wire.recv() => {
-                let Some((src, vrrp)) = sent else { return };
+                // This LAN is IPv4: the instances send from 10.0.0.x.
+                let Some((IpAddr::V4(src), vrrp)) = sent else { return };
                 let from = index_of(src);
                 let datagram = ipv4_datagram(src, &vrrp);
                 let mut net = net.lock().unwrap();

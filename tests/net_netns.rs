@@ -1,9 +1,10 @@
 //! `src/net` against a real kernel, in network namespaces (needs root and `ip netns`).
 //!
 //! Each test builds its own topology: a "switch" namespace holding a bridge, and two host
-//! namespaces A and B, each with a veth `eth0` on that bridge (10.200.X.1/24 and .2/24). No
+//! namespaces A and B, each with a veth `eth0` on that bridge (10.200.X.1/24 and .2/24; with
+//! [`Topo::with_ipv6`] also fd00:c8:X::1/64 and ::2/64, duplicate address detection off). No
 //! namespace has a route out and nothing is sent outside them. A guard deletes the namespaces,
-//! also when the test panics.
+//! also when the test panics; a keepalived a test starts is ended by its PID.
 //!
 //! Code under test runs inside a namespace on a fresh OS thread that calls `setns` and then
 //! builds its own current-thread tokio runtime (never on a tokio worker).
@@ -13,8 +14,8 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::net::Ipv4Addr;
-use std::process::Command;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -27,7 +28,12 @@ use socket2::{Domain, Protocol, Socket, Type};
 use vipd::net::NetError;
 use vipd::net::addr::{LinkWatcher, Netlink};
 use vipd::net::arp::{ArpClaim, ArpOp, ArpWatch, GarpSender};
-use vipd::net::socket::{Transport, VrrpSocket};
+use vipd::net::socket::{Inbound, Ipv6Meta, Transport, VrrpSocket};
+use vipd::vip::{Announcer, BoundVip, KernelAnnouncer};
+use vipd::vrrp::packet::{
+    AdvertInterval, AdvertRepr, Auth, ChecksumForm, ChecksumOver, Endpoints, PacketError, Version,
+    parse_ipv4, parse_ipv6, parse_ipv6_unicast,
+};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -132,6 +138,61 @@ impl Topo {
     fn host_ip(&self, last: u8) -> Ipv4Addr {
         Ipv4Addr::new(10, 200, self.net, last)
     }
+
+    fn host_ip6(&self, last: u8) -> Ipv6Addr {
+        Ipv6Addr::new(
+            0xfd00,
+            0xc8,
+            u16::from(self.net),
+            0,
+            0,
+            0,
+            0,
+            u16::from(last),
+        )
+    }
+
+    /// IPv6 on both hosts as NETNS.md says: DAD off and the link bounced, so that the
+    /// link-local addresses are usable at once, and fd00:c8:X::1 and ::2/64 added `nodad`.
+    fn with_ipv6(self) -> Topo {
+        for (host, last) in [(&self.a, 1), (&self.b, 2)] {
+            for key in ["all", "default", "eth0"] {
+                sysctl(host, &format!("net.ipv6.conf.{key}.accept_dad=0"));
+            }
+            ip(&["-n", host, "link", "set", "eth0", "down"]);
+            ip(&["-n", host, "link", "set", "eth0", "up"]);
+            let cidr = format!("{}/64", self.host_ip6(last));
+            ip(&["-n", host, "addr", "add", &cidr, "dev", "eth0", "nodad"]);
+        }
+        self
+    }
+}
+
+fn sysctl(ns: &str, setting: &str) {
+    let ok = Command::new("ip")
+        .args(["netns", "exec", ns, "sysctl", "-qw", setting])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "sysctl {setting} in {ns}");
+}
+
+/// The link-local address of eth0 in `ns` as `link_local_ipv6` finds it, once usable (5 s).
+fn link_local_of(ns: &str) -> Ipv6Addr {
+    join(in_netns(ns, || async {
+        let nl = Netlink::connect().expect("netlink");
+        let idx = eth0(&nl).await.index;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(ll) = nl.link_local_ipv6(idx).await.expect("RTM_GETADDR") {
+                return ll;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no usable link-local address in 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }))
 }
 
 impl Drop for Topo {
@@ -292,25 +353,26 @@ fn exchange(t: &Topo, a_transport: Transport, b_transport: Transport, want_dst: 
     let b = in_netns(&t.b, move || async move {
         let nl = Netlink::connect().expect("netlink");
         let link = eth0(&nl).await;
-        let sock = VrrpSocket::open("eth0", link.index, b_ip, b_transport).expect("open B");
+        let sock = VrrpSocket::open("eth0", link.index, b_ip.into(), b_transport).expect("open B");
         ready_tx.send(()).expect("ready");
         let mut buf = [0u8; 2048];
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+        let got = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
             .await
             .expect("B received nothing within 5 s")
             .expect("recv");
-        buf[..n].to_vec()
+        assert_eq!(got.ipv6, None, "an IPv4 datagram comes with its header");
+        buf[..got.len].to_vec()
     });
     let expected = payload.clone();
     let a = in_netns(&t.a, move || async move {
         let nl = Netlink::connect().expect("netlink");
         let link = eth0(&nl).await;
-        let sock = VrrpSocket::open("eth0", link.index, a_ip, a_transport).expect("open A");
+        let sock = VrrpSocket::open("eth0", link.index, a_ip.into(), a_transport).expect("open A");
         ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("B ready");
         for _ in 0..3 {
-            sock.send(&expected).expect("send");
+            sock.send(|_| expected.clone()).expect("send");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut buf = [0u8; 2048];
@@ -335,12 +397,8 @@ fn vrrp_socket_multicast() {
         return;
     }
     let t = Topo::new();
-    exchange(
-        &t,
-        Transport::Multicast,
-        Transport::Multicast,
-        Ipv4Addr::new(224, 0, 0, 18),
-    );
+    let group = Transport::multicast_for(t.host_ip(1).into());
+    exchange(&t, group.clone(), group, Ipv4Addr::new(224, 0, 0, 18));
 }
 
 #[test]
@@ -352,10 +410,18 @@ fn vrrp_socket_unicast() {
     let (a_ip, b_ip) = (t.host_ip(1), t.host_ip(2));
     exchange(
         &t,
-        Transport::Unicast { peers: vec![b_ip] },
-        Transport::Unicast { peers: vec![a_ip] },
+        Transport::Unicast {
+            peers: vec![b_ip.into()],
+        },
+        Transport::Unicast {
+            peers: vec![a_ip.into()],
+        },
         b_ip,
     );
+}
+
+fn group(src: Ipv4Addr) -> Transport {
+    Transport::multicast_for(src.into())
 }
 
 #[test]
@@ -366,7 +432,7 @@ fn vrrp_socket_errors_name_interface() {
     let t = Topo::new();
     let a_ip = t.host_ip(1);
     let h = in_netns(&t.a, move || async move {
-        let err = VrrpSocket::open("nosuch0", 999, a_ip, Transport::Multicast)
+        let err = VrrpSocket::open("nosuch0", 999, a_ip.into(), group(a_ip))
             .expect_err("no such interface");
         let msg = err.to_string();
         assert!(
@@ -378,7 +444,7 @@ fn vrrp_socket_errors_name_interface() {
     join(h);
     // Outside a runtime: an error, not a panic.
     assert!(matches!(
-        VrrpSocket::open("eth0", 1, a_ip, Transport::Multicast),
+        VrrpSocket::open("eth0", 1, a_ip.into(), group(a_ip)),
         Err(NetError::NoRuntime(_))
     ));
 }
@@ -628,6 +694,433 @@ fn arp_watch_survives_a_link_flap() {
     let b_mac = join(b);
     let claim = join(a);
     assert_eq!((claim.sender_ip, claim.sender_mac), (vip, b_mac));
+}
+
+/// What a [`relay`] sends: for message `i`, from `src` to `dst`, the VRRP bytes.
+type Build = fn(i: usize, src: IpAddr, dst: IpAddr) -> Vec<u8>;
+
+/// A (on `a`) sends `count` messages built by `build`, one every 50 ms; B (on `b`) returns
+/// what it receives of them (5 s each at most). A must not receive its own.
+fn relay(
+    t: &Topo,
+    a: (IpAddr, Transport),
+    b: (IpAddr, Transport),
+    count: usize,
+    build: Build,
+) -> Vec<(Vec<u8>, Inbound)> {
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let b = in_netns(&t.b, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let link = eth0(&nl).await;
+        let sock = VrrpSocket::open("eth0", link.index, b.0, b.1).expect("open B");
+        ready_tx.send(()).expect("ready");
+        let mut got = Vec::new();
+        for _ in 0..count {
+            let mut buf = [0u8; 2048];
+            let inbound = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+                .await
+                .expect("B received nothing within 5 s")
+                .expect("recv");
+            got.push((buf[..inbound.len].to_vec(), inbound));
+        }
+        got
+    });
+    let a = in_netns(&t.a, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let link = eth0(&nl).await;
+        let sock = VrrpSocket::open("eth0", link.index, a.0, a.1).expect("open A");
+        assert_eq!(sock.src(), a.0);
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("B ready");
+        for i in 0..count {
+            sock.send(|dst| build(i, a.0, dst)).expect("send");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut buf = [0u8; 2048];
+        let own = tokio::time::timeout(Duration::from_millis(300), sock.recv(&mut buf)).await;
+        assert!(own.is_err(), "A received a datagram: {own:?}");
+    });
+    join(a);
+    join(b)
+}
+
+/// The VRRPv3 advert the relays send: VRID 51, priority 100, every 50 ms, for `vip`.
+fn advert_v3(vip: IpAddr) -> AdvertRepr {
+    AdvertRepr {
+        version: Version::V3,
+        vrid: 51,
+        priority: 100,
+        interval: AdvertInterval::from_centis(5),
+        auth: Auth::None,
+        addrs: vec![vip],
+    }
+}
+
+const VIP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xc8, 0, 0, 0, 0, 0, 0x151);
+
+/// Message 0: a VRRPv3 advert for [`VIP6`] with the pseudo-header checksum of its
+/// destination; message 1: the same with one checksum bit flipped.
+fn v6_adverts(i: usize, src: IpAddr, dst: IpAddr) -> Vec<u8> {
+    let ends = Endpoints::new(src, dst).expect("one family");
+    let mut bytes = advert_v3(VIP6.into()).to_bytes(&ChecksumOver::PseudoHeader(ends));
+    if i == 1 {
+        bytes[7] ^= 0x01;
+    }
+    bytes
+}
+
+/// The IPv6 metadata of what B received.
+fn meta(got: &(Vec<u8>, Inbound)) -> Ipv6Meta {
+    assert_eq!(got.1.len, got.0.len());
+    got.1
+        .ipv6
+        .expect("an IPv6 datagram comes with its metadata")
+}
+
+#[test]
+fn vrrp_socket_ipv6_multicast_from_the_link_local_address() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new().with_ipv6();
+    let (a_ll, b_ll) = (link_local_of(&t.a), link_local_of(&t.b));
+    assert!(a_ll.is_unicast_link_local() && a_ll != b_ll);
+    let shown = ip_output(&[
+        "-n", &t.a, "-6", "addr", "show", "dev", "eth0", "scope", "link",
+    ]);
+    assert!(shown.contains(&a_ll.to_string()), "{shown}");
+    let group = |src: Ipv6Addr| Transport::multicast_for(src.into());
+    let got = relay(
+        &t,
+        (a_ll.into(), group(a_ll)),
+        (b_ll.into(), group(b_ll)),
+        2,
+        v6_adverts,
+    );
+    let m = meta(&got[0]);
+    let ff02_12: Ipv6Addr = "ff02::12".parse().unwrap();
+    assert_eq!((m.src, m.dst, m.hop_limit), (a_ll, ff02_12, 255));
+    let received = parse_ipv6(&got[0].0, m.src, m.dst, m.hop_limit).expect("a valid advert");
+    assert_eq!(received.advert, advert_v3(VIP6.into()));
+    assert_eq!(received.checksum_form, ChecksumForm::PseudoHeader);
+    // A bad checksum reaches us (no IPV6_CHECKSUM on the socket), to be counted.
+    let m = meta(&got[1]);
+    assert!(
+        matches!(
+            parse_ipv6(&got[1].0, m.src, m.dst, m.hop_limit),
+            Err(PacketError::BadChecksum { .. })
+        ),
+        "{:?}",
+        parse_ipv6(&got[1].0, m.src, m.dst, m.hop_limit)
+    );
+}
+
+#[test]
+fn vrrp_socket_ipv6_unicast() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new().with_ipv6();
+    let (a_ip, b_ip) = (t.host_ip6(1), t.host_ip6(2));
+    let peer = |ip: Ipv6Addr| Transport::Unicast {
+        peers: vec![ip.into()],
+    };
+    let got = relay(
+        &t,
+        (a_ip.into(), peer(b_ip)),
+        (b_ip.into(), peer(a_ip)),
+        1,
+        v6_adverts,
+    );
+    let m = meta(&got[0]);
+    assert_eq!((m.src, m.dst, m.hop_limit), (a_ip, b_ip, 255));
+    let received = parse_ipv6_unicast(&got[0].0, m.src, m.dst, m.hop_limit).expect("valid");
+    assert_eq!(received.advert, advert_v3(VIP6.into()));
+}
+
+#[test]
+fn vrrp_socket_v3_over_ipv4_with_the_pseudo_header() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new();
+    let (a_ip, b_ip) = (t.host_ip(1), t.host_ip(2));
+    let got = relay(
+        &t,
+        (a_ip.into(), group(a_ip)),
+        (b_ip.into(), group(b_ip)),
+        1,
+        |_, src, dst| {
+            let ends = Endpoints::new(src, dst).expect("one family");
+            let vip = Ipv4Addr::new(10, 200, 0, 151);
+            advert_v3(vip.into()).to_bytes(&ChecksumOver::PseudoHeader(ends))
+        },
+    );
+    assert_eq!(got[0].1.ipv6, None);
+    let received = parse_ipv4(&got[0].0).expect("a valid VRRPv3 datagram");
+    assert_eq!(received.src, IpAddr::V4(a_ip));
+    assert_eq!(received.ttl, 255);
+    assert_eq!(received.advert.version, Version::V3);
+    assert_eq!(received.checksum_form, ChecksumForm::PseudoHeader);
+}
+
+/// Whether a UDP socket can bind `ip` now: a tentative address cannot be bound.
+fn bindable(ip: Ipv6Addr) -> bool {
+    std::net::UdpSocket::bind((ip, 0)).is_ok()
+}
+
+#[test]
+fn ipv6_addresses_round_trip_and_a_nodad_vip_is_usable_at_once() {
+    if !can_run() {
+        return;
+    }
+    // DAD on, as on a real host.
+    let t = Topo::new();
+    let ns = t.a.clone();
+    let (vip, other) = (t.host_ip6(100), t.host_ip6(101));
+    let h = in_netns(&t.a, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let idx = eth0(&nl).await.index;
+
+        // A fresh link-local address is tentative while DAD runs: not a source yet.
+        ip(&["-n", &ns, "link", "set", "eth0", "down"]);
+        ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        let tentative = (nl.ipv6_addr_infos(idx).await.unwrap().into_iter())
+            .find(|a| a.addr.is_unicast_link_local())
+            .expect("a link-local address");
+        assert!(tentative.tentative, "{tentative:?}");
+        assert_eq!(nl.link_local_ipv6(idx).await.unwrap(), None);
+
+        // The VIP, added by us: usable at once.
+        assert!(nl.add_address(idx, vip.into(), 64, None).await.unwrap());
+        let infos = nl.ipv6_addr_infos(idx).await.unwrap();
+        let info = infos.iter().find(|a| a.addr == vip).expect("the VIP");
+        assert!(info.usable() && info.prefix_len == 64, "{info:?}");
+        assert!(bindable(vip), "a nodad VIP can be bound at once");
+        assert!(nl.has_address(idx, vip.into()).await.unwrap());
+        assert!(!nl.add_address(idx, vip.into(), 64, None).await.unwrap());
+
+        // The same without nodad (as `ip` adds it) is tentative and cannot be bound.
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{other}/64"),
+            "dev",
+            "eth0",
+        ]);
+        let infos = nl.ipv6_addr_infos(idx).await.unwrap();
+        let info = infos.iter().find(|a| a.addr == other).expect("the other");
+        assert!(info.tentative, "{info:?}");
+        assert!(!bindable(other));
+        assert!(nl.has_address(idx, other.into()).await.unwrap());
+
+        assert!(nl.del_address(idx, vip.into(), 64).await.unwrap());
+        assert!(!nl.del_address(idx, vip.into(), 64).await.unwrap());
+        assert!(!nl.has_address(idx, vip.into()).await.unwrap());
+
+        // Once DAD is over, the link-local address is the source.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let ll = loop {
+            if let Some(ll) = nl.link_local_ipv6(idx).await.unwrap() {
+                break ll;
+            }
+            assert!(Instant::now() < deadline, "DAD did not end in 5 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(ll, tentative.addr);
+    });
+    join(h);
+}
+
+/// The lladdr `ip -6 neigh` shows for `addr` on B's eth0, if any.
+fn neighbour_mac(ns: &str, addr: Ipv6Addr) -> Option<String> {
+    let shown = ip_output(&[
+        "-n",
+        ns,
+        "-6",
+        "neigh",
+        "show",
+        &addr.to_string(),
+        "dev",
+        "eth0",
+    ]);
+    let mut words = shown.split_whitespace();
+    words.find(|&w| w == "lladdr")?;
+    words.next().map(str::to_owned)
+}
+
+#[test]
+fn neighbour_advertisement_points_the_peer_cache_at_our_mac() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new().with_ipv6();
+    let vip = t.host_ip6(100);
+    // Linux takes an unsolicited advertisement only for an address it has cached: B has the
+    // VIP at another host's MAC, as after the old master.
+    let old = "02:00:00:00:00:99";
+    let b = t.b.clone();
+    ip(&[
+        "-n",
+        &b,
+        "-6",
+        "neigh",
+        "add",
+        &vip.to_string(),
+        "lladdr",
+        old,
+        "dev",
+        "eth0",
+        // Not permanent (the default of `neigh add`), which advertisements never change.
+        "nud",
+        "stale",
+    ]);
+    assert_eq!(neighbour_mac(&b, vip).as_deref(), Some(old));
+    let h = in_netns(&t.a, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let link = eth0(&nl).await;
+        let bound = BoundVip {
+            addr: vip.into(),
+            prefix_len: 64,
+            label: None,
+            ifindex: link.index,
+            dev: "eth0".into(),
+            mac: link.mac,
+        };
+        let announcer = KernelAnnouncer::new(nl.clone());
+        assert!(announcer.add(&bound).await.unwrap());
+        assert_eq!(announcer.announce(&bound, 2).unwrap(), 2);
+        link.mac
+    });
+    let mac = join(h);
+    let want = (mac.iter().map(|b| format!("{b:02x}")))
+        .collect::<Vec<_>>()
+        .join(":");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = neighbour_mac(&b, vip);
+        if now.as_deref() == Some(want.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B still has {now:?}, not {want}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A keepalived started in a namespace, with its files; ended by its PID (SIGTERM, then
+/// SIGKILL) and its files removed on drop.
+struct Keepalived {
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Keepalived {
+    /// Starts keepalived's VRRP process in `ns` on `config`, in the foreground.
+    fn start(ns: &str, config: &str) -> Keepalived {
+        let dir = std::env::temp_dir().join(format!("vipd-ka-{ns}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = |name: &str| dir.join(name).display().to_string();
+        std::fs::write(file("ka.conf"), config).expect("write ka.conf");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+            ])
+            .args([file("ka.conf"), "-p".into(), file("ka.pid")])
+            .args([
+                "-r".into(),
+                file("vrrp.pid"),
+                "-c".into(),
+                file("check.pid"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("keepalived 2.2.7 (apt-get install -y keepalived)");
+        Keepalived { child, dir }
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        // `ip netns exec` execs keepalived: the child's PID is keepalived's parent process,
+        // which ends its VRRP child on SIGTERM.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let _ = std::fs::remove_dir_all(&self.dir);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_keepalived_ipv6_advert_is_received_and_parses() {
+    if !can_run() {
+        return;
+    }
+    let t = Topo::new().with_ipv6();
+    let (a_ll, b_ll) = (link_local_of(&t.a), link_local_of(&t.b));
+    let vip = t.host_ip6(151);
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let a = in_netns(&t.a, move || async move {
+        let nl = Netlink::connect().expect("netlink");
+        let idx = eth0(&nl).await.index;
+        let group = Transport::multicast_for(a_ll.into());
+        let sock = VrrpSocket::open("eth0", idx, a_ll.into(), group).expect("open A");
+        ready_tx.send(()).expect("ready");
+        let mut buf = [0u8; 2048];
+        let inbound = tokio::time::timeout(Duration::from_secs(15), sock.recv(&mut buf))
+            .await
+            .expect("no advert from keepalived within 15 s")
+            .expect("recv");
+        (buf[..inbound.len].to_vec(), inbound)
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("A ready");
+    let config = format!(
+        "vrrp_instance VI_6 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+         priority 100\n  advert_int 0.1\n  version 3\n  virtual_ipaddress {{\n    {vip}/64\n  \
+         }}\n}}\n"
+    );
+    let keepalived = Keepalived::start(&t.b, &config);
+    let got = join(a);
+    drop(keepalived);
+    let m = meta(&got);
+    assert_eq!(
+        (m.src, m.hop_limit),
+        (b_ll, 255),
+        "from its link-local address"
+    );
+    assert_eq!(m.dst, "ff02::12".parse::<Ipv6Addr>().unwrap());
+    let received = parse_ipv6(&got.0, m.src, m.dst, m.hop_limit).expect("keepalived's advert");
+    assert_eq!(received.advert.version, Version::V3);
+    assert_eq!(received.advert.vrid, 51);
+    assert_eq!(received.advert.priority, 100);
+    assert_eq!(received.advert.interval, AdvertInterval::from_centis(10));
+    assert_eq!(received.advert.addrs, [IpAddr::V6(vip)]);
+    assert_eq!(received.checksum_form, ChecksumForm::PseudoHeader);
 }
 
 /// `use_vmac`: the macvlan appears with the virtual MAC on eth0, with keepalived's kernel

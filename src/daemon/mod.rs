@@ -142,7 +142,7 @@ struct Running {
     /// The interface as last told to the instance: index, up, address adverts go from.
     ifindex: u32,
     link_up: bool,
-    source: Option<Ipv4Addr>,
+    source: Option<IpAddr>,
     commands: mpsc::Sender<Command>,
     view: InstanceView,
 }
@@ -587,6 +587,7 @@ impl Daemon {
                 }
             }
         };
+        let source = source.map(IpAddr::V4);
         let r = &mut self.running[i];
         if vips.is_none() && link.up == r.link_up && source == r.source {
             return;
@@ -693,19 +694,24 @@ async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, Daemon
             })?,
     };
     let transport = if inst.unicast_peer.is_empty() {
-        Transport::Multicast
+        Transport::multicast_for(source.into())
     } else {
         Transport::Unicast {
             peers: (inst.unicast_peer.iter())
-                .map(|&p| ipv4("unicast_peer", p))
+                .map(|&p| ipv4("unicast_peer", p).map(IpAddr::V4))
                 .collect::<Result<_, _>>()?,
         }
     };
-    let socket = VrrpSocket::open(&inst.interface, link.index, source, transport.clone())
-        .map_err(classify)?;
+    let socket = VrrpSocket::open(
+        &inst.interface,
+        link.index,
+        source.into(),
+        transport.clone(),
+    )
+    .map_err(classify)?;
     Ok(Setup {
         config: inst.clone(),
-        source,
+        source: source.into(),
         socket,
         ifindex: link.index,
         transport,

@@ -1,18 +1,24 @@
-//! rtnetlink: look up links, list/add/remove IPv4 addresses (the VIPs), watch link state.
+//! rtnetlink: look up links, list/add/remove IPv4 and IPv6 addresses (the VIPs), find the
+//! addresses adverts go from, watch links and addresses.
 //!
 //! Two kinds of netlink socket, each with its connection future spawned on the tokio runtime
 //! that opened it (rtnetlink's `Connection` must be polled or every request hangs):
 //! - [`Netlink`]: request/response (`RTM_GETLINK`, `RTM_GETADDR`, `RTM_NEWADDR`,
 //!   `RTM_DELADDR`). Cheap to clone; the connection task ends when the last clone drops.
-//! - [`LinkWatcher`]: a subscription to the `RTNLGRP_LINK` and `RTNLGRP_IPV4_IFADDR`
-//!   multicast groups, yielding every link change and every IPv4 address added or removed
-//!   `RTM_NEWLINK`/`RTM_DELLINK` the kernel broadcasts.
+//! - [`LinkWatcher`]: a subscription to the `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and
+//!   `RTNLGRP_IPV6_IFADDR` multicast groups, yielding every link change
+//!   (`RTM_NEWLINK`/`RTM_DELLINK`) and every address added or removed that the kernel
+//!   broadcasts.
+//!
+//! IPv6 VIPs are added with `IFA_F_NODAD`, as keepalived adds them: without it the address
+//! stays tentative for the second or more duplicate address detection takes, and cannot be
+//! used (or bound) until then, which would make every takeover that much longer.
 //!
 //! Both work in the network namespace of the thread that opened them; they keep using it when
 //! the runtime moves between threads.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
@@ -50,6 +56,27 @@ pub struct Ipv4AddrInfo {
     pub secondary: bool,
     /// `IFA_LABEL`, e.g. `eth0` or `eth0:vip`.
     pub label: Option<String>,
+}
+
+/// One IPv6 address on an interface, as the kernel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv6AddrInfo {
+    /// The address.
+    pub addr: Ipv6Addr,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// `IFA_F_TENTATIVE`: duplicate address detection has not finished; the address cannot
+    /// be used as a source yet.
+    pub tentative: bool,
+    /// `IFA_F_DADFAILED`: another host has it; it will never be usable.
+    pub dad_failed: bool,
+}
+
+impl Ipv6AddrInfo {
+    /// Usable as a source address: neither tentative nor failed.
+    pub fn usable(&self) -> bool {
+        !self.tentative && !self.dad_failed
+    }
 }
 
 /// A request/response rtnetlink connection.
@@ -97,18 +124,43 @@ impl Netlink {
     /// The IPv4 addresses on interface `index` with their flags and labels: kernel order,
     /// primary addresses first, then secondaries.
     pub async fn ipv4_addr_infos(&self, index: u32) -> Result<Vec<Ipv4AddrInfo>, NetError> {
-        let mut req = self.handle.address().get().set_link_index_filter(index);
-        req.message_mut().header.family = AddressFamily::Inet;
-        req.message_mut().header.index = index;
-        let msgs: Vec<AddressMessage> = req
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| nl_err("RTM_GETADDR", &ifindex(index), to_io(e)))?;
+        let msgs = self.addr_messages(index, AddressFamily::Inet).await?;
         let mut infos: Vec<Ipv4AddrInfo> = msgs.iter().filter_map(addr_info).collect();
         // Stable: keeps the kernel's order within primaries and within secondaries.
         infos.sort_by_key(|a| a.secondary);
         Ok(infos)
+    }
+
+    /// The IPv6 addresses on interface `index` with their DAD state, in kernel order.
+    pub async fn ipv6_addr_infos(&self, index: u32) -> Result<Vec<Ipv6AddrInfo>, NetError> {
+        let msgs = self.addr_messages(index, AddressFamily::Inet6).await?;
+        Ok(msgs.iter().filter_map(addr6_info).collect())
+    }
+
+    /// The link-local IPv6 address (fe80::/10) of interface `index` that adverts go from
+    /// (RFC 9568 §5.1.2.1), the first usable one; `None` when it has none, or only a
+    /// tentative one (duplicate address detection still running).
+    pub async fn link_local_ipv6(&self, index: u32) -> Result<Option<Ipv6Addr>, NetError> {
+        Ok(self
+            .ipv6_addr_infos(index)
+            .await?
+            .into_iter()
+            .find(|a| a.addr.is_unicast_link_local() && a.usable())
+            .map(|a| a.addr))
+    }
+
+    async fn addr_messages(
+        &self,
+        index: u32,
+        family: AddressFamily,
+    ) -> Result<Vec<AddressMessage>, NetError> {
+        let mut req = self.handle.address().get().set_link_index_filter(index);
+        req.message_mut().header.family = family;
+        req.message_mut().header.index = index;
+        req.execute()
+            .try_collect()
+            .await
+            .map_err(|e| nl_err("RTM_GETADDR", &ifindex(index), to_io(e)))
     }
 
     /// The IPv4 addresses (and prefix lengths) on interface `index`: kernel order, primary
@@ -139,7 +191,8 @@ impl Netlink {
 
     /// Adds `addr/prefix_len` to interface `index`, with `label` as `IFA_LABEL` when given
     /// (keepalived's `dev eth0 label eth0:1`; by convention it starts with the interface
-    /// name). Returns whether this call added it: `Ok(false)` when the address was already
+    /// name). An IPv6 address is added with `IFA_F_NODAD`, usable at once (see the module
+    /// doc). Returns whether this call added it: `Ok(false)` when the address was already
     /// there (an administrator's, or another instance's), which the caller must not remove.
     pub async fn add_address(
         &self,
@@ -151,6 +204,9 @@ impl Netlink {
         let op = format!("RTM_NEWADDR {addr}/{prefix_len}");
         check_prefix(addr, prefix_len, index)?;
         let mut req = self.handle.address().add(index, addr, prefix_len);
+        if addr.is_ipv6() {
+            req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+        }
         if let Some(label) = label {
             if label.is_empty() || label.len() >= libc::IFNAMSIZ {
                 return Err(NetError::Invalid {
@@ -207,17 +263,17 @@ impl Netlink {
         }
     }
 
-    /// Whether `addr` (with any prefix length) is on interface `index`.
-    /// IPv6 VIPs come with VRRPv3; until then the config refuses them, and this says no.
+    /// Whether `addr` (with any prefix length) is on interface `index`; an IPv6 address
+    /// counts while tentative too.
     pub async fn has_address(&self, index: u32, addr: IpAddr) -> Result<bool, NetError> {
-        let IpAddr::V4(addr) = addr else {
-            return Ok(false);
-        };
-        Ok(self
-            .ipv4_addr_infos(index)
-            .await?
-            .iter()
-            .any(|a| a.addr == addr))
+        Ok(match addr {
+            IpAddr::V4(addr) => (self.ipv4_addr_infos(index).await?)
+                .iter()
+                .any(|a| a.addr == addr),
+            IpAddr::V6(addr) => (self.ipv6_addr_infos(index).await?)
+                .iter()
+                .any(|a| a.addr == addr),
+        })
     }
 }
 
@@ -226,7 +282,8 @@ impl Netlink {
 pub(crate) enum NetEvent {
     /// A link appeared, changed or was deleted (`up: false`).
     Link(LinkInfo),
-    /// An IPv4 address was added to or removed from the interface `index`.
+    /// An IPv4 or IPv6 address was added to or removed from the interface `index` (or an
+    /// IPv6 address finished duplicate address detection).
     Address {
         /// The interface.
         index: u32,
@@ -245,16 +302,17 @@ pub struct LinkWatcher {
 }
 
 impl LinkWatcher {
-    /// Subscribes to `RTNLGRP_LINK` and spawns the connection task. Must be called inside a
+    /// Subscribes to `RTNLGRP_LINK` and both address groups and spawns the connection task. Must be called inside a
     /// tokio runtime.
     pub fn open() -> Result<LinkWatcher, NetError> {
         require_runtime("LinkWatcher::open")?;
         let (conn, _handle, messages) = rtnetlink::new_multicast_connection(&[
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
         ])
         .map_err(|source| NetError::NetlinkOpen {
-            what: "RTNLGRP_LINK and RTNLGRP_IPV4_IFADDR subscription",
+            what: "RTNLGRP_LINK and RTNLGRP_IPV4/6_IFADDR subscription",
             source,
         })?;
         // The task runs while `messages` is alive, even with the handle dropped.
@@ -277,7 +335,7 @@ impl LinkWatcher {
         }
     }
 
-    /// Next link or IPv4 address event; `None` as for [`LinkWatcher::next`]. Cancel-safe.
+    /// Next link or address event (either family); `None` as for [`LinkWatcher::next`]. Cancel-safe.
     pub(crate) async fn next_event(&mut self) -> Option<NetEvent> {
         while let Some((msg, _from)) = self.messages.next().await {
             match msg.payload {
@@ -289,7 +347,7 @@ impl LinkWatcher {
                 }
                 NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::NewAddress(a) | RouteNetlinkMessage::DelAddress(a),
-                ) if a.header.family == AddressFamily::Inet => {
+                ) if matches!(a.header.family, AddressFamily::Inet | AddressFamily::Inet6) => {
                     return Some(NetEvent::Address {
                         index: a.header.index,
                     });
@@ -348,6 +406,37 @@ fn addr_info(msg: &AddressMessage) -> Option<Ipv4AddrInfo> {
         prefix_len: msg.header.prefix_len,
         secondary,
         label,
+    })
+}
+
+fn addr6_info(msg: &AddressMessage) -> Option<Ipv6AddrInfo> {
+    if msg.header.family != AddressFamily::Inet6 {
+        return None;
+    }
+    let header = msg.header.flags;
+    let (mut tentative, mut dad_failed) = (
+        header.contains(AddressHeaderFlags::Tentative),
+        header.contains(AddressHeaderFlags::Dadfailed),
+    );
+    let mut addr = None;
+    for attr in &msg.attributes {
+        match attr {
+            // IFA_ADDRESS is the address for IPv6 (IFA_LOCAL only on point-to-point links).
+            AddressAttribute::Address(IpAddr::V6(a)) => addr = Some(*a),
+            AddressAttribute::Local(IpAddr::V6(a)) if addr.is_none() => addr = Some(*a),
+            // IFA_FLAGS: all 32 bits, when the kernel sends it.
+            AddressAttribute::Flags(f) => {
+                tentative |= f.contains(AddressFlags::Tentative);
+                dad_failed |= f.contains(AddressFlags::Dadfailed);
+            }
+            _ => {}
+        }
+    }
+    Some(Ipv6AddrInfo {
+        addr: addr?,
+        prefix_len: msg.header.prefix_len,
+        tentative,
+        dad_failed,
     })
 }
 

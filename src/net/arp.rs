@@ -31,16 +31,15 @@
 //! user space.
 
 use std::io;
-use std::mem;
 use std::net::Ipv4Addr;
 
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 use pnet_packet::{MutablePacket, Packet};
-use socket2::{Domain, SockAddr, SockAddrStorage, SockFilter, Socket, Type};
+use socket2::{Domain, SockFilter, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use super::{NetError, read_when_ready, require_runtime};
+use super::{FrameSender, NetError, link_addr, read_when_ready, require_runtime};
 
 /// Length of a gratuitous ARP frame before padding: 14 (Ethernet) + 28 (ARP for IPv4).
 const GARP_FRAME_LEN: usize = 42;
@@ -49,52 +48,23 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 /// Sends gratuitous ARPs on one interface.
 #[derive(Debug)]
 pub struct GarpSender {
-    /// `AF_PACKET`/`SOCK_RAW`, protocol 0 (send only).
-    sock: Socket,
-    /// Interface index, for the `sockaddr_ll` and error messages.
-    ifindex: u32,
+    /// To the interface, `ETH_P_ARP`, broadcast.
+    frames: FrameSender,
     /// Our hardware address: Ethernet source and ARP sender.
     mac: [u8; 6],
-    /// Where every frame goes: the interface, `ETH_P_ARP`, broadcast.
-    dest: SockAddr,
 }
 
 impl GarpSender {
     /// Opens a send-only packet socket for interface `ifindex` whose MAC is `mac`.
     pub fn open(ifindex: u32, mac: [u8; 6]) -> Result<Self, NetError> {
-        let ifname = format!("ifindex {ifindex}");
-        let sock = Socket::new(Domain::PACKET, Type::RAW, None)
-            .map_err(|e| NetError::syscall("socket", "AF_PACKET, SOCK_RAW, 0", &ifname, e))?;
-        let dest = link_addr(ifindex, libc::ETH_P_ARP, BROADCAST)
-            .map_err(|e| NetError::syscall("sockaddr_ll", "ETH_P_ARP", &ifname, e))?;
-        Ok(GarpSender {
-            sock,
-            ifindex,
-            mac,
-            dest,
-        })
+        let frames = FrameSender::open(ifindex, libc::ETH_P_ARP, "ETH_P_ARP", BROADCAST)?;
+        Ok(GarpSender { frames, mac })
     }
 
     /// Sends one gratuitous ARP for `ip` (see the module doc for the frame). Never waits.
     pub fn send(&self, ip: Ipv4Addr) -> Result<(), NetError> {
         let frame = garp_frame(self.mac, ip);
-        loop {
-            match self
-                .sock
-                .send_to_with_flags(&frame, &self.dest, libc::MSG_DONTWAIT)
-            {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(NetError::syscall(
-                        "sendto",
-                        format!("gratuitous ARP {ip}"),
-                        format!("ifindex {}", self.ifindex),
-                        e,
-                    ));
-                }
-            }
-        }
+        self.frames.send(&frame, || format!("gratuitous ARP {ip}"))
     }
 }
 
@@ -284,28 +254,6 @@ const ARP_FILTER: [(u16, u8, u8, u32); 15] = {
         (RET, 0, 0, 0),                               // 14: drop
     ]
 };
-
-/// A `sockaddr_ll` for `sendto` or `bind` on an `AF_PACKET` socket.
-fn link_addr(ifindex: u32, protocol: i32, addr: [u8; 6]) -> io::Result<SockAddr> {
-    let invalid = |what| io::Error::new(io::ErrorKind::InvalidInput, what);
-    let ifindex = i32::try_from(ifindex).map_err(|_| invalid("ifindex out of range"))?;
-    let protocol = u16::try_from(protocol).map_err(|_| invalid("protocol out of range"))?;
-    let len = libc::socklen_t::try_from(mem::size_of::<libc::sockaddr_ll>())
-        .map_err(|_| invalid("sockaddr_ll size"))?;
-    let family = libc::sa_family_t::try_from(libc::AF_PACKET)
-        .map_err(|_| invalid("AF_PACKET out of range"))?;
-    let mut storage = SockAddrStorage::zeroed();
-    // SAFETY: `SockAddrStorage` is a `sockaddr_storage`, larger than and aligned for a
-    // `sockaddr_ll`, and all-zero bytes are a valid `sockaddr_ll`.
-    let sll = unsafe { storage.view_as::<libc::sockaddr_ll>() };
-    sll.sll_family = family;
-    sll.sll_protocol = protocol.to_be();
-    sll.sll_ifindex = ifindex;
-    sll.sll_halen = 6;
-    sll.sll_addr[..6].copy_from_slice(&addr);
-    // SAFETY: `storage` holds an initialised `sockaddr_ll` of `len` bytes.
-    Ok(unsafe { SockAddr::new(storage, len) })
-}
 
 #[cfg(test)]
 mod tests {

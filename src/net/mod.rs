@@ -1,4 +1,5 @@
-//! The kernel doors of the VRRP side: the raw VRRP socket, rtnetlink and ARP.
+//! The kernel doors of the VRRP side: the raw VRRP socket, rtnetlink, ARP and neighbour
+//! advertisements.
 //!
 //! Everything an instance asks of the kernel goes through here, behind `vrrp::doors`, so a
 //! test double can stand in for the whole of it (`tests/instance.rs` runs instances on fakes).
@@ -7,10 +8,14 @@
 //! with an `ip_mreqn`, a `sockaddr_ll` for `AF_PACKET`) and for registering a file descriptor
 //! with tokio (`AsyncFd::register`, see [`socket`]).
 //!
-//! - [`socket`]: raw IPv4 socket for IP protocol 112, multicast 224.0.0.18 or unicast peers.
-//! - [`addr`]: rtnetlink: links, IPv4 addresses (the VIPs) and link up/down events.
+//! - [`socket`]: raw IPv4 or IPv6 socket for IP protocol 112, multicast (224.0.0.18,
+//!   ff02::12) or unicast peers.
+//! - [`addr`]: rtnetlink: links, IPv4 and IPv6 addresses (the VIPs, IPv6 ones without DAD),
+//!   the link-local source of IPv6 adverts, and link and address events.
 //! - [`arp`]: gratuitous ARP frames over `AF_PACKET`, as keepalived sends them, and a watch
 //!   for the ARP claims of other hosts.
+//! - [`nd`]: unsolicited neighbour advertisements over `AF_PACKET`, as keepalived sends
+//!   them: the IPv6 gratuitous ARP.
 //!
 //! Errors are one [`NetError`] whose message names the interface and the syscall or netlink
 //! operation that failed, e.g. `setsockopt(SO_BINDTODEVICE, eth0): Operation not permitted`.
@@ -39,6 +44,7 @@
 
 pub mod addr;
 pub mod arp;
+pub mod nd;
 pub mod socket;
 pub mod vmac;
 
@@ -164,6 +170,69 @@ async fn read_when_ready(
             Err(_would_block) => continue,
         }
     }
+}
+
+/// A send-only packet socket (`AF_PACKET`/`SOCK_RAW`, protocol 0: the kernel queues it no
+/// received frame) and where its frames go: an interface, an EtherType and a MAC.
+#[derive(Debug)]
+struct FrameSender {
+    sock: socket2::Socket,
+    /// Interface index, for error messages.
+    ifindex: u32,
+    dest: socket2::SockAddr,
+}
+
+impl FrameSender {
+    /// Opens one for interface `ifindex`, EtherType `protocol` (named `what`), to `mac`.
+    fn open(ifindex: u32, protocol: i32, what: &str, mac: [u8; 6]) -> Result<Self, NetError> {
+        use socket2::{Domain, Socket, Type};
+        let ifname = format!("ifindex {ifindex}");
+        let sock = Socket::new(Domain::PACKET, Type::RAW, None)
+            .map_err(|e| NetError::syscall("socket", "AF_PACKET, SOCK_RAW, 0", &ifname, e))?;
+        let dest = link_addr(ifindex, protocol, mac)
+            .map_err(|e| NetError::syscall("sockaddr_ll", what, &ifname, e))?;
+        Ok(FrameSender {
+            sock,
+            ifindex,
+            dest,
+        })
+    }
+
+    /// Sends one whole frame; never waits. `what` names it in the error.
+    fn send(&self, frame: &[u8], what: impl FnOnce() -> String) -> Result<(), NetError> {
+        loop {
+            match (self.sock).send_to_with_flags(frame, &self.dest, libc::MSG_DONTWAIT) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let ifname = format!("ifindex {}", self.ifindex);
+                    return Err(NetError::syscall("sendto", what(), ifname, e));
+                }
+            }
+        }
+    }
+}
+
+/// A `sockaddr_ll` for `sendto` or `bind` on an `AF_PACKET` socket.
+fn link_addr(ifindex: u32, protocol: i32, addr: [u8; 6]) -> io::Result<socket2::SockAddr> {
+    let invalid = |what| io::Error::new(io::ErrorKind::InvalidInput, what);
+    let ifindex = i32::try_from(ifindex).map_err(|_| invalid("ifindex out of range"))?;
+    let protocol = u16::try_from(protocol).map_err(|_| invalid("protocol out of range"))?;
+    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::sockaddr_ll>())
+        .map_err(|_| invalid("sockaddr_ll size"))?;
+    let family = libc::sa_family_t::try_from(libc::AF_PACKET)
+        .map_err(|_| invalid("AF_PACKET out of range"))?;
+    let mut storage = socket2::SockAddrStorage::zeroed();
+    // SAFETY: `SockAddrStorage` is a `sockaddr_storage`, larger than and aligned for a
+    // `sockaddr_ll`, and all-zero bytes are a valid `sockaddr_ll`.
+    let sll = unsafe { storage.view_as::<libc::sockaddr_ll>() };
+    sll.sll_family = family;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex;
+    sll.sll_halen = 6;
+    sll.sll_addr[..6].copy_from_slice(&addr);
+    // SAFETY: `storage` holds an initialised `sockaddr_ll` of `len` bytes.
+    Ok(unsafe { socket2::SockAddr::new(storage, len) })
 }
 
 #[cfg(test)]

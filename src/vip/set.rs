@@ -37,8 +37,9 @@ impl BoundVip {
     }
 }
 
-/// How a VIP is held and made reachable on this host: today netlink and gratuitous ARP
-/// ([`super::ArpAnnouncer`]); a test's fake records what it is asked.
+/// How a VIP is held and made reachable on this host: netlink, and gratuitous ARP or
+/// neighbour advertisements ([`super::KernelAnnouncer`]); a test's fake records what it is
+/// asked.
 pub trait Announcer {
     /// Puts `vip` on its interface: `Ok(true)` when this call added it, `Ok(false)` when it
     /// was there already (then it is not ours to remove).

@@ -1,9 +1,9 @@
 //! The kernel doors an instance goes through, behind one trait so that a test can stand in
-//! for them: the VRRP socket (opened again when the source address changes), the VIP
-//! announcer and the ARP watch. [`Kernel`] is the real set.
+//! for them: the VRRP socket of either family (opened again when the source address
+//! changes), the VIP announcer and the ARP watch. [`Kernel`] is the real set.
 
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -12,23 +12,25 @@ use tracing::warn;
 use crate::net::NetError;
 use crate::net::addr::Netlink;
 use crate::net::arp::{ArpClaim, ArpWatch};
-use crate::net::socket::{Transport, VrrpSocket};
-use crate::vip::{Announcer, ArpAnnouncer};
+use crate::net::socket::{Inbound, Transport, VrrpSocket};
+use crate::vip::{Announcer, KernelAnnouncer};
 
 /// Where adverts go out and come in.
 pub trait AdvertSocket: Send + Sync + 'static {
-    /// Sends one VRRP message to every destination.
-    fn send(&self, vrrp: &[u8]) -> Result<(), NetError>;
-    /// Receives one whole IPv4 datagram (header included) into `buf`; cancel-safe.
-    fn recv(&self, buf: &mut [u8]) -> impl Future<Output = Result<usize, NetError>> + Send;
+    /// Sends one VRRP message to every destination: `message(dst)` builds the one for `dst`
+    /// (a VRRPv3 checksum covers the destination address).
+    fn send(&self, message: impl Fn(IpAddr) -> Vec<u8>) -> Result<(), NetError>;
+    /// Receives one datagram into `buf`: an IPv4 datagram with its header, or the VRRP
+    /// message of an IPv6 packet with its addresses and hop limit beside it; cancel-safe.
+    fn recv(&self, buf: &mut [u8]) -> impl Future<Output = Result<Inbound, NetError>> + Send;
 }
 
 impl AdvertSocket for VrrpSocket {
-    fn send(&self, vrrp: &[u8]) -> Result<(), NetError> {
-        VrrpSocket::send(self, vrrp)
+    fn send(&self, message: impl Fn(IpAddr) -> Vec<u8>) -> Result<(), NetError> {
+        VrrpSocket::send(self, message)
     }
 
-    fn recv(&self, buf: &mut [u8]) -> impl Future<Output = Result<usize, NetError>> + Send {
+    fn recv(&self, buf: &mut [u8]) -> impl Future<Output = Result<Inbound, NetError>> + Send {
         VrrpSocket::recv(self, buf)
     }
 }
@@ -45,7 +47,7 @@ pub trait Doors: Send + 'static {
         &self,
         ifname: &str,
         ifindex: u32,
-        src: Ipv4Addr,
+        src: IpAddr,
         transport: &Transport,
     ) -> Result<Self::Socket, NetError>;
 
@@ -77,20 +79,20 @@ impl Kernel {
 
 impl Doors for Kernel {
     type Socket = VrrpSocket;
-    type Announcer = ArpAnnouncer;
+    type Announcer = KernelAnnouncer;
 
     fn open_socket(
         &self,
         ifname: &str,
         ifindex: u32,
-        src: Ipv4Addr,
+        src: IpAddr,
         transport: &Transport,
     ) -> Result<VrrpSocket, NetError> {
         VrrpSocket::open(ifname, ifindex, src, transport.clone())
     }
 
-    fn announcer(&self) -> ArpAnnouncer {
-        ArpAnnouncer::new(self.netlink.clone())
+    fn announcer(&self) -> KernelAnnouncer {
+        KernelAnnouncer::new(self.netlink.clone())
     }
 
     fn watch_arp(

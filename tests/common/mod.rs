@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use vipd::config::{VirtualIp, VrrpInstance};
 use vipd::net::NetError;
 use vipd::net::arp::ArpClaim;
-use vipd::net::socket::Transport;
+use vipd::net::socket::{Inbound, Ipv6Meta, Transport};
 use vipd::status::{Event, SharedStatus};
 use vipd::vip::{Announcer, BoundVip};
 use vipd::vrrp::doors::{AdvertSocket, Doors};
@@ -34,21 +34,24 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 pub const IFINDEX: u32 = 2;
 
 /// Where the sockets of a LAN's instances put what they send: (source, VRRP message).
-pub type Wire = mpsc::UnboundedSender<(Ipv4Addr, Vec<u8>)>;
+pub type Wire = mpsc::UnboundedSender<(IpAddr, Vec<u8>)>;
+
+/// What a fake socket reads: a datagram, with the metadata of an IPv6 one.
+type Datagram = (Vec<u8>, Option<Ipv6Meta>);
 
 /// What the fake kernel saw and what a test can do to it.
 #[derive(Default)]
 pub struct World {
     /// (source address of the socket, advert) for every advert sent.
-    pub sent: Mutex<Vec<(Ipv4Addr, AdvertRepr)>>,
+    pub sent: Mutex<Vec<(IpAddr, AdvertRepr)>>,
     /// Where a copy of every VRRP message sent goes, with its source: the LAN's wire.
     pub wire: Mutex<Option<Wire>>,
     /// Sends fail while set.
     pub fail_sends: AtomicBool,
     /// Sources of every socket opened, in order.
-    pub opened: Mutex<Vec<Ipv4Addr>>,
+    pub opened: Mutex<Vec<IpAddr>>,
     /// Where datagrams for the newest socket go.
-    pub inbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    pub inbox: Mutex<Option<mpsc::UnboundedSender<Datagram>>>,
     /// VIPs on the host, and frames announced.
     pub present: Mutex<HashSet<IpAddr>>,
     pub announced: Mutex<u64>,
@@ -76,40 +79,50 @@ impl World {
     /// there is no socket (a stopped instance).
     pub fn deliver(&self, datagram: Vec<u8>) {
         if let Some(inbox) = self.inbox.lock().unwrap().as_ref() {
-            let _ = inbox.send(datagram);
+            let _ = inbox.send((datagram, None));
+        }
+    }
+
+    /// The VRRP message of an IPv6 packet with its metadata, as the raw IPv6 socket reads
+    /// it; dropped when there is no socket.
+    pub fn deliver_v6(&self, vrrp: Vec<u8>, meta: Ipv6Meta) {
+        if let Some(inbox) = self.inbox.lock().unwrap().as_ref() {
+            let _ = inbox.send((vrrp, Some(meta)));
         }
     }
 }
 
+/// A socket that sends to the family's multicast group, into `World`.
 pub struct FakeSocket {
-    src: Ipv4Addr,
+    src: IpAddr,
     world: Arc<World>,
-    inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
+    inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Datagram>>,
 }
 
 impl AdvertSocket for FakeSocket {
-    fn send(&self, vrrp: &[u8]) -> Result<(), NetError> {
+    fn send(&self, message: impl Fn(IpAddr) -> Vec<u8>) -> Result<(), NetError> {
         if self.world.fail_sends.load(Ordering::Relaxed) {
             return Err(NetError::NoRuntime("sendto: network unreachable (fake)"));
         }
-        let to = Endpoints::V4 {
-            src: self.src,
-            dst: MULTICAST_GROUP,
-        };
-        let (advert, _) = AdvertRepr::parse(vrrp, &to).expect("the instance sends valid adverts");
-        self.world.sent.lock().unwrap().push((self.src, advert));
-        if let Some(wire) = self.world.wire.lock().unwrap().as_ref() {
-            let _ = wire.send((self.src, vrrp.to_vec()));
+        for dst in Transport::multicast_for(self.src).dests() {
+            let vrrp = message(dst);
+            let to = Endpoints::new(self.src, dst).expect("one family");
+            let (advert, _) =
+                AdvertRepr::parse(&vrrp, &to).expect("the instance sends valid adverts");
+            self.world.sent.lock().unwrap().push((self.src, advert));
+            if let Some(wire) = self.world.wire.lock().unwrap().as_ref() {
+                let _ = wire.send((self.src, vrrp));
+            }
         }
         Ok(())
     }
 
-    async fn recv(&self, buf: &mut [u8]) -> Result<usize, NetError> {
+    async fn recv(&self, buf: &mut [u8]) -> Result<Inbound, NetError> {
         let mut inbox = self.inbox.lock().await;
         match inbox.recv().await {
-            Some(d) => {
+            Some((d, ipv6)) => {
                 buf[..d.len()].copy_from_slice(&d);
-                Ok(d.len())
+                Ok(Inbound { len: d.len(), ipv6 })
             }
             None => std::future::pending().await,
         }
@@ -138,7 +151,7 @@ pub struct FakeDoors(pub Arc<World>);
 
 impl FakeDoors {
     /// A socket sending from `src`; datagrams delivered to `world` from now on reach it.
-    pub fn socket(world: &Arc<World>, src: Ipv4Addr) -> FakeSocket {
+    pub fn socket(world: &Arc<World>, src: IpAddr) -> FakeSocket {
         let (tx, rx) = mpsc::unbounded_channel();
         *world.inbox.lock().unwrap() = Some(tx);
         world.opened.lock().unwrap().push(src);
@@ -158,7 +171,7 @@ impl Doors for FakeDoors {
         &self,
         _ifname: &str,
         _ifindex: u32,
-        src: Ipv4Addr,
+        src: IpAddr,
         _transport: &Transport,
     ) -> Result<FakeSocket, NetError> {
         Ok(Self::socket(&self.0, src))
@@ -230,10 +243,10 @@ pub fn setup(world: &Arc<World>, source: Ipv4Addr) -> Setup<FakeDoors> {
     }];
     Setup {
         config,
-        source,
-        socket: FakeDoors::socket(world, source),
+        source: source.into(),
+        socket: FakeDoors::socket(world, source.into()),
         ifindex: IFINDEX,
-        transport: Transport::Multicast,
+        transport: Transport::multicast_for(source.into()),
         vips: vec![bound(VIP, IFINDEX)],
         doors: FakeDoors(Arc::clone(world)),
         link_up: true,

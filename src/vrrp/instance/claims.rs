@@ -51,7 +51,7 @@ impl<D: Doors> Instance<D> {
         );
         // The kernel drops adverts from our own address before we see them (a martian
         // source), so a duplicate address shows up here, in ARP, or nowhere.
-        if Some(claim.sender_ip) == self.source {
+        if Some(IpAddr::V4(claim.sender_ip)) == self.source {
             if let Some(suppressed) = self.rate_limit.allow("own_address", now) {
                 warn!(
                     "{}: {mac} claims {}, the address our adverts come from: another host uses \

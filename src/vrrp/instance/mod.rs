@@ -19,7 +19,7 @@
 //! - `report`: the shared status, transitions, the sync group and notify scripts
 //!   ([`MemberChange`]).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -35,7 +35,7 @@ pub use crate::vip::BoundVip;
 use crate::vip::{Defender, VipSet};
 use crate::vrrp::doors::{AdvertSocket, Doors, Kernel};
 use crate::vrrp::fsm::{Action, Fsm, Reason, State};
-use crate::vrrp::packet::{AdvertInterval, Auth, Version};
+use crate::vrrp::packet::{AdvertInterval, Auth, ChecksumForm, Version};
 
 mod claims;
 mod handover;
@@ -91,7 +91,8 @@ pub struct Instance<D: Doors = Kernel> {
     transport: Transport,
     /// `None` while the interface has no address to send from.
     socket: Option<D::Socket>,
-    source: Option<Ipv4Addr>,
+    /// The address adverts go from: IPv4, or the IPv6 link-local address.
+    source: Option<IpAddr>,
     link_up: bool,
     /// Why the network cannot carry our adverts (no address, sends failing), if so.
     net_fault: Option<Fault>,
@@ -106,6 +107,9 @@ pub struct Instance<D: Doors = Kernel> {
     auth: Auth,
     vrid: u8,
     version: Version,
+    /// What the checksum of our adverts covers: the message alone (VRRPv2, and VRRPv3 over
+    /// IPv4 with `v3_checksum_as_v2`), or the pseudo-header too.
+    checksum_form: ChecksumForm,
     interval: AdvertInterval,
     unicast_peers: Vec<IpAddr>,
     /// Logs a remote host can trigger (drops, claims), per kind.
@@ -161,7 +165,7 @@ impl<D: Doors> Instance<D> {
             };
             tokio::select! {
                 received = receive => match received {
-                    Ok(len) => self.on_datagram(&buf[..len]),
+                    Ok(inbound) => self.on_datagram(&buf[..inbound.len], inbound.ipv6),
                     Err(e) => self.on_receive_error(&e).await,
                 },
                 () = sleep => self.fsm.handle_timeout(now()),

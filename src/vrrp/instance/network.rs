@@ -9,7 +9,7 @@
 //! - interface deleted and re-created: FAULT, then the new interface by name (new index,
 //!   socket and ARP senders), back to BACKUP once it is up with an address.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
@@ -21,7 +21,7 @@ use crate::track::eval::Fault;
 use crate::vip::BoundVip;
 use crate::vrrp::doors::{AdvertSocket, Doors};
 use crate::vrrp::fsm::State;
-use crate::vrrp::packet::{AdvertRepr, ChecksumOver};
+use crate::vrrp::packet::{AdvertRepr, ChecksumOver, Endpoints};
 
 /// The instance's interface as the kernel has it now.
 #[derive(Debug)]
@@ -30,9 +30,10 @@ pub struct Interface {
     pub ifindex: u32,
     /// Up with carrier.
     pub up: bool,
-    /// The address to send adverts from (primary address, or `unicast_src_ip` while it is
-    /// configured on the interface); `None` when there is none.
-    pub source: Option<Ipv4Addr>,
+    /// The address to send adverts from (the primary IPv4 address or the IPv6 link-local
+    /// one, or `unicast_src_ip` while it is configured on the interface); `None` when there
+    /// is none.
+    pub source: Option<IpAddr>,
     /// The VIPs bound again to the re-created interface; `None` when the index is unchanged.
     pub vips: Option<Vec<BoundVip>>,
 }
@@ -66,7 +67,7 @@ impl<D: Doors> Instance<D> {
             // The grace is over: from here on the retry timer alone wakes us.
             self.no_source_since = None;
             self.set_net_fault(format!(
-                "interface {} has no IPv4 address to send adverts from",
+                "interface {} has no address to send adverts from",
                 self.interface
             ));
         }
@@ -116,7 +117,7 @@ impl<D: Doors> Instance<D> {
 
     /// Sends from `source` from now on, on a new socket; `None` starts the grace after which
     /// an instance without an address goes FAULT.
-    fn change_source(&mut self, source: Option<Ipv4Addr>) {
+    fn change_source(&mut self, source: Option<IpAddr>) {
         let old = self.source;
         self.source = source;
         let Some(addr) = source else {
@@ -145,7 +146,7 @@ impl<D: Doors> Instance<D> {
                     );
                 }
                 self.socket = Some(socket);
-                self.fsm.set_local_addr(addr.into());
+                self.fsm.set_local_addr(addr);
                 self.status().source = addr.to_string();
                 self.no_source_since = None;
                 self.send_failures = 0;
@@ -181,13 +182,19 @@ impl<D: Doors> Instance<D> {
             auth: self.auth.clone(),
             addrs: self.vips.addrs().to_vec(),
         };
-        let sent = match &self.socket {
-            // VRRPv2: the checksum covers the message alone.
-            Some(socket) => socket
-                .send(&advert.to_bytes(&ChecksumOver::MessageOnly))
+        let form = self.checksum_form;
+        let sent = match (&self.socket, self.source) {
+            // One message per destination: a pseudo-header checksum covers it.
+            (Some(socket), Some(src)) => socket
+                .send(|dst| {
+                    let over = Endpoints::new(src, dst).map_or(ChecksumOver::MessageOnly, |ends| {
+                        ChecksumOver::new(form, ends)
+                    });
+                    advert.to_bytes(&over)
+                })
                 .map_err(|e| e.to_string()),
-            None => Err(format!(
-                "interface {} has no IPv4 address to send from",
+            _ => Err(format!(
+                "interface {} has no address to send from",
                 self.interface
             )),
         };

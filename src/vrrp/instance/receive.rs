@@ -1,11 +1,14 @@
-//! What comes in on the VRRP socket: every check RFC 3768 section 7.1 asks for before an
-//! advert reaches the state machine, and for each drop its counter and a rate-limited log line.
+//! What comes in on the VRRP socket: every check RFC 3768 and RFC 9568 section 7.1 ask for
+//! before an advert reaches the state machine, and for each drop its counter and a
+//! rate-limited log line. An IPv4 datagram comes with its header; the VRRP message of an
+//! IPv6 packet comes with its addresses and hop limit beside it ([`Ipv6Meta`]).
 
 use std::net::IpAddr;
 
 use tracing::warn;
 
 use super::{Instance, now};
+use crate::net::socket::Ipv6Meta;
 use crate::ratelimit::held_back;
 use crate::vrrp::doors::Doors;
 use crate::vrrp::packet::{self, Expected, PacketError, Received};
@@ -34,12 +37,16 @@ pub(crate) enum Verdict {
     DropQuietly(PacketError),
 }
 
-/// RFC 3768 / RFC 9568 §7.1: every receive check of one datagram, pure.
-pub(crate) fn judge(datagram: &[u8], filter: &Filter<'_>) -> Verdict {
-    let parsed = if filter.unicast_peers.is_empty() {
-        packet::parse_ipv4(datagram)
-    } else {
-        packet::parse_ipv4_unicast(datagram)
+/// RFC 3768 / RFC 9568 §7.1: every receive check of one datagram, pure. `ipv6` is `None` for
+/// an IPv4 datagram (header included), the metadata of an IPv6 one (`datagram` is then the
+/// VRRP message alone).
+pub(crate) fn judge(datagram: &[u8], ipv6: Option<&Ipv6Meta>, filter: &Filter<'_>) -> Verdict {
+    let multicast = filter.unicast_peers.is_empty();
+    let parsed = match ipv6 {
+        None if multicast => packet::parse_ipv4(datagram),
+        None => packet::parse_ipv4_unicast(datagram),
+        Some(m) if multicast => packet::parse_ipv6(datagram, m.src, m.dst, m.hop_limit),
+        Some(m) => packet::parse_ipv6_unicast(datagram, m.src, m.dst, m.hop_limit),
     };
     let received = match parsed {
         Ok(r) => r,
@@ -71,10 +78,10 @@ pub(crate) fn judge(datagram: &[u8], filter: &Filter<'_>) -> Verdict {
 
 impl<D: Doors> Instance<D> {
     /// Every receive check ([`judge`]), then the state machine.
-    pub(super) fn on_datagram(&mut self, datagram: &[u8]) {
+    pub(super) fn on_datagram(&mut self, datagram: &[u8], ipv6: Option<Ipv6Meta>) {
         let filter = Filter {
             unicast_peers: &self.unicast_peers,
-            source: self.source.map(IpAddr::V4),
+            source: self.source,
             expected: Expected {
                 version: self.version,
                 vrid: self.vrid,
@@ -83,7 +90,7 @@ impl<D: Doors> Instance<D> {
                 addrs: self.vips.addrs(),
             },
         };
-        match judge(datagram, &filter) {
+        match judge(datagram, ipv6.as_ref(), &filter) {
             Verdict::Accept(received) => {
                 self.status().counters.adverts_received += 1;
                 self.fsm
@@ -111,5 +118,105 @@ impl<D: Doors> Instance<D> {
             let more = held_back(suppressed);
             warn!("{}: dropped advert{from}: {e}{more}", self.name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+    use crate::vrrp::packet::{
+        AdvertInterval, AdvertRepr, Auth, ChecksumOver, Endpoints, MULTICAST_GROUP_V6, Version,
+    };
+
+    const PEER: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+    const ME: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+    fn advert() -> AdvertRepr {
+        AdvertRepr {
+            version: Version::V3,
+            vrid: 51,
+            priority: 100,
+            interval: AdvertInterval::from_centis(5),
+            auth: Auth::None,
+            addrs: vec!["fd00::151".parse().unwrap()],
+        }
+    }
+
+    /// What an instance of `advert`'s virtual router sending from `ME` accepts.
+    fn filter<'a>(advert: &'a AdvertRepr, peers: &'a [IpAddr]) -> Filter<'a> {
+        Filter {
+            unicast_peers: peers,
+            source: Some(ME.into()),
+            expected: Expected {
+                version: Version::V3,
+                vrid: 51,
+                auth: &Auth::None,
+                interval: advert.interval,
+                addrs: &advert.addrs,
+            },
+        }
+    }
+
+    /// The verdict on `advert()` from `src` to `dst` with `hop_limit`, for an instance with
+    /// `peers` (empty: multicast).
+    fn judge_v6(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, peers: &[IpAddr]) -> Verdict {
+        let advert = advert();
+        let bytes = advert.to_bytes(&ChecksumOver::PseudoHeader(Endpoints::V6 { src, dst }));
+        let meta = Ipv6Meta {
+            src,
+            dst,
+            hop_limit,
+        };
+        judge(&bytes, Some(&meta), &filter(&advert, peers))
+    }
+
+    #[test]
+    fn an_ipv6_advert_is_judged_with_its_metadata() {
+        match judge_v6(PEER, MULTICAST_GROUP_V6, 255, &[]) {
+            Verdict::Accept(r) => assert_eq!((r.src, r.advert), (PEER.into(), advert())),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            judge_v6(PEER, MULTICAST_GROUP_V6, 64, &[]),
+            Verdict::Drop(None, PacketError::HopLimitNot255 { got: 64 })
+        );
+        // The checksum covers the destination: the same bytes to another address fail.
+        let advert = advert();
+        let to_group = Endpoints::V6 {
+            src: PEER,
+            dst: MULTICAST_GROUP_V6,
+        };
+        let bytes = advert.to_bytes(&ChecksumOver::PseudoHeader(to_group));
+        let elsewhere = Ipv6Meta {
+            src: PEER,
+            dst: ME,
+            hop_limit: 255,
+        };
+        assert!(matches!(
+            judge(&bytes, Some(&elsewhere), &filter(&advert, &[])),
+            Verdict::Drop(None, PacketError::BadChecksum { .. })
+        ));
+    }
+
+    #[test]
+    fn an_ipv6_unicast_advert_needs_a_known_peer_but_no_hop_limit() {
+        let peers = [IpAddr::V6(PEER)];
+        assert!(matches!(judge_v6(PEER, ME, 64, &peers), Verdict::Accept(_)));
+        let stranger = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9);
+        assert_eq!(
+            judge_v6(stranger, ME, 255, &peers),
+            Verdict::Drop(
+                Some(stranger.into()),
+                PacketError::UnknownPeer {
+                    src: stranger.into()
+                }
+            )
+        );
+        assert_eq!(
+            judge_v6(ME, ME, 255, &peers),
+            Verdict::Drop(Some(ME.into()), PacketError::OwnAddress { src: ME.into() })
+        );
     }
 }

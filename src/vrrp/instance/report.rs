@@ -2,7 +2,7 @@
 //! transition (the log, `vipctl watch`, its sync group) and the notify scripts, which run once
 //! the actions of a step are done.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,7 +29,7 @@ pub struct MemberChange {
 /// The status of an instance that has not started yet.
 pub(super) fn initial_status(
     cfg: &VrrpInstance,
-    source: Ipv4Addr,
+    source: IpAddr,
     vips: &[BoundVip],
 ) -> SharedStatus {
     Arc::new(Mutex::new(InstanceStatus {

@@ -2,7 +2,7 @@
 //! the building: the state machine's configuration, the initial status and the starting
 //! value of everything the driver keeps.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
@@ -16,14 +16,15 @@ use crate::status::{Event, SharedStatus};
 use crate::vip::{BoundVip, Defender, VipSet};
 use crate::vrrp::doors::{Doors, Kernel};
 use crate::vrrp::fsm::{Fsm, FsmConfig};
-use crate::vrrp::packet::{AdvertInterval, Auth, Version};
+use crate::vrrp::packet::{AdvertInterval, Auth, ChecksumForm, Version};
 
 /// Everything an instance needs from the daemon, resolved against the kernel.
 pub struct Setup<D: Doors = Kernel> {
     /// The instance's configuration.
     pub config: VrrpInstance,
-    /// The address adverts come from (primary address or `unicast_src_ip`).
-    pub source: Ipv4Addr,
+    /// The address adverts come from: the primary IPv4 address, the interface's IPv6
+    /// link-local address, or `unicast_src_ip`.
+    pub source: IpAddr,
     /// The VRRP socket.
     pub socket: D::Socket,
     /// Its interface's index, and how it sends (multicast or to unicast peers).
@@ -44,16 +45,27 @@ pub struct Setup<D: Doors = Kernel> {
     pub sync: Option<mpsc::UnboundedSender<MemberChange>>,
 }
 
+/// What the checksum of an advert of `version` covers, as keepalived sends it by default: the
+/// message alone for VRRPv2, the pseudo-header too for VRRPv3 (over IPv4 as well; RFC 9568 and
+/// keepalived's `v3_checksum_as_v2` say the message alone there).
+fn checksum_form(version: Version) -> ChecksumForm {
+    match version {
+        Version::V2 => ChecksumForm::MessageOnly,
+        Version::V3 => ChecksumForm::PseudoHeader,
+    }
+}
+
 impl<D: Doors> Instance<D> {
     /// Builds the instance and its initial status; nothing is sent until [`Instance::run`].
     pub fn new(setup: Setup<D>) -> (Self, SharedStatus) {
         let cfg = &setup.config;
+        let version = Version::V2;
         let fsm = Fsm::new(FsmConfig {
             priority: cfg.priority,
             advert_int: cfg.advert_int,
             preempt: cfg.preempt,
             preempt_delay: cfg.preempt_delay,
-            local_addr: setup.source.into(),
+            local_addr: setup.source,
             announce_again_after: cfg.garp_master_delay,
             refresh_every: cfg.garp_master_refresh,
             answer_lower_prio: !cfg.lower_prio_no_advert,
@@ -66,7 +78,8 @@ impl<D: Doors> Instance<D> {
             fsm,
             auth: Auth::from_config(cfg.auth_pass.as_deref()),
             vrid: cfg.virtual_router_id,
-            version: Version::V2,
+            version,
+            checksum_form: checksum_form(version),
             interval: AdvertInterval::from_secs(
                 u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
             ),
