@@ -178,6 +178,7 @@ pub fn vrrp_receive(data: &[u8]) {
                 assert!(peers.contains(&received.src), "only configured peers");
             }
             let mut fsm = Fsm::new(FsmConfig {
+                version,
                 priority: 100,
                 advert_int: Duration::from_secs(1),
                 preempt: true,
@@ -189,7 +190,16 @@ pub fn vrrp_receive(data: &[u8]) {
             });
             let now = Instant::now();
             fsm.handle_startup(now);
-            fsm.handle_advert(now, received.src, received.advert.priority);
+            let advert = &received.advert;
+            fsm.handle_advert(
+                now,
+                received.src,
+                advert.priority,
+                advert.interval.as_duration(),
+            );
+            // Whatever interval an advert carries (0 included), no timer is due at once: a
+            // driver that slept until it would spin.
+            assert!(fsm.poll_timeout().is_none_or(|at| at > now));
             while fsm.poll_action().is_some() {}
         }
         Verdict::Drop(_, e) | Verdict::DropQuietly(e) => {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use vipd::vrrp::fsm::{Action, Fsm, FsmConfig, Reason, State};
+use vipd::vrrp::packet::Version;
 
 /// The advert interval of the hand-written scenarios.
 const ADVERT_INT: Duration = Duration::from_secs(1);
@@ -144,6 +145,7 @@ impl Lan {
                 let addr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + i as u8));
                 Router {
                     fsm: Fsm::new(FsmConfig {
+                        version: Version::V2,
                         priority: spec.priority,
                         advert_int,
                         preempt: spec.preempt,
@@ -329,7 +331,7 @@ impl Lan {
                 let from = self.routers[d.from].addr;
                 self.routers[d.to]
                     .fsm
-                    .handle_advert(self.now, from, d.priority);
+                    .handle_advert(self.now, from, d.priority, self.advert_int);
                 self.drain(d.to);
             }
             for i in 0..self.routers.len() {

@@ -1,8 +1,18 @@
-//! The RFC 3768 §6 state machine of one virtual router, with no IO and no clock.
+//! The state machine of one virtual router (RFC 3768 §6 for VRRPv2, RFC 9568 §6 for VRRPv3),
+//! with no IO and no clock.
 //!
 //! [`Fsm`] is handed the current time with every input and answers with [`Action`]s for its
 //! driver to carry out. It never sleeps, reads a clock or opens a socket, so elections can be
 //! tested in virtual time (see `tests/sim_lan.rs`).
+//!
+//! Timers by version ([`FsmConfig::version`]):
+//! - VRRPv2: Skew_Time = (256 - Priority) / 256 s and Master_Down_Interval =
+//!   3 x Advertisement_Interval + Skew_Time; the interval in received adverts is ignored (the
+//!   receive path drops adverts whose interval differs from ours).
+//! - VRRPv3: Master_Adver_Interval starts as our own interval and a backup learns it from every
+//!   advert it accepts; Skew_Time = (256 - Priority) x Master_Adver_Interval / 256 and
+//!   Master_Down_Interval = 3 x Master_Adver_Interval + Skew_Time. A master always advertises at
+//!   its own interval.
 //!
 //! Call order for a driver:
 //! 1. feed one input: [`Fsm::handle_startup`], [`Fsm::handle_advert`], [`Fsm::handle_timeout`],
@@ -18,21 +28,33 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use crate::config::PRIORITY_OWNER;
+use crate::vrrp::packet::Version;
 /// The priority a master sends when it stops being master (RFC 3768 §5.3.4).
 pub const PRIORITY_RESIGN: u8 = 0;
+
+/// The shortest interval the timers run on: one centisecond, the least VRRPv3's Max Adver Int
+/// can carry. RFC 9568 §7.1 has adverts with an interval of 0 discarded; should one get
+/// through anyway (or a config say 0), a zero Master_Adver_Interval would make
+/// Master_Down_Interval zero and a zero Advertisement_Interval would re-arm Adver_Timer at
+/// `now`: either timer would fire on every call, and the driver would spin.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What the state machine needs to know of its instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsmConfig {
+    /// VRRPv2 or VRRPv3: which timer rules apply (see the module doc).
+    pub version: Version,
     /// Our priority, 1..=255.
     pub priority: u8,
-    /// Advertisement_Interval.
+    /// Advertisement_Interval: how often we advertise as master, and, until a VRRPv3 backup
+    /// learns the master's, Master_Adver_Interval.
     pub advert_int: Duration,
     /// Preempt_Mode: false with `nopreempt`.
     pub preempt: bool,
     /// keepalived's `preempt_delay`: how long a lower-priority master is tolerated.
     pub preempt_delay: Duration,
-    /// Our primary address: breaks ties between equal priorities (RFC 3768 §6.4.3).
+    /// Our primary address (IPv6: link-local): breaks ties between equal priorities (RFC 3768
+    /// §6.4.3, RFC 9568 §6.4.3).
     pub local_addr: IpAddr,
     /// Delay before the VIPs are announced a second time after becoming master (keepalived's
     /// `garp_master_delay`); zero = once only.
@@ -292,11 +314,15 @@ struct Heard {
     at: Instant,
 }
 
-/// One virtual router's RFC 3768 state machine.
+/// One virtual router's state machine (RFC 3768 / RFC 9568).
 #[derive(Debug)]
 pub struct Fsm {
     cfg: FsmConfig,
     state: State,
+    /// Master_Adver_Interval (RFC 9568 §6.1): ours while we are master or have heard no master
+    /// since starting; a VRRPv3 backup's is the interval of the last advert it accepted. Never
+    /// below [`MIN_INTERVAL`]; VRRPv2 keeps our own.
+    master_adver_int: Duration,
     timers: [Option<Instant>; 4],
     actions: VecDeque<Action>,
     /// The master we last heard (backup), for logs, status and preemption.
@@ -344,6 +370,7 @@ impl Fsm {
     pub fn new(cfg: FsmConfig) -> Self {
         Self {
             priority: cfg.priority,
+            master_adver_int: cfg.advert_int.max(MIN_INTERVAL),
             peers: Vec::new(),
             demoted: None,
             cfg,
@@ -371,11 +398,12 @@ impl Fsm {
         self.releasing.is_some()
     }
 
-    /// How long a handing-over router keeps its VIPs at most: 3 × Advertisement_Interval,
-    /// less than Master_Down_Interval, so that a peer that heard the priority-0 advert has
-    /// long taken over by then.
+    /// How long a handing-over router keeps its VIPs at most: 3 × our Advertisement_Interval,
+    /// less than the backups' Master_Down_Interval (a VRRPv3 backup has learned our interval,
+    /// we were its master), so that a peer that heard the priority-0 advert has long taken
+    /// over by then.
     pub fn release_bound(&self) -> Duration {
-        3 * self.cfg.advert_int
+        3 * self.advert_int()
     }
 
     /// An operator's planned switchover: a master resigns (priority 0) but keeps its VIPs
@@ -461,14 +489,44 @@ impl Fsm {
         self.priority
     }
 
-    /// Skew_Time = (256 - Priority) / 256 s (RFC 3768 §6.1), to the microsecond.
-    pub fn skew_time(&self) -> Duration {
-        Duration::from_micros((256 - u64::from(self.priority)) * 1_000_000 / 256)
+    /// Advertisement_Interval, as the timers use it: at least [`MIN_INTERVAL`].
+    fn advert_int(&self) -> Duration {
+        self.cfg.advert_int.max(MIN_INTERVAL)
     }
 
-    /// Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time (RFC 3768 §6.1).
+    /// Master_Adver_Interval (RFC 9568 §6.1): the interval of the master we follow, learned
+    /// from its adverts (VRRPv3), else our own Advertisement_Interval. For status.
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_int
+    }
+
+    /// Skew_Time with our current priority: (256 - Priority) / 256 s for VRRPv2 (RFC 3768
+    /// §6.1), to the microsecond as ever; ((256 - Priority) x Master_Adver_Interval) / 256 for
+    /// VRRPv3 (RFC 9568 §6.1), to the nanosecond (at 10 ms a priority step is 39 µs).
+    pub fn skew_time(&self) -> Duration {
+        let weight = 256 - u64::from(self.priority);
+        match self.cfg.version {
+            Version::V2 => Duration::from_micros(weight * 1_000_000 / 256),
+            Version::V3 => {
+                let nanos = self.master_adver_int.as_nanos() * u128::from(weight) / 256;
+                Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+            }
+        }
+    }
+
+    /// Master_Down_Interval = 3 x Master_Adver_Interval + Skew_Time (RFC 9568 §6.1); for
+    /// VRRPv2 Master_Adver_Interval is always our Advertisement_Interval (RFC 3768 §6.1).
     pub fn master_down_interval(&self) -> Duration {
-        3 * self.cfg.advert_int + self.skew_time()
+        3 * self.master_adver_int + self.skew_time()
+    }
+
+    /// RFC 9568 §6.4.2 (Backup) and §6.4.3 (Active): an accepted advert's Max Adver Int
+    /// becomes Master_Adver_Interval, before the caller re-arms Master_Down_Timer with it.
+    /// VRRPv2 has one interval for all routers (RFC 3768 §7.1 drops the others): ignored.
+    fn learn_interval(&mut self, interval: Duration) {
+        if self.cfg.version == Version::V3 {
+            self.master_adver_int = interval.max(MIN_INTERVAL);
+        }
     }
 
     /// The next action to carry out, in order.
@@ -490,8 +548,10 @@ impl Fsm {
         }
     }
 
-    /// Leaves Initialize or Fault: the owner becomes master, everyone else listens.
+    /// Leaves Initialize or Fault: the owner becomes master, everyone else listens, with our
+    /// own interval as Master_Adver_Interval until a master is heard (RFC 9568 §6.4.1).
     fn start(&mut self, now: Instant, reason: Reason) {
+        self.master_adver_int = self.advert_int();
         if self.priority == PRIORITY_OWNER && !self.maintenance {
             self.become_master(now, Reason::AddressOwner);
         } else {
@@ -499,18 +559,20 @@ impl Fsm {
         }
     }
 
-    /// An advert that passed every receive check of RFC 3768 §7.1.
-    pub fn handle_advert(&mut self, now: Instant, from: IpAddr, priority: u8) {
+    /// An advert that passed every receive check of RFC 3768 / RFC 9568 §7.1, from `from`
+    /// with its `priority` and `interval` (VRRPv3's Max Adver Int; VRRPv2's Adver Int, which
+    /// VRRPv2 ignores here).
+    pub fn handle_advert(&mut self, now: Instant, from: IpAddr, priority: u8, interval: Duration) {
         self.remember_peer(from, priority);
         match self.state {
-            State::Backup => self.backup_rx(now, from, priority),
-            State::Master => self.master_rx(now, from, priority),
+            State::Backup => self.backup_rx(now, from, priority, interval),
+            State::Master => self.master_rx(now, from, priority, interval),
             State::Init | State::Fault => {}
         }
     }
 
-    /// RFC 3768 §6.4.2: receiving an ADVERTISEMENT in Backup.
-    fn backup_rx(&mut self, now: Instant, from: IpAddr, priority: u8) {
+    /// RFC 3768 / RFC 9568 §6.4.2: receiving an ADVERTISEMENT in Backup.
+    fn backup_rx(&mut self, now: Instant, from: IpAddr, priority: u8, interval: Duration) {
         if priority != PRIORITY_RESIGN {
             // A demoted master that still outranks whoever answered takes over again at
             // once: it still holds the VIPs, so clients see no gap.
@@ -534,6 +596,8 @@ impl Fsm {
             at: now,
         });
         if priority == PRIORITY_RESIGN {
+            // Skew_Time on the interval learned so far: a resign carries no interval to learn
+            // (RFC 9568 §6.4.2 learns only in the non-zero branch, as keepalived does).
             self.resigned = Some(from);
             let skew = self.skew_time();
             self.arm(Timer::Election, now + skew);
@@ -544,6 +608,7 @@ impl Fsm {
         if !self.cfg.preempt || !lower || self.yielded || self.maintenance {
             self.preempt_after = None;
             self.demoted = None;
+            self.learn_interval(interval);
             self.arm_master_down(now);
             return;
         }
@@ -564,14 +629,17 @@ impl Fsm {
                 .preempt_after
                 .get_or_insert(now + self.cfg.preempt_delay);
             if now < after {
+                // Tolerated, so followed: its interval is learned as keepalived does.
+                self.learn_interval(interval);
                 self.arm_master_down(now);
             }
         }
-        // Otherwise the advert is discarded and Master_Down_Timer runs out.
+        // Otherwise the advert is discarded (its interval with it) and Master_Down_Timer runs
+        // out.
     }
 
-    /// RFC 3768 §6.4.3: receiving an ADVERTISEMENT in Master.
-    fn master_rx(&mut self, now: Instant, from: IpAddr, priority: u8) {
+    /// RFC 3768 / RFC 9568 §6.4.3: receiving an ADVERTISEMENT in Master (Active).
+    fn master_rx(&mut self, now: Instant, from: IpAddr, priority: u8, interval: Duration) {
         let ours = self.priority;
         if priority == PRIORITY_RESIGN {
             // Another master resigned: our advert stops its backups from taking over.
@@ -580,6 +648,8 @@ impl Fsm {
             }
             return;
         }
+        // RFC 9568 §6.4.3: equal priorities go to the higher primary address, compared as
+        // unsigned integers in network byte order, which is `IpAddr`'s order within a family.
         let by_address = priority == ours && from > self.cfg.local_addr;
         if priority > ours || by_address {
             self.heard = Some(Heard {
@@ -587,6 +657,11 @@ impl Fsm {
                 priority,
                 at: now,
             });
+            // RFC 9568 §6.4.3: learn the new master's interval before Master_Down_Timer is
+            // set. keepalived 2.2 learns it too, then resets it to its own advert_int in
+            // vrrp_state_leave_master (a TODO there doubts it), so its first Master_Down_Timer
+            // runs on its own interval; we keep the RFC's.
+            self.learn_interval(interval);
             self.leave_master();
             self.become_backup(
                 now,
@@ -612,9 +687,10 @@ impl Fsm {
 
     /// Answers to other masters' adverts: at most one per Advertisement_Interval.
     fn may_answer(&mut self, now: Instant) -> bool {
+        let period = self.advert_int();
         if self
             .last_lower_answer
-            .is_some_and(|at| now.duration_since(at) < self.cfg.advert_int)
+            .is_some_and(|at| now.duration_since(at) < period)
         {
             return false;
         }
@@ -832,6 +908,8 @@ impl Fsm {
     }
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
+        // The master's interval is ours now; after a handover the backups learn it back.
+        self.master_adver_int = self.advert_int();
         self.resigned = None;
         self.yielded = false;
         // Still holding VIPs from a handover (a third router resigned meanwhile): they stay.
@@ -858,11 +936,14 @@ impl Fsm {
         self.actions.push_back(Action::RemoveVips);
     }
 
+    /// Sends an advert and re-arms Adver_Timer: a master advertises at its own interval,
+    /// whatever it has learned as a backup.
     fn advertise(&mut self, now: Instant) {
         self.actions.push_back(Action::SendAdvert {
             priority: self.priority,
         });
-        self.arm(Timer::Election, now + self.cfg.advert_int);
+        let period = self.advert_int();
+        self.arm(Timer::Election, now + period);
     }
 
     fn arm_master_down(&mut self, now: Instant) {
@@ -889,9 +970,12 @@ mod test {
 
     const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    /// The interval of the VRRPv2 tests' adverts, and of their routers.
+    const SEC: Duration = Duration::from_secs(1);
 
     fn cfg(priority: u8) -> FsmConfig {
         FsmConfig {
+            version: Version::V2,
             priority,
             advert_int: Duration::from_secs(1),
             preempt: true,
@@ -908,15 +992,23 @@ mod test {
     }
 
     fn started(priority: u8) -> (Fsm, Instant) {
+        started_with(cfg(priority))
+    }
+
+    fn started_with(cfg: FsmConfig) -> (Fsm, Instant) {
         let t0 = Instant::now();
-        let mut fsm = Fsm::new(cfg(priority));
+        let mut fsm = Fsm::new(cfg);
         fsm.handle_startup(t0);
         drain(&mut fsm);
         (fsm, t0)
     }
 
     fn master(priority: u8) -> (Fsm, Instant) {
-        let (mut fsm, _) = started(priority);
+        master_with(cfg(priority))
+    }
+
+    fn master_with(cfg: FsmConfig) -> (Fsm, Instant) {
+        let (mut fsm, _) = started_with(cfg);
         let t = fsm.poll_timeout().unwrap();
         fsm.handle_timeout(t);
         drain(&mut fsm);
@@ -964,7 +1056,7 @@ mod test {
     #[test]
     fn silence_makes_backup_master_with_a_reason() {
         let (mut fsm, t0) = started(100);
-        fsm.handle_advert(t0, PEER, 150);
+        fsm.handle_advert(t0, PEER, 150, SEC);
         let down = t0 + fsm.master_down_interval();
         assert_eq!(fsm.poll_timeout(), Some(down));
         fsm.handle_timeout(down);
@@ -1000,7 +1092,7 @@ mod test {
     fn higher_or_equal_advert_resets_master_down_timer() {
         let (mut fsm, t0) = started(100);
         let t1 = t0 + Duration::from_secs(2);
-        fsm.handle_advert(t1, PEER, 100);
+        fsm.handle_advert(t1, PEER, 100, SEC);
         assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.master_down_interval()));
         assert_eq!(fsm.master(), Some((PEER, 100)));
     }
@@ -1009,9 +1101,9 @@ mod test {
     fn lower_advert_is_discarded_so_backup_preempts() {
         let (mut fsm, t0) = started(100);
         let deadline = fsm.poll_timeout().unwrap();
-        fsm.handle_advert(t0 + Duration::from_secs(1), PEER, 90);
+        fsm.handle_advert(t0 + Duration::from_secs(1), PEER, 90, SEC);
         assert_eq!(fsm.poll_timeout(), Some(deadline), "timer not reset");
-        fsm.handle_advert(t0 + Duration::from_secs(3), PEER, 90);
+        fsm.handle_advert(t0 + Duration::from_secs(3), PEER, 90, SEC);
         fsm.handle_timeout(deadline);
         let actions = drain(&mut fsm);
         assert_eq!(
@@ -1036,7 +1128,7 @@ mod test {
         });
         fsm.handle_startup(t0);
         let t1 = t0 + Duration::from_secs(3);
-        fsm.handle_advert(t1, PEER, 90);
+        fsm.handle_advert(t1, PEER, 90, SEC);
         assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.master_down_interval()));
     }
 
@@ -1052,13 +1144,13 @@ mod test {
         // Adverts every second from a lower master: tolerated for 10 s.
         for _ in 0..10 {
             t += Duration::from_secs(1);
-            fsm.handle_advert(t, PEER, 90);
+            fsm.handle_advert(t, PEER, 90, SEC);
             fsm.handle_timeout(t);
             assert_eq!(fsm.state(), State::Backup, "at {:?}", t - t0);
         }
         for _ in 0..5 {
             t += Duration::from_secs(1);
-            fsm.handle_advert(t, PEER, 90);
+            fsm.handle_advert(t, PEER, 90, SEC);
             fsm.handle_timeout(t);
         }
         assert_eq!(fsm.state(), State::Master);
@@ -1069,9 +1161,9 @@ mod test {
     #[test]
     fn priority_zero_hands_over_after_skew_time() {
         let (mut fsm, t0) = started(100);
-        fsm.handle_advert(t0, PEER, 200);
+        fsm.handle_advert(t0, PEER, 200, SEC);
         let t1 = t0 + Duration::from_secs(1);
-        fsm.handle_advert(t1, PEER, 0);
+        fsm.handle_advert(t1, PEER, 0, SEC);
         assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.skew_time()));
         fsm.handle_timeout(t1 + fsm.skew_time());
         let actions = drain(&mut fsm);
@@ -1113,7 +1205,7 @@ mod test {
     #[test]
     fn master_yields_to_higher_priority() {
         let (mut fsm, t) = master(100);
-        fsm.handle_advert(t, PEER, 101);
+        fsm.handle_advert(t, PEER, 101, SEC);
         let actions = drain(&mut fsm);
         assert_eq!(
             actions,
@@ -1136,9 +1228,9 @@ mod test {
     #[test]
     fn equal_priority_is_broken_by_the_higher_address() {
         let (mut fsm, t) = master(100);
-        fsm.handle_advert(t, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 100);
+        fsm.handle_advert(t, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 100, SEC);
         assert_eq!(fsm.state(), State::Master, "lower address loses");
-        fsm.handle_advert(t, PEER, 100);
+        fsm.handle_advert(t, PEER, 100, SEC);
         assert_eq!(fsm.state(), State::Backup, "higher address wins");
     }
 
@@ -1146,7 +1238,7 @@ mod test {
     fn master_answers_a_lower_master_at_once() {
         let (mut fsm, t) = master(100);
         let t1 = t + Duration::from_millis(300);
-        fsm.handle_advert(t1, PEER, 90);
+        fsm.handle_advert(t1, PEER, 90, SEC);
         assert_eq!(
             drain(&mut fsm),
             vec![
@@ -1164,7 +1256,7 @@ mod test {
         // A host floods lower-priority (and priority-0) adverts, 100 a second, for 3 s.
         for i in 0..300 {
             let at = t + Duration::from_millis(10 * i);
-            fsm.handle_advert(at, PEER, if i % 2 == 0 { 90 } else { 0 });
+            fsm.handle_advert(at, PEER, if i % 2 == 0 { 90 } else { 0 }, SEC);
             answers += drain(&mut fsm)
                 .iter()
                 .filter(|a| matches!(a, Action::AnswerLowerPrio))
@@ -1185,14 +1277,14 @@ mod test {
         let t = fsm.poll_timeout().unwrap();
         fsm.handle_timeout(t);
         drain(&mut fsm);
-        fsm.handle_advert(t + Duration::from_millis(300), PEER, 90);
+        fsm.handle_advert(t + Duration::from_millis(300), PEER, 90, SEC);
         assert_eq!(drain(&mut fsm), vec![Action::AnswerLowerPrio]);
     }
 
     #[test]
     fn master_answers_priority_zero_with_an_advert() {
         let (mut fsm, t) = master(100);
-        fsm.handle_advert(t, PEER, 0);
+        fsm.handle_advert(t, PEER, 0, SEC);
         assert_eq!(drain(&mut fsm), vec![Action::SendAdvert { priority: 100 }]);
         assert_eq!(fsm.state(), State::Master);
     }
@@ -1236,7 +1328,7 @@ mod test {
             ]
         );
         assert_eq!(fsm.poll_timeout(), None);
-        fsm.handle_advert(t, PEER, 50);
+        fsm.handle_advert(t, PEER, 50, SEC);
         assert!(drain(&mut fsm).is_empty(), "FAULT ignores adverts");
         let t1 = t + Duration::from_secs(1);
         fsm.handle_recovered(t1, "interface eth0 is up again".into());
@@ -1262,7 +1354,7 @@ mod test {
         );
         assert!(fsm.releasing());
         let t1 = t + Duration::from_millis(650);
-        fsm.handle_advert(t1, PEER, 90);
+        fsm.handle_advert(t1, PEER, 90, SEC);
         assert_eq!(
             drain(&mut fsm),
             vec![Action::ReleaseVips {
@@ -1281,7 +1373,7 @@ mod test {
         let mut now = t;
         for _ in 0..30 {
             now += Duration::from_secs(1);
-            fsm.handle_advert(now, PEER, 90);
+            fsm.handle_advert(now, PEER, 90, SEC);
             fsm.handle_timeout(now);
         }
         assert_eq!(fsm.state(), State::Backup, "a lower master is accepted");
@@ -1290,10 +1382,10 @@ mod test {
         fsm.handle_timeout(down);
         assert_eq!(fsm.state(), State::Master);
         // Being master again ends the yield: a lower master is preempted as usual.
-        fsm.handle_advert(down, PEER, 110);
+        fsm.handle_advert(down, PEER, 110, SEC);
         assert_eq!(fsm.state(), State::Backup);
         let t2 = down + Duration::from_secs(1);
-        fsm.handle_advert(t2, PEER, 90);
+        fsm.handle_advert(t2, PEER, 90, SEC);
         fsm.handle_timeout(t2 + fsm.master_down_interval());
         assert_eq!(
             fsm.state(),
@@ -1329,7 +1421,7 @@ mod test {
         let (mut fsm, t) = master(100);
         assert!(fsm.handle_handover(t));
         drain(&mut fsm);
-        fsm.handle_advert(t, PEER, 0);
+        fsm.handle_advert(t, PEER, 0, SEC);
         assert!(fsm.releasing(), "a resigning peer is not a new master");
     }
 
@@ -1363,10 +1455,10 @@ mod test {
             State::Backup,
             "silence does not make it master"
         );
-        fsm.handle_advert(now, PEER, 0);
+        fsm.handle_advert(now, PEER, 0, SEC);
         fsm.handle_timeout(now + fsm.skew_time());
         assert_eq!(fsm.state(), State::Backup, "nor does a resigning master");
-        fsm.handle_advert(now, PEER, 50);
+        fsm.handle_advert(now, PEER, 50, SEC);
         fsm.handle_timeout(now + fsm.master_down_interval() / 2);
         assert_eq!(fsm.state(), State::Backup, "nor a lower master");
         fsm.handle_maintenance(now, false);
@@ -1387,7 +1479,7 @@ mod test {
         assert_eq!(actions[0], Action::SendAdvert { priority: 0 });
         assert!(!actions.contains(&Action::RemoveVips));
         assert!(fsm.maintenance() && fsm.releasing());
-        fsm.handle_advert(t + Duration::from_millis(700), PEER, 90);
+        fsm.handle_advert(t + Duration::from_millis(700), PEER, 90, SEC);
         assert!(drain(&mut fsm).contains(&Action::ReleaseVips {
             new_master: Some(PEER)
         }));
@@ -1427,7 +1519,7 @@ mod test {
     fn demoted_master_hands_over_to_a_stronger_peer_it_has_heard() {
         let (mut fsm, t) = master(100);
         // The peer was master once, at priority 90.
-        fsm.handle_advert(t, PEER, 90);
+        fsm.handle_advert(t, PEER, 90, SEC);
         drain(&mut fsm);
         fsm.handle_priority(t, 95, "check chk failed".into());
         assert_eq!(
@@ -1454,7 +1546,7 @@ mod test {
         );
         assert_eq!(fsm.priority(), 80);
         assert_eq!(fsm.skew_time(), Duration::from_micros(687_500));
-        fsm.handle_advert(t + Duration::from_millis(700), PEER, 90);
+        fsm.handle_advert(t + Duration::from_millis(700), PEER, 90, SEC);
         assert_eq!(
             drain(&mut fsm),
             vec![Action::ReleaseVips {
@@ -1473,7 +1565,7 @@ mod test {
         assert!(!actions.contains(&Action::RemoveVips), "{actions:?}");
         assert!(fsm.releasing());
         // A keepalived backup at 90 takes over after its Skew_Time: we let go.
-        fsm.handle_advert(t + Duration::from_millis(650), PEER, 90);
+        fsm.handle_advert(t + Duration::from_millis(650), PEER, 90, SEC);
         assert_eq!(
             drain(&mut fsm),
             vec![Action::ReleaseVips {
@@ -1505,7 +1597,7 @@ mod test {
         assert_eq!(fsm.state(), State::Backup);
         // The backup at 90 took over after its Skew_Time; it is weaker than our 95.
         let t1 = t + Duration::from_millis(650);
-        fsm.handle_advert(t1, PEER, 90);
+        fsm.handle_advert(t1, PEER, 90, SEC);
         let actions = drain(&mut fsm);
         assert_resumed(&actions);
         assert!(actions.contains(&Action::SendAdvert { priority: 95 }));
@@ -1520,7 +1612,7 @@ mod test {
     fn demoted_master_resumes_when_the_stronger_peer_is_dead() {
         let (mut fsm, t) = master(100);
         // A priority-120 master was heard long ago, then died; we took over.
-        fsm.handle_advert(t, PEER, 120);
+        fsm.handle_advert(t, PEER, 120, SEC);
         drain(&mut fsm);
         let t1 = fsm.poll_timeout().unwrap();
         fsm.handle_timeout(t1);
@@ -1542,12 +1634,12 @@ mod test {
     #[test]
     fn backup_takes_over_after_skew_when_the_master_demotes_itself() {
         let (mut fsm, t0) = started(90);
-        fsm.handle_advert(t0, PEER, 100);
+        fsm.handle_advert(t0, PEER, 100, SEC);
         let t1 = t0 + Duration::from_millis(1500);
-        fsm.handle_advert(t1, PEER, 80);
+        fsm.handle_advert(t1, PEER, 80, SEC);
         assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.skew_time()));
         // Its next advert, still lower, does not push the takeover back.
-        fsm.handle_advert(t1 + Duration::from_millis(100), PEER, 80);
+        fsm.handle_advert(t1 + Duration::from_millis(100), PEER, 80, SEC);
         assert_eq!(fsm.poll_timeout(), Some(t1 + fsm.skew_time()));
         fsm.handle_timeout(t1 + fsm.skew_time());
         let actions = drain(&mut fsm);
@@ -1567,9 +1659,9 @@ mod test {
     #[test]
     fn a_master_that_recovers_before_skew_keeps_its_role() {
         let (mut fsm, t0) = started(90);
-        fsm.handle_advert(t0, PEER, 100);
-        fsm.handle_advert(t0, PEER, 80);
-        fsm.handle_advert(t0 + Duration::from_millis(300), PEER, 100);
+        fsm.handle_advert(t0, PEER, 100, SEC);
+        fsm.handle_advert(t0, PEER, 80, SEC);
+        fsm.handle_advert(t0 + Duration::from_millis(300), PEER, 100, SEC);
         assert_eq!(
             fsm.poll_timeout(),
             Some(t0 + Duration::from_millis(300) + fsm.master_down_interval())
@@ -1579,7 +1671,7 @@ mod test {
     #[test]
     fn backup_priority_changes_wait_for_the_rfc_rules() {
         let (mut fsm, t0) = started(90);
-        fsm.handle_advert(t0, PEER, 100);
+        fsm.handle_advert(t0, PEER, 100, SEC);
         fsm.handle_priority(t0, 70, "check failed".into());
         assert!(drain(&mut fsm).is_empty(), "a backup sends nothing");
         assert_eq!(fsm.priority(), 70);
@@ -1597,5 +1689,266 @@ mod test {
         assert!(drain(&mut fsm).contains(&Action::SendAdvert { priority: 0 }));
         fsm.handle_sync(t0, State::Backup, "sync group G: VI_2 went BACKUP".into());
         assert_eq!(fsm.state(), State::Backup);
+    }
+
+    // VRRPv3 (RFC 9568): timers on Master_Adver_Interval, learned from the master.
+
+    const MS20: Duration = Duration::from_millis(20);
+    /// Priority 100's timers: (256 - 100) x 1 s / 256, and 3 x 1 s + that.
+    const SKEW_1S: Duration = Duration::from_micros(609_375);
+    const DOWN_1S: Duration = Duration::from_micros(3_609_375);
+    /// The same on a 20 ms interval: 12.1875 ms and 72.1875 ms.
+    const SKEW_20MS: Duration = Duration::from_nanos(12_187_500);
+    const DOWN_20MS: Duration = Duration::from_nanos(72_187_500);
+
+    /// The transition of a backup that takes over, for `reason`.
+    fn took_over(reason: Reason) -> Action {
+        Action::Transition {
+            from: State::Backup,
+            to: State::Master,
+            reason,
+        }
+    }
+
+    fn cfg3(priority: u8, advert_int: Duration) -> FsmConfig {
+        FsmConfig {
+            version: Version::V3,
+            advert_int,
+            ..cfg(priority)
+        }
+    }
+
+    #[test]
+    fn v3_timers_scale_with_the_interval() {
+        let fsm = Fsm::new(cfg3(100, SEC));
+        assert_eq!(fsm.skew_time(), SKEW_1S);
+        assert_eq!(fsm.master_down_interval(), DOWN_1S);
+        let fsm = Fsm::new(cfg3(100, Duration::from_millis(50)));
+        assert_eq!(fsm.skew_time(), Duration::from_nanos(30_468_750));
+        assert_eq!(
+            fsm.master_down_interval(),
+            Duration::from_nanos(180_468_750)
+        );
+        // Sub-millisecond steps survive: a priority step at 10 ms is 39.0625 µs.
+        let fsm = Fsm::new(cfg3(254, Duration::from_millis(10)));
+        assert_eq!(fsm.skew_time(), Duration::from_nanos(78_125));
+        let fsm = Fsm::new(cfg3(1, Duration::from_millis(10)));
+        assert_eq!(fsm.skew_time(), Duration::from_nanos(9_960_937));
+        let fsm = Fsm::new(cfg3(100, Duration::from_millis(40_950)));
+        assert_eq!(fsm.master_adver_interval(), Duration::from_millis(40_950));
+        assert_eq!(fsm.skew_time(), Duration::from_nanos(24_953_906_250));
+    }
+
+    #[test]
+    fn v3_backup_learns_the_master_interval_and_fails_over_on_it() {
+        let (mut fsm, t0) = started_with(cfg3(100, SEC));
+        assert_eq!(fsm.poll_timeout(), Some(t0 + DOWN_1S));
+        // A master at 20 ms: 3 x 20 ms + (156 x 20 ms) / 256 = 72.1875 ms, not 3.6 s.
+        let mut t = t0;
+        for _ in 0..10 {
+            t += MS20;
+            fsm.handle_advert(t, PEER, 150, MS20);
+            fsm.handle_timeout(t);
+        }
+        assert_eq!(fsm.master_adver_interval(), MS20);
+        assert_eq!(fsm.skew_time(), SKEW_20MS);
+        let down = t + DOWN_20MS;
+        assert_eq!(fsm.poll_timeout(), Some(down));
+        fsm.handle_timeout(down - Duration::from_nanos(1));
+        assert_eq!(fsm.state(), State::Backup);
+        fsm.handle_timeout(down);
+        let actions = drain(&mut fsm);
+        let silent = DOWN_20MS;
+        let reason = Reason::MasterDown {
+            master: Some(PEER),
+            silent,
+        };
+        assert_eq!(actions[0], took_over(reason));
+        // A master advertises at its own interval, whatever it learned as a backup.
+        assert_eq!(fsm.master_adver_interval(), SEC);
+        assert_eq!(fsm.poll_timeout(), Some(down + SEC));
+    }
+
+    #[test]
+    fn v3_backup_follows_a_slower_master_too() {
+        let (mut fsm, t0) = started_with(cfg3(100, MS20));
+        fsm.handle_advert(t0, PEER, 150, SEC);
+        assert_eq!(fsm.poll_timeout(), Some(t0 + DOWN_1S));
+        // The master speeds up: the next advert re-arms on the new interval.
+        let t1 = t0 + SEC;
+        fsm.handle_advert(t1, PEER, 150, Duration::from_millis(50));
+        assert_eq!(
+            fsm.poll_timeout(),
+            Some(t1 + Duration::from_nanos(180_468_750))
+        );
+    }
+
+    #[test]
+    fn v3_priority_zero_waits_skew_on_the_learned_interval() {
+        let (mut fsm, t0) = started_with(cfg3(100, SEC));
+        fsm.handle_advert(t0, PEER, 150, MS20);
+        let t1 = t0 + MS20;
+        // A resign carries no interval to learn: whatever it says, skew is on 20 ms.
+        fsm.handle_advert(t1, PEER, 0, Duration::from_secs(3));
+        assert_eq!(fsm.master_adver_interval(), MS20);
+        let at = t1 + SKEW_20MS;
+        assert_eq!(fsm.poll_timeout(), Some(at));
+        fsm.handle_timeout(at);
+        let reason = Reason::MasterResigned { master: PEER };
+        assert_eq!(drain(&mut fsm)[0], took_over(reason));
+    }
+
+    #[test]
+    fn v3_priority_zero_before_any_master_uses_our_own_interval() {
+        let (mut fsm, t0) = started_with(cfg3(100, Duration::from_millis(50)));
+        fsm.handle_advert(t0, PEER, 0, MS20);
+        assert_eq!(
+            fsm.poll_timeout(),
+            Some(t0 + Duration::from_nanos(30_468_750))
+        );
+    }
+
+    #[test]
+    fn v3_master_answers_priority_zero_at_its_own_interval() {
+        let (mut fsm, t) = master_with(cfg3(100, Duration::from_millis(50)));
+        let t1 = t + MS20;
+        fsm.handle_advert(t1, PEER, 0, SEC);
+        assert_eq!(drain(&mut fsm), vec![Action::SendAdvert { priority: 100 }]);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + Duration::from_millis(50)));
+        assert_eq!(fsm.master_adver_interval(), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn v3_superseded_master_learns_the_new_masters_interval() {
+        let (mut fsm, t) = master_with(cfg3(100, SEC));
+        fsm.handle_advert(t, PEER, 200, MS20);
+        assert_eq!(fsm.state(), State::Backup);
+        assert_eq!(fsm.master_adver_interval(), MS20);
+        assert_eq!(fsm.poll_timeout(), Some(t + DOWN_20MS));
+    }
+
+    #[test]
+    fn v3_lower_advert_is_discarded_with_its_interval() {
+        let (mut fsm, t0) = started_with(cfg3(100, SEC));
+        let deadline = fsm.poll_timeout().unwrap();
+        fsm.handle_advert(t0 + MS20, PEER, 90, MS20);
+        assert_eq!(fsm.poll_timeout(), Some(deadline), "timer not reset");
+        assert_eq!(fsm.master_adver_interval(), SEC, "interval not learned");
+        assert_eq!(fsm.skew_time(), SKEW_1S);
+        // A resign now waits the skew of our own interval, not of the discarded one.
+        let t1 = t0 + SEC;
+        fsm.handle_advert(t1, PEER, 0, MS20);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + SKEW_1S));
+    }
+
+    #[test]
+    fn v3_nopreempt_and_preempt_delay_follow_a_lower_master_at_its_interval() {
+        let (mut fsm, t0) = started_with(FsmConfig {
+            preempt: false,
+            ..cfg3(100, SEC)
+        });
+        fsm.handle_advert(t0, PEER, 90, MS20);
+        assert_eq!(fsm.master_adver_interval(), MS20);
+        assert_eq!(fsm.poll_timeout(), Some(t0 + DOWN_20MS));
+
+        let delay = Duration::from_millis(500);
+        let (mut fsm, t0) = started_with(FsmConfig {
+            preempt_delay: delay,
+            ..cfg3(100, SEC)
+        });
+        let mut t = t0;
+        while fsm.state() == State::Backup {
+            t += MS20;
+            fsm.handle_advert(t, PEER, 90, MS20);
+            fsm.handle_timeout(t);
+            assert!(t < t0 + SEC, "preempted only after 3 s: {:?}", t - t0);
+        }
+        assert_eq!(fsm.master_adver_interval(), SEC, "master again: our own");
+        // Tolerated for 500 ms, then one Master_Down_Interval on the learned 20 ms.
+        let took = t - t0;
+        assert!(took.abs_diff(delay + DOWN_20MS) <= MS20, "{took:?}");
+    }
+
+    #[test]
+    fn v3_backup_takes_over_after_learned_skew_when_the_master_demotes_itself() {
+        let (mut fsm, t0) = started_with(cfg3(90, SEC));
+        fsm.handle_advert(t0, PEER, 100, MS20);
+        let t1 = t0 + MS20;
+        fsm.handle_advert(t1, PEER, 80, MS20);
+        // (256 - 90) x 20 ms / 256 = 12.96875 ms.
+        assert_eq!(
+            fsm.poll_timeout(),
+            Some(t1 + Duration::from_nanos(12_968_750))
+        );
+    }
+
+    #[test]
+    fn v3_equal_priorities_go_to_the_higher_ipv6_address() {
+        let ours: IpAddr = "fe80::ff".parse().unwrap();
+        let (mut fsm, t) = master_with(FsmConfig {
+            local_addr: ours,
+            ..cfg3(100, MS20)
+        });
+        fsm.handle_advert(t, "fe80::fe".parse().unwrap(), 100, MS20);
+        assert_eq!(fsm.state(), State::Master, "lower address loses");
+        // Unsigned, in network byte order: 0x8000 in a high group beats 0xff in the last.
+        let higher: IpAddr = "fe80::8000:0:0".parse().unwrap();
+        fsm.handle_advert(t, higher, 100, Duration::from_millis(50));
+        assert_eq!(fsm.state(), State::Backup, "higher address wins");
+        assert_eq!(fsm.master(), Some((higher, 100)));
+        assert_eq!(fsm.master_adver_interval(), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn v3_a_zero_interval_is_clamped_so_no_timer_spins() {
+        let (mut fsm, t0) = started_with(cfg3(100, SEC));
+        fsm.handle_advert(t0, PEER, 150, Duration::ZERO);
+        assert_eq!(fsm.master_adver_interval(), Duration::from_millis(10));
+        assert_eq!(
+            fsm.poll_timeout(),
+            Some(t0 + Duration::from_nanos(36_093_750))
+        );
+        // Our own interval too: a master at 0 would re-arm Adver_Timer at `now` forever.
+        let (mut fsm, t) = master_with(cfg3(100, Duration::ZERO));
+        assert_eq!(fsm.poll_timeout(), Some(t + Duration::from_millis(10)));
+        fsm.handle_timeout(t + Duration::from_millis(10));
+        assert_eq!(fsm.poll_timeout(), Some(t + Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn v3_fault_recovery_and_handover_use_our_own_interval_again() {
+        let (mut fsm, t0) = started_with(cfg3(100, SEC));
+        fsm.handle_advert(t0, PEER, 150, MS20);
+        fsm.handle_fault(t0, "interface eth0 is down".into());
+        let t1 = t0 + SEC;
+        fsm.handle_recovered(t1, "interface eth0 is up again".into());
+        assert_eq!(fsm.master_adver_interval(), SEC);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + DOWN_1S));
+
+        // A handover keeps the VIPs 3 x our interval at most, the one the backups learned.
+        let (mut fsm, t) = master_with(cfg3(100, MS20));
+        assert!(fsm.handle_handover(t));
+        assert_eq!(fsm.release_bound(), Duration::from_millis(60));
+        assert_eq!(fsm.poll_timeout(), Some(t + Duration::from_millis(60)));
+    }
+
+    #[test]
+    fn v2_ignores_the_advert_interval() {
+        let (mut fsm, t0) = started(100);
+        fsm.handle_advert(t0, PEER, 150, MS20);
+        assert_eq!(fsm.master_adver_interval(), SEC);
+        assert_eq!(fsm.poll_timeout(), Some(t0 + DOWN_1S));
+        fsm.handle_advert(t0, PEER, 0, MS20);
+        assert_eq!(fsm.poll_timeout(), Some(t0 + SKEW_1S));
+        let (mut fsm, t) = master(100);
+        fsm.handle_advert(t, PEER, 200, MS20);
+        assert_eq!(fsm.poll_timeout(), Some(t + DOWN_1S));
+        // VRRPv2's Skew_Time is not scaled by the interval: (256 - 100) / 256 s at 3 s too.
+        let fsm = Fsm::new(FsmConfig {
+            advert_int: Duration::from_secs(3),
+            ..cfg(100)
+        });
+        assert_eq!(fsm.skew_time(), SKEW_1S);
+        assert_eq!(fsm.master_down_interval(), Duration::from_micros(9_609_375));
     }
 }

@@ -5,12 +5,13 @@
 
 use std::net::IpAddr;
 
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::{Instance, now};
 use crate::net::socket::Ipv6Meta;
 use crate::ratelimit::held_back;
 use crate::vrrp::doors::Doors;
+use crate::vrrp::fsm::State;
 use crate::vrrp::packet::{self, Expected, PacketError, Received};
 
 /// What one instance accepts: the receive checks that need more than the packet itself.
@@ -93,12 +94,38 @@ impl<D: Doors> Instance<D> {
         match judge(datagram, ipv6.as_ref(), &filter) {
             Verdict::Accept(received) => {
                 self.status().counters.adverts_received += 1;
-                self.fsm
-                    .handle_advert(now(), received.src, received.advert.priority);
+                let before = self.fsm.master_adver_interval();
+                let advert = &received.advert;
+                self.fsm.handle_advert(
+                    now(),
+                    received.src,
+                    advert.priority,
+                    advert.interval.as_duration(),
+                );
+                self.log_learned_interval(before, received.src);
             }
             Verdict::OwnEcho => {}
             Verdict::Drop(from, e) => self.drop_packet(from, &e),
             Verdict::DropQuietly(e) => self.count_drop(&e),
+        }
+    }
+
+    /// A VRRPv3 backup that took the master's interval says so, as keepalived's "advertisement
+    /// interval updated to N milli-sec from M milli-sec" does. Only in Backup: becoming master
+    /// puts our own interval back, which is not news.
+    fn log_learned_interval(&mut self, before: std::time::Duration, from: IpAddr) {
+        let after = self.fsm.master_adver_interval();
+        if after == before || self.fsm.state() != State::Backup {
+            return;
+        }
+        if let Some(suppressed) = self.rate_limit.allow("interval_learned", now()) {
+            info!(
+                "{}: advertisement interval updated to {} ms from {} ms, as {from} advertises{}",
+                self.name,
+                after.as_millis(),
+                before.as_millis(),
+                held_back(suppressed)
+            );
         }
     }
 

@@ -61,6 +61,7 @@ impl<D: Doors> Instance<D> {
         let cfg = &setup.config;
         let version = Version::V2;
         let fsm = Fsm::new(FsmConfig {
+            version: Version::V2,
             priority: cfg.priority,
             advert_int: cfg.advert_int,
             preempt: cfg.preempt,
