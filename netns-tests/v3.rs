@@ -2,8 +2,8 @@
 //! sub-second `advert_int 0.05` (needs root; see `harness`).
 //!
 //! Every scenario runs for each pair of agents (host 0: priority 100, host 1: priority 90):
-//! `ka_ka` (keepalived only: validates the lab), in both families (`v4::`, `v6::`); the pairs
-//! with vipd join when vipd runs VRRPv3. Run one with a filter, e.g.
+//! `ka_ka` (keepalived only: validates the lab), `vipd_vipd`, `vipd_ka` and `ka_vipd`, in
+//! both families (`v4::`, `v6::`). Run one with a filter, e.g.
 //! `cargo test --test netns_v3 v6::vipd_ka:: -- --nocapture`. Side-by-side numbers:
 //! `netns-tests/bench/failover.sh`.
 //!
@@ -267,6 +267,9 @@ mod v4 {
     use super::harness::{Family, Kind};
     pair_tests! { Family::V4;
         ka_ka: Kind::Keepalived, Kind::Keepalived;
+        vipd_vipd: Kind::Vipd, Kind::Vipd;
+        vipd_ka: Kind::Vipd, Kind::Keepalived;
+        ka_vipd: Kind::Keepalived, Kind::Vipd;
     }
 }
 
@@ -274,5 +277,8 @@ mod v6 {
     use super::harness::{Family, Kind};
     pair_tests! { Family::V6;
         ka_ka: Kind::Keepalived, Kind::Keepalived;
+        vipd_vipd: Kind::Vipd, Kind::Vipd;
+        vipd_ka: Kind::Vipd, Kind::Keepalived;
+        ka_vipd: Kind::Keepalived, Kind::Vipd;
     }
 }

@@ -104,6 +104,11 @@ fn vrrp(registry: &mut Registry, status: &Status) {
         "vipd_vrrp_maintenance",
         "1 while in maintenance mode (stays backup)",
     );
+    let info = gauges(
+        registry,
+        "vipd_vrrp_instance_info",
+        "Always 1; its labels say the instance's VRRP version and family",
+    );
     let vip_present = gauges(
         registry,
         "vipd_vrrp_vip_present",
@@ -176,6 +181,10 @@ fn vrrp(registry: &mut Registry, status: &Status) {
             ("vrid", inst.vrid.to_string()),
         ];
         state.get_or_create(&labels).set(state_value(&inst.state));
+        let mut described = labels.clone();
+        described.push(("version", inst.version.to_string()));
+        described.push(("family", inst.family.clone()));
+        info.get_or_create(&described).set(1);
         priority.get_or_create(&labels).set(inst.priority.into());
         effective
             .get_or_create(&labels)
@@ -439,6 +448,9 @@ mod test {
                 name: "VI_1".into(),
                 interface: "eth0".into(),
                 vrid: 51,
+                version: 2,
+                family: "ipv4".into(),
+                advert_int_ms: 1000,
                 state: "MASTER".into(),
                 priority: 100,
                 effective_priority: 90,
@@ -500,6 +512,9 @@ mod test {
         ));
         assert!(has(
             r#"vipd_vrrp_vip_present{name="VI_1",intf="eth0",vrid="51",vip="10.0.0.100/32",dev="eth0"} 1"#
+        ));
+        assert!(has(
+            r#"vipd_vrrp_instance_info{name="VI_1",intf="eth0",vrid="51",version="2",family="ipv4"} 1"#
         ));
         assert!(has("keepalived_up 1"));
         assert_eq!(lines.last(), Some(&"# EOF"));

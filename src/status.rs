@@ -68,10 +68,19 @@ pub struct Status {
 pub struct InstanceStatus {
     /// The instance name.
     pub name: String,
-    /// The VRRP interface.
+    /// The VRRP interface (the macvlan with `use_vmac`).
     pub interface: String,
     /// The virtual router id.
     pub vrid: u8,
+    /// The VRRP version: 2 or 3.
+    #[serde(default = "default_version")]
+    pub version: u8,
+    /// The instance's family: `ipv4` or `ipv6`.
+    #[serde(default = "default_family")]
+    pub family: String,
+    /// Our own advert interval, in milliseconds.
+    #[serde(default)]
+    pub advert_int_ms: u64,
     /// INIT, BACKUP, MASTER or FAULT.
     pub state: String,
     /// The configured (base) priority.
@@ -95,6 +104,14 @@ pub struct InstanceStatus {
     /// Tracked checks and what they say.
     #[serde(default)]
     pub tracks: Vec<TrackStatus>,
+}
+
+fn default_version() -> u8 {
+    2
+}
+
+fn default_family() -> String {
+    "ipv4".to_string()
 }
 
 /// One tracked check as an instance sees it.

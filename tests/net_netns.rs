@@ -989,6 +989,7 @@ fn neighbour_advertisement_points_the_peer_cache_at_our_mac() {
             ifindex: link.index,
             dev: "eth0".into(),
             mac: link.mac,
+            excluded: false,
         };
         let announcer = KernelAnnouncer::new(nl.clone());
         assert!(announcer.add(&bound).await.unwrap());

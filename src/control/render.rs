@@ -100,6 +100,13 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
         inst.name, inst.state, inst.vrid, inst.source
     );
     let _ = writeln!(out, "  interface  {}", inst.interface);
+    let family = if inst.family == "ipv6" { "IPv6" } else { "IPv4" };
+    let _ = writeln!(
+        out,
+        "  protocol   VRRPv{} over {family}, adverts every {} s",
+        inst.version,
+        inst.advert_int_ms as f64 / 1000.0
+    );
     let master = match &inst.master {
         Some(m) if m.addr == inst.source => format!("this node (priority {})", m.priority),
         Some(m) => format!("{} (priority {})", m.addr, m.priority),
@@ -264,6 +271,9 @@ mod test {
                 name: "VI_1".into(),
                 interface: "eth0".into(),
                 vrid: 51,
+                version: 2,
+                family: "ipv4".into(),
+                advert_int_ms: 1000,
                 state: "MASTER".into(),
                 priority: 100,
                 maintenance: false,
@@ -301,6 +311,7 @@ mod test {
              \n\
              VI_1  MASTER  vrid 51  priority 100  from 10.0.0.11\n\
              \x20 interface  eth0\n\
+             \x20 protocol   VRRPv2 over IPv4, adverts every 1 s\n\
              \x20 master     this node (priority 100)\n\
              \x20 vip        10.0.0.100/32 on eth0: present\n\
              \x20 track      check chk_nginx: ok (exit status 0), weight -20\n\
@@ -333,6 +344,9 @@ mod test {
             name: "VI_1".into(),
             interface: "eth0".into(),
             vrid: 51,
+            version: 2,
+            family: "ipv4".into(),
+            advert_int_ms: 1000,
             state: "BACKUP".into(),
             priority: 100,
             effective_priority: 80,

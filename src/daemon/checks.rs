@@ -99,7 +99,7 @@ impl Checks {
             let watch = match self.interfaces.get(&t.interface) {
                 Some(tx) => tx.subscribe(),
                 None => {
-                    let link = super::lookup(netlink, &inst.name, &t.interface).await?;
+                    let link = super::resolve::lookup(netlink, &inst.name, &t.interface).await?;
                     let (tx, rx) = watch::channel(link_state(link.up));
                     self.interfaces.insert(t.interface.clone(), tx);
                     rx

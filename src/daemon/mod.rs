@@ -8,7 +8,7 @@
 //! `checks` starts and shares the tracked checks; `reload` applies a new file.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance, VrrpVersion};
+use crate::config::{Config, LoadOptions, SyncGroup, VrrpInstance};
 use crate::control::access::Access;
 use crate::control::proto::{Event, HandoverResult, Request, Response};
 use crate::control::server::{
@@ -28,17 +28,18 @@ use crate::lb::{Lb, LbError, LbOptions};
 use crate::metrics;
 use crate::net::NetError;
 use crate::net::addr::{LinkInfo, LinkWatcher, NetEvent, Netlink};
-use crate::net::socket::{Transport, VrrpSocket};
+use crate::net::vmac::Vmac;
 use crate::notify::{Notifier, Owner};
 use crate::vip;
-use crate::vrrp::doors::Kernel;
 use crate::vrrp::fsm::State;
-use crate::vrrp::instance::{BoundVip, Command, Instance, Interface, MemberChange, Setup};
+use crate::vrrp::instance::{Command, Instance, Interface, MemberChange, Setup};
 
 mod checks;
 mod reload;
+mod resolve;
 
 use checks::Checks;
+use resolve::{advert_interface, bind_vips, prepare, remove_vmac};
 
 /// Why the daemon could not start or keep running. Each reads as one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +55,9 @@ pub enum DaemonError {
         /// The missing interface.
         interface: String,
     },
-    /// The VRRP interface has no IPv4 address to send adverts from.
+    /// The VRRP interface has no address of the instance's family to send adverts from.
     #[error(
-        "{instance}: interface {interface} has no IPv4 address to send adverts from \
+        "{instance}: interface {interface} has no {family} address to send adverts from \
          (add one, or set unicast_src_ip)"
     )]
     NoSourceAddress {
@@ -64,29 +65,17 @@ pub enum DaemonError {
         instance: String,
         /// Its interface.
         interface: String,
+        /// "IPv4" or "IPv6 link-local".
+        family: &'static str,
     },
-    /// An IPv6 source or peer: IPv6 instances come with VRRPv3 (the config refuses them; this
-    /// guards the door to the IPv4 socket).
-    #[error("{instance}: {what} {addr} is IPv6; vipd runs IPv4 instances only for now")]
-    Ipv6 {
-        /// The instance.
-        instance: String,
-        /// `unicast_src_ip` or `unicast_peer`.
-        what: &'static str,
-        /// The address.
-        addr: IpAddr,
-    },
-    /// A configuration the daemon cannot run yet (VRRPv3, IPv6, virtual MAC...): the config
-    /// reads it, and it must not run as VRRPv2 without them. Goes once the integration lands.
+    /// `use_vmac` on an IPv6 instance.
     #[error(
-        "{instance}: {what} is not wired into the daemon yet; `vipctl check-config` accepts \
-         the file, but this vipd runs VRRPv2 over IPv4 only"
+        "{instance}: use_vmac on an IPv6 instance is not supported yet (IPv4 instances have \
+         it); remove use_vmac or run this instance over IPv4"
     )]
-    NotWired {
+    Ipv6Vmac {
         /// The instance.
         instance: String,
-        /// What it asks for.
-        what: String,
     },
     /// Any other kernel error, naming the call and interface.
     #[error("{0}")]
@@ -139,12 +128,15 @@ pub struct Options {
 /// A started instance, as the daemon keeps it.
 struct Running {
     config: VrrpInstance,
-    /// The interface as last told to the instance: index, up, address adverts go from.
+    /// The interface adverts use ([`advert_interface`]) as last told to the instance: index,
+    /// up, address adverts go from.
     ifindex: u32,
     link_up: bool,
     source: Option<IpAddr>,
     commands: mpsc::Sender<Command>,
     view: InstanceView,
+    /// The macvlan made for it (`use_vmac`), removed when it stops for good.
+    vmac: Option<Vmac>,
 }
 
 /// The metrics page, while `metrics_listen` is set.
@@ -197,28 +189,41 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let mut checks = Checks::new(&config);
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel();
     let mut setups = Vec::new();
-    for inst in &config.instances {
-        let setup = prepare(inst, &netlink).await?;
-        setups.push(complete(setup, &config, &mut checks, &netlink, &sync_tx).await?);
-    }
-    let group_notifiers = group_notifiers(&config);
     let socket_path = options.socket_path.clone();
-    let control = ControlSocket::bind(&socket_path, access.gid())
-        .await
-        .map_err(|source| DaemonError::ControlSocket {
-            path: socket_path.clone(),
-            source,
-        })?;
-    let metrics_listener = match config.metrics_listen {
-        Some(addr) => Some((
-            addr,
-            metrics::bind(addr).await.map_err(DaemonError::Metrics)?,
-        )),
-        None => None,
+    let opened = async {
+        for inst in &config.instances {
+            let setup = prepare(inst, &netlink).await?;
+            setups.push(complete(setup, &config, &mut checks, &netlink, &sync_tx).await?);
+        }
+        let control = ControlSocket::bind(&socket_path, access.gid())
+            .await
+            .map_err(|source| DaemonError::ControlSocket {
+                path: socket_path.clone(),
+                source,
+            })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some((
+                addr,
+                metrics::bind(addr).await.map_err(DaemonError::Metrics)?,
+            )),
+            None => None,
+        };
+        // Listeners last: a port in use stops the start before anything changes.
+        let lb = Lb::start(&config.virtual_servers, options.lb)?;
+        Ok::<_, DaemonError>((control, metrics_listener, lb))
+    }
+    .await;
+    let (control, metrics_listener, lb) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            // Nothing may stay changed: the macvlans made so far go.
+            for vmac in setups.iter().filter_map(|s| s.vmac.as_ref()) {
+                remove_vmac(&netlink, vmac).await;
+            }
+            return Err(e);
+        }
     };
-
-    // Listeners last: a port in use stops the start before anything changes.
-    let lb = Lb::start(&config.virtual_servers, options.lb)?;
+    let group_notifiers = group_notifiers(&config);
 
     // Every check passed: from here on the daemon changes the system.
     for setup in &setups {
@@ -309,7 +314,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         .await;
     daemon.metrics = None;
     let omega = daemon.lb.stop();
-    shutdown(daemon.running, signal_name).await;
+    for vmac in shutdown(daemon.running, signal_name).await {
+        remove_vmac(&daemon.netlink, &vmac).await;
+    }
     for (_, n) in daemon.group_notifiers {
         n.finish(crate::notify::TIMEOUT).await;
     }
@@ -319,9 +326,10 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
 
 impl Daemon {
     /// Spawns one instance task.
-    fn start(&self, setup: Setup) -> Running {
+    fn start(&self, mut setup: Setup) -> Running {
         let config = setup.config.clone();
-        let ifindex = setup.socket.ifindex();
+        let vmac = setup.vmac.take();
+        let ifindex = setup.ifindex;
         let (link_up, source) = (setup.link_up, Some(setup.source));
         let vips = setup.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
         let (instance, status) = Instance::new(setup);
@@ -337,6 +345,7 @@ impl Daemon {
             source,
             commands: tx,
             view: InstanceView { status, vips },
+            vmac,
         }
     }
 
@@ -521,7 +530,10 @@ impl Daemon {
         self.checks.link_changed(link);
         for i in 0..self.running.len() {
             let r = &self.running[i];
-            if r.ifindex == link.index || r.config.interface == link.name {
+            if r.ifindex == link.index
+                || r.config.interface == link.name
+                || advert_interface(&r.config) == link.name
+            {
                 self.refresh(i).await;
             }
         }
@@ -543,51 +555,56 @@ impl Daemon {
     }
 
     /// Re-reads instance `i`'s interface from the kernel and tells the instance what changed:
-    /// up or down, the address adverts go from, a new index (with its VIPs bound again).
+    /// up or down, the address adverts go from, a new index (with its VIPs bound again). A
+    /// macvlan that went with a re-created base interface is made again.
     async fn refresh(&mut self, i: usize) {
         let inst = self.running[i].config.clone();
-        let link = match self.netlink.link_by_name(&inst.interface).await {
+        let name = advert_interface(&inst).to_string();
+        let mut found = self.netlink.link_by_name(&name).await;
+        if matches!(found, Err(NetError::NoSuchInterface(_))) && inst.use_vmac.is_some() {
+            self.remake_vmac(i).await;
+            found = self.netlink.link_by_name(&name).await;
+        }
+        let link = match found {
             Ok(link) => link,
             Err(NetError::NoSuchInterface(_)) => LinkInfo {
                 index: self.running[i].ifindex,
-                name: inst.interface.clone(),
+                name: name.clone(),
                 mac: [0; 6],
                 up: false,
             },
-            Err(e) => return warn!("{}: cannot re-read {}: {e}", inst.name, inst.interface),
+            Err(e) => return warn!("{}: cannot re-read {name}: {e}", inst.name),
         };
         let mut vips = None;
         if link.index != self.running[i].ifindex {
             match bind_vips(&inst, &self.netlink).await {
                 Ok(bound) => vips = Some(bound),
                 Err(e) => {
-                    return warn!(
-                        "{}: cannot follow the new {}: {e}",
-                        inst.name, inst.interface
-                    );
+                    return warn!("{}: cannot follow the new {name}: {e}", inst.name);
                 }
             }
         }
-        let source = match inst.unicast_src_ip {
-            Some(IpAddr::V4(src)) => Some(src),
-            // The config refuses IPv6 until IPv6 instances come; no source to send from.
-            Some(IpAddr::V6(_)) => None,
-            None => {
-                let exclude = ipv4s(inst.virtual_ipaddress.iter().map(|v| v.addr));
-                match self.netlink.primary_ipv4(link.index, &exclude).await {
-                    Ok(found) => found,
-                    // The interface went between the two requests: it has no address.
-                    Err(NetError::NoSuchInterface(_)) => None,
-                    Err(e) => {
-                        return warn!(
-                            "{}: cannot read {}'s addresses: {e}",
-                            inst.name, inst.interface
-                        );
-                    }
-                }
-            }
+        let base = if name == inst.interface {
+            Ok(link.clone())
+        } else {
+            self.netlink.link_by_name(&inst.interface).await
         };
-        let source = source.map(IpAddr::V4);
+        let vip_addrs: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.addr).collect();
+        let source = match base {
+            Ok(base) => match resolve::source(&inst, &self.netlink, base.index, &vip_addrs).await {
+                Ok(found) => found,
+                // The interface went between the two requests: it has no address.
+                Err(NetError::NoSuchInterface(_)) => None,
+                Err(e) => {
+                    return warn!(
+                        "{}: cannot read {}'s addresses: {e}",
+                        inst.name, inst.interface
+                    );
+                }
+            },
+            Err(NetError::NoSuchInterface(_)) => None,
+            Err(e) => return warn!("{}: cannot re-read {}: {e}", inst.name, inst.interface),
+        };
         let r = &mut self.running[i];
         if vips.is_none() && link.up == r.link_up && source == r.source {
             return;
@@ -606,6 +623,27 @@ impl Daemon {
             vips,
         });
         let _ = self.running[i].commands.send(command).await;
+    }
+
+    /// Makes instance `i`'s macvlan again after its base interface was re-created (the
+    /// kernel removes a macvlan with the link below it).
+    async fn remake_vmac(&mut self, i: usize) {
+        let inst = self.running[i].config.clone();
+        let Ok(base) = self.netlink.link_by_name(&inst.interface).await else {
+            return; // No base yet: the instance stays in FAULT until it comes.
+        };
+        match resolve::ensure_vmac(&inst, &self.netlink, &base).await {
+            Ok(Some(v)) => {
+                info!("{}: made {} again on the new {}", inst.name, v.name, inst.interface);
+                let before = self.running[i].vmac.as_ref().and_then(|o| o.base_before);
+                self.running[i].vmac = Some(Vmac {
+                    base_before: v.base_before.or(before),
+                    ..v
+                });
+            }
+            Ok(None) => {}
+            Err(e) => warn!("{}: cannot make its virtual-MAC interface again: {e}", inst.name),
+        }
     }
 }
 
@@ -641,110 +679,6 @@ fn group_notifiers(config: &Config) -> HashMap<String, Notifier> {
             (g.name.clone(), n)
         })
         .collect()
-}
-
-/// Refuses what the config reads and the daemon does not run yet, rather than run it as
-/// VRRPv2 over IPv4 without telling.
-fn not_wired_yet(inst: &VrrpInstance) -> Result<(), DaemonError> {
-    let what = if inst.version == VrrpVersion::V3 {
-        Some("VRRPv3 (version 3)".to_string())
-    } else if inst.is_ipv6() {
-        Some("an IPv6 instance".to_string())
-    } else if let Some(vmac) = &inst.use_vmac {
-        Some(format!("use_vmac ({vmac})"))
-    } else if let Some(group) = inst.mcast_group {
-        Some(format!("vrrp_mcast_group4 {group}"))
-    } else if !inst.virtual_ipaddress_excluded.is_empty() {
-        Some("virtual_ipaddress_excluded".to_string())
-    } else {
-        None
-    };
-    match what {
-        Some(what) => Err(DaemonError::NotWired {
-            instance: inst.name.clone(),
-            what,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Resolves one instance against the kernel: interfaces, source address, sockets.
-async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, DaemonError> {
-    not_wired_yet(inst)?;
-    let link = lookup(netlink, &inst.name, &inst.interface).await?;
-    let vips = bind_vips(inst, netlink).await?;
-    let vip_addrs = ipv4s(vips.iter().map(|v| v.addr));
-    let ipv4 = |what, addr| match addr {
-        IpAddr::V4(a) => Ok(a),
-        IpAddr::V6(_) => Err(DaemonError::Ipv6 {
-            instance: inst.name.clone(),
-            what,
-            addr,
-        }),
-    };
-    let source = match inst.unicast_src_ip {
-        Some(src) => ipv4("unicast_src_ip", src)?,
-        None => netlink
-            .primary_ipv4(link.index, &vip_addrs)
-            .await
-            .map_err(classify)?
-            .ok_or_else(|| DaemonError::NoSourceAddress {
-                instance: inst.name.clone(),
-                interface: inst.interface.clone(),
-            })?,
-    };
-    let transport = if inst.unicast_peer.is_empty() {
-        Transport::multicast_for(source.into())
-    } else {
-        Transport::Unicast {
-            peers: (inst.unicast_peer.iter())
-                .map(|&p| ipv4("unicast_peer", p).map(IpAddr::V4))
-                .collect::<Result<_, _>>()?,
-        }
-    };
-    let socket = VrrpSocket::open(
-        &inst.interface,
-        link.index,
-        source.into(),
-        transport.clone(),
-    )
-    .map_err(classify)?;
-    Ok(Setup {
-        config: inst.clone(),
-        source: source.into(),
-        socket,
-        ifindex: link.index,
-        transport,
-        vips,
-        doors: Kernel::new(netlink.clone()),
-        link_up: link.up,
-        tracked: Vec::new(),
-        notifier: None,
-        sync: None,
-    })
-}
-
-/// Resolves an instance's VIPs to their interfaces (index and MAC).
-async fn bind_vips(inst: &VrrpInstance, netlink: &Netlink) -> Result<Vec<BoundVip>, DaemonError> {
-    let link = lookup(netlink, &inst.name, &inst.interface).await?;
-    let mut vips = Vec::new();
-    for vip in &inst.virtual_ipaddress {
-        let dev = vip.dev.clone().unwrap_or_else(|| inst.interface.clone());
-        let vip_link = if dev == inst.interface {
-            link.clone()
-        } else {
-            lookup(netlink, &inst.name, &dev).await?
-        };
-        vips.push(BoundVip {
-            addr: vip.addr,
-            prefix_len: vip.prefix_len,
-            label: vip.label.clone(),
-            ifindex: vip_link.index,
-            dev,
-            mac: vip_link.mac,
-        });
-    }
-    Ok(vips)
 }
 
 fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup> {
@@ -789,22 +723,11 @@ async fn sync_group(
     }
 }
 
-async fn lookup(netlink: &Netlink, instance: &str, name: &str) -> Result<LinkInfo, DaemonError> {
-    match netlink.link_by_name(name).await {
-        Ok(link) => Ok(link),
-        Err(NetError::NoSuchInterface(_)) => Err(DaemonError::NoInterface {
-            instance: instance.to_string(),
-            interface: name.to_string(),
-        }),
-        Err(e) => Err(classify(e)),
-    }
-}
-
 /// Resigns every instance in `running` (priority 0, VIPs removed) and waits for each, within
 /// a bound; `why` says who asked (a signal, or a reload stopping some instances).
-async fn shutdown(running: Vec<Running>, why: &str) {
+async fn shutdown(running: Vec<Running>, why: &str) -> Vec<Vmac> {
     if running.is_empty() {
-        return;
+        return Vec::new();
     }
     let started = Instant::now();
     let names: Vec<&str> = running.iter().map(|r| r.config.name.as_str()).collect();
@@ -830,6 +753,7 @@ async fn shutdown(running: Vec<Running>, why: &str) {
         "{why}: stopped in {:.1} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
+    running.into_iter().filter_map(|r| r.vmac).collect()
 }
 
 /// Raises the soft open-file limit to the hard one, as HAProxy and nginx do: forwarded
@@ -863,46 +787,4 @@ async fn handover_results(
         }));
     }
     results
-}
-
-/// The IPv4 addresses among `addrs` (an IPv4 instance's source is never one of its IPv6 VIPs).
-fn ipv4s(addrs: impl Iterator<Item = IpAddr>) -> Vec<Ipv4Addr> {
-    addrs
-        .filter_map(|a| match a {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What the daemon cannot run yet is refused by name, not run as VRRPv2 over IPv4.
-    #[test]
-    fn instances_the_daemon_cannot_run_yet_are_refused() {
-        let plain = VrrpInstance::with_defaults("VI_1", "eth0", 51);
-        assert!(not_wired_yet(&plain).is_ok());
-        let mut v3 = plain.clone();
-        v3.version = VrrpVersion::V3;
-        let mut v6 = plain.clone();
-        v6.native_ipv6 = true;
-        let mut vmac = plain.clone();
-        vmac.use_vmac = Some("vrrp.51".to_string());
-        let mut group = plain.clone();
-        group.mcast_group = Some("224.0.0.19".parse().unwrap());
-        for (inst, what) in [
-            (v3, "VRRPv3 (version 3)"),
-            (v6, "an IPv6 instance"),
-            (vmac, "use_vmac (vrrp.51)"),
-            (group, "vrrp_mcast_group4 224.0.0.19"),
-        ] {
-            let e = not_wired_yet(&inst).expect_err(what).to_string();
-            assert!(
-                e.starts_with(&format!("VI_1: {what} is not wired into the daemon yet")),
-                "{e}"
-            );
-        }
-    }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::checks::find;
-use super::{Daemon, Running, bind_vips, group_notifiers, group_of, shutdown};
+use super::{Daemon, Running, bind_vips, group_notifiers, group_of, remove_vmac, shutdown};
 use crate::config::{Config, VrrpInstance};
 use crate::control::proto::ReloadSummary;
 use crate::metrics;
@@ -156,7 +156,21 @@ impl Daemon {
                 stopping.push(r);
             }
         }
-        shutdown(stopping, "reload").await;
+        for vmac in shutdown(stopping, "reload").await {
+            // A restarted instance adopted its macvlan already (and takes over what to
+            // restore on the base); only those no longer configured go.
+            let adopter = plans.iter_mut().find_map(|p| match p {
+                Plan::Restart(s) | Plan::Add(s) => s
+                    .vmac
+                    .as_mut()
+                    .filter(|v| v.name == vmac.name && v.base == vmac.base),
+                Plan::Unchanged(_) | Plan::Vips(..) => None,
+            });
+            match adopter {
+                Some(v) => v.base_before = v.base_before.or(vmac.base_before),
+                None => remove_vmac(&self.netlink, &vmac).await,
+            }
+        }
         let held: Vec<IpAddr> = keep
             .iter()
             .filter_map(|&i| old[i].as_ref())

@@ -26,6 +26,9 @@ pub struct BoundVip {
     pub dev: String,
     /// That interface's MAC address: announcements come from it.
     pub mac: [u8; 6],
+    /// From `virtual_ipaddress_excluded`: held and announced with the others, never listed
+    /// in adverts (so it may be of the other family).
+    pub excluded: bool,
 }
 
 impl BoundVip {
@@ -57,7 +60,8 @@ pub struct VipSet<A> {
     name: String,
     announcer: A,
     vips: Vec<BoundVip>,
-    /// Their addresses, kept with them: every advert sent or received needs the list.
+    /// The addresses adverts list (the excluded ones left out), kept with them: every advert
+    /// sent or received needs the list.
     addrs: Vec<IpAddr>,
     /// The (interface, address) pairs this set added: only these are ever removed.
     ours: HashSet<(u32, IpAddr)>,
@@ -74,13 +78,18 @@ pub struct Update {
     pub announced: u64,
 }
 
+/// The addresses of `vips` that adverts list.
+fn advertised(vips: &[BoundVip]) -> Vec<IpAddr> {
+    vips.iter().filter(|v| !v.excluded).map(|v| v.addr).collect()
+}
+
 impl<A: Announcer> VipSet<A> {
     /// The VIPs of instance `name`, not held yet.
     pub fn new(name: &str, announcer: A, vips: Vec<BoundVip>) -> Self {
         Self {
             name: name.to_string(),
             announcer,
-            addrs: vips.iter().map(|v| v.addr).collect(),
+            addrs: advertised(&vips),
             vips,
             ours: HashSet::new(),
         }
@@ -91,14 +100,14 @@ impl<A: Announcer> VipSet<A> {
         &self.vips
     }
 
-    /// Their addresses, as adverts carry them.
+    /// The addresses adverts carry: every VIP but the excluded ones.
     pub fn addrs(&self) -> &[IpAddr] {
         &self.addrs
     }
 
     /// Replaces the list (the addresses follow).
     fn set(&mut self, vips: Vec<BoundVip>) {
-        self.addrs = vips.iter().map(|v| v.addr).collect();
+        self.addrs = advertised(&vips);
         self.vips = vips;
     }
 
@@ -238,6 +247,7 @@ mod test {
             ifindex: 2,
             dev: "eth0".into(),
             mac: [2, 0, 0, 0, 0, 1],
+            excluded: false,
         }
     }
 
@@ -288,6 +298,24 @@ mod test {
         assert_eq!(present(&host), [100, 102]);
         assert_eq!(*host.announced.lock().unwrap(), [(vip(102).addr, 5)]);
         assert_eq!(set.addrs(), [vip(100).addr, vip(102).addr]);
+    }
+
+    #[tokio::test]
+    async fn excluded_vips_are_held_and_announced_but_not_advertised() {
+        let host = Host::default();
+        let excluded = BoundVip {
+            excluded: true,
+            ..vip(105)
+        };
+        let mut set = VipSet::new("VI_1", &host, vec![vip(100), excluded.clone()]);
+        assert_eq!(set.addrs(), [vip(100).addr]);
+        set.hold().await;
+        assert_eq!(present(&host), [100, 105]);
+        assert_eq!(set.announce(3), 6);
+        set.update(vec![excluded, vip(101)], true, 1).await;
+        assert_eq!(set.addrs(), [vip(101).addr]);
+        set.release().await;
+        assert!(present(&host).is_empty());
     }
 
     #[tokio::test]

@@ -227,6 +227,7 @@ pub fn bound(addr: Ipv4Addr, ifindex: u32) -> BoundVip {
         ifindex,
         dev: "eth0".into(),
         mac: [2, 0, 0, 0, 0, 1],
+        excluded: false,
     }
 }
 
@@ -243,6 +244,7 @@ pub fn setup(world: &Arc<World>, source: Ipv4Addr) -> Setup<FakeDoors> {
     }];
     Setup {
         config,
+        interface: "eth0".into(),
         source: source.into(),
         socket: FakeDoors::socket(world, source.into()),
         ifindex: IFINDEX,
@@ -253,6 +255,7 @@ pub fn setup(world: &Arc<World>, source: Ipv4Addr) -> Setup<FakeDoors> {
         tracked: Vec::new(),
         notifier: None,
         sync: None,
+        vmac: None,
     }
 }
 

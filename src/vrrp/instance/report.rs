@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::info;
 
 use super::Instance;
-use crate::config::VrrpInstance;
+use crate::config::{VrrpInstance, VrrpVersion};
 use crate::status::{Counters, Event, InstanceStatus, Peer, SharedStatus, Transition, VipStatus};
 use crate::vip::BoundVip;
 use crate::vrrp::doors::Doors;
@@ -29,13 +29,20 @@ pub struct MemberChange {
 /// The status of an instance that has not started yet.
 pub(super) fn initial_status(
     cfg: &VrrpInstance,
+    interface: &str,
     source: IpAddr,
     vips: &[BoundVip],
 ) -> SharedStatus {
     Arc::new(Mutex::new(InstanceStatus {
         name: cfg.name.clone(),
-        interface: cfg.interface.clone(),
+        interface: interface.to_string(),
         vrid: cfg.virtual_router_id,
+        version: match cfg.version {
+            VrrpVersion::V2 => 2,
+            VrrpVersion::V3 => 3,
+        },
+        family: if cfg.is_ipv6() { "ipv6" } else { "ipv4" }.to_string(),
+        advert_int_ms: u64::try_from(cfg.advert_int.as_millis()).unwrap_or(u64::MAX),
         state: State::Init.to_string(),
         priority: cfg.priority,
         effective_priority: cfg.priority,

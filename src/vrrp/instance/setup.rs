@@ -8,8 +8,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{Instance, MemberChange, Tracked, now, report};
-use crate::config::VrrpInstance;
+use crate::config::{VrrpInstance, VrrpVersion};
 use crate::net::socket::Transport;
+use crate::net::vmac::Vmac;
 use crate::notify::Notifier;
 use crate::ratelimit::LogLimits;
 use crate::status::{Event, SharedStatus};
@@ -22,6 +23,8 @@ use crate::vrrp::packet::{AdvertInterval, Auth, ChecksumForm, Version};
 pub struct Setup<D: Doors = Kernel> {
     /// The instance's configuration.
     pub config: VrrpInstance,
+    /// The interface adverts use: `interface`, or the macvlan of `use_vmac`.
+    pub interface: String,
     /// The address adverts come from: the primary IPv4 address, the interface's IPv6
     /// link-local address, or `unicast_src_ip`.
     pub source: IpAddr,
@@ -43,15 +46,33 @@ pub struct Setup<D: Doors = Kernel> {
     pub notifier: Option<Notifier>,
     /// Where to report its own state changes when it is in a sync group.
     pub sync: Option<mpsc::UnboundedSender<MemberChange>>,
+    /// The macvlan the daemon made for it (`use_vmac`): the daemon's to remove, unused by the
+    /// instance.
+    pub vmac: Option<Vmac>,
 }
 
-/// What the checksum of an advert of `version` covers, as keepalived sends it by default: the
-/// message alone for VRRPv2, the pseudo-header too for VRRPv3 (over IPv4 as well; RFC 9568 and
-/// keepalived's `v3_checksum_as_v2` say the message alone there).
-fn checksum_form(version: Version) -> ChecksumForm {
+/// What the checksum of an advert covers, as keepalived sends it: the message alone for
+/// VRRPv2, the pseudo-header too for VRRPv3 (over IPv4 as well, unless `v3_checksum_as_v2`
+/// asks for RFC 9568's reading, the message alone).
+fn checksum_form(version: Version, cfg: &VrrpInstance) -> ChecksumForm {
     match version {
         Version::V2 => ChecksumForm::MessageOnly,
+        Version::V3 if cfg.v3_checksum_as_v2 && !cfg.is_ipv6() => ChecksumForm::MessageOnly,
         Version::V3 => ChecksumForm::PseudoHeader,
+    }
+}
+
+/// The Adver Int field: whole seconds for VRRPv2, centiseconds for VRRPv3, as the config
+/// validated them (clamped, never zero, should a caller bypass it).
+fn advert_interval(version: Version, advert_int: Duration) -> AdvertInterval {
+    match version {
+        Version::V2 => {
+            AdvertInterval::from_secs(u8::try_from(advert_int.as_secs()).unwrap_or(u8::MAX).max(1))
+        }
+        Version::V3 => {
+            let centis = (advert_int.as_millis() / 10).clamp(1, 0x0fff);
+            AdvertInterval::from_centis(u16::try_from(centis).unwrap_or(0x0fff))
+        }
     }
 }
 
@@ -59,9 +80,12 @@ impl<D: Doors> Instance<D> {
     /// Builds the instance and its initial status; nothing is sent until [`Instance::run`].
     pub fn new(setup: Setup<D>) -> (Self, SharedStatus) {
         let cfg = &setup.config;
-        let version = Version::V2;
+        let version = match cfg.version {
+            VrrpVersion::V2 => Version::V2,
+            VrrpVersion::V3 => Version::V3,
+        };
         let fsm = Fsm::new(FsmConfig {
-            version: Version::V2,
+            version,
             priority: cfg.priority,
             advert_int: cfg.advert_int,
             preempt: cfg.preempt,
@@ -71,7 +95,7 @@ impl<D: Doors> Instance<D> {
             refresh_every: cfg.garp_master_refresh,
             answer_lower_prio: !cfg.lower_prio_no_advert,
         });
-        let status = report::initial_status(cfg, setup.source, &setup.vips);
+        let status = report::initial_status(cfg, &setup.interface, setup.source, &setup.vips);
         // A burst of claims larger than this is one claim as far as defence goes.
         let (claims_tx, claims) = mpsc::channel(16);
         let instance = Self {
@@ -80,10 +104,8 @@ impl<D: Doors> Instance<D> {
             auth: Auth::from_config(cfg.auth_pass.as_deref()),
             vrid: cfg.virtual_router_id,
             version,
-            checksum_form: checksum_form(version),
-            interval: AdvertInterval::from_secs(
-                u8::try_from(cfg.advert_int.as_secs()).unwrap_or(u8::MAX),
-            ),
+            checksum_form: checksum_form(version, cfg),
+            interval: advert_interval(version, cfg.advert_int),
             unicast_peers: cfg.unicast_peer.clone(),
             source: Some(setup.source),
             garp_repeat: cfg.garp_master_repeat,
@@ -100,7 +122,7 @@ impl<D: Doors> Instance<D> {
             arp_watches: Vec::new(),
             ifindex: setup.ifindex,
             transport: setup.transport,
-            interface: cfg.interface.clone(),
+            interface: setup.interface.clone(),
             base_priority: cfg.priority,
             tracked: setup.tracked,
             fault: None,
