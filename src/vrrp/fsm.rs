@@ -908,7 +908,7 @@ impl Fsm {
     }
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
-        // The master's interval is ours now; after a handover the backups learn it back.
+        // A master's Master_Adver_Interval is its own: the one its backups learn from it.
         self.master_adver_int = self.advert_int();
         self.resigned = None;
         self.yielded = false;
@@ -1930,6 +1930,29 @@ mod test {
         assert!(fsm.handle_handover(t));
         assert_eq!(fsm.release_bound(), Duration::from_millis(60));
         assert_eq!(fsm.poll_timeout(), Some(t + Duration::from_millis(60)));
+    }
+
+    #[test]
+    fn v3_maintenance_and_sync_run_on_the_right_interval() {
+        // In maintenance a lower master is followed, so its interval is learned:
+        // 3 x 20 ms + (56 x 20 ms) / 256 = 64.375 ms.
+        let down = Duration::from_nanos(64_375_000);
+        let (mut fsm, t0) = started_with(cfg3(200, SEC));
+        fsm.handle_maintenance(t0, true);
+        fsm.handle_advert(t0, PEER, 90, MS20);
+        assert_eq!(fsm.master_adver_interval(), MS20);
+        assert_eq!(fsm.poll_timeout(), Some(t0 + down));
+        // Silence: it keeps listening, on the learned interval.
+        let t1 = t0 + down;
+        fsm.handle_timeout(t1);
+        assert_eq!(fsm.state(), State::Backup);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + down));
+        // Its sync group takes it to master: it advertises at its own interval.
+        fsm.handle_maintenance(t1, false);
+        fsm.handle_sync(t1, State::Master, "sync group G: VI_2 went MASTER".into());
+        assert_eq!(fsm.state(), State::Master);
+        assert_eq!(fsm.master_adver_interval(), SEC);
+        assert_eq!(fsm.poll_timeout(), Some(t1 + SEC));
     }
 
     #[test]
