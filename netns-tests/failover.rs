@@ -430,6 +430,110 @@ fn a_second_sigterm_exits_without_waiting_for_a_backup() {
     assert!(lab.log(A).contains("second SIGTERM"), "{}", lab.log(A));
 }
 
+/// The virtual MAC of the lab's VRID 51 (RFC 9568 §7.3), as `ip neigh` prints it.
+const VMAC_51: &str = "00:00:5e:00:01:33";
+
+/// `use_vmac`: the VIP lives on the macvlan `vrrp.51` with the virtual MAC, so the client's
+/// ARP entry never names a host. A VRRP partition makes both hosts master (a spurious
+/// takeover): the client's entry stays the virtual MAC throughout and after the heal, the
+/// client keeps being answered, and SIGTERM removes the macvlan.
+fn vmac_keeps_the_clients_arp_entry(a: Kind, b: Kind) {
+    let mut lab = Lab::setup("vmac", 2);
+    let opts = PairOpts {
+        vmac: true,
+        ..PairOpts::default()
+    };
+    let vip = lab.vip();
+    let (conf_a, conf_b) = (lab.pair_conf(A, &opts), lab.pair_conf(B, &opts));
+    lab.start(A, a, &conf_a);
+    lab.start(B, b, &conf_b);
+    let on_vmac = |lab: &Lab, h: usize| lab.has_vip_on(h, &vip, "vrrp.51");
+    wait_for(|| on_vmac(&lab, A) && !on_vmac(&lab, B), secs(20))
+        .unwrap_or_else(|| panic!("no election on the macvlans\n{}", logs(&lab)));
+    assert!(
+        !lab.holds_vip(A),
+        "the VIP went on eth0, not on the macvlan"
+    );
+    let ping = ping_works(&lab);
+    let hosts = [lab.host_mac(A), lab.host_mac(B)];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut sample = |lab: &Lab| {
+        if let Some(mac) = lab.client_neighbour(&vip) {
+            seen.insert(mac);
+        }
+    };
+    sample(&lab);
+    lab.block_vrrp_between(A, B);
+    wait_for(
+        || {
+            sample(&lab);
+            on_vmac(&lab, A) && on_vmac(&lab, B)
+        },
+        secs(15),
+    )
+    .unwrap_or_else(|| panic!("no spurious takeover in a partition\n{}", logs(&lab)));
+    let end = std::time::Instant::now() + secs(3);
+    while std::time::Instant::now() < end {
+        sample(&lab);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lab.unblock_vrrp_between(A, B);
+    wait_for(
+        || {
+            sample(&lab);
+            on_vmac(&lab, A) && !on_vmac(&lab, B)
+        },
+        secs(15),
+    )
+    .unwrap_or_else(|| panic!("no single master after the heal\n{}", logs(&lab)));
+    let t = epoch_now();
+    assert!(
+        ping.wait_reply_after(t + 1.0, secs(5)),
+        "the client is not answered after the heal\n{}",
+        logs(&lab)
+    );
+    sample(&lab);
+    // keepalived's own ARP requests (arp_announce 0) name the VIP with its eth0 MAC, so the
+    // client may follow them to a keepalived host; never to a vipd host.
+    let vipd_macs: Vec<&String> = [(a, &hosts[0]), (b, &hosts[1])]
+        .into_iter()
+        .filter_map(|(kind, mac)| (kind == Kind::Vipd).then_some(mac))
+        .collect();
+    assert!(seen.contains(VMAC_51), "never the virtual MAC: {seen:?}");
+    assert!(
+        !seen.iter().any(|m| vipd_macs.contains(&m)),
+        "the client's ARP entry named a vipd host's eth0 MAC {vipd_macs:?}: {seen:?}"
+    );
+    let (status, _) = lab.stop_term(A);
+    assert!(status.success(), "{a} exited with {status}");
+    if a == Kind::Vipd {
+        let gone = lab
+            .client_output(&["true"])
+            .map(|_| !lab.has_vip_on(A, &vip, "vrrp.51"));
+        assert_eq!(gone, Some(true));
+        let out = std::process::Command::new("ip")
+            .args(["-n", lab.ns(A), "link", "show", "vrrp.51"])
+            .output()
+            .expect("ip link");
+        assert!(!out.status.success(), "vipd left vrrp.51 behind on SIGTERM");
+    }
+    measure(&format!("{} vmac_client_macs={}", pair(a, b), seen.len()));
+}
+
+macro_rules! vmac_tests {
+    ($($name:ident: $a:expr, $b:expr;)*) => {$(
+        #[test]
+        fn $name() { vmac_keeps_the_clients_arp_entry($a, $b) }
+    )*};
+}
+
+vmac_tests! {
+    vmac_ka_ka: Kind::Keepalived, Kind::Keepalived;
+    vmac_vipd_vipd: Kind::Vipd, Kind::Vipd;
+    vmac_vipd_ka: Kind::Vipd, Kind::Keepalived;
+    vmac_ka_vipd: Kind::Keepalived, Kind::Vipd;
+}
+
 /// The harness's own unit tests: here once, not in every binary that mounts the harness.
 mod harness_selftest {
     use super::harness::PairOpts;

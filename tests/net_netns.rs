@@ -1139,7 +1139,11 @@ fn vmac_is_created_adopted_and_removed() {
         let base = eth0(&nl).await.index;
         let mac = virtual_mac(51, false);
         let vmac = nl.ensure_vmac("vrrp.51", base, mac).await.expect("create");
-        assert_eq!(vmac.base_before, Some((0, 0)), "eth0's defaults");
+        assert_eq!(
+            vmac.base_before,
+            Some(Default::default()),
+            "eth0's defaults"
+        );
         let link = nl
             .link_by_name("vrrp.51")
             .await
@@ -1164,6 +1168,7 @@ fn vmac_is_created_adopted_and_removed() {
     assert_eq!(sysctl("vrrp/51", "rp_filter"), "0");
     assert_eq!(sysctl("eth0", "arp_ignore"), "1");
     assert_eq!(sysctl("eth0", "arp_filter"), "1");
+    assert_eq!(sysctl("eth0", "arp_announce"), "2");
     let details = ip_output(&["-n", &ns, "-d", "link", "show", "vrrp.51"]);
     assert!(details.contains("macvlan mode private"), "{details}");
     assert!(
@@ -1185,4 +1190,5 @@ fn vmac_is_created_adopted_and_removed() {
     join(h);
     assert_eq!(sysctl("eth0", "arp_ignore"), "0");
     assert_eq!(sysctl("eth0", "arp_filter"), "0");
+    assert_eq!(sysctl("eth0", "arp_announce"), "0");
 }

@@ -23,6 +23,8 @@ pub struct PairOpts {
     pub version3: bool,
     /// `advert_int` as written (`0.05`); `None` = 1.
     pub advert_int: Option<&'static str>,
+    /// `use_vmac`: the VIP lives on the macvlan `vrrp.VRID` with the virtual MAC.
+    pub vmac: bool,
 }
 
 /// Everything the generator needs to know about the lab.
@@ -81,9 +83,17 @@ pub fn pair_conf(addrs: &PairAddrs<'_>, opts: &PairOpts) -> String {
         }
         let _ = writeln!(s, "    }}");
     }
+    if opts.vmac {
+        let _ = writeln!(s, "    use_vmac");
+    }
     let _ = writeln!(s, "    virtual_ipaddress {{");
     let len = if addrs.vip.contains(':') { 64 } else { 32 };
-    let _ = writeln!(s, "        {}/{len} dev eth0", addrs.vip);
+    if opts.vmac {
+        // Without `dev`: the VIP goes on the macvlan.
+        let _ = writeln!(s, "        {}/{len}", addrs.vip);
+    } else {
+        let _ = writeln!(s, "        {}/{len} dev eth0", addrs.vip);
+    }
     let _ = writeln!(s, "    }}");
     let _ = writeln!(s, "}}");
     s

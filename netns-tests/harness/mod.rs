@@ -400,6 +400,22 @@ impl Lab {
         proc::kill_group_and_reap(&self.registry, child);
     }
 
+    /// The client's neighbour-cache entry for `addr`: its link-layer address, if it has one.
+    pub fn client_neighbour(&self, addr: &str) -> Option<String> {
+        let out = self.client_output(&["ip", "neigh", "show", addr])?;
+        let mut words = out.split_whitespace();
+        words.find(|w| *w == "lladdr")?;
+        words.next().map(str::to_string)
+    }
+
+    /// `host`'s eth0 MAC address.
+    pub fn host_mac(&self, host: usize) -> String {
+        let out = ip(&["-n", &self.hosts[host], "-o", "link", "show", "eth0"]);
+        let mut words = out.split_whitespace();
+        words.find(|w| *w == "link/ether").expect("eth0 has a MAC");
+        words.next().expect("a MAC after link/ether").to_string()
+    }
+
     /// Runs `argv` in the client namespace and returns its stdout when it succeeds.
     pub fn client_output(&self, argv: &[&str]) -> Option<String> {
         let out = Command::new("ip")
@@ -574,23 +590,32 @@ impl Lab {
 
     /// True when `vip` (no prefix length) is assigned to `host`'s eth0.
     pub fn has_vip(&self, host: usize, vip: &str) -> bool {
+        self.has_vip_on(host, vip, "eth0")
+    }
+
+    /// True when `vip` (no prefix length) is assigned to `host`'s interface `dev` (false when
+    /// `dev` does not exist).
+    pub fn has_vip_on(&self, host: usize, vip: &str, dev: &str) -> bool {
         let (family, inet) = if vip.contains(':') {
             ("-6", "inet6")
         } else {
             ("-4", "inet")
         };
-        let out = ip(&[
-            "-n",
-            &self.hosts[host],
-            family,
-            "-o",
-            "addr",
-            "show",
-            "dev",
-            "eth0",
-        ]);
+        let out = Command::new("ip")
+            .args([
+                "-n",
+                &self.hosts[host],
+                family,
+                "-o",
+                "addr",
+                "show",
+                "dev",
+                dev,
+            ])
+            .output()
+            .expect("run ip");
         let needle = format!(" {inet} {vip}/");
-        out.contains(&needle)
+        String::from_utf8_lossy(&out.stdout).contains(&needle)
     }
 
     /// [`Lab::has_vip`] for the lab's VIP.

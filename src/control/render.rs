@@ -100,7 +100,11 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
         inst.name, inst.state, inst.vrid, inst.source
     );
     let _ = writeln!(out, "  interface  {}", inst.interface);
-    let family = if inst.family == "ipv6" { "IPv6" } else { "IPv4" };
+    let family = if inst.family == "ipv6" {
+        "IPv6"
+    } else {
+        "IPv4"
+    };
     let _ = writeln!(
         out,
         "  protocol   VRRPv{} over {family}, adverts every {} s",

@@ -634,7 +634,10 @@ impl Daemon {
         };
         match resolve::ensure_vmac(&inst, &self.netlink, &base).await {
             Ok(Some(v)) => {
-                info!("{}: made {} again on the new {}", inst.name, v.name, inst.interface);
+                info!(
+                    "{}: made {} again on the new {}",
+                    inst.name, v.name, inst.interface
+                );
                 let before = self.running[i].vmac.as_ref().and_then(|o| o.base_before);
                 self.running[i].vmac = Some(Vmac {
                     base_before: v.base_before.or(before),
@@ -642,7 +645,10 @@ impl Daemon {
                 });
             }
             Ok(None) => {}
-            Err(e) => warn!("{}: cannot make its virtual-MAC interface again: {e}", inst.name),
+            Err(e) => warn!(
+                "{}: cannot make its virtual-MAC interface again: {e}",
+                inst.name
+            ),
         }
     }
 }

@@ -7,7 +7,10 @@
 //! base interface; on it `arp_ignore=1` (never answer ARP for the base's addresses),
 //! `accept_local=1` (hear other instances on the same host) and `rp_filter=0` (receive while it
 //! has no address); on the base `arp_ignore=1` and `arp_filter=1` (never answer ARP for a VIP
-//! with the base's MAC), restored when the macvlan is removed. IPv6 address generation is off
+//! with the base's MAC), restored when the macvlan is removed. One more than keepalived: on
+//! the base `arp_announce=2`, or the host's own ARP requests (for a client it answers from
+//! the VIP) would name the VIP as their sender with the base's MAC, and the client's cache
+//! would follow them to this host's own MAC (a netns test saw it with keepalived). IPv6 address generation is off
 //! on the macvlan: two hosts' macvlans share a MAC, so their generated link-local addresses
 //! would collide (RFC 9568 §7.4). These settings go through netlink (`IFLA_AF_SPEC`), not
 //! `/proc/sys`, which a hardened unit mounts read-only.
@@ -28,12 +31,24 @@ const IFLA_INET_CONF: u16 = 1;
 /// `IPV4_DEVCONF_*` numbers from linux/ip.h.
 const DEVCONF_RP_FILTER: u16 = 8;
 const DEVCONF_ARP_FILTER: u16 = 13;
+const DEVCONF_ARP_ANNOUNCE: u16 = 18;
 const DEVCONF_ARP_IGNORE: u16 = 19;
 const DEVCONF_ACCEPT_LOCAL: u16 = 23;
 
 /// The VRRP virtual MAC address of `vrid` (RFC 9568 §7.3).
 pub const fn virtual_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
     [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, vrid]
+}
+
+/// The ARP parameters of a base interface that a macvlan changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BaseArp {
+    /// `arp_ignore`.
+    pub arp_ignore: u32,
+    /// `arp_filter`.
+    pub arp_filter: u32,
+    /// `arp_announce`.
+    pub arp_announce: u32,
 }
 
 /// A macvlan carrying a virtual MAC, as [`Netlink::ensure_vmac`] left it.
@@ -47,9 +62,10 @@ pub struct Vmac {
     pub mac: [u8; 6],
     /// The base interface's index.
     pub base: u32,
-    /// The base's `arp_ignore` and `arp_filter` before we changed them, to restore on removal;
-    /// `None` when the macvlan was there already (a previous run changed them).
-    pub base_before: Option<(u32, u32)>,
+    /// The base's `arp_ignore`, `arp_filter` and `arp_announce` before we changed them, to
+    /// restore on removal; `None` when the macvlan was there already (a previous run changed
+    /// them).
+    pub base_before: Option<BaseArp>,
 }
 
 impl Netlink {
@@ -109,12 +125,12 @@ impl Netlink {
         } else {
             Some(self.ipv4_arp_conf(base).await?)
         };
-        self.set_ipv4_devconf(
-            base,
-            &ifindex(base),
-            &[(DEVCONF_ARP_IGNORE, 1), (DEVCONF_ARP_FILTER, 1)],
-        )
-        .await?;
+        let arp = BaseArp {
+            arp_ignore: 1,
+            arp_filter: 1,
+            arp_announce: 2,
+        };
+        self.set_base_arp(base, arp).await?;
         self.set_link(LinkUnspec::new_with_index(index).up().build(), name)
             .await?;
         Ok(Vmac {
@@ -126,21 +142,22 @@ impl Netlink {
         })
     }
 
-    /// Removes the macvlan and puts back the base's `arp_ignore`/`arp_filter` when we changed
-    /// them. Gone already is not an error.
+    /// Removes the macvlan and puts back the base's ARP parameters when we changed them.
+    /// Gone already is not an error.
     pub async fn remove_vmac(&self, vmac: &Vmac) -> Result<(), NetError> {
-        if let Some((arp_ignore, arp_filter)) = vmac.base_before {
-            self.set_ipv4_devconf(
-                vmac.base,
-                &ifindex(vmac.base),
-                &[
-                    (DEVCONF_ARP_IGNORE, arp_ignore),
-                    (DEVCONF_ARP_FILTER, arp_filter),
-                ],
-            )
-            .await?;
+        if let Some(arp) = vmac.base_before {
+            self.set_base_arp(vmac.base, arp).await?;
         }
         self.delete_link(vmac.index, &vmac.name).await
+    }
+
+    async fn set_base_arp(&self, base: u32, arp: BaseArp) -> Result<(), NetError> {
+        let params = [
+            (DEVCONF_ARP_IGNORE, arp.arp_ignore),
+            (DEVCONF_ARP_FILTER, arp.arp_filter),
+            (DEVCONF_ARP_ANNOUNCE, arp.arp_announce),
+        ];
+        self.set_ipv4_devconf(base, &ifindex(base), &params).await
     }
 
     async fn link_message(&self, name: &str) -> Result<Option<LinkMessage>, NetError> {
@@ -203,8 +220,8 @@ impl Netlink {
         self.set_link(msg, name).await
     }
 
-    /// The `arp_ignore` and `arp_filter` of interface `index`.
-    async fn ipv4_arp_conf(&self, index: u32) -> Result<(u32, u32), NetError> {
+    /// The ARP parameters of interface `index` that a macvlan changes.
+    async fn ipv4_arp_conf(&self, index: u32) -> Result<BaseArp, NetError> {
         let mut links = self.handle.link().get().match_index(index).execute();
         let msg = links
             .try_next()
@@ -222,12 +239,16 @@ impl Netlink {
                 for item in inet {
                     if let AfSpecInet::DevConf(c) = item {
                         let v = |x: i32| u32::try_from(x).unwrap_or(0);
-                        return Ok((v(c.arp_ignore), v(c.arpfilter)));
+                        return Ok(BaseArp {
+                            arp_ignore: v(c.arp_ignore),
+                            arp_filter: v(c.arpfilter),
+                            arp_announce: v(c.arp_announce),
+                        });
                     }
                 }
             }
         }
-        Ok((0, 0))
+        Ok(BaseArp::default())
     }
 }
 

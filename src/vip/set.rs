@@ -80,7 +80,10 @@ pub struct Update {
 
 /// The addresses of `vips` that adverts list.
 fn advertised(vips: &[BoundVip]) -> Vec<IpAddr> {
-    vips.iter().filter(|v| !v.excluded).map(|v| v.addr).collect()
+    vips.iter()
+        .filter(|v| !v.excluded)
+        .map(|v| v.addr)
+        .collect()
 }
 
 impl<A: Announcer> VipSet<A> {
