@@ -244,6 +244,60 @@ fn unicast(family: Family, a: Kind, b: Kind) {
     ));
 }
 
+/// `use_vmac`: the VIP lives on the macvlan `vrrp.51` with the virtual MAC (IPv4
+/// 00:00:5e:00:01:33, IPv6 00:00:5e:00:02:33); adverts leave from it; a crash moves the VIP and
+/// the client's neighbour entry stays the virtual MAC, so it needs no new announcement to
+/// follow.
+fn vmac(family: Family, a: Kind, b: Kind) {
+    let mut lab = Lab::setup_family("v3vmac", 2, family);
+    let opts = PairOpts {
+        vmac: true,
+        ..opts(false)
+    };
+    let vip = lab.vip();
+    let (conf_a, conf_b) = (lab.pair_conf(A, &opts), lab.pair_conf(B, &opts));
+    lab.start(A, a, &conf_a);
+    lab.start(B, b, &conf_b);
+    let on_vmac = |lab: &Lab, h: usize| lab.has_vip_on(h, &vip, "vrrp.51");
+    wait_for(|| on_vmac(&lab, A) && !on_vmac(&lab, B), secs(20))
+        .unwrap_or_else(|| panic!("no election on the macvlans\n{}", logs(&lab)));
+    let ping = ping_works(&lab);
+    let want = match family {
+        Family::V4 => "00:00:5e:00:01:33",
+        Family::V6 => "00:00:5e:00:02:33",
+    };
+    // A keepalived host's own ARP requests name the VIP with its eth0 MAC (it leaves
+    // arp_announce alone), so the entry is checked while a vipd host holds the VIP.
+    let check = |lab: &Lab, holder: Kind| {
+        if holder == Kind::Vipd || family == Family::V6 {
+            assert_eq!(
+                lab.client_neighbour(&vip).as_deref(),
+                Some(want),
+                "holder {holder}"
+            );
+        }
+    };
+    check(&lab, a);
+    let t = epoch_now();
+    crash_host(&mut lab, A);
+    wait_for(|| on_vmac(&lab, B), secs(10))
+        .unwrap_or_else(|| panic!("B did not take the VIP\n{}", logs(&lab)));
+    assert!(
+        ping.wait_reply_after(t + 0.05, secs(5)),
+        "no reply via B\n{}",
+        logs(&lab)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let gap = ping.longest_gap(t, epoch_now());
+    assert_gap_at_most(gap, MASTER_DOWN_B + MARGIN, "on a crash (vmac)", &lab);
+    check(&lab, b);
+    measure(&format!(
+        "{} vmac_crash_gap_s={:.3}",
+        name(family, a, b),
+        gap.as_secs_f64()
+    ));
+}
+
 macro_rules! pair_tests {
     ($family:expr; $($module:ident: $a:expr, $b:expr;)*) => {$(
         mod $module {
@@ -259,6 +313,8 @@ macro_rules! pair_tests {
             fn preempt() { super::super::preempt(F, $a, $b) }
             #[test]
             fn unicast() { super::super::unicast(F, $a, $b) }
+            #[test]
+            fn vmac() { super::super::vmac(F, $a, $b) }
         }
     )*};
 }

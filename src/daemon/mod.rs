@@ -68,15 +68,6 @@ pub enum DaemonError {
         /// "IPv4" or "IPv6 link-local".
         family: &'static str,
     },
-    /// `use_vmac` on an IPv6 instance.
-    #[error(
-        "{instance}: use_vmac on an IPv6 instance is not supported yet (IPv4 instances have \
-         it); remove use_vmac or run this instance over IPv4"
-    )]
-    Ipv6Vmac {
-        /// The instance.
-        instance: String,
-    },
     /// Any other kernel error, naming the call and interface.
     #[error("{0}")]
     Net(#[from] NetError),

@@ -32,6 +32,13 @@ fn vip_interface(inst: &VrrpInstance) -> &str {
 /// Resolves one instance: creates (or adopts) its macvlan, binds its VIPs, finds its source
 /// and opens its socket. The caller removes [`Setup::vmac`] if it goes no further.
 pub(super) async fn prepare(inst: &VrrpInstance, netlink: &Netlink) -> Result<Setup, DaemonError> {
+    if !inst.accept {
+        tracing::warn!(
+            "{}: no_accept is not enforced: vipd does not filter traffic to the VIPs as \
+             keepalived's firewall rules do, so a master accepts it (as with `accept`)",
+            inst.name
+        );
+    }
     let base = lookup(netlink, &inst.name, &inst.interface).await?;
     let vmac = ensure_vmac(inst, netlink, &base).await?;
     let resolved = resolve(inst, netlink, &base).await;
@@ -66,6 +73,14 @@ async fn resolve(
                 "IPv4"
             },
         })?;
+    if inst.is_ipv6() && inst.use_vmac.as_deref() == Some(link.name.as_str()) {
+        // RFC 9568 §7.4: adverts leave the macvlan from a link-local address of its own; as
+        // keepalived, the base's (the macvlan generates none, see net/vmac.rs).
+        netlink
+            .add_address(link.index, source, 64, None)
+            .await
+            .map_err(classify)?;
+    }
     let transport = transport(inst);
     let socket =
         VrrpSocket::open(&link.name, link.index, source, transport.clone()).map_err(classify)?;
@@ -136,14 +151,7 @@ pub(super) async fn ensure_vmac(
     let Some(name) = &inst.use_vmac else {
         return Ok(None);
     };
-    if inst.is_ipv6() {
-        // An IPv6 vmac needs the base's link-local address moved onto the macvlan (RFC 9568
-        // §7.4), which vipd does not do yet.
-        return Err(DaemonError::Ipv6Vmac {
-            instance: inst.name.clone(),
-        });
-    }
-    let mac = virtual_mac(inst.virtual_router_id, false);
+    let mac = virtual_mac(inst.virtual_router_id, inst.is_ipv6());
     netlink
         .ensure_vmac(name, base.index, mac)
         .await
