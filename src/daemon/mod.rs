@@ -530,10 +530,11 @@ impl Daemon {
         }
     }
 
-    /// An IPv4 address came or went on interface `index`: its instances re-read their source.
+    /// An address came or went on interface `index`: its instances re-read their source.
     async fn on_addresses(&mut self, index: u32) {
         for i in 0..self.running.len() {
-            if self.running[i].ifindex == index {
+            // With a macvlan, the source lives on the base, whose index is not kept.
+            if self.running[i].ifindex == index || self.running[i].vmac.is_some() {
                 self.refresh(i).await;
             }
         }

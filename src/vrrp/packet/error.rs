@@ -133,6 +133,10 @@ pub enum PacketError {
         /// This instance's interval.
         want: AdvertInterval,
     },
+    /// A VRRPv3 advert with Max Adver Int 0 (RFC 9568 §7.1): a backup that learned it would
+    /// time out at once.
+    #[error("VRRPv3 advert with a Max Adver Int of 0: no router sends that")]
+    ZeroInterval,
     /// A non-owner advertised another list of virtual addresses than this instance's.
     #[error(
         "address list mismatch: advert has {got} addresses, this instance {want}; missing from advert: {}; not configured here: {} (virtual_ipaddress must match on all routers)",
@@ -186,6 +190,7 @@ pub const ALL_COUNTER_NAMES: &[&str] = &[
     "unsupported_auth_type",
     "auth_password",
     "advert_interval",
+    "zero_interval",
     "address_list",
     "unknown_peer",
     "own_address",
@@ -212,6 +217,7 @@ impl PacketError {
             PacketError::UnsupportedAuthType { .. } => "unsupported_auth_type",
             PacketError::AuthPasswordMismatch => "auth_password",
             PacketError::AdvertIntervalMismatch { .. } => "advert_interval",
+            PacketError::ZeroInterval => "zero_interval",
             PacketError::AddressListMismatch { .. } => "address_list",
             PacketError::UnknownPeer { .. } => "unknown_peer",
             PacketError::OwnAddress { .. } => "own_address",

@@ -220,6 +220,7 @@ fn test_counter_names() {
             got: AdvertInterval::from_secs(0),
             want: AdvertInterval::from_secs(0),
         },
+        PacketError::ZeroInterval,
         PacketError::AddressListMismatch {
             got: 0,
             want: 0,

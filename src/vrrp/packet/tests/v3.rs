@@ -361,6 +361,15 @@ fn test_validate() {
         ..v3_ipv6_repr()
     };
     assert_eq!(validate(&faster, &expected_for(&ours)), Ok(()));
+    // ...but never 0 (RFC 9568 §7.1): a backup learning it would time out at once.
+    let zero = AdvertRepr {
+        interval: AdvertInterval::from_centis(0),
+        ..v3_ipv6_repr()
+    };
+    assert_eq!(
+        validate(&zero, &expected_for(&ours)),
+        Err(PacketError::ZeroInterval)
+    );
 
     // There is no authentication to check, whatever the instance's auth_pass says.
     let pass = Auth::from_config(Some(b"root"));
