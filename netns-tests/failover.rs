@@ -430,6 +430,88 @@ fn a_second_sigterm_exits_without_waiting_for_a_backup() {
     assert!(lab.log(A).contains("second SIGTERM"), "{}", lab.log(A));
 }
 
+/// True when the agent on `host` has been MASTER since it started (vipd: its counter;
+/// keepalived: its log).
+fn ever_master(lab: &Lab, host: usize) -> bool {
+    match lab.kind(host) {
+        Some(Kind::Vipd) => {
+            let inst = lab.vipctl_instance(host);
+            inst["counters"]["became_master"].as_u64().unwrap_or(0) > 0
+        }
+        _ => lab.log(host).contains("Entering MASTER STATE"),
+    }
+}
+
+/// A planned operation on vipd master A: what it does to the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Planned {
+    /// `vipctl upgrade`: re-executes in place.
+    Upgrade,
+    /// kill -9, then started again at once (a crash and `Restart=on-failure`).
+    QuickRestart,
+}
+
+/// A planned upgrade or a quick restart of the master moves nothing: A keeps the VIP (no gap
+/// beyond the ping cadence) and B never becomes master.
+fn planned_operation_moves_nothing(b: Kind, op: Planned) {
+    let mut lab = Lab::setup("planned", 2);
+    elect(&mut lab, Kind::Vipd, b, &PairOpts::default());
+    let ping = ping_works(&lab);
+    let pid = lab.agent_pid(A);
+    let t = epoch_now();
+    match op {
+        Planned::Upgrade => {
+            let run = lab.vipctl(A, &["upgrade"]);
+            assert_eq!(run.code, 0, "vipctl upgrade: {run:?}\n{}", logs(&lab));
+            assert!(run.stdout.contains("is back"), "{run:?}");
+            assert_eq!(lab.agent_pid(A), pid, "an upgrade keeps the process");
+        }
+        Planned::QuickRestart => {
+            lab.kill9(A);
+            let conf = lab.pair_conf(A, &PairOpts::default());
+            lab.start(A, Kind::Vipd, &conf);
+        }
+    }
+    // Long enough for B to have taken over had A gone silent (Master_Down_Interval 3.65 s).
+    assert_stable(&lab, secs(5), "after the planned operation");
+    expect_vipd_state(&lab, A, "MASTER");
+    assert!(!ever_master(&lab, B), "B became master\n{}", logs(&lab));
+    assert!(
+        lab.log(A).contains("VIPs are still in place: keeping"),
+        "{}",
+        logs(&lab)
+    );
+    // The VIP never leaves A, so the client sees the ping cadence and the machine's noise
+    // (0.03-0.05 s with other labs running); a release and re-add, or B taking over, fails
+    // the checks above first.
+    let gap = ping.longest_gap(t, epoch_now());
+    assert_gap_at_most(gap, 0.1, "through the planned operation", &lab);
+    measure(&format!(
+        "vipd+{b} {op:?} gap_s={:.3} b_master=false",
+        gap.as_secs_f64()
+    ));
+}
+
+#[test]
+fn upgrade_in_place_moves_nothing_vipd_backup() {
+    planned_operation_moves_nothing(Kind::Vipd, Planned::Upgrade);
+}
+
+#[test]
+fn upgrade_in_place_moves_nothing_keepalived_backup() {
+    planned_operation_moves_nothing(Kind::Keepalived, Planned::Upgrade);
+}
+
+#[test]
+fn quick_restart_after_kill9_moves_nothing_vipd_backup() {
+    planned_operation_moves_nothing(Kind::Vipd, Planned::QuickRestart);
+}
+
+#[test]
+fn quick_restart_after_kill9_moves_nothing_keepalived_backup() {
+    planned_operation_moves_nothing(Kind::Keepalived, Planned::QuickRestart);
+}
+
 /// The virtual MAC of the lab's VRID 51 (RFC 9568 §7.3), as `ip neigh` prints it.
 const VMAC_51: &str = "00:00:5e:00:01:33";
 

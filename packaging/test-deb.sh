@@ -122,10 +122,12 @@ grep -q '^Maintainer: The vipd project <' "$WORK/control/control" ||
 grep -q 'systemd-sysusers .*vipd.conf' "$WORK/control/postinst" || fail "postinst does not create the vipd user"
 grep -q 'dpkg-statoverride --update --add root vipd 0640 /etc/vipd/vipd.toml' "$WORK/control/postinst" ||
     fail "postinst does not protect the conffile"
+grep -q '/usr/bin/vipctl upgrade' "$WORK/control/postinst" ||
+    fail "postinst does not upgrade a running vipd in place"
 for script in "$WORK"/control/{postinst,postrm,prerm}; do
     sh -n "$script" || fail "$(basename "$script") is not valid sh"
 done
-ok "conffile, Depends, Maintainer and maintainer scripts"
+ok "conffile, Depends, Maintainer and maintainer scripts (postinst upgrades in place)"
 
 echo "== systemd-analyze verify"
 mkdir "$WORK/unit"

@@ -23,6 +23,12 @@ pub struct VipdArgs {
     /// handover, maint); others who can open the socket may only read. Default: root only.
     #[arg(long, value_name = "GROUP", env = "VIPD_SOCKET_GROUP")]
     pub socket_group: Option<String>,
+    /// Where each instance records whether it is master and which VIPs it added, so that a
+    /// restart (after kill -9, a crash or `vipctl upgrade`) keeps its own VIPs instead of
+    /// moving them. Default: the control socket's directory (/run/vipd). An empty value: no
+    /// records.
+    #[arg(long, value_name = "DIR", env = "VIPD_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Check the configuration and exit: 0 valid, 2 invalid.
     #[arg(short = 't', long)]
     pub check: bool,
@@ -118,6 +124,11 @@ pub enum VipctlCommand {
         /// The instance; all masters when omitted.
         instance: Option<String>,
     },
+    /// Re-execute vipd in place after its binary was replaced (a package upgrade): same
+    /// process, VIPs and roles kept, no priority 0 sent, so the peers see no takeover (as
+    /// SIGUSR2 does). Waits until the new binary answers; forwarded connections of
+    /// virtual_server pools are cut.
+    Upgrade,
     /// Maintenance mode: stay backup until turned off (a master hands over first); kept
     /// across reloads.
     Maint {

@@ -1,13 +1,15 @@
-//! vipd: a virtual-IP failover agent that speaks VRRP like keepalived (VRRPv2, RFC 3768,
-//! on the wire today; the wire module also reads and writes VRRPv3, RFC 9568).
+//! vipd: a virtual-IP failover agent that speaks VRRP like keepalived (VRRPv2, RFC 3768, and
+//! VRRPv3, RFC 9568, over IPv4 and IPv6).
 //!
 //! # Layout
 //! - [`config`]: keepalived.conf or TOML in, one typed and validated model out.
 //! - [`vrrp`]: the wire format (v2 and v3, IPv4 and IPv6), the pure RFC 3768 state machine
 //!   and the driver of one instance (`vrrp::instance`, testable with fake kernel doors).
 //! - [`vip`]: making a VIP reachable here: the VIP set an instance holds, releases and
-//!   diffs, its announcer (gratuitous ARP today), defending VIPs another host claims, and
-//!   clearing VIPs an earlier run left behind.
+//!   diffs, its announcer (gratuitous ARP, neighbour advertisements), defending VIPs another
+//!   host claims, and clearing VIPs an earlier run left behind.
+//! - [`runstate`]: what one run leaves for the next (master or not, the VIPs it added), so a
+//!   restart keeps its own VIPs.
 //! - [`net`]: the kernel doors of the VRRP path: raw sockets, netlink, ARP. Which other
 //!   rooms make their own system calls, and why, is in its module doc.
 //! - [`control`]: the Unix control socket spoken by `vipd` and `vipctl`.
@@ -35,6 +37,7 @@ mod metrics;
 pub mod net;
 pub mod notify;
 mod ratelimit;
+pub mod runstate;
 pub mod status;
 pub mod track;
 pub mod vip;

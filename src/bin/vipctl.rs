@@ -113,6 +113,19 @@ fn main() -> ExitCode {
                 })
             })
         }
+        VipctlCommand::Upgrade => {
+            let asked = ask(socket, &Request::Upgrade, |response| {
+                let Response::Upgrading { exe, pid } = response else {
+                    return None;
+                };
+                println!("vipd (pid {pid}) is re-executing {exe}");
+                Some(ExitCode::SUCCESS)
+            });
+            if asked != ExitCode::SUCCESS {
+                return asked;
+            }
+            wait_until_back(socket)
+        }
         VipctlCommand::Maint { mode, instance } => {
             let on = mode == OnOff::On;
             ask(socket, &Request::Maintenance { on, instance }, |response| {
@@ -129,6 +142,27 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// After `vipctl upgrade`: waits (10 s at most) until the new binary answers a status request.
+fn wait_until_back(socket: &Path) -> ExitCode {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let timeout = Some(std::time::Duration::from_secs(1));
+        if let Ok(Response::Status(status)) =
+            client::request_within(socket, &Request::Status, timeout)
+        {
+            println!(
+                "vipd is back (pid {}): {} instance(s)",
+                status.pid,
+                status.instances.len()
+            );
+            return ExitCode::SUCCESS;
+        }
+    }
+    eprintln!("vipctl: vipd did not answer within 10 s of re-executing; see its log");
+    ExitCode::from(1)
 }
 
 /// Sends `request` (answered within the default timeout) and lets `show` print the answer.

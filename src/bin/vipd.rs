@@ -56,9 +56,17 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let state_dir = match &args.state_dir {
+        Some(dir) if dir.as_os_str().is_empty() => None,
+        Some(dir) => Some(dir.clone()),
+        None => args.socket.parent().map(std::path::Path::to_path_buf),
+    };
     let options = vipd::daemon::Options {
         config_path: args.config.clone(),
         socket_path: args.socket.clone(),
+        state_dir,
+        exe: std::env::current_exe().ok(),
+        args: std::env::args_os().skip(1).collect(),
         socket_group: args.socket_group.clone(),
         load: load_options,
         lb: lb_options(&args),

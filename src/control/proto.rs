@@ -34,6 +34,9 @@ pub enum Request {
         /// One instance by name, or all.
         instance: Option<String>,
     },
+    /// Re-execute vipd in place (after a package upgrade), keeping VIPs and roles. Changes
+    /// state.
+    Upgrade,
 }
 
 impl Request {
@@ -70,6 +73,13 @@ pub enum Response {
     HandedOver {
         /// One entry per instance asked.
         results: Vec<HandoverResult>,
+    },
+    /// The answer to [`Request::Upgrade`], sent just before vipd re-executes itself.
+    Upgrading {
+        /// The binary it runs.
+        exe: String,
+        /// Its process id, which the new binary keeps.
+        pid: u32,
     },
     /// The answer to [`Request::Maintenance`].
     Maintenance {

@@ -37,6 +37,8 @@ use crate::vrrp::instance::{Command, Instance, Interface, MemberChange, Setup};
 mod checks;
 mod reload;
 mod resolve;
+mod resume;
+mod upgrade;
 
 use checks::Checks;
 use resolve::{advert_interface, bind_vips, prepare, remove_vmac};
@@ -108,6 +110,13 @@ pub struct Options {
     pub config_path: PathBuf,
     /// The control socket.
     pub socket_path: PathBuf,
+    /// Where instances record what a restart needs ([`crate::runstate`]); `None` = nowhere.
+    pub state_dir: Option<PathBuf>,
+    /// This binary's path as it was at start (an upgrade re-executes the file now there),
+    /// and the arguments to give it.
+    pub exe: Option<PathBuf>,
+    /// The command-line arguments, program name left out.
+    pub args: Vec<std::ffi::OsString>,
     /// `--socket-group`: the group that owns the socket and may change state.
     pub socket_group: Option<String>,
     /// How the file was read at startup (config id, host checks); reload reads it the same.
@@ -171,6 +180,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let mut usr2 = signal(SignalKind::user_defined2()).map_err(DaemonError::Signals)?;
     let access =
         Access::from_group(options.socket_group.as_deref()).map_err(DaemonError::SocketGroup)?;
     raise_nofile();
@@ -185,6 +195,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         for inst in &config.instances {
             let setup = prepare(inst, &netlink).await?;
             setups.push(complete(setup, &config, &mut checks, &netlink, &sync_tx).await?);
+        }
+        for setup in &mut setups {
+            resume::plan(setup, &options, &netlink).await;
         }
         let control = ControlSocket::bind(&socket_path, access.gid())
             .await
@@ -217,7 +230,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let group_notifiers = group_notifiers(&config);
 
     // Every check passed: from here on the daemon changes the system.
-    for setup in &setups {
+    for setup in setups.iter().filter(|s| s.resume.is_none()) {
         vip::clear_stale(&setup.config.name, &setup.vips, &netlink).await;
     }
     let (events, _) = broadcast::channel(256);
@@ -280,6 +293,10 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
                 info!("SIGHUP: reloading {}", daemon.options.config_path.display());
                 let _ = daemon.reload().await;
             }
+            _ = usr2.recv() => match daemon.upgrade_target() {
+                Ok(exe) => daemon.upgrade(exe, "SIGUSR2").await,
+                Err(why) => warn!("SIGUSR2: cannot upgrade in place: {why}"),
+            },
             request = requests.recv() => {
                 if let Some(request) = request {
                     daemon.serve_request(request).await;
@@ -373,6 +390,19 @@ impl Daemon {
                         let results = handover_results(waits).await;
                         let _ = reply.send(Response::HandedOver { results });
                     });
+                    return;
+                }
+                Err(message) => Response::Error { message },
+            },
+            Request::Upgrade => match self.upgrade_target() {
+                Ok(exe) => {
+                    let _ = reply.send(Response::Upgrading {
+                        exe: exe.display().to_string(),
+                        pid: std::process::id(),
+                    });
+                    // Let the control task write the answer before the process is replaced.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    self.upgrade(exe, "vipctl upgrade").await;
                     return;
                 }
                 Err(message) => Response::Error { message },
@@ -492,7 +522,8 @@ impl Daemon {
     /// Resolves a new or changed instance of `config` against the kernel, with its checks,
     /// notify scripts and sync group.
     async fn setup(&mut self, inst: &VrrpInstance, config: &Config) -> Result<Setup, DaemonError> {
-        let setup = prepare(inst, &self.netlink).await?;
+        let mut setup = prepare(inst, &self.netlink).await?;
+        setup.state_file = resume::record_path(&self.options, &inst.name);
         complete(
             setup,
             config,

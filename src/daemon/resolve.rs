@@ -98,6 +98,8 @@ async fn resolve(
         notifier: None,
         sync: None,
         vmac: None,
+        state_file: None,
+        resume: None,
     })
 }
 

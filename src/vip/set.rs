@@ -114,6 +114,19 @@ impl<A: Announcer> VipSet<A> {
         self.vips = vips;
     }
 
+    /// The VIPs this set added (and so would remove), in config order.
+    pub fn ours(&self) -> impl Iterator<Item = &BoundVip> {
+        self.vips
+            .iter()
+            .filter(|v| self.ours.contains(&(v.ifindex, v.addr)))
+    }
+
+    /// Takes every VIP as added by this set: they are on their interfaces, left there by our
+    /// previous run (the caller checked), and are ours to remove.
+    pub fn adopt(&mut self) {
+        self.ours = self.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
+    }
+
     /// The announcer, for what only it knows.
     pub fn announcer(&self) -> &A {
         &self.announcer

@@ -180,6 +180,18 @@ pub enum Reason {
     Handover,
     /// An operator put the instance in maintenance (`vipctl maint on`): it stays backup.
     Maintenance,
+    /// We restarted holding the VIPs the previous run left as master, and no router
+    /// outranking us advertised while we listened: master again, the VIPs never left.
+    Restarted {
+        /// What was heard: "nobody advertised within 1.25 s", or the weaker master.
+        why: String,
+    },
+    /// We restarted and found the VIPs our previous run held as master: kept while we
+    /// listen for a stronger master.
+    Restarting {
+        /// How long we listen.
+        listen: Duration,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -247,6 +259,17 @@ impl fmt::Display for Reason {
                 f.write_str("handing over on request; VIPs kept until a new master advertises")
             }
             Reason::Maintenance => f.write_str("maintenance mode: staying backup"),
+            Reason::Restarted { why } => write!(
+                f,
+                "restarted with the VIPs our previous run held as master, and no stronger \
+                 router advertised ({why}): master again"
+            ),
+            Reason::Restarting { listen } => write!(
+                f,
+                "restarted with the VIPs our previous run held as master: keeping them while \
+                 listening {:.2} s for a stronger master",
+                listen.as_secs_f64()
+            ),
         }
     }
 }
@@ -360,6 +383,9 @@ enum Release {
     /// Our priority fell: the VIPs go when a stronger master advertises; if nobody does, or
     /// only a weaker router, we take over again at once.
     Demoted,
+    /// We restarted holding the VIPs our previous run left as master: listening for a while
+    /// before resuming, as [`Fsm::handle_startup_restarted`] says.
+    Restarted,
 }
 
 /// How many routers' priorities we remember; a VRRP group is a handful of routers.
@@ -422,7 +448,9 @@ impl Fsm {
             return;
         }
         self.maintenance = on;
-        if on {
+        if on && self.releasing == Some(Release::Restarted) {
+            self.drop_release();
+        } else if on {
             let _ = self.hand_over(now, Reason::Maintenance, Release::Handover);
         } else {
             self.yielded = false;
@@ -548,6 +576,33 @@ impl Fsm {
         }
     }
 
+    /// Startup after a restart that found the VIPs our previous run held as master still on
+    /// their interfaces (the driver adopted them): listen for `listen`, holding them, then
+    /// resume as master, so a restart shorter than the peers' Master_Down_Interval moves
+    /// nothing. A master we accept advertising meanwhile (one that outranks us, or a weaker
+    /// one when preemption is off) gets the role: the VIPs are released; a weaker one when
+    /// preemption is on makes us master at once. `listen` zero: master at once (an in-place
+    /// upgrade that was master a moment ago).
+    pub fn handle_startup_restarted(&mut self, now: Instant, listen: Duration) {
+        if self.state != State::Init {
+            return;
+        }
+        if self.maintenance {
+            self.start(now, Reason::Startup);
+            self.actions.push_back(Action::RemoveVips);
+            return;
+        }
+        if listen.is_zero() || self.priority == PRIORITY_OWNER {
+            let why = "an in-place restart".to_string();
+            self.master_adver_int = self.advert_int();
+            self.become_master(now, Reason::Restarted { why });
+            return;
+        }
+        self.start(now, Reason::Restarting { listen });
+        self.releasing = Some(Release::Restarted);
+        self.arm(Timer::Release, now + listen);
+    }
+
     /// Leaves Initialize or Fault: the owner becomes master, everyone else listens, with our
     /// own interval as Master_Adver_Interval until a master is heard (RFC 9568 §6.4.1).
     fn start(&mut self, now: Instant, reason: Reason) {
@@ -586,8 +641,14 @@ impl Fsm {
                 self.become_master(now, Reason::Resumed { why });
                 return;
             }
-            // A handover ends with the new master's first advert.
-            self.finish_release(Some(from));
+            if self.releasing == Some(Release::Restarted) {
+                if self.restarted_rx(now, from, priority) {
+                    return;
+                }
+            } else {
+                // A handover ends with the new master's first advert.
+                self.finish_release(Some(from));
+            }
         }
         let previous = self.heard.filter(|h| h.addr == from).map(|h| h.priority);
         self.heard = Some(Heard {
@@ -698,6 +759,27 @@ impl Fsm {
         true
     }
 
+    /// A master advertises while we hold the previous run's VIPs. A weaker one with
+    /// preemption on (and no delay): master again at once, true. Otherwise the VIPs go and
+    /// the advert is handled as any backup would (false).
+    fn restarted_rx(&mut self, now: Instant, from: IpAddr, priority: u8) -> bool {
+        self.releasing = None;
+        self.timers[Timer::Release as usize] = None;
+        if !self.outranked_by(from, priority)
+            && self.cfg.preempt
+            && self.cfg.preempt_delay.is_zero()
+        {
+            let why = format!(
+                "{from} advertised priority {priority}, below our {}",
+                self.priority
+            );
+            self.become_master(now, Reason::Restarted { why });
+            return true;
+        }
+        self.actions.push_back(Action::RemoveVips);
+        false
+    }
+
     /// True when a router advertising `priority` from `from` wins the election against us.
     fn outranked_by(&self, from: IpAddr, priority: u8) -> bool {
         priority > self.priority || (priority == self.priority && from > self.cfg.local_addr)
@@ -732,6 +814,19 @@ impl Fsm {
                     self.release_bound().as_secs_f64()
                 );
                 self.become_master(now, Reason::Resumed { why });
+            }
+            (State::Backup, Timer::Release) if self.releasing == Some(Release::Restarted) => {
+                if self.maintenance {
+                    self.drop_release();
+                    return;
+                }
+                self.releasing = None;
+                let why = format!(
+                    "nobody advertised within {:.2} s",
+                    now.duration_since(self.listening_since.unwrap_or(now))
+                        .as_secs_f64()
+                );
+                self.become_master(now, Reason::Restarted { why });
             }
             (State::Backup, Timer::Release) => self.finish_release(None),
             (State::Backup, Timer::Election) => {
@@ -1973,5 +2068,114 @@ mod test {
         });
         assert_eq!(fsm.skew_time(), SKEW_1S);
         assert_eq!(fsm.master_down_interval(), Duration::from_micros(9_609_375));
+    }
+
+    /// A router restarted holding its previous run's VIPs, listening `listen`.
+    fn restarted(priority: u8, listen: Duration) -> (Fsm, Instant, Vec<Action>) {
+        restarted_with(cfg(priority), listen)
+    }
+
+    fn restarted_with(cfg: FsmConfig, listen: Duration) -> (Fsm, Instant, Vec<Action>) {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(cfg);
+        fsm.handle_startup_restarted(t0, listen);
+        let actions = drain(&mut fsm);
+        (fsm, t0, actions)
+    }
+
+    fn holds_vip_actions(actions: &[Action]) -> (bool, bool) {
+        (
+            actions.contains(&Action::AddVips),
+            actions.contains(&Action::RemoveVips)
+                || actions
+                    .iter()
+                    .any(|a| matches!(a, Action::ReleaseVips { .. })),
+        )
+    }
+
+    #[test]
+    fn a_restart_keeps_the_vips_and_resumes_when_nobody_stronger_advertises() {
+        let listen = Duration::from_millis(1250);
+        let (mut fsm, t0, actions) = restarted(100, listen);
+        assert_eq!(fsm.state(), State::Backup);
+        assert_eq!(holds_vip_actions(&actions), (false, false), "{actions:?}");
+        assert_eq!(
+            fsm.poll_timeout(),
+            Some(t0 + listen),
+            "listen, not Master_Down_Interval"
+        );
+        fsm.handle_timeout(t0 + listen);
+        let actions = drain(&mut fsm);
+        assert_eq!(fsm.state(), State::Master);
+        assert!(matches!(
+            &actions[0],
+            Action::Transition {
+                to: State::Master,
+                reason: Reason::Restarted { .. },
+                ..
+            }
+        ));
+        assert!(actions.contains(&Action::SendAdvert { priority: 100 }));
+        assert!(!actions.contains(&Action::RemoveVips));
+    }
+
+    #[test]
+    fn a_restart_releases_the_vips_to_a_stronger_master() {
+        let (mut fsm, t0, _) = restarted(100, Duration::from_secs(1));
+        let t = t0 + Duration::from_millis(300);
+        fsm.handle_advert(t, PEER, 150, SEC);
+        let actions = drain(&mut fsm);
+        assert_eq!(actions, vec![Action::RemoveVips]);
+        assert_eq!(fsm.state(), State::Backup);
+        assert_eq!(fsm.poll_timeout(), Some(t + fsm.master_down_interval()));
+        fsm.handle_timeout(t0 + Duration::from_secs(1));
+        assert!(drain(&mut fsm).is_empty(), "the listen window is over");
+    }
+
+    #[test]
+    fn a_restart_preempts_a_weaker_master_at_once_unless_nopreempt() {
+        let (mut fsm, t0, _) = restarted(100, Duration::from_secs(1));
+        fsm.handle_advert(t0 + Duration::from_millis(200), PEER, 90, SEC);
+        assert_eq!(fsm.state(), State::Master);
+        assert!(!drain(&mut fsm).contains(&Action::RemoveVips));
+
+        let (mut fsm, t0, _) = restarted_with(
+            FsmConfig {
+                preempt: false,
+                ..cfg(100)
+            },
+            Duration::from_secs(1),
+        );
+        fsm.handle_advert(t0 + Duration::from_millis(200), PEER, 90, SEC);
+        assert_eq!(drain(&mut fsm), vec![Action::RemoveVips]);
+        assert_eq!(fsm.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_restart_with_no_listen_window_is_master_at_once() {
+        let (fsm, _, actions) = restarted(100, Duration::ZERO);
+        assert_eq!(fsm.state(), State::Master);
+        assert!(actions.contains(&Action::SendAdvert { priority: 100 }));
+    }
+
+    #[test]
+    fn a_restart_in_maintenance_or_shutdown_releases_the_vips() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(cfg(100));
+        fsm.handle_maintenance(t0, true);
+        fsm.handle_startup_restarted(t0, Duration::from_secs(1));
+        assert!(drain(&mut fsm).contains(&Action::RemoveVips));
+        fsm.handle_timeout(t0 + Duration::from_secs(5));
+        assert_eq!(fsm.state(), State::Backup);
+
+        let (mut fsm, t0, _) = restarted(100, Duration::from_secs(1));
+        fsm.handle_maintenance(t0, true);
+        assert_eq!(drain(&mut fsm), vec![Action::RemoveVips]);
+        fsm.handle_timeout(t0 + Duration::from_secs(1));
+        assert_eq!(fsm.state(), State::Backup, "maintenance never resumes");
+
+        let (mut fsm, t0, _) = restarted(100, Duration::from_secs(1));
+        fsm.handle_shutdown(t0);
+        assert!(drain(&mut fsm).contains(&Action::RemoveVips));
     }
 }

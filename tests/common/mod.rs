@@ -256,6 +256,8 @@ pub fn setup(world: &Arc<World>, source: Ipv4Addr) -> Setup<FakeDoors> {
         notifier: None,
         sync: None,
         vmac: None,
+        state_file: None,
+        resume: None,
     }
 }
 

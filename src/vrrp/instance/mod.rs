@@ -16,6 +16,7 @@
 //! - `tracking`: tracked checks, FAULT and the effective priority ([`Tracked`]);
 //! - `claims`: the ARP watches and the defence of the VIPs against other hosts' claims;
 //! - `handover`: a planned switchover and the replies waiting for it;
+//! - `leftovers`: the record a restart reads to keep this run's VIPs;
 //! - `report`: the shared status, transitions, the sync group and notify scripts
 //!   ([`MemberChange`]).
 
@@ -39,6 +40,7 @@ use crate::vrrp::packet::{AdvertInterval, Auth, ChecksumForm, Version};
 
 mod claims;
 mod handover;
+mod leftovers;
 mod network;
 mod receive;
 #[cfg(fuzzing)]
@@ -67,6 +69,9 @@ pub enum Command {
     },
     /// Leave cleanly (priority 0 if master, VIPs removed, notify_stop run), then answer.
     Shutdown(oneshot::Sender<()>),
+    /// vipd is about to re-execute itself (an in-place upgrade): write the record the next
+    /// run resumes from, change nothing, then answer.
+    Freeze(oneshot::Sender<()>),
     /// Planned switchover; answered once the VIPs are released (or at once if not master).
     Handover(oneshot::Sender<HandoverResult>),
     /// Maintenance mode on or off.
@@ -133,6 +138,14 @@ pub struct Instance<D: Doors = Kernel> {
     /// Handovers waiting for the VIPs to be released, with when they started.
     handovers: Vec<(oneshot::Sender<HandoverResult>, Instant)>,
 
+    // leftovers
+    /// Where this run's record goes; `None` = nowhere (tests, `--state-dir ''`).
+    state_file: Option<std::path::PathBuf>,
+    /// The last record written.
+    written: Option<leftovers::Written>,
+    /// Set until startup: resume holding the previous run's VIPs after listening this long.
+    resume: Option<std::time::Duration>,
+
     // report
     status: SharedStatus,
     /// Notify scripts to queue once the current actions are done (VIPs in place first).
@@ -148,7 +161,14 @@ impl<D: Doors> Instance<D> {
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut track_changes = self.forward_track_changes();
         self.watch_arp();
-        self.fsm.handle_startup(now());
+        match self.resume.take() {
+            Some(listen) => {
+                // The daemon found our previous run's VIPs in place: they are ours again.
+                self.vips.adopt();
+                self.fsm.handle_startup_restarted(now(), listen);
+            }
+            None => self.fsm.handle_startup(now()),
+        }
         self.reevaluate();
         self.execute().await;
         let mut buf = vec![0u8; 2048];
@@ -177,6 +197,10 @@ impl<D: Doors> Instance<D> {
                     Some(Command::Interface(now)) => self.on_interface(now),
                     Some(Command::Sync { target, why }) => {
                         self.fsm.handle_sync(now(), target, why);
+                    }
+                    Some(Command::Freeze(done)) => {
+                        self.record_handoff();
+                        let _ = done.send(());
                     }
                     Some(Command::Shutdown(done)) => {
                         self.fsm.handle_shutdown(now());
@@ -226,6 +250,7 @@ impl<D: Doors> Instance<D> {
             self.defender.reset();
         }
         self.publish();
+        self.record();
     }
 
     /// A reload changed the VIP list only: a master adds and removes just the difference,

@@ -3,6 +3,7 @@
 //! value of everything the driver keeps.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
@@ -49,6 +50,12 @@ pub struct Setup<D: Doors = Kernel> {
     /// The macvlan the daemon made for it (`use_vmac`): the daemon's to remove, unused by the
     /// instance.
     pub vmac: Option<Vmac>,
+    /// Where the instance records what a restart needs ([`crate::runstate`]); `None` = no
+    /// record.
+    pub state_file: Option<PathBuf>,
+    /// Our previous run's VIPs are on their interfaces and the instance was master: keep them
+    /// and resume after listening this long (see [`crate::vrrp::fsm::Fsm::handle_startup_restarted`]).
+    pub resume: Option<Duration>,
 }
 
 /// What the checksum of an advert covers, as keepalived sends it: the message alone for
@@ -135,6 +142,9 @@ impl<D: Doors> Instance<D> {
             rate_limit: LogLimits::new(Duration::from_secs(10)),
             events: None,
             handovers: Vec::new(),
+            state_file: setup.state_file,
+            written: None,
+            resume: setup.resume,
         };
         (instance, status)
     }

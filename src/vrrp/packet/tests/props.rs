@@ -220,7 +220,13 @@ proptest! {
         prop_assert!(packet.verify_checksum(&over));
         let form = over.form();
         prop_assert_eq!(AdvertRepr::parse(&bytes, &endpoints), Ok((repr.clone(), form)));
-        prop_assert_eq!(validate(&repr, &expected_for(&repr)), Ok(()));
+        // A VRRPv3 advert of interval 0 parses but is never accepted (RFC 9568 §7.1).
+        let want = if repr.version == Version::V3 && repr.interval.as_centis() == 0 {
+            Err(PacketError::ZeroInterval)
+        } else {
+            Ok(())
+        };
+        prop_assert_eq!(validate(&repr, &expected_for(&repr)), want);
 
         // And through the receive path of its family.
         let received = match endpoints {
