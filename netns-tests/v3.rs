@@ -298,6 +298,46 @@ fn vmac(family: Family, a: Kind, b: Kind) {
     ));
 }
 
+/// VRRPv3 over IPv4, the two checksum forms, as a vipd backup B counts them: from a vipd
+/// master with `v3_checksum_as_v2` (RFC 9568's form, the message alone), and from keepalived
+/// 2.2.7's default (with the pseudo-header). B accepts both and stays backup. (keepalived
+/// 2.2.7 itself knows only its own form: it would not hear the first master.)
+fn checksum_form_counted(a: Kind, extra: Option<&'static str>, counter: &str, other: &str) {
+    let mut lab = Lab::setup_family("v3csum", 2, Family::V4);
+    let opts = PairOpts {
+        extra_on: extra.map(|line| (A, line)),
+        ..opts(false)
+    };
+    elect(&mut lab, a, Kind::Vipd, &opts);
+    assert_stable(&lab, secs(2), "B does not hear A's checksums");
+    let counters = &lab.vipctl_instance(B)["counters"];
+    assert!(
+        counters[counter].as_u64().unwrap_or(0) >= 20,
+        "B counted {counters}"
+    );
+    assert_eq!(counters[other].as_u64(), Some(0), "{counters}");
+}
+
+#[test]
+fn checksum_message_only_from_vipd_is_accepted_and_counted() {
+    checksum_form_counted(
+        Kind::Vipd,
+        Some("v3_checksum_as_v2"),
+        "v3_checksum_message_only",
+        "v3_checksum_pseudo_header",
+    );
+}
+
+#[test]
+fn checksum_pseudo_header_from_keepalived_is_accepted_and_counted() {
+    checksum_form_counted(
+        Kind::Keepalived,
+        None,
+        "v3_checksum_pseudo_header",
+        "v3_checksum_message_only",
+    );
+}
+
 macro_rules! pair_tests {
     ($family:expr; $($module:ident: $a:expr, $b:expr;)*) => {$(
         mod $module {

@@ -140,6 +140,12 @@ fn vrrp(registry: &mut Registry, status: &Status) {
         "vipd_vrrp_garps_sent",
         "Gratuitous ARP packets sent",
     );
+    let checksum_forms = counters(
+        registry,
+        "vipd_vrrp_v3_checksum_form",
+        "Accepted VRRPv3 adverts over IPv4 by checksum form (pseudo_header: keepalived's \
+         default; message_only: RFC 9568, v3_checksum_as_v2)",
+    );
     let claims = counters(
         registry,
         "vipd_vrrp_vip_claims",
@@ -202,6 +208,14 @@ fn vrrp(registry: &mut Registry, status: &Status) {
         transitions.get_or_create(&labels).inc_by(c.transitions);
         garps.get_or_create(&labels).inc_by(c.garps_sent);
         claims.get_or_create(&labels).inc_by(c.vip_claims_seen);
+        for (form, n) in [
+            ("pseudo_header", c.v3_checksum_pseudo_header),
+            ("message_only", c.v3_checksum_message_only),
+        ] {
+            let mut by_form = labels.clone();
+            by_form.push(("form", form.to_string()));
+            checksum_forms.get_or_create(&by_form).inc_by(n);
+        }
         defenses.get_or_create(&labels).inc_by(c.vip_defenses);
         for (_, family) in &exporter_drops {
             // Present at zero, as the exporter does, so rate() works from the start.
@@ -512,6 +526,9 @@ mod test {
         ));
         assert!(has(
             r#"vipd_vrrp_vip_present{name="VI_1",intf="eth0",vrid="51",vip="10.0.0.100/32",dev="eth0"} 1"#
+        ));
+        assert!(has(
+            r#"vipd_vrrp_v3_checksum_form_total{name="VI_1",intf="eth0",vrid="51",form="message_only"} 0"#
         ));
         assert!(has(
             r#"vipd_vrrp_instance_info{name="VI_1",intf="eth0",vrid="51",version="2",family="ipv4"} 1"#

@@ -185,6 +185,14 @@ pub struct Counters {
     /// Re-announces those claims caused (rate-limited: one per advert interval at most).
     #[serde(default)]
     pub vip_defenses: u64,
+    /// Accepted VRRPv3 adverts over IPv4 whose checksum covers the pseudo-header
+    /// (keepalived's default).
+    #[serde(default)]
+    pub v3_checksum_pseudo_header: u64,
+    /// Accepted VRRPv3 adverts over IPv4 whose checksum covers the message alone (RFC 9568,
+    /// keepalived's `v3_checksum_as_v2`).
+    #[serde(default)]
+    pub v3_checksum_message_only: u64,
     /// Received packets dropped, by reason (`auth_password`, `ttl`, ...).
     pub drops: BTreeMap<String, u64>,
 }

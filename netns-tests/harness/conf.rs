@@ -25,6 +25,8 @@ pub struct PairOpts {
     pub advert_int: Option<&'static str>,
     /// `use_vmac`: the VIP lives on the macvlan `vrrp.VRID` with the virtual MAC.
     pub vmac: bool,
+    /// A line added to one host's instance: `(host, "v3_checksum_as_v2")`.
+    pub extra_on: Option<(usize, &'static str)>,
 }
 
 /// Everything the generator needs to know about the lab.
@@ -85,6 +87,11 @@ pub fn pair_conf(addrs: &PairAddrs<'_>, opts: &PairOpts) -> String {
     }
     if opts.vmac {
         let _ = writeln!(s, "    use_vmac");
+    }
+    if let Some((h, line)) = opts.extra_on
+        && h == host
+    {
+        let _ = writeln!(s, "    {line}");
     }
     let _ = writeln!(s, "    virtual_ipaddress {{");
     let len = if addrs.vip.contains(':') { 64 } else { 32 };

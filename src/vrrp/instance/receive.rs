@@ -12,7 +12,7 @@ use crate::net::socket::Ipv6Meta;
 use crate::ratelimit::held_back;
 use crate::vrrp::doors::Doors;
 use crate::vrrp::fsm::State;
-use crate::vrrp::packet::{self, Expected, PacketError, Received};
+use crate::vrrp::packet::{self, ChecksumForm, Expected, PacketError, Received, Version};
 
 /// What one instance accepts: the receive checks that need more than the packet itself.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +93,7 @@ impl<D: Doors> Instance<D> {
         };
         match judge(datagram, ipv6.as_ref(), &filter) {
             Verdict::Accept(received) => {
-                self.status().counters.adverts_received += 1;
+                self.count_accepted(&received);
                 let before = self.fsm.master_adver_interval();
                 let advert = &received.advert;
                 self.fsm.handle_advert(
@@ -125,6 +125,35 @@ impl<D: Doors> Instance<D> {
                 after.as_millis(),
                 before.as_millis(),
                 held_back(suppressed)
+            );
+        }
+    }
+
+    /// Counts an accepted advert and, for VRRPv3 over IPv4, which checksum form its sender
+    /// uses; a sender whose form differs from ours is logged, at most once per 10 s (both
+    /// are accepted).
+    fn count_accepted(&mut self, received: &Received) {
+        let mut status = self.status();
+        status.counters.adverts_received += 1;
+        if received.advert.version != Version::V3 || !received.src.is_ipv4() {
+            return;
+        }
+        match received.checksum_form {
+            ChecksumForm::PseudoHeader => status.counters.v3_checksum_pseudo_header += 1,
+            ChecksumForm::MessageOnly => status.counters.v3_checksum_message_only += 1,
+        }
+        drop(status);
+        if received.checksum_form != self.checksum_form
+            && self.rate_limit.allow("checksum_form", now()).is_some()
+        {
+            let theirs = match received.checksum_form {
+                ChecksumForm::PseudoHeader => "with the pseudo-header (keepalived's default)",
+                ChecksumForm::MessageOnly => "over the message alone (v3_checksum_as_v2)",
+            };
+            info!(
+                "{}: {} computes its VRRPv3 checksum {theirs}, unlike this instance; both are \
+                 accepted, but set v3_checksum_as_v2 alike on every router so that all hear us",
+                self.name, received.src
             );
         }
     }
