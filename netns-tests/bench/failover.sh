@@ -81,7 +81,11 @@ one_run() {
     # 3. SIGTERM on the master
     t=$(now)
     kill -TERM "${PID[h1]}" 2>/dev/null || true
-    wait_until 20 not_alive h1 >/dev/null || log "$run: h1 ignores SIGTERM"
+    if ! wait_until 20 not_alive h1 >/dev/null; then
+        # Keep the evidence (agent logs, configs, ping output) whatever KEEP_LOGS says.
+        cp -r "$dir" "/tmp/$PREFIX-ignored-sigterm-$run"
+        log "$run: h1 ignores SIGTERM; its run directory is kept in /tmp/$PREFIX-ignored-sigterm-$run"
+    fi
     if wait_until 10 has_vip h2 >/dev/null && wait_until 5 reply_after "$pingf" "$t" >/dev/null; then
         sleep 1
         R_ST=$(gap "$pingf" "$t" "$(now)")
