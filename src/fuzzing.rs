@@ -312,3 +312,384 @@ pub fn config_text(data: &[u8]) {
         "round trip through TOML:\n{toml}"
     );
 }
+
+/// The forwarder against a model of one TCP stream (as `tests/lb_stream.rs` does with
+/// proptest), driven by the input: the real forwarder on 127.0.0.1 in front of one server,
+/// and a script of sends in random sizes from either side, reads in random chunks, pauses,
+/// half-closes and resets on either side. What a side receives is, in order and unchanged,
+/// what the other sent (all of it when nobody reset, a prefix when someone did); a half-close
+/// reaches the other side as end of stream after the data; a reset ends the other side's
+/// stream; and once both sides are done the forwarder holds no connection.
+///
+/// Each input is two bytes per step, at most [`stream::MAX_STEPS`] of them: the first
+/// picks what (`% 8`: send 1..=256 bytes, 64 B..16 KiB, 1..256 KiB, read up to
+/// 256 B..64 KiB, half-close, reset, pause up to 0.75 ms, read everything there) and on
+/// which side (bit 3: the server), the second how much.
+pub fn forwarder_stream(data: &[u8]) {
+    stream::LAB.with(|lab| lab.run(data));
+}
+
+/// The forwarder, its server and the two sides of one connection for [`forwarder_stream`].
+mod stream {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use crate::config::{self, HostChecks, LoadOptions};
+    use crate::lb::{Lb, LbOptions};
+
+    /// Steps read from one input; the rest is ignored.
+    pub(super) const MAX_STEPS: usize = 64;
+    /// Bytes one side sends in one input at most (more sends are skipped): enough for
+    /// bursts that go through the forwarder's pipes, few enough for many inputs a second.
+    const MAX_SENT: usize = 2 << 20;
+    /// How long anything the model expects may take. The forwarder's clock ticks far less
+    /// often ([`TICK`]), so a half-close or a release that waited for it shows as a crash.
+    const PATIENCE: Duration = Duration::from_secs(5);
+    const TICK: Duration = Duration::from_secs(30);
+
+    thread_local! {
+        /// One forwarder for the whole run (libFuzzer calls from one thread).
+        pub(super) static LAB: Lab = Lab::new();
+    }
+
+    /// The byte at `offset` of a side's stream: a pattern that shows reordering and loss.
+    fn pattern(client: bool, offset: usize) -> u8 {
+        let x = offset as u32 ^ if client { 0x5a5a } else { 0xa5a5 };
+        (x.wrapping_mul(2_654_435_761) >> 24) as u8
+    }
+
+    /// How a side's stream ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum End {
+        Eof,
+        Reset,
+    }
+
+    /// One side of the connection as the script drives it (non-blocking).
+    struct Side {
+        client: bool,
+        stream: Option<TcpStream>,
+        sent: usize,
+        /// Bytes received so far (each checked against the other side's pattern).
+        got: usize,
+        write_closed: bool,
+        /// A send failed: only a reset (of this side or the other) may cause that.
+        write_failed: bool,
+        end: Option<End>,
+        reset: bool,
+    }
+
+    impl Side {
+        fn new(client: bool, stream: TcpStream) -> Side {
+            stream.set_nonblocking(true).expect("a non-blocking socket");
+            Side {
+                client,
+                stream: Some(stream),
+                sent: 0,
+                got: 0,
+                write_closed: false,
+                write_failed: false,
+                end: None,
+                reset: false,
+            }
+        }
+
+        /// Reads what is there now, up to `limit` bytes; whether any came (or the end).
+        fn read(&mut self, limit: usize, buf: &mut [u8]) -> bool {
+            let Some(stream) = &mut self.stream else {
+                return false;
+            };
+            if self.end.is_some() {
+                return false;
+            }
+            let mut progress = false;
+            let mut left = limit;
+            while left > 0 {
+                let want = left.min(buf.len());
+                match stream.read(&mut buf[..want]) {
+                    Ok(0) => {
+                        self.end = Some(End::Eof);
+                        return true;
+                    }
+                    Ok(n) => {
+                        let expected: Vec<u8> = (self.got..self.got + n)
+                            .map(|i| pattern(!self.client, i))
+                            .collect();
+                        assert!(
+                            buf[..n] == expected[..],
+                            "the {} got wrong bytes at {}..{}",
+                            self.name(),
+                            self.got,
+                            self.got + n
+                        );
+                        self.got += n;
+                        left -= n;
+                        progress = true;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                        self.end = Some(End::Reset);
+                        return true;
+                    }
+                    Err(e) => panic!("the {} read: {e}", self.name()),
+                }
+            }
+            progress
+        }
+
+        fn half_close(&mut self) {
+            if let Some(stream) = &self.stream
+                && !self.write_closed
+            {
+                let _ = stream.shutdown(Shutdown::Write);
+            }
+            self.write_closed = true;
+        }
+
+        /// Close with SO_LINGER 0: the kernel sends an RST.
+        fn reset(&mut self) {
+            if let Some(stream) = self.stream.take() {
+                socket2::SockRef::from(&stream)
+                    .set_linger(Some(Duration::ZERO))
+                    .expect("SO_LINGER");
+            }
+            self.write_closed = true;
+            self.reset = true;
+        }
+
+        fn name(&self) -> &'static str {
+            if self.client { "client" } else { "server" }
+        }
+    }
+
+    /// Both sides of one connection through the forwarder.
+    struct Pair {
+        sides: [Side; 2],
+        buf: Vec<u8>,
+    }
+
+    impl Pair {
+        /// Reads what both sides have now; whether anything came.
+        fn read_both(&mut self) -> bool {
+            let [a, b] = &mut self.sides;
+            let x = a.read(usize::MAX, &mut self.buf);
+            b.read(usize::MAX, &mut self.buf) || x
+        }
+
+        /// Reads both sides until `done` holds; panics with `what` after [`PATIENCE`].
+        fn wait(&mut self, what: &str, done: impl Fn(&Pair) -> bool) {
+            let deadline = Instant::now() + PATIENCE;
+            while !done(self) {
+                assert!(Instant::now() < deadline, "{what} within {PATIENCE:?}");
+                if !self.read_both() {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
+
+        /// Sends `n` more bytes of side `i`'s pattern, reading both sides whenever the
+        /// socket is full (the forwarder must keep taking them while the other side reads).
+        fn send(&mut self, i: usize, n: usize) {
+            let side = &self.sides[i];
+            if side.write_closed || side.stream.is_none() || side.sent + n > MAX_SENT {
+                return;
+            }
+            let client = side.client;
+            let start = side.sent;
+            let bytes: Vec<u8> = (start..start + n).map(|k| pattern(client, k)).collect();
+            let mut at = 0;
+            let mut deadline = Instant::now() + PATIENCE;
+            while at < n {
+                let side = &mut self.sides[i];
+                let Some(stream) = &mut side.stream else {
+                    return;
+                };
+                match stream.write(&bytes[at..]) {
+                    Ok(k) => {
+                        at += k;
+                        side.sent += k;
+                        deadline = Instant::now() + PATIENCE;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        assert!(
+                            Instant::now() < deadline,
+                            "the forwarder took no byte from the {} for {PATIENCE:?}",
+                            side.name()
+                        );
+                        if !self.read_both() {
+                            std::thread::sleep(Duration::from_micros(100));
+                        }
+                    }
+                    // The other side's end reset it: this side's sending ends (the model
+                    // checks below whether anyone had a reason to reset).
+                    Err(_) => {
+                        side.write_closed = true;
+                        side.write_failed = true;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The forwarder on a free port of 127.0.0.1 in front of one server, and its runtime.
+    pub(super) struct Lab {
+        /// Keeps the forwarder's context (and the SIGPIPE handler) alive.
+        _runtime: tokio::runtime::Runtime,
+        lb: Lb,
+        vs: SocketAddrV4,
+        backend: TcpListener,
+        /// vipd's binaries ignore SIGPIPE (Rust's runtime does it before `main`), but a fuzz
+        /// target's `main` is libFuzzer's: a splice to a reset socket would kill the run.
+        /// Listening for the signal keeps it from doing so.
+        _sigpipe: tokio::signal::unix::Signal,
+    }
+
+    impl Lab {
+        fn new() -> Lab {
+            let backend = TcpListener::bind("127.0.0.1:0").expect("a server port");
+            backend
+                .set_nonblocking(true)
+                .expect("a non-blocking listener");
+            let SocketAddr::V4(server) = backend.local_addr().expect("its address") else {
+                unreachable!("bound on 127.0.0.1")
+            };
+            let free = TcpListener::bind("127.0.0.1:0").expect("a free port");
+            let port = free.local_addr().expect("its address").port();
+            drop(free);
+            // The pool as a user writes it: round robin over one server, no checks.
+            let text = format!(
+                "virtual_server 127.0.0.1 {port} {{\n lb_algo rr\n lb_kind NAT\n \
+                 protocol TCP\n real_server {} {} {{\n weight 1\n }}\n}}\n",
+                server.ip(),
+                server.port()
+            );
+            let options = LoadOptions {
+                config_id: Some("fuzz".into()),
+                host_checks: HostChecks::None,
+            };
+            let loaded = config::load_str_with(&text, Path::new("lb.conf"), &options)
+                .unwrap_or_else(|e| panic!("the pool loads: {e}"));
+            let pools = loaded.config.virtual_servers;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime");
+            let guard = runtime.enter();
+            let sigpipe = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::pipe())
+                .expect("a SIGPIPE handler");
+            let lb_options = LbOptions {
+                tick: TICK,
+                ..LbOptions::new(1)
+            };
+            let lb = Lb::start(&pools, lb_options).expect("the forwarder starts");
+            drop(guard);
+            Lab {
+                _runtime: runtime,
+                lb,
+                vs: SocketAddrV4::new([127, 0, 0, 1].into(), port),
+                backend,
+                _sigpipe: sigpipe,
+            }
+        }
+
+        fn active(&self) -> u32 {
+            self.lb.view().status()[0].real_servers[0].active_connections
+        }
+
+        fn accept(&self) -> TcpStream {
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                match self.backend.accept() {
+                    Ok((s, _)) => return s,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        assert!(
+                            Instant::now() < deadline,
+                            "the forwarder connects to the server"
+                        );
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+        }
+
+        /// Runs one script and checks it against the model.
+        pub(super) fn run(&self, data: &[u8]) {
+            assert_eq!(self.active(), 0, "a connection left from the last input");
+            let client = TcpStream::connect(self.vs).expect("the forwarder accepts");
+            let server = self.accept();
+            let mut pair = Pair {
+                sides: [Side::new(true, client), Side::new(false, server)],
+                buf: vec![0; 64 << 10],
+            };
+            for step in data.chunks_exact(2).take(MAX_STEPS) {
+                let (what, arg) = (step[0], usize::from(step[1]) + 1);
+                let i = usize::from(what & 8 != 0);
+                match what % 8 {
+                    0 => pair.send(i, arg),
+                    1 => pair.send(i, arg * 64),
+                    2 => pair.send(i, arg * 1024),
+                    3 => {
+                        let Pair { sides, buf } = &mut pair;
+                        sides[i].read(arg * 256, buf);
+                    }
+                    4 => pair.sides[i].half_close(),
+                    5 => pair.sides[i].reset(),
+                    6 => std::thread::sleep(Duration::from_micros(arg as u64 % 4 * 250)),
+                    _ => {
+                        pair.read_both();
+                    }
+                }
+                if pair.sides.iter().any(|s| s.reset) {
+                    break;
+                }
+            }
+            let reset = pair.sides.iter().position(|s| s.reset);
+            match reset {
+                None => {
+                    // The client closes first, the server once it has seen that: a
+                    // half-close must travel while the other direction is still open.
+                    pair.sides[0].half_close();
+                    pair.wait("the server sees the client's end", |p| {
+                        p.sides[1].end.is_some()
+                    });
+                    pair.sides[1].half_close();
+                    pair.wait("the client sees the server's end", |p| {
+                        p.sides[0].end.is_some()
+                    });
+                    for side in &pair.sides {
+                        assert_eq!(side.end, Some(End::Eof), "the {}'s end", side.name());
+                        assert!(!side.write_failed, "a send of the {} failed", side.name());
+                    }
+                    // Nothing lost.
+                    let [client, server] = &pair.sides;
+                    assert_eq!(server.got, client.sent, "bytes at the server");
+                    assert_eq!(client.got, server.sent, "bytes at the client");
+                }
+                Some(r) => {
+                    let other = 1 - r;
+                    pair.wait("the other side sees the reset's end", |p| {
+                        p.sides[other].end.is_some()
+                    });
+                    // A prefix (each byte was checked as it came).
+                    let [client, server] = &pair.sides;
+                    assert!(server.got <= client.sent, "bytes at the server");
+                    assert!(client.got <= server.sent, "bytes at the client");
+                }
+            }
+            drop(pair);
+            // Both sides closed: the forwarder lets go of the connection.
+            let deadline = Instant::now() + PATIENCE;
+            while self.active() != 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the forwarder kept the connection"
+                );
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+    }
+}

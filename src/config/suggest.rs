@@ -57,11 +57,17 @@ pub(crate) fn keyword(word: &str, next: Option<&str>, candidates: &[&str]) -> Op
 }
 
 /// The candidate nearest to `word` (ignoring case), if it is near enough to be a typo.
+///
+/// A candidate whose length differs by more than the limit is skipped unmeasured (the
+/// distance is at least the difference): a long word (a stray binary file, say) costs no
+/// table of its length times each keyword's.
 pub(crate) fn closest(word: &str, candidates: &[&str]) -> Option<String> {
     let lower = word.to_ascii_lowercase();
-    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let len = word.chars().count();
+    let limit = (len / 3).clamp(1, 3);
     candidates
         .iter()
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (distance(&lower, &c.to_ascii_lowercase()), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -150,5 +156,17 @@ mod tests {
             closest("master", &["MASTER", "BACKUP"]).as_deref(),
             Some("MASTER")
         );
+    }
+
+    /// Candidates skipped for their length are only those too far to be suggested: a word
+    /// as far from a keyword as the limit allows, by length alone, still finds it.
+    #[test]
+    fn length_filter_keeps_the_near_ones() {
+        // 8 characters: a limit of 2; `delay_loop` is 2 longer.
+        assert_eq!(closest("delay_lo", VS).as_deref(), Some("delay_loop"));
+        // 13 characters: a limit of 3; `delay_loop` is 3 shorter.
+        assert_eq!(closest("DELAY_LOOPxyz", VS).as_deref(), Some("delay_loop"));
+        assert_eq!(closest("delay_loopwxyz", VS), None);
+        assert_eq!(closest(&"lb_algo".repeat(1000), VS), None);
     }
 }
