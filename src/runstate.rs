@@ -5,13 +5,17 @@
 //! and keeps them instead of clearing them (see `daemon::resume`).
 //!
 //! Written atomically (a temporary file renamed over the old one) whenever the instance's
-//! role or its VIPs change; a missing, unreadable or foreign file means "nothing left".
+//! role or its VIPs change, by one thread of its own ([`Writer`]): the VRRP loop never waits
+//! on a file system (a state directory on a busy disk stalled it for seconds in a test); a
+//! missing, unreadable or foreign file means "nothing left".
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +106,98 @@ pub fn write(path: &Path, record: &Leftover) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// The thread that writes records: [`Writer::submit`] hands it the newest record of a file
+/// and returns at once; a record not yet written when a newer one comes is replaced by it.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The newest record of each file not written yet.
+    queue: Mutex<HashMap<PathBuf, Leftover>>,
+    ready: Condvar,
+    /// Held while writing, by the thread or by [`Writer::write_now`], so that an older record
+    /// never lands after a newer one.
+    io: Mutex<()>,
+}
+
+impl Writer {
+    /// The process's writer, its thread started on first use.
+    pub fn global() -> &'static Writer {
+        static WRITER: OnceLock<Writer> = OnceLock::new();
+        WRITER.get_or_init(|| {
+            let writer = Writer {
+                shared: Arc::new(Shared::default()),
+            };
+            let shared = Arc::clone(&writer.shared);
+            let spawned = std::thread::Builder::new()
+                .name("vipd-records".into())
+                .spawn(move || write_forever(&shared));
+            if let Err(e) = spawned {
+                tracing::warn!("cannot start the thread that writes restart records: {e}");
+            }
+            writer
+        })
+    }
+
+    /// Queues `record` for `path`, replacing one queued before it.
+    pub fn submit(&self, path: PathBuf, record: Leftover) {
+        lock(&self.shared.queue).insert(path, record);
+        self.shared.ready.notify_one();
+    }
+
+    /// Writes `record` to `path` now, dropping what was queued for it (the last record
+    /// before vipd re-executes itself).
+    pub fn write_now(&self, path: &Path, record: &Leftover) -> io::Result<()> {
+        let _io = lock(&self.shared.io);
+        lock(&self.shared.queue).remove(path);
+        write(path, record)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_forever(shared: &Shared) {
+    // When each file last failed: one warning a minute each, not one per advert.
+    let mut failed: HashMap<PathBuf, Instant> = HashMap::new();
+    loop {
+        {
+            let mut pending = lock(&shared.queue);
+            while pending.is_empty() {
+                pending = shared
+                    .ready
+                    .wait(pending)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        let _io = lock(&shared.io);
+        let batch = std::mem::take(&mut *lock(&shared.queue));
+        for (path, record) in batch {
+            match write(&path, &record) {
+                Ok(()) => {
+                    failed.remove(&path);
+                }
+                Err(e) => {
+                    let quiet = failed
+                        .get(&path)
+                        .is_some_and(|at| at.elapsed() < Duration::from_secs(60));
+                    if !quiet {
+                        tracing::warn!(
+                            "cannot write {}: {e}; a restart will not keep this instance's VIPs",
+                            path.display()
+                        );
+                        failed.insert(path, Instant::now());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Reads the record at `path`: `None` when there is none, or it is unreadable or of another
 /// format (a restart then starts as any start does).
 pub fn read(path: &Path) -> Option<Leftover> {
@@ -143,6 +239,21 @@ mod tests {
         write(&path, &record).unwrap();
         assert_eq!(read(&path), Some(record));
         assert!(read(&path).unwrap().age_ms() < 60_000);
+    }
+
+    #[test]
+    fn the_writer_writes_the_newest_record_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.json");
+        let first = Leftover::new(51, "eth0", false, Vec::new());
+        let newest = Leftover::new(51, "eth0", true, Vec::new());
+        Writer::global().submit(path.clone(), first);
+        Writer::global().submit(path.clone(), newest.clone());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while read(&path).as_ref() != Some(&newest) {
+            assert!(Instant::now() < deadline, "not written within 5 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

@@ -33,14 +33,13 @@ impl<D: Doors> Instance<D> {
             return;
         }
         let record = Leftover::new(self.vrid, &self.interface, now.0, now.1.clone());
-        match runstate::write(path, &record) {
-            Ok(()) => self.written = Some((now, at)),
-            // Not fatal: a restart then starts as any start does.
-            Err(e) => warn!("{}: cannot write {}: {e}", self.name, path.display()),
-        }
+        // On the writer's thread: this loop never waits on a file system. A failure is its
+        // to log; a restart then starts as any start does.
+        runstate::Writer::global().submit(path.clone(), record);
+        self.written = Some((now, at));
     }
 
-    /// The record of an in-place upgrade, written just before vipd re-executes itself.
+    /// The record of an in-place upgrade, written here and now: vipd re-executes itself next.
     pub(super) fn record_handoff(&mut self) {
         let Some(path) = &self.state_file else {
             return;
@@ -48,7 +47,7 @@ impl<D: Doors> Instance<D> {
         let (master, vips) = self.snapshot();
         let mut record = Leftover::new(self.vrid, &self.interface, master, vips);
         record.handoff = true;
-        if let Err(e) = runstate::write(path, &record) {
+        if let Err(e) = runstate::Writer::global().write_now(path, &record) {
             warn!("{}: cannot write {}: {e}", self.name, path.display());
         }
     }
