@@ -81,6 +81,12 @@ fn notify_log(lab: &Lab, host: usize) -> Vec<String> {
         .collect()
 }
 
+/// [`notify_log`] once it has `want` lines (5 s at most; then as it is, for the assertion).
+fn settled_notify_log(lab: &Lab, host: usize, want: usize) -> Vec<String> {
+    let _ = wait_for(|| notify_log(lab, host).len() >= want, secs(5));
+    notify_log(lab, host)
+}
+
 /// The pair's config plus the given global blocks, and `instance_extra` inside the instance.
 fn conf_with(lab: &Lab, host: usize, globals: &str, instance_extra: &str) -> String {
     let base = lab.pair_conf(host, &PairOpts::default());
@@ -137,7 +143,8 @@ fn killed_service_moves_vip(a: Kind, b: Kind) -> f64 {
     lab.kill_service(web_b);
 
     if a == Kind::Vipd {
-        let log = notify_log(&lab, A);
+        // The scripts run after each transition: the last may still be on its way.
+        let log = settled_notify_log(&lab, A, 4);
         assert_eq!(
             log,
             [
@@ -155,7 +162,7 @@ fn killed_service_moves_vip(a: Kind, b: Kind) -> f64 {
         assert_eq!(status["tracks"][0]["ok"], true);
     }
     if b == Kind::Vipd {
-        let log = notify_log(&lab, B);
+        let log = settled_notify_log(&lab, B, 3);
         assert_eq!(
             log,
             [
