@@ -18,12 +18,10 @@ mod harness;
 
 use std::time::Duration;
 
+use harness::pair::{
+    A, B, assert_gap_at_most, assert_stable, elect, elect_on, expect_vipd_state, logs, ping_works,
+};
 use harness::{Kind, Lab, PairOpts, epoch_now, measure, wait_for};
-
-/// The priority-100 host.
-const A: usize = 0;
-/// The priority-90 host.
-const B: usize = 1;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -34,76 +32,8 @@ const SKEW_B: f64 = (256.0 - 90.0) / 256.0;
 /// Master_Down_Interval of B (advert_int 1): a silent master is replaced after it.
 const MASTER_DOWN_B: f64 = 3.0 + SKEW_B;
 
-/// Fails when the client's longest gap is above `bound_s` seconds: the RFC's timer plus a
-/// margin for a loaded 2-core machine, tight enough that losing the fast path fails.
-fn assert_gap_at_most(gap: Duration, bound_s: f64, what: &str, lab: &Lab) {
-    assert!(
-        gap.as_secs_f64() <= bound_s,
-        "ping gap {gap:?} {what}: above the bound {bound_s:.3} s\n{}",
-        logs(lab)
-    );
-}
-
 fn pair(a: Kind, b: Kind) -> String {
     format!("{a}+{b}")
-}
-
-/// Both agents' log tails, for failure messages.
-fn logs(lab: &Lab) -> String {
-    format!(
-        "--- h1 ---\n{}\n--- h2 ---\n{}",
-        lab.log_tail(A, 20),
-        lab.log_tail(B, 20)
-    )
-}
-
-/// Starts both nodes with the pair config and waits until A alone holds the VIP. Returns the
-/// time from starting the first node.
-fn elect(lab: &mut Lab, a: Kind, b: Kind, opts: &PairOpts) -> Duration {
-    let t0 = std::time::Instant::now();
-    let conf_a = lab.pair_conf(A, opts);
-    let conf_b = lab.pair_conf(B, opts);
-    lab.start(A, a, &conf_a);
-    lab.start(B, b, &conf_b);
-    wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(20)).unwrap_or_else(|| {
-        panic!(
-            "no election within 20 s: holders {:?}\n{}",
-            lab.vip_holders(),
-            logs(lab)
-        )
-    });
-    let took = t0.elapsed();
-    expect_vipd_state(lab, A, "MASTER");
-    expect_vipd_state(lab, B, "BACKUP");
-    took
-}
-
-/// For a vipd node, waits (5 s) until vipctl reports `state`; nothing for keepalived.
-fn expect_vipd_state(lab: &Lab, host: usize, state: &str) {
-    if lab.kind(host) != Some(Kind::Vipd) {
-        return;
-    }
-    let ok = wait_for(|| lab.vipd_state(host).as_deref() == Some(state), secs(5));
-    assert!(
-        ok.is_some(),
-        "vipctl on h{} says {:?}, expected {state}",
-        host + 1,
-        lab.vipd_state(host)
-    );
-}
-
-/// Asserts that for `hold`, A alone keeps the VIP.
-fn assert_stable(lab: &Lab, hold: Duration, why: &str) {
-    let end = std::time::Instant::now() + hold;
-    while std::time::Instant::now() < end {
-        assert!(
-            lab.holds_vip(A) && !lab.holds_vip(B),
-            "{why}: holders became {:?}\n{}",
-            lab.vip_holders(),
-            logs(lab)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Takes A's link down and waits for B to serve the VIP; returns the longest ping gap.
@@ -120,16 +50,6 @@ fn link_down_failover(lab: &Lab, ping: &harness::Pinger) -> Duration {
         .unwrap_or_else(|| panic!("A kept the VIP with its link down\n{}", logs(lab)));
     std::thread::sleep(secs(1));
     ping.longest_gap(t, epoch_now())
-}
-
-fn ping_works(lab: &Lab) -> harness::Pinger {
-    let ping = lab.pinger(secs(90));
-    assert!(
-        ping.wait_reply_after(epoch_now(), secs(5)),
-        "the client gets no reply from the VIP\n{}",
-        logs(lab)
-    );
-    ping
 }
 
 /// Higher priority holds the VIP and keeps it; the client reaches it.
@@ -526,12 +446,8 @@ fn vmac_keeps_the_clients_arp_entry(a: Kind, b: Kind) {
         ..PairOpts::default()
     };
     let vip = lab.vip();
-    let (conf_a, conf_b) = (lab.pair_conf(A, &opts), lab.pair_conf(B, &opts));
-    lab.start(A, a, &conf_a);
-    lab.start(B, b, &conf_b);
+    elect_on(&mut lab, a, b, &opts, "vrrp.51");
     let on_vmac = |lab: &Lab, h: usize| lab.has_vip_on(h, &vip, "vrrp.51");
-    wait_for(|| on_vmac(&lab, A) && !on_vmac(&lab, B), secs(20))
-        .unwrap_or_else(|| panic!("no election on the macvlans\n{}", logs(&lab)));
     assert!(
         !lab.holds_vip(A),
         "the VIP went on eth0, not on the macvlan"

@@ -15,12 +15,8 @@ mod harness;
 
 use std::time::Duration;
 
+use harness::pair::{A, B, assert_gap_at_most, assert_stable, elect, elect_on, logs, ping_works};
 use harness::{Family, Kind, Lab, PairOpts, epoch_now, measure, wait_for};
-
-/// The priority-100 host.
-const A: usize = 0;
-/// The priority-90 host.
-const B: usize = 1;
 /// The advert interval of every scenario, as written in the config.
 const ADVERT_INT: &str = "0.05";
 /// The same in seconds.
@@ -53,68 +49,6 @@ fn name(family: Family, a: Kind, b: Kind) -> String {
     format!("{f} {a}+{b}")
 }
 
-/// Both agents' log tails, for failure messages.
-fn logs(lab: &Lab) -> String {
-    format!(
-        "--- h1 ---\n{}\n--- h2 ---\n{}",
-        lab.log_tail(A, 25),
-        lab.log_tail(B, 25)
-    )
-}
-
-/// Starts both nodes and waits until A alone holds the VIP; returns the time it took.
-fn elect(lab: &mut Lab, a: Kind, b: Kind, opts: &PairOpts) -> Duration {
-    let t0 = std::time::Instant::now();
-    let conf_a = lab.pair_conf(A, opts);
-    let conf_b = lab.pair_conf(B, opts);
-    lab.start(A, a, &conf_a);
-    lab.start(B, b, &conf_b);
-    wait_for(|| lab.holds_vip(A) && !lab.holds_vip(B), secs(20)).unwrap_or_else(|| {
-        panic!(
-            "no election within 20 s: holders {:?}\n{}",
-            lab.vip_holders(),
-            logs(lab)
-        )
-    });
-    let took = t0.elapsed();
-    for (host, state) in [(A, "MASTER"), (B, "BACKUP")] {
-        if lab.kind(host) == Some(Kind::Vipd) {
-            let ok = wait_for(|| lab.vipd_state(host).as_deref() == Some(state), secs(5));
-            assert!(
-                ok.is_some(),
-                "vipctl on h{} says {:?}, expected {state}",
-                host + 1,
-                lab.vipd_state(host)
-            );
-        }
-    }
-    took
-}
-
-/// A alone keeps the VIP for `hold`.
-fn assert_stable(lab: &Lab, hold: Duration, why: &str) {
-    let end = std::time::Instant::now() + hold;
-    while std::time::Instant::now() < end {
-        assert!(
-            lab.holds_vip(A) && !lab.holds_vip(B),
-            "{why}: holders became {:?}\n{}",
-            lab.vip_holders(),
-            logs(lab)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn ping_works(lab: &Lab) -> harness::Pinger {
-    let ping = lab.pinger(secs(60));
-    assert!(
-        ping.wait_reply_after(epoch_now(), secs(5)),
-        "the client gets no reply from the VIP\n{}",
-        logs(lab)
-    );
-    ping
-}
-
 /// A host crash: the agent dies without a word and the host drops off the link (a VIP left
 /// on a live interface would still answer the client).
 fn crash_host(lab: &mut Lab, host: usize) {
@@ -134,14 +68,6 @@ fn gap_until_b_serves(lab: &Lab, ping: &harness::Pinger, t: f64, what: &str) -> 
     );
     std::thread::sleep(Duration::from_millis(500));
     ping.longest_gap(t, epoch_now())
-}
-
-fn assert_gap_at_most(gap: Duration, bound_s: f64, what: &str, lab: &Lab) {
-    assert!(
-        gap.as_secs_f64() <= bound_s,
-        "ping gap {gap:?} {what}: above the bound {bound_s:.3} s\n{}",
-        logs(lab)
-    );
 }
 
 /// The higher priority wins and keeps the VIP; the client reaches it.
@@ -255,12 +181,8 @@ fn vmac(family: Family, a: Kind, b: Kind) {
         ..opts(false)
     };
     let vip = lab.vip();
-    let (conf_a, conf_b) = (lab.pair_conf(A, &opts), lab.pair_conf(B, &opts));
-    lab.start(A, a, &conf_a);
-    lab.start(B, b, &conf_b);
+    elect_on(&mut lab, a, b, &opts, "vrrp.51");
     let on_vmac = |lab: &Lab, h: usize| lab.has_vip_on(h, &vip, "vrrp.51");
-    wait_for(|| on_vmac(&lab, A) && !on_vmac(&lab, B), secs(20))
-        .unwrap_or_else(|| panic!("no election on the macvlans\n{}", logs(&lab)));
     let ping = ping_works(&lab);
     let want = match family {
         Family::V4 => "00:00:5e:00:01:33",

@@ -13,6 +13,7 @@
 pub mod conf;
 pub mod ctl;
 mod faults;
+pub mod pair;
 pub mod ping;
 mod proc;
 mod routed;
