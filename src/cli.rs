@@ -46,9 +46,10 @@ pub struct VipdArgs {
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub lb_threads: Option<u16>,
     /// Longest time, in microseconds, a forwarding thread goes on polling for events without
-    /// sleeping after it last had work, so the CPUs that send it bytes need not wake it (0:
-    /// sleep at once). The window adapts below it to how soon work comes back; an idle
-    /// forwarder, or one moving a bulk transfer, sleeps. Default: 200.
+    /// sleeping after it last had work, so the CPUs that send it bytes need not wake it. The
+    /// window adapts below it to how soon work comes back; an idle forwarder, or one moving a
+    /// bulk transfer, sleeps. Polling trades CPU for latency: for a host that does little but
+    /// forward. Default: 0 (off, sleep at once).
     #[arg(long, value_name = "MICROSECONDS", env = "VIPD_LB_BUSY_POLL",
           value_parser = clap::value_parser!(u16).range(0..=10_000))]
     pub lb_busy_poll: Option<u16>,

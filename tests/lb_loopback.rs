@@ -604,6 +604,32 @@ async fn busy_polling_follows_work_and_stops_when_idle() {
     lb.stop();
 }
 
+#[tokio::test]
+async fn by_default_the_forwarder_sleeps_between_requests() {
+    let _serial = SERIAL.lock().await;
+    let b = [echo_backend(0).await];
+    let vs = pool(&b, LbAlgo::Rr);
+    let lb = Lb::start(std::slice::from_ref(&vs), LbOptions::new(1)).unwrap();
+    let (mut s, _) = hello(vs.addr).await;
+    // One keep-alive client sending back to back: with a polling window the thread stays
+    // on its CPU through each answer (tens of microseconds on loopback) and seldom sleeps;
+    // by default it sleeps at least once per exchange, leaving the CPU to the server.
+    const EXCHANGES: u64 = 300;
+    let (_, before) = lb_threads_usage();
+    let mut byte = [0u8; 1];
+    for _ in 0..EXCHANGES {
+        s.write_all(b"x").await.unwrap();
+        within("the echo", s.read_exact(&mut byte)).await;
+    }
+    let (_, after) = lb_threads_usage();
+    assert!(
+        after - before >= EXCHANGES,
+        "the forwarding thread slept {} times in {EXCHANGES} exchanges: it polled",
+        after - before
+    );
+    lb.stop();
+}
+
 /// A backend that answers each `p` it reads with a page of `PAGE` bytes and discards
 /// anything else.
 async fn page_backend() -> SocketAddrV4 {

@@ -5,9 +5,8 @@
 # Everything runs inside one network namespace made for the run, on its loopback: nothing
 # leaves it. The forwarder under test (vipd or haproxy, one thread each) is pinned to CPU 0,
 # the load generators and the backends to CPU 1 (taskset). Both run with their defaults
-# otherwise: vipd polls busily after light work, for a window that adapts up to 200 us
-# (--lb-busy-poll; not while it moves a bulk transfer), HAProxy does not (its busy-polling
-# is off unless configured).
+# otherwise: neither polls busily (vipd's --lb-busy-poll and HAProxy's busy-polling are off
+# unless configured).
 #
 # Backends: nginx (Debian) serving a 3-byte page and a 100 KB file; iperf3 -s.
 # Measures, REPEAT times each, and prints medians with the ratio vipd/haproxy:
@@ -22,9 +21,10 @@
 #   - threads: nothing pinned, new connections per second through vipd --lb-threads 1 and
 #     --lb-threads $(nproc) (one listener per thread, SO_REUSEPORT), and HAProxy nbthread 1
 #     and $(nproc), to show whether one listener per core pays on this machine,
-#   - busy polling's cost: vipd's CPU with its default window and with --lb-busy-poll 0 (both
-#     pinned to CPU 0), at 230 and 1150 short connections/s made one after the other, and
-#     with one keep-alive connection sending requests back to back, BUSY_SECONDS each.
+#   - light loads: the CPU of vipd, of vipd with --lb-busy-poll 200 (the opt-in) and of
+#     HAProxy (each pinned to CPU 0), at 230 and 1150 short connections/s made one after
+#     the other, and with one keep-alive connection sending requests back to back,
+#     BUSY_SECONDS each: CPU % and CPU per connection or answer.
 # Connection rates and latencies are measured in SLICES short slices, the targets back to
 # back in alternating order, so whatever else the machine does in a given second hits them
 # alike.
@@ -38,7 +38,7 @@
 #   SLICES       interleaved slices per target for connection rates and latencies
 #                (default 45: with 15, the p99 rows of two runs of the same code swung
 #                between 0.68 and 1.50), SLICE_SECONDS long (default 1)
-#   BUSY_SECONDS seconds per busy-polling measurement (default 10)
+#   BUSY_SECONDS seconds per light-load measurement (default 10)
 #   MAX_SECONDS  hard limit for the whole script (default 1800; a default run takes 16 min)
 #   KEEP_LOGS=1  keep the work directory (configs, logs, raw results)
 set -euo pipefail
@@ -207,10 +207,10 @@ HAPROXY_PID=$PID
 VIPD_LOG=warn start vipd 0 "$VIPD_BIN" --lb-threads 1 --config "$WORK/vipd.conf" --socket "$WORK/vipd.sock"
 VIPD_PID=$PID
 sed -e 's/28080/28081/' -e 's/25201/25202/' "$WORK/vipd.conf" >"$WORK/vipd-mt.conf"
-# Pinned as the other, without busy polling: what polling costs.
-sed -e 's/28080/28082/' -e 's/25201/25203/' "$WORK/vipd.conf" >"$WORK/vipd-nobusy.conf"
-VIPD_LOG=warn start vipd-nobusy 0 "$VIPD_BIN" --lb-threads 1 --lb-busy-poll 0 --config "$WORK/vipd-nobusy.conf" --socket "$WORK/vipd-nobusy.sock"
-NOBUSY_PID=$PID
+# Pinned as the other, with busy polling opted in: what polling costs and buys.
+sed -e 's/28080/28082/' -e 's/25201/25203/' "$WORK/vipd.conf" >"$WORK/vipd-poll.conf"
+VIPD_LOG=warn start vipd-poll 0 "$VIPD_BIN" --lb-threads 1 --lb-busy-poll 200 --config "$WORK/vipd-poll.conf" --socket "$WORK/vipd-poll.sock"
+POLL_PID=$PID
 # Unpinned: the threads comparison.
 VIPD_LOG=warn start vipd-mt 0-$((CPUS - 1)) "$VIPD_BIN" --lb-threads "$CPUS" --config "$WORK/vipd-mt.conf" --socket "$WORK/vipd-mt.sock"
 start haproxy-mt 0-$((CPUS - 1)) haproxy -db -f "$WORK/haproxy-mt.cfg"
@@ -328,7 +328,9 @@ import socket, sys, time
 port, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 gap, start = 1.0 / rate, time.monotonic()
 due = start
+made = 0
 while time.monotonic() - start < seconds:
+    made += 1
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"GET / HTTP/1.0\r\n\r\n")
     while s.recv(4096):
@@ -336,23 +338,28 @@ while time.monotonic() - start < seconds:
     s.close()
     due += gap
     time.sleep(max(0.0, due - time.monotonic()))
+print(made)
 EOF
 
-# busy_cost NAME PID PORT: the forwarder's CPU % at fixed connection rates and with one
-# keep-alive connection, and that connection's answers per second.
-busy_cost() {
-    local name=$1 pid=$2 port=$3 rate c0 c1 out
+# light_load NAME PID PORT: the forwarder's CPU % and CPU per connection at fixed rates of
+# connections made one after the other, and with one keep-alive connection sending back to
+# back: its answers per second, CPU % and CPU per answer.
+light_load() {
+    local name=$1 pid=$2 port=$3 rate c0 c1 out n
     for rate in 230 1150; do
         c0=$(cpu_ticks "$pid")
-        in_ns 1 python3 "$WORK/sequential.py" "$port" "$rate" "$BUSY_SECONDS"
+        n=$(in_ns 1 python3 "$WORK/sequential.py" "$port" "$rate" "$BUSY_SECONDS")
         c1=$(cpu_ticks "$pid")
-        record "busy_cpu_pct_$rate" "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
+        record "light_cpu_pct_$rate" "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
+        record "light_cpu_us_$rate" "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{printf "%.1f", 1e6*c/hz/n}')"
     done
     c0=$(cpu_ticks "$pid")
     out=$(in_ns 1 wrk -t1 -c1 -d"${BUSY_SECONDS}s" "http://127.0.0.1:$port/")
     c1=$(cpu_ticks "$pid")
-    record busy_keepalive_rps "$name" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
-    record busy_keepalive_cpu_pct "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    record light_keepalive_rps "$name" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
+    record light_keepalive_cpu_pct "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
+    record light_keepalive_cpu_us "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{printf "%.1f", 1e6*c/hz/n}')"
 }
 
 # slices NAME FN ORDER...: SLICES rounds of FN TARGET for each target, the order reversed
@@ -391,9 +398,10 @@ for m in keepalive close 100k; do
     done
 done
 for t in vipd haproxy; do idle_memory "$t"; done
-log "busy polling cost: ${BUSY_SECONDS}s per measurement"
-busy_cost busy "$VIPD_PID" 28080
-busy_cost nobusy "$NOBUSY_PID" 28082
+log "light loads: ${BUSY_SECONDS}s per measurement"
+light_load vipd "$VIPD_PID" 28080
+light_load vipd-poll "$POLL_PID" 28082
+light_load haproxy "$HAPROXY_PID" 18080
 
 # ---------------------------------------------------------------- the table
 echo
@@ -428,7 +436,7 @@ END {
     printf "%-48s %10s %10s %10s %8s\n", "metric", "direct", "vipd", "haproxy", "ratio"
     for (k = 1; k <= m; k++) {
         metric = order[k]
-        if (metric == "threads_conn_per_s" || metric ~ /^busy_/) continue
+        if (metric == "threads_conn_per_s" || metric ~ /^light_/) continue
         d = median(metric " direct"); v = median(metric " vipd"); h = median(metric " haproxy")
         if (metric ~ /^p[0-9]+_/) { v0 = v - d; h0 = h - d } else { v0 = v; h0 = h }
         ratio = (h0 + 0 != 0 && v != "") ? sprintf("%.2f", v0 / h0) : "-"
@@ -459,14 +467,22 @@ END {
 }' "$RESULTS"
 
 echo
-echo "busy polling: vipd pinned to CPU 0 with its default window and with --lb-busy-poll 0;"
-echo "client on CPU 1, ${BUSY_SECONDS}s per row; forwarder CPU % (lower better)."
+echo "light loads: each forwarder pinned to CPU 0, client and nginx on CPU 1, ${BUSY_SECONDS}s per row;"
+echo "vipd and haproxy with their defaults (no busy polling), vipd-poll with --lb-busy-poll 200."
+echo "ratio = vipd / haproxy (lower better for CPU)."
 awk '
-$1 ~ /^busy_/ { v[$1 " " $2] = $3 }
+$1 ~ /^light_/ { v[$1 " " $2] = $3 }
+function row(label, key,   a, h) {
+    a = v[key " vipd"]; h = v[key " haproxy"]
+    printf "%-48s %10s %10s %10s %8s\n", label, a, v[key " vipd-poll"], h, (h + 0 > 0 ? sprintf("%.2f", a / h) : "-")
+}
 END {
-    printf "%-46s %10s %10s\n", "load", "polling", "no polling"
-    printf "%-46s %10s %10s\n", "230 connections/s one after the other, CPU %", v["busy_cpu_pct_230 busy"], v["busy_cpu_pct_230 nobusy"]
-    printf "%-46s %10s %10s\n", "1150 connections/s one after the other, CPU %", v["busy_cpu_pct_1150 busy"], v["busy_cpu_pct_1150 nobusy"]
-    printf "%-46s %10s %10s\n", "1 keep-alive connection, answers/s", v["busy_keepalive_rps busy"], v["busy_keepalive_rps nobusy"]
-    printf "%-46s %10s %10s\n", "1 keep-alive connection, CPU %", v["busy_keepalive_cpu_pct busy"], v["busy_keepalive_cpu_pct nobusy"]
+    printf "%-48s %10s %10s %10s %8s\n", "load", "vipd", "vipd-poll", "haproxy", "ratio"
+    row("230 connections/s one after the other, CPU %", "light_cpu_pct_230")
+    row("  CPU us per connection", "light_cpu_us_230")
+    row("1150 connections/s one after the other, CPU %", "light_cpu_pct_1150")
+    row("  CPU us per connection", "light_cpu_us_1150")
+    row("1 keep-alive connection, answers/s", "light_keepalive_rps")
+    row("  CPU %", "light_keepalive_cpu_pct")
+    row("  CPU us per answer", "light_keepalive_cpu_us")
 }' "$RESULTS"
