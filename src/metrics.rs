@@ -547,6 +547,7 @@ mod test {
             sorry_server: Some("10.0.0.9:80".into()),
             sorry_active_connections: 0,
             sorry_total_connections: 3,
+            proxy_protocol: None,
             real_servers: vec![RealServerStatus {
                 addr: "10.0.0.1:80".into(),
                 state: "DOWN".into(),
@@ -560,6 +561,7 @@ mod test {
                 check_failures: 6,
                 transitions: 1,
                 last_transition: None,
+                proxy_protocol: None,
             }],
         }];
         let page = render(&st);

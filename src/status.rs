@@ -212,6 +212,10 @@ pub struct VirtualServerStatus {
     pub sorry_active_connections: u32,
     /// Connections sent to the sorry server since start.
     pub sorry_total_connections: u64,
+    /// `v1` or `v2`: the PROXY protocol header its real servers get (unless one of them
+    /// says otherwise) and its sorry server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<String>,
     /// Every real server, in config order.
     pub real_servers: Vec<RealServerStatus>,
 }
@@ -243,4 +247,7 @@ pub struct RealServerStatus {
     pub transitions: u64,
     /// The most recent UP/DOWN change and its reason.
     pub last_transition: Option<Transition>,
+    /// `v1` or `v2`: the PROXY protocol header it gets (its own or its pool's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<String>,
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use vipd::config::{LbAlgo, Program};
+use vipd::config::{LbAlgo, Program, ProxyProtocol};
 
 mod common;
 use common::lb::{free_port, pool, v4};
@@ -753,4 +753,101 @@ async fn omega_runs_notify_down_of_up_servers_and_stop_can_wait_for_it() {
     let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
     lb.stop().finish().await;
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "down\n");
+}
+
+/// A backend that takes one connection and hands what it read through `tx`: the first
+/// `first` bytes as soon as they came (then it says `hi\n`), the rest at the client's end.
+async fn recording_backend(first: usize) -> (SocketAddrV4, tokio::sync::mpsc::Receiver<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = v4(l.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        let Ok((mut s, _)) = l.accept().await else {
+            return;
+        };
+        let mut head = vec![0u8; first];
+        if s.read_exact(&mut head).await.is_err() {
+            return;
+        }
+        let _ = tx.send(head).await;
+        let _ = s.write_all(b"hi\n").await;
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+        let _ = tx.send(rest).await;
+    });
+    (addr, rx)
+}
+
+/// What [`recording_backend`] hands over next, within 10 s.
+async fn received(rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>, what: &str) -> Vec<u8> {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within 10 s"))
+        .unwrap_or_else(|| panic!("{what}: the backend ended first"))
+}
+
+/// The PROXY protocol v2 header of a TCP connection over IPv4 from `src` to `dst`.
+fn v2_header(src: SocketAddrV4, dst: SocketAddrV4) -> Vec<u8> {
+    let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    h.extend_from_slice(&[0x21, 0x11, 0, 12]);
+    h.extend_from_slice(&src.ip().octets());
+    h.extend_from_slice(&dst.ip().octets());
+    h.extend_from_slice(&src.port().to_be_bytes());
+    h.extend_from_slice(&dst.port().to_be_bytes());
+    h
+}
+
+#[tokio::test]
+async fn the_proxy_header_comes_first_and_again_after_a_refused_server() {
+    let _serial = SERIAL.lock().await;
+    // The pool says v1, the live server v2: what the refusing server was to get is
+    // replaced by the live server's header, in front of the client's early bytes.
+    let dead = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
+    let (live, mut got) = recording_backend(28).await;
+    let mut vs = pool(&[dead, live], LbAlgo::Rr);
+    vs.proxy_protocol = Some(ProxyProtocol::V1);
+    vs.real_servers[1].proxy_protocol = Some(ProxyProtocol::V2);
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
+    let mut s = TcpStream::connect(vs.addr).await.unwrap();
+    let me = v4(s.local_addr().unwrap());
+    s.write_all(b"request\n").await.unwrap();
+    let head = received(&mut got, "the header").await;
+    assert_eq!(head, v2_header(me, vs.addr));
+    let mut hi = [0u8; 3];
+    within("the server's greeting", s.read_exact(&mut hi)).await;
+    s.shutdown().await.unwrap();
+    let rest = received(&mut got, "the rest").await;
+    assert_eq!(
+        rest, b"request\n",
+        "the client's bytes, once, after the header"
+    );
+    let st = lb.view().status();
+    assert_eq!(st[0].real_servers[0].connect_failures, 1, "{st:?}");
+    assert_eq!(
+        st[0].real_servers[1].bytes_in, 8,
+        "the header is not counted"
+    );
+    lb.stop();
+}
+
+#[tokio::test]
+async fn a_server_that_speaks_first_gets_the_proxy_header_at_once() {
+    let _serial = SERIAL.lock().await;
+    let (server, mut got) = recording_backend(28).await;
+    let mut vs = pool(&[server], LbAlgo::Rr);
+    vs.proxy_protocol = Some(ProxyProtocol::V2);
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
+    // The client sends nothing until the server has greeted it.
+    let mut s = TcpStream::connect(vs.addr).await.unwrap();
+    let me = v4(s.local_addr().unwrap());
+    let head = received(&mut got, "the header without client bytes").await;
+    assert_eq!(head, v2_header(me, vs.addr));
+    let mut hi = [0u8; 3];
+    within("the server's greeting", s.read_exact(&mut hi)).await;
+    assert_eq!(&hi, b"hi\n");
+    s.write_all(b"after").await.unwrap();
+    s.shutdown().await.unwrap();
+    let rest = received(&mut got, "the rest").await;
+    assert_eq!(rest, b"after");
+    lb.stop();
 }

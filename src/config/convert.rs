@@ -203,6 +203,7 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         alpha,
         omega,
         connect_timeout,
+        proxy_protocol,
         real_servers,
     } = v;
     Ok(VirtualServerT {
@@ -218,6 +219,7 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         hysteresis: Some(sp(i64::from(*hysteresis))),
         alpha: Some(sp(*alpha)),
         omega: Some(sp(*omega)),
+        proxy_protocol: proxy_protocol.map(|p| sp(p.as_str().to_string())),
         connect_timeout: Some(sp(seconds(*connect_timeout))),
         retry: None,
         delay_before_retry: None,
@@ -235,6 +237,7 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         inhibit_on_failure,
         notify_up,
         notify_down,
+        proxy_protocol,
         checks,
     } = r;
     let mut out = RealServerT {
@@ -244,6 +247,7 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         inhibit_on_failure: Some(sp(*inhibit_on_failure)),
         notify_up: notify_up.as_ref().map(|p| sp(join_command(&p.argv))),
         notify_down: notify_down.as_ref().map(|p| sp(join_command(&p.argv))),
+        proxy_protocol: proxy_protocol.map(|p| sp(p.as_str().to_string())),
         connect_timeout: None,
         retry: None,
         delay_before_retry: None,

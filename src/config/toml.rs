@@ -71,6 +71,7 @@ pub(super) struct VirtualServerT {
     pub(super) hysteresis: Option<Spanned<i64>>,
     pub(super) alpha: Option<Spanned<bool>>,
     pub(super) omega: Option<Spanned<bool>>,
+    pub(super) proxy_protocol: Option<Spanned<String>>,
     pub(super) connect_timeout: Option<Spanned<Seconds>>,
     pub(super) retry: Option<Spanned<i64>>,
     pub(super) delay_before_retry: Option<Spanned<Seconds>>,
@@ -87,6 +88,7 @@ pub(super) struct RealServerT {
     pub(super) inhibit_on_failure: Option<Spanned<bool>>,
     pub(super) notify_up: Option<Spanned<String>>,
     pub(super) notify_down: Option<Spanned<String>>,
+    pub(super) proxy_protocol: Option<Spanned<String>>,
     pub(super) connect_timeout: Option<Spanned<Seconds>>,
     pub(super) retry: Option<Spanned<i64>>,
     pub(super) delay_before_retry: Option<Spanned<Seconds>>,
@@ -586,6 +588,7 @@ fn virtual_server(src: Source<'_>, vs: &VirtualServerT) -> RawVirtualServer {
         hysteresis: src.opt(&vs.hysteresis),
         alpha: src.flag(&vs.alpha),
         omega: src.flag(&vs.omega),
+        proxy_protocol: src.opt(&vs.proxy_protocol),
         defaults: RawCheckDefaults {
             connect_timeout: src.opt(&vs.connect_timeout),
             retry: src.opt(&vs.retry),
@@ -608,6 +611,7 @@ fn real_server(src: Source<'_>, rs: &RealServerT) -> RawRealServer {
         inhibit_on_failure: src.flag(&rs.inhibit_on_failure),
         notify_up: src.opt(&rs.notify_up),
         notify_down: src.opt(&rs.notify_down),
+        proxy_protocol: src.opt(&rs.proxy_protocol),
         defaults: RawCheckDefaults {
             connect_timeout: src.opt(&rs.connect_timeout),
             retry: src.opt(&rs.retry),

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
+use super::model::{
+    Check, CheckKind, HttpUrl, LbAlgo, Program, ProxyProtocol, RealServer, VirtualServer,
+};
 use super::raw::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer, Val};
 use super::tracking;
 use super::values::{apply, count, must, seconds};
@@ -154,6 +156,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         alpha: raw.alpha.as_ref().is_some_and(|a| a.value),
         omega: raw.omega.as_ref().is_some_and(|a| a.value),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        proxy_protocol: None,
         real_servers: Vec::new(),
     };
     ok &= pool_settings(&raw, &mut out, report);
@@ -270,11 +273,32 @@ fn pool_settings(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut R
     ok &= apply(&mut out.hysteresis, raw.hysteresis.as_ref(), |h| {
         count(h, "hysteresis", 0.., report)
     });
+    ok &= apply(&mut out.proxy_protocol, raw.proxy_protocol.as_ref(), |p| {
+        proxy_protocol(p, report).map(Some)
+    });
     ok & apply(
         &mut out.connect_timeout,
         raw.defaults.connect_timeout.as_ref(),
         |c| duration(c, "connect_timeout", report),
     )
+}
+
+/// `proxy_protocol v1|v2`.
+fn proxy_protocol(v: &Val<String>, report: &mut Report) -> Option<ProxyProtocol> {
+    let p = match v.value.to_ascii_lowercase().as_str() {
+        "v1" | "1" => Some(ProxyProtocol::V1),
+        "v2" | "2" => Some(ProxyProtocol::V2),
+        _ => None,
+    };
+    if p.is_none() {
+        let why = format!(
+            "proxy_protocol must be v1 (text) or v2 (binary), got `{}`",
+            v.value
+        );
+        report.error_at(v.at(), "proxy_protocol", why).suggestion =
+            suggest::closest(&v.value, &["v1", "v2"]);
+    }
+    p
 }
 
 /// The pool's real servers, each address once.
@@ -313,15 +337,20 @@ fn real_server(
     report: &mut Report,
 ) -> Option<RealServer> {
     let addr = ip_port(&raw.addr, &raw.key, "real_server", report)?;
+    let mut ok = true;
     let mut out = RealServer {
         addr,
         weight: 1,
         inhibit_on_failure: raw.inhibit_on_failure.as_ref().is_some_and(|v| v.value),
         notify_up: program(&raw.notify_up, "notify_up", report),
         notify_down: program(&raw.notify_down, "notify_down", report),
+        proxy_protocol: None,
         checks: Vec::new(),
     };
-    let mut ok = apply(&mut out.weight, raw.weight.as_ref(), |w| {
+    ok &= apply(&mut out.proxy_protocol, raw.proxy_protocol.as_ref(), |p| {
+        proxy_protocol(p, report).map(Some)
+    });
+    ok &= apply(&mut out.weight, raw.weight.as_ref(), |w| {
         must(w, "weight", "from 0 (drain) to 65535", report, |s| {
             s.parse::<u32>().ok().filter(|n| *n <= 65535)
         })
@@ -798,6 +827,31 @@ user = "nobody"
             assert_eq!((d.line, d.key.as_str()), (line, key), "{to}: {d}");
             assert!(d.message.contains(message), "{to}: {d}");
         }
+    }
+
+    #[test]
+    fn proxy_protocol_in_the_pool_and_a_server_in_both_syntaxes() {
+        let ka = "virtual_server 10.0.0.100 80 {\n lb_algo rr\n proxy_protocol v1\n \
+                  real_server 10.0.0.1 80 {\n proxy_protocol v2\n }\n real_server 10.0.0.2 80\n}\n";
+        let toml = "[[virtual_server]]\nip = \"10.0.0.100\"\nport = 80\nlb_algo = \"rr\"\n\
+                    proxy_protocol = \"v1\"\n[[virtual_server.real_server]]\nip = \"10.0.0.1\"\n\
+                    port = 80\nproxy_protocol = \"v2\"\n[[virtual_server.real_server]]\n\
+                    ip = \"10.0.0.2\"\nport = 80\n";
+        let l = ok(ka, "t.conf");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.proxy_protocol, Some(ProxyProtocol::V1));
+        let own: Vec<_> = vs.real_servers.iter().map(|r| r.proxy_protocol).collect();
+        assert_eq!(own, [Some(ProxyProtocol::V2), None], "None: the pool's");
+        assert_eq!(ok(toml, "t.toml").config, l.config);
+        let d = first_error(
+            &ka.replace("proxy_protocol v2", "proxy_protocol v3"),
+            "t.conf",
+        );
+        assert_eq!((d.line, d.key.as_str()), (5, "proxy_protocol"), "{d}");
+        assert!(d.message.contains("v1 (text) or v2 (binary)"), "{d}");
+        let d = first_error(&toml.replace("\"v1\"", "\"proxy\""), "t.toml");
+        assert_eq!((d.line, d.key.as_str()), (5, "proxy_protocol"), "{d}");
     }
 
     #[test]

@@ -35,7 +35,11 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
     } else {
         "QUORUM LOST"
     };
-    let _ = writeln!(out, "virtual_server {}  {}  {quorum}", vs.addr, vs.lb_algo);
+    let _ = write!(out, "virtual_server {}  {}  {quorum}", vs.addr, vs.lb_algo);
+    if let Some(p) = &vs.proxy_protocol {
+        let _ = write!(out, "  proxy_protocol {p}");
+    }
+    out.push('\n');
     let _ = writeln!(
         out,
         "  {:<21} {:<5} {:>6} {:>7} {:>9} {:>10} {:>10} {:>6} {:>6}",
@@ -72,6 +76,11 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
             let at = UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
             let ago = now.duration_since(at).unwrap_or_default();
             let _ = writeln!(out, "    {} {} ago: {}", t.to, human(ago), t.reason);
+        }
+        if rs.proxy_protocol != vs.proxy_protocol
+            && let Some(p) = &rs.proxy_protocol
+        {
+            let _ = writeln!(out, "    proxy_protocol {p}");
         }
     }
     if let Some(s) = &vs.sorry_server {
@@ -397,6 +406,7 @@ mod test_lb {
                 to: "DOWN".into(),
                 reason: "connect to 10.0.0.2:80: Connection refused".into(),
             }),
+            proxy_protocol: Some(if up { "v2" } else { "v1" }.into()),
         };
         let status = Status {
             version: 1,
@@ -410,6 +420,7 @@ mod test_lb {
                 sorry_server: Some("10.0.0.9:80".into()),
                 sorry_active_connections: 0,
                 sorry_total_connections: 2,
+                proxy_protocol: Some("v2".into()),
                 real_servers: vec![rs("10.0.0.1:80", true), rs("10.0.0.2:80", false)],
             }],
         };
@@ -417,11 +428,12 @@ mod test_lb {
             super::status(&status, now),
             "vipd (pid 7): 0 instance(s)\n\
              \n\
-             virtual_server 10.0.0.100:80  wrr  quorum up\n\
+             virtual_server 10.0.0.100:80  wrr  quorum up  proxy_protocol v2\n\
              \x20 real_server           state weight  active     total   bytes in  bytes out  fails checks\n\
              \x20 10.0.0.1:80           UP         2       3        40        500       6000      1      0\n\
              \x20 10.0.0.2:80           DOWN     0/2       3        40        500       6000      1      7\n\
              \x20   DOWN 5 s ago: connect to 10.0.0.2:80: Connection refused\n\
+             \x20   proxy_protocol v1\n\
              \x20 sorry_server 10.0.0.9:80: active 0, total 2\n"
         );
     }

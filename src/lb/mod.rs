@@ -7,6 +7,7 @@
 //! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them.
 //! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life, a
 //!   state machine driven by events, ticks and deadlines (connects, held ACKs).
+//! - `proxy_header`: the PROXY protocol header (v1, v2) real servers may want first. Pure.
 //! - `pump`: the bytes: small bursts copied, bulk by splice(2) through pooled pipes.
 //! - `worker`: the forwarding threads, each an event loop over its own epoll (mio), with
 //!   one listener per virtual server each.
@@ -26,6 +27,7 @@ pub(crate) use check::judge_http;
 mod fds;
 mod pool;
 mod proxy;
+mod proxy_header;
 mod pump;
 mod sched;
 mod worker;

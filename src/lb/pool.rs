@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 use super::sched::{Candidate, Scheduler};
-use crate::config::{RealServer, VirtualServer};
+use crate::config::{ProxyProtocol, RealServer, VirtualServer};
 use crate::status::{RealServerStatus, Transition, VirtualServerStatus};
 
 /// Counters of one real server, updated without the pool lock.
@@ -44,6 +44,8 @@ pub(super) struct Target {
     pub(super) addr: SocketAddrV4,
     /// Its counters.
     pub(super) counters: Arc<Counters>,
+    /// The PROXY protocol header it gets before the client's bytes.
+    pub(super) proxy: Option<ProxyProtocol>,
 }
 
 struct Server {
@@ -164,6 +166,11 @@ impl Pool {
         if s.up { s.config.weight } else { 0 }
     }
 
+    /// The PROXY protocol header real server `rs` gets: its own, else the pool's.
+    pub(super) fn proxy_protocol(&self, rs: &RealServer) -> Option<ProxyProtocol> {
+        rs.proxy_protocol.or(self.config.proxy_protocol)
+    }
+
     /// Picks the target of a new connection from `client`, counting it as active there.
     /// `skip` is a server that just refused this same connection.
     pub(super) fn pick(&self, client: Ipv4Addr, skip: Option<usize>) -> Option<Target> {
@@ -172,6 +179,7 @@ impl Pool {
             index: None,
             addr,
             counters: self.sorry.clone(),
+            proxy: self.config.proxy_protocol,
         });
         let target = if !st.quorum_up && sorry.is_some() {
             sorry
@@ -188,6 +196,7 @@ impl Pool {
                     index: Some(i),
                     addr: st.servers[i].config.addr,
                     counters: st.servers[i].counters.clone(),
+                    proxy: self.proxy_protocol(&st.servers[i].config),
                 }),
                 None if skip.is_none() => sorry,
                 None => None,
@@ -343,6 +352,7 @@ impl Pool {
                     check_failures: s.counters.check_failures.load(Ordering::Relaxed),
                     transitions: s.transitions,
                     last_transition: s.last.clone(),
+                    proxy_protocol: self.proxy_protocol(&s.config).map(|p| p.as_str().into()),
                 }
             })
             .collect();
@@ -354,6 +364,7 @@ impl Pool {
             sorry_server: self.config.sorry_server.map(|s| s.to_string()),
             sorry_active_connections: sorry_active,
             sorry_total_connections: sorry_total,
+            proxy_protocol: self.config.proxy_protocol.map(|p| p.as_str().into()),
             real_servers,
         }
     }
@@ -407,6 +418,7 @@ mod tests {
             alpha: false,
             omega: false,
             connect_timeout: Duration::from_secs(1),
+            proxy_protocol: None,
             real_servers: weights
                 .iter()
                 .enumerate()
@@ -416,6 +428,7 @@ mod tests {
                     inhibit_on_failure: false,
                     notify_up: None,
                     notify_down: None,
+                    proxy_protocol: None,
                     checks: vec![Check {
                         kind: CheckKind::Tcp {
                             target: "10.0.0.1:80".parse().unwrap(),

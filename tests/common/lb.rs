@@ -36,6 +36,7 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
         alpha: false,
         omega: false,
         connect_timeout: Duration::from_secs(2),
+        proxy_protocol: None,
         real_servers: backends
             .iter()
             .map(|&addr| RealServer {
@@ -44,6 +45,7 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
                 inhibit_on_failure: false,
                 notify_up: None,
                 notify_down: None,
+                proxy_protocol: None,
                 checks: Vec::new(),
             })
             .collect(),
