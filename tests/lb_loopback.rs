@@ -851,3 +851,69 @@ async fn a_server_that_speaks_first_gets_the_proxy_header_at_once() {
     assert_eq!(rest, b"after");
     lb.stop();
 }
+
+#[tokio::test]
+async fn a_virtual_server_at_maxconn_leaves_the_next_client_in_the_backlog() {
+    let _serial = SERIAL.lock().await;
+    let b = echo_backend(0).await;
+    let mut vs = pool(&[b], LbAlgo::Rr);
+    vs.maxconn = Some(5);
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(hello(vs.addr).await.0);
+    }
+    // The kernel completes the 6th handshake (the backlog) but vipd does not accept it:
+    // no greeting from the server.
+    let mut sixth = TcpStream::connect(vs.addr).await.unwrap();
+    let mut id = [0u8; 2];
+    let early = tokio::time::timeout(Duration::from_millis(500), sixth.read_exact(&mut id)).await;
+    assert!(early.is_err(), "the 6th was served while 5 were open");
+    let st = lb.view().status();
+    assert_eq!((st[0].maxconn, st[0].connections), (Some(5), 5), "{st:?}");
+    // One closes: the 6th is taken from the backlog and served.
+    drop(held.remove(0));
+    within("the 6th client's greeting", sixth.read_exact(&mut id)).await;
+    assert_eq!(&id, b"0\n");
+    let mut waited = 0;
+    for _ in 0..100 {
+        waited = lb.view().status()[0].cap_hits;
+        if waited == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(waited, 1, "one client waited at maxconn");
+    lb.stop();
+}
+
+#[tokio::test]
+async fn a_real_server_at_uthreshold_sends_the_next_connection_to_the_other() {
+    let _serial = SERIAL.lock().await;
+    let b = [echo_backend(0).await, echo_backend(1).await];
+    // wrr 10:1 would send the first ten to server 0; uthreshold 2 stops it at two.
+    let mut vs = pool(&b, LbAlgo::Wrr);
+    vs.real_servers[0].weight = 10;
+    vs.real_servers[0].uthreshold = 2;
+    let lb = Lb::start(std::slice::from_ref(&vs), options()).unwrap();
+    let mut held = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (s, id) = hello(vs.addr).await;
+        held.push(s);
+        ids.push(id);
+    }
+    assert_eq!(
+        ids,
+        [0, 0, 1],
+        "the 3rd concurrent connection goes to server 1"
+    );
+    let st = lb.view().status();
+    assert!(st[0].real_servers[0].full, "{st:?}");
+    assert_eq!(st[0].real_servers[0].cap_hits, 1, "{st:?}");
+    // Server 0's connections close: below 3/4 of 2, it takes the next one again.
+    held.drain(..2);
+    assert_eq!(active_settled(&lb.view(), 0, 0, 0).await, 0);
+    assert_eq!(hello(vs.addr).await.1, 0);
+    lb.stop();
+}

@@ -204,6 +204,7 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         omega,
         connect_timeout,
         proxy_protocol,
+        maxconn,
         real_servers,
     } = v;
     Ok(VirtualServerT {
@@ -220,6 +221,7 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         alpha: Some(sp(*alpha)),
         omega: Some(sp(*omega)),
         proxy_protocol: proxy_protocol.map(|p| sp(p.as_str().to_string())),
+        maxconn: maxconn.map(|n| sp(i64::from(n))),
         connect_timeout: Some(sp(seconds(*connect_timeout))),
         retry: None,
         delay_before_retry: None,
@@ -238,6 +240,9 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         notify_up,
         notify_down,
         proxy_protocol,
+        maxconn,
+        uthreshold,
+        lthreshold,
         checks,
     } = r;
     let mut out = RealServerT {
@@ -248,6 +253,9 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         notify_up: notify_up.as_ref().map(|p| sp(join_command(&p.argv))),
         notify_down: notify_down.as_ref().map(|p| sp(join_command(&p.argv))),
         proxy_protocol: proxy_protocol.map(|p| sp(p.as_str().to_string())),
+        maxconn: maxconn.map(|n| sp(i64::from(n))),
+        uthreshold: (*uthreshold > 0).then(|| sp(i64::from(*uthreshold))),
+        lthreshold: (*lthreshold > 0).then(|| sp(i64::from(*lthreshold))),
         connect_timeout: None,
         retry: None,
         delay_before_retry: None,

@@ -807,6 +807,12 @@ pub(crate) static VIRTUAL_SERVER: Block = Block {
         ),
         ka("inhibit_on_failure", Leaf),
         PROXY_PROTOCOL,
+        both(
+            "maxconn",
+            Leaf,
+            "Client connections open at most; more wait in the listen backlog (vipd only; \
+             keepalived has no equivalent).",
+        ),
         RETRY,
         DELAY_BEFORE_RETRY,
         ka("warmup", Leaf),
@@ -857,8 +863,22 @@ pub(crate) static REAL_SERVER: Block = Block {
             "Run when the server goes down (argv, no shell).",
         ),
         PROXY_PROTOCOL,
-        ka("uthreshold", Leaf),
-        ka("lthreshold", Leaf),
+        both(
+            "maxconn",
+            Leaf,
+            "Connections open to it at most; a full server is skipped (vipd only; keepalived \
+             has uthreshold).",
+        ),
+        both(
+            "uthreshold",
+            Leaf,
+            "Overloaded (skipped) at this many connections, as IPVS; 0 = none.",
+        ),
+        both(
+            "lthreshold",
+            Leaf,
+            "Overloaded until below this many; 0 = three quarters of uthreshold, as IPVS.",
+        ),
         ka("alpha", Leaf),
         RETRY,
         DELAY_BEFORE_RETRY,

@@ -442,6 +442,9 @@ pub struct VirtualServer {
     /// `proxy_protocol` (vipd only): the PROXY header to every real server and the
     /// sorry_server, unless a real server says otherwise. `None` = none.
     pub proxy_protocol: Option<ProxyProtocol>,
+    /// `maxconn` (vipd only): client connections open at most; more wait in the listen
+    /// backlog. `None` = only the descriptor budget limits them.
+    pub maxconn: Option<u32>,
     /// Every `real_server`, in file order.
     pub real_servers: Vec<RealServer>,
 }
@@ -463,6 +466,13 @@ pub struct RealServer {
     /// `proxy_protocol` (vipd only) written in the real server: overrides the virtual
     /// server's. `None` = the virtual server's.
     pub proxy_protocol: Option<ProxyProtocol>,
+    /// `maxconn` (vipd only): connections open to it at most. `None` = no cap.
+    pub maxconn: Option<u32>,
+    /// `uthreshold`: overloaded (skipped) once this many are open, as IPVS. 0 = none.
+    pub uthreshold: u32,
+    /// `lthreshold`: overloaded until fewer than this many are open; 0 = below three
+    /// quarters of `uthreshold`, as IPVS.
+    pub lthreshold: u32,
     /// Health checkers; none = always up.
     pub checks: Vec<Check>,
 }

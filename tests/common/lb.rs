@@ -37,6 +37,7 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
         omega: false,
         connect_timeout: Duration::from_secs(2),
         proxy_protocol: None,
+        maxconn: None,
         real_servers: backends
             .iter()
             .map(|&addr| RealServer {
@@ -46,6 +47,9 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
                 notify_up: None,
                 notify_down: None,
                 proxy_protocol: None,
+                maxconn: None,
+                uthreshold: 0,
+                lthreshold: 0,
                 checks: Vec::new(),
             })
             .collect(),
