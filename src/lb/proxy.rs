@@ -6,7 +6,9 @@
 //! the VIP is elsewhere; it starts receiving connections the moment the VIP arrives. A new
 //! connection is connected to its real server at once (MySQL and SMTP servers speak first),
 //! the handshake's last ACK held back for the client's first bytes to carry (see [`dial`]);
-//! a server that refuses is counted and the next one is tried, once. Both sockets get
+//! a server that refuses is counted and the next one is tried, once. A server that takes
+//! the PROXY protocol gets its header first, in the same write (see [`Conn::connect`]),
+//! and the next server its own. Both sockets get
 //! TCP_NODELAY, and keepalive from the connection's first [`TICK`] on; a half-close
 //! is passed on; a reset on either side resets the other; a connection quiet for
 //! [`IDLE_TICKS`] ticks is closed, a half-closed one after one to two.
