@@ -1239,3 +1239,95 @@ fn proxy_protocol_v1_and_v2_tell_nginx_the_client_address() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(tally(&got, &names), [4, 0]);
 }
+
+#[test]
+fn maxconn_holds_clients_in_the_backlog_and_uthreshold_moves_the_next_connection() {
+    let mut p = PoolLab::new("lb-caps");
+    let plain = "        weight 1";
+    let pools = [
+        p.vs(
+            80,
+            "    lb_algo rr\n    maxconn 5",
+            &[(0, plain), (1, plain), (2, plain)],
+        ),
+        p.vs(
+            81,
+            "    lb_algo wrr",
+            &[(0, "        weight 10\n        uthreshold 2"), (1, plain)],
+        ),
+    ]
+    .concat();
+    p.start_lb(A, &pools);
+    p.wait_vip_on(A);
+    let (vs80, vs81) = (p.vip_port(80), p.vip_port(81));
+
+    // Five idle clients fill port 80; a sixth gets through the handshake (the kernel's
+    // backlog) but no answer, until one of the five leaves.
+    let addr = vs80.clone();
+    let mut held = p
+        .lab
+        .in_client(move || (0..5).map(|_| hold(&addr)).collect::<Vec<_>>());
+    // Accepted, all five, before the sixth comes: each thread has a backlog of its own
+    // (SO_REUSEPORT), so a sixth sent with them could be taken before one of them.
+    let open = wait_for(|| p.pool_status(A, &vs80)["connections"] == 5, secs(5));
+    assert!(open.is_some(), "{}", p.pool_status(A, &vs80));
+    let addr = vs80.clone();
+    let mut sixth = p.lab.in_client(move || hold(&addr));
+    sixth
+        .write_all(b"GET /id HTTP/1.0\r\nHost: x\r\n\r\n")
+        .unwrap();
+    sixth.set_read_timeout(Some(secs(1))).unwrap();
+    let mut answer = Vec::new();
+    let early = sixth.read_to_end(&mut answer);
+    assert!(
+        early.is_err() && answer.is_empty(),
+        "the 6th client was served while 5 were open: {early:?} {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(held.remove(0));
+    sixth.set_read_timeout(Some(secs(5))).unwrap();
+    sixth.read_to_end(&mut answer).unwrap();
+    let (code, _) = parse(&answer).expect("an HTTP answer");
+    assert_eq!(code, 200);
+    // At least the sixth; a thread that takes a place to find its backlog empty holds it
+    // for a moment, and another thread's client may be counted as having waited for it.
+    let waited = wait_for(
+        || p.pool_status(A, &vs80)["cap_hits"].as_u64() >= Some(1),
+        secs(5),
+    );
+    assert!(
+        waited.is_some(),
+        "{}\n{}",
+        p.pool_status(A, &vs80),
+        p.lab.log_tail(A, 20)
+    );
+    // The episode ends once nobody waits and the backlog is empty.
+    drop(held);
+    drop(sixth);
+    let logged = wait_for(
+        || {
+            let log = p.lab.log(A);
+            log.contains("its maxconn; new clients wait in its listen backlog")
+                && log.contains("below its maxconn again")
+        },
+        secs(5),
+    );
+    assert!(
+        logged.is_some(),
+        "no start and end of the maxconn episode in h1's log:\n{}",
+        p.lab.log_tail(A, 20)
+    );
+
+    // Port 81: wrr 10:1 would send three to rs1; uthreshold 2 sends the third to rs2.
+    let addr = vs81.clone();
+    let held81 = p
+        .lab
+        .in_client(move || (0..3).map(|_| hold(&addr)).collect::<Vec<_>>());
+    let spread = wait_for(
+        || p.per_server(A, &vs81, "active_connections") == [2, 1],
+        secs(5),
+    );
+    assert!(spread.is_some(), "{}", p.pool_status(A, &vs81));
+    assert_eq!(p.per_server(A, &vs81, "full"), [true, false]);
+    drop(held81);
+}

@@ -170,10 +170,14 @@ impl Gate {
         self.open.load(Ordering::SeqCst)
     }
 
-    /// Clients that waited at the cap before they were accepted, since start (counted as
-    /// each episode ends on a thread).
+    /// Clients that waited at the cap before they were accepted, since start.
     pub(super) fn waited_total(&self) -> u64 {
         self.waited_total.load(Ordering::Relaxed)
+    }
+
+    /// A client that had waited at the cap was accepted.
+    pub(super) fn waited_one(&self) {
+        self.waited_total.fetch_add(1, Ordering::Relaxed);
     }
 
     fn wake_all(&self) {
@@ -269,7 +273,6 @@ impl Gate {
         let e = &mut episodes[why as usize];
         e.threads = e.threads.saturating_sub(1);
         e.waited += waited;
-        self.waited_total.fetch_add(waited, Ordering::Relaxed);
         if e.threads > 0 || !e.logged {
             return;
         }
@@ -343,6 +346,7 @@ mod test {
         gate.join(Pause::AtCap, None, now);
         gate.set_cap(Some(2));
         let b = gate.take().expect("room after the reload");
+        gate.waited_one();
         gate.leave(Pause::AtCap, 1, now);
         assert_eq!((gate.open(), gate.waited_total()), (2, 1));
         gate.set_cap(None);

@@ -567,6 +567,7 @@ impl Thread {
             }
             if l.episode {
                 l.waited += 1;
+                l.cell.gate().waited_one();
             }
             let pool = l.cell.get();
             let vs = pool.config.addr;
