@@ -1102,3 +1102,232 @@ fn a_connection_flood_past_the_descriptor_limit_leaves_the_master_its_vip_and_ch
         "h2 after the flood"
     );
 }
+
+/// nginx serving its name on `port`, behind `listen ... proxy_protocol`, logging
+/// `$proxy_protocol_addr $remote_addr` per request to `access-NAME.log` in the lab
+/// directory (one process: no master, so the helper's id is all there is to stop).
+fn start_nginx_pp(lab: &mut Lab, host: usize, name: &str, port: u16) -> usize {
+    let dir = lab.path().join(format!("nginx-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    let bind = lab.host_addr(host);
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/pid;\n\
+         error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  log_format pp '$proxy_protocol_addr $remote_addr';\n\
+         client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+         scgi_temp_path {d}/scgi;\n  access_log off;\n\
+         server {{\n    listen {bind}:{port} proxy_protocol;\n\
+         access_log {d}/access.log pp;\n    location / {{ return 200 \"{name}\\n\"; }}\n  }}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    lab.spawn_helper(host, &format!("nginx-{name}"), &["nginx", "-c", &path])
+}
+
+/// The access log of [`start_nginx_pp`]'s `name`: (`$proxy_protocol_addr`, empty for a
+/// LOCAL or UNKNOWN header, and `$remote_addr`) per request.
+fn nginx_access(lab: &Lab, name: &str) -> Vec<(String, String)> {
+    let path = lab.path().join(format!("nginx-{name}/access.log"));
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (pp, remote) = l.split_once(' ').unwrap_or(("", l));
+            // nginx writes an empty variable as `-`.
+            let pp = if pp == "-" { "" } else { pp };
+            (pp.to_string(), remote.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn proxy_protocol_v1_and_v2_tell_nginx_the_client_address() {
+    const PORT: u16 = 8081;
+    let mut p = PoolLab::new("lb-pp");
+    let names = ["pp1", "pp2"];
+    let mut nginx = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        nginx.push(start_nginx_pp(&mut p.lab, RS[i], name, PORT));
+    }
+    let servers = |per_server: &str, checks: &str| {
+        (0..2)
+            .map(|i| {
+                format!(
+                    "    real_server {} {PORT} {{\n{per_server}\n{checks}\n    }}\n",
+                    p.rs_addr(i)
+                )
+            })
+            .collect::<String>()
+    };
+    let http_get = "        HTTP_GET {\n            url {\n                path /\n                \
+                    status_code 200\n            }\n            connect_timeout 1\n        }";
+    let tcp_check = "        TCP_CHECK {\n            connect_timeout 1\n        }";
+    let vip = p.lab.vip();
+    // Port 80: v1 for the whole pool, HTTP_GET and TCP_CHECK (nginx must take a bare
+    // connect without a header). Port 81: v2 written in each real server.
+    let pools = format!(
+        "virtual_server {vip} 80 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    \
+         delay_loop 1\n    proxy_protocol v1\n{}}}\n\
+         virtual_server {vip} 81 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    \
+         delay_loop 1\n{}}}\n",
+        servers("", &format!("{http_get}\n{tcp_check}")),
+        servers("        proxy_protocol v2", http_get),
+    );
+    p.start_lb(A, &pools);
+    p.wait_vip_on(A);
+    let (vs80, vs81) = (p.vip_port(80), p.vip_port(81));
+    for vs in [&vs80, &vs81] {
+        for i in 0..2 {
+            p.wait_state(vs, i, "UP");
+        }
+    }
+    assert_eq!(p.pool_status(A, &vs80)["proxy_protocol"], "v1");
+    assert_eq!(p.per_server(A, &vs81, "proxy_protocol"), ["v2", "v2"]);
+
+    let client = p.lab.client_addr();
+    let lb = p.lab.host_addr(A);
+    let mut before = [0usize; 2];
+    for vs in [&vs80, &vs81] {
+        let (got, errors) = ids(&p.lab, vs.clone(), 6);
+        assert!(errors.is_empty(), "{vs}: {errors:?}");
+        assert_eq!(tally(&got, &names), [3, 3], "{vs}: {got:?}");
+        for (i, name) in names.iter().enumerate() {
+            // nginx writes its log line as it answers; allow it a moment.
+            let ok = wait_for(
+                || {
+                    nginx_access(&p.lab, name)
+                        .iter()
+                        .filter(|(pp, _)| !pp.is_empty())
+                        .count()
+                        >= before[i] + 3
+                },
+                secs(5),
+            );
+            let log = nginx_access(&p.lab, name);
+            assert!(ok.is_some(), "{vs}: {name}'s access log: {log:?}");
+            for (pp, remote) in log.iter().filter(|(pp, _)| !pp.is_empty()) {
+                assert_eq!(
+                    (pp, remote),
+                    (&client, &lb),
+                    "{vs}: {name} saw a client other than the client's own address"
+                );
+            }
+            before[i] = log.iter().filter(|(pp, _)| !pp.is_empty()).count();
+            // The health checks' requests (LOCAL, UNKNOWN) carry no client address.
+            assert!(
+                log.iter()
+                    .any(|(pp, remote)| pp.is_empty() && remote == &lb),
+                "{vs}: no health check request in {name}'s log: {log:?}"
+            );
+        }
+    }
+    let errors = std::fs::read_to_string(p.lab.path().join("nginx-pp1/error.log")).unwrap();
+    assert!(
+        !errors.contains("broken header"),
+        "nginx took a header as broken:\n{errors}"
+    );
+
+    // pp2 stops: both pools see it down; pp1 serves alone.
+    p.lab.kill_helper(nginx[1]);
+    p.wait_state(&vs80, 1, "DOWN");
+    p.wait_state(&vs81, 1, "DOWN");
+    assert_eq!(p.per_server(A, &vs80, "state")[0], "UP");
+    let (got, errors) = ids(&p.lab, vs81.clone(), 4);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [4, 0]);
+}
+
+#[test]
+fn maxconn_holds_clients_in_the_backlog_and_uthreshold_moves_the_next_connection() {
+    let mut p = PoolLab::new("lb-caps");
+    let plain = "        weight 1";
+    let pools = [
+        p.vs(
+            80,
+            "    lb_algo rr\n    maxconn 5",
+            &[(0, plain), (1, plain), (2, plain)],
+        ),
+        p.vs(
+            81,
+            "    lb_algo wrr",
+            &[(0, "        weight 10\n        uthreshold 2"), (1, plain)],
+        ),
+    ]
+    .concat();
+    p.start_lb(A, &pools);
+    p.wait_vip_on(A);
+    let (vs80, vs81) = (p.vip_port(80), p.vip_port(81));
+
+    // Five idle clients fill port 80; a sixth gets through the handshake (the kernel's
+    // backlog) but no answer, until one of the five leaves.
+    let addr = vs80.clone();
+    let mut held = p
+        .lab
+        .in_client(move || (0..5).map(|_| hold(&addr)).collect::<Vec<_>>());
+    // Accepted, all five, before the sixth comes: each thread has a backlog of its own
+    // (SO_REUSEPORT), so a sixth sent with them could be taken before one of them.
+    let open = wait_for(|| p.pool_status(A, &vs80)["connections"] == 5, secs(5));
+    assert!(open.is_some(), "{}", p.pool_status(A, &vs80));
+    let addr = vs80.clone();
+    let mut sixth = p.lab.in_client(move || hold(&addr));
+    sixth
+        .write_all(b"GET /id HTTP/1.0\r\nHost: x\r\n\r\n")
+        .unwrap();
+    sixth.set_read_timeout(Some(secs(1))).unwrap();
+    let mut answer = Vec::new();
+    let early = sixth.read_to_end(&mut answer);
+    assert!(
+        early.is_err() && answer.is_empty(),
+        "the 6th client was served while 5 were open: {early:?} {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(held.remove(0));
+    sixth.set_read_timeout(Some(secs(5))).unwrap();
+    sixth.read_to_end(&mut answer).unwrap();
+    let (code, _) = parse(&answer).expect("an HTTP answer");
+    assert_eq!(code, 200);
+    // At least the sixth; a thread that takes a place to find its backlog empty holds it
+    // for a moment, and another thread's client may be counted as having waited for it.
+    let waited = wait_for(
+        || p.pool_status(A, &vs80)["cap_hits"].as_u64() >= Some(1),
+        secs(5),
+    );
+    assert!(
+        waited.is_some(),
+        "{}\n{}",
+        p.pool_status(A, &vs80),
+        p.lab.log_tail(A, 20)
+    );
+    // The episode ends once nobody waits and the backlog is empty.
+    drop(held);
+    drop(sixth);
+    let logged = wait_for(
+        || {
+            let log = p.lab.log(A);
+            log.contains("its maxconn; new clients wait in its listen backlog")
+                && log.contains("below its maxconn again")
+        },
+        secs(5),
+    );
+    assert!(
+        logged.is_some(),
+        "no start and end of the maxconn episode in h1's log:\n{}",
+        p.lab.log_tail(A, 20)
+    );
+
+    // Port 81: wrr 10:1 would send three to rs1; uthreshold 2 sends the third to rs2.
+    let addr = vs81.clone();
+    let held81 = p
+        .lab
+        .in_client(move || (0..3).map(|_| hold(&addr)).collect::<Vec<_>>());
+    let spread = wait_for(
+        || p.per_server(A, &vs81, "active_connections") == [2, 1],
+        secs(5),
+    );
+    assert!(spread.is_some(), "{}", p.pool_status(A, &vs81));
+    assert_eq!(p.per_server(A, &vs81, "full"), [true, false]);
+    drop(held81);
+}

@@ -295,9 +295,42 @@ fn lb(registry: &mut Registry, status: &Status) {
         "vipd_lb_real_server_transitions",
         "UP/DOWN changes",
     );
+    let maxconn = gauges(
+        registry,
+        "vipd_lb_maxconn",
+        "maxconn of the virtual server (client connections) or real server",
+    );
+    let uthreshold = gauges(
+        registry,
+        "vipd_lb_uthreshold",
+        "uthreshold of the real server (overloaded at this many connections)",
+    );
+    let pool_connections = gauges(
+        registry,
+        "vipd_lb_virtual_server_connections",
+        "Client connections of the virtual server open now",
+    );
+    let full = gauges(
+        registry,
+        "vipd_lb_real_server_full",
+        "1 while the real server is at its maxconn or overloaded (skipped)",
+    );
+    let cap_hits = counters(
+        registry,
+        "vipd_lb_cap_hits",
+        "Clients that waited at the virtual server's maxconn; new connections that found \
+         the real server full",
+    );
     for vs in &status.virtual_servers {
         let pool: Labels = vec![("virtual_server", vs.addr.clone())];
         quorum.get_or_create(&pool).set(i64::from(vs.quorum_up));
+        pool_connections
+            .get_or_create(&pool)
+            .set(i64::try_from(vs.connections).unwrap_or(i64::MAX));
+        if let Some(m) = vs.maxconn {
+            maxconn.get_or_create(&pool).set(m.into());
+            cap_hits.get_or_create(&pool).inc_by(vs.cap_hits);
+        }
         for rs in &vs.real_servers {
             let mut labels = pool.clone();
             labels.push(("real_server", rs.addr.clone()));
@@ -319,6 +352,16 @@ fn lb(registry: &mut Registry, status: &Status) {
                 .get_or_create(&labels)
                 .inc_by(rs.check_failures);
             transitions.get_or_create(&labels).inc_by(rs.transitions);
+            if let Some(m) = rs.maxconn {
+                maxconn.get_or_create(&labels).set(m.into());
+            }
+            if let Some(u) = rs.uthreshold {
+                uthreshold.get_or_create(&labels).set(u.into());
+            }
+            if rs.maxconn.is_some() || rs.uthreshold.is_some() {
+                full.get_or_create(&labels).set(i64::from(rs.full));
+                cap_hits.get_or_create(&labels).inc_by(rs.cap_hits);
+            }
         }
         if let Some(sorry) = &vs.sorry_server {
             let mut labels = pool.clone();
@@ -547,6 +590,10 @@ mod test {
             sorry_server: Some("10.0.0.9:80".into()),
             sorry_active_connections: 0,
             sorry_total_connections: 3,
+            proxy_protocol: None,
+            maxconn: Some(50),
+            connections: 7,
+            cap_hits: 4,
             real_servers: vec![RealServerStatus {
                 addr: "10.0.0.1:80".into(),
                 state: "DOWN".into(),
@@ -560,6 +607,12 @@ mod test {
                 check_failures: 6,
                 transitions: 1,
                 last_transition: None,
+                proxy_protocol: None,
+                maxconn: Some(2),
+                uthreshold: None,
+                lthreshold: None,
+                full: true,
+                cap_hits: 9,
             }],
         }];
         let page = render(&st);
@@ -576,6 +629,12 @@ mod test {
             format!("vipd_lb_connect_failures_total{rs} 2"),
             format!("vipd_lb_check_failures_total{rs} 6"),
             format!("vipd_lb_real_server_transitions_total{rs} 1"),
+            format!("vipd_lb_maxconn{rs} 2"),
+            format!("vipd_lb_real_server_full{rs} 1"),
+            format!("vipd_lb_cap_hits_total{rs} 9"),
+            r#"vipd_lb_maxconn{virtual_server="10.0.0.100:80"} 50"#.to_string(),
+            r#"vipd_lb_virtual_server_connections{virtual_server="10.0.0.100:80"} 7"#.to_string(),
+            r#"vipd_lb_cap_hits_total{virtual_server="10.0.0.100:80"} 4"#.to_string(),
             r#"vipd_lb_connections_total{virtual_server="10.0.0.100:80",real_server="10.0.0.9:80",sorry_server="1"} 3"#.to_string(),
         ] {
             assert!(page.lines().any(|l| l == line), "no `{line}` in\n{page}");

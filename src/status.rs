@@ -212,6 +212,19 @@ pub struct VirtualServerStatus {
     pub sorry_active_connections: u32,
     /// Connections sent to the sorry server since start.
     pub sorry_total_connections: u64,
+    /// `v1` or `v2`: the PROXY protocol header its real servers get (unless one of them
+    /// says otherwise) and its sorry server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<String>,
+    /// `maxconn`: client connections open at most (absent: only the descriptors limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxconn: Option<u32>,
+    /// Client connections open now.
+    #[serde(default)]
+    pub connections: u64,
+    /// Clients that waited in the listen backlog at `maxconn` before being accepted.
+    #[serde(default)]
+    pub cap_hits: u64,
     /// Every real server, in config order.
     pub real_servers: Vec<RealServerStatus>,
 }
@@ -243,4 +256,23 @@ pub struct RealServerStatus {
     pub transitions: u64,
     /// The most recent UP/DOWN change and its reason.
     pub last_transition: Option<Transition>,
+    /// `v1` or `v2`: the PROXY protocol header it gets (its own or its pool's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<String>,
+    /// `maxconn`: connections open to it at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxconn: Option<u32>,
+    /// `uthreshold`: overloaded at this many (IPVS's u_threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uthreshold: Option<u32>,
+    /// `lthreshold`: overloaded until below this many (absent with uthreshold: below 3/4 of
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lthreshold: Option<u32>,
+    /// True while it takes no new connection: at `maxconn` or overloaded.
+    #[serde(default)]
+    pub full: bool,
+    /// New connections that found it full and went elsewhere.
+    #[serde(default)]
+    pub cap_hits: u64,
 }

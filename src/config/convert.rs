@@ -203,6 +203,8 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         alpha,
         omega,
         connect_timeout,
+        proxy_protocol,
+        maxconn,
         real_servers,
     } = v;
     Ok(VirtualServerT {
@@ -218,6 +220,8 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         hysteresis: Some(sp(i64::from(*hysteresis))),
         alpha: Some(sp(*alpha)),
         omega: Some(sp(*omega)),
+        proxy_protocol: proxy_protocol.map(|p| sp(p.as_str().to_string())),
+        maxconn: maxconn.map(|n| sp(i64::from(n))),
         connect_timeout: Some(sp(seconds(*connect_timeout))),
         retry: None,
         delay_before_retry: None,
@@ -235,6 +239,10 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         inhibit_on_failure,
         notify_up,
         notify_down,
+        proxy_protocol,
+        maxconn,
+        uthreshold,
+        lthreshold,
         checks,
     } = r;
     let mut out = RealServerT {
@@ -244,6 +252,10 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         inhibit_on_failure: Some(sp(*inhibit_on_failure)),
         notify_up: notify_up.as_ref().map(|p| sp(join_command(&p.argv))),
         notify_down: notify_down.as_ref().map(|p| sp(join_command(&p.argv))),
+        proxy_protocol: proxy_protocol.map(|p| sp(p.as_str().to_string())),
+        maxconn: maxconn.map(|n| sp(i64::from(n))),
+        uthreshold: (*uthreshold > 0).then(|| sp(i64::from(*uthreshold))),
+        lthreshold: (*lthreshold > 0).then(|| sp(i64::from(*lthreshold))),
         connect_timeout: None,
         retry: None,
         delay_before_retry: None,

@@ -192,6 +192,13 @@ const fn toml(name: &'static str, doc: &'static str) -> Keyword {
 }
 
 // Rows that several blocks share.
+// vipd's own: keepalived's IPVS keeps the client's address on the packets instead.
+const PROXY_PROTOCOL: Keyword = both(
+    "proxy_protocol",
+    Leaf,
+    "v1 or v2: a PROXY protocol header tells the real server the client's address (vipd \
+     only; keepalived has no equivalent: its IPVS keeps the client's address instead).",
+);
 const IP: Keyword = toml(
     "ip",
     "The address (a virtual_server's, usually a VIP; a real_server's).",
@@ -799,6 +806,13 @@ pub(crate) static VIRTUAL_SERVER: Block = Block {
             "Run every up server's notify_down when the pool stops.",
         ),
         ka("inhibit_on_failure", Leaf),
+        PROXY_PROTOCOL,
+        both(
+            "maxconn",
+            Leaf,
+            "Client connections open at most; more wait in the listen backlog (vipd only; \
+             keepalived has no equivalent).",
+        ),
         RETRY,
         DELAY_BEFORE_RETRY,
         ka("warmup", Leaf),
@@ -848,8 +862,23 @@ pub(crate) static REAL_SERVER: Block = Block {
             Leaf,
             "Run when the server goes down (argv, no shell).",
         ),
-        ka("uthreshold", Leaf),
-        ka("lthreshold", Leaf),
+        PROXY_PROTOCOL,
+        both(
+            "maxconn",
+            Leaf,
+            "Connections open to it at most; a full server is skipped (vipd only; keepalived \
+             has uthreshold).",
+        ),
+        both(
+            "uthreshold",
+            Leaf,
+            "Overloaded (skipped) at this many connections, as IPVS; 0 = none.",
+        ),
+        both(
+            "lthreshold",
+            Leaf,
+            "Overloaded until below this many; 0 = three quarters of uthreshold, as IPVS.",
+        ),
         ka("alpha", Leaf),
         RETRY,
         DELAY_BEFORE_RETRY,

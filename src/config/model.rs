@@ -391,6 +391,26 @@ impl LbAlgo {
     }
 }
 
+/// `proxy_protocol`: the PROXY protocol header (HAProxy's) that tells a real server the
+/// client's address, sent before the client's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    /// `v1`: one text line.
+    V1,
+    /// `v2`: binary.
+    V2,
+}
+
+impl ProxyProtocol {
+    /// The spelling in the config (`v1`, `v2`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyProtocol::V1 => "v1",
+            ProxyProtocol::V2 => "v2",
+        }
+    }
+}
+
 /// One `virtual_server IP PORT { ... }` with `lb_kind NAT` and `protocol TCP`: vipd accepts
 /// connections on `addr` and forwards them to its real servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -419,6 +439,12 @@ pub struct VirtualServer {
     /// `connect_timeout` at this level: the forwarder's timeout for connecting to a real
     /// server. Default 5 s.
     pub connect_timeout: Duration,
+    /// `proxy_protocol` (vipd only): the PROXY header to every real server and the
+    /// sorry_server, unless a real server says otherwise. `None` = none.
+    pub proxy_protocol: Option<ProxyProtocol>,
+    /// `maxconn` (vipd only): client connections open at most; more wait in the listen
+    /// backlog. `None` = only the descriptor budget limits them.
+    pub maxconn: Option<u32>,
     /// Every `real_server`, in file order.
     pub real_servers: Vec<RealServer>,
 }
@@ -437,6 +463,16 @@ pub struct RealServer {
     pub notify_up: Option<Program>,
     /// `notify_down`: a program run when the server goes down (argv, no shell).
     pub notify_down: Option<Program>,
+    /// `proxy_protocol` (vipd only) written in the real server: overrides the virtual
+    /// server's. `None` = the virtual server's.
+    pub proxy_protocol: Option<ProxyProtocol>,
+    /// `maxconn` (vipd only): connections open to it at most. `None` = no cap.
+    pub maxconn: Option<u32>,
+    /// `uthreshold`: overloaded (skipped) once this many are open, as IPVS. 0 = none.
+    pub uthreshold: u32,
+    /// `lthreshold`: overloaded until fewer than this many are open; 0 = below three
+    /// quarters of `uthreshold`, as IPVS.
+    pub lthreshold: u32,
     /// Health checkers; none = always up.
     pub checks: Vec<Check>,
 }

@@ -221,6 +221,8 @@ pub(crate) struct RawVirtualServer {
     pub(crate) hysteresis: Option<Val<String>>,
     pub(crate) alpha: Option<Val<bool>>,
     pub(crate) omega: Option<Val<bool>>,
+    pub(crate) proxy_protocol: Option<Val<String>>,
+    pub(crate) maxconn: Option<Val<String>>,
     /// Defaults for the checkers of every real server, and the forwarder's connect timeout.
     pub(crate) defaults: RawCheckDefaults,
     pub(crate) real_servers: Vec<RawRealServer>,
@@ -245,6 +247,10 @@ pub(crate) struct RawRealServer {
     pub(crate) inhibit_on_failure: Option<Val<bool>>,
     pub(crate) notify_up: Option<Val<String>>,
     pub(crate) notify_down: Option<Val<String>>,
+    pub(crate) proxy_protocol: Option<Val<String>>,
+    pub(crate) maxconn: Option<Val<String>>,
+    pub(crate) uthreshold: Option<Val<String>>,
+    pub(crate) lthreshold: Option<Val<String>>,
     pub(crate) defaults: RawCheckDefaults,
     pub(crate) checks: Vec<RawCheck>,
 }

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
+use super::model::{
+    Check, CheckKind, HttpUrl, LbAlgo, Program, ProxyProtocol, RealServer, VirtualServer,
+};
 use super::raw::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer, Val};
 use super::tracking;
 use super::values::{apply, count, must, seconds};
@@ -154,6 +156,8 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
         alpha: raw.alpha.as_ref().is_some_and(|a| a.value),
         omega: raw.omega.as_ref().is_some_and(|a| a.value),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        proxy_protocol: None,
+        maxconn: None,
         real_servers: Vec::new(),
     };
     ok &= pool_settings(&raw, &mut out, report);
@@ -270,11 +274,66 @@ fn pool_settings(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut R
     ok &= apply(&mut out.hysteresis, raw.hysteresis.as_ref(), |h| {
         count(h, "hysteresis", 0.., report)
     });
+    ok &= apply(&mut out.proxy_protocol, raw.proxy_protocol.as_ref(), |p| {
+        proxy_protocol(p, report).map(Some)
+    });
+    ok &= apply(&mut out.maxconn, raw.maxconn.as_ref(), |m| {
+        count(m, "maxconn", 1.., report).map(Some)
+    });
     ok & apply(
         &mut out.connect_timeout,
         raw.defaults.connect_timeout.as_ref(),
         |c| duration(c, "connect_timeout", report),
     )
+}
+
+/// `maxconn`, `uthreshold` and `lthreshold` of a real server.
+fn limits(raw: &RawRealServer, out: &mut RealServer, report: &mut Report) -> bool {
+    let mut ok = apply(&mut out.maxconn, raw.maxconn.as_ref(), |m| {
+        count(m, "maxconn", 1.., report).map(Some)
+    });
+    ok &= apply(&mut out.uthreshold, raw.uthreshold.as_ref(), |u| {
+        count(u, "uthreshold", 0.., report)
+    });
+    ok &= apply(&mut out.lthreshold, raw.lthreshold.as_ref(), |l| {
+        count(l, "lthreshold", 0.., report)
+    });
+    if let Some(l) = &raw.lthreshold
+        && out.lthreshold > 0
+    {
+        if out.uthreshold == 0 {
+            let why = "lthreshold without uthreshold does nothing: a server is only ever \
+                       overloaded at uthreshold (as in IPVS)";
+            report.warn_at(l.at(), "lthreshold", why);
+        } else if out.lthreshold > out.uthreshold {
+            let why = format!(
+                "lthreshold {} is above uthreshold {}: a server would stay overloaded at \
+                 fewer connections than made it so; write one below uthreshold",
+                out.lthreshold, out.uthreshold
+            );
+            report.error_at(l.at(), "lthreshold", why);
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// `proxy_protocol v1|v2`.
+fn proxy_protocol(v: &Val<String>, report: &mut Report) -> Option<ProxyProtocol> {
+    let p = match v.value.to_ascii_lowercase().as_str() {
+        "v1" | "1" => Some(ProxyProtocol::V1),
+        "v2" | "2" => Some(ProxyProtocol::V2),
+        _ => None,
+    };
+    if p.is_none() {
+        let why = format!(
+            "proxy_protocol must be v1 (text) or v2 (binary), got `{}`",
+            v.value
+        );
+        report.error_at(v.at(), "proxy_protocol", why).suggestion =
+            suggest::closest(&v.value, &["v1", "v2"]);
+    }
+    p
 }
 
 /// The pool's real servers, each address once.
@@ -313,15 +372,24 @@ fn real_server(
     report: &mut Report,
 ) -> Option<RealServer> {
     let addr = ip_port(&raw.addr, &raw.key, "real_server", report)?;
+    let mut ok = true;
     let mut out = RealServer {
         addr,
         weight: 1,
         inhibit_on_failure: raw.inhibit_on_failure.as_ref().is_some_and(|v| v.value),
         notify_up: program(&raw.notify_up, "notify_up", report),
         notify_down: program(&raw.notify_down, "notify_down", report),
+        proxy_protocol: None,
+        maxconn: None,
+        uthreshold: 0,
+        lthreshold: 0,
         checks: Vec::new(),
     };
-    let mut ok = apply(&mut out.weight, raw.weight.as_ref(), |w| {
+    ok &= apply(&mut out.proxy_protocol, raw.proxy_protocol.as_ref(), |p| {
+        proxy_protocol(p, report).map(Some)
+    });
+    ok &= limits(raw, &mut out, report);
+    ok &= apply(&mut out.weight, raw.weight.as_ref(), |w| {
         must(w, "weight", "from 0 (drain) to 65535", report, |s| {
             s.parse::<u32>().ok().filter(|n| *n <= 65535)
         })
@@ -801,6 +869,82 @@ user = "nobody"
     }
 
     #[test]
+    fn proxy_protocol_in_the_pool_and_a_server_in_both_syntaxes() {
+        let ka = "virtual_server 10.0.0.100 80 {\n lb_algo rr\n proxy_protocol v1\n \
+                  real_server 10.0.0.1 80 {\n proxy_protocol v2\n }\n real_server 10.0.0.2 80\n}\n";
+        let toml = "[[virtual_server]]\nip = \"10.0.0.100\"\nport = 80\nlb_algo = \"rr\"\n\
+                    proxy_protocol = \"v1\"\n[[virtual_server.real_server]]\nip = \"10.0.0.1\"\n\
+                    port = 80\nproxy_protocol = \"v2\"\n[[virtual_server.real_server]]\n\
+                    ip = \"10.0.0.2\"\nport = 80\n";
+        let l = ok(ka, "t.conf");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.proxy_protocol, Some(ProxyProtocol::V1));
+        let own: Vec<_> = vs.real_servers.iter().map(|r| r.proxy_protocol).collect();
+        assert_eq!(own, [Some(ProxyProtocol::V2), None], "None: the pool's");
+        assert_eq!(ok(toml, "t.toml").config, l.config);
+        let d = first_error(
+            &ka.replace("proxy_protocol v2", "proxy_protocol v3"),
+            "t.conf",
+        );
+        assert_eq!((d.line, d.key.as_str()), (5, "proxy_protocol"), "{d}");
+        assert!(d.message.contains("v1 (text) or v2 (binary)"), "{d}");
+        let d = first_error(&toml.replace("\"v1\"", "\"proxy\""), "t.toml");
+        assert_eq!((d.line, d.key.as_str()), (5, "proxy_protocol"), "{d}");
+    }
+
+    #[test]
+    fn maxconn_and_thresholds_in_both_syntaxes() {
+        let ka = "virtual_server 10.0.0.100 80 {\n lb_algo rr\n maxconn 100\n \
+                  real_server 10.0.0.1 80 {\n maxconn 10\n uthreshold 8\n lthreshold 6\n }\n \
+                  real_server 10.0.0.2 80\n}\n";
+        let toml = "[[virtual_server]]\nip = \"10.0.0.100\"\nport = 80\nlb_algo = \"rr\"\n\
+                    maxconn = 100\n[[virtual_server.real_server]]\nip = \"10.0.0.1\"\nport = 80\n\
+                    maxconn = 10\nuthreshold = 8\nlthreshold = 6\n[[virtual_server.real_server]]\n\
+                    ip = \"10.0.0.2\"\nport = 80\n";
+        let l = ok(ka, "t.conf");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.maxconn, Some(100));
+        let r = &vs.real_servers;
+        assert_eq!(
+            (r[0].maxconn, r[0].uthreshold, r[0].lthreshold),
+            (Some(10), 8, 6)
+        );
+        assert_eq!(
+            (r[1].maxconn, r[1].uthreshold, r[1].lthreshold),
+            (None, 0, 0)
+        );
+        assert_eq!(ok(toml, "t.toml").config, l.config);
+        for (from, to, line, key, message) in [
+            (
+                "lthreshold 6",
+                "lthreshold 9",
+                7,
+                "lthreshold",
+                "above uthreshold 8",
+            ),
+            ("maxconn 10\n", "maxconn 0\n", 5, "maxconn", "at least 1"),
+            ("maxconn 100", "maxconn lots", 3, "maxconn", "whole number"),
+            (
+                "uthreshold 8",
+                "uthreshold -1",
+                6,
+                "uthreshold",
+                "whole number",
+            ),
+        ] {
+            let d = first_error(&ka.replace(from, to), "t.conf");
+            assert_eq!((d.line, d.key.as_str()), (line, key), "{to}: {d}");
+            assert!(d.message.contains(message), "{to}: {d}");
+        }
+        let d = first_error(&toml.replace("lthreshold = 6", "lthreshold = 9"), "t.toml");
+        assert_eq!((d.line, d.key.as_str()), (11, "lthreshold"), "{d}");
+        let l = ok(&ka.replace(" uthreshold 8\n", ""), "t.conf");
+        assert_eq!(l.warnings[0].key, "lthreshold", "{:?}", l.warnings);
+    }
+
+    #[test]
     fn http_get_needs_a_url_and_misc_check_a_path() {
         let no_url = "virtual_server 10.0.0.1 80 {\n lb_algo rr\n real_server 10.0.0.2 80 {\n \
                       HTTP_GET {\n connect_timeout 1\n }\n }\n}\n";
@@ -824,14 +968,14 @@ user = "nobody"
         let l = ok(
             &KA.replace(
                 "        weight 3\n",
-                "        weight 3\n        SSL_GET {\n url {\n path /\n }\n }\n        uthreshold 5\n",
+                "        weight 3\n        SSL_GET {\n url {\n path /\n }\n }\n        warmup 5\n",
             ),
             "t.conf",
         );
         let keys: Vec<&str> = l.warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["SSL_GET", "uthreshold", "nb_get_retry"],
+            ["SSL_GET", "warmup", "nb_get_retry"],
             "{:?}",
             l.warnings
         );

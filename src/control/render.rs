@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::control::proto::{
     Event, HandoverResult, InstanceStatus, ReloadSummary, Status, VirtualServerStatus,
 };
+use crate::status::RealServerStatus;
 
 /// Renders the whole status; `now` makes "12 s ago" testable.
 pub fn status(status: &Status, now: SystemTime) -> String {
@@ -35,7 +36,18 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
     } else {
         "QUORUM LOST"
     };
-    let _ = writeln!(out, "virtual_server {}  {}  {quorum}", vs.addr, vs.lb_algo);
+    let _ = write!(out, "virtual_server {}  {}  {quorum}", vs.addr, vs.lb_algo);
+    if let Some(p) = &vs.proxy_protocol {
+        let _ = write!(out, "  proxy_protocol {p}");
+    }
+    out.push('\n');
+    if let Some(m) = vs.maxconn {
+        let _ = writeln!(
+            out,
+            "  maxconn {m}: {} open, {} client(s) waited at it",
+            vs.connections, vs.cap_hits
+        );
+    }
     let _ = writeln!(
         out,
         "  {:<21} {:<5} {:>6} {:>7} {:>9} {:>10} {:>10} {:>6} {:>6}",
@@ -73,6 +85,14 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
             let ago = now.duration_since(at).unwrap_or_default();
             let _ = writeln!(out, "    {} {} ago: {}", t.to, human(ago), t.reason);
         }
+        if let Some(limits) = limits_line(rs) {
+            let _ = writeln!(out, "    {limits}");
+        }
+        if rs.proxy_protocol != vs.proxy_protocol
+            && let Some(p) = &rs.proxy_protocol
+        {
+            let _ = writeln!(out, "    proxy_protocol {p}");
+        }
     }
     if let Some(s) = &vs.sorry_server {
         let _ = writeln!(
@@ -81,6 +101,29 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
             vs.sorry_active_connections, vs.sorry_total_connections
         );
     }
+}
+
+/// A real server's connection limits and what they did, if it has any.
+fn limits_line(rs: &RealServerStatus) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(m) = rs.maxconn {
+        parts.push(format!("maxconn {m}"));
+    }
+    if let Some(u) = rs.uthreshold {
+        parts.push(format!("uthreshold {u}"));
+    }
+    if let Some(l) = rs.lthreshold {
+        parts.push(format!("lthreshold {l}"));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let state = if rs.full { "FULL" } else { "limits" };
+    Some(format!(
+        "{state}: {}; {} new connection(s) found it full",
+        parts.join(", "),
+        rs.cap_hits
+    ))
 }
 
 fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
@@ -374,7 +417,7 @@ mod test {
 #[cfg(test)]
 mod test_lb {
     use super::*;
-    use crate::status::{RealServerStatus, Transition};
+    use crate::status::Transition;
 
     #[test]
     fn virtual_servers_as_a_table() {
@@ -397,6 +440,12 @@ mod test_lb {
                 to: "DOWN".into(),
                 reason: "connect to 10.0.0.2:80: Connection refused".into(),
             }),
+            proxy_protocol: Some(if up { "v2" } else { "v1" }.into()),
+            maxconn: up.then_some(3),
+            uthreshold: None,
+            lthreshold: None,
+            full: up,
+            cap_hits: if up { 5 } else { 0 },
         };
         let status = Status {
             version: 1,
@@ -410,6 +459,10 @@ mod test_lb {
                 sorry_server: Some("10.0.0.9:80".into()),
                 sorry_active_connections: 0,
                 sorry_total_connections: 2,
+                proxy_protocol: Some("v2".into()),
+                maxconn: Some(10),
+                connections: 6,
+                cap_hits: 1,
                 real_servers: vec![rs("10.0.0.1:80", true), rs("10.0.0.2:80", false)],
             }],
         };
@@ -417,11 +470,14 @@ mod test_lb {
             super::status(&status, now),
             "vipd (pid 7): 0 instance(s)\n\
              \n\
-             virtual_server 10.0.0.100:80  wrr  quorum up\n\
+             virtual_server 10.0.0.100:80  wrr  quorum up  proxy_protocol v2\n\
+             \x20 maxconn 10: 6 open, 1 client(s) waited at it\n\
              \x20 real_server           state weight  active     total   bytes in  bytes out  fails checks\n\
              \x20 10.0.0.1:80           UP         2       3        40        500       6000      1      0\n\
+             \x20   FULL: maxconn 3; 5 new connection(s) found it full\n\
              \x20 10.0.0.2:80           DOWN     0/2       3        40        500       6000      1      7\n\
              \x20   DOWN 5 s ago: connect to 10.0.0.2:80: Connection refused\n\
+             \x20   proxy_protocol v1\n\
              \x20 sorry_server 10.0.0.9:80: active 0, total 2\n"
         );
     }

@@ -21,20 +21,28 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 use super::pool::Pool;
-use crate::config::{Check, CheckKind, HttpUrl, Program};
+use super::proxy_header;
+use crate::config::{Check, CheckKind, HttpUrl, Program, ProxyProtocol};
 use crate::exec::{Job, NOTIFY_TIMEOUT, Outcome};
 
 /// At most this much of an HTTP answer is read (keepalived reads the whole body too, but a
 /// health page is small).
 const HTTP_MAX: usize = 1 << 20;
 
-/// Runs one checker once: `Ok` or why it failed.
-pub(super) async fn run_once(check: &Check, default_timeout: Duration) -> Result<(), String> {
+/// Runs one checker once: `Ok` or why it failed. `proxy`: the server wants a PROXY protocol
+/// header, which HTTP_GET sends in its LOCAL (v2) or UNKNOWN (v1) form before its request
+/// (nginx's `listen ... proxy_protocol` refuses a request without one); TCP_CHECK only
+/// connects and closes, which such a server takes without complaint.
+pub(super) async fn run_once(
+    check: &Check,
+    default_timeout: Duration,
+    proxy: Option<ProxyProtocol>,
+) -> Result<(), String> {
     match &check.kind {
         CheckKind::Tcp { target } => connect(*target, check.connect_timeout).await.map(drop),
         CheckKind::Http { target, urls } => {
             for url in urls {
-                http_get(*target, url, check.connect_timeout).await?;
+                http_get(*target, url, check.connect_timeout, proxy).await?;
             }
             Ok(())
         }
@@ -55,14 +63,23 @@ async fn connect(target: SocketAddrV4, timeout: Duration) -> Result<TcpStream, S
     }
 }
 
-async fn http_get(target: SocketAddrV4, url: &HttpUrl, timeout: Duration) -> Result<(), String> {
+async fn http_get(
+    target: SocketAddrV4,
+    url: &HttpUrl,
+    timeout: Duration,
+    proxy: Option<ProxyProtocol>,
+) -> Result<(), String> {
     let work = async {
         let mut s = connect(target, timeout).await?;
-        let req = format!(
-            "GET {} HTTP/1.0\r\nHost: {target}\r\nUser-Agent: vipd-check\r\nConnection: close\r\n\r\n",
-            url.path
+        let mut req = proxy.map_or(Vec::new(), |v| proxy_header::local(v).to_vec());
+        req.extend_from_slice(
+            format!(
+                "GET {} HTTP/1.0\r\nHost: {target}\r\nUser-Agent: vipd-check\r\nConnection: close\r\n\r\n",
+                url.path
+            )
+            .as_bytes(),
         );
-        s.write_all(req.as_bytes())
+        s.write_all(&req)
             .await
             .map_err(|e| format!("GET {} on {target}: {e}", url.path))?;
         let mut answer = Vec::new();
@@ -146,6 +163,7 @@ pub(super) async fn run(pool: Arc<Pool>, index: usize, check_index: usize) {
         return;
     };
     let delay_loop = check.delay_loop.unwrap_or(pool.config.delay_loop);
+    let proxy = pool.proxy_protocol(server);
     let Some(counters) = pool.counters(index) else {
         return;
     };
@@ -158,7 +176,7 @@ pub(super) async fn run(pool: Arc<Pool>, index: usize, check_index: usize) {
     let mut failures = 0u32;
     let mut successes = 0u32;
     loop {
-        let result = run_once(check, delay_loop).await;
+        let result = run_once(check, delay_loop, proxy).await;
         match result {
             Ok(()) => {
                 failures = 0;
@@ -263,10 +281,49 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = v4(&l);
         let ok = check(CheckKind::Tcp { target: addr });
-        assert_eq!(run_once(&ok, Duration::from_secs(1)).await, Ok(()));
+        assert_eq!(run_once(&ok, Duration::from_secs(1), None).await, Ok(()));
         drop(l);
-        let err = run_once(&ok, Duration::from_secs(1)).await.unwrap_err();
+        let err = run_once(&ok, Duration::from_secs(1), None)
+            .await
+            .unwrap_err();
         assert!(err.contains("refused"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn http_get_sends_the_local_proxy_header_first() {
+        for (version, head) in [
+            (ProxyProtocol::V1, b"PROXY UNKNOWN\r\n".to_vec()),
+            (
+                ProxyProtocol::V2,
+                proxy_header::local(ProxyProtocol::V2).to_vec(),
+            ),
+        ] {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = v4(&l);
+            let server = tokio::spawn(async move {
+                let (mut s, _) = l.accept().await.unwrap();
+                let mut got = Vec::new();
+                while !got.ends_with(b"\r\n\r\n") {
+                    let mut buf = [0u8; 1024];
+                    let n = s.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "closed before the end of the request");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                s.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+                got
+            });
+            let c = check(CheckKind::Http {
+                target: addr,
+                urls: vec![url(None, None)],
+            });
+            assert_eq!(
+                run_once(&c, Duration::from_secs(1), Some(version)).await,
+                Ok(())
+            );
+            let got = server.await.unwrap();
+            assert!(got.starts_with(&head), "{version:?}: {got:?}");
+            assert!(got[head.len()..].starts_with(b"GET /health HTTP/1.0\r\n"));
+        }
     }
 
     #[tokio::test]
@@ -283,17 +340,19 @@ mod tests {
             })
         };
         assert_eq!(
-            run_once(&c(good, url(Some(200), Some(md5))), t).await,
+            run_once(&c(good, url(Some(200), Some(md5))), t, None).await,
             Ok(())
         );
-        assert_eq!(run_once(&c(good, url(None, None)), t).await, Ok(()));
-        let e = run_once(&c(good, url(Some(200), Some(&"0".repeat(32)))), t)
+        assert_eq!(run_once(&c(good, url(None, None)), t, None).await, Ok(()));
+        let e = run_once(&c(good, url(Some(200), Some(&"0".repeat(32)))), t, None)
             .await
             .unwrap_err();
         assert!(e.contains(&format!("body digest {md5}")), "{e}");
-        let e = run_once(&c(missing, url(None, None)), t).await.unwrap_err();
+        let e = run_once(&c(missing, url(None, None)), t, None)
+            .await
+            .unwrap_err();
         assert!(e.contains("status 404, expected 2xx"), "{e}");
-        let e = run_once(&c(good, url(Some(204), None)), t)
+        let e = run_once(&c(good, url(Some(204), None)), t, None)
             .await
             .unwrap_err();
         assert!(e.contains("status 200, expected 204"), "{e}");
@@ -309,7 +368,9 @@ mod tests {
             urls: vec![url(None, None)],
         });
         c.connect_timeout = Duration::from_millis(100);
-        let e = run_once(&c, Duration::from_secs(1)).await.unwrap_err();
+        let e = run_once(&c, Duration::from_secs(1), None)
+            .await
+            .unwrap_err();
         assert!(e.contains("no full answer in time"), "{e}");
         drop(l);
     }
@@ -324,18 +385,18 @@ mod tests {
             })
         };
         let d = Duration::from_secs(5);
-        assert_eq!(run_once(&m(&["true"], None), d).await, Ok(()));
-        let e = run_once(&m(&["false"], None), d).await.unwrap_err();
+        assert_eq!(run_once(&m(&["true"], None), d, None).await, Ok(()));
+        let e = run_once(&m(&["false"], None), d, None).await.unwrap_err();
         assert!(e.contains("exited with"), "{e}");
-        let e = run_once(&m(&["sh", "-c", "exit 3"], None), d)
+        let e = run_once(&m(&["sh", "-c", "exit 3"], None), d, None)
             .await
             .unwrap_err();
         assert!(e.contains("exit status: 3"), "{e}");
-        let e = run_once(&m(&["sleep", "5"], Some(100)), d)
+        let e = run_once(&m(&["sleep", "5"], Some(100)), d, None)
             .await
             .unwrap_err();
         assert!(e.contains("did not finish"), "{e}");
-        let e = run_once(&m(&["/nonexistent/check"], None), d)
+        let e = run_once(&m(&["/nonexistent/check"], None), d, None)
             .await
             .unwrap_err();
         assert!(e.contains("cannot run"), "{e}");
@@ -362,7 +423,7 @@ mod tests {
             timeout: None,
             user: None,
         });
-        assert_eq!(run_once(&c, Duration::from_secs(5)).await, Ok(()));
+        assert_eq!(run_once(&c, Duration::from_secs(5), None).await, Ok(()));
     }
 
     #[tokio::test]
@@ -373,7 +434,9 @@ mod tests {
             timeout: Some(Duration::from_millis(300)),
             user: None,
         });
-        let e = run_once(&c, Duration::from_secs(5)).await.unwrap_err();
+        let e = run_once(&c, Duration::from_secs(5), None)
+            .await
+            .unwrap_err();
         assert!(e.contains("did not finish"), "{e}");
         let grandchild = pid_in(dir.path(), "grandchild").await;
         assert!(dies(grandchild).await, "the check's sleep 60 is killed too");

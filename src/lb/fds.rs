@@ -8,8 +8,13 @@
 //! a thread stops accepting, once when one starts and once when it ends (with how many
 //! clients had waited meanwhile), at most one start per minute: whether for the cap or
 //! because accept(2) itself fails (descriptors used up elsewhere, memory).
+//!
+//! A virtual server's `maxconn` is a gate of the same kind ([`Gate::pool`]), whose cap a
+//! reload may change: at it, that virtual server's listeners stop accepting (others go
+//! on), and its clients wait in its backlog. A connection holds a place under both, so
+//! the smaller cap wins.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -105,10 +110,22 @@ struct Episode {
     logged: bool,
 }
 
+/// Whose cap a gate holds.
+#[derive(Debug)]
+enum Scope {
+    /// The whole forwarder's, from the descriptors.
+    Forwarder(Budget),
+    /// One virtual server's `maxconn` (named by its address).
+    Pool(String),
+}
+
 /// The count of client connections against the cap, shared by the forwarding threads.
 pub(super) struct Gate {
-    budget: Budget,
+    scope: Scope,
+    cap: AtomicUsize,
     open: AtomicUsize,
+    /// Clients that waited at the cap and were then accepted, since start.
+    waited_total: AtomicU64,
     /// A thread stopped at the cap: whoever gives a place back wakes every thread.
     waiting: AtomicBool,
     wakers: Vec<Arc<Waker>>,
@@ -123,9 +140,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::SeqCst);
         if self.0.waiting.load(Ordering::SeqCst) && self.0.waiting.swap(false, Ordering::SeqCst) {
-            for w in &self.0.wakers {
-                let _ = w.wake();
-            }
+            self.0.wake_all();
         }
     }
 }
@@ -133,9 +148,50 @@ impl Drop for Slot {
 impl Gate {
     /// A gate for `budget`, waking the threads of `wakers` when room comes back.
     pub(super) fn new(budget: Budget, wakers: Vec<Arc<Waker>>) -> Gate {
+        Gate::with(Scope::Forwarder(budget), budget.cap, wakers)
+    }
+
+    /// A gate for the `maxconn` of the virtual server at `addr` (`None`: no cap).
+    pub(super) fn pool(addr: String, maxconn: Option<u32>, wakers: Vec<Arc<Waker>>) -> Gate {
+        Gate::with(Scope::Pool(addr), cap_of(maxconn), wakers)
+    }
+
+    /// A reload changed the virtual server's `maxconn`.
+    pub(super) fn set_cap(&self, maxconn: Option<u32>) {
+        self.cap.store(cap_of(maxconn), Ordering::SeqCst);
+        // Room may have come with it.
+        if self.waiting.swap(false, Ordering::SeqCst) {
+            self.wake_all();
+        }
+    }
+
+    /// Client connections holding a place now.
+    pub(super) fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Clients that waited at the cap before they were accepted, since start.
+    pub(super) fn waited_total(&self) -> u64 {
+        self.waited_total.load(Ordering::Relaxed)
+    }
+
+    /// A client that had waited at the cap was accepted.
+    pub(super) fn waited_one(&self) {
+        self.waited_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn wake_all(&self) {
+        for w in &self.wakers {
+            let _ = w.wake();
+        }
+    }
+
+    fn with(scope: Scope, cap: usize, wakers: Vec<Arc<Waker>>) -> Gate {
         Gate {
-            budget,
+            scope,
+            cap: AtomicUsize::new(cap),
             open: AtomicUsize::new(0),
+            waited_total: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
             wakers,
             episodes: Mutex::default(),
@@ -145,7 +201,7 @@ impl Gate {
 
     /// A place for one more client, unless the forwarder is at the cap.
     pub(super) fn take(self: &Arc<Self>) -> Option<Slot> {
-        let cap = self.budget.cap;
+        let cap = self.cap.load(Ordering::SeqCst);
         self.open
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < cap).then_some(n + 1)
@@ -163,7 +219,7 @@ impl Gate {
     }
 
     fn has_room(&self) -> bool {
-        self.open.load(Ordering::SeqCst) < self.budget.cap
+        self.open.load(Ordering::SeqCst) < self.cap.load(Ordering::SeqCst)
     }
 
     /// A thread stopped accepting for `why` (`error`: accept's); the first logs it.
@@ -181,12 +237,18 @@ impl Gate {
             return;
         };
         e.logged = true;
-        let Budget {
-            limit,
-            reserve,
-            cap,
-        } = self.budget;
         let open = self.open.load(Ordering::SeqCst);
+        let (limit, reserve, cap) = match &self.scope {
+            Scope::Forwarder(b) => (b.limit, b.reserve, b.cap),
+            Scope::Pool(addr) => {
+                warn!(
+                    "virtual_server {addr}: {open} client connections open, its maxconn; new \
+                     clients wait in its listen backlog until some close{}",
+                    held_back(n)
+                );
+                return;
+            }
+        };
         match why {
             Pause::AtCap => warn!(
                 "forwarder: {open} client connections open, the most the open-file limit \
@@ -215,17 +277,27 @@ impl Gate {
             return;
         }
         let lasted = e.since.map_or(Duration::ZERO, |t| now.duration_since(t));
-        let what = match why {
-            Pause::AtCap => "below the connection cap",
-            Pause::AcceptFails => "accept works",
+        let who = match &self.scope {
+            Scope::Forwarder(_) => "forwarder".to_string(),
+            Scope::Pool(addr) => format!("virtual_server {addr}"),
+        };
+        let what = match (why, &self.scope) {
+            (Pause::AtCap, Scope::Forwarder(_)) => "below the connection cap",
+            (Pause::AtCap, Scope::Pool(_)) => "below its maxconn",
+            (Pause::AcceptFails, _) => "accept works",
         };
         info!(
-            "forwarder: {what} again after {:.1} s; {} client(s) had waited in the listen \
+            "{who}: {what} again after {:.1} s; {} client(s) had waited in the listen \
              backlog",
             lasted.as_secs_f64(),
             e.waited
         );
     }
+}
+
+/// A gate's cap for `maxconn` (none: no cap).
+fn cap_of(maxconn: Option<u32>) -> usize {
+    maxconn.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]
@@ -263,5 +335,22 @@ mod test {
         poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
         assert_eq!(events.iter().count(), 1);
         assert!(gate.take().is_some());
+    }
+
+    #[test]
+    fn a_pools_cap_follows_reloads_and_counts_who_waited() {
+        let gate = Arc::new(Gate::pool("10.0.0.1:80".into(), Some(1), Vec::new()));
+        let a = gate.take().unwrap();
+        assert!(gate.take().is_none(), "at maxconn 1");
+        let now = Instant::now();
+        gate.join(Pause::AtCap, None, now);
+        gate.set_cap(Some(2));
+        let b = gate.take().expect("room after the reload");
+        gate.waited_one();
+        gate.leave(Pause::AtCap, 1, now);
+        assert_eq!((gate.open(), gate.waited_total()), (2, 1));
+        gate.set_cap(None);
+        assert!(gate.take().is_some(), "no cap");
+        drop((a, b));
     }
 }

@@ -7,12 +7,15 @@
 //! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them.
 //! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life, a
 //!   state machine driven by events, ticks and deadlines (connects, held ACKs).
+//! - `proxy_header`: the PROXY protocol header (v1, v2) real servers may want first. Pure.
 //! - `pump`: the bytes: small bursts copied, bulk by splice(2) through pooled pipes.
 //! - `worker`: the forwarding threads, each an event loop over its own epoll (mio), with
 //!   one listener per virtual server each.
 //! - `busy`: when those threads poll without sleeping for a moment after work.
 //! - `fds`: how many client connections the descriptors allow, with a reserve kept for the
-//!   rest of vipd, and the count that holds the forwarding threads to it.
+//!   rest of vipd, and the count that holds the forwarding threads to it (and each
+//!   virtual server to its `maxconn`).
+//! - `limits`: a real server's `maxconn` and IPVS-style `uthreshold`/`lthreshold`. Pure.
 //!
 //! [`Lb::start`] binds every listener first (so a port in use stops the daemon before it
 //! changes anything), then starts the forwarding threads and, on the caller's runtime, the
@@ -24,8 +27,10 @@ mod check;
 #[cfg(fuzzing)]
 pub(crate) use check::judge_http;
 mod fds;
+mod limits;
 mod pool;
 mod proxy;
+mod proxy_header;
 mod pump;
 mod sched;
 mod worker;
@@ -128,7 +133,7 @@ impl LbView {
     /// The status of every virtual server, in config order.
     pub fn status(&self) -> Vec<VirtualServerStatus> {
         let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
-        cells.iter().map(|c| c.get().status()).collect()
+        cells.iter().map(|c| c.status()).collect()
     }
 }
 
@@ -249,11 +254,17 @@ impl Lb {
                         continue;
                     };
                     let pool = Pool::new(vs.clone());
+                    let wakers = self.workers.as_ref().map(Workers::wakers);
+                    let gate = fds::Gate::pool(
+                        vs.addr.to_string(),
+                        vs.maxconn,
+                        wakers.unwrap_or_default(),
+                    );
                     let served = Served {
                         addr: vs.addr,
                         id: self.next_id,
                         checkers: start_checkers(&pool),
-                        cell: PoolCell::new(pool),
+                        cell: PoolCell::new(pool, Arc::new(gate)),
                     };
                     self.next_id += 1;
                     if let Some(w) = &self.workers {

@@ -6,16 +6,24 @@
 //! hysteresis` the pool has lost quorum and, when a `sorry_server` is configured, every new
 //! connection goes there; at `quorum + hysteresis` it is regained. With no healthy server at
 //! all, new connections go to the sorry server (or are closed when there is none).
+//!
+//! A real server at its `maxconn`, or overloaded by its `uthreshold` (see `limits`), is
+//! skipped; when every server that could take a connection is full, it goes to the sorry
+//! server, or is closed without one. Each episode of a full server is logged when it
+//! starts and when it ends, with how many new connections found it full meanwhile.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
+use super::fds::Gate;
+use super::limits::{Limits, Load};
 use super::sched::{Candidate, Scheduler};
-use crate::config::{RealServer, VirtualServer};
+use crate::config::{ProxyProtocol, RealServer, VirtualServer};
+use crate::ratelimit::{LogLimit, held_back};
 use crate::status::{RealServerStatus, Transition, VirtualServerStatus};
 
 /// Counters of one real server, updated without the pool lock.
@@ -33,7 +41,13 @@ pub(super) struct Counters {
     pub(super) connect_failures: AtomicU64,
     /// Failed health checks.
     pub(super) check_failures: AtomicU64,
+    /// New connections that found it full (at `maxconn` or overloaded) and went elsewhere.
+    pub(super) cap_hits: AtomicU64,
 }
+
+/// A server's full episodes, and a pool's "every server is full", are logged at most once
+/// per this.
+const CAP_LOG_WINDOW: Duration = Duration::from_secs(60);
 
 /// Where a new connection goes.
 #[derive(Debug, Clone)]
@@ -44,6 +58,8 @@ pub(super) struct Target {
     pub(super) addr: SocketAddrV4,
     /// Its counters.
     pub(super) counters: Arc<Counters>,
+    /// The PROXY protocol header it gets before the client's bytes.
+    pub(super) proxy: Option<ProxyProtocol>,
 }
 
 struct Server {
@@ -54,6 +70,85 @@ struct Server {
     transitions: u64,
     last: Option<Transition>,
     counters: Arc<Counters>,
+    limits: Limits,
+    load: Load,
+    /// While full: since when, how many new connections found it so, and whether the
+    /// start was logged (so the end is too).
+    full: Option<(Instant, u64, bool)>,
+    /// Its full episodes' log lines.
+    cap_log: LogLimit,
+}
+
+impl Server {
+    /// Whether it is full with the connections open now, noting the start or end of an
+    /// episode; a new connection that finds it full while it could otherwise take it is
+    /// counted.
+    fn full_now(&mut self, vs: SocketAddrV4, now: Instant) -> bool {
+        if !self.limits.any() {
+            return false;
+        }
+        let open = self.counters.active.load(Ordering::Relaxed);
+        let full = self.load.full(&self.limits, open);
+        let addr = self.config.addr;
+        match (&mut self.full, full) {
+            (None, true) => {
+                let logged = self.cap_log.allow(now).map(|n| {
+                    warn!(
+                        "virtual_server {vs}: real_server {addr} is full ({open} open; {}): new \
+                         connections go to other servers{}",
+                        self.limits_text(),
+                        held_back(n)
+                    );
+                });
+                self.full = Some((now, 0, logged.is_some()));
+            }
+            (Some((since, hits, logged)), false) => {
+                if *logged {
+                    info!(
+                        "virtual_server {vs}: real_server {addr} takes connections again \
+                         after {:.1} s; {hits} new connection(s) found it full",
+                        now.duration_since(*since).as_secs_f64()
+                    );
+                }
+                self.full = None;
+            }
+            _ => {}
+        }
+        if let Some((_, hits, _)) = &mut self.full
+            && self.up
+            && self.config.weight > 0
+        {
+            *hits += 1;
+            self.counters.cap_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        full
+    }
+
+    /// Its limits as written, for logs.
+    fn limits_text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = self.limits.maxconn {
+            parts.push(format!("maxconn {m}"));
+        }
+        if let Some(u) = self.limits.upper {
+            parts.push(format!("uthreshold {u}"));
+            match self.limits.lower {
+                Some(l) => parts.push(format!("lthreshold {l}")),
+                None => parts.push("overloaded until below 3/4 of it".into()),
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// The limits `rs` sets.
+fn limits_of(rs: &RealServer) -> Limits {
+    let nonzero = |n: u32| (n > 0).then_some(n);
+    Limits {
+        maxconn: rs.maxconn,
+        upper: nonzero(rs.uthreshold),
+        lower: nonzero(rs.lthreshold),
+    }
 }
 
 struct State {
@@ -70,6 +165,8 @@ pub(super) struct Pool {
     pub(super) config: VirtualServer,
     state: Mutex<State>,
     sorry: Arc<Counters>,
+    /// "Every server is full" lines.
+    all_full_log: LogLimit,
 }
 
 fn now_ms() -> u64 {
@@ -107,6 +204,10 @@ impl Pool {
                     transitions: 0,
                     last: None,
                     counters: Arc::new(Counters::default()),
+                    limits: limits_of(rs),
+                    load: Load::default(),
+                    full: None,
+                    cap_log: LogLimit::new(CAP_LOG_WINDOW),
                 };
                 let Some(was) = old
                     .as_ref()
@@ -127,6 +228,8 @@ impl Pool {
                     transitions: was.transitions,
                     last: was.last.clone(),
                     counters: was.counters.clone(),
+                    load: was.load,
+                    full: was.full,
                     ..fresh
                 }
             })
@@ -146,6 +249,7 @@ impl Pool {
                 quorum_up,
             }),
             sorry,
+            all_full_log: LogLimit::new(CAP_LOG_WINDOW),
             config,
         });
         {
@@ -164,6 +268,11 @@ impl Pool {
         if s.up { s.config.weight } else { 0 }
     }
 
+    /// The PROXY protocol header real server `rs` gets: its own, else the pool's.
+    pub(super) fn proxy_protocol(&self, rs: &RealServer) -> Option<ProxyProtocol> {
+        rs.proxy_protocol.or(self.config.proxy_protocol)
+    }
+
     /// Picks the target of a new connection from `client`, counting it as active there.
     /// `skip` is a server that just refused this same connection.
     pub(super) fn pick(&self, client: Ipv4Addr, skip: Option<usize>) -> Option<Target> {
@@ -172,30 +281,59 @@ impl Pool {
             index: None,
             addr,
             counters: self.sorry.clone(),
+            proxy: self.config.proxy_protocol,
         });
         let target = if !st.quorum_up && sorry.is_some() {
             sorry
         } else {
             let st = &mut *st;
+            let now = Instant::now();
+            let vs = self.config.addr;
             st.candidates.clear();
-            st.candidates.extend(st.servers.iter().map(|s| Candidate {
-                weight: Self::weight_now(s),
-                up: s.up,
-                active: s.counters.active.load(Ordering::Relaxed),
-            }));
-            match st.sched.pick(&st.candidates, client, Instant::now(), skip) {
+            st.candidates
+                .extend(st.servers.iter_mut().map(|s| Candidate {
+                    full: s.full_now(vs, now),
+                    weight: Self::weight_now(s),
+                    up: s.up,
+                    active: s.counters.active.load(Ordering::Relaxed),
+                }));
+            let picked = st.sched.pick(&st.candidates, client, now, skip);
+            if picked.is_none()
+                && skip.is_none()
+                && st.candidates.iter().any(|c| c.up && c.weight > 0)
+                && let Some(n) = self.all_full_log.allow(now)
+            {
+                match self.config.sorry_server {
+                    Some(s) => warn!(
+                        "virtual_server {vs}: every real server is full: new connections go to \
+                         sorry_server {s}{}",
+                        held_back(n)
+                    ),
+                    None => warn!(
+                        "virtual_server {vs}: every real server is full and there is no \
+                         sorry_server: new connections are closed (a maxconn on the \
+                         virtual_server makes them wait instead){}",
+                        held_back(n)
+                    ),
+                }
+            }
+            match picked {
                 Some(i) => Some(Target {
                     index: Some(i),
                     addr: st.servers[i].config.addr,
                     counters: st.servers[i].counters.clone(),
+                    proxy: self.proxy_protocol(&st.servers[i].config),
                 }),
                 None if skip.is_none() => sorry,
                 None => None,
             }
         };
         if let Some(t) = &target {
-            t.counters.active.fetch_add(1, Ordering::Relaxed);
+            let open = t.counters.active.fetch_add(1, Ordering::Relaxed) + 1;
             t.counters.total.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = t.index.and_then(|i| st.servers.get_mut(i)) {
+                s.load.opened(&s.limits, open);
+            }
         }
         target
     }
@@ -343,6 +481,12 @@ impl Pool {
                     check_failures: s.counters.check_failures.load(Ordering::Relaxed),
                     transitions: s.transitions,
                     last_transition: s.last.clone(),
+                    proxy_protocol: self.proxy_protocol(&s.config).map(|p| p.as_str().into()),
+                    maxconn: s.limits.maxconn,
+                    uthreshold: s.limits.upper,
+                    lthreshold: s.limits.lower,
+                    full: s.limits.any() && { s.load }.full(&s.limits, active),
+                    cap_hits: s.counters.cap_hits.load(Ordering::Relaxed),
                 }
             })
             .collect();
@@ -354,28 +498,56 @@ impl Pool {
             sorry_server: self.config.sorry_server.map(|s| s.to_string()),
             sorry_active_connections: sorry_active,
             sorry_total_connections: sorry_total,
+            proxy_protocol: self.config.proxy_protocol.map(|p| p.as_str().into()),
+            maxconn: self.config.maxconn,
+            // The listeners' count: PoolCell::status fills them in.
+            connections: 0,
+            cap_hits: 0,
             real_servers,
         }
     }
 }
 
-/// The pool a virtual server's listeners serve now. A reload swaps in the successor;
-/// connections already open keep the pool they started with.
-pub(super) struct PoolCell(RwLock<Arc<Pool>>);
+/// The pool a virtual server's listeners serve now, and the gate of its `maxconn`. A
+/// reload swaps in the successor (and the gate's cap); connections already open keep the
+/// pool they started with, and their place under the gate.
+pub(super) struct PoolCell {
+    pool: RwLock<Arc<Pool>>,
+    gate: Arc<Gate>,
+}
 
 impl PoolCell {
-    pub(super) fn new(pool: Arc<Pool>) -> Arc<Self> {
-        Arc::new(Self(RwLock::new(pool)))
+    pub(super) fn new(pool: Arc<Pool>, gate: Arc<Gate>) -> Arc<Self> {
+        Arc::new(Self {
+            pool: RwLock::new(pool),
+            gate,
+        })
     }
 
     /// The pool now.
     pub(super) fn get(&self) -> Arc<Pool> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.pool.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Puts `pool` in place of the current one.
+    /// The virtual server's `maxconn` gate.
+    pub(super) fn gate(&self) -> &Arc<Gate> {
+        &self.gate
+    }
+
+    /// Puts `pool` in place of the current one, with its `maxconn`.
     pub(super) fn replace(&self, pool: Arc<Pool>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = pool;
+        self.gate.set_cap(pool.config.maxconn);
+        *self.pool.write().unwrap_or_else(|e| e.into_inner()) = pool;
+    }
+
+    /// The status `vipctl` shows, with the virtual server's connections counted by its
+    /// gate.
+    pub(super) fn status(&self) -> VirtualServerStatus {
+        VirtualServerStatus {
+            connections: self.gate.open() as u64,
+            cap_hits: self.gate.waited_total(),
+            ..self.get().status()
+        }
     }
 }
 
@@ -407,6 +579,8 @@ mod tests {
             alpha: false,
             omega: false,
             connect_timeout: Duration::from_secs(1),
+            proxy_protocol: None,
+            maxconn: None,
             real_servers: weights
                 .iter()
                 .enumerate()
@@ -416,6 +590,10 @@ mod tests {
                     inhibit_on_failure: false,
                     notify_up: None,
                     notify_down: None,
+                    proxy_protocol: None,
+                    maxconn: None,
+                    uthreshold: 0,
+                    lthreshold: 0,
                     checks: vec![Check {
                         kind: CheckKind::Tcp {
                             target: "10.0.0.1:80".parse().unwrap(),
@@ -526,6 +704,42 @@ mod tests {
             Some(false),
             "its checker starts from down"
         );
+    }
+
+    #[test]
+    fn full_servers_are_skipped_counted_and_all_full_goes_to_sorry() {
+        // Server 0: uthreshold 2 (free again below 2, lthreshold 0: 4 x 1 < 6); server 1:
+        // maxconn 1.
+        let mut c = vs(&[1, 1], 1, true);
+        c.lb_algo = crate::config::LbAlgo::Wrr;
+        c.real_servers[0].weight = 10;
+        c.real_servers[0].uthreshold = 2;
+        c.real_servers[1].maxconn = Some(1);
+        let p = Pool::new(c);
+        let mut open = Vec::new();
+        let mut pick = |p: &Pool| {
+            let t = p.pick(client(), None).unwrap();
+            open.push(ActiveGuard(t.counters.clone()));
+            t.index
+        };
+        assert_eq!(pick(&p), Some(0));
+        assert_eq!(pick(&p), Some(0));
+        assert_eq!(pick(&p), Some(1), "the third goes to the other server");
+        assert_eq!(pick(&p), None, "both full: the sorry server");
+        let st = p.status();
+        assert!(st.real_servers.iter().all(|r| r.full), "{st:?}");
+        assert_eq!(st.real_servers[0].cap_hits, 2);
+        assert_eq!(st.real_servers[0].uthreshold, Some(2));
+        assert_eq!(st.real_servers[1].maxconn, Some(1));
+        // One of server 0's closes: 1 open, below 3/4 of 2: it takes connections again.
+        drop(open.remove(0));
+        assert_eq!(p.pick(client(), None).unwrap().index, Some(0));
+        // Without a sorry server, all full is no target: the connection is closed.
+        let mut c = vs(&[1], 1, false);
+        c.real_servers[0].maxconn = Some(1);
+        let p = Pool::new(c);
+        let _held = ActiveGuard(p.pick(client(), None).unwrap().counters);
+        assert!(p.pick(client(), None).is_none());
     }
 
     #[test]

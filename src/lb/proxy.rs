@@ -6,7 +6,9 @@
 //! the VIP is elsewhere; it starts receiving connections the moment the VIP arrives. A new
 //! connection is connected to its real server at once (MySQL and SMTP servers speak first),
 //! the handshake's last ACK held back for the client's first bytes to carry (see [`dial`]);
-//! a server that refuses is counted and the next one is tried, once. Both sockets get
+//! a server that refuses is counted and the next one is tried, once. A server that takes
+//! the PROXY protocol gets its header first, in the same write (see [`Conn::connect`]),
+//! and the next server its own. Both sockets get
 //! TCP_NODELAY, and keepalive from the connection's first [`TICK`] on; a half-close
 //! is passed on; a reset on either side resets the other; a connection quiet for
 //! [`IDLE_TICKS`] ticks is closed, a half-closed one after one to two.
@@ -24,7 +26,9 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use tracing::debug;
 
 use super::pool::{ActiveGuard, Pool, Target};
+use super::proxy_header;
 use super::pump::{Dir, Ends, PumpError, Ready};
+use crate::config::ProxyProtocol;
 
 /// Each forwarding thread's clock ticks this often (tests shorten it), and every
 /// connection looks at its own activity then, instead of each keeping a timer (a timer per
@@ -127,8 +131,11 @@ pub(super) struct Conn {
     /// (see [`dial`]).
     ack_held: Option<Instant>,
     /// What the client sent before a server was connected: it goes with the connect (and
-    /// again to the next server if the first refuses).
+    /// again to the next server if the first refuses), behind the PROXY protocol header
+    /// when the server takes one.
     early: Vec<u8>,
+    /// The length of that header at the start of `early`.
+    head_len: usize,
     /// The server that refused, skipped for the second try.
     skip: Option<usize>,
     /// The poller's word on the client's socket and the server's.
@@ -176,6 +183,7 @@ impl Conn {
             connecting: None,
             ack_held: None,
             early,
+            head_len: 0,
             skip: None,
             ready,
             dirs: Default::default(),
@@ -285,6 +293,10 @@ impl Conn {
             return self.reset_client();
         };
         let active = ActiveGuard(target.counters.clone());
+        if let Err(e) = self.put_header(target.proxy) {
+            debug!("virtual_server {vs}: {}: {e}; closing", self.peer);
+            return self.reset_client();
+        }
         // With bytes to send, the ACK goes with them at once. With none yet, it waits for
         // them only when other connections are open: then the wakeup and packet saved
         // count; alone on its thread a connection gains more from the server accepting
@@ -325,6 +337,21 @@ impl Conn {
         self.connecting = Some(deadline);
         ctx.arm(deadline);
         Step::Open
+    }
+
+    /// Puts the PROXY protocol header `proxy` in front of the early bytes, in place of the
+    /// one written for a server that refused, so that it is the first thing the server
+    /// gets, in the connect's first write, whether or not the client sent anything yet.
+    /// Source: the client; destination: the address it connected to (the VIP).
+    fn put_header(&mut self, proxy: Option<ProxyProtocol>) -> io::Result<()> {
+        let mut head = Vec::new();
+        if let Some(version) = proxy {
+            let local = self.client.local_addr()?;
+            proxy_header::write(version, self.peer.into(), local, &mut head);
+        }
+        let old = std::mem::replace(&mut self.head_len, head.len());
+        self.early.splice(..old, head);
+        Ok(())
     }
 
     /// Sends the server's handshake ACK now, if it is still held: no client bytes came to
@@ -377,11 +404,13 @@ impl Conn {
     fn connected(&mut self, sent: usize, ctx: &mut Ctx) -> Step {
         self.connecting = None;
         let early = std::mem::take(&mut self.early);
+        // The client's bytes only, not the header.
+        let head = std::mem::take(&mut self.head_len);
         if let Some(b) = &self.backend {
             b.target
                 .counters
                 .bytes_in
-                .fetch_add(early.len() as u64, Ordering::Relaxed);
+                .fetch_add((early.len() - head) as u64, Ordering::Relaxed);
         }
         if sent < early.len() {
             self.ready[BACKEND].writable = false;

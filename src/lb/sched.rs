@@ -3,8 +3,8 @@
 //!
 //! `rr`, `wrr` (nginx's smooth weighted round robin, so weights interleave instead of
 //! bursting), `lc`, `wlc` (active / weight, as IPVS), `sh` (a hash of the client address over
-//! the weights of the available servers). A server with weight 0 or down is never picked:
-//! weight 0 drains it. `persistence_timeout` sends a client address back to the server it
+//! the weights of the available servers). A server with weight 0, down, or full (at its
+//! connection limit) is never picked: weight 0 drains it. `persistence_timeout` sends a client address back to the server it
 //! used last, until the timeout passes without a new connection, the server is unavailable,
 //! or [`Scheduler::forget`] drops it.
 
@@ -23,11 +23,13 @@ pub(super) struct Candidate {
     pub(super) up: bool,
     /// Connections open to it now.
     pub(super) active: u32,
+    /// At its connection limit (maxconn, uthreshold): skipped, like a drained server.
+    pub(super) full: bool,
 }
 
 impl Candidate {
     fn eligible(&self) -> bool {
-        self.up && self.weight > 0
+        self.up && self.weight > 0 && !self.full
     }
 }
 
@@ -196,6 +198,7 @@ mod tests {
             weight,
             up: true,
             active: 0,
+            full: false,
         }
     }
 
@@ -248,6 +251,37 @@ mod tests {
         let none = [up(0), Candidate { up: false, ..up(1) }];
         let mut s = Scheduler::new(LbAlgo::Rr, 2, None);
         assert_eq!(s.pick(&none, client(1), Instant::now(), None), None);
+    }
+
+    #[test]
+    fn full_servers_are_skipped_even_by_sticky_clients() {
+        let mut servers = [
+            up(1),
+            Candidate {
+                full: true,
+                ..up(5)
+            },
+            up(1),
+        ];
+        for algo in [LbAlgo::Rr, LbAlgo::Wrr, LbAlgo::Lc, LbAlgo::Wlc, LbAlgo::Sh] {
+            let mut s = Scheduler::new(algo, 3, None);
+            let c = counts(&mut s, &servers, 100);
+            assert_eq!(c[1], 0, "{algo:?}: {c:?}");
+        }
+        // A client sticks to server 1; while it is full it goes elsewhere, and back after.
+        servers[1].full = false;
+        let mut s = Scheduler::new(LbAlgo::Wrr, 3, Some(Duration::from_secs(60)));
+        let now = Instant::now();
+        assert_eq!(s.pick(&servers, client(1), now, None), Some(1));
+        servers[1].full = true;
+        let other = s.pick(&servers, client(1), now, None).unwrap();
+        assert_ne!(other, 1);
+        // Every server full: none (the pool then uses its sorry server).
+        let all = [Candidate {
+            full: true,
+            ..up(1)
+        }; 2];
+        assert_eq!(s.pick(&all, client(2), now, None), None);
     }
 
     #[test]

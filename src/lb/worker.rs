@@ -18,7 +18,8 @@
 //! while the forwarder holds as many connections as its descriptors allow ([`Gate`]
 //! wakes it when one closes anywhere), or while accept(2) fails for want of descriptors or
 //! memory (it tries again after 100 ms, then after twice as long each time, up to 1 s).
-//! Clients wait in the listen backlog meanwhile.
+//! Clients wait in the listen backlog meanwhile. A virtual server at its `maxconn` has
+//! its own gate: only its listener leaves epoll, until one of its connections closes.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -106,6 +107,11 @@ impl Workers {
         Ok(Workers(workers))
     }
 
+    /// Every thread's waker, for a gate to wake them when room comes back.
+    pub(super) fn wakers(&self) -> Vec<Arc<Waker>> {
+        self.0.iter().map(|w| w.waker.clone()).collect()
+    }
+
     fn send(w: &Worker, command: Command) {
         if w.commands.send(command).is_ok() {
             let _ = w.waker.wake();
@@ -148,11 +154,18 @@ impl Workers {
     }
 }
 
-/// One virtual server's listener on this thread; in epoll unless the thread is paused.
+/// One virtual server's listener on this thread; in epoll unless the thread or the
+/// listener is paused.
 struct Listening {
     id: u64,
     listener: TcpListener,
     cell: Arc<PoolCell>,
+    /// Out of epoll: its virtual server is at its `maxconn`.
+    paused: bool,
+    /// In an episode of its gate (paused, or resumed and not yet through its backlog),
+    /// with how many clients it accepted meanwhile: they had waited.
+    episode: bool,
+    waited: u64,
 }
 
 /// A connection, and whether it closed during the batch of events being handled.
@@ -161,6 +174,8 @@ struct Entry {
     closed: bool,
     /// Its place under the cap, given back once its sockets are closed.
     _slot: Slot,
+    /// Its place under its virtual server's `maxconn`.
+    _pool_slot: Slot,
 }
 
 /// Until when a thread does not accept.
@@ -200,6 +215,8 @@ struct Thread {
     waited: u64,
     /// The next pause's length while accept goes on failing.
     backoff: Duration,
+    /// Listeners paused at their virtual server's `maxconn`.
+    paused_listeners: usize,
 }
 
 impl Thread {
@@ -227,6 +244,7 @@ impl Thread {
             episodes: [false; 2],
             waited: 0,
             backoff: BACKOFF_FIRST,
+            paused_listeners: 0,
         }
     }
 
@@ -335,7 +353,13 @@ impl Thread {
                         .map(|(k, _)| k)
                         .collect();
                     for k in retired {
-                        self.listeners.remove(k);
+                        let l = self.listeners.remove(k);
+                        if l.paused {
+                            self.paused_listeners -= 1;
+                        }
+                        if l.episode {
+                            l.cell.gate().leave(Pause::AtCap, l.waited, Instant::now());
+                        }
                     }
                 }
                 Err(TryRecvError::Empty) => return true,
@@ -359,7 +383,14 @@ impl Thread {
             return;
         }
         let key = entry.key();
-        entry.insert(Listening { id, listener, cell });
+        entry.insert(Listening {
+            id,
+            listener,
+            cell,
+            paused: false,
+            episode: false,
+            waited: 0,
+        });
         // Connections that came before it was polled.
         self.accept_all(key, Instant::now());
     }
@@ -403,6 +434,10 @@ impl Thread {
         let keys: Vec<usize> = self.listeners.iter().map(|(k, _)| k).collect();
         for &key in &keys {
             let l = &mut self.listeners[key];
+            if l.paused {
+                // At its virtual server's maxconn: it comes back with room there.
+                continue;
+            }
             let token = listener_token(key);
             if let Err(e) =
                 self.poll
@@ -428,8 +463,58 @@ impl Thread {
         }
     }
 
+    /// Stops accepting on listener `key` while its virtual server is at its `maxconn`: it
+    /// leaves epoll, its clients wait in its backlog; the gate wakes the thread when one of
+    /// the virtual server's connections closes.
+    fn pause_listener(&mut self, key: usize, now: Instant) {
+        let Some(l) = self.listeners.get_mut(key) else {
+            return;
+        };
+        if self.paused.is_none() {
+            let _ = self.poll.registry().deregister(&mut l.listener);
+        }
+        l.paused = true;
+        self.paused_listeners += 1;
+        if !std::mem::replace(&mut l.episode, true) {
+            l.cell.gate().join(Pause::AtCap, None, now);
+        }
+    }
+
+    /// Takes back the listeners whose virtual server has room again; each ends its
+    /// episode once its backlog is empty.
+    fn resume_listeners(&mut self, now: Instant) {
+        let ready: Vec<usize> = self
+            .listeners
+            .iter()
+            .filter(|(_, l)| l.paused && l.cell.gate().wait_for_room())
+            .map(|(k, _)| k)
+            .collect();
+        for key in ready {
+            let l = &mut self.listeners[key];
+            l.paused = false;
+            self.paused_listeners -= 1;
+            if self.paused.is_none()
+                && let Err(e) = self.poll.registry().register(
+                    &mut l.listener,
+                    listener_token(key),
+                    Interest::READABLE,
+                )
+            {
+                let vs = l.cell.get().config.addr;
+                warn!("virtual_server {vs}: cannot poll a listener again: {e}; it stops");
+                if l.episode {
+                    l.cell.gate().leave(Pause::AtCap, l.waited, now);
+                }
+                self.listeners.remove(key);
+                continue;
+            }
+            self.accept_all(key, now);
+        }
+    }
+
     /// Accepts every connection waiting on listener `key`, while there is room under the
-    /// cap and accept works; otherwise pauses.
+    /// caps and accept works; otherwise pauses (the thread, or this listener alone at its
+    /// virtual server's `maxconn`).
     fn accept_all(&mut self, key: usize, now: Instant) {
         loop {
             // Events of the batch that paused the thread may still come.
@@ -445,6 +530,16 @@ impl Thread {
             let Some(l) = self.listeners.get_mut(key) else {
                 return;
             };
+            if l.paused {
+                return;
+            }
+            let Some(pool_slot) = l.cell.gate().take() else {
+                if !l.cell.gate().wait_for_room() {
+                    self.pause_listener(key, now);
+                    return;
+                }
+                continue;
+            };
             let (mut client, peer) = match l.listener.accept() {
                 Ok((client, SocketAddr::V4(peer))) => (client, peer),
                 Ok((_, other)) => {
@@ -452,7 +547,14 @@ impl Thread {
                     debug!("virtual_server {vs}: dropping non-IPv4 client {other}");
                     continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Its backlog is empty: whoever waited at its maxconn is in.
+                    if std::mem::replace(&mut l.episode, false) {
+                        let waited = std::mem::take(&mut l.waited);
+                        l.cell.gate().leave(Pause::AtCap, waited, now);
+                    }
+                    return;
+                }
                 Err(e) if gone_before_accept(&e) => continue,
                 Err(e) => {
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM: the backlog keeps the client.
@@ -462,6 +564,10 @@ impl Thread {
             };
             if self.episodes.contains(&true) {
                 self.waited += 1;
+            }
+            if l.episode {
+                l.waited += 1;
+                l.cell.gate().waited_one();
             }
             let pool = l.cell.get();
             let vs = pool.config.addr;
@@ -478,6 +584,7 @@ impl Thread {
                 conn,
                 closed: false,
                 _slot: slot,
+                _pool_slot: pool_slot,
             });
             debug_assert_eq!(key, conn_key);
             self.step(key, now, Conn::connect);
@@ -501,6 +608,9 @@ impl Thread {
         };
         if resume {
             self.resume(now);
+        }
+        if self.paused_listeners > 0 {
+            self.resume_listeners(now);
         }
         if now >= self.next_tick {
             self.next_tick += self.tick;

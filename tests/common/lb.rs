@@ -36,6 +36,8 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
         alpha: false,
         omega: false,
         connect_timeout: Duration::from_secs(2),
+        proxy_protocol: None,
+        maxconn: None,
         real_servers: backends
             .iter()
             .map(|&addr| RealServer {
@@ -44,6 +46,10 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
                 inhibit_on_failure: false,
                 notify_up: None,
                 notify_down: None,
+                proxy_protocol: None,
+                maxconn: None,
+                uthreshold: 0,
+                lthreshold: 0,
                 checks: Vec::new(),
             })
             .collect(),

@@ -216,6 +216,9 @@ fn virtual_server(stmt: &Stmt, report: &mut Report) -> Option<RawVirtualServer> 
             "hysteresis" => vs.hysteresis = value(item, report),
             "alpha" => vs.alpha = flag(item, report),
             "omega" => vs.omega = flag(item, report),
+            // vipd's own keyword: keepalived's IPVS keeps the client's address instead.
+            "proxy_protocol" => vs.proxy_protocol = value(item, report),
+            "maxconn" => vs.maxconn = value(item, report),
             "real_server" => vs.real_servers.extend(real_server(item, report)),
             _ if check_default(item, &mut vs.defaults, report) => {}
             _ => skip(
@@ -247,6 +250,10 @@ fn real_server(stmt: &Stmt, report: &mut Report) -> Option<RawRealServer> {
             "inhibit_on_failure" => rs.inhibit_on_failure = flag(item, report),
             "notify_up" => rs.notify_up = command(item, report),
             "notify_down" => rs.notify_down = command(item, report),
+            "proxy_protocol" => rs.proxy_protocol = value(item, report),
+            "maxconn" => rs.maxconn = value(item, report),
+            "uthreshold" => rs.uthreshold = value(item, report),
+            "lthreshold" => rs.lthreshold = value(item, report),
             _ if keywords::checkers().any(|c| c == name) => {
                 rs.checks.extend(checker(item, report));
             }
