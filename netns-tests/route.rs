@@ -295,3 +295,45 @@ fn bad_route_interface_or_table_touches_nothing() {
         "{stderr}"
     );
 }
+
+/// `route_table` in a vrrp_instance: the master alone has a route to the VIP (metric 256 -
+/// priority), after a SIGTERM the new master has it and the old one none.
+#[test]
+fn vrrp_instance_with_route_table_routes_the_vip_while_master() {
+    let mut lab = Lab::setup("route-vrrp", 2);
+    let vip = lab.vip();
+    let with_table = |lab: &Lab, h: usize| {
+        lab.pair_conf(h, &harness::PairOpts::default()).replace(
+            "    virtual_router_id",
+            "    route_table 200\n    virtual_router_id",
+        )
+    };
+    let (conf_a, conf_b) = (with_table(&lab, 0), with_table(&lab, 1));
+    lab.start(0, Kind::Vipd, &conf_a);
+    lab.start(1, Kind::Vipd, &conf_b);
+    let (a, b) = (lab.ns(0).to_string(), lab.ns(1).to_string());
+    let routed = |ns: &str, metric: u32| vipd_routes(ns) == [(vip.clone(), metric)];
+    let elected = wait_for(
+        || lab.has_vip(0, &vip) && routed(&a, 156) && vipd_routes(&b).is_empty(),
+        secs(20),
+    );
+    assert!(
+        elected.is_some(),
+        "A master with its route (metric 156), B none: A {:?}, B {:?}\n{}",
+        vipd_routes(&a),
+        vipd_routes(&b),
+        lab.log_tail(0, 20)
+    );
+    lab.stop_term(0);
+    let moved = wait_for(|| lab.has_vip(1, &vip) && routed(&b, 166), secs(10));
+    assert!(
+        moved.is_some(),
+        "B took over with its route (metric 166): {:?}\n{}",
+        vipd_routes(&b),
+        lab.log_tail(1, 20)
+    );
+    assert!(
+        vipd_routes(&a).is_empty(),
+        "the stopped master left no route"
+    );
+}
