@@ -337,3 +337,34 @@ fn vrrp_instance_with_route_table_routes_the_vip_while_master() {
         "the stopped master left no route"
     );
 }
+
+/// After kill -9 the routes and addresses stay; the next start takes both over without a
+/// withdraw, and its SIGTERM removes the addresses that run had added.
+#[test]
+fn a_restart_after_kill_9_takes_over_routes_and_addresses() {
+    let mut lab = Lab::setup("route-restart", 1);
+    let ns = lab.ns(H).to_string();
+    write(&lab, "prio", "0");
+    write(&lab, "down", "0");
+    let text = conf(&lab, 150);
+    lab.start(H, Kind::Vipd, &text);
+    expect_routes(&lab, &both_at(106), secs(5), "first start");
+    lab.kill9(H);
+    assert_eq!(vipd_routes(&ns), both_at(106), "a crash leaves the routes");
+    let monitor = lab.monitor_routes(H);
+    lab.start(H, Kind::Vipd, &text);
+    wait_for(|| route_status(&lab)["state"] == "ANNOUNCING", secs(5))
+        .unwrap_or_else(|| panic!("not announcing again\n{}", lab.log_tail(H, 20)));
+    let events = monitor.stop();
+    assert!(
+        !events.iter().any(|l| l.contains("proto 220")),
+        "taken over as they were, no route changed: {events:?}"
+    );
+    assert_eq!(vipd_routes(&ns), both_at(106));
+    lab.stop_term(H);
+    assert!(vipd_routes(&ns).is_empty());
+    assert!(
+        !on_lo(&ns, VIP4) && !on_lo(&ns, VIP6),
+        "the addresses the crashed run added are removed at this run's stop"
+    );
+}

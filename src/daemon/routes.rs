@@ -140,11 +140,14 @@ impl Daemon {
             table,
             route_targets(&vips),
         );
+        let announcer = KernelAnnouncer::new(self.netlink.clone());
+        let mut addresses = VipSet::new(&config.name, announcer, vips);
+        // A route an earlier run left (a crash, an upgrade) says that run held the address
+        // as well: both are this run's now, removed at its stop.
         for l in leftovers {
             routes.adopt_route(l.addr, l.metric);
+            addresses.adopt_addr(l.addr);
         }
-        let announcer = KernelAnnouncer::new(self.netlink.clone());
-        let addresses = VipSet::new(&config.name, announcer, vips);
         let (task, status) = RouteInstanceTask::new(config.clone(), addresses, routes, tracked);
         let task = task
             .with_events(self.events.clone())
