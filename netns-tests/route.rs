@@ -89,6 +89,15 @@ fn write(lab: &Lab, file: &str, value: &str) {
     std::fs::write(lab.path().join(file), value).expect("write tracked file");
 }
 
+/// A one-host lab with both tracked files at 0, and its namespace.
+fn lab(name: &str) -> (Lab, String) {
+    let lab = Lab::setup(name, 1);
+    let ns = lab.ns(H).to_string();
+    write(&lab, "prio", "0");
+    write(&lab, "down", "0");
+    (lab, ns)
+}
+
 fn route_status(lab: &Lab) -> serde_json::Value {
     lab.vipctl_status(H)["route_instances"][0].clone()
 }
@@ -107,10 +116,7 @@ fn expect_routes(lab: &Lab, want: &[(String, u32)], within: Duration, what: &str
 
 #[test]
 fn route_instance_on_a_real_kernel() {
-    let mut lab = Lab::setup("route", 1);
-    let ns = lab.ns(H).to_string();
-    write(&lab, "prio", "0");
-    write(&lab, "down", "0");
+    let (mut lab, ns) = lab("route");
     // Left by an earlier run: a stale vipd route; and routes of other protocols, one of them
     // to a configured VIP, which vipd must never touch.
     ip(&ns, STALE);
@@ -342,10 +348,7 @@ fn vrrp_instance_with_route_table_routes_the_vip_while_master() {
 /// withdraw, and its SIGTERM removes the addresses that run had added.
 #[test]
 fn a_restart_after_kill_9_takes_over_routes_and_addresses() {
-    let mut lab = Lab::setup("route-restart", 1);
-    let ns = lab.ns(H).to_string();
-    write(&lab, "prio", "0");
-    write(&lab, "down", "0");
+    let (mut lab, ns) = lab("route-restart");
     let text = conf(&lab, 150);
     lab.start(H, Kind::Vipd, &text);
     expect_routes(&lab, &both_at(106), secs(5), "first start");
