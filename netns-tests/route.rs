@@ -371,3 +371,27 @@ fn a_restart_after_kill_9_takes_over_routes_and_addresses() {
         "the addresses the crashed run added are removed at this run's stop"
     );
 }
+
+/// A reload that drops the route instance stops it as SIGTERM would (routes first, the
+/// addresses after withdraw_delay); one that brings it back starts it.
+#[test]
+fn reload_removes_and_adds_a_route_instance() {
+    let (mut lab, ns) = lab("route-reload");
+    let text = conf(&lab, 150);
+    // A VRRP instance keeps the daemon busy while the route instance comes and goes.
+    let other = lab.pair_conf(H, &harness::PairOpts::default());
+    lab.start(H, Kind::Vipd, &format!("{other}\n{text}"));
+    expect_routes(&lab, &both_at(106), secs(5), "start");
+    lab.write_conf(H, &other);
+    let r = lab.vipctl(H, &["reload"]);
+    assert!(r.code == 0 && r.stdout.contains("removed    WEB"), "{r:?}");
+    expect_routes(&lab, &[], secs(1), "reload without WEB");
+    assert!(on_lo(&ns, VIP4), "the address stays withdraw_delay");
+    wait_for(|| !on_lo(&ns, VIP4) && !on_lo(&ns, VIP6), secs(4))
+        .unwrap_or_else(|| panic!("addresses not removed\n{}", lab.log_tail(H, 20)));
+    lab.write_conf(H, &format!("{other}\n{text}"));
+    let r = lab.vipctl(H, &["reload"]);
+    assert!(r.code == 0 && r.stdout.contains("added      WEB"), "{r:?}");
+    expect_routes(&lab, &both_at(106), secs(5), "reload with WEB again");
+    assert!(on_lo(&ns, VIP4) && on_lo(&ns, VIP6));
+}
