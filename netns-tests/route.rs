@@ -345,7 +345,8 @@ fn vrrp_instance_with_route_table_routes_the_vip_while_master() {
 }
 
 /// After kill -9 the routes and addresses stay; the next start takes both over without a
-/// withdraw, and its SIGTERM removes the addresses that run had added.
+/// withdraw, puts back a route deleted by hand, and its SIGTERM removes the addresses that
+/// run had added.
 #[test]
 fn a_restart_after_kill_9_takes_over_routes_and_addresses() {
     let (mut lab, ns) = lab("route-restart");
@@ -364,6 +365,12 @@ fn a_restart_after_kill_9_takes_over_routes_and_addresses() {
         "taken over as they were, no route changed: {events:?}"
     );
     assert_eq!(vipd_routes(&ns), both_at(106));
+    // A route deleted by hand is put back at the next comparison with the table (10 s).
+    ip(
+        &ns,
+        "route del 10.99.0.10/32 table 200 proto 220 metric 106",
+    );
+    expect_routes(&lab, &both_at(106), secs(12), "a route deleted by hand");
     lab.stop_term(H);
     assert!(vipd_routes(&ns).is_empty());
     assert!(

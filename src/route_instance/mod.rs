@@ -29,6 +29,10 @@ use crate::vip::{Announcer, BoundVip, RouteDoor, RouteSet, RouteTarget, VipSet, 
 
 /// How long a route or address the kernel refused waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(5);
+/// How often the routes are compared with the kernel's table, so that one deleted by
+/// someone else is put back: a host that silently stopped announcing would carry no traffic
+/// while every check says healthy. (One dump the kernel filters to vipd's routes.)
+const RESYNC: Duration = Duration::from_secs(10);
 
 /// What the daemon asks of a running route instance.
 pub enum RouteCommand {
@@ -117,11 +121,18 @@ impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
         self.addresses.hold().await;
         let mut changes = crate::track::forward_changes(&self.tracked);
         self.step().await;
+        let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let pending = !self.in_place();
             tokio::select! {
                 Some(()) = changes.recv() => self.step().await,
                 () = tokio::time::sleep(RETRY), if pending => self.step().await,
+                _ = resync.tick() => {
+                    if self.routes.resync().await {
+                        self.step().await;
+                    }
+                }
                 command = commands.recv() => match command {
                     Some(RouteCommand::Maintenance(on)) => {
                         info!("{}: maintenance {}", self.config.name, if on { "on" } else { "off" });
@@ -386,6 +397,16 @@ mod tests {
             log[log.len() - 2..],
             ["del 10.99.0.10 136", "release 10.99.0.10"]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_route_deleted_by_hand_comes_back_within_resync() {
+        let kernel = Arc::new(Kernel::default());
+        let (_commands, _status, _checks) = start(&kernel);
+        settle().await;
+        kernel.routes.lock().unwrap().clear();
+        tokio::time::sleep(RESYNC).await;
+        assert_eq!(kernel.routes(), [(VIP, 200, 106)]);
     }
 
     #[tokio::test(start_paused = true)]

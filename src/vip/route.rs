@@ -41,6 +41,11 @@ pub trait RouteDoor {
         table: u32,
         metric: u32,
     ) -> impl Future<Output = Result<bool, NetError>> + Send;
+    /// vipd's routes in `table` now: (address, metric).
+    fn list_routes(
+        &self,
+        table: u32,
+    ) -> impl Future<Output = Result<Vec<(IpAddr, u32)>, NetError>> + Send;
 }
 
 impl RouteDoor for Netlink {
@@ -56,6 +61,11 @@ impl RouteDoor for Netlink {
 
     async fn del_route(&self, addr: IpAddr, table: u32, metric: u32) -> Result<bool, NetError> {
         self.del_host_route(addr, table, metric).await
+    }
+
+    async fn list_routes(&self, table: u32) -> Result<Vec<(IpAddr, u32)>, NetError> {
+        let routes = self.vipd_routes(table).await?;
+        Ok(routes.iter().map(|r| (r.addr, r.metric)).collect())
     }
 }
 
@@ -201,6 +211,36 @@ impl<R: RouteDoor> RouteSet<R> {
         v.addr == addr && self.vips.iter().any(|old| old == v)
     }
 
+    /// Compares what this set has announced with the kernel: a route someone else deleted
+    /// (`ip route flush table 200`) is forgotten, so that the next [`Self::announce`] puts it
+    /// back. True when one was missing.
+    pub async fn resync(&mut self) -> bool {
+        if self.routes.is_empty() {
+            return false;
+        }
+        let table = self.table;
+        let there = match self.door.list_routes(table).await {
+            Ok(there) => there,
+            Err(e) => {
+                warn!("{}: cannot list table {table}: {e}", self.name);
+                return false;
+            }
+        };
+        let before = self.routes.len();
+        self.routes.retain(|addr, metric| {
+            let kept = there.contains(&(*addr, *metric));
+            if !kept {
+                warn!(
+                    "{}: the route to {addr} (metric {metric}) left table {table} without vipd \
+                     (deleted by hand?): announcing it again",
+                    self.name
+                );
+            }
+            kept
+        });
+        self.routes.len() != before
+    }
+
     /// Deletes every VIP's route; the addresses stay.
     pub async fn withdraw(&mut self) {
         let table = self.table;
@@ -261,6 +301,14 @@ pub(crate) mod fake {
         async fn del_route(&self, a: IpAddr, t: u32, m: u32) -> Result<bool, NetError> {
             self.log.lock().unwrap().push(format!("del {a} {m}"));
             Ok(self.routes.lock().unwrap().remove(&(a, t, m)))
+        }
+        async fn list_routes(&self, table: u32) -> Result<Vec<(IpAddr, u32)>, NetError> {
+            let routes = self.routes.lock().unwrap();
+            Ok(routes
+                .iter()
+                .filter(|r| r.1 == table)
+                .map(|r| (r.0, r.2))
+                .collect())
         }
     }
 
@@ -379,6 +427,18 @@ mod test {
         s.announce(90).await;
         assert!(routes(&kernel).iter().all(|&(_, t, m)| (t, m) == (300, 90)));
         assert_eq!(s.table(), 300);
+    }
+
+    #[tokio::test]
+    async fn a_route_deleted_by_someone_else_is_announced_again_after_a_resync() {
+        let kernel = Arc::new(Kernel::default());
+        let mut s = set(&kernel);
+        s.announce(100).await;
+        assert!(!s.resync().await, "all there");
+        kernel.routes.lock().unwrap().clear();
+        assert!(s.resync().await);
+        s.announce(100).await;
+        assert_eq!(routes(&kernel).len(), 2);
     }
 
     #[tokio::test]
