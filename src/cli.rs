@@ -120,7 +120,8 @@ pub enum VipctlCommand {
     /// leaves the running configuration alone; unchanged instances keep their state.
     Reload,
     /// Planned switchover: the master resigns but keeps its VIPs until the new master
-    /// advertises (at most 3 × advert_int), so that (almost) no packet is lost.
+    /// advertises (at most 3 × advert_int), so that (almost) no packet is lost. Not for a
+    /// route_instance (it has no master): `maint on` withdraws its routes.
     Handover {
         /// The instance; all masters when omitted.
         instance: Option<String>,
@@ -130,8 +131,9 @@ pub enum VipctlCommand {
     /// SIGUSR2 does). Waits until the new binary answers; forwarded connections of
     /// virtual_server pools are cut.
     Upgrade,
-    /// Maintenance mode: stay backup until turned off (a master hands over first); kept
-    /// across reloads.
+    /// Maintenance mode: stay backup until turned off (a master hands over first); a
+    /// route_instance withdraws its routes and keeps its addresses. Kept across reloads.
+    #[command(alias = "maintenance")]
     Maint {
         /// `on` or `off`.
         mode: OnOff,

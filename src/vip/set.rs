@@ -127,6 +127,14 @@ impl<A: Announcer> VipSet<A> {
         self.ours = self.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
     }
 
+    /// Takes the VIP `addr` as added by this set, when it is one (a route instance's address
+    /// whose route an earlier run left: that run added the address too).
+    pub fn adopt_addr(&mut self, addr: IpAddr) {
+        if let Some(v) = self.vips.iter().find(|v| v.addr == addr) {
+            self.ours.insert((v.ifindex, v.addr));
+        }
+    }
+
     /// The announcer, for what only it knows.
     pub fn announcer(&self) -> &A {
         &self.announcer
@@ -174,7 +182,8 @@ impl<A: Announcer> VipSet<A> {
         if holding {
             self.remove(&removed).await;
             self.add(&added).await;
-            for vip in &added {
+            // No count, no announcer call: it would open a packet socket for nothing.
+            for vip in added.iter().filter(|_| count > 0) {
                 announced += u64::from(self.announcer.announce(vip, count).unwrap_or(0));
             }
         }
