@@ -54,11 +54,17 @@ bird_start() {
 
 birdc_() { birdc -s "$WORK/$1.ctl" "${@:2}"; }
 
+# nginx_name HOST: the process name nginx runs under on HOST: a copy of the binary named
+# for this run and host, so that vipd's track_process on one host does not count another
+# host's nginx (/proc is shared by every network namespace). At most 15 bytes.
+nginx_name() { local n="n${PREFIX#vb}$1"; echo "${n:$(( ${#n} > 15 ? ${#n} - 15 : 0 ))}"; }
+
 # nginx_start HOST: nginx answering "HOST" on port 80, in its own process group.
 declare -A NGINX
 nginx_start() {
     local d="$WORK/$1.nginx"
     mkdir -p "$d"
+    [[ -x $d/$(nginx_name "$1") ]] || cp /usr/sbin/nginx "$d/$(nginx_name "$1")"
     cat >"$d/nginx.conf" <<NGX
 worker_processes 1;
 pid $d/nginx.pid;
@@ -68,10 +74,10 @@ http {
     access_log off;
     client_body_temp_path $d; proxy_temp_path $d; fastcgi_temp_path $d;
     uwsgi_temp_path $d; scgi_temp_path $d;
-    server { listen 80 reuseport; location / { return 200 "$1\n"; } }
+    server { listen 80; location / { return 200 "$1\n"; } }
 }
 NGX
-    setsid ip netns exec "$(ns "$1")" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' \
+    setsid ip netns exec "$(ns "$1")" "$d/$(nginx_name "$1")" -p "$d" -c "$d/nginx.conf" -g 'daemon off;' \
         </dev/null >>"$d/out.log" 2>&1 &
     NGINX[$1]=$!
     PGIDS+=("$!")
