@@ -16,13 +16,13 @@ use toml::Spanned;
 use super::Loaded;
 use super::keywords::{self, Block};
 use super::model::{
-    Check, CheckKind, Config, HttpUrl, InitialState, Notify, RealServer, ScriptUser, SyncGroup,
-    TrackFile, TrackInterface, TrackProcess, TrackRef, VirtualIp, VirtualServer, VrrpInstance,
-    VrrpScript, VrrpVersion,
+    Check, CheckKind, Config, HttpUrl, InitialState, Notify, RealServer, RouteInstance, ScriptUser,
+    SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef, Tracks, VirtualIp, VirtualServer,
+    VrrpInstance, VrrpScript, VrrpVersion,
 };
 use super::toml::{
-    Authentication, CheckT, File, GlobalDefs, Instance, RealServerT, Script, Seconds,
-    SyncGroupTable, TrackFileTable, TrackProcessTable, UrlT, VirtualServerT, Vmac,
+    Authentication, CheckT, File, GlobalDefs, Instance, RealServerT, RouteInstanceT, Script,
+    Seconds, SyncGroupTable, TrackFileTable, TrackProcessTable, UrlT, VirtualServerT, Vmac,
 };
 use super::tracking::join_command;
 
@@ -104,6 +104,9 @@ fn annotate(body: &str) -> String {
                 out.push('\n');
             }
             block = keywords::toml_block(line.trim_matches(['[', ']']));
+            if block.is_some_and(|b| std::ptr::eq(b, &keywords::ROUTE_INSTANCE)) {
+                out.push_str(ROUTE_INSTANCE_NOTE);
+            }
         } else if line.is_empty() {
             continue;
         } else if let Some((key, _)) = line.split_once(" = ")
@@ -118,6 +121,11 @@ fn annotate(body: &str) -> String {
     }
     out
 }
+
+/// Above each `[[route_instance]]`: vipd's own block, which keepalived cannot run.
+const ROUTE_INSTANCE_NOTE: &str = "# vipd only, keepalived has no equivalent: the VIPs are \
+    announced as host routes\n# in route_table for a routing daemon (BIRD) to export, not by \
+    VRRP.\n";
 
 /// A value without a position: spans only matter when reading.
 fn sp<T>(value: T) -> Spanned<T> {
@@ -140,6 +148,7 @@ fn file(config: &Config) -> Result<File, ConvertError> {
     let Config {
         router_id,
         instances,
+        route_instances,
         vrrp_script,
         vrrp_track_file,
         vrrp_track_process,
@@ -180,6 +189,7 @@ fn file(config: &Config) -> Result<File, ConvertError> {
             vrrp_mcast_group6: group6,
         }),
         vrrp_instance: instances.iter().map(instance).collect::<Result<_, _>>()?,
+        route_instance: route_instances.iter().map(route_instance).collect(),
         vrrp_script: vrrp_script.iter().map(script).collect(),
         vrrp_track_file: vrrp_track_file.iter().map(track_file).collect(),
         vrrp_track_process: vrrp_track_process.iter().map(track_process).collect(),
@@ -465,6 +475,7 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         accept,
         use_vmac,
         vmac_xmit_base,
+        route_table,
         garp_master_delay,
         garp_master_repeat,
         garp_master_refresh,
@@ -528,6 +539,7 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         use_vmac: use_vmac.as_ref().map(|n| sp(Vmac::Name(n.clone()))),
         vmac_xmit_base: vmac_xmit_base.then(|| sp(true)),
         v3_checksum_as_v2: v3_checksum_as_v2.then(|| sp(true)),
+        route_table: route_table.map(|t| sp(i64::from(t))),
         track_script: track_script.iter().map(track_ref).collect(),
         track_interface: tracked_interfaces.iter().map(track_interface).collect(),
         track_file: track_file.iter().map(track_ref).collect(),
@@ -538,6 +550,39 @@ fn instance(i: &VrrpInstance) -> Result<Instance, ConvertError> {
         notify_stop,
         notify,
     })
+}
+
+fn route_instance(r: &RouteInstance) -> RouteInstanceT {
+    let RouteInstance {
+        name,
+        virtual_ipaddress,
+        priority,
+        route_table,
+        route_interface,
+        withdraw_delay,
+        tracks:
+            Tracks {
+                track_script,
+                track_interface: tracked_interfaces,
+                track_file,
+                track_process,
+            },
+    } = r;
+    RouteInstanceT {
+        name: sp(name.clone()),
+        virtual_ipaddress: virtual_ipaddress
+            .iter()
+            .map(|a| sp(a.to_string()))
+            .collect(),
+        priority: Some(sp(i64::from(*priority))),
+        route_table: Some(sp(i64::from(*route_table))),
+        route_interface: Some(sp(route_interface.clone())),
+        withdraw_delay: Some(sp(seconds(*withdraw_delay))),
+        track_interface: tracked_interfaces.iter().map(track_interface).collect(),
+        track_script: track_script.iter().map(track_ref).collect(),
+        track_file: track_file.iter().map(track_ref).collect(),
+        track_process: track_process.iter().map(track_ref).collect(),
+    }
 }
 
 /// `ADDR[/LEN] [dev IF] [label L]`, as `virtual_ipaddress` lines are written.
@@ -589,7 +634,11 @@ mod tests {
         track_script {\n chk weight -30\n }\n track_interface {\n eth3 weight -5\n }\n \
         track_file {\n maint\n }\n track_process {\n web\n }\n \
         notify_master \"/bin/echo 'up now'\"\n notify_backup /bin/true\n \
-        notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n}\n\
+        notify_fault /bin/true\n notify_stop /bin/true\n notify /bin/true\n route_table 201\n}\n\
+        route_instance WEB {\n virtual_ipaddress {\n 10.99.0.10\n 2001:db8:99::10/128\n }\n \
+        priority 150\n route_table 300\n route_interface lo0\n withdraw_delay 0.5\n \
+        track_script {\n chk weight -60\n }\n track_interface {\n eth3\n }\n \
+        track_file {\n maint weight -10\n }\n track_process {\n web\n }\n}\n\
         vrrp_instance VI_2 {\n state BACKUP\n interface eth0\n virtual_router_id 43\n \
         nopreempt\n virtual_ipaddress {\n 10.1.0.1/16\n }\n}\n\
         vrrp_instance VI_3 {\n interface eth0\n virtual_router_id 44\n native_ipv6\n \
@@ -631,6 +680,7 @@ mod tests {
         let Config {
             router_id,
             instances,
+            route_instances,
             vrrp_script,
             vrrp_track_file,
             vrrp_track_process,
@@ -640,6 +690,28 @@ mod tests {
             metrics_listen,
             virtual_servers,
         } = &config;
+        let default = RouteInstance::with_defaults("");
+        let RouteInstance {
+            name,
+            virtual_ipaddress,
+            priority,
+            route_table,
+            route_interface,
+            withdraw_delay,
+            tracks,
+        } = &route_instances[0];
+        assert_ne!(*name, default.name);
+        assert_eq!(virtual_ipaddress.len(), 2);
+        assert_ne!(*priority, default.priority);
+        assert_ne!(*route_table, default.route_table);
+        assert_ne!(*route_interface, default.route_interface);
+        assert_ne!(*withdraw_delay, default.withdraw_delay);
+        assert!(
+            !tracks.track_script.is_empty()
+                && !tracks.track_interface.is_empty()
+                && !tracks.track_file.is_empty()
+                && !tracks.track_process.is_empty()
+        );
         let v = &virtual_servers[0];
         assert!(v.alpha && v.omega && v.sorry_server.is_some() && v.persistence_timeout.is_some());
         assert_eq!((v.quorum, v.hysteresis), (2, 1));
@@ -680,6 +752,7 @@ mod tests {
             accept: _,
             use_vmac: _,
             vmac_xmit_base: _,
+            route_table,
             garp_master_delay,
             garp_master_repeat,
             garp_master_refresh,
@@ -717,6 +790,7 @@ mod tests {
         assert_ne!(*garp_master_refresh, default.garp_master_refresh);
         assert_ne!(*lower_prio_no_advert, default.lower_prio_no_advert);
         assert_ne!(*garp_lower_prio_repeat, default.garp_lower_prio_repeat);
+        assert_eq!(*route_table, Some(201));
         // `nopreempt` is cleared with state MASTER (as keepalived does): VI_2 carries it.
         assert!(!instances[1].preempt);
         let v3 = &instances[2];

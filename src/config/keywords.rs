@@ -117,10 +117,11 @@ impl Block {
 }
 
 /// Every block, in the order "known, but not here" and suggestions from anywhere search them.
-pub(crate) static BLOCKS: [&Block; 15] = [
+pub(crate) static BLOCKS: [&Block; 16] = [
     &TOP,
     &GLOBAL_DEFS,
     &VRRP_INSTANCE,
+    &ROUTE_INSTANCE,
     &AUTHENTICATION,
     &VRRP_SCRIPT,
     &SYNC_GROUP,
@@ -196,6 +197,33 @@ const IP: Keyword = toml(
     "ip",
     "The address (a virtual_server's, usually a VIP; a real_server's).",
 );
+const ROUTE_TABLE: Keyword = both(
+    "route_table",
+    Leaf,
+    "Kernel routing table (1..=4294967295, not 253-255) that gets a host route per VIP, protocol \
+     220, metric 256 - effective priority, for BIRD to export (vipd only; keepalived has none).",
+);
+// An instance's tracked checks (vrrp_instance, route_instance).
+const TRACK_INTERFACE_REF: Keyword = both(
+    "track_interface",
+    List,
+    "\"IF [weight W]\": weight 0 = down means FAULT.",
+);
+const TRACK_SCRIPT_REF: Keyword = both(
+    "track_script",
+    List,
+    "\"NAME [weight W]\" of a vrrp_script.",
+);
+const TRACK_FILE_REF: Keyword = both(
+    "track_file",
+    List,
+    "\"NAME [weight W]\" of a vrrp_track_file.",
+);
+const TRACK_PROCESS_REF: Keyword = both(
+    "track_process",
+    List,
+    "\"NAME [weight W]\" of a vrrp_track_process.",
+);
 const PORT: Keyword = toml("port", "The TCP port.");
 const CONNECT_TIMEOUT: Keyword = both(
     "connect_timeout",
@@ -236,6 +264,8 @@ pub(crate) static TOP: Block = Block {
     keywords: &[
         block("global_defs", &GLOBAL_DEFS),
         block("vrrp_instance", &VRRP_INSTANCE),
+        // vipd's own: keepalived has no route_instance.
+        block("route_instance", &ROUTE_INSTANCE),
         block("vrrp_script", &VRRP_SCRIPT),
         block("vrrp_sync_group", &SYNC_GROUP),
         block("virtual_server", &VIRTUAL_SERVER),
@@ -519,26 +549,12 @@ pub(crate) static VRRP_INSTANCE: Block = Block {
         ),
         ka("virtual_routes", List),
         ka("virtual_rules", List),
-        both(
-            "track_interface",
-            List,
-            "\"IF [weight W]\": weight 0 = down means FAULT.",
-        ),
-        both(
-            "track_script",
-            List,
-            "\"NAME [weight W]\" of a vrrp_script.",
-        ),
-        both(
-            "track_file",
-            List,
-            "\"NAME [weight W]\" of a vrrp_track_file.",
-        ),
-        both(
-            "track_process",
-            List,
-            "\"NAME [weight W]\" of a vrrp_track_process.",
-        ),
+        // vipd's own: keepalived has no equivalent.
+        ROUTE_TABLE,
+        TRACK_INTERFACE_REF,
+        TRACK_SCRIPT_REF,
+        TRACK_FILE_REF,
+        TRACK_PROCESS_REF,
         ka("track_bfd", List),
         ka("track_src_ip", Leaf),
         ka("mcast_src_ip", Leaf),
@@ -587,6 +603,45 @@ pub(crate) static VRRP_INSTANCE: Block = Block {
         ka("kernel_rx_buf_size", Leaf),
         ka("down_timer_adverts", Leaf),
         ka("garp_extra_if", Leaf),
+    ],
+};
+
+/// vipd's `route_instance`: announces its VIPs as host routes for a routing daemon (BIRD) to
+/// export, instead of speaking VRRP; keepalived has no such block.
+pub(crate) static ROUTE_INSTANCE: Block = Block {
+    place: "route_instance",
+    toml: Toml::Tables("route_instance"),
+    keywords: &[
+        toml(
+            "name",
+            "The instance name, used in logs, status and `vipctl maintenance`.",
+        ),
+        both(
+            "virtual_ipaddress",
+            List,
+            "Host addresses (/32 or /128, the default) held on route_interface and announced \
+             as routes while healthy.",
+        ),
+        both(
+            "priority",
+            Leaf,
+            "1..=255, default 100; tracking weights move it; the route's metric is 256 - it.",
+        ),
+        ROUTE_TABLE,
+        both(
+            "route_interface",
+            Leaf,
+            "Where the VIP addresses are held (default lo).",
+        ),
+        both(
+            "withdraw_delay",
+            Leaf,
+            "Seconds the addresses stay after the routes are withdrawn on stop (default 2).",
+        ),
+        TRACK_INTERFACE_REF,
+        TRACK_SCRIPT_REF,
+        TRACK_FILE_REF,
+        TRACK_PROCESS_REF,
     ],
 };
 

@@ -19,6 +19,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Every `vrrp_instance`, in file order.
     pub instances: Vec<VrrpInstance>,
+    /// Every `route_instance` (vipd's own), in file order: VIPs announced as host routes to
+    /// a routing daemon instead of by VRRP.
+    pub route_instances: Vec<RouteInstance>,
     /// Every `virtual_server`, in file order: pools served by vipd's TCP forwarder.
     pub virtual_servers: Vec<VirtualServer>,
     /// Every `vrrp_script`: health checks that instances track by name.
@@ -260,6 +263,9 @@ pub struct VrrpInstance {
     pub use_vmac: Option<String>,
     /// `vmac_xmit_base`: with a vmac, adverts go out from the base interface.
     pub vmac_xmit_base: bool,
+    /// `route_table N` (vipd's own): while master, a host route per VIP in table N as well
+    /// ([`RouteInstance`] says what the route is for). `None` = no routes.
+    pub route_table: Option<u32>,
     /// `garp_master_delay`: delay before the second burst of gratuitous ARPs. Default 5 s.
     pub garp_master_delay: Duration,
     /// `garp_master_repeat`: gratuitous ARPs per burst. Default 5, or `global_defs {
@@ -316,6 +322,7 @@ impl VrrpInstance {
             accept: true,
             use_vmac: None,
             vmac_xmit_base: false,
+            route_table: None,
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,
             garp_master_refresh: None,
@@ -344,6 +351,73 @@ impl VrrpInstance {
             (Some(group), _) => group,
             (None, false) => VRRP_GROUP_V4.into(),
             (None, true) => VRRP_GROUP_V6.into(),
+        }
+    }
+}
+
+impl VrrpInstance {
+    /// Its `track_*` lists, as route instances hold them.
+    pub fn tracks(&self) -> Tracks {
+        Tracks {
+            track_script: self.track_script.clone(),
+            track_interface: self.track_interface.clone(),
+            track_file: self.track_file.clone(),
+            track_process: self.track_process.clone(),
+        }
+    }
+}
+
+/// The `track_*` lists of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tracks {
+    /// `track_script { NAME [weight W] }`.
+    pub track_script: Vec<TrackRef>,
+    /// `track_interface { IF [weight W] }`.
+    pub track_interface: Vec<TrackInterface>,
+    /// `track_file { NAME [weight W] }`.
+    pub track_file: Vec<TrackRef>,
+    /// `track_process { NAME [weight W] }`.
+    pub track_process: Vec<TrackRef>,
+}
+
+/// The routing table of `route_instance` unless it sets `route_table`.
+pub const DEFAULT_ROUTE_TABLE: u32 = 200;
+
+/// One `route_instance NAME { ... }` (vipd's own): no VRRP at all. While healthy, each VIP is
+/// held on [`Self::route_interface`] and a host route to it sits in [`Self::route_table`],
+/// which no `ip rule` points at: the route is a signal that a routing daemon (BIRD's `kernel`
+/// protocol with `learn`) exports over BGP, with the metric as MED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInstance {
+    /// The instance name, in logs, status and `vipctl maintenance`.
+    pub name: String,
+    /// `virtual_ipaddress`: host addresses only (/32 or /128).
+    pub virtual_ipaddress: Vec<IpAddr>,
+    /// `priority`, 1..=255. Default 100; the route's metric is 256 minus the effective one.
+    pub priority: u8,
+    /// `route_table`: 1..=u32::MAX but not 253, 254 or 255 (default, main, local). Default
+    /// [`DEFAULT_ROUTE_TABLE`].
+    pub route_table: u32,
+    /// `route_interface`: where the addresses are held and the routes point. Default `lo`.
+    pub route_interface: String,
+    /// `withdraw_delay`: on stop, how long the addresses stay after the routes went, so that
+    /// clients routed here are served while the fabric converges. Default 2 s.
+    pub withdraw_delay: Duration,
+    /// `track_*`.
+    pub tracks: Tracks,
+}
+
+impl RouteInstance {
+    /// An instance with the defaults for everything but its name.
+    pub fn with_defaults(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            virtual_ipaddress: Vec::new(),
+            priority: 100,
+            route_table: DEFAULT_ROUTE_TABLE,
+            route_interface: "lo".to_string(),
+            withdraw_delay: Duration::from_secs(2),
+            tracks: Tracks::default(),
         }
     }
 }

@@ -38,6 +38,7 @@ pub(crate) struct RawConfig {
     pub(crate) router_id: Option<Val<String>>,
     pub(crate) metrics_listen: Option<Val<String>>,
     pub(crate) instances: Vec<RawInstance>,
+    pub(crate) route_instances: Vec<RawRouteInstance>,
     pub(crate) virtual_servers: Vec<RawVirtualServer>,
     /// `vrrp_script`, `vrrp_track_*`, `vrrp_sync_group`, `script_user`.
     pub(crate) tracking: RawTracking,
@@ -81,8 +82,23 @@ pub(crate) struct RawInstance {
     /// `use_vmac [NAME]`: the name, empty for keepalived's default.
     pub(crate) use_vmac: Option<Val<String>>,
     pub(crate) vmac_xmit_base: Option<Val<bool>>,
+    /// `route_table N` (vipd's own): host routes for the VIPs while master.
+    pub(crate) route_table: Option<Val<String>>,
     pub(crate) tracks: RawTracks,
     pub(crate) notify: RawNotify,
+}
+
+/// One `route_instance` (vipd's own), before validation.
+#[derive(Debug, Default)]
+pub(crate) struct RawRouteInstance {
+    pub(crate) name: Val<String>,
+    /// Each entry: the words of one line (`ADDR[/LEN]`).
+    pub(crate) virtual_ipaddress: Vec<Vec<Val<String>>>,
+    pub(crate) priority: Option<Val<String>>,
+    pub(crate) route_table: Option<Val<String>>,
+    pub(crate) route_interface: Option<Val<String>>,
+    pub(crate) withdraw_delay: Option<Val<String>>,
+    pub(crate) tracks: RawTracks,
 }
 
 /// The global defaults as written in `global_defs`.

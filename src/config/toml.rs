@@ -31,8 +31,8 @@ use toml::de::{DeTable, DeValue};
 use super::keywords::{self, Block, Body, Toml};
 use super::raw::{
     RawCheck, RawCheckDefaults, RawConfig, RawDefaults, RawInstance, RawNotify, RawRealServer,
-    RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking, RawTracks, RawUrl,
-    RawVirtualServer, Val,
+    RawRouteInstance, RawScript, RawSyncGroup, RawTrackFile, RawTrackProcess, RawTracking,
+    RawTracks, RawUrl, RawVirtualServer, Val,
 };
 use super::{Report, suggest};
 
@@ -42,6 +42,8 @@ pub(super) struct File {
     pub(super) global_defs: Option<GlobalDefs>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) vrrp_instance: Vec<Instance>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) route_instance: Vec<RouteInstanceT>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) virtual_server: Vec<VirtualServerT>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -229,6 +231,7 @@ pub(super) struct Instance {
     pub(super) use_vmac: Option<Spanned<Vmac>>,
     pub(super) vmac_xmit_base: Option<Spanned<bool>>,
     pub(super) v3_checksum_as_v2: Option<Spanned<bool>>,
+    pub(super) route_table: Option<Spanned<i64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) track_script: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -242,6 +245,27 @@ pub(super) struct Instance {
     pub(super) notify_fault: Option<Spanned<String>>,
     pub(super) notify_stop: Option<Spanned<String>>,
     pub(super) notify: Option<Spanned<String>>,
+}
+
+/// `[[route_instance]]` (vipd's own).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RouteInstanceT {
+    pub(super) name: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) virtual_ipaddress: Vec<Spanned<String>>,
+    pub(super) priority: Option<Spanned<i64>>,
+    pub(super) route_table: Option<Spanned<i64>>,
+    pub(super) route_interface: Option<Spanned<String>>,
+    pub(super) withdraw_delay: Option<Spanned<Seconds>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) track_interface: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) track_script: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) track_file: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) track_process: Vec<Spanned<String>>,
 }
 
 /// Seconds as a TOML integer or float (`preempt_delay = 1.5`, as keepalived allows).
@@ -443,6 +467,11 @@ fn raw_config(file: &File, text: &str) -> RawConfig {
             .iter()
             .map(|i| instance(src, i))
             .collect(),
+        route_instances: file
+            .route_instance
+            .iter()
+            .map(|i| route_instance(src, i))
+            .collect(),
         virtual_servers: file
             .virtual_server
             .iter()
@@ -497,6 +526,7 @@ fn instance(src: Source<'_>, i: &Instance) -> RawInstance {
             }
         }),
         vmac_xmit_base: src.flag(&i.vmac_xmit_base),
+        route_table: src.opt(&i.route_table),
         tracks: RawTracks {
             script: src.lines(&i.track_script),
             interface: src.lines(&i.track_interface),
@@ -510,6 +540,23 @@ fn instance(src: Source<'_>, i: &Instance) -> RawInstance {
             &i.notify_stop,
             &i.notify,
         ]),
+    }
+}
+
+fn route_instance(src: Source<'_>, i: &RouteInstanceT) -> RawRouteInstance {
+    RawRouteInstance {
+        name: src.val(&i.name),
+        virtual_ipaddress: src.lines(&i.virtual_ipaddress),
+        priority: src.opt(&i.priority),
+        route_table: src.opt(&i.route_table),
+        route_interface: src.opt(&i.route_interface),
+        withdraw_delay: src.opt(&i.withdraw_delay),
+        tracks: RawTracks {
+            script: src.lines(&i.track_script),
+            interface: src.lines(&i.track_interface),
+            file: src.lines(&i.track_file),
+            process: src.lines(&i.track_process),
+        },
     }
 }
 
@@ -732,6 +779,10 @@ garp_master_refresh = 0   # 0 = off
             (serde_keys::<super::File>(), &keywords::TOP),
             (serde_keys::<super::GlobalDefs>(), &keywords::GLOBAL_DEFS),
             (serde_keys::<super::Instance>(), &keywords::VRRP_INSTANCE),
+            (
+                serde_keys::<super::RouteInstanceT>(),
+                &keywords::ROUTE_INSTANCE,
+            ),
             (
                 serde_keys::<super::Authentication>(),
                 &keywords::AUTHENTICATION,

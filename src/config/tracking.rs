@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::model::{
     Argv, CheckKind, Config, Notify, Program, ScriptUser, SyncGroup, TrackFile, TrackInterface,
-    TrackProcess, TrackRef, VrrpInstance, VrrpScript,
+    TrackProcess, TrackRef, Tracks, VrrpInstance, VrrpScript,
 };
 use super::raw::{RawNotify, RawScript, RawSyncGroup, RawTracking, RawTracks, Val};
 use super::values::{count, must};
@@ -413,7 +413,32 @@ pub(crate) fn instance(
     out: &mut VrrpInstance,
     report: &mut Report,
 ) -> bool {
+    let mut ok = match track_lists(tracks, tracking, report) {
+        Some(t) => {
+            out.track_script = t.track_script;
+            out.track_file = t.track_file;
+            out.track_process = t.track_process;
+            out.track_interface = t.track_interface;
+            true
+        }
+        None => false,
+    };
+    match notify_scripts(notify, report) {
+        Some(n) => out.notify = n,
+        None => ok = false,
+    }
+    ok
+}
+
+/// An instance's `track_*` lists (a `vrrp_instance`'s or a `route_instance`'s), checked
+/// against the defined names; `None` when one is wrong (each reported).
+pub(crate) fn track_lists(
+    tracks: &RawTracks,
+    tracking: &Tracking,
+    report: &mut Report,
+) -> Option<Tracks> {
     let mut ok = true;
+    let mut out = Tracks::default();
     let defined = &tracking.defined;
     for (lines, names, what, target) in [
         (
@@ -451,11 +476,7 @@ pub(crate) fn instance(
             None => ok = false,
         }
     }
-    match notify_scripts(notify, report) {
-        Some(n) => out.notify = n,
-        None => ok = false,
-    }
-    ok
+    ok.then_some(out)
 }
 
 /// `NAME [weight W]`.

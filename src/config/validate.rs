@@ -13,6 +13,7 @@ use super::defaults::{self, Defaults};
 use super::model::{Config, InitialState, VirtualIp, VrrpInstance, VrrpVersion};
 use super::protocol::{self, Family};
 use super::raw::{RawConfig, RawInstance, Val};
+use super::routes;
 use super::tracking::{self, Tracking};
 use super::values::{C_INT_MAX, apply, count, must, seconds};
 use super::vips::{self, Holders};
@@ -45,10 +46,12 @@ pub(crate) fn validate(raw: RawConfig, report: &mut Report) -> Config {
     };
     let no_pools = raw.virtual_servers.is_empty();
     validate_all(raw.virtual_servers, report, &mut config.virtual_servers);
-    if raw.instances.is_empty() && no_pools {
+    if raw.instances.is_empty() && raw.route_instances.is_empty() && no_pools {
         nothing_to_do(report);
     }
     config.instances = instances(raw.instances, &defaults, &tracking, report);
+    config.route_instances =
+        routes::route_instances(raw.route_instances, &config.instances, &tracking, report);
     config.vrrp_sync_group =
         tracking::sync_groups(&raw.tracking.sync_groups, &config.instances, report);
     config.vrrp_script = tracking.scripts;
@@ -166,6 +169,9 @@ fn instance(
     ok &= garp(&raw, &mut out, report);
     ok &= defaults::lower_prio(&raw, defaults, &mut out, report);
     ok &= tracking::instance(&raw.tracks, &raw.notify, tracking, &mut out, report);
+    ok &= apply(&mut out.route_table, raw.route_table.as_ref(), |v| {
+        routes::table(v, report).map(Some)
+    });
     ok.then_some(out)
 }
 

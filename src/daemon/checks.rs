@@ -1,4 +1,4 @@
-//! The checks that instances track (`vrrp_script`, `vrrp_track_file`,
+//! The checks that instances (VRRP and route) track (`vrrp_script`, `vrrp_track_file`,
 //! `vrrp_track_process`, `track_interface`): each is started once, however many instances
 //! track it, and shared through a watch channel; a reload keeps the ones whose definition
 //! did not change.
@@ -9,11 +9,11 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::DaemonError;
-use crate::config::{Config, VrrpInstance};
+use crate::config::{Config, Tracks};
 use crate::net::addr::{LinkInfo, Netlink};
+use crate::track::Tracked;
 use crate::track::eval::Rule;
 use crate::track::{CheckState, CheckWatch};
-use crate::vrrp::instance::Tracked;
 
 /// The checks instances track, each started once however many instances track it.
 pub(super) struct Checks {
@@ -32,10 +32,11 @@ impl Checks {
         }
     }
 
-    /// Everything `inst` tracks, starting checks not started yet.
+    /// Everything instance `name` tracks, starting checks not started yet.
     pub(super) async fn tracked(
         &mut self,
-        inst: &VrrpInstance,
+        name: &str,
+        inst: &Tracks,
         netlink: &Netlink,
     ) -> Result<Vec<Tracked>, DaemonError> {
         let c = Arc::clone(&self.config);
@@ -99,7 +100,7 @@ impl Checks {
             let watch = match self.interfaces.get(&t.interface) {
                 Some(tx) => tx.subscribe(),
                 None => {
-                    let link = super::resolve::lookup(netlink, &inst.name, &t.interface).await?;
+                    let link = super::resolve::lookup(netlink, name, &t.interface).await?;
                     let (tx, rx) = watch::channel(link_state(link.up));
                     self.interfaces.insert(t.interface.clone(), tx);
                     rx

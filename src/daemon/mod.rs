@@ -686,7 +686,7 @@ async fn complete(
     sync_tx: &mpsc::UnboundedSender<MemberChange>,
 ) -> Result<Setup, DaemonError> {
     let inst = setup.config.clone();
-    setup.tracked = checks.tracked(&inst, netlink).await?;
+    setup.tracked = checks.tracked(&inst.name, &inst.tracks(), netlink).await?;
     setup.notifier = Some(Notifier::new(
         Owner::Instance,
         &inst.name,

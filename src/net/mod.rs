@@ -12,6 +12,8 @@
 //!   ff02::12) or unicast peers.
 //! - [`addr`]: rtnetlink: links, IPv4 and IPv6 addresses (the VIPs, IPv6 ones without DAD),
 //!   the link-local source of IPv6 adverts, and link and address events.
+//! - [`route`]: rtnetlink host routes with vipd's protocol (220) in a table no rule
+//!   points at: the signal a routing daemon exports (`route_instance`, `route_table`).
 //! - [`arp`]: gratuitous ARP frames over `AF_PACKET`, as keepalived sends them, and a watch
 //!   for the ARP claims of other hosts.
 //! - [`nd`]: unsolicited neighbour advertisements over `AF_PACKET`, as keepalived sends
@@ -45,6 +47,7 @@
 pub mod addr;
 pub mod arp;
 pub mod nd;
+pub mod route;
 pub mod socket;
 pub mod vmac;
 

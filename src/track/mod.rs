@@ -11,6 +11,10 @@ pub(crate) mod file;
 mod poll;
 pub(crate) mod process;
 pub(crate) mod script;
+mod tracked;
+
+pub use tracked::Tracked;
+pub(crate) use tracked::{evaluate, forward_changes};
 
 use tokio::sync::watch;
 

@@ -10,14 +10,19 @@
 //! - [`KernelAnnouncer`]: the kernel's announcer: netlink, and gratuitous ARP for IPv4 or
 //!   unsolicited neighbour advertisements for IPv6.
 //! - [`Defender`]: when a master re-announces its VIPs after another host claimed one.
+//! - [`RouteSet`]: a VIP made reachable through a routing daemon: the address held on the
+//!   route interface, a host route with vipd's protocol in a table the daemon exports, its
+//!   metric from the priority, moved make-before-break ([`RouteDoor`]).
 //! - [`clear_stale`]: at startup, the VIPs an earlier run left behind.
 
 mod defend;
 mod kernel;
+mod route;
 mod set;
 mod stale;
 
 pub use defend::{COALESCE_DELAY, Defender, MAX_COOLDOWN};
 pub use kernel::KernelAnnouncer;
+pub use route::{RouteDoor, RouteSet, RouteTarget, metric};
 pub use set::{Announcer, BoundVip, Update, VipSet};
 pub use stale::clear_stale;

@@ -6,12 +6,12 @@ use super::lexer::{Kind, Tok};
 use super::schema::{NOT_SUPPORTED, Skipped, block_of, check_body, keyword, skip};
 use super::tree::Stmt;
 use crate::config::keywords::{
-    self, AUTHENTICATION, Body, CHECKER, GLOBAL_DEFS, REAL_SERVER, SYNC_GROUP, TOP, TRACK_FILE,
-    TRACK_PROCESS, URL, VIRTUAL_SERVER, VRRP_INSTANCE, VRRP_SCRIPT,
+    self, AUTHENTICATION, Body, CHECKER, GLOBAL_DEFS, REAL_SERVER, ROUTE_INSTANCE, SYNC_GROUP, TOP,
+    TRACK_FILE, TRACK_PROCESS, URL, VIRTUAL_SERVER, VRRP_INSTANCE, VRRP_SCRIPT,
 };
 use crate::config::raw::{
-    RawCheck, RawCheckDefaults, RawConfig, RawInstance, RawRealServer, RawScript, RawSyncGroup,
-    RawTrackFile, RawTrackProcess, RawUrl, RawVirtualServer, Val,
+    RawCheck, RawCheckDefaults, RawConfig, RawInstance, RawRealServer, RawRouteInstance, RawScript,
+    RawSyncGroup, RawTrackFile, RawTrackProcess, RawUrl, RawVirtualServer, Val,
 };
 use crate::config::tracking::join_command;
 use crate::config::{Report, unsupported};
@@ -30,6 +30,7 @@ fn top(stmt: &Stmt, raw: &mut RawConfig, report: &mut Report) {
     match stmt.key.text.as_str() {
         "global_defs" => global_defs(block_of(stmt, report).unwrap_or_default(), raw, report),
         "vrrp_instance" => raw.instances.extend(vrrp_instance(stmt, report)),
+        "route_instance" => raw.route_instances.extend(route_instance(stmt, report)),
         "virtual_server" => raw.virtual_servers.extend(virtual_server(stmt, report)),
         "vrrp_script" => tracking.scripts.extend(vrrp_script(stmt, report)),
         "vrrp_track_file" | "track_file" => tracking.files.extend(vrrp_track_file(stmt, report)),
@@ -150,6 +151,7 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
                 );
             }
             "vmac_xmit_base" => inst.vmac_xmit_base = flag(item, report),
+            "route_table" => inst.route_table = value(item, report),
             "v3_checksum_as_v2" => inst.v3_checksum_as_v2 = switch(item, report),
             "authentication" => authentication(item, &mut inst, report),
             "virtual_ipaddress" => inst.virtual_ipaddress.extend(block_lines(item, report)),
@@ -179,6 +181,43 @@ fn vrrp_instance(stmt: &Stmt, report: &mut Report) -> Option<RawInstance> {
                 &VRRP_INSTANCE,
                 "vrrp_instance",
                 Skipped::Instead(NOT_SUPPORTED),
+                report,
+            ),
+        }
+    }
+    Some(inst)
+}
+
+/// vipd's `route_instance NAME { ... }`.
+fn route_instance(stmt: &Stmt, report: &mut Report) -> Option<RawRouteInstance> {
+    let name = block_name(
+        stmt,
+        "route_instance WEB { virtual_ipaddress { 10.0.0.10 } }",
+        report,
+    )?;
+    let mut inst = RawRouteInstance {
+        name,
+        ..RawRouteInstance::default()
+    };
+    for item in block_of(stmt, report)? {
+        let key = &item.key;
+        match key.text.as_str() {
+            "virtual_ipaddress" => inst.virtual_ipaddress.extend(block_lines(item, report)),
+            "priority" => inst.priority = value(item, report),
+            "route_table" => inst.route_table = value(item, report),
+            "route_interface" => inst.route_interface = value(item, report),
+            "withdraw_delay" => inst.withdraw_delay = value(item, report),
+            "track_script" | "track_interface" | "track_file" | "track_process" => {
+                let lines = block_lines(item, report);
+                if let Some(slot) = inst.tracks.slot(&key.text) {
+                    slot.extend(lines);
+                }
+            }
+            _ => skip(
+                item,
+                &ROUTE_INSTANCE,
+                "route_instance",
+                Skipped::NotSupported,
                 report,
             ),
         }

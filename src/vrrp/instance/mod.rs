@@ -49,10 +49,10 @@ mod report;
 mod setup;
 mod tracking;
 
+pub use crate::track::Tracked;
 pub use network::{Interface, NET_RETRY};
 pub use report::MemberChange;
 pub use setup::Setup;
-pub use tracking::Tracked;
 
 /// What the daemon tells a running instance.
 #[derive(Debug)]
