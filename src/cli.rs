@@ -129,8 +129,9 @@ pub enum VipctlCommand {
     /// SIGUSR2 does). Waits until the new binary answers; forwarded connections of
     /// virtual_server pools are cut.
     Upgrade,
-    /// Maintenance mode: stay backup until turned off (a master hands over first); kept
-    /// across reloads.
+    /// Maintenance mode: stay backup until turned off (a master hands over first); a
+    /// route_instance withdraws its routes and keeps its addresses. Kept across reloads.
+    #[command(alias = "maintenance")]
     Maint {
         /// `on` or `off`.
         mode: OnOff,

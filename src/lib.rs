@@ -5,8 +5,10 @@
 //! - [`config`]: keepalived.conf or TOML in, one typed and validated model out.
 //! - [`vrrp`]: the wire format (v2 and v3, IPv4 and IPv6), the pure RFC 3768 state machine
 //!   and the driver of one instance (`vrrp::instance`, testable with fake kernel doors).
+//! - [`route_instance`]: `route_instance`: VIPs announced as host routes for a routing daemon
+//!   (BIRD) to export over BGP, from health and maintenance; no VRRP.
 //! - [`vip`]: making a VIP reachable here: the VIP set an instance holds, releases and
-//!   diffs, its announcer (gratuitous ARP, neighbour advertisements), defending VIPs another
+//!   diffs, its announcers (gratuitous ARP, neighbour advertisements, host routes), defending VIPs another
 //!   host claims, and clearing VIPs an earlier run left behind.
 //! - [`runstate`]: what one run leaves for the next (master or not, the VIPs it added), so a
 //!   restart keeps its own VIPs.
@@ -37,6 +39,7 @@ mod metrics;
 pub mod net;
 pub mod notify;
 mod ratelimit;
+pub mod route_instance;
 pub mod runstate;
 pub mod status;
 pub mod track;

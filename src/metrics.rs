@@ -67,6 +67,7 @@ fn render(status: &Status) -> String {
     up.set(1);
     registry.register("keepalived_up", "vipd is running", up);
     vrrp(&mut registry, status);
+    routes(&mut registry, status);
     lb(&mut registry, status);
     let mut page = String::new();
     // Writing into a String cannot fail.
@@ -238,6 +239,39 @@ fn vrrp(registry: &mut Registry, status: &Status) {
             vip_present
                 .get_or_create(&with_vip)
                 .set(i64::from(vip.present));
+        }
+    }
+}
+
+/// Per-route-instance metrics: whether each VIP's route is in the kernel, and the metric.
+fn routes(registry: &mut Registry, status: &Status) {
+    let announced = gauges(
+        registry,
+        "vipd_route_announced",
+        "1 while the kernel has vipd's host route to the VIP in the instance's table",
+    );
+    let metric = gauges(
+        registry,
+        "vipd_route_metric",
+        "The route metric: 256 - effective priority (lower is preferred)",
+    );
+    let effective = gauges(
+        registry,
+        "vipd_route_effective_priority",
+        "Configured priority adjusted by tracked checks",
+    );
+    for r in &status.route_instances {
+        let labels: Labels = vec![("instance", r.name.clone())];
+        metric.get_or_create(&labels).set(i64::from(r.metric));
+        effective
+            .get_or_create(&labels)
+            .set(i64::from(r.effective_priority));
+        for route in &r.routes {
+            let mut with_prefix = labels.clone();
+            with_prefix.push(("prefix", route.prefix.clone()));
+            announced
+                .get_or_create(&with_prefix)
+                .set(i64::from(route.announced));
         }
     }
 }
@@ -436,7 +470,8 @@ async fn answer(mut stream: TcpStream, view: &View) -> io::Result<()> {
 mod test {
     use super::*;
     use crate::status::{
-        Counters, InstanceStatus, RealServerStatus, VipStatus, VirtualServerStatus,
+        Counters, InstanceStatus, RealServerStatus, RouteInstanceStatus, RouteStatus, VipStatus,
+        VirtualServerStatus,
     };
 
     fn status() -> Status {
@@ -458,6 +493,21 @@ mod test {
             router_id: None,
             pid: 1,
             virtual_servers: Vec::new(),
+            route_instances: vec![RouteInstanceStatus {
+                name: "WEB".into(),
+                state: "ANNOUNCING".into(),
+                priority: 150,
+                effective_priority: 90,
+                metric: 166,
+                table: 200,
+                interface: "lo".into(),
+                routes: vec![RouteStatus {
+                    prefix: "10.99.0.10/32".into(),
+                    announced: true,
+                    metric: Some(166),
+                }],
+                ..RouteInstanceStatus::default()
+            }],
             instances: vec![InstanceStatus {
                 name: "VI_1".into(),
                 interface: "eth0".into(),
@@ -480,6 +530,19 @@ mod test {
                 counters,
                 tracks: vec![],
             }],
+        }
+    }
+
+    #[test]
+    fn route_instances_are_on_the_page() {
+        let page = render(&status());
+        let lines: Vec<&str> = page.lines().collect();
+        for want in [
+            r#"vipd_route_announced{instance="WEB",prefix="10.99.0.10/32"} 1"#,
+            r#"vipd_route_metric{instance="WEB"} 166"#,
+            r#"vipd_route_effective_priority{instance="WEB"} 90"#,
+        ] {
+            assert!(lines.contains(&want), "{want}\n{page}");
         }
     }
 

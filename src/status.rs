@@ -61,6 +61,53 @@ pub struct Status {
     /// Every virtual_server (TCP pool), in config order. Absent from older daemons.
     #[serde(default)]
     pub virtual_servers: Vec<VirtualServerStatus>,
+    /// Every route_instance, in config order. Absent from older daemons.
+    #[serde(default)]
+    pub route_instances: Vec<RouteInstanceStatus>,
+}
+
+/// A route instance's status, written by the instance, read by the control socket and metrics.
+pub type SharedRouteStatus = Arc<Mutex<RouteInstanceStatus>>;
+
+/// One route_instance: VIPs announced as host routes for a routing daemon.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInstanceStatus {
+    /// The instance name.
+    pub name: String,
+    /// ANNOUNCING, WITHDRAWN (in maintenance), FAULT, or STOPPING (SIGTERM: routes withdrawn,
+    /// addresses kept for withdraw_delay).
+    pub state: String,
+    /// True in maintenance mode (`vipctl maintenance on`): routes withdrawn.
+    pub maintenance: bool,
+    /// The configured priority.
+    pub priority: u8,
+    /// The priority tracked checks leave: the metric follows it.
+    pub effective_priority: u8,
+    /// 256 - effective priority: the metric of the routes while announced.
+    pub metric: u32,
+    /// The routing table of the routes.
+    pub table: u32,
+    /// Where the addresses are held and the routes point.
+    pub interface: String,
+    /// Each VIP's route.
+    pub routes: Vec<RouteStatus>,
+    /// Why the state is what it is, as logged (the failed check for FAULT).
+    pub reason: String,
+    /// The most recent state change.
+    pub last_transition: Option<Transition>,
+    /// Tracked checks and what they say.
+    pub tracks: Vec<TrackStatus>,
+}
+
+/// One VIP's host route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteStatus {
+    /// `ADDR/32` or `ADDR/128`.
+    pub prefix: String,
+    /// True when the kernel has vipd's route to it in the table now.
+    pub announced: bool,
+    /// The metric of that route, when it is there.
+    pub metric: Option<u32>,
 }
 
 /// One VRRP instance.
@@ -149,6 +196,14 @@ pub struct VipStatus {
     pub present: bool,
 }
 
+/// Milliseconds since the Unix epoch now (0 before 1970), as transitions and events carry
+/// their time.
+pub fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A state change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
@@ -160,6 +215,19 @@ pub struct Transition {
     pub to: String,
     /// Why, as logged.
     pub reason: String,
+}
+
+impl Transition {
+    /// This change of `instance`, as `vipctl watch` shows it.
+    pub fn event(&self, instance: &str) -> Event {
+        Event {
+            at_unix_ms: self.at_unix_ms,
+            instance: instance.to_string(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            reason: self.reason.clone(),
+        }
+    }
 }
 
 /// Counters of one instance since the daemon started.

@@ -133,7 +133,7 @@ fn main() -> ExitCode {
                     return None;
                 };
                 let what = if on {
-                    "on (stays backup; a master hands over first)"
+                    "on (VRRP: stays backup, a master hands over first; route instances: routes withdrawn)"
                 } else {
                     "off"
                 };

@@ -117,4 +117,8 @@ pub struct ReloadSummary {
     /// Virtual servers no longer listening (their open connections finish).
     #[serde(default)]
     pub pools_removed: Vec<String>,
+    /// Route instances that took new settings in place (a new priority moves the metric
+    /// make-before-break; only VIPs no longer listed are withdrawn).
+    #[serde(default)]
+    pub routes_changed: Vec<String>,
 }

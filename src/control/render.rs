@@ -7,20 +7,29 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::control::proto::{
     Event, HandoverResult, InstanceStatus, ReloadSummary, Status, VirtualServerStatus,
 };
+use crate::status::{RouteInstanceStatus, TrackStatus, Transition};
 
 /// Renders the whole status; `now` makes "12 s ago" testable.
 pub fn status(status: &Status, now: SystemTime) -> String {
     let mut out = String::new();
     let node = status.router_id.as_deref().unwrap_or("vipd");
+    let routes = match status.route_instances.len() {
+        0 => String::new(),
+        n => format!(", {n} route instance(s)"),
+    };
     let _ = writeln!(
         out,
-        "{node} (pid {}): {} instance(s)",
+        "{node} (pid {}): {} instance(s){routes}",
         status.pid,
         status.instances.len()
     );
     for inst in &status.instances {
         out.push('\n');
         instance(&mut out, inst, now);
+    }
+    for r in &status.route_instances {
+        out.push('\n');
+        route_instance(&mut out, r, now);
     }
     for vs in &status.virtual_servers {
         out.push('\n');
@@ -121,26 +130,8 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
         let here = if vip.present { "present" } else { "absent" };
         let _ = writeln!(out, "  vip        {} on {}: {here}", vip.addr, vip.dev);
     }
-    for t in &inst.tracks {
-        let health = if t.ok { "ok" } else { "FAILED" };
-        let _ = writeln!(
-            out,
-            "  track      {}: {health} ({}), weight {}",
-            t.name, t.detail, t.weight
-        );
-    }
-    if let Some(t) = &inst.last_transition {
-        let at = UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
-        let ago = now.duration_since(at).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  last       {} -> {} {} ago: {}",
-            t.from,
-            t.to,
-            human(ago),
-            t.reason
-        );
-    }
+    tracks(out, &inst.tracks);
+    last(out, inst.last_transition.as_ref(), now);
     let c = &inst.counters;
     let _ = write!(
         out,
@@ -157,6 +148,65 @@ fn instance(out: &mut String, inst: &InstanceStatus, now: SystemTime) {
         out.push('\n');
     } else {
         let _ = writeln!(out, "\n  dropped    {}", drops.join(", "));
+    }
+}
+
+/// A route instance: state, priority and metric, then one line per route.
+fn route_instance(out: &mut String, r: &RouteInstanceStatus, now: SystemTime) {
+    let state = if r.maintenance && r.state == "WITHDRAWN" {
+        "WITHDRAWN (maintenance)".to_string()
+    } else if r.maintenance {
+        format!("{}  [maintenance]", r.state)
+    } else {
+        r.state.clone()
+    };
+    let priority = if r.effective_priority != r.priority {
+        format!("{} (configured {})", r.effective_priority, r.priority)
+    } else {
+        r.priority.to_string()
+    };
+    let _ = writeln!(
+        out,
+        "{}  {state}  route instance  priority {priority}  metric {}",
+        r.name, r.metric
+    );
+    let _ = writeln!(out, "  routes     table {} via {}", r.table, r.interface);
+    for route in &r.routes {
+        let here = match route.metric {
+            Some(m) if route.announced => format!("announced, metric {m}"),
+            _ => "withdrawn".to_string(),
+        };
+        let _ = writeln!(out, "  route      {}: {here}", route.prefix);
+    }
+    tracks(out, &r.tracks);
+    last(out, r.last_transition.as_ref(), now);
+}
+
+/// One line per tracked check.
+fn tracks(out: &mut String, tracks: &[TrackStatus]) {
+    for t in tracks {
+        let health = if t.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(
+            out,
+            "  track      {}: {health} ({}), weight {}",
+            t.name, t.detail, t.weight
+        );
+    }
+}
+
+/// The last state change, and how long ago.
+fn last(out: &mut String, t: Option<&Transition>, now: SystemTime) {
+    if let Some(t) = t {
+        let at = UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
+        let ago = now.duration_since(at).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  last       {} -> {} {} ago: {}",
+            t.from,
+            t.to,
+            human(ago),
+            t.reason
+        );
     }
 }
 
@@ -181,6 +231,7 @@ pub fn reload(summary: &ReloadSummary) -> String {
         ("removed", &summary.removed),
         ("new VIPs", &summary.vips_changed),
         ("restarted", &summary.restarted),
+        ("changed", &summary.routes_changed),
         ("pools kept", &summary.pools_unchanged),
         ("pools changed", &summary.pools_changed),
         ("pools added", &summary.pools_added),
@@ -308,6 +359,7 @@ mod test {
                 }],
             }],
             virtual_servers: vec![],
+            route_instances: vec![],
         };
         assert_eq!(
             super::status(&status, now),
@@ -372,6 +424,59 @@ mod test {
 }
 
 #[cfg(test)]
+mod test_routes {
+    use super::*;
+    use crate::status::RouteStatus;
+
+    #[test]
+    fn a_route_instance_shows_state_metric_and_each_route() {
+        let r = RouteInstanceStatus {
+            name: "WEB".into(),
+            state: "WITHDRAWN".into(),
+            maintenance: true,
+            priority: 150,
+            effective_priority: 90,
+            metric: 166,
+            table: 200,
+            interface: "lo".into(),
+            routes: vec![
+                RouteStatus {
+                    prefix: "10.99.0.10/32".into(),
+                    announced: false,
+                    metric: None,
+                },
+                RouteStatus {
+                    prefix: "fd99::10/128".into(),
+                    announced: true,
+                    metric: Some(166),
+                },
+            ],
+            ..RouteInstanceStatus::default()
+        };
+        let mut out = String::new();
+        route_instance(&mut out, &r, UNIX_EPOCH);
+        assert_eq!(
+            out,
+            "WEB  WITHDRAWN (maintenance)  route instance  priority 90 (configured 150)  \
+             metric 166\n  routes     table 200 via lo\n  route      10.99.0.10/32: withdrawn\n  \
+             route      fd99::10/128: announced, metric 166\n"
+        );
+        let status = Status {
+            version: 1,
+            router_id: None,
+            pid: 7,
+            instances: vec![],
+            virtual_servers: vec![],
+            route_instances: vec![r],
+        };
+        assert!(
+            super::status(&status, UNIX_EPOCH)
+                .starts_with("vipd (pid 7): 0 instance(s), 1 route instance(s)\n")
+        );
+    }
+}
+
+#[cfg(test)]
 mod test_lb {
     use super::*;
     use crate::status::{RealServerStatus, Transition};
@@ -403,6 +508,7 @@ mod test_lb {
             router_id: None,
             pid: 7,
             instances: vec![],
+            route_instances: vec![],
             virtual_servers: vec![VirtualServerStatus {
                 addr: "10.0.0.100:80".into(),
                 lb_algo: "wrr".into(),

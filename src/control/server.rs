@@ -25,7 +25,7 @@ use crate::control::proto::{Event, Request, Response, SCHEMA_VERSION, Status};
 use crate::lb::LbView;
 use crate::net::addr::Netlink;
 use crate::ratelimit::{LogLimit, held_back};
-use crate::status::SharedStatus;
+use crate::status::{RouteInstanceStatus, SharedRouteStatus, SharedStatus};
 
 /// What the server needs of one instance.
 #[derive(Clone)]
@@ -43,6 +43,8 @@ pub(crate) struct Instances {
     pub(crate) router_id: Option<String>,
     /// The instances, in config order.
     pub(crate) list: Vec<InstanceView>,
+    /// The route instances, in config order.
+    pub(crate) routes: Vec<SharedRouteStatus>,
 }
 
 /// Everything status readers (the control socket, the metrics page) read.
@@ -80,13 +82,38 @@ impl View {
             }
             instances.push(snapshot);
         }
+        let mut route_instances = Vec::with_capacity(current.routes.len());
+        let mut tables = std::collections::HashMap::new();
+        for shared in &current.routes {
+            let mut r = shared.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if let std::collections::hash_map::Entry::Vacant(e) = tables.entry(r.table) {
+                e.insert(self.netlink.vipd_routes(r.table).await.ok());
+            }
+            if let Some(Some(kernel)) = tables.get(&r.table) {
+                in_kernel(&mut r, kernel);
+            }
+            route_instances.push(r);
+        }
         Status {
             version: SCHEMA_VERSION,
             router_id: current.router_id,
             pid: std::process::id(),
             instances,
             virtual_servers: self.lb.status(),
+            route_instances,
         }
+    }
+}
+
+/// Each route of `r` as the kernel has it: announced when vipd's route to the VIP is in the
+/// table (the lowest metric if a move left two for a moment).
+fn in_kernel(r: &mut RouteInstanceStatus, kernel: &[crate::net::route::HostRoute]) {
+    for route in &mut r.routes {
+        route.metric = (kernel.iter())
+            .filter(|k| format!("{}/{}", k.addr, k.prefix_len) == route.prefix)
+            .map(|k| k.metric)
+            .min();
+        route.announced = route.metric.is_some();
     }
 }
 

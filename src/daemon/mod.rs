@@ -38,10 +38,12 @@ mod checks;
 mod reload;
 mod resolve;
 mod resume;
+mod routes;
 mod upgrade;
 
 use checks::Checks;
 use resolve::{advert_interface, bind_vips, prepare, remove_vmac};
+use routes::RunningRoute;
 
 /// Why the daemon could not start or keep running. Each reads as one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +159,9 @@ struct Daemon {
     config: Config,
     netlink: Netlink,
     running: Vec<Running>,
-    /// Instances in maintenance, by name: kept across reloads and restarts of an instance.
+    /// The route instances, in config order.
+    routes: Vec<RunningRoute>,
+    /// Instances (VRRP and route) in maintenance, by name: kept across reloads and restarts of an instance.
     maintenance: BTreeSet<String>,
     events: broadcast::Sender<Event>,
     view: View,
@@ -190,6 +194,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     let mut checks = Checks::new(&config);
     let (sync_tx, mut sync_rx) = mpsc::unbounded_channel();
     let mut setups = Vec::new();
+    let mut route_setups = Vec::new();
     let socket_path = options.socket_path.clone();
     let opened = async {
         for inst in &config.instances {
@@ -198,6 +203,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         }
         for setup in &mut setups {
             resume::plan(setup, &options, &netlink).await;
+        }
+        for inst in &config.route_instances {
+            route_setups.push(routes::prepare(inst, &mut checks, &netlink).await?);
         }
         let control = ControlSocket::bind(&socket_path, access.gid())
             .await
@@ -233,6 +241,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     for setup in setups.iter().filter(|s| s.resume.is_none()) {
         vip::clear_stale(&setup.config.name, &setup.vips, &netlink).await;
     }
+    routes::clear_stale(&config, &mut route_setups, &netlink).await;
     let (events, _) = broadcast::channel(256);
     let view = View {
         instances: Arc::new(RwLock::new(Instances::default())),
@@ -244,6 +253,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         config,
         netlink,
         running: Vec::new(),
+        routes: Vec::new(),
         maintenance: BTreeSet::new(),
         events: events.clone(),
         view: view.clone(),
@@ -257,14 +267,20 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
         let running = daemon.start(setup);
         daemon.running.push(running);
     }
+    for setup in route_setups {
+        let running = daemon.start_route(setup);
+        daemon.routes.push(running);
+    }
     daemon.publish();
     if let Some((addr, listener)) = metrics_listener {
         daemon.metrics = Some(daemon.serve_metrics(addr, listener));
     }
     info!(
-        "vipd {} running {} instance(s), {} virtual server(s); control socket {}{}",
+        "vipd {} running {} instance(s), {} route instance(s), {} virtual server(s); control \
+         socket {}{}",
         env!("CARGO_PKG_VERSION"),
         daemon.running.len(),
+        daemon.routes.len(),
         daemon.config.virtual_servers.len(),
         socket_path.display(),
         daemon
@@ -315,6 +331,9 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
             () = &mut serve => {},
         }
     };
+    // Route instances withdraw at once (the other hosts already announce) and keep their
+    // addresses for withdraw_delay, meanwhile the rest stops.
+    let routes_stopping = routes::stop_all(std::mem::take(&mut daemon.routes)).await;
     // Make-before-break: masters hand over first, while the VIPs (and the forwarder behind
     // them) still serve; a second signal or the deadline cuts it short.
     daemon
@@ -328,6 +347,7 @@ pub async fn run(config: Config, options: Options) -> Result<(), DaemonError> {
     for (_, n) in daemon.group_notifiers {
         n.finish(crate::notify::TIMEOUT).await;
     }
+    routes::stopped(routes_stopping).await;
     omega.finish().await;
     Ok(()) // dropping `control` removes the socket file
 }
@@ -367,6 +387,7 @@ impl Daemon {
         *shared = Instances {
             router_id: self.config.router_id.clone(),
             list: self.running.iter().map(|r| r.view.clone()).collect(),
+            routes: self.routes.iter().map(|r| r.status.clone()).collect(),
         };
     }
 
@@ -381,6 +402,15 @@ impl Daemon {
             Request::Reload => match self.reload().await {
                 Ok(summary) => Response::Reloaded(summary),
                 Err(message) => Response::Error { message },
+            },
+            Request::Handover {
+                instance: Some(name),
+            } if self.routes.iter().any(|r| r.config.name == name) => Response::Error {
+                message: format!(
+                    "{name} is a route_instance: handover does not apply (it has no VRRP \
+                     master to hand over); `vipctl maint on {name}` withdraws its routes (the \
+                     other hosts carry its VIPs), `vipctl maint off {name}` announces them again"
+                ),
             },
             Request::Handover { instance } => match self.targets(instance.as_deref()) {
                 Ok(targets) => {
@@ -407,31 +437,54 @@ impl Daemon {
                 }
                 Err(message) => Response::Error { message },
             },
-            Request::Maintenance { on, instance } => match self.targets(instance.as_deref()) {
-                Ok(targets) => {
-                    let mut names = Vec::new();
-                    for i in targets {
-                        let r = &self.running[i];
-                        if on {
-                            self.maintenance.insert(r.config.name.clone());
-                        } else {
-                            self.maintenance.remove(&r.config.name);
+            Request::Maintenance { on, instance } => {
+                match self.targets_and_routes(instance.as_deref()) {
+                    Ok((targets, route_targets)) => {
+                        let mut names = Vec::new();
+                        for i in targets {
+                            let r = &self.running[i];
+                            let _ = r.commands.send(Command::Maintenance(on)).await;
+                            names.push(r.config.name.clone());
                         }
-                        let _ = r.commands.send(Command::Maintenance(on)).await;
-                        names.push(r.config.name.clone());
+                        for i in route_targets {
+                            let r = &self.routes[i];
+                            let _ = r.commands.send(routes::RouteCommand::Maintenance(on)).await;
+                            names.push(r.config.name.clone());
+                        }
+                        for name in &names {
+                            if on {
+                                self.maintenance.insert(name.clone());
+                            } else {
+                                self.maintenance.remove(name);
+                            }
+                        }
+                        Response::Maintenance {
+                            on,
+                            instances: names,
+                        }
                     }
-                    Response::Maintenance {
-                        on,
-                        instances: names,
-                    }
+                    Err(message) => Response::Error { message },
                 }
-                Err(message) => Response::Error { message },
-            },
+            }
             Request::Status | Request::Watch => Response::Error {
                 message: "not a daemon request".into(),
             },
         };
         let _ = reply.send(response);
+    }
+
+    /// Indexes of the VRRP and route instances a request names: one by name, or all.
+    fn targets_and_routes(&self, name: Option<&str>) -> Result<(Vec<usize>, Vec<usize>), String> {
+        match name {
+            None => Ok((
+                (0..self.running.len()).collect(),
+                (0..self.routes.len()).collect(),
+            )),
+            Some(n) => match self.routes.iter().position(|r| r.config.name == n) {
+                Some(i) => Ok((Vec::new(), vec![i])),
+                None => self.targets(name).map(|t| (t, Vec::new())),
+            },
+        }
     }
 
     /// Indexes of the instances a request names: one by name, or all.
@@ -441,10 +494,8 @@ impl Daemon {
             Some(name) => match self.running.iter().position(|r| r.config.name == name) {
                 Some(i) => Ok(vec![i]),
                 None => {
-                    let known: Vec<&str> = self
-                        .running
-                        .iter()
-                        .map(|r| r.config.name.as_str())
+                    let known: Vec<&str> = (self.running.iter().map(|r| r.config.name.as_str()))
+                        .chain(self.routes.iter().map(|r| r.config.name.as_str()))
                         .collect();
                     Err(format!(
                         "no instance named {name} (running: {})",

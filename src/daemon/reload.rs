@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::checks::find;
 use super::{Daemon, Running, bind_vips, group_notifiers, group_of, remove_vmac, shutdown};
-use crate::config::{Config, VrrpInstance};
+use crate::config::{Config, Tracks, VrrpInstance};
 use crate::control::proto::ReloadSummary;
 use crate::metrics;
 use crate::vip;
@@ -117,6 +117,10 @@ impl Daemon {
                 }
             }
         }
+        let route_plans = match self.reload_routes(&new).await {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(&e.to_string())),
+        };
         let pools = match self.lb.prepare(&new.virtual_servers) {
             Ok(p) => p,
             Err(e) => return Err(self.refuse(&e.to_string())),
@@ -215,8 +219,15 @@ impl Daemon {
                 }
             }
         }
-        self.maintenance
-            .retain(|name| new.instances.iter().any(|n| &n.name == name));
+        let [added, removed, changed, unchanged] = self.apply_routes(route_plans).await;
+        summary.unchanged.extend(unchanged);
+        summary.added.extend(added);
+        summary.removed.extend(removed);
+        summary.routes_changed = changed;
+        self.maintenance.retain(|name| {
+            (new.instances.iter().any(|n| &n.name == name))
+                || new.route_instances.iter().any(|n| &n.name == name)
+        });
         if new.metrics_listen != self.metrics.as_ref().map(|m| m.addr) {
             self.metrics = metrics.map(|(addr, l)| self.serve_metrics(addr, l));
         }
@@ -273,6 +284,13 @@ fn same_but_vips(a: &VrrpInstance, b: &VrrpInstance) -> bool {
 /// True when nothing `inst` depends on outside its own block changed between `old` and
 /// `new`: the checks it tracks, its sync group, the script user of its notify scripts.
 fn dependencies_unchanged(old: &Config, new: &Config, inst: &VrrpInstance) -> bool {
+    checks_unchanged(old, new, &inst.tracks())
+        && group_of(&old.vrrp_sync_group, &inst.name) == group_of(&new.vrrp_sync_group, &inst.name)
+        && old.script_user == new.script_user
+}
+
+/// True when the checks of `tracks` are defined the same in `old` and `new`.
+pub(super) fn checks_unchanged(old: &Config, new: &Config, inst: &Tracks) -> bool {
     let scripts = inst.track_script.iter().all(|r| {
         find(&old.vrrp_script, &r.name, |s| &s.name) == find(&new.vrrp_script, &r.name, |s| &s.name)
     });
@@ -284,11 +302,7 @@ fn dependencies_unchanged(old: &Config, new: &Config, inst: &VrrpInstance) -> bo
         find(&old.vrrp_track_process, &r.name, |p| &p.name)
             == find(&new.vrrp_track_process, &r.name, |p| &p.name)
     });
-    scripts
-        && files
-        && processes
-        && group_of(&old.vrrp_sync_group, &inst.name) == group_of(&new.vrrp_sync_group, &inst.name)
-        && old.script_user == new.script_user
+    scripts && files && processes
 }
 
 #[cfg(test)]

@@ -167,6 +167,37 @@ impl<A: Announcer, R: RouteDoor> RouteSet<A, R> {
         }
     }
 
+    /// A reload changed the VIPs or where routes go: the routes of VIPs no longer listed, and
+    /// every route when the table or interface changed, are deleted; the addresses follow the
+    /// list (new ones added, gone ones removed if ours). The next [`Self::announce`] puts the
+    /// missing routes in.
+    pub async fn update(&mut self, vips: Vec<super::BoundVip>, target: RouteTarget) {
+        let moved = target != self.target;
+        let table = self.target.table;
+        let listed: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+        let gone: Vec<(IpAddr, u32)> = (self.routes.iter())
+            .filter(|(a, _)| moved || !listed.contains(a))
+            .map(|(a, m)| (*a, *m))
+            .collect();
+        for (addr, metric) in gone {
+            match self.door.del_route(addr, table, metric).await {
+                Ok(_) => {
+                    self.routes.remove(&addr);
+                }
+                Err(e) => warn!(
+                    "{}: cannot withdraw {addr} from table {table} (metric {metric}): {e}",
+                    self.name
+                ),
+            }
+        }
+        if moved {
+            // What could not be deleted from the old table is not this set's to track now.
+            self.routes.clear();
+        }
+        self.target = target;
+        self.addresses.update(vips, true, 0).await;
+    }
+
     /// Deletes every VIP's route; the addresses stay.
     pub async fn withdraw(&mut self) {
         let table = self.target.table;
@@ -327,6 +358,32 @@ mod test {
         let log = kernel.log.lock().unwrap().clone();
         assert_eq!(log[..2], ["add 10.99.0.10 100", "del 10.99.0.10 50"]);
         assert!(s.announced_at(100));
+    }
+
+    #[tokio::test]
+    async fn an_update_withdraws_gone_vips_and_a_new_table_moves_every_route() {
+        let kernel = Kernel::default();
+        let mut s = set(&kernel);
+        s.hold().await;
+        s.announce(100).await;
+        let same = RouteTarget {
+            table: 200,
+            ifindex: 1,
+        };
+        s.update(vec![vip(10), vip(12)], same).await;
+        assert_eq!(routes(&kernel), [(vip(10).addr, 200, 100)]);
+        s.announce(100).await;
+        assert_eq!(routes(&kernel).len(), 2);
+        let addresses = kernel.addresses.lock().unwrap().clone();
+        assert!(addresses.contains(&vip(12).addr) && !addresses.contains(&vip(11).addr));
+        let other = RouteTarget {
+            table: 300,
+            ifindex: 1,
+        };
+        s.update(vec![vip(10), vip(12)], other).await;
+        assert!(routes(&kernel).is_empty());
+        s.announce(90).await;
+        assert!(routes(&kernel).iter().all(|&(_, t, m)| (t, m) == (300, 90)));
     }
 
     #[tokio::test]

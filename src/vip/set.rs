@@ -174,7 +174,8 @@ impl<A: Announcer> VipSet<A> {
         if holding {
             self.remove(&removed).await;
             self.add(&added).await;
-            for vip in &added {
+            // No count, no announcer call: it would open a packet socket for nothing.
+            for vip in added.iter().filter(|_| count > 0) {
                 announced += u64::from(self.announcer.announce(vip, count).unwrap_or(0));
             }
         }

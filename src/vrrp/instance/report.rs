@@ -4,13 +4,14 @@
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::info;
 
 use super::Instance;
 use crate::config::{VrrpInstance, VrrpVersion};
-use crate::status::{Counters, Event, InstanceStatus, Peer, SharedStatus, Transition, VipStatus};
+use crate::status::{
+    Counters, InstanceStatus, Peer, SharedStatus, Transition, VipStatus, unix_ms_now,
+};
 use crate::vip::BoundVip;
 use crate::vrrp::doors::Doors;
 use crate::vrrp::fsm::{Reason, State};
@@ -111,9 +112,12 @@ impl<D: Doors> Instance<D> {
                 priority,
             });
         }
-        let at_unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let t = Transition {
+            at_unix_ms: unix_ms_now(),
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: reason.to_string(),
+        };
         {
             let mut status = self.status();
             status.counters.transitions += 1;
@@ -123,22 +127,11 @@ impl<D: Doors> Instance<D> {
             if from == State::Master {
                 status.counters.released_master += 1;
             }
-            status.last_transition = Some(Transition {
-                at_unix_ms,
-                from: from.to_string(),
-                to: to.to_string(),
-                reason: reason.to_string(),
-            });
+            status.last_transition = Some(t.clone());
         }
         if let Some(events) = &self.events {
             // No subscriber is not an error: `send` fails only then.
-            let _ = events.send(Event {
-                at_unix_ms,
-                instance: self.name.clone(),
-                from: from.to_string(),
-                to: to.to_string(),
-                reason: reason.to_string(),
-            });
+            let _ = events.send(t.event(&self.name));
         }
     }
 }
