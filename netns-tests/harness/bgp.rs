@@ -201,15 +201,19 @@ impl BgpLab {
         for h in [H1, H2] {
             let who = format!("h{}", h + 1);
             self.link(&format!("eth-{who}"), &who, &uplink_addr(h), &host_addr(h));
-            ip(&[
-                "-n",
-                &self.host_ns(h),
-                "route",
-                "add",
-                "10.241.9.0/24",
-                "via",
-                &uplink_addr(h),
-            ]);
+            // To the client, and to the other host (unicast VRRP in the VRRP-driven mode).
+            let other = format!("10.241.{}.0/24", 2 - h);
+            for net in ["10.241.9.0/24", other.as_str()] {
+                ip(&[
+                    "-n",
+                    &self.host_ns(h),
+                    "route",
+                    "add",
+                    net,
+                    "via",
+                    &uplink_addr(h),
+                ]);
+            }
         }
         self.link("eth-cl", "cl", "10.241.9.254", "10.241.9.1");
         ip(&[
@@ -428,18 +432,23 @@ impl BgpLab {
         self.host_metrics(host).into_iter().min()
     }
 
-    /// The metrics of every table-200 route to the VIP on `host`.
+    /// The metrics of every table-200 route to the VIP on `host` (none while the kernel has
+    /// no table 200 at all: it exists from its first route on).
     pub fn host_metrics(&self, host: usize) -> Vec<u32> {
-        let out = ip(&[
-            "-n",
-            &self.host_ns(host),
-            "route",
-            "show",
-            "table",
-            "200",
-            VIP,
-        ]);
-        out.lines()
+        let out = Command::new("ip")
+            .args([
+                "-n",
+                &self.host_ns(host),
+                "route",
+                "show",
+                "table",
+                "200",
+                VIP,
+            ])
+            .output()
+            .expect("run ip");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
             .filter_map(|l| {
                 let mut words = l.split_whitespace();
                 words.find(|w| *w == "metric")?;
