@@ -159,10 +159,14 @@ one_run() {
     wait_until 10 eval '[[ $(birdc_ r show route 2>/dev/null | grep -c "unicast \[h") == 2 ]]' ||
         log "$run: h2's route missing at the router"
     pf="$WORK/$run.probe"
-    setsid ip netns exec "$(ns cl)" python3 "$WORK/probe.py" "$VIP" 4 0.15 "$pf" </dev/null &
+    # 7 s: the first answers from h1 (python may take a second to start on a busy machine),
+    # the event, and 5 s after it, more than the hold time of 3 s.
+    setsid ip netns exec "$(ns cl)" python3 "$WORK/probe.py" "$VIP" 7 0.15 "$pf" </dev/null &
     PGIDS+=("$!")
     local probe=$!
-    sleep 1
+    if ! wait_until 5 eval "[[ \$(grep -c ' h1\$' '$pf' 2>/dev/null) -ge 20 ]]"; then
+        log "$run: the probe gets no answer from h1"; lab_down; RESULT="NA NA NA"; return
+    fi
     t=$(now)
     case $event in
         nginx) kill_group KILL "${NGINX[h1]}" ;;
