@@ -616,3 +616,54 @@ fn transitions_are_announced_to_watchers_and_counted() {
         assert!(last.reason.contains("10.0.0.2"), "{}", last.reason);
     });
 }
+
+#[test]
+fn with_route_table_a_master_routes_its_vip_after_adding_it_and_withdraws_before_removing_it() {
+    paused(async {
+        let (check, tracked) = script(Rule::Status { weight: -20 });
+        let r = Running::start_with(|s| {
+            s.config.route_table = Some(200);
+            s.tracked = vec![tracked];
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            r.world.routes.lock().unwrap().is_empty(),
+            "a backup has no route"
+        );
+        r.wait_for_master().await;
+        let routes = |r: &Running| {
+            let mut v: Vec<_> = r.world.routes.lock().unwrap().iter().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(routes(&r), [(IpAddr::from(VIP), 200, 156)]);
+        // The priority falls: the metric follows, the new route added before the old goes. The
+        // demoted master resigns (fast resign) but keeps its VIP, and so its route, until a
+        // stronger master advertises; nobody does, and it is master again.
+        check.send(failing("exit status 2")).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(r.holds_vip());
+        assert_eq!(routes(&r), [(IpAddr::from(VIP), 200, 176)]);
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(r.state(), "MASTER");
+        assert_eq!(routes(&r), [(IpAddr::from(VIP), 200, 176)]);
+        let (done, stopped) = oneshot::channel();
+        r.command(Command::Shutdown(done)).await;
+        stopped.await.unwrap();
+        assert!(routes(&r).is_empty());
+        let vip = IpAddr::from(VIP);
+        // Master again adds the VIP again (already there: no change); the route is not touched.
+        assert_eq!(
+            r.world.changes(),
+            [
+                ("add", vip),
+                ("route", vip),
+                ("route", vip),
+                ("unroute", vip),
+                ("add", vip),
+                ("unroute", vip),
+                ("remove", vip)
+            ]
+        );
+    });
+}

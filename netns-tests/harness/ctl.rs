@@ -146,8 +146,18 @@ impl Lab {
     /// Starts `ip -o monitor address` in `host`'s namespace: every address added or deleted
     /// there from now on (deletions start with `Deleted`).
     pub fn monitor_addresses(&self, host: usize) -> Lines {
+        self.monitor(host, "address")
+    }
+
+    /// Starts `ip -o monitor route` in `host`'s namespace: every route added or deleted there
+    /// from now on, in every table (deletions start with `Deleted`).
+    pub fn monitor_routes(&self, host: usize) -> Lines {
+        self.monitor(host, "route")
+    }
+
+    fn monitor(&self, host: usize, what: &str) -> Lines {
         let mut cmd = Command::new("ip");
-        cmd.args(["-n", self.ns(host), "-o", "monitor", "address"]);
+        cmd.args(["-n", self.ns(host), "-o", "monitor", what]);
         let lines = Lines::spawn(cmd, Arc::clone(&self.registry));
         // `ip monitor` subscribes right after it starts; give it that moment.
         std::thread::sleep(Duration::from_millis(200));

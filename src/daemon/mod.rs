@@ -1,11 +1,13 @@
 //! Builds the running agent from a validated [`Config`]: resolves interfaces, opens sockets,
-//! clears stale VIPs, starts one task per instance, serves the control socket and the
+//! clears stale VIPs (and vipd's stale routes), starts one task per instance (VRRP or route), serves the control socket and the
 //! metrics page, runs tracked checks and sync groups, and owns reload (SIGHUP or `vipctl
 //! reload`, all or nothing), the operator's handover and maintenance requests, and the
 //! shutdown order on SIGTERM or SIGINT: masters hand over make-before-break (priority 0, VIPs
 //! kept until the new master advertises), then the forwarder stops and every instance leaves.
 //!
-//! `checks` starts and shares the tracked checks; `reload` applies a new file.
+//! `checks` starts and shares the tracked checks; `reload` applies a new file; `routes` is the
+//! route instances' side (resolve, stale routes, reload in place, stop: withdraw, wait
+//! withdraw_delay, remove the addresses).
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};

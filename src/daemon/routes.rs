@@ -17,7 +17,7 @@ use crate::config::{Config, RouteInstance};
 use crate::net::addr::Netlink;
 use crate::net::route::HostRoute;
 pub(super) use crate::route_instance::RouteCommand;
-use crate::route_instance::{Reconfigure, RouteInstanceTask};
+use crate::route_instance::{Reconfigure, RouteInstanceTask, route_targets};
 use crate::status::SharedRouteStatus;
 use crate::track::Tracked;
 use crate::vip::{BoundVip, KernelAnnouncer, RouteSet, RouteTarget, VipSet};
@@ -26,7 +26,6 @@ use crate::vip::{BoundVip, KernelAnnouncer, RouteSet, RouteTarget, VipSet};
 pub(super) struct RouteSetup {
     pub(super) config: RouteInstance,
     pub(super) vips: Vec<BoundVip>,
-    pub(super) target: RouteTarget,
     pub(super) tracked: Vec<Tracked>,
     /// vipd's routes an earlier run left for these VIPs, adopted at start.
     leftovers: Vec<HostRoute>,
@@ -45,22 +44,18 @@ pub(super) async fn prepare(
     checks: &mut Checks,
     netlink: &Netlink,
 ) -> Result<RouteSetup, DaemonError> {
-    let (vips, target) = bind(inst, netlink).await?;
+    let vips = bind(inst, netlink).await?;
     let tracked = checks.tracked(&inst.name, &inst.tracks, netlink).await?;
     Ok(RouteSetup {
         config: inst.clone(),
         vips,
-        target,
         tracked,
         leftovers: Vec::new(),
     })
 }
 
-/// `inst`'s VIPs as host addresses on its route interface, and where its routes go.
-async fn bind(
-    inst: &RouteInstance,
-    netlink: &Netlink,
-) -> Result<(Vec<BoundVip>, RouteTarget), DaemonError> {
+/// `inst`'s VIPs as host addresses on its route interface.
+async fn bind(inst: &RouteInstance, netlink: &Netlink) -> Result<Vec<BoundVip>, DaemonError> {
     let link = lookup(netlink, &inst.name, &inst.route_interface).await?;
     let vips = (inst.virtual_ipaddress.iter())
         .map(|&addr| BoundVip {
@@ -73,11 +68,7 @@ async fn bind(
             excluded: false,
         })
         .collect();
-    let target = RouteTarget {
-        table: inst.route_table,
-        ifindex: link.index,
-    };
-    Ok((vips, target))
+    Ok(vips)
 }
 
 /// At start: in every table vipd's configuration uses, each of vipd's routes to a VIP of a
@@ -98,13 +89,13 @@ pub(super) async fn clear_stale(config: &Config, setups: &mut [RouteSetup], netl
             }
         };
         for route in found {
+            let here = RouteTarget {
+                addr: route.addr,
+                ifindex: route.ifindex,
+            };
             let owner = setups.iter_mut().find(|s| {
-                s.target
-                    == RouteTarget {
-                        table,
-                        ifindex: route.ifindex,
-                    }
-                    && s.vips.iter().any(|v| v.addr == route.addr)
+                s.config.route_table == table
+                    && route_targets(&s.vips).contains(&here)
                     && !s.leftovers.iter().any(|l| l.addr == route.addr)
             });
             if let Some(s) = owner {
@@ -139,17 +130,25 @@ impl Daemon {
         let RouteSetup {
             config,
             vips,
-            target,
             tracked,
             leftovers,
         } = setup;
+        let table = config.route_table;
+        let mut routes = RouteSet::new(
+            &config.name,
+            self.netlink.clone(),
+            table,
+            route_targets(&vips),
+        );
         let announcer = KernelAnnouncer::new(self.netlink.clone());
-        let addresses = VipSet::new(&config.name, announcer, vips);
-        let mut routes = RouteSet::new(&config.name, addresses, self.netlink.clone(), target);
+        let mut addresses = VipSet::new(&config.name, announcer, vips);
+        // A route an earlier run left (a crash, an upgrade) says that run held the address
+        // as well: both are this run's now, removed at its stop.
         for l in leftovers {
             routes.adopt_route(l.addr, l.metric);
+            addresses.adopt_addr(l.addr);
         }
-        let (task, status) = RouteInstanceTask::new(config.clone(), routes, tracked);
+        let (task, status) = RouteInstanceTask::new(config.clone(), addresses, routes, tracked);
         let task = task
             .with_events(self.events.clone())
             .with_maintenance(self.maintenance.contains(&config.name));
@@ -211,7 +210,6 @@ impl Daemon {
                     let RouteSetup {
                         config,
                         vips,
-                        target,
                         tracked,
                         ..
                     } = *setup;
@@ -220,7 +218,6 @@ impl Daemon {
                         config,
                         tracked,
                         vips,
-                        target,
                     };
                     let _ = r
                         .commands

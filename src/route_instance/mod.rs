@@ -5,7 +5,8 @@
 //!
 //! `decide` is the decision, pure; the driver here owns the task: it holds the addresses,
 //! re-evaluates on every change of a tracked check or an operator's request, carries the
-//! decision out through a [`RouteSet`] and publishes the status. Stopping withdraws the
+//! decision out through a [`RouteSet`] (the addresses through a [`VipSet`]) and publishes the
+//! status. Stopping withdraws the
 //! routes first, keeps the addresses for `withdraw_delay` (clients already routed here are
 //! served while the fabric moves to the host that still announces), then removes them.
 
@@ -24,7 +25,7 @@ use crate::status::{
     unix_ms_now,
 };
 use crate::track::Tracked;
-use crate::vip::{Announcer, BoundVip, RouteDoor, RouteSet, RouteTarget, metric};
+use crate::vip::{Announcer, BoundVip, RouteDoor, RouteSet, RouteTarget, VipSet, metric};
 
 /// How long a route or address the kernel refused waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(5);
@@ -47,14 +48,24 @@ pub struct Reconfigure {
     pub tracked: Vec<Tracked>,
     /// Its VIPs, bound to the route interface.
     pub vips: Vec<BoundVip>,
-    /// Where its routes go.
-    pub target: RouteTarget,
+}
+
+/// The route of each of `vips`, through the interface it is held on.
+pub fn route_targets(vips: &[BoundVip]) -> Vec<RouteTarget> {
+    (vips.iter())
+        .map(|v| RouteTarget {
+            addr: v.addr,
+            ifindex: v.ifindex,
+        })
+        .collect()
 }
 
 /// The task of one route instance.
 pub struct RouteInstanceTask<A, R> {
     config: RouteInstance,
-    routes: RouteSet<A, R>,
+    /// The addresses, held on the route interface from start to stop.
+    addresses: VipSet<A>,
+    routes: RouteSet<R>,
     tracked: Vec<Tracked>,
     maintenance: bool,
     state: RouteState,
@@ -65,16 +76,19 @@ pub struct RouteInstanceTask<A, R> {
 }
 
 impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
-    /// The task for `config` over `routes`, tracking `tracked`; and the status it publishes.
+    /// The task for `config` holding `addresses` and announcing `routes`, tracking `tracked`;
+    /// and the status it publishes.
     pub fn new(
         config: RouteInstance,
-        routes: RouteSet<A, R>,
+        addresses: VipSet<A>,
+        routes: RouteSet<R>,
         tracked: Vec<Tracked>,
     ) -> (Self, SharedRouteStatus) {
         let status = SharedRouteStatus::default();
         let task = Self {
             priority: config.priority,
             config,
+            addresses,
             routes,
             tracked,
             maintenance: false,
@@ -100,7 +114,7 @@ impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
 
     /// Runs until told to stop (or until the daemon drops its sender, which stops it too).
     pub async fn run(mut self, mut commands: mpsc::Receiver<RouteCommand>) {
-        self.routes.hold().await;
+        self.addresses.hold().await;
         let mut changes = crate::track::forward_changes(&self.tracked);
         self.step().await;
         loop {
@@ -115,8 +129,9 @@ impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
                         self.step().await;
                     }
                     Some(RouteCommand::Reconfigure(new)) => {
-                        let Reconfigure { config, tracked, vips, target } = *new;
-                        self.routes.update(vips, target).await;
+                        let Reconfigure { config, tracked, vips } = *new;
+                        self.routes.update(route_targets(&vips), config.route_table).await;
+                        self.addresses.update(vips, true, 0).await;
                         self.config = config;
                         self.tracked = tracked;
                         changes = crate::track::forward_changes(&self.tracked);
@@ -184,7 +199,7 @@ impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
             );
             tokio::time::sleep(delay).await;
         }
-        self.routes.release().await;
+        self.addresses.release().await;
         info!("{}: stopped", self.config.name);
     }
 
@@ -218,9 +233,9 @@ impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
 
     /// Publishes what the instance knows; the control socket checks the kernel for the routes.
     fn publish(&self, reason: &str, tracks: Vec<TrackStatus>) {
-        let routes = (self.routes.addrs().iter())
+        let routes = (self.routes.addrs())
             .map(|a| {
-                let metric = self.routes.routes().get(a).copied();
+                let metric = self.routes.routes().get(&a).copied();
                 RouteStatus {
                     prefix: format!("{a}/{}", if a.is_ipv6() { 128 } else { 32 }),
                     announced: metric.is_some(),

@@ -10,9 +10,9 @@
 //! - [`KernelAnnouncer`]: the kernel's announcer: netlink, and gratuitous ARP for IPv4 or
 //!   unsolicited neighbour advertisements for IPv6.
 //! - [`Defender`]: when a master re-announces its VIPs after another host claimed one.
-//! - [`RouteSet`]: a VIP made reachable through a routing daemon: the address held on the
-//!   route interface, a host route with vipd's protocol in a table the daemon exports, its
-//!   metric from the priority, moved make-before-break ([`RouteDoor`]).
+//! - [`RouteSet`]: VIPs made reachable through a routing daemon: a host route each, with
+//!   vipd's protocol, in a table the daemon exports, the metric from the priority, moved
+//!   make-before-break ([`RouteDoor`]).
 //! - [`clear_stale`]: at startup, the VIPs an earlier run left behind.
 
 mod defend;

@@ -1,8 +1,8 @@
-//! The route announcer: a VIP made reachable through a routing daemon instead of ARP. The
-//! address is held on the route interface (lo) so the host accepts and answers its traffic;
-//! the host route in vipd's table is the signal the routing daemon (BIRD) exports over BGP,
-//! its metric the MED. Routes go through a [`RouteDoor`] and addresses through a [`VipSet`],
-//! so the logic is tested with fakes; only addresses this set added are removed.
+//! The route announcer: a VIP made reachable through a routing daemon instead of (or beside)
+//! ARP. The host route in vipd's table is the signal the routing daemon (BIRD) exports over
+//! BGP, its metric the MED; the address itself is held by whoever owns the VIP (a route
+//! instance's [`super::VipSet`] on lo, or a VRRP instance's). Routes go through a
+//! [`RouteDoor`], so the logic is tested with a fake.
 //!
 //! A metric change is make-before-break: the route with the new metric is added before the
 //! old one is deleted (in the kernel the metric is part of an IPv4 route's key, so a replace
@@ -13,7 +13,6 @@ use std::net::IpAddr;
 
 use tracing::{info, warn};
 
-use super::set::{Announcer, VipSet};
 use crate::net::NetError;
 use crate::net::addr::Netlink;
 
@@ -60,36 +59,37 @@ impl RouteDoor for Netlink {
     }
 }
 
-/// Where routes go: the table and the interface they point at.
+/// One VIP's route: its address and the interface it points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteTarget {
-    /// The routing table (never 253..=255).
-    pub table: u32,
-    /// The route interface's index.
+    /// The VIP.
+    pub addr: IpAddr,
+    /// The interface the VIP is held on.
     pub ifindex: u32,
 }
 
-/// The routes of one instance, and the addresses it holds for them.
+/// The host routes of one instance's VIPs in one table.
 #[derive(Debug)]
-pub struct RouteSet<A, R> {
+pub struct RouteSet<R> {
     /// The instance, for logs.
     name: String,
-    addresses: VipSet<A>,
     door: R,
-    target: RouteTarget,
+    /// The routing table (never 253..=255).
+    table: u32,
+    vips: Vec<RouteTarget>,
     /// Each VIP's route as it is in the kernel now: address → metric. Kept per VIP so that a
     /// failed add or delete is retried by the next [`Self::announce`] or [`Self::withdraw`].
     routes: BTreeMap<IpAddr, u32>,
 }
 
-impl<A: Announcer, R: RouteDoor> RouteSet<A, R> {
-    /// The routes of instance `name` for the addresses of `addresses`, none announced yet.
-    pub fn new(name: &str, addresses: VipSet<A>, door: R, target: RouteTarget) -> Self {
+impl<R: RouteDoor> RouteSet<R> {
+    /// The routes of instance `name` for `vips` in `table`, none announced yet.
+    pub fn new(name: &str, door: R, table: u32, vips: Vec<RouteTarget>) -> Self {
         Self {
             name: name.to_string(),
-            addresses,
             door,
-            target,
+            table,
+            vips,
             routes: BTreeMap::new(),
         }
     }
@@ -98,7 +98,7 @@ impl<A: Announcer, R: RouteDoor> RouteSet<A, R> {
     /// own: the next [`Self::announce`] moves it make-before-break, [`Self::withdraw`]
     /// deletes it.
     pub fn adopt_route(&mut self, addr: IpAddr, metric: u32) {
-        if self.addresses.addrs().contains(&addr) {
+        if self.vips.iter().any(|v| v.addr == addr) {
             self.routes.insert(addr, metric);
         }
     }
@@ -108,31 +108,26 @@ impl<A: Announcer, R: RouteDoor> RouteSet<A, R> {
         &self.routes
     }
 
-    /// The VIPs.
-    pub fn addrs(&self) -> &[IpAddr] {
-        self.addresses.addrs()
+    /// The VIPs, in config order.
+    pub fn addrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.vips.iter().map(|v| v.addr)
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> u32 {
+        self.table
     }
 
     /// True when every VIP has its route with `metric`.
     pub fn announced_at(&self, metric: u32) -> bool {
-        (self.addrs().iter()).all(|a| self.routes.get(a) == Some(&metric))
-    }
-
-    /// Puts every VIP's address on the route interface.
-    pub async fn hold(&mut self) {
-        self.addresses.hold().await;
-    }
-
-    /// Takes off every address this set added.
-    pub async fn release(&mut self) {
-        self.addresses.release().await;
+        (self.vips.iter()).all(|v| self.routes.get(&v.addr) == Some(&metric))
     }
 
     /// Every VIP's route with `metric`: added where missing; where it has another metric, the
     /// new route is added first and the old one deleted after.
     pub async fn announce(&mut self, metric: u32) {
-        let RouteTarget { table, ifindex } = self.target;
-        for addr in self.addresses.addrs().to_vec() {
+        let table = self.table;
+        for RouteTarget { addr, ifindex } in self.vips.clone() {
             let old = self.routes.get(&addr).copied();
             if old == Some(metric) {
                 continue;
@@ -167,40 +162,48 @@ impl<A: Announcer, R: RouteDoor> RouteSet<A, R> {
         }
     }
 
-    /// A reload changed the VIPs or where routes go: the routes of VIPs no longer listed, and
-    /// every route when the table or interface changed, are deleted; the addresses follow the
-    /// list (new ones added, gone ones removed if ours). The next [`Self::announce`] puts the
-    /// missing routes in.
-    pub async fn update(&mut self, vips: Vec<super::BoundVip>, target: RouteTarget) {
-        let moved = target != self.target;
-        let table = self.target.table;
-        let listed: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+    /// A reload changed the VIPs or the table, or an interface was re-created: the routes of
+    /// VIPs no longer listed or whose interface changed, and every route when the table
+    /// changed, are deleted. The next [`Self::announce`] puts the missing routes in.
+    pub async fn update(&mut self, vips: Vec<RouteTarget>, table: u32) {
+        let old_table = self.table;
         let gone: Vec<(IpAddr, u32)> = (self.routes.iter())
-            .filter(|(a, _)| moved || !listed.contains(a))
+            .filter(|(a, _)| table != old_table || !vips.iter().any(|v| self.stays(v, **a)))
             .map(|(a, m)| (*a, *m))
             .collect();
         for (addr, metric) in gone {
-            match self.door.del_route(addr, table, metric).await {
-                Ok(_) => {
-                    self.routes.remove(&addr);
-                }
-                Err(e) => warn!(
-                    "{}: cannot withdraw {addr} from table {table} (metric {metric}): {e}",
+            if let Err(e) = self.door.del_route(addr, old_table, metric).await {
+                warn!(
+                    "{}: cannot withdraw {addr} from table {old_table} (metric {metric}): {e}",
                     self.name
-                ),
+                );
+            }
+            // What could not be deleted is not this set's to track now.
+            self.routes.remove(&addr);
+        }
+        self.table = table;
+        self.vips = vips;
+    }
+
+    /// The VIPs' interfaces were re-created: the kernel dropped the routes through the old
+    /// ones with them; the next [`Self::announce`] puts them on the new ones.
+    pub fn rebind(&mut self, vips: Vec<RouteTarget>) {
+        for old in &self.vips {
+            if !vips.contains(old) {
+                self.routes.remove(&old.addr);
             }
         }
-        if moved {
-            // What could not be deleted from the old table is not this set's to track now.
-            self.routes.clear();
-        }
-        self.target = target;
-        self.addresses.update(vips, true, 0).await;
+        self.vips = vips;
+    }
+
+    /// True when `v` is `addr` on the interface its route points at now.
+    fn stays(&self, v: &RouteTarget, addr: IpAddr) -> bool {
+        v.addr == addr && self.vips.iter().any(|old| old == v)
     }
 
     /// Deletes every VIP's route; the addresses stay.
     pub async fn withdraw(&mut self) {
-        let table = self.target.table;
+        let table = self.table;
         let routes = std::mem::take(&mut self.routes);
         for (addr, metric) in routes {
             match self.door.del_route(addr, table, metric).await {
@@ -224,29 +227,13 @@ mod test {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::vip::BoundVip;
 
-    /// A pretend kernel: addresses, routes (address, table, metric), and every route change
-    /// in order.
+    /// A pretend kernel: routes (address, table, metric), and every route change in order.
     #[derive(Default)]
     struct Kernel {
-        addresses: Mutex<HashSet<IpAddr>>,
         routes: Mutex<HashSet<(IpAddr, u32, u32)>>,
         log: Mutex<Vec<String>>,
         refuse_adds: Mutex<bool>,
-    }
-
-    impl Announcer for &Kernel {
-        async fn add(&self, vip: &BoundVip) -> Result<bool, NetError> {
-            Ok(self.addresses.lock().unwrap().insert(vip.addr))
-        }
-        async fn remove(&self, vip: &BoundVip) -> Result<(), NetError> {
-            self.addresses.lock().unwrap().remove(&vip.addr);
-            Ok(())
-        }
-        fn announce(&self, _: &BoundVip, _: u32) -> Result<u32, NetError> {
-            panic!("a route instance never sends ARP");
-        }
     }
 
     impl RouteDoor for &Kernel {
@@ -263,25 +250,15 @@ mod test {
         }
     }
 
-    fn vip(last: u8) -> BoundVip {
-        BoundVip {
+    fn vip(last: u8) -> RouteTarget {
+        RouteTarget {
             addr: std::net::Ipv4Addr::new(10, 99, 0, last).into(),
-            prefix_len: 32,
-            label: None,
             ifindex: 1,
-            dev: "lo".into(),
-            mac: [0; 6],
-            excluded: false,
         }
     }
 
-    fn set(kernel: &Kernel) -> RouteSet<&Kernel, &Kernel> {
-        let vips = VipSet::new("WEB", kernel, vec![vip(10), vip(11)]);
-        let target = RouteTarget {
-            table: 200,
-            ifindex: 1,
-        };
-        RouteSet::new("WEB", vips, kernel, target)
+    fn set(kernel: &Kernel) -> RouteSet<&Kernel> {
+        RouteSet::new("WEB", kernel, 200, vec![vip(10), vip(11)])
     }
 
     fn routes(kernel: &Kernel) -> Vec<(IpAddr, u32, u32)> {
@@ -323,26 +300,6 @@ mod test {
     }
 
     #[tokio::test]
-    async fn withdraw_keeps_the_addresses_and_release_removes_only_ours() {
-        let kernel = Kernel::default();
-        kernel.addresses.lock().unwrap().insert(vip(11).addr);
-        let mut s = set(&kernel);
-        s.hold().await;
-        s.announce(100).await;
-        s.withdraw().await;
-        assert!(routes(&kernel).is_empty());
-        assert!(s.routes().is_empty());
-        assert_eq!(kernel.addresses.lock().unwrap().len(), 2, "addresses stay");
-        s.release().await;
-        let left: Vec<IpAddr> = kernel.addresses.lock().unwrap().iter().copied().collect();
-        assert_eq!(
-            left,
-            [vip(11).addr],
-            "the address that was there before stays"
-        );
-    }
-
-    #[tokio::test]
     async fn an_adopted_route_is_moved_make_before_break_and_others_are_not_adopted() {
         let kernel = Kernel::default();
         kernel
@@ -364,26 +321,25 @@ mod test {
     async fn an_update_withdraws_gone_vips_and_a_new_table_moves_every_route() {
         let kernel = Kernel::default();
         let mut s = set(&kernel);
-        s.hold().await;
         s.announce(100).await;
-        let same = RouteTarget {
-            table: 200,
-            ifindex: 1,
-        };
-        s.update(vec![vip(10), vip(12)], same).await;
+        s.update(vec![vip(10), vip(12)], 200).await;
         assert_eq!(routes(&kernel), [(vip(10).addr, 200, 100)]);
         s.announce(100).await;
         assert_eq!(routes(&kernel).len(), 2);
-        let addresses = kernel.addresses.lock().unwrap().clone();
-        assert!(addresses.contains(&vip(12).addr) && !addresses.contains(&vip(11).addr));
-        let other = RouteTarget {
-            table: 300,
-            ifindex: 1,
+        // The same VIP on a re-created interface: its route goes and comes back there.
+        let moved = RouteTarget {
+            ifindex: 7,
+            ..vip(12)
         };
-        s.update(vec![vip(10), vip(12)], other).await;
+        s.update(vec![vip(10), moved], 200).await;
+        assert_eq!(routes(&kernel), [(vip(10).addr, 200, 100)]);
+        s.announce(100).await;
+        s.update(vec![vip(10), moved], 300).await;
         assert!(routes(&kernel).is_empty());
+        s.withdraw().await;
         s.announce(90).await;
         assert!(routes(&kernel).iter().all(|&(_, t, m)| (t, m) == (300, 90)));
+        assert_eq!(s.table(), 300);
     }
 
     #[tokio::test]

@@ -127,6 +127,14 @@ impl<A: Announcer> VipSet<A> {
         self.ours = self.vips.iter().map(|v| (v.ifindex, v.addr)).collect();
     }
 
+    /// Takes the VIP `addr` as added by this set, when it is one (a route instance's address
+    /// whose route an earlier run left: that run added the address too).
+    pub fn adopt_addr(&mut self, addr: IpAddr) {
+        if let Some(v) = self.vips.iter().find(|v| v.addr == addr) {
+            self.ours.insert((v.ifindex, v.addr));
+        }
+    }
+
     /// The announcer, for what only it knows.
     pub fn announcer(&self) -> &A {
         &self.announcer

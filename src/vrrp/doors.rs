@@ -1,6 +1,7 @@
 //! The kernel doors an instance goes through, behind one trait so that a test can stand in
 //! for them: the VRRP socket of either family (opened again when the source address
-//! changes), the VIP announcer and the ARP watch. [`Kernel`] is the real set.
+//! changes), the VIP announcer, the host routes of `route_table` and the ARP watch.
+//! [`Kernel`] is the real set.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -13,7 +14,7 @@ use crate::net::NetError;
 use crate::net::addr::Netlink;
 use crate::net::arp::{ArpClaim, ArpWatch};
 use crate::net::socket::{Inbound, Transport, VrrpSocket};
-use crate::vip::{Announcer, KernelAnnouncer};
+use crate::vip::{Announcer, KernelAnnouncer, RouteDoor};
 
 /// Where adverts go out and come in.
 pub trait AdvertSocket: Send + Sync + 'static {
@@ -41,6 +42,8 @@ pub trait Doors: Send + 'static {
     type Socket: AdvertSocket;
     /// How VIPs are held and announced.
     type Announcer: Announcer + Send + Sync + 'static;
+    /// Where the host routes of `route_table` go.
+    type Routes: RouteDoor + Send + Sync + 'static;
 
     /// Opens the VRRP socket on `ifname` (index `ifindex`) sending from `src`.
     fn open_socket(
@@ -53,6 +56,9 @@ pub trait Doors: Send + 'static {
 
     /// The announcer for this instance's VIPs.
     fn announcer(&self) -> Self::Announcer;
+
+    /// The door of this instance's host routes (`route_table`).
+    fn routes(&self) -> Self::Routes;
 
     /// Reports other hosts' ARP claims on interface `ifindex` (whose MAC is `own_mac`) to
     /// `claims` until the task is aborted or `claims` is closed.
@@ -80,6 +86,7 @@ impl Kernel {
 impl Doors for Kernel {
     type Socket = VrrpSocket;
     type Announcer = KernelAnnouncer;
+    type Routes = Netlink;
 
     fn open_socket(
         &self,
@@ -93,6 +100,10 @@ impl Doors for Kernel {
 
     fn announcer(&self) -> KernelAnnouncer {
         KernelAnnouncer::new(self.netlink.clone())
+    }
+
+    fn routes(&self) -> Netlink {
+        self.netlink.clone()
     }
 
     fn watch_arp(

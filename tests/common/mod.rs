@@ -23,7 +23,7 @@ use vipd::net::NetError;
 use vipd::net::arp::ArpClaim;
 use vipd::net::socket::{Inbound, Ipv6Meta, Transport};
 use vipd::status::{Event, SharedStatus};
-use vipd::vip::{Announcer, BoundVip};
+use vipd::vip::{Announcer, BoundVip, RouteDoor};
 use vipd::vrrp::doors::{AdvertSocket, Doors};
 use vipd::vrrp::instance::{Command, Instance, Setup};
 use vipd::vrrp::packet::{AdvertRepr, Endpoints, MULTICAST_GROUP};
@@ -61,6 +61,9 @@ pub struct World {
     pub claims: Mutex<Option<mpsc::Sender<ArpClaim>>>,
     /// The interface index of every ARP watch opened, in order.
     pub watched: Mutex<Vec<u32>>,
+    /// Host routes (`route_table`) in the kernel: (address, table, metric). Adds and deletes
+    /// are also in `changes`, as "route" and "unroute".
+    pub routes: Mutex<HashSet<(IpAddr, u32, u32)>>,
 }
 
 impl World {
@@ -147,6 +150,19 @@ impl Announcer for FakeAnnouncer {
     }
 }
 
+pub struct FakeRoutes(Arc<World>);
+
+impl RouteDoor for FakeRoutes {
+    async fn add_route(&self, a: IpAddr, _: u32, table: u32, m: u32) -> Result<bool, NetError> {
+        (self.0.changes.lock().unwrap()).push((Instant::now(), "route", a));
+        Ok(self.0.routes.lock().unwrap().insert((a, table, m)))
+    }
+    async fn del_route(&self, a: IpAddr, table: u32, m: u32) -> Result<bool, NetError> {
+        (self.0.changes.lock().unwrap()).push((Instant::now(), "unroute", a));
+        Ok(self.0.routes.lock().unwrap().remove(&(a, table, m)))
+    }
+}
+
 pub struct FakeDoors(pub Arc<World>);
 
 impl FakeDoors {
@@ -166,6 +182,7 @@ impl FakeDoors {
 impl Doors for FakeDoors {
     type Socket = FakeSocket;
     type Announcer = FakeAnnouncer;
+    type Routes = FakeRoutes;
 
     fn open_socket(
         &self,
@@ -179,6 +196,10 @@ impl Doors for FakeDoors {
 
     fn announcer(&self) -> FakeAnnouncer {
         FakeAnnouncer(Arc::clone(&self.0))
+    }
+
+    fn routes(&self) -> FakeRoutes {
+        FakeRoutes(Arc::clone(&self.0))
     }
 
     fn watch_arp(

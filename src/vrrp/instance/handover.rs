@@ -39,6 +39,8 @@ impl<D: Doors> Instance<D> {
 
     /// The end of a handover: the new master advertised (or the bound ran out).
     pub(super) async fn release_vips(&mut self, new_master: Option<IpAddr>) {
+        self.routes_on = false;
+        self.sync_routes().await;
         self.vips.release().await;
         let outcome = match new_master {
             Some(m) => {

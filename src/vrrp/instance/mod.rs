@@ -33,7 +33,7 @@ use crate::ratelimit::LogLimits;
 use crate::status::{Event, HandoverResult, SharedStatus};
 use crate::track::eval::Fault;
 pub use crate::vip::BoundVip;
-use crate::vip::{Defender, VipSet};
+use crate::vip::{Defender, RouteSet, VipSet};
 use crate::vrrp::doors::{AdvertSocket, Doors, Kernel};
 use crate::vrrp::fsm::{Action, Fsm, Reason, State};
 use crate::vrrp::packet::{AdvertInterval, Auth, ChecksumForm, Version};
@@ -119,6 +119,12 @@ pub struct Instance<D: Doors = Kernel> {
     unicast_peers: Vec<IpAddr>,
     /// Logs a remote host can trigger (drops, claims), per kind.
     rate_limit: LogLimits,
+
+    // routes (`route_table`)
+    /// A host route per VIP for a routing daemon, while the VIPs are held here.
+    routes: Option<RouteSet<D::Routes>>,
+    /// The VIPs are held (master, or a master handing over): the routes are in.
+    routes_on: bool,
 
     // tracking
     base_priority: u8,
@@ -230,8 +236,15 @@ impl<D: Doors> Instance<D> {
         while let Some(action) = self.fsm.poll_action() {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(priority),
-                Action::AddVips => self.vips.hold().await,
-                Action::RemoveVips => self.vips.release().await,
+                Action::AddVips => {
+                    self.vips.hold().await;
+                    self.routes_on = true;
+                }
+                Action::RemoveVips => {
+                    self.routes_on = false;
+                    self.sync_routes().await;
+                    self.vips.release().await;
+                }
                 Action::Announce => self.send_garps(self.garp_repeat),
                 Action::AnswerLowerPrio => self.send_garps(self.garp_lower_prio_repeat),
                 Action::Transition { from, to, reason } => {
@@ -249,14 +262,34 @@ impl<D: Doors> Instance<D> {
         if self.fsm.state() != State::Master {
             self.defender.reset();
         }
+        self.sync_routes().await;
         self.publish();
         self.record();
+    }
+
+    /// The routes of `route_table` as the VIPs are: in, with the metric of the priority now,
+    /// while they are held; out otherwise. A change of metric is make-before-break.
+    async fn sync_routes(&mut self) {
+        let Some(routes) = &mut self.routes else {
+            return;
+        };
+        if self.routes_on {
+            routes
+                .announce(crate::vip::metric(self.fsm.priority()))
+                .await;
+        } else if !routes.routes().is_empty() {
+            routes.withdraw().await;
+        }
     }
 
     /// A reload changed the VIP list only: a master adds and removes just the difference,
     /// and announces the added ones; nothing else changes.
     async fn update_vips(&mut self, new: Vec<BoundVip>) {
         let holding = self.fsm.state() == State::Master || self.fsm.releasing();
+        if let Some(routes) = &mut self.routes {
+            let table = routes.table();
+            routes.update(setup::routed(&new), table).await;
+        }
         let done = self.vips.update(new, holding, self.garp_repeat).await;
         info!(
             "{}: reload: {} VIP(s) added, {} removed{}",

@@ -104,6 +104,9 @@ impl<D: Doors> Instance<D> {
             self.ifindex = now.ifindex;
             self.socket = None;
             if let Some(vips) = now.vips {
+                if let Some(routes) = &mut self.routes {
+                    routes.rebind(super::setup::routed(&vips));
+                }
                 self.vips.rebind(vips);
             }
             self.watch_arp();

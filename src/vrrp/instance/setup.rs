@@ -15,7 +15,7 @@ use crate::net::vmac::Vmac;
 use crate::notify::Notifier;
 use crate::ratelimit::LogLimits;
 use crate::status::{Event, SharedStatus};
-use crate::vip::{BoundVip, Defender, VipSet};
+use crate::vip::{BoundVip, Defender, RouteSet, RouteTarget, VipSet};
 use crate::vrrp::doors::{Doors, Kernel};
 use crate::vrrp::fsm::{Fsm, FsmConfig};
 use crate::vrrp::packet::{AdvertInterval, Auth, ChecksumForm, Version};
@@ -83,6 +83,16 @@ fn advert_interval(version: Version, advert_int: Duration) -> AdvertInterval {
     }
 }
 
+/// The VIPs that get a host route with `route_table`: those adverts list (not the excluded).
+pub(super) fn routed(vips: &[BoundVip]) -> Vec<RouteTarget> {
+    (vips.iter().filter(|v| !v.excluded))
+        .map(|v| RouteTarget {
+            addr: v.addr,
+            ifindex: v.ifindex,
+        })
+        .collect()
+}
+
 impl<D: Doors> Instance<D> {
     /// Builds the instance and its initial status; nothing is sent until [`Instance::run`].
     pub fn new(setup: Setup<D>) -> (Self, SharedStatus) {
@@ -136,6 +146,10 @@ impl<D: Doors> Instance<D> {
             notifier: setup.notifier,
             sync: setup.sync,
             socket: Some(setup.socket),
+            routes: (cfg.route_table)
+                .map(|t| RouteSet::new(&cfg.name, setup.doors.routes(), t, routed(&setup.vips))),
+            // A restart that kept its VIPs as master keeps its routes as well.
+            routes_on: setup.resume.is_some(),
             vips: VipSet::new(&cfg.name, setup.doors.announcer(), setup.vips),
             doors: setup.doors,
             status: status.clone(),
