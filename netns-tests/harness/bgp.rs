@@ -545,6 +545,18 @@ impl BgpLab {
         self.vipd[host] = Some(child);
     }
 
+    /// Runs `vipctl --socket <host's socket> ARGS...` and returns its stdout; panics when it
+    /// fails.
+    pub fn vipctl(&self, host: usize, args: &[&str]) -> String {
+        let sock = self.dir().join(format!("h{}.sock", host + 1));
+        run(Command::new("timeout")
+            .arg("5")
+            .arg(super::vipctl_bin())
+            .arg("--socket")
+            .arg(sock)
+            .args(args))
+    }
+
     /// SIGTERM to vipd on `host` (not waited for); see [`BgpLab::wait_vipd_exit`].
     pub fn term_vipd(&self, host: usize) {
         let child = self.vipd[host].as_ref().expect("vipd not running");

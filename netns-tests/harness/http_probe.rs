@@ -188,6 +188,15 @@ impl Samples {
         gap
     }
 
+    /// When the failed requests started, in seconds after `t`, for failure messages.
+    pub fn failed_after(&self, t: f64) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|s| s.host.is_none())
+            .map(|s| format!("{:+.3} ({:.3} s)", s.start - t, s.end - s.start))
+            .collect()
+    }
+
     /// A short account for failure messages: the requests around `t` (one line each).
     pub fn around(&self, t: f64, window: f64) -> String {
         self.0
