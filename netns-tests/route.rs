@@ -89,6 +89,15 @@ fn write(lab: &Lab, file: &str, value: &str) {
     std::fs::write(lab.path().join(file), value).expect("write tracked file");
 }
 
+/// A one-host lab with both tracked files at 0, and its namespace.
+fn lab(name: &str) -> (Lab, String) {
+    let lab = Lab::setup(name, 1);
+    let ns = lab.ns(H).to_string();
+    write(&lab, "prio", "0");
+    write(&lab, "down", "0");
+    (lab, ns)
+}
+
 fn route_status(lab: &Lab) -> serde_json::Value {
     lab.vipctl_status(H)["route_instances"][0].clone()
 }
@@ -107,10 +116,7 @@ fn expect_routes(lab: &Lab, want: &[(String, u32)], within: Duration, what: &str
 
 #[test]
 fn route_instance_on_a_real_kernel() {
-    let mut lab = Lab::setup("route", 1);
-    let ns = lab.ns(H).to_string();
-    write(&lab, "prio", "0");
-    write(&lab, "down", "0");
+    let (mut lab, ns) = lab("route");
     // Left by an earlier run: a stale vipd route; and routes of other protocols, one of them
     // to a configured VIP, which vipd must never touch.
     ip(&ns, STALE);
@@ -339,13 +345,11 @@ fn vrrp_instance_with_route_table_routes_the_vip_while_master() {
 }
 
 /// After kill -9 the routes and addresses stay; the next start takes both over without a
-/// withdraw, and its SIGTERM removes the addresses that run had added.
+/// withdraw, puts back a route deleted by hand, and its SIGTERM removes the addresses that
+/// run had added.
 #[test]
 fn a_restart_after_kill_9_takes_over_routes_and_addresses() {
-    let mut lab = Lab::setup("route-restart", 1);
-    let ns = lab.ns(H).to_string();
-    write(&lab, "prio", "0");
-    write(&lab, "down", "0");
+    let (mut lab, ns) = lab("route-restart");
     let text = conf(&lab, 150);
     lab.start(H, Kind::Vipd, &text);
     expect_routes(&lab, &both_at(106), secs(5), "first start");
@@ -361,10 +365,40 @@ fn a_restart_after_kill_9_takes_over_routes_and_addresses() {
         "taken over as they were, no route changed: {events:?}"
     );
     assert_eq!(vipd_routes(&ns), both_at(106));
+    // A route deleted by hand is put back at the next comparison with the table (10 s).
+    ip(
+        &ns,
+        "route del 10.99.0.10/32 table 200 proto 220 metric 106",
+    );
+    expect_routes(&lab, &both_at(106), secs(12), "a route deleted by hand");
     lab.stop_term(H);
     assert!(vipd_routes(&ns).is_empty());
     assert!(
         !on_lo(&ns, VIP4) && !on_lo(&ns, VIP6),
         "the addresses the crashed run added are removed at this run's stop"
     );
+}
+
+/// A reload that drops the route instance stops it as SIGTERM would (routes first, the
+/// addresses after withdraw_delay); one that brings it back starts it.
+#[test]
+fn reload_removes_and_adds_a_route_instance() {
+    let (mut lab, ns) = lab("route-reload");
+    let text = conf(&lab, 150);
+    // A VRRP instance keeps the daemon busy while the route instance comes and goes.
+    let other = lab.pair_conf(H, &harness::PairOpts::default());
+    lab.start(H, Kind::Vipd, &format!("{other}\n{text}"));
+    expect_routes(&lab, &both_at(106), secs(5), "start");
+    lab.write_conf(H, &other);
+    let r = lab.vipctl(H, &["reload"]);
+    assert!(r.code == 0 && r.stdout.contains("removed    WEB"), "{r:?}");
+    expect_routes(&lab, &[], secs(1), "reload without WEB");
+    assert!(on_lo(&ns, VIP4), "the address stays withdraw_delay");
+    wait_for(|| !on_lo(&ns, VIP4) && !on_lo(&ns, VIP6), secs(4))
+        .unwrap_or_else(|| panic!("addresses not removed\n{}", lab.log_tail(H, 20)));
+    lab.write_conf(H, &format!("{other}\n{text}"));
+    let r = lab.vipctl(H, &["reload"]);
+    assert!(r.code == 0 && r.stdout.contains("added      WEB"), "{r:?}");
+    expect_routes(&lab, &both_at(106), secs(5), "reload with WEB again");
+    assert!(on_lo(&ns, VIP4) && on_lo(&ns, VIP6));
 }

@@ -119,7 +119,8 @@ pub enum VipctlCommand {
     /// leaves the running configuration alone; unchanged instances keep their state.
     Reload,
     /// Planned switchover: the master resigns but keeps its VIPs until the new master
-    /// advertises (at most 3 × advert_int), so that (almost) no packet is lost.
+    /// advertises (at most 3 × advert_int), so that (almost) no packet is lost. Not for a
+    /// route_instance (it has no master): `maint on` withdraws its routes.
     Handover {
         /// The instance; all masters when omitted.
         instance: Option<String>,

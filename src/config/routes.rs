@@ -41,7 +41,7 @@ pub(crate) fn table(v: &Val<String>, report: &mut Report) -> Option<u32> {
 }
 
 /// Every `route_instance` that can run. Names are unique among route and VRRP instances (the
-/// operator's requests name either), and no VIP is in two route instances.
+/// operator's requests name either), and a VIP belongs to one instance of either kind.
 pub(crate) fn route_instances(
     raw: Vec<RawRouteInstance>,
     vrrp: &[VrrpInstance],
@@ -74,6 +74,19 @@ pub(crate) fn route_instances(
             continue;
         };
         for (addr, words) in inst.virtual_ipaddress.iter().zip(&r.virtual_ipaddress) {
+            let in_vrrp = vrrp.iter().find(|i| {
+                (i.virtual_ipaddress.iter())
+                    .chain(&i.virtual_ipaddress_excluded)
+                    .any(|v| v.addr == *addr)
+            });
+            if let Some(i) = in_vrrp {
+                let why = format!(
+                    "{addr} is also a VIP of vrrp_instance {}: a VIP is held by one instance \
+                     (give that one `route_table` to announce it as a route while master)",
+                    i.name
+                );
+                report.error_at(words[0].at(), "virtual_ipaddress", why);
+            }
             if let Some(other) = vips.insert(*addr, inst.name.clone()) {
                 let why = format!(
                     "{addr} is already announced by route_instance {other}: a VIP belongs to \
@@ -305,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn a_vip_in_two_route_instances_and_a_name_of_a_vrrp_instance() {
+    fn a_vip_or_a_name_shared_with_another_instance() {
         let two = format!(
             "{}route_instance API {{\n virtual_ipaddress {{\n 10.99.0.10\n }}\n}}\n",
             conf("")
@@ -326,6 +339,17 @@ mod tests {
             11,
             "route_instance",
             "has the name of a vrrp_instance",
+        );
+        let shared = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n \
+             10.99.0.10/24\n }}\n}}\n{}",
+            conf("")
+        );
+        check(
+            &one_error(&shared, "a.conf"),
+            14,
+            "virtual_ipaddress",
+            "also a VIP of vrrp_instance VI_1",
         );
     }
 

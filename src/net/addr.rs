@@ -84,6 +84,10 @@ impl Ipv6AddrInfo {
 pub struct Netlink {
     /// rtnetlink's handle; its connection future runs as a spawned task.
     pub(super) handle: Handle,
+    /// A second connection with `NETLINK_GET_STRICT_CHK`, for route dumps the kernel
+    /// filters by table and protocol (`net::route`): a host with a full BGP table in `main`
+    /// would otherwise send every route of it for each look at vipd's few.
+    pub(super) strict: Handle,
 }
 
 impl Netlink {
@@ -98,7 +102,18 @@ impl Netlink {
                 source,
             })?;
         tokio::spawn(conn);
-        Ok(Netlink { handle })
+        // Kernels before 4.20 have no strict checking: their dumps are filtered here instead.
+        let strict = match rtnetlink::new_connection_with_strict_check() {
+            Ok((conn, strict, _unsolicited)) => {
+                tokio::spawn(conn);
+                strict
+            }
+            Err(e) => {
+                tracing::debug!("netlink: no strict checking ({e}): route dumps unfiltered");
+                handle.clone()
+            }
+        };
+        Ok(Netlink { handle, strict })
     }
 
     /// Looks up a link by name. A missing interface is [`NetError::NoSuchInterface`].

@@ -4,6 +4,8 @@
 //!
 //! Every route vipd makes carries [`VIPD_PROTO`], so a listing or a cleanup never confuses
 //! them with routes of anyone else (`ip route`'s `static`, BIRD's `bird`, keepalived's 18).
+//! Listings go through [`Netlink`]'s strict-checking connection, so the kernel sends only
+//! the routes of that table and protocol.
 //!
 //! In the kernel the metric is part of an IPv4 route's key: `NLM_F_REPLACE` with a new metric
 //! adds a second route instead of changing the first. A metric change is therefore an add of
@@ -80,14 +82,20 @@ impl Netlink {
         }
     }
 
-    /// Every route in `table` with vipd's protocol, of both families.
+    /// Every route in `table` with vipd's protocol, of both families. The kernel filters the
+    /// dump (strict checking): only those routes cross the socket.
     pub async fn vipd_routes(&self, table: u32) -> Result<Vec<HostRoute>, NetError> {
         let mut out = Vec::new();
-        for family in [
-            RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
-            RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+        let proto = RouteProtocol::Other(VIPD_PROTO);
+        for filter in [
+            (RouteMessageBuilder::<std::net::Ipv4Addr>::new().table_id(table))
+                .protocol(proto)
+                .build(),
+            (RouteMessageBuilder::<std::net::Ipv6Addr>::new().table_id(table))
+                .protocol(proto)
+                .build(),
         ] {
-            let mut dump = self.handle.route().get(family).execute();
+            let mut dump = self.strict.route().get(filter).execute();
             while let Some(msg) = dump
                 .try_next()
                 .await

@@ -29,6 +29,10 @@ use crate::vip::{Announcer, BoundVip, RouteDoor, RouteSet, RouteTarget, VipSet, 
 
 /// How long a route or address the kernel refused waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(5);
+/// How often the routes are compared with the kernel's table, so that one deleted by
+/// someone else is put back: a host that silently stopped announcing would carry no traffic
+/// while every check says healthy. (One dump the kernel filters to vipd's routes.)
+const RESYNC: Duration = Duration::from_secs(10);
 
 /// What the daemon asks of a running route instance.
 pub enum RouteCommand {
@@ -117,11 +121,18 @@ impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
         self.addresses.hold().await;
         let mut changes = crate::track::forward_changes(&self.tracked);
         self.step().await;
+        let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let pending = !self.in_place();
             tokio::select! {
                 Some(()) = changes.recv() => self.step().await,
                 () = tokio::time::sleep(RETRY), if pending => self.step().await,
+                _ = resync.tick() => {
+                    if self.routes.resync().await {
+                        self.step().await;
+                    }
+                }
                 command = commands.recv() => match command {
                     Some(RouteCommand::Maintenance(on)) => {
                         info!("{}: maintenance {}", self.config.name, if on { "on" } else { "off" });
@@ -259,5 +270,154 @@ impl<A: Announcer, R: RouteDoor> RouteInstanceTask<A, R> {
             last_transition,
             tracks,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::track::CheckState;
+    use crate::track::eval::Rule;
+    use crate::vip::fake::Kernel;
+
+    const VIP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 99, 0, 10));
+
+    fn reads(value: i64) -> CheckState {
+        CheckState {
+            ok: true,
+            value,
+            detail: format!("reads {value}"),
+        }
+    }
+
+    /// WEB (priority 150, withdraw_delay 2 s) on a pretend kernel, tracking a file `prio`
+    /// (weight -10) and a file `down` (weight 0: non-zero is FAULT).
+    fn start(
+        kernel: &Arc<Kernel>,
+    ) -> (
+        mpsc::Sender<RouteCommand>,
+        SharedRouteStatus,
+        [watch::Sender<CheckState>; 2],
+    ) {
+        let mut config = RouteInstance::with_defaults("WEB");
+        config.priority = 150;
+        config.virtual_ipaddress = vec![VIP];
+        let vips = vec![BoundVip {
+            addr: VIP,
+            prefix_len: 32,
+            label: None,
+            ifindex: 1,
+            dev: "lo".into(),
+            mac: [0; 6],
+            excluded: false,
+        }];
+        let file = |name: &str, weight| {
+            let (tx, watch) = watch::channel(reads(0));
+            let t = Tracked {
+                source: format!("file {name}"),
+                kind: "file",
+                rule: Rule::Value { weight },
+                watch,
+            };
+            (tx, t)
+        };
+        let ((prio, p), (down, d)) = (file("prio", -10), file("down", 0));
+        let routes = RouteSet::new("WEB", Arc::clone(kernel), 200, route_targets(&vips));
+        let addresses = VipSet::new("WEB", Arc::clone(kernel), vips);
+        let (task, status) = RouteInstanceTask::new(config, addresses, routes, vec![p, d]);
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(task.run(rx));
+        (tx, status, [prio, down])
+    }
+
+    fn state(status: &SharedRouteStatus) -> (String, bool, u32) {
+        let s = status.lock().unwrap();
+        (s.state.clone(), s.maintenance, s.metric)
+    }
+
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn health_maintenance_and_stop_in_the_kernel() {
+        let kernel = Arc::new(Kernel::default());
+        let (commands, status, [prio, down]) = start(&kernel);
+        settle().await;
+        assert_eq!(kernel.routes(), [(VIP, 200, 106)]);
+        assert_eq!(state(&status), ("ANNOUNCING".into(), false, 106));
+        prio.send(reads(3)).unwrap();
+        settle().await;
+        assert_eq!(kernel.routes(), [(VIP, 200, 136)], "priority 120");
+        down.send(reads(1)).unwrap();
+        settle().await;
+        assert!(kernel.routes().is_empty());
+        assert!(
+            kernel.addresses.lock().unwrap().contains(&VIP),
+            "FAULT keeps the address"
+        );
+        assert_eq!(state(&status).0, "FAULT");
+        down.send(reads(0)).unwrap();
+        settle().await;
+        assert_eq!(kernel.routes(), [(VIP, 200, 136)]);
+        commands
+            .send(RouteCommand::Maintenance(true))
+            .await
+            .unwrap();
+        settle().await;
+        assert!(kernel.routes().is_empty());
+        assert_eq!(state(&status), ("WITHDRAWN".into(), true, 136));
+        commands
+            .send(RouteCommand::Maintenance(false))
+            .await
+            .unwrap();
+        settle().await;
+        assert_eq!(kernel.routes(), [(VIP, 200, 136)]);
+
+        let (done, mut stopped) = oneshot::channel();
+        commands.send(RouteCommand::Stop(done)).await.unwrap();
+        settle().await;
+        assert!(kernel.routes().is_empty(), "withdrawn first");
+        assert!(
+            kernel.addresses.lock().unwrap().contains(&VIP),
+            "kept withdraw_delay"
+        );
+        assert_eq!(state(&status).0, "STOPPING");
+        assert!(stopped.try_recv().is_err());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stopped.await.unwrap();
+        assert!(kernel.addresses.lock().unwrap().is_empty());
+        let log = kernel.log.lock().unwrap().clone();
+        assert_eq!(
+            log[log.len() - 2..],
+            ["del 10.99.0.10 136", "release 10.99.0.10"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_route_deleted_by_hand_comes_back_within_resync() {
+        let kernel = Arc::new(Kernel::default());
+        let (_commands, _status, _checks) = start(&kernel);
+        settle().await;
+        kernel.routes.lock().unwrap().clear();
+        tokio::time::sleep(RESYNC).await;
+        assert_eq!(kernel.routes(), [(VIP, 200, 106)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_route_is_tried_again_without_a_change() {
+        let kernel = Arc::new(Kernel::default());
+        *kernel.refuse_adds.lock().unwrap() = true;
+        let (_commands, _status, _checks) = start(&kernel);
+        settle().await;
+        assert!(kernel.routes().is_empty());
+        *kernel.refuse_adds.lock().unwrap() = false;
+        tokio::time::sleep(RETRY).await;
+        assert_eq!(kernel.routes(), [(VIP, 200, 106)]);
     }
 }

@@ -23,6 +23,8 @@ mod stale;
 
 pub use defend::{COALESCE_DELAY, Defender, MAX_COOLDOWN};
 pub use kernel::KernelAnnouncer;
+#[cfg(test)]
+pub(crate) use route::fake;
 pub use route::{RouteDoor, RouteSet, RouteTarget, metric};
 pub use set::{Announcer, BoundVip, Update, VipSet};
 pub use stale::clear_stale;

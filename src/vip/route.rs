@@ -41,6 +41,11 @@ pub trait RouteDoor {
         table: u32,
         metric: u32,
     ) -> impl Future<Output = Result<bool, NetError>> + Send;
+    /// vipd's routes in `table` now: (address, metric).
+    fn list_routes(
+        &self,
+        table: u32,
+    ) -> impl Future<Output = Result<Vec<(IpAddr, u32)>, NetError>> + Send;
 }
 
 impl RouteDoor for Netlink {
@@ -56,6 +61,11 @@ impl RouteDoor for Netlink {
 
     async fn del_route(&self, addr: IpAddr, table: u32, metric: u32) -> Result<bool, NetError> {
         self.del_host_route(addr, table, metric).await
+    }
+
+    async fn list_routes(&self, table: u32) -> Result<Vec<(IpAddr, u32)>, NetError> {
+        let routes = self.vipd_routes(table).await?;
+        Ok(routes.iter().map(|r| (r.addr, r.metric)).collect())
     }
 }
 
@@ -201,6 +211,36 @@ impl<R: RouteDoor> RouteSet<R> {
         v.addr == addr && self.vips.iter().any(|old| old == v)
     }
 
+    /// Compares what this set has announced with the kernel: a route someone else deleted
+    /// (`ip route flush table 200`) is forgotten, so that the next [`Self::announce`] puts it
+    /// back. True when one was missing.
+    pub async fn resync(&mut self) -> bool {
+        if self.routes.is_empty() {
+            return false;
+        }
+        let table = self.table;
+        let there = match self.door.list_routes(table).await {
+            Ok(there) => there,
+            Err(e) => {
+                warn!("{}: cannot list table {table}: {e}", self.name);
+                return false;
+            }
+        };
+        let before = self.routes.len();
+        self.routes.retain(|addr, metric| {
+            let kept = there.contains(&(*addr, *metric));
+            if !kept {
+                warn!(
+                    "{}: the route to {addr} (metric {metric}) left table {table} without vipd \
+                     (deleted by hand?): announcing it again",
+                    self.name
+                );
+            }
+            kept
+        });
+        self.routes.len() != before
+    }
+
     /// Deletes every VIP's route; the addresses stay.
     pub async fn withdraw(&mut self) {
         let table = self.table;
@@ -221,22 +261,36 @@ impl<R: RouteDoor> RouteSet<R> {
     }
 }
 
+/// A pretend kernel for the tests of route announcers and their drivers.
 #[cfg(test)]
-mod test {
+pub(crate) mod fake {
     use std::collections::HashSet;
-    use std::sync::Mutex;
+    use std::net::IpAddr;
+    use std::sync::{Arc, Mutex};
 
-    use super::*;
+    use super::RouteDoor;
+    use crate::net::NetError;
+    use crate::vip::{Announcer, BoundVip};
 
-    /// A pretend kernel: routes (address, table, metric), and every route change in order.
+    /// Routes (address, table, metric), addresses, and every change in order.
     #[derive(Default)]
-    struct Kernel {
-        routes: Mutex<HashSet<(IpAddr, u32, u32)>>,
-        log: Mutex<Vec<String>>,
-        refuse_adds: Mutex<bool>,
+    pub(crate) struct Kernel {
+        pub(crate) routes: Mutex<HashSet<(IpAddr, u32, u32)>>,
+        pub(crate) addresses: Mutex<HashSet<IpAddr>>,
+        pub(crate) log: Mutex<Vec<String>>,
+        pub(crate) refuse_adds: Mutex<bool>,
     }
 
-    impl RouteDoor for &Kernel {
+    impl Kernel {
+        /// The routes, sorted.
+        pub(crate) fn routes(&self) -> Vec<(IpAddr, u32, u32)> {
+            let mut r: Vec<_> = self.routes.lock().unwrap().iter().copied().collect();
+            r.sort_unstable();
+            r
+        }
+    }
+
+    impl RouteDoor for Arc<Kernel> {
         async fn add_route(&self, a: IpAddr, _: u32, t: u32, m: u32) -> Result<bool, NetError> {
             if *self.refuse_adds.lock().unwrap() {
                 return Err(NetError::NoSuchInterface("lo".into()));
@@ -248,7 +302,42 @@ mod test {
             self.log.lock().unwrap().push(format!("del {a} {m}"));
             Ok(self.routes.lock().unwrap().remove(&(a, t, m)))
         }
+        async fn list_routes(&self, table: u32) -> Result<Vec<(IpAddr, u32)>, NetError> {
+            let routes = self.routes.lock().unwrap();
+            Ok(routes
+                .iter()
+                .filter(|r| r.1 == table)
+                .map(|r| (r.0, r.2))
+                .collect())
+        }
     }
+
+    impl Announcer for Arc<Kernel> {
+        async fn add(&self, vip: &BoundVip) -> Result<bool, NetError> {
+            self.log.lock().unwrap().push(format!("hold {}", vip.addr));
+            Ok(self.addresses.lock().unwrap().insert(vip.addr))
+        }
+        async fn remove(&self, vip: &BoundVip) -> Result<(), NetError> {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("release {}", vip.addr));
+            self.addresses.lock().unwrap().remove(&vip.addr);
+            Ok(())
+        }
+        fn announce(&self, _: &BoundVip, count: u32) -> Result<u32, NetError> {
+            assert_eq!(count, 0, "a route's VIP is never announced by ARP");
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use std::sync::Arc;
+
+    use super::fake::Kernel;
+    use super::*;
 
     fn vip(last: u8) -> RouteTarget {
         RouteTarget {
@@ -257,14 +346,12 @@ mod test {
         }
     }
 
-    fn set(kernel: &Kernel) -> RouteSet<&Kernel> {
-        RouteSet::new("WEB", kernel, 200, vec![vip(10), vip(11)])
+    fn set(kernel: &Arc<Kernel>) -> RouteSet<Arc<Kernel>> {
+        RouteSet::new("WEB", Arc::clone(kernel), 200, vec![vip(10), vip(11)])
     }
 
     fn routes(kernel: &Kernel) -> Vec<(IpAddr, u32, u32)> {
-        let mut r: Vec<_> = kernel.routes.lock().unwrap().iter().copied().collect();
-        r.sort_unstable();
-        r
+        kernel.routes()
     }
 
     #[test]
@@ -276,7 +363,7 @@ mod test {
 
     #[tokio::test]
     async fn a_new_metric_is_added_before_the_old_is_deleted() {
-        let kernel = Kernel::default();
+        let kernel = Arc::new(Kernel::default());
         let mut s = set(&kernel);
         s.announce(106).await;
         s.announce(166).await;
@@ -301,7 +388,7 @@ mod test {
 
     #[tokio::test]
     async fn an_adopted_route_is_moved_make_before_break_and_others_are_not_adopted() {
-        let kernel = Kernel::default();
+        let kernel = Arc::new(Kernel::default());
         kernel
             .routes
             .lock()
@@ -319,7 +406,7 @@ mod test {
 
     #[tokio::test]
     async fn an_update_withdraws_gone_vips_and_a_new_table_moves_every_route() {
-        let kernel = Kernel::default();
+        let kernel = Arc::new(Kernel::default());
         let mut s = set(&kernel);
         s.announce(100).await;
         s.update(vec![vip(10), vip(12)], 200).await;
@@ -343,8 +430,20 @@ mod test {
     }
 
     #[tokio::test]
+    async fn a_route_deleted_by_someone_else_is_announced_again_after_a_resync() {
+        let kernel = Arc::new(Kernel::default());
+        let mut s = set(&kernel);
+        s.announce(100).await;
+        assert!(!s.resync().await, "all there");
+        kernel.routes.lock().unwrap().clear();
+        assert!(s.resync().await);
+        s.announce(100).await;
+        assert_eq!(routes(&kernel).len(), 2);
+    }
+
+    #[tokio::test]
     async fn a_refused_add_is_retried_at_the_next_announce() {
-        let kernel = Kernel::default();
+        let kernel = Arc::new(Kernel::default());
         let mut s = set(&kernel);
         *kernel.refuse_adds.lock().unwrap() = true;
         s.announce(100).await;

@@ -161,6 +161,14 @@ impl RouteDoor for FakeRoutes {
         (self.0.changes.lock().unwrap()).push((Instant::now(), "unroute", a));
         Ok(self.0.routes.lock().unwrap().remove(&(a, table, m)))
     }
+    async fn list_routes(&self, table: u32) -> Result<Vec<(IpAddr, u32)>, NetError> {
+        let routes = self.0.routes.lock().unwrap();
+        Ok(routes
+            .iter()
+            .filter(|r| r.1 == table)
+            .map(|r| (r.0, r.2))
+            .collect())
+    }
 }
 
 pub struct FakeDoors(pub Arc<World>);
