@@ -10,9 +10,11 @@
 
 #![allow(dead_code)]
 
+pub mod bgp;
 pub mod conf;
 pub mod ctl;
 mod faults;
+pub mod http_probe;
 pub mod pair;
 pub mod ping;
 mod proc;

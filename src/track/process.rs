@@ -47,6 +47,11 @@ fn count(track: &TrackProcess) -> u32 {
         let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
             continue; // gone meanwhile
         };
+        if is_zombie(pid) {
+            // Dead, not yet reaped: a killed nginx's workers stay zombies until init reaps
+            // them, which a container's init may do seconds later or never.
+            continue;
+        }
         let cmdline = track.full_command.then(|| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|b| {
@@ -61,6 +66,17 @@ fn count(track: &TrackProcess) -> u32 {
         }
     }
     n
+}
+
+/// True when process `pid` has exited and waits to be reaped (state Z or X in its stat line,
+/// the field after the parenthesised name, which may itself hold spaces and parentheses).
+fn is_zombie(pid: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true; // gone meanwhile
+    };
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|st| st == "Z" || st == "X")
 }
 
 fn state(track: &TrackProcess, running: u32) -> CheckState {
@@ -145,6 +161,31 @@ mod test {
         t.process = "no-such-proc-xyz".into();
         assert_eq!(count(&t), 0);
         child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_zombie_is_not_running() {
+        // A copy of sleep under a name no other process has.
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("zz{}", std::process::id());
+        let bin = dir.path().join(&name);
+        std::fs::copy("/bin/sleep", &bin).unwrap();
+        let mut child = std::process::Command::new(&bin).arg("30").spawn().unwrap();
+        let t = track(&name, false);
+        let started = std::time::Instant::now();
+        while count(&t) != 1 {
+            assert!(started.elapsed() < Duration::from_secs(5), "never counted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Killed and not reaped: a zombie until the wait below.
+        child.kill().unwrap();
+        let pid = child.id().to_string();
+        while !is_zombie(&pid) {
+            assert!(started.elapsed() < Duration::from_secs(5), "never a zombie");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(count(&t), 0, "a zombie counted as running");
         child.wait().unwrap();
     }
 }
