@@ -1102,3 +1102,110 @@ fn a_connection_flood_past_the_descriptor_limit_leaves_the_master_its_vip_and_ch
         "h2 after the flood"
     );
 }
+
+/// nginx on `[addr]:port` in `host`, serving `id` (= `name`) and `health`: one process
+/// (`master_process off`), its pid, logs and temporary files in the lab directory.
+fn start_nginx(lab: &mut Lab, host: usize, name: &str, addr: &str, port: u16) -> usize {
+    let dir = lab.path().join(format!("nginx-{name}"));
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("id"), name).unwrap();
+    std::fs::write(www.join("health"), "ok").unwrap();
+    let d = dir.to_string_lossy();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n fastcgi_temp_path {d}/fcgi;\n uwsgi_temp_path {d}/uwsgi;\n\
+         scgi_temp_path {d}/scgi;\n default_type text/plain;\n\
+         server {{ listen [{addr}]:{port}; root {d}/www; }}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    lab.spawn_helper(
+        host,
+        &format!("nginx-{name}"),
+        &["nginx", "-p", &d, "-c", &path],
+    )
+}
+
+/// An IPv6 pool: the VIP is an IPv6 address of a VRRPv3 instance, two nginx on IPv6
+/// addresses behind it; round robin spreads over both, a stopped one is taken out by its
+/// check (HTTP_GET and TCP_CHECK over IPv6) and the other gets every request; the status
+/// writes the addresses in brackets.
+#[test]
+fn ipv6_pool_spreads_and_a_stopped_server_is_taken_out() {
+    let mut lab = Lab::setup_family("lb-v6", 4, harness::Family::V6);
+    let rs = [lab.host_addr6(2), lab.host_addr6(3)];
+    let web = [
+        start_nginx(&mut lab, 2, "rs1", &rs[0], RS_PORT),
+        start_nginx(&mut lab, 3, "rs2", &rs[1], RS_PORT),
+    ];
+    let direct: Vec<String> = rs.iter().map(|a| format!("[{a}]:{RS_PORT}")).collect();
+    let ready = lab.in_client(move || {
+        wait_for(|| direct.iter().all(|a| get(a, "/id").is_ok()), secs(15)).is_some()
+    });
+    assert!(
+        ready,
+        "nginx did not come up on IPv6 (nginx-rs*.log in the lab)"
+    );
+    let vip = lab.vip();
+    let pool = format!(
+        "virtual_server {vip} 80 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\
+         \x20   delay_loop 1\n\
+         \x20   real_server {} {RS_PORT} {{\n        HTTP_GET {{\n            url {{\n\
+         \x20               path /health\n                status_code 200\n            }}\n\
+         \x20           connect_timeout 1\n            retry 1\n            delay_before_retry 0.5\n\
+         \x20       }}\n    }}\n\
+         \x20   real_server {} {RS_PORT} {{\n        TCP_CHECK {{\n            connect_timeout 1\n\
+         \x20           retry 1\n            delay_before_retry 0.5\n        }}\n    }}\n}}\n",
+        rs[0], rs[1]
+    );
+    let conf = format!("{}\n{pool}", lab.pair_conf(A, &PairOpts::default()));
+    lab.start(A, Kind::Vipd, &conf);
+    wait_for(|| lab.holds_vip(A), secs(20))
+        .unwrap_or_else(|| panic!("h1 never took the VIP:\n{}", lab.log_tail(A, 30)));
+    let vs = format!("[{vip}]:80");
+    let names = ["rs1", "rs2"];
+
+    let (got, errors) = ids(&lab, vs.clone(), 20);
+    assert!(errors.is_empty(), "{errors:?}\n{}", lab.log_tail(A, 20));
+    assert_eq!(tally(&got, &names), [10, 10], "rr over IPv6");
+    let status = lab.vipctl_status(A);
+    let pool = status["virtual_servers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["addr"] == vs.as_str()))
+        .unwrap_or_else(|| panic!("no virtual_server {vs} in {status}"));
+    let rs_addrs: Vec<&str> = pool["real_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["addr"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rs_addrs,
+        [
+            format!("[{}]:{RS_PORT}", rs[0]),
+            format!("[{}]:{RS_PORT}", rs[1])
+        ]
+    );
+
+    // rs2 stops: its TCP_CHECK takes it out, rs1 answers everything.
+    lab.kill_helper(web[1]);
+    let down = wait_for(
+        || {
+            let st = lab.vipctl_status(A);
+            st["virtual_servers"][0]["real_servers"][1]["state"] == "DOWN"
+        },
+        secs(15),
+    );
+    assert!(
+        down.is_some(),
+        "rs2 never went DOWN:\n{}",
+        lab.log_tail(A, 20)
+    );
+    let (got, errors) = ids(&lab, vs.clone(), 20);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [20, 0], "all to the survivor");
+}

@@ -433,10 +433,7 @@ const UDP: &str = "protocol UDP is not supported: vipd's forwarder carries TCP c
 
 const SAMPLE_VERDICTS: &[(&str, Verdict)] = &[
     ("keepalived.conf.HTTP_GET.port", Loads(0, 1)),
-    (
-        "keepalived.conf.IPv6",
-        Rejected(13, "`ae00::1` is an IPv6 address: vipd forwards IPv4 only"),
-    ),
+    ("keepalived.conf.IPv6", Loads(0, 1)),
     ("keepalived.conf.PING_CHECK", Rejected(19, UDP)),
     ("keepalived.conf.SMTP_CHECK", Loads(0, 1)),
     (

@@ -269,7 +269,7 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
     Ok(out)
 }
 
-fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
+fn check(c: &Check, server: std::net::SocketAddr) -> CheckT {
     let Check {
         kind,
         connect_timeout,
@@ -292,7 +292,7 @@ fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
         misc_timeout: None,
         user: None,
     };
-    let mut target_of = |target: &std::net::SocketAddrV4| {
+    let mut target_of = |target: &std::net::SocketAddr| {
         if target.ip() != server.ip() {
             out.connect_ip = Some(sp(target.ip().to_string()));
         }
@@ -620,6 +620,16 @@ mod tests {
     fn maximal_config_round_trips() {
         let (original, converted, toml) = round_trip(MAXIMAL, "max.conf");
         assert_eq!(original, converted, "{toml}");
+    }
+
+    #[test]
+    fn ipv6_virtual_servers_round_trip() {
+        let text = "virtual_server 2001:db8::10 443 {\n lb_algo rr\n \
+                    sorry_server fd00::9 8080\n real_server fd00::2 80 {\n \
+                    TCP_CHECK {\n connect_ip fd00::99\n connect_port 81\n }\n }\n}\n";
+        let (original, converted, toml) = round_trip(text, "v6.conf");
+        assert_eq!(original, converted, "{toml}");
+        assert!(toml.contains("\"2001:db8::10\""), "{toml}");
     }
 
     /// The maximal config really is maximal: every model field differs from its default, so

@@ -2,7 +2,7 @@
 //!
 //! Field names follow keepalived's keywords so users recognise them.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -396,7 +396,7 @@ impl LbAlgo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualServer {
     /// The address and port clients connect to (usually a VIP of a vrrp_instance).
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
     /// `delay_loop`: the health-check interval of its real servers. Default 60 s.
     pub delay_loop: Duration,
     /// `lb_algo`. Default `wlc`, as keepalived.
@@ -405,7 +405,7 @@ pub struct VirtualServer {
     /// last connection. `None` = no persistence.
     pub persistence_timeout: Option<Duration>,
     /// `sorry_server IP PORT`: where connections go while quorum is lost.
-    pub sorry_server: Option<SocketAddrV4>,
+    pub sorry_server: Option<SocketAddr>,
     /// `quorum`: the sum of the weights of healthy servers below which the pool is down.
     /// Default 1.
     pub quorum: u32,
@@ -427,7 +427,7 @@ pub struct VirtualServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealServer {
     /// Where connections are forwarded.
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
     /// `weight`, 0 = drain (no new connections). Default 1.
     pub weight: u32,
     /// `inhibit_on_failure`: a failed server is set to weight 0 (its connections finish)
@@ -466,12 +466,12 @@ pub enum CheckKind {
     /// `TCP_CHECK`: a TCP connect succeeds.
     Tcp {
         /// `connect_ip` / `connect_port`: where to connect; default the real server.
-        target: SocketAddrV4,
+        target: SocketAddr,
     },
     /// `HTTP_GET`: every `url` answers with its status code (and body digest).
     Http {
         /// Where to connect; default the real server.
-        target: SocketAddrV4,
+        target: SocketAddr,
         /// The URLs, each must pass.
         urls: Vec<HttpUrl>,
     },

@@ -2,11 +2,12 @@
 //! [`VirtualServer`]s for the forwarder.
 //!
 //! vipd forwards TCP in user space, which is what keepalived calls `lb_kind NAT`; the kernel
-//! IPVS features that need packet rewriting (DR, TUN, fwmark, UDP) are refused here with a
-//! sentence saying why and what to write instead.
+//! IPVS features that need packet rewriting (DR, TUN, fwmark) are refused here with a
+//! sentence saying why and what to write instead. A pool is IPv4 or IPv6, never both: the
+//! forwarder connects to real servers from the virtual server's family.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
@@ -26,7 +27,7 @@ pub(crate) fn validate_all(
     report: &mut Report,
     out: &mut Vec<VirtualServer>,
 ) {
-    let mut seen: HashMap<SocketAddrV4, usize> = HashMap::new();
+    let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
     for vs in raw {
         let line = vs.key.line;
         let col = vs.key.col;
@@ -54,7 +55,7 @@ fn ip_port(
     at: &Val<String>,
     key: &str,
     report: &mut Report,
-) -> Option<SocketAddrV4> {
+) -> Option<SocketAddr> {
     let Some(ip) = words.first() else {
         report.error_at(
             at.at(),
@@ -76,24 +77,13 @@ fn ip_port(
         );
         return None;
     }
-    let addr = match ip.value.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => a,
-        Ok(IpAddr::V6(_)) => {
-            report.error_at(
-                ip.at(),
-                key,
-                format!("`{}` is an IPv6 address: vipd forwards IPv4 only", ip.value),
-            );
-            return None;
-        }
-        Err(_) => {
-            report.error_at(
-                ip.at(),
-                key,
-                format!("`{}` is not an IPv4 address", ip.value),
-            );
-            return None;
-        }
+    let Ok(addr) = ip.value.parse::<IpAddr>() else {
+        report.error_at(
+            ip.at(),
+            key,
+            format!("`{}` is not an IPv4 or IPv6 address", ip.value),
+        );
+        return None;
     };
     let Some(port) = words.get(1) else {
         report.error_at(
@@ -121,7 +111,7 @@ fn ip_port(
             format!("extra words after `{} {port}` ignored", ip.value),
         );
     }
-    Some(SocketAddrV4::new(addr, port))
+    Some(SocketAddr::new(addr, port))
 }
 
 fn duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
@@ -252,8 +242,10 @@ fn pool_settings(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut R
     );
     if let Some(words) = &raw.sorry_server {
         match ip_port(words, &raw.key, "sorry_server", report) {
-            Some(a) => out.sorry_server = Some(a),
-            None => ok = false,
+            Some(a) if one_family(a, &words[0], "sorry_server", out.addr, report) => {
+                out.sorry_server = Some(a);
+            }
+            _ => ok = false,
         }
     }
     if let Some(q) = &raw.quorum {
@@ -280,12 +272,16 @@ fn pool_settings(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut R
 /// The pool's real servers, each address once.
 fn real_servers(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut Report) -> bool {
     let mut ok = true;
-    let mut seen: HashMap<SocketAddrV4, usize> = HashMap::new();
+    let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
     for rs in &raw.real_servers {
         let Some(r) = real_server(rs, &raw.defaults, report) else {
             ok = false;
             continue;
         };
+        if !one_family(r.addr, &rs.addr[0], "real_server", out.addr, report) {
+            ok = false;
+            continue;
+        }
         if let Some(first) = seen.get(&r.addr) {
             let why = format!(
                 "real_server {} appears twice in virtual_server {} (first on line {first})",
@@ -299,6 +295,32 @@ fn real_servers(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut Re
         }
     }
     ok
+}
+
+/// Whether `addr` (a real or sorry server, its address written at `ip`) is of the virtual
+/// server's family; reports it if not. The forwarder connects from the VIP's family only, so
+/// a mixed pool would fail at its first connection instead of at load.
+fn one_family(
+    addr: SocketAddr,
+    ip: &Val<String>,
+    key: &str,
+    vs: SocketAddr,
+    report: &mut Report,
+) -> bool {
+    if addr.is_ipv4() == vs.is_ipv4() {
+        return true;
+    }
+    let family = |a: SocketAddr| if a.is_ipv4() { "IPv4" } else { "IPv6" };
+    let why = format!(
+        "{key} {} is {} but virtual_server {} {} is {}: one pool, one family",
+        ip.value,
+        family(addr),
+        vs.ip(),
+        vs.port(),
+        family(vs)
+    );
+    report.error_at(ip.at(), key, why);
+    false
 }
 
 /// A notify or check program: split like a shell would (no shell runs), found and checked
@@ -350,7 +372,7 @@ fn merge(inner: &RawCheckDefaults, outer: &RawCheckDefaults) -> RawCheckDefaults
 /// One checker of a real server at `server`, with the defaults of its real server and pool.
 fn check(
     raw: &RawCheck,
-    server: SocketAddrV4,
+    server: SocketAddr,
     defaults: &RawCheckDefaults,
     report: &mut Report,
 ) -> Option<Check> {
@@ -373,14 +395,14 @@ fn check(
 }
 
 /// Where a checker connects: the server, or its `connect_ip` and `connect_port`.
-fn target(raw: &RawCheck, server: SocketAddrV4, report: &mut Report) -> (SocketAddrV4, bool) {
+fn target(raw: &RawCheck, server: SocketAddr, report: &mut Report) -> (SocketAddr, bool) {
     let mut target = server;
     let mut ok = true;
     if let Some(ip) = &raw.connect_ip {
-        match ip.value.parse::<Ipv4Addr>() {
+        match ip.value.parse::<IpAddr>() {
             Ok(a) => target.set_ip(a),
             Err(_) => {
-                let why = format!("`{}` is not an IPv4 address", ip.value);
+                let why = format!("`{}` is not an IPv4 or IPv6 address", ip.value);
                 report.error_at(ip.at(), "connect_ip", why);
                 ok = false;
             }
@@ -435,7 +457,7 @@ fn positive_duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<
 }
 
 /// HTTP_GET: its `url` blocks, at least one.
-fn http_get(raw: &RawCheck, target: SocketAddrV4, out: &mut Check, report: &mut Report) -> bool {
+fn http_get(raw: &RawCheck, target: SocketAddr, out: &mut Check, report: &mut Report) -> bool {
     let mut ok = true;
     let mut urls = Vec::new();
     for u in &raw.urls {
@@ -798,6 +820,92 @@ user = "nobody"
             assert_eq!((d.line, d.key.as_str()), (line, key), "{to}: {d}");
             assert!(d.message.contains(message), "{to}: {d}");
         }
+    }
+
+    const KA6: &str = "virtual_server 2001:db8::10 443 {
+    lb_algo rr
+    sorry_server fd00::9 8080
+    real_server fd00::2 80 {
+        TCP_CHECK {
+            connect_ip fd00::99
+        }
+    }
+    real_server fd00::3 80 {
+        HTTP_GET {
+            url {
+                path /health
+            }
+            connect_port 8080
+        }
+    }
+}
+";
+
+    const TOML6: &str = r#"[[virtual_server]]
+ip = "2001:db8::10"
+port = 443
+lb_algo = "rr"
+sorry_server = "fd00::9 8080"
+[[virtual_server.real_server]]
+ip = "fd00::2"
+port = 80
+TCP_CHECK = { connect_ip = "fd00::99" }
+[[virtual_server.real_server]]
+ip = "fd00::3"
+port = 80
+[virtual_server.real_server.HTTP_GET]
+url = [{ path = "/health" }]
+connect_port = 8080
+"#;
+
+    #[test]
+    fn ipv6_pools_in_both_syntaxes() {
+        let l = ok(KA6, "t.conf");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.addr, "[2001:db8::10]:443".parse().unwrap());
+        assert_eq!(vs.sorry_server, Some("[fd00::9]:8080".parse().unwrap()));
+        let addrs: Vec<String> = vs.real_servers.iter().map(|r| r.addr.to_string()).collect();
+        assert_eq!(addrs, ["[fd00::2]:80", "[fd00::3]:80"]);
+        assert_eq!(
+            vs.real_servers[0].checks[0].kind,
+            CheckKind::Tcp {
+                target: "[fd00::99]:80".parse().unwrap()
+            }
+        );
+        let CheckKind::Http { target, .. } = &vs.real_servers[1].checks[0].kind else {
+            panic!("{:?}", vs.real_servers[1].checks[0]);
+        };
+        assert_eq!(*target, "[fd00::3]:8080".parse().unwrap());
+        let t = ok(TOML6, "t.toml");
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        assert_eq!(t.config, l.config);
+    }
+
+    #[test]
+    fn a_pool_of_two_families_is_refused_on_the_server_line() {
+        let d = first_error(
+            &KA6.replace("real_server fd00::3", "real_server 10.0.0.2"),
+            "t.conf",
+        );
+        assert_eq!((d.line, d.key.as_str()), (9, "real_server"), "{d}");
+        assert_eq!(
+            d.message,
+            "real_server 10.0.0.2 is IPv4 but virtual_server 2001:db8::10 443 is IPv6: one \
+             pool, one family"
+        );
+        let d = first_error(&KA6.replace("fd00::9 8080", "10.0.0.9 8080"), "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (3, "sorry_server"), "{d}");
+        assert!(d.message.contains("one pool, one family"), "{d}");
+        let d = first_error(&TOML6.replace("\"fd00::2\"", "\"10.0.0.2\""), "t.toml");
+        assert_eq!((d.line, d.key.as_str()), (7, "real_server"), "{d}");
+        assert!(d.message.contains("is IPv4 but"), "{d}");
+        let d = first_error(&KA.replace("10.0.0.1 8000", "fd00::1 8000"), "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (12, "real_server"), "{d}");
+        assert!(
+            d.message
+                .contains("is IPv6 but virtual_server 10.0.0.100 80 is IPv4")
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! reason; notify_up / notify_down run on the server's own changes, each on a task of its
 //! own, killed if still running after notify's timeout.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub(super) async fn run_once(check: &Check, default_timeout: Duration) -> Result
     }
 }
 
-async fn connect(target: SocketAddrV4, timeout: Duration) -> Result<TcpStream, String> {
+async fn connect(target: SocketAddr, timeout: Duration) -> Result<TcpStream, String> {
     match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(format!("connect to {target}: {e}")),
@@ -55,7 +55,7 @@ async fn connect(target: SocketAddrV4, timeout: Duration) -> Result<TcpStream, S
     }
 }
 
-async fn http_get(target: SocketAddrV4, url: &HttpUrl, timeout: Duration) -> Result<(), String> {
+async fn http_get(target: SocketAddr, url: &HttpUrl, timeout: Duration) -> Result<(), String> {
     let work = async {
         let mut s = connect(target, timeout).await?;
         let req = format!(
@@ -228,15 +228,12 @@ mod tests {
         }
     }
 
-    fn v4(l: &TcpListener) -> SocketAddrV4 {
-        match l.local_addr().unwrap() {
-            std::net::SocketAddr::V4(a) => a,
-            other => panic!("{other}"),
-        }
+    fn v4(l: &TcpListener) -> SocketAddr {
+        l.local_addr().unwrap()
     }
 
     /// A one-shot HTTP server on 127.0.0.1 answering every request with `answer`.
-    async fn http_server(answer: &'static str) -> SocketAddrV4 {
+    async fn http_server(answer: &'static str) -> SocketAddr {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = v4(&l);
         tokio::spawn(async move {

@@ -31,7 +31,7 @@ mod sched;
 mod worker;
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ use worker::Workers;
 #[error("virtual_server {addr}: cannot listen: {source}")]
 pub struct LbError {
     /// The virtual server's address.
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     /// Why.
     source: std::io::Error,
 }
@@ -94,7 +94,7 @@ impl LbOptions {
 
 /// One virtual server being served.
 struct Served {
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     /// Its listeners' id in the workers.
     id: u64,
     cell: Arc<PoolCell>,
@@ -137,7 +137,7 @@ impl LbView {
 /// it unused closes the listeners and ends the threads.
 pub struct LbPlan {
     config: Vec<VirtualServer>,
-    bound: HashMap<SocketAddrV4, Vec<std::net::TcpListener>>,
+    bound: HashMap<SocketAddr, Vec<std::net::TcpListener>>,
     /// The forwarding threads, when the first virtual server comes.
     workers: Option<Workers>,
 }

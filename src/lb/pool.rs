@@ -7,7 +7,7 @@
 //! connection goes there; at `quorum + hysteresis` it is regained. With no healthy server at
 //! all, new connections go to the sorry server (or are closed when there is none).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -41,7 +41,7 @@ pub(super) struct Target {
     /// Index of the real server; `None` = the sorry server.
     pub(super) index: Option<usize>,
     /// Its address.
-    pub(super) addr: SocketAddrV4,
+    pub(super) addr: SocketAddr,
     /// Its counters.
     pub(super) counters: Arc<Counters>,
 }
@@ -166,7 +166,7 @@ impl Pool {
 
     /// Picks the target of a new connection from `client`, counting it as active there.
     /// `skip` is a server that just refused this same connection.
-    pub(super) fn pick(&self, client: Ipv4Addr, skip: Option<usize>) -> Option<Target> {
+    pub(super) fn pick(&self, client: IpAddr, skip: Option<usize>) -> Option<Target> {
         let mut st = self.lock();
         let sorry = self.config.sorry_server.map(|addr| Target {
             index: None,
@@ -411,7 +411,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &w)| RealServer {
-                    addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, i as u8 + 1), 80),
+                    addr: SocketAddr::from((std::net::Ipv4Addr::new(10, 0, 0, i as u8 + 1), 80)),
                     weight: w,
                     inhibit_on_failure: false,
                     notify_up: None,
@@ -431,8 +431,8 @@ mod tests {
         }
     }
 
-    fn client() -> Ipv4Addr {
-        Ipv4Addr::new(192, 168, 0, 1)
+    fn client() -> IpAddr {
+        std::net::Ipv4Addr::new(192, 168, 0, 1).into()
     }
 
     #[test]

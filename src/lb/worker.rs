@@ -23,7 +23,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
@@ -446,12 +445,7 @@ impl Thread {
                 return;
             };
             let (mut client, peer) = match l.listener.accept() {
-                Ok((client, SocketAddr::V4(peer))) => (client, peer),
-                Ok((_, other)) => {
-                    let vs = l.cell.get().config.addr;
-                    debug!("virtual_server {vs}: dropping non-IPv4 client {other}");
-                    continue;
-                }
+                Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if gone_before_accept(&e) => continue,
                 Err(e) => {

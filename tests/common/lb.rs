@@ -26,7 +26,7 @@ pub fn free_port() -> u16 {
 /// A pool on a free port of 127.0.0.1 over `backends` (weight 1 each, no checks).
 pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
     VirtualServer {
-        addr: SocketAddrV4::new([127, 0, 0, 1].into(), free_port()),
+        addr: SocketAddrV4::new([127, 0, 0, 1].into(), free_port()).into(),
         delay_loop: Duration::from_secs(60),
         lb_algo: algo,
         persistence_timeout: None,
@@ -39,7 +39,7 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
         real_servers: backends
             .iter()
             .map(|&addr| RealServer {
-                addr,
+                addr: addr.into(),
                 weight: 1,
                 inhibit_on_failure: false,
                 notify_up: None,
