@@ -194,6 +194,7 @@ fn file(config: &Config) -> Result<File, ConvertError> {
 fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
     let VirtualServer {
         addr,
+        protocol,
         delay_loop,
         lb_algo,
         persistence_timeout,
@@ -212,7 +213,7 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         lb_algo: Some(sp(lb_algo.as_str().to_string())),
         lb_kind: Some(sp("NAT".to_string())),
         persistence_timeout: persistence_timeout.map(|d| sp(whole_seconds(d))),
-        protocol: Some(sp("TCP".to_string())),
+        protocol: Some(sp(protocol.as_str().to_string())),
         sorry_server: sorry_server.map(|s| sp(format!("{} {}", s.ip(), s.port()))),
         quorum: Some(sp(i64::from(*quorum))),
         hysteresis: Some(sp(i64::from(*hysteresis))),
@@ -251,12 +252,14 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         tcp_check: None,
         http_get: None,
         misc_check: None,
+        udp_check: None,
     };
     for c in checks {
         let (slot, kind) = match c.kind {
             CheckKind::Tcp { .. } => (&mut out.tcp_check, "TCP_CHECK"),
             CheckKind::Http { .. } => (&mut out.http_get, "HTTP_GET"),
             CheckKind::Misc { .. } => (&mut out.misc_check, "MISC_CHECK"),
+            CheckKind::Udp { .. } => (&mut out.udp_check, "UDP_CHECK"),
         };
         if slot.is_some() {
             return Err(ConvertError::RepeatedChecker {
@@ -291,6 +294,10 @@ fn check(c: &Check, server: std::net::SocketAddr) -> CheckT {
         misc_path: None,
         misc_timeout: None,
         user: None,
+        payload: None,
+        require_reply: None,
+        min_reply_length: None,
+        max_reply_length: None,
     };
     let mut target_of = |target: &std::net::SocketAddr| {
         if target.ip() != server.ip() {
@@ -314,6 +321,21 @@ fn check(c: &Check, server: std::net::SocketAddr) -> CheckT {
             out.misc_path = Some(sp(join_command(&program.argv)));
             out.misc_timeout = timeout.map(|d| sp(seconds(d)));
             out.user = who.as_ref().map(|u| sp(user(u)));
+        }
+        CheckKind::Udp {
+            target,
+            payload,
+            require_reply,
+            reply_length: (min, max),
+        } => {
+            target_of(target);
+            if !payload.is_empty() {
+                let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+                out.payload = Some(sp(hex));
+            }
+            out.require_reply = Some(sp(*require_reply));
+            out.min_reply_length = Some(sp(i64::from(*min)));
+            out.max_reply_length = Some(sp(i64::from(*max)));
         }
     }
     out
@@ -630,6 +652,18 @@ mod tests {
         let (original, converted, toml) = round_trip(text, "v6.conf");
         assert_eq!(original, converted, "{toml}");
         assert!(toml.contains("\"2001:db8::10\""), "{toml}");
+    }
+
+    #[test]
+    fn udp_virtual_servers_round_trip() {
+        let text = "virtual_server 10.0.0.53 53 {\n lb_algo rr\n protocol UDP\n \
+                    persistence_timeout 5\n real_server 10.0.0.1 53 {\n UDP_CHECK {\n \
+                    connect_port 5353\n payload 0001ff\n require_reply\n \
+                    min_reply_length 12\n }\n }\n real_server 10.0.0.2 53 {\n \
+                    UDP_CHECK {\n }\n }\n}\n";
+        let (original, converted, toml) = round_trip(text, "udp.conf");
+        assert_eq!(original, converted, "{toml}");
+        assert!(toml.contains("protocol = \"UDP\""), "{toml}");
     }
 
     /// The maximal config really is maximal: every model field differs from its default, so

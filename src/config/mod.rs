@@ -49,7 +49,7 @@ use std::path::{Path, PathBuf};
 
 pub use model::{
     Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, PRIORITY_OWNER, Program,
-    RealServer, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
+    Protocol, RealServer, ScriptUser, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
     VRRP_GROUP_V4, VRRP_GROUP_V6, VirtualIp, VirtualServer, VrrpInstance, VrrpScript, VrrpVersion,
 };
 

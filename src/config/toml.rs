@@ -97,6 +97,8 @@ pub(super) struct RealServerT {
     pub(super) http_get: Option<Spanned<CheckT>>,
     #[serde(rename = "MISC_CHECK")]
     pub(super) misc_check: Option<Spanned<CheckT>>,
+    #[serde(rename = "UDP_CHECK")]
+    pub(super) udp_check: Option<Spanned<CheckT>>,
 }
 
 /// Any checker table; the shared validation says which keys fit which checker.
@@ -116,6 +118,10 @@ pub(super) struct CheckT {
     pub(super) misc_path: Option<Spanned<String>>,
     pub(super) misc_timeout: Option<Spanned<Seconds>>,
     pub(super) user: Option<Spanned<String>>,
+    pub(super) payload: Option<Spanned<String>>,
+    pub(super) require_reply: Option<Spanned<bool>>,
+    pub(super) min_reply_length: Option<Spanned<i64>>,
+    pub(super) max_reply_length: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -618,6 +624,7 @@ fn real_server(src: Source<'_>, rs: &RealServerT) -> RawRealServer {
             ("TCP_CHECK", &rs.tcp_check),
             ("HTTP_GET", &rs.http_get),
             ("MISC_CHECK", &rs.misc_check),
+            ("UDP_CHECK", &rs.udp_check),
         ]
         .into_iter()
         .filter_map(|(kind, c)| c.as_ref().map(|c| check(src, kind, c)))
@@ -656,6 +663,11 @@ fn check(src: Source<'_>, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
         misc_path: src.opt(&body.misc_path),
         misc_timeout: src.opt(&body.misc_timeout),
         user: body.user.as_ref().map(|u| src.words(u)),
+        payload: src.opt(&body.payload),
+        require_reply: src.flag(&body.require_reply),
+        reply_data: None,
+        min_reply_length: src.opt(&body.min_reply_length),
+        max_reply_length: src.opt(&body.max_reply_length),
     }
 }
 

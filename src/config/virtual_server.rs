@@ -1,16 +1,18 @@
 //! The checks that turn `virtual_server` blocks as written ([`RawVirtualServer`]) into
 //! [`VirtualServer`]s for the forwarder.
 //!
-//! vipd forwards TCP in user space, which is what keepalived calls `lb_kind NAT`; the kernel
-//! IPVS features that need packet rewriting (DR, TUN, fwmark) are refused here with a
-//! sentence saying why and what to write instead. A pool is IPv4 or IPv6, never both: the
+//! vipd forwards TCP connections and UDP flows in user space, which is what keepalived calls
+//! `lb_kind NAT`; the kernel IPVS features that need packet rewriting (DR, TUN, fwmark) are
+//! refused here with a sentence saying why and what to write instead. A pool is IPv4 or IPv6, never both: the
 //! forwarder connects to real servers from the virtual server's family.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::model::{Check, CheckKind, HttpUrl, LbAlgo, Program, RealServer, VirtualServer};
+use super::model::{
+    Check, CheckKind, HttpUrl, LbAlgo, Program, Protocol, RealServer, VirtualServer,
+};
 use super::raw::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer, Val};
 use super::tracking;
 use super::values::{apply, count, must, seconds};
@@ -27,12 +29,12 @@ pub(crate) fn validate_all(
     report: &mut Report,
     out: &mut Vec<VirtualServer>,
 ) {
-    let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
+    let mut seen: HashMap<(SocketAddr, Protocol), usize> = HashMap::new();
     for vs in raw {
         let line = vs.key.line;
         let col = vs.key.col;
         if let Some(v) = virtual_server(vs, report) {
-            if let Some(first) = seen.get(&v.addr) {
+            if let Some(first) = seen.get(&(v.addr, v.protocol)) {
                 report.error_at(
                     (line, col),
                     "virtual_server",
@@ -42,7 +44,7 @@ pub(crate) fn validate_all(
                     ),
                 );
             } else {
-                seen.insert(v.addr, line);
+                seen.insert((v.addr, v.protocol), line);
                 out.push(v);
             }
         }
@@ -120,7 +122,7 @@ fn duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration>
 
 fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualServer> {
     let addr = ip_port(&raw.addr, &raw.key, "virtual_server", report)?;
-    let mut ok = forwarding(&raw, report);
+    let (mut ok, protocol) = forwarding(&raw, report);
     let lb_algo = match &raw.lb_algo {
         Some(a) => lb_algo(a, report).unwrap_or_else(|| {
             ok = false;
@@ -135,6 +137,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
     };
     let mut out = VirtualServer {
         addr,
+        protocol,
         delay_loop: DEFAULT_DELAY_LOOP,
         lb_algo,
         persistence_timeout: None,
@@ -158,9 +161,11 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
     ok.then_some(out)
 }
 
-/// `lb_kind` and `protocol`: vipd forwards TCP connections itself (keepalived's NAT).
-fn forwarding(raw: &RawVirtualServer, report: &mut Report) -> bool {
+/// `lb_kind` and `protocol`: vipd forwards TCP connections and UDP flows itself
+/// (keepalived's NAT).
+fn forwarding(raw: &RawVirtualServer, report: &mut Report) -> (bool, Protocol) {
     let mut ok = true;
+    let mut protocol = Protocol::Tcp;
     if let Some(k) = &raw.lb_kind {
         match k.value.to_ascii_uppercase().as_str() {
             "NAT" => {}
@@ -182,17 +187,22 @@ fn forwarding(raw: &RawVirtualServer, report: &mut Report) -> bool {
             }
         }
     }
-    if let Some(p) = &raw.protocol
-        && !p.value.eq_ignore_ascii_case("TCP")
-    {
-        let why = format!(
-            "protocol {} is not supported: vipd's forwarder carries TCP connections only",
-            p.value
-        );
-        report.error_at(p.at(), "protocol", why);
-        ok = false;
+    if let Some(p) = &raw.protocol {
+        match p.value.to_ascii_uppercase().as_str() {
+            "TCP" => {}
+            "UDP" => protocol = Protocol::Udp,
+            _ => {
+                let why = format!(
+                    "protocol {} is not supported: vipd's forwarder carries TCP and UDP",
+                    p.value
+                );
+                report.error_at(p.at(), "protocol", why).suggestion =
+                    suggest::closest(&p.value, &["TCP", "UDP"]);
+                ok = false;
+            }
+        }
     }
-    ok
+    (ok, protocol)
 }
 
 /// The scheduler vipd has for `lb_algo`; `None` for another (reported).
@@ -274,7 +284,7 @@ fn real_servers(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut Re
     let mut ok = true;
     let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
     for rs in &raw.real_servers {
-        let Some(r) = real_server(rs, &raw.defaults, report) else {
+        let Some(r) = real_server(rs, &raw.defaults, out.protocol, report) else {
             ok = false;
             continue;
         };
@@ -332,6 +342,7 @@ fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Pr
 fn real_server(
     raw: &RawRealServer,
     vs_defaults: &RawCheckDefaults,
+    protocol: Protocol,
     report: &mut Report,
 ) -> Option<RealServer> {
     let addr = ip_port(&raw.addr, &raw.key, "real_server", report)?;
@@ -350,7 +361,7 @@ fn real_server(
     });
     let defaults = merge(&raw.defaults, vs_defaults);
     for c in &raw.checks {
-        match check(c, addr, &defaults, report) {
+        match check(c, addr, &defaults, protocol, report) {
             Some(c) => out.checks.push(c),
             None => ok = false,
         }
@@ -374,8 +385,18 @@ fn check(
     raw: &RawCheck,
     server: SocketAddr,
     defaults: &RawCheckDefaults,
+    protocol: Protocol,
     report: &mut Report,
 ) -> Option<Check> {
+    if protocol == Protocol::Udp && matches!(raw.kind.value.as_str(), "TCP_CHECK" | "HTTP_GET") {
+        let why = format!(
+            "{} cannot check a real server of a UDP pool (it connects over TCP): use \
+             UDP_CHECK or MISC_CHECK",
+            raw.kind.value
+        );
+        report.error_at(raw.kind.at(), &raw.kind.value, why);
+        return None;
+    }
     let (target, mut ok) = target(raw, server, report);
     let mut out = Check {
         kind: CheckKind::Tcp { target },
@@ -389,6 +410,7 @@ fn check(
     ok &= match raw.kind.value.as_str() {
         "HTTP_GET" => http_get(raw, target, &mut out, report),
         "MISC_CHECK" => misc_check(raw, &mut out, report),
+        "UDP_CHECK" => udp_check(raw, target, &mut out, report),
         _ => true,
     };
     ok.then_some(out)
@@ -473,6 +495,63 @@ fn http_get(raw: &RawCheck, target: SocketAddr, out: &mut Check, report: &mut Re
     }
     out.kind = CheckKind::Http { target, urls };
     ok
+}
+
+/// UDP_CHECK: `payload` (hex), `require_reply` (without reply data: vipd does not compare
+/// an answer's bytes), `min_reply_length` and `max_reply_length`.
+fn udp_check(raw: &RawCheck, target: SocketAddr, out: &mut Check, report: &mut Report) -> bool {
+    let mut payload = Vec::new();
+    let mut ok = apply(&mut payload, raw.payload.as_ref(), |p| {
+        let what = "hex digits, two per byte (`payload 0102ab`)";
+        must(p, "payload", what, report, hex)
+    });
+    if let Some(data) = &raw.reply_data {
+        let why = format!(
+            "`require_reply {}` is not supported: vipd does not compare an answer's bytes; \
+             write `require_reply` alone (any answer within connect_timeout), with \
+             min_reply_length / max_reply_length to bound its size",
+            data.value
+        );
+        report.error_at(data.at(), "require_reply", why);
+        ok = false;
+    }
+    let mut lengths = (0u16, 255u16);
+    let length = |v: &Val<String>, key: &str, report: &mut Report| {
+        must(v, key, "from 0 to 65535", report, |s| s.parse::<u16>().ok())
+    };
+    ok &= apply(&mut lengths.0, raw.min_reply_length.as_ref(), |v| {
+        length(v, "min_reply_length", report)
+    });
+    ok &= apply(&mut lengths.1, raw.max_reply_length.as_ref(), |v| {
+        length(v, "max_reply_length", report)
+    });
+    if lengths.0 > lengths.1 {
+        let at = raw.min_reply_length.as_ref().map_or(raw.kind.at(), Val::at);
+        let why = format!(
+            "min_reply_length {} is more than max_reply_length {}: the check would always fail",
+            lengths.0, lengths.1
+        );
+        report.error_at(at, "min_reply_length", why);
+        ok = false;
+    }
+    out.kind = CheckKind::Udp {
+        target,
+        payload,
+        require_reply: raw.require_reply.as_ref().is_some_and(|r| r.value),
+        reply_length: lengths,
+    };
+    ok
+}
+
+/// `0102ab` as bytes; `None` unless it is an even number of hex digits.
+fn hex(s: &str) -> Option<Vec<u8>> {
+    if s.is_empty() || !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// MISC_CHECK: `misc_path` (required), `misc_timeout` and `user`.
@@ -759,10 +838,10 @@ user = "nobody"
             ),
             (
                 "protocol TCP",
-                "protocol UDP",
+                "protocol SCTP",
                 6,
                 "protocol",
-                "TCP connections only",
+                "carries TCP and UDP",
             ),
             (
                 "10.0.0.100 80",
@@ -906,6 +985,163 @@ connect_port = 8080
             d.message
                 .contains("is IPv6 but virtual_server 10.0.0.100 80 is IPv4")
         );
+    }
+
+    const KA_UDP: &str = "virtual_server 10.0.0.53 53 {
+    lb_algo rr
+    protocol UDP
+    persistence_timeout 5
+    real_server 10.0.0.1 53 {
+        UDP_CHECK {
+            connect_timeout 2
+            connect_port 5353
+            payload 0001ff
+            require_reply
+            min_reply_length 12
+            max_reply_length 512
+        }
+    }
+    real_server 10.0.0.2 53 {
+        MISC_CHECK {
+            misc_path \"/usr/bin/test -n x\"
+        }
+    }
+}
+";
+
+    const TOML_UDP: &str = r#"[[virtual_server]]
+ip = "10.0.0.53"
+port = 53
+lb_algo = "rr"
+protocol = "UDP"
+persistence_timeout = 5
+[[virtual_server.real_server]]
+ip = "10.0.0.1"
+port = 53
+UDP_CHECK = { connect_timeout = 2, connect_port = 5353, payload = "0001ff", require_reply = true, min_reply_length = 12, max_reply_length = 512 }
+[[virtual_server.real_server]]
+ip = "10.0.0.2"
+port = 53
+MISC_CHECK = { misc_path = "/usr/bin/test -n x" }
+"#;
+
+    #[test]
+    fn udp_pools_with_udp_check_in_both_syntaxes() {
+        let l = ok(KA_UDP, "t.conf");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.protocol, Protocol::Udp);
+        assert_eq!(vs.persistence_timeout, Some(Duration::from_secs(5)));
+        let c = &vs.real_servers[0].checks[0];
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert_eq!(
+            c.kind,
+            CheckKind::Udp {
+                target: "10.0.0.1:5353".parse().unwrap(),
+                payload: vec![0, 1, 0xff],
+                require_reply: true,
+                reply_length: (12, 512),
+            }
+        );
+        assert!(matches!(
+            vs.real_servers[1].checks[0].kind,
+            CheckKind::Misc { .. }
+        ));
+        let t = ok(TOML_UDP, "t.toml");
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        assert_eq!(t.config, l.config);
+        // A bare UDP_CHECK: an empty datagram, silence is success, keepalived's lengths.
+        let bare = KA_UDP.replace(
+            "connect_timeout 2\n            connect_port 5353\n            payload 0001ff\n            require_reply\n            min_reply_length 12\n            max_reply_length 512\n",
+            "",
+        );
+        let l = ok(&bare, "t.conf");
+        assert_eq!(
+            l.config.virtual_servers[0].real_servers[0].checks[0].kind,
+            CheckKind::Udp {
+                target: "10.0.0.1:53".parse().unwrap(),
+                payload: Vec::new(),
+                require_reply: false,
+                reply_length: (0, 255),
+            }
+        );
+    }
+
+    #[test]
+    fn udp_pool_errors_name_line_and_key() {
+        let cases = [
+            (
+                "UDP_CHECK",
+                "TCP_CHECK",
+                6,
+                "TCP_CHECK",
+                "use UDP_CHECK or MISC_CHECK",
+            ),
+            (
+                "payload 0001ff",
+                "payload 0001f",
+                9,
+                "payload",
+                "hex digits",
+            ),
+            (
+                "require_reply\n",
+                "require_reply 00ff\n",
+                10,
+                "require_reply",
+                "does not compare",
+            ),
+            (
+                "min_reply_length 12",
+                "min_reply_length 600",
+                11,
+                "min_reply_length",
+                "always fail",
+            ),
+            (
+                "max_reply_length 512",
+                "max_reply_length 70000",
+                12,
+                "max_reply_length",
+                "65535",
+            ),
+            (
+                "protocol UDP",
+                "protocol SCTP",
+                3,
+                "protocol",
+                "TCP and UDP",
+            ),
+        ];
+        for (from, to, line, key, message) in cases {
+            let d = first_error(&KA_UDP.replace(from, to), "t.conf");
+            assert_eq!((d.line, d.key.as_str()), (line, key), "{to}: {d}");
+            assert!(d.message.contains(message), "{to}: {d}");
+        }
+        let http = KA_UDP.replace(
+            "MISC_CHECK {\n            misc_path \"/usr/bin/test -n x\"",
+            "HTTP_GET {\n            url {\n path /\n }",
+        );
+        let d = first_error(&http, "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (16, "HTTP_GET"), "{d}");
+    }
+
+    #[test]
+    fn a_tcp_and_a_udp_pool_may_share_an_address() {
+        let tcp = KA_UDP
+            .replace("protocol UDP", "protocol TCP")
+            .replace("UDP_CHECK", "TCP_CHECK")
+            .replace("            payload 0001ff\n            require_reply\n            min_reply_length 12\n            max_reply_length 512\n", "");
+        let l = ok(&format!("{KA_UDP}{tcp}"), "t.conf");
+        let protocols: Vec<Protocol> = l
+            .config
+            .virtual_servers
+            .iter()
+            .map(|v| v.protocol)
+            .collect();
+        assert_eq!(protocols, [Protocol::Udp, Protocol::Tcp]);
+        let d = first_error(&format!("{KA_UDP}{KA_UDP}"), "t.conf");
+        assert!(d.message.contains("defined twice"), "{d}");
     }
 
     #[test]

@@ -35,7 +35,12 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
     } else {
         "QUORUM LOST"
     };
-    let _ = writeln!(out, "virtual_server {}  {}  {quorum}", vs.addr, vs.lb_algo);
+    let _ = writeln!(
+        out,
+        "virtual_server {}  {}  {quorum}",
+        vs.name(),
+        vs.lb_algo
+    );
     let _ = writeln!(
         out,
         "  {:<21} {:<5} {:>6} {:>7} {:>9} {:>10} {:>10} {:>6} {:>6}",
@@ -79,6 +84,19 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
             out,
             "  sorry_server {s}: active {}, total {}",
             vs.sorry_active_connections, vs.sorry_total_connections
+        );
+    }
+    if let Some(u) = &vs.udp {
+        let _ = writeln!(
+            out,
+            "  udp: {} flows, datagrams in {} out {}, dropped: table full {}, no server {}, \
+             send {}",
+            u.flows,
+            u.datagrams_in,
+            u.datagrams_out,
+            u.dropped_table_full,
+            u.dropped_no_server,
+            u.dropped_send
         );
     }
 }
@@ -404,6 +422,7 @@ mod test_lb {
             pid: 7,
             instances: vec![],
             virtual_servers: vec![VirtualServerStatus {
+                udp: None,
                 addr: "10.0.0.100:80".into(),
                 lb_algo: "wrr".into(),
                 quorum_up: true,

@@ -41,6 +41,18 @@ pub(super) async fn run_once(check: &Check, default_timeout: Duration) -> Result
         CheckKind::Misc {
             program, timeout, ..
         } => misc(program, timeout.unwrap_or(default_timeout)).await,
+        CheckKind::Udp {
+            target,
+            payload,
+            require_reply,
+            reply_length,
+        } => {
+            let want = super::check_udp::Want {
+                require_reply: *require_reply,
+                reply_length: *reply_length,
+            };
+            super::check_udp::probe(*target, payload, want, check.connect_timeout).await
+        }
     }
 }
 

@@ -304,6 +304,20 @@ impl Pool {
             .copied()
     }
 
+    /// Whether a new flow could still be sent to `target` now: a real server that is up
+    /// (found by address, so it holds across a reload), or the sorry server while quorum
+    /// is lost. The UDP forwarder moves a flow whose server fails this.
+    pub(super) fn still_serves(&self, target: &Target) -> bool {
+        let st = self.lock();
+        match target.index {
+            None => !st.quorum_up && self.config.sorry_server == Some(target.addr),
+            Some(_) => st
+                .servers
+                .iter()
+                .any(|s| s.up && s.config.addr == target.addr),
+        }
+    }
+
     /// Up servers' configs (for `omega` at shutdown).
     pub(super) fn up_servers(&self) -> Vec<RealServer> {
         self.lock()
@@ -349,6 +363,7 @@ impl Pool {
         let (sorry_active, sorry_total, _, _) = load(&self.sorry);
         VirtualServerStatus {
             addr: self.config.addr.to_string(),
+            udp: None,
             lb_algo: self.config.lb_algo.as_str().into(),
             quorum_up: st.quorum_up,
             sorry_server: self.config.sorry_server.map(|s| s.to_string()),
@@ -398,6 +413,7 @@ mod tests {
     fn vs(weights: &[u32], quorum: u32, sorry: bool) -> VirtualServer {
         VirtualServer {
             addr: "10.0.0.100:80".parse().unwrap(),
+            protocol: crate::config::Protocol::Tcp,
             delay_loop: Duration::from_secs(1),
             lb_algo: LbAlgo::Rr,
             persistence_timeout: None,
