@@ -227,10 +227,12 @@ impl Lb {
         if let Some(first) = config.iter().find(|v| v.protocol == Protocol::Udp)
             && self.udp.is_none()
         {
-            udp = Some(UdpThread::spawn().map_err(|source| LbError {
-                addr: first.addr,
-                source,
-            })?);
+            udp = Some(
+                UdpThread::spawn(self.options.busy_poll).map_err(|source| LbError {
+                    addr: first.addr,
+                    source,
+                })?,
+            );
         }
         if let Some(first) = config.iter().find(|v| v.protocol == Protocol::Tcp)
             && self.workers.is_none()

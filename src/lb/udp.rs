@@ -21,8 +21,10 @@
 //! (SO_REUSEPORT), where a UDP pool wants one flow table with one cap and one socket; and
 //! one thread moves far more datagrams than the DNS-style request/response pools this is
 //! for (see docs/load-balancer.md for the benchmark). Like the TCP threads, it never waits
-//! on the daemon's runtime, sleeps in epoll when idle (a one-second sweep timer only
-//! while flows exist) and is told what to serve through a channel and a waker.
+//! on the daemon's runtime, polls busily for a moment after work as they do (`busy`: a
+//! request's answer then needs no wakeup; the window adapts, and an idle thread sleeps in
+//! epoll, with a one-second sweep timer only while flows exist) and is told what to serve
+//! through a channel and a waker.
 
 use std::io;
 use std::net::SocketAddr;
@@ -38,6 +40,7 @@ use slab::Slab;
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, warn};
 
+use super::busy::{BusyPoll, Work};
 use super::pool::{ActiveGuard, PoolCell, Target};
 use super::proxy::free_bind;
 use super::udp_flows::{FlowTable, SWEEP};
@@ -126,13 +129,14 @@ pub(super) struct UdpThread {
 }
 
 impl UdpThread {
-    pub(super) fn spawn() -> io::Result<UdpThread> {
+    /// Starts the thread, idle until told to serve, polling busily as `busy_poll` says.
+    pub(super) fn spawn(busy_poll: Duration) -> io::Result<UdpThread> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("vipd-lb-udp".into())
-            .spawn(move || Loop::new(poll, rx).run())?;
+            .spawn(move || Loop::new(poll, rx, busy_poll).run())?;
         Ok(UdpThread {
             commands: tx,
             waker,
@@ -219,6 +223,7 @@ struct Loop {
     /// The one receive buffer.
     buf: Vec<u8>,
     next_sweep: Option<Instant>,
+    busy: BusyPoll,
 }
 
 fn token(service: usize, flow: Option<usize>) -> Token {
@@ -226,13 +231,14 @@ fn token(service: usize, flow: Option<usize>) -> Token {
 }
 
 impl Loop {
-    fn new(poll: Poll, commands: Receiver<Command>) -> Loop {
+    fn new(poll: Poll, commands: Receiver<Command>, busy_poll: Duration) -> Loop {
         Loop {
             poll,
             commands,
             services: Slab::new(),
             buf: vec![0; MAX_DATAGRAM],
             next_sweep: None,
+            busy: BusyPoll::new(busy_poll),
         }
     }
 
@@ -240,7 +246,11 @@ impl Loop {
         let mut events = Events::with_capacity(EVENTS);
         loop {
             let now = Instant::now();
-            let timeout = self.next_sweep.map(|at| at.saturating_duration_since(now));
+            let timeout = if self.busy.poll_now(now) {
+                Some(Duration::ZERO)
+            } else {
+                self.next_sweep.map(|at| at.saturating_duration_since(now))
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -249,17 +259,22 @@ impl Loop {
                 return;
             }
             let now = Instant::now();
+            let mut worked = false;
             for ev in events.iter() {
                 let t = ev.token();
                 if t == WAKER {
                     continue;
                 }
+                worked = true;
                 let service = t.0 >> SERVICE_SHIFT;
                 match t.0 & ((1 << SERVICE_SHIFT) - 1) {
                     0 => self.on_clients(service, now),
                     f => self.on_server(service, f - 1, now),
                 }
             }
+            // A datagram is at most 64 KiB: always light work.
+            self.busy
+                .woke(now, if worked { Work::Light } else { Work::Nothing });
             if !self.commands() {
                 return;
             }
@@ -412,6 +427,9 @@ fn forward_in(
             .is_some_and(|f| !pool.still_serves(&f.value.target))
     {
         s.flows.remove(k);
+        s.counters
+            .flows
+            .store(s.flows.len() as u64, Ordering::Relaxed);
     }
     let k = match s.flows.find(&client) {
         Some(k) => k,
