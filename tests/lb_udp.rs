@@ -105,3 +105,36 @@ async fn flows_rr_reload_in_place_and_removal() {
     assert!(gone, "no answer once the pool is removed");
     lb.stop();
 }
+
+/// An IPv6 UDP pool on ::1: the socket is IPv6-only with IPV6_FREEBIND, flows and answers
+/// work as over IPv4, and status writes the address in brackets.
+#[tokio::test]
+async fn an_ipv6_udp_pool_on_loopback() {
+    let s = UdpSocket::bind("[::1]:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let server = s.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((_, from)) = s.recv_from(&mut buf) {
+            let _ = s.send_to(&[6], from);
+        }
+    });
+    let port = UdpSocket::bind("[::1]:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut vs = udp_pool(&[]);
+    vs.addr = SocketAddr::new("::1".parse().unwrap(), port);
+    vs.real_servers = pool(&["127.0.0.1:1".parse().unwrap()], LbAlgo::Rr).real_servers;
+    vs.real_servers[0].addr = server;
+    let lb = Lb::start(std::slice::from_ref(&vs), LbOptions::new(1)).unwrap();
+    let c = UdpSocket::bind("[::1]:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    c.connect(vs.addr).unwrap();
+    assert_eq!(ask(&c).unwrap(), 6);
+    let st = &lb.view().status()[0];
+    assert_eq!(st.addr, format!("[::1]:{port}"));
+    assert_eq!(st.real_servers[0].addr, server.to_string());
+    lb.stop();
+}
