@@ -446,6 +446,45 @@ mod test_lb {
     }
 
     #[test]
+    fn a_udp_pool_is_named_so_and_shows_its_flows() {
+        let vs = VirtualServerStatus {
+            udp: Some(crate::status::UdpStatus {
+                flows: 4,
+                datagrams_in: 10,
+                datagrams_out: 9,
+                dropped_table_full: 1,
+                dropped_no_server: 2,
+                dropped_send: 0,
+            }),
+            addr: "[2001:db8::53]:53".into(),
+            lb_algo: "rr".into(),
+            quorum_up: true,
+            sorry_server: None,
+            sorry_active_connections: 0,
+            sorry_total_connections: 0,
+            real_servers: vec![],
+        };
+        let mut out = String::new();
+        virtual_server(&mut out, &vs, UNIX_EPOCH);
+        assert!(
+            out.starts_with("virtual_server [2001:db8::53]:53/udp  rr  quorum up\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with(
+                "  udp: 4 flows, datagrams in 10 out 9, dropped: table full 1, no server 2, \
+                 send 0\n"
+            ),
+            "{out}"
+        );
+        // A status from a daemon before UDP pools still parses, as TCP.
+        let json = serde_json::to_string(&VirtualServerStatus { udp: None, ..vs }).unwrap();
+        assert!(!json.contains("udp"), "{json}");
+        let back: VirtualServerStatus = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.name(), "[2001:db8::53]:53");
+    }
+
+    #[test]
     fn old_daemons_without_virtual_servers_still_parse() {
         let json = r#"{"version":1,"router_id":null,"pid":1,"instances":[]}"#;
         let s: Status = serde_json::from_str(json).unwrap();
