@@ -280,10 +280,12 @@ fn check(c: &Check, server: std::net::SocketAddr) -> CheckT {
         delay_before_retry,
         rise,
         delay_loop,
+        bindto,
     } = c;
     let mut out = CheckT {
         connect_ip: None,
         connect_port: None,
+        bindto: bindto.map(|ip| sp(ip.to_string())),
         connect_timeout: Some(sp(seconds(*connect_timeout))),
         retry: Some(sp(i64::from(*retry))),
         nb_get_retry: None,
@@ -648,7 +650,7 @@ mod tests {
     fn ipv6_virtual_servers_round_trip() {
         let text = "virtual_server 2001:db8::10 443 {\n lb_algo rr\n \
                     sorry_server fd00::9 8080\n real_server fd00::2 80 {\n \
-                    TCP_CHECK {\n connect_ip fd00::99\n connect_port 81\n }\n }\n}\n";
+                    TCP_CHECK {\n connect_ip fd00::99\n connect_port 81\n bindto fd00::1\n }\n }\n}\n";
         let (original, converted, toml) = round_trip(text, "v6.conf");
         assert_eq!(original, converted, "{toml}");
         assert!(toml.contains("\"2001:db8::10\""), "{toml}");

@@ -893,7 +893,11 @@ pub(crate) static CHECKER: Block = Block {
             Leaf,
             "Check this port instead of the server's.",
         ),
-        ka("bindto", Leaf),
+        both(
+            "bindto",
+            Leaf,
+            "Source address of the check (TCP_CHECK, HTTP_GET, UDP_CHECK).",
+        ),
         ka("bind_port", Leaf),
         ka("bind_if", Leaf),
         CONNECT_TIMEOUT,

@@ -480,6 +480,9 @@ pub struct Check {
     pub rise: u32,
     /// `delay_loop` inside the checker; `None` = the virtual server's.
     pub delay_loop: Option<Duration>,
+    /// `bindto`: the source address of the check's socket (TCP_CHECK, HTTP_GET,
+    /// UDP_CHECK), of the target's family; `None` = the kernel's choice.
+    pub bindto: Option<IpAddr>,
 }
 
 /// The checker kinds vipd runs.

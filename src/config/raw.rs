@@ -256,6 +256,7 @@ pub(crate) struct RawCheck {
     pub(crate) kind: Val<String>,
     pub(crate) connect_ip: Option<Val<String>>,
     pub(crate) connect_port: Option<Val<String>>,
+    pub(crate) bindto: Option<Val<String>>,
     pub(crate) rise: Option<Val<String>>,
     pub(crate) defaults: RawCheckDefaults,
     pub(crate) urls: Vec<RawUrl>,

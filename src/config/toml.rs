@@ -107,6 +107,7 @@ pub(super) struct RealServerT {
 pub(super) struct CheckT {
     pub(super) connect_ip: Option<Spanned<String>>,
     pub(super) connect_port: Option<Spanned<i64>>,
+    pub(super) bindto: Option<Spanned<String>>,
     pub(super) connect_timeout: Option<Spanned<Seconds>>,
     pub(super) retry: Option<Spanned<i64>>,
     pub(super) nb_get_retry: Option<Spanned<i64>>,
@@ -639,6 +640,7 @@ fn check(src: Source<'_>, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
         kind: Val::new(kind.to_string(), line, col),
         connect_ip: src.opt(&body.connect_ip),
         connect_port: src.opt(&body.connect_port),
+        bindto: src.opt(&body.bindto),
         rise: src.opt(&body.rise),
         defaults: RawCheckDefaults {
             connect_timeout: src.opt(&body.connect_timeout),

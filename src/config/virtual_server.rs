@@ -405,7 +405,9 @@ fn check(
         delay_before_retry: DEFAULT_DELAY_BEFORE_RETRY,
         rise: 1,
         delay_loop: None,
+        bindto: None,
     };
+    ok &= bindto(raw, target, &mut out, report);
     ok &= check_timing(raw, &merge(&raw.defaults, defaults), &mut out, report);
     ok &= match raw.kind.value.as_str() {
         "HTTP_GET" => http_get(raw, target, &mut out, report),
@@ -438,6 +440,36 @@ fn target(raw: &RawCheck, server: SocketAddr, report: &mut Report) -> (SocketAdd
     });
     target.set_port(port);
     (target, ok)
+}
+
+/// `bindto`: an address of the family the check connects to (MISC_CHECK opens no socket:
+/// a warning says it is ignored there).
+fn bindto(raw: &RawCheck, target: SocketAddr, out: &mut Check, report: &mut Report) -> bool {
+    let Some(b) = &raw.bindto else {
+        return true;
+    };
+    let Ok(ip) = b.value.parse::<IpAddr>() else {
+        let why = format!("`{}` is not an IPv4 or IPv6 address", b.value);
+        report.error_at(b.at(), "bindto", why);
+        return false;
+    };
+    if raw.kind.value == "MISC_CHECK" {
+        let why = "bindto is ignored in MISC_CHECK: the program opens its own sockets";
+        report.warn_at(b.at(), "bindto", why);
+        return true;
+    }
+    if ip.is_ipv4() != target.is_ipv4() {
+        let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+        let why = format!(
+            "bindto {ip} is {} but the check connects to {target} ({})",
+            family(ip.is_ipv4()),
+            family(target.is_ipv4())
+        );
+        report.error_at(b.at(), "bindto", why);
+        return false;
+    }
+    out.bindto = Some(ip);
+    true
 }
 
 /// `connect_timeout`, `retry`, `rise`, `delay_before_retry` and `delay_loop`, each the
@@ -907,6 +939,7 @@ user = "nobody"
     real_server fd00::2 80 {
         TCP_CHECK {
             connect_ip fd00::99
+            bindto fd00::1
         }
     }
     real_server fd00::3 80 {
@@ -928,7 +961,7 @@ sorry_server = "fd00::9 8080"
 [[virtual_server.real_server]]
 ip = "fd00::2"
 port = 80
-TCP_CHECK = { connect_ip = "fd00::99" }
+TCP_CHECK = { connect_ip = "fd00::99", bindto = "fd00::1" }
 [[virtual_server.real_server]]
 ip = "fd00::3"
 port = 80
@@ -956,6 +989,10 @@ connect_port = 8080
             panic!("{:?}", vs.real_servers[1].checks[0]);
         };
         assert_eq!(*target, "[fd00::3]:8080".parse().unwrap());
+        assert_eq!(
+            vs.real_servers[0].checks[0].bindto,
+            Some("fd00::1".parse().unwrap())
+        );
         let t = ok(TOML6, "t.toml");
         assert!(t.warnings.is_empty(), "{:?}", t.warnings);
         assert_eq!(t.config, l.config);
@@ -967,7 +1004,7 @@ connect_port = 8080
             &KA6.replace("real_server fd00::3", "real_server 10.0.0.2"),
             "t.conf",
         );
-        assert_eq!((d.line, d.key.as_str()), (9, "real_server"), "{d}");
+        assert_eq!((d.line, d.key.as_str()), (10, "real_server"), "{d}");
         assert_eq!(
             d.message,
             "real_server 10.0.0.2 is IPv4 but virtual_server 2001:db8::10 443 is IPv6: one \
@@ -979,6 +1016,12 @@ connect_port = 8080
         let d = first_error(&TOML6.replace("\"fd00::2\"", "\"10.0.0.2\""), "t.toml");
         assert_eq!((d.line, d.key.as_str()), (7, "real_server"), "{d}");
         assert!(d.message.contains("is IPv4 but"), "{d}");
+        let d = first_error(&KA6.replace("bindto fd00::1", "bindto 10.0.0.1"), "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (7, "bindto"), "{d}");
+        assert_eq!(
+            d.message,
+            "bindto 10.0.0.1 is IPv4 but the check connects to [fd00::99]:80 (IPv6)"
+        );
         let d = first_error(&KA.replace("10.0.0.1 8000", "fd00::1 8000"), "t.conf");
         assert_eq!((d.line, d.key.as_str()), (12, "real_server"), "{d}");
         assert!(

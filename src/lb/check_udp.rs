@@ -7,7 +7,7 @@
 //! refused when the config is read.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -21,17 +21,19 @@ pub(super) struct Want {
     pub(super) reply_length: (u16, u16),
 }
 
-/// One probe of `target`: `Ok` or why it failed.
+/// One probe of `target`, from `from` (`bindto`) when given: `Ok` or why it failed.
 pub(super) async fn probe(
     target: SocketAddr,
+    from: Option<IpAddr>,
     payload: &[u8],
     want: Want,
     timeout: Duration,
 ) -> Result<(), String> {
-    let local: SocketAddr = match target {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    let any: IpAddr = match target {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
+    let local = SocketAddr::new(from.unwrap_or(any), 0);
     let fail = |what: &str, e: io::Error| format!("UDP {what} {target}: {e}");
     let s = UdpSocket::bind(local)
         .await
@@ -104,29 +106,31 @@ mod tests {
 
     #[tokio::test]
     async fn an_icmp_error_fails_and_silence_passes_unless_a_reply_is_required() {
-        let err = probe(closed_port(), b"x", QUIET, T).await.unwrap_err();
+        let err = probe(closed_port(), None, b"x", QUIET, T)
+            .await
+            .unwrap_err();
         assert!(err.contains("port unreachable"), "{err}");
         let quiet = server(None).await;
-        probe(quiet, b"x", QUIET, T).await.unwrap();
-        let err = probe(quiet, b"x", REPLY, T).await.unwrap_err();
+        probe(quiet, None, b"x", QUIET, T).await.unwrap();
+        let err = probe(quiet, None, b"x", REPLY, T).await.unwrap_err();
         assert!(err.contains("no answer"), "{err}");
     }
 
     #[tokio::test]
     async fn a_required_reply_must_fit_its_length_bounds() {
-        probe(server(Some(b"pong")).await, b"ping", REPLY, T)
+        probe(server(Some(b"pong")).await, None, b"ping", REPLY, T)
             .await
             .unwrap();
-        let err = probe(server(Some(b"p")).await, b"ping", REPLY, T)
+        let err = probe(server(Some(b"p")).await, None, b"ping", REPLY, T)
             .await
             .unwrap_err();
         assert!(err.contains("1 bytes"), "{err}");
         let long = server(Some(b"much too long an answer")).await;
-        let err = probe(long, b"ping", REPLY, T).await.unwrap_err();
+        let err = probe(long, None, b"ping", REPLY, T).await.unwrap_err();
         assert!(
             err.contains("11 bytes"),
             "one byte past the bound is seen: {err}"
         );
-        probe(long, b"ping", QUIET, T).await.unwrap();
+        probe(long, None, b"ping", QUIET, T).await.unwrap();
     }
 }

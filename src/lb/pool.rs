@@ -441,6 +441,7 @@ mod tests {
                         delay_before_retry: Duration::from_secs(1),
                         rise: 1,
                         delay_loop: None,
+                        bindto: None,
                     }],
                 })
                 .collect(),

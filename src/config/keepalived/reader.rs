@@ -276,6 +276,7 @@ fn checker(stmt: &Stmt, report: &mut Report) -> Option<RawCheck> {
         match item.key.text.as_str() {
             "connect_ip" => c.connect_ip = value(item, report),
             "connect_port" => c.connect_port = value(item, report),
+            "bindto" => c.bindto = value(item, report),
             "rise" => c.rise = value(item, report),
             "misc_path" => c.misc_path = command(item, report),
             "misc_timeout" => c.misc_timeout = value(item, report),
