@@ -1331,3 +1331,264 @@ fn maxconn_holds_clients_in_the_backlog_and_uthreshold_moves_the_next_connection
     assert_eq!(p.per_server(A, &vs81, "full"), [true, false]);
     drop(held81);
 }
+
+/// nginx on `[addr]:port` in `host`, serving `id` (= `name`) and `health`: one process
+/// (`master_process off`), its pid, logs and temporary files in the lab directory.
+fn start_nginx(lab: &mut Lab, host: usize, name: &str, addr: &str, port: u16) -> usize {
+    let dir = lab.path().join(format!("nginx-{name}"));
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("id"), name).unwrap();
+    std::fs::write(www.join("health"), "ok").unwrap();
+    let d = dir.to_string_lossy();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n fastcgi_temp_path {d}/fcgi;\n uwsgi_temp_path {d}/uwsgi;\n\
+         scgi_temp_path {d}/scgi;\n default_type text/plain;\n\
+         server {{ listen [{addr}]:{port}; root {d}/www; }}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    lab.spawn_helper(
+        host,
+        &format!("nginx-{name}"),
+        &["nginx", "-p", &d, "-c", &path],
+    )
+}
+
+/// An IPv6 pool: the VIP is an IPv6 address of a VRRPv3 instance, two nginx on IPv6
+/// addresses behind it; round robin spreads over both, a stopped one is taken out by its
+/// check (HTTP_GET and TCP_CHECK over IPv6) and the other gets every request; the status
+/// writes the addresses in brackets.
+#[test]
+fn ipv6_pool_spreads_and_a_stopped_server_is_taken_out() {
+    let mut lab = Lab::setup_family("lb-v6", 4, harness::Family::V6);
+    let rs = [lab.host_addr6(2), lab.host_addr6(3)];
+    let web = [
+        start_nginx(&mut lab, 2, "rs1", &rs[0], RS_PORT),
+        start_nginx(&mut lab, 3, "rs2", &rs[1], RS_PORT),
+    ];
+    let direct: Vec<String> = rs.iter().map(|a| format!("[{a}]:{RS_PORT}")).collect();
+    let ready = lab.in_client(move || {
+        wait_for(|| direct.iter().all(|a| get(a, "/id").is_ok()), secs(15)).is_some()
+    });
+    assert!(
+        ready,
+        "nginx did not come up on IPv6 (nginx-rs*.log in the lab)"
+    );
+    let vip = lab.vip();
+    let pool = format!(
+        "virtual_server {vip} 80 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\
+         \x20   delay_loop 1\n\
+         \x20   real_server {} {RS_PORT} {{\n        HTTP_GET {{\n            url {{\n\
+         \x20               path /health\n                status_code 200\n            }}\n\
+         \x20           connect_timeout 1\n            retry 1\n            delay_before_retry 0.5\n\
+         \x20       }}\n    }}\n\
+         \x20   real_server {} {RS_PORT} {{\n        TCP_CHECK {{\n            connect_timeout 1\n\
+         \x20           retry 1\n            delay_before_retry 0.5\n        }}\n    }}\n}}\n",
+        rs[0], rs[1]
+    );
+    let conf = format!("{}\n{pool}", lab.pair_conf(A, &PairOpts::default()));
+    lab.start(A, Kind::Vipd, &conf);
+    wait_for(|| lab.holds_vip(A), secs(20))
+        .unwrap_or_else(|| panic!("h1 never took the VIP:\n{}", lab.log_tail(A, 30)));
+    let vs = format!("[{vip}]:80");
+    let names = ["rs1", "rs2"];
+
+    let (got, errors) = ids(&lab, vs.clone(), 20);
+    assert!(errors.is_empty(), "{errors:?}\n{}", lab.log_tail(A, 20));
+    assert_eq!(tally(&got, &names), [10, 10], "rr over IPv6");
+    let status = lab.vipctl_status(A);
+    let pool = status["virtual_servers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["addr"] == vs.as_str()))
+        .unwrap_or_else(|| panic!("no virtual_server {vs} in {status}"));
+    let rs_addrs: Vec<&str> = pool["real_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["addr"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rs_addrs,
+        [
+            format!("[{}]:{RS_PORT}", rs[0]),
+            format!("[{}]:{RS_PORT}", rs[1])
+        ]
+    );
+
+    // rs2 stops: its TCP_CHECK takes it out, rs1 answers everything.
+    lab.kill_helper(web[1]);
+    let down = wait_for(
+        || {
+            let st = lab.vipctl_status(A);
+            st["virtual_servers"][0]["real_servers"][1]["state"] == "DOWN"
+        },
+        secs(15),
+    );
+    assert!(
+        down.is_some(),
+        "rs2 never went DOWN:\n{}",
+        lab.log_tail(A, 20)
+    );
+    let (got, errors) = ids(&lab, vs.clone(), 20);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got, &names), [20, 0], "all to the survivor");
+}
+
+/// A DNS query for `test.lab` A (id 0x1234, recursion desired): also the UDP_CHECK payload
+/// below, in hex.
+const DNS_QUERY: &str = "1234010000010000000000000474657374036c61620000010001";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// One DNS query from a fresh socket (a new source port: a new flow) to `server`: the
+/// IPv4 address of the answer's last record, or why there is none.
+fn dns_a(server: SocketAddr) -> Result<std::net::Ipv4Addr, String> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(secs(2)))
+        .map_err(|e| e.to_string())?;
+    s.connect(server)
+        .map_err(|e| format!("connect {server}: {e}"))?;
+    s.send(&unhex(DNS_QUERY))
+        .map_err(|e| format!("send to {server}: {e}"))?;
+    let mut buf = [0u8; 512];
+    let n = s
+        .recv(&mut buf)
+        .map_err(|e| format!("no answer from {server}: {e}"))?;
+    let a = &buf[..n];
+    // Header: id, flags (rcode in the low 4 bits), qdcount, ancount.
+    if n < 16 || a[..2] != [0x12, 0x34] || a[3] & 0x0f != 0 || a[7] == 0 {
+        return Err(format!("bad answer from {server}: {a:02x?}"));
+    }
+    Ok(std::net::Ipv4Addr::new(
+        a[n - 4],
+        a[n - 3],
+        a[n - 2],
+        a[n - 1],
+    ))
+}
+
+/// `n` queries through `vs` from the client: the answers' last octets (which server), and
+/// the failures.
+fn dns_spread(lab: &Lab, vs: SocketAddr, n: usize) -> (Vec<u8>, Vec<String>) {
+    lab.in_client(move || {
+        let mut got = Vec::new();
+        let mut errors = Vec::new();
+        for _ in 0..n {
+            match dns_a(vs) {
+                Ok(a) => got.push(a.octets()[3]),
+                Err(e) => errors.push(e),
+            }
+        }
+        (got, errors)
+    })
+}
+
+/// dnsmasq on `addr`:53 in `host`, answering `test.lab` with 10.1.2.`n` and forwarding
+/// nothing (no upstream servers, no resolv.conf).
+fn start_dnsmasq(lab: &mut Lab, host: usize, addr: &str, n: u8) -> usize {
+    let pid = lab.path().join(format!("dnsmasq-{n}.pid"));
+    let argv = [
+        "dnsmasq".to_string(),
+        "--no-daemon".into(),
+        "--keep-in-foreground".into(),
+        "--conf-file=/dev/null".into(),
+        "--no-resolv".into(),
+        "--no-hosts".into(),
+        "--bind-interfaces".into(),
+        format!("--listen-address={addr}"),
+        "--port=53".into(),
+        format!("--address=/test.lab/10.1.2.{n}"),
+        format!("--pid-file={}", pid.display()),
+    ];
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    lab.spawn_helper(host, &format!("dnsmasq-{n}"), &argv)
+}
+
+/// A UDP pool in front of two dnsmasq: rr spreads queries (each from a new source port, so
+/// a new flow) over both; the flows idle out after the default 10 s; a stopped server is
+/// taken out by its UDP_CHECK (the ICMP port unreachable) and every query goes to the other.
+/// The other's check sends a real query and requires an answer.
+#[test]
+fn udp_pool_spreads_dns_queries_expires_flows_and_drops_a_stopped_server() {
+    let mut lab = Lab::setup("lb-udp", 4);
+    let rs = [lab.host_addr(2), lab.host_addr(3)];
+    let dns = [
+        start_dnsmasq(&mut lab, 2, &rs[0], 1),
+        start_dnsmasq(&mut lab, 3, &rs[1], 2),
+    ];
+    let direct: Vec<SocketAddr> = rs
+        .iter()
+        .map(|a| format!("{a}:53").parse().unwrap())
+        .collect();
+    let ready = lab.in_client(move || {
+        wait_for(|| direct.iter().all(|&a| dns_a(a).is_ok()), secs(15)).is_some()
+    });
+    assert!(ready, "dnsmasq did not answer (dnsmasq-*.log in the lab)");
+    let vip = lab.vip();
+    let pool = format!(
+        "virtual_server {vip} 53 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol UDP\n\
+         \x20   delay_loop 1\n\
+         \x20   real_server {} 53 {{\n        UDP_CHECK {{\n            connect_timeout 1\n\
+         \x20           retry 1\n            delay_before_retry 0.5\n\
+         \x20           payload {DNS_QUERY}\n            require_reply\n\
+         \x20           min_reply_length 12\n        }}\n    }}\n\
+         \x20   real_server {} 53 {{\n        UDP_CHECK {{\n            connect_timeout 1\n\
+         \x20           retry 1\n            delay_before_retry 0.5\n        }}\n    }}\n}}\n",
+        rs[0], rs[1]
+    );
+    let conf = format!("{}\n{pool}", lab.pair_conf(A, &PairOpts::default()));
+    lab.start(A, Kind::Vipd, &conf);
+    wait_for(|| lab.holds_vip(A), secs(20))
+        .unwrap_or_else(|| panic!("h1 never took the VIP:\n{}", lab.log_tail(A, 30)));
+    let vs: SocketAddr = format!("{vip}:53").parse().unwrap();
+    let udp = |lab: &Lab| lab.vipctl_status(A)["virtual_servers"][0]["udp"].clone();
+
+    let (got, errors) = dns_spread(&lab, vs, 20);
+    assert!(errors.is_empty(), "{errors:?}\n{}", lab.log_tail(A, 20));
+    let tally = |got: &[u8]| [1, 2].map(|n| got.iter().filter(|&&g| g == n).count());
+    assert_eq!(tally(&got), [10, 10], "rr over two dnsmasq: {got:?}");
+    // An answer is counted once sent: the client may have read it a moment before.
+    wait_for(|| udp(&lab)["datagrams_out"] == 20, secs(2));
+    let st = udp(&lab);
+    assert_eq!(st["flows"], 20, "one flow per source port: {st}");
+    assert_eq!(st["datagrams_in"], 20, "{st}");
+    assert_eq!(st["datagrams_out"], 20, "{st}");
+    let active: Vec<u64> = lab.vipctl_status(A)["virtual_servers"][0]["real_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["active_connections"].as_u64().unwrap())
+        .collect();
+    assert_eq!(active, [10, 10], "flows count as active per server");
+
+    // Idle flows end after the default 10 s (and within the next one-second sweep).
+    let gone = wait_for(|| udp(&lab)["flows"] == 0, secs(14));
+    let took = gone.unwrap_or_else(|| panic!("flows never expired: {}", udp(&lab)));
+    assert!(took >= secs(8), "expired too early: {took:?}");
+
+    // rs2 stops: ICMP port unreachable fails its UDP_CHECK; rs1 answers everything.
+    lab.kill_helper(dns[1]);
+    let down = wait_for(
+        || lab.vipctl_status(A)["virtual_servers"][0]["real_servers"][1]["state"] == "DOWN",
+        secs(15),
+    );
+    assert!(
+        down.is_some(),
+        "rs2 never went DOWN:\n{}",
+        lab.log_tail(A, 20)
+    );
+    let (got, errors) = dns_spread(&lab, vs, 20);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tally(&got), [20, 0], "all to the survivor: {got:?}");
+    assert_eq!(udp(&lab)["dropped_no_server"], 0);
+}

@@ -51,7 +51,7 @@ step() {
 install_deps() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq &&
-        apt-get install -y -qq keepalived bird2 iproute2 nftables iputils-ping python3 procps curl \
+        apt-get install -y -qq keepalived bird2 iproute2 nftables iputils-ping python3 procps curl dnsmasq-base \
             >/dev/null &&
         # nginx for the BGP lab's hosts (netns_bgp) and the container entrypoint;
         # systemd-analyze and systemd-sysusers for the unit, dpkg-dev for the .deb's

@@ -40,8 +40,9 @@ pub struct VipdArgs {
     /// keepalived.
     #[arg(short = 'i', long, value_name = "ID")]
     pub config_id: Option<String>,
-    /// Forwarding threads for `virtual_server` pools, each with its own listener per pool
-    /// (SO_REUSEPORT). Default: one per CPU vipd may run on. None run without pools.
+    /// Forwarding threads for TCP `virtual_server` pools, each with its own listener per
+    /// pool (SO_REUSEPORT); UDP pools share one thread of their own. Default: one per CPU
+    /// vipd may run on. None run without pools.
     #[arg(long, value_name = "N", env = "VIPD_LB_THREADS",
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub lb_threads: Option<u16>,

@@ -276,6 +276,14 @@ fn routes(registry: &mut Registry, status: &Status) {
     }
 }
 
+/// The UDP pools' metric families.
+struct UdpFamilies {
+    flows: Family<Labels, Gauge>,
+    datagrams_in: Counters,
+    datagrams_out: Counters,
+    dropped: Counters,
+}
+
 /// Per-pool and per-real-server forwarder metrics.
 fn lb(registry: &mut Registry, status: &Status) {
     let quorum = gauges(
@@ -355,8 +363,30 @@ fn lb(registry: &mut Registry, status: &Status) {
         "Clients that waited at the virtual server's maxconn; new connections that found \
          the real server full",
     );
+    let udp = UdpFamilies {
+        flows: gauges(
+            registry,
+            "vipd_lb_udp_flows",
+            "UDP flows (client address and port) open now",
+        ),
+        datagrams_in: counters(
+            registry,
+            "vipd_lb_udp_datagrams_in",
+            "UDP datagrams from clients forwarded to servers",
+        ),
+        datagrams_out: counters(
+            registry,
+            "vipd_lb_udp_datagrams_out",
+            "UDP datagrams from servers forwarded to clients",
+        ),
+        dropped: counters(
+            registry,
+            "vipd_lb_udp_dropped",
+            "UDP datagrams dropped, by reason (table_full, no_server, send)",
+        ),
+    };
     for vs in &status.virtual_servers {
-        let pool: Labels = vec![("virtual_server", vs.addr.clone())];
+        let pool: Labels = vec![("virtual_server", vs.name())];
         quorum.get_or_create(&pool).set(i64::from(vs.quorum_up));
         pool_connections
             .get_or_create(&pool)
@@ -395,6 +425,22 @@ fn lb(registry: &mut Registry, status: &Status) {
             if rs.maxconn.is_some() || rs.uthreshold.is_some() {
                 full.get_or_create(&labels).set(i64::from(rs.full));
                 cap_hits.get_or_create(&labels).inc_by(rs.cap_hits);
+            }
+        }
+        if let Some(u) = &vs.udp {
+            udp.flows.get_or_create(&pool).set(u.flows as i64);
+            udp.datagrams_in.get_or_create(&pool).inc_by(u.datagrams_in);
+            udp.datagrams_out
+                .get_or_create(&pool)
+                .inc_by(u.datagrams_out);
+            for (reason, n) in [
+                ("table_full", u.dropped_table_full),
+                ("no_server", u.dropped_no_server),
+                ("send", u.dropped_send),
+            ] {
+                let mut labels = pool.clone();
+                labels.push(("reason", reason.into()));
+                udp.dropped.get_or_create(&labels).inc_by(n);
             }
         }
         if let Some(sorry) = &vs.sorry_server {
@@ -647,6 +693,7 @@ mod test {
     fn pools_and_real_servers_are_on_the_page() {
         let mut st = status();
         st.virtual_servers = vec![VirtualServerStatus {
+            udp: None,
             addr: "10.0.0.100:80".into(),
             lb_algo: "rr".into(),
             quorum_up: true,
@@ -699,6 +746,22 @@ mod test {
             r#"vipd_lb_virtual_server_connections{virtual_server="10.0.0.100:80"} 7"#.to_string(),
             r#"vipd_lb_cap_hits_total{virtual_server="10.0.0.100:80"} 4"#.to_string(),
             r#"vipd_lb_connections_total{virtual_server="10.0.0.100:80",real_server="10.0.0.9:80",sorry_server="1"} 3"#.to_string(),
+        ] {
+            assert!(page.lines().any(|l| l == line), "no `{line}` in\n{page}");
+        }
+        // The same pool as a UDP one: named `/udp`, with its flows and drops.
+        st.virtual_servers[0].udp = Some(crate::status::UdpStatus {
+            flows: 3,
+            datagrams_in: 5,
+            dropped_table_full: 2,
+            ..Default::default()
+        });
+        let page = render(&st);
+        for line in [
+            r#"vipd_lb_udp_flows{virtual_server="10.0.0.100:80/udp"} 3"#,
+            r#"vipd_lb_udp_datagrams_in_total{virtual_server="10.0.0.100:80/udp"} 5"#,
+            r#"vipd_lb_udp_dropped_total{virtual_server="10.0.0.100:80/udp",reason="table_full"} 2"#,
+            r#"vipd_lb_quorum_up{virtual_server="10.0.0.100:80/udp"} 1"#,
         ] {
             assert!(page.lines().any(|l| l == line), "no `{line}` in\n{page}");
         }

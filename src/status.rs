@@ -265,11 +265,15 @@ pub struct Counters {
     pub drops: BTreeMap<String, u64>,
 }
 
-/// One `virtual_server`: a TCP pool forwarded by vipd.
+/// One `virtual_server`: a TCP or UDP pool forwarded by vipd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtualServerStatus {
     /// `IP:PORT` clients connect to.
     pub addr: String,
+    /// A UDP pool's flows and datagrams; `None` for TCP. For UDP, a real server's
+    /// `active_connections` are its flows and `total_connections` the flows it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp: Option<UdpStatus>,
     /// The scheduler (`rr`, `wlc`...).
     pub lb_algo: String,
     /// False while the healthy weight is below quorum.
@@ -295,6 +299,33 @@ pub struct VirtualServerStatus {
     pub cap_hits: u64,
     /// Every real server, in config order.
     pub real_servers: Vec<RealServerStatus>,
+}
+
+impl VirtualServerStatus {
+    /// `IP:PORT`, with `/udp` for a UDP pool (one address may have a pool of each).
+    pub fn name(&self) -> String {
+        match self.udp {
+            Some(_) => format!("{}/udp", self.addr),
+            None => self.addr.clone(),
+        }
+    }
+}
+
+/// A UDP pool's forwarding counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UdpStatus {
+    /// Flows (client address and port, each with its server) open now.
+    pub flows: u64,
+    /// Datagrams from clients forwarded to servers.
+    pub datagrams_in: u64,
+    /// Datagrams from servers forwarded to clients.
+    pub datagrams_out: u64,
+    /// Datagrams of new clients dropped because the flow table was full.
+    pub dropped_table_full: u64,
+    /// Datagrams of new clients dropped because no server was up.
+    pub dropped_no_server: u64,
+    /// Datagrams the kernel refused to send on either side (buffers full, ICMP errors).
+    pub dropped_send: u64,
 }
 
 /// One real server of a pool.

@@ -394,7 +394,7 @@ enum Why {
     /// a configuration nobody wrote. keepalived's own messages flag the same line.
     Stricter,
     /// A feature vipd refuses on purpose (IPVS DR/TUN, AH authentication, fwmark groups)
-    /// or does not have yet (UDP pools: issue 19).
+    /// or does not have yet.
     Feature,
 }
 
@@ -498,12 +498,6 @@ const DIFFERENCES: &[(&str, Why, &str, Option<&str>)] = &[
         None,
     ),
     (
-        "047.conf",
-        Why::Feature,
-        "protocol UDP is not supported",
-        None,
-    ),
-    (
         "048.conf",
         Why::Feature,
         "unknown lb_kind `FNAT`",
@@ -553,7 +547,25 @@ fn verdicts_differ_from_keepalived_only_where_listed() {
     assert_eq!(refused.len(), DIFFERENCES.len(), "refused: {refused:?}");
     assert!(verdicts.len() >= 60, "{} verdicts", verdicts.len());
     let features = DIFFERENCES.iter().filter(|d| d.1 == Why::Feature).count();
-    assert_eq!(features, 9, "features refused");
+    assert_eq!(features, 8, "features refused");
+}
+
+/// The real file with `protocol UDP` (a DNS pool checked by nslookup) loads as a UDP pool.
+#[test]
+fn the_udp_file_loads_as_a_udp_pool() {
+    let loaded = config::load_with(&corpus_dir().join("047.conf"), &portable())
+        .unwrap_or_else(|e| panic!("047.conf: {e}"));
+    let vs = &loaded.config.virtual_servers[0];
+    assert_eq!(vs.protocol, config::Protocol::Udp);
+    assert_eq!(vs.addr.to_string(), "192.168.100.100:53");
+    assert_eq!(vs.real_servers.len(), 2);
+    assert!(vs.real_servers.iter().all(|r| matches!(
+        r.checks[..],
+        [config::Check {
+            kind: config::CheckKind::Misc { .. },
+            ..
+        }]
+    )));
 }
 
 /// The real files with VRRPv3, IPv6 or a virtual MAC load as keepalived 2.2.7 reads them.

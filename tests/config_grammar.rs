@@ -428,22 +428,16 @@ enum Verdict {
 
 use Verdict::{Loads, Rejected};
 
-/// UDP pools need IPVS.
-const UDP: &str = "protocol UDP is not supported: vipd's forwarder carries TCP connections only";
-
 const SAMPLE_VERDICTS: &[(&str, Verdict)] = &[
     ("keepalived.conf.HTTP_GET.port", Loads(0, 1)),
-    (
-        "keepalived.conf.IPv6",
-        Rejected(13, "`ae00::1` is an IPv6 address: vipd forwards IPv4 only"),
-    ),
-    ("keepalived.conf.PING_CHECK", Rejected(19, UDP)),
+    ("keepalived.conf.IPv6", Loads(0, 1)),
+    ("keepalived.conf.PING_CHECK", Loads(0, 1)),
     ("keepalived.conf.SMTP_CHECK", Loads(0, 1)),
     (
         "keepalived.conf.SSL_GET",
         Rejected(20, "auth_type AH is not supported: vipd supports PASS only"),
     ),
-    ("keepalived.conf.UDP_CHECK", Rejected(19, UDP)),
+    ("keepalived.conf.UDP_CHECK", Loads(0, 1)),
     // Without `-i high` or `-i low` both `@high script` and `@low script` lines are skipped,
     // as keepalived skips them; with either, its `version 3` is refused (see below).
     (

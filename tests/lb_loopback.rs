@@ -4,7 +4,7 @@
 //! already sent), a reload keeps listeners and state, connections leave no file
 //! descriptor behind, and `omega` runs notify_down on stop.
 
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,7 +50,7 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = std::io::Res
 }
 
 /// Connects through the forwarder and reads the backend's id line.
-async fn hello(vs: SocketAddrV4) -> (TcpStream, u8) {
+async fn hello(vs: SocketAddr) -> (TcpStream, u8) {
     let mut s = TcpStream::connect(vs).await.unwrap();
     let mut id = [0u8; 2];
     within("the backend's id", s.read_exact(&mut id)).await;
@@ -246,7 +246,7 @@ async fn answer_backend(answer: &'static [u8], reset: bool) -> SocketAddrV4 {
 }
 
 /// Sends a request through `vs` and reads to the end: the bytes, and how it ended.
-async fn request(vs: SocketAddrV4) -> (Vec<u8>, &'static str) {
+async fn request(vs: SocketAddr) -> (Vec<u8>, &'static str) {
     let mut s = TcpStream::connect(vs).await.unwrap();
     s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
     let mut got = Vec::new();
@@ -366,7 +366,7 @@ async fn reload_keeps_listeners_and_state_and_open_connections() {
     // A port taken by a socket without SO_REUSEPORT: the reload is refused, nothing changes.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut blocked = pool(&b, LbAlgo::Rr);
-    blocked.addr = v4(taken.local_addr().unwrap());
+    blocked.addr = taken.local_addr().unwrap();
     assert!(lb.prepare(&[a.clone(), blocked]).is_err());
     assert_eq!(lb.view().status().len(), 1);
 
@@ -431,7 +431,7 @@ async fn closed_after(mut s: TcpStream) -> Duration {
 }
 
 /// The ids of `n` backends reached one after the other through `vs`.
-async fn ids_through(vs: SocketAddrV4, n: usize) -> Vec<u8> {
+async fn ids_through(vs: SocketAddr, n: usize) -> Vec<u8> {
     let mut ids = Vec::new();
     for _ in 0..n {
         ids.push(hello(vs).await.1);
@@ -755,12 +755,12 @@ async fn keepalive_starts_at_a_connections_first_tick_not_at_accept() {
     tokio::time::sleep(tick * 3 / 2).await;
     let (_s, _) = hello(vs.addr).await;
     assert_eq!(
-        forwarder_keepalive(vs.addr, backend),
+        forwarder_keepalive(v4(vs.addr), backend),
         [false, false],
         "keepalive set before the connection's first tick"
     );
     tokio::time::sleep(tick).await;
-    assert_eq!(forwarder_keepalive(vs.addr, backend), [true, true]);
+    assert_eq!(forwarder_keepalive(v4(vs.addr), backend), [true, true]);
     lb.stop();
 }
 

@@ -6,7 +6,7 @@
 //! has no connection left. `STREAM_CASES` sets the cases (64 by default).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -143,7 +143,7 @@ impl Side {
 struct Lab {
     runtime: tokio::runtime::Runtime,
     lb: Option<Lb>,
-    vs: SocketAddrV4,
+    vs: SocketAddr,
     accepted: mpsc::Receiver<TcpStream>,
 }
 

@@ -204,6 +204,7 @@ fn file(config: &Config) -> Result<File, ConvertError> {
 fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
     let VirtualServer {
         addr,
+        protocol,
         delay_loop,
         lb_algo,
         persistence_timeout,
@@ -224,7 +225,7 @@ fn virtual_server(v: &VirtualServer) -> Result<VirtualServerT, ConvertError> {
         lb_algo: Some(sp(lb_algo.as_str().to_string())),
         lb_kind: Some(sp("NAT".to_string())),
         persistence_timeout: persistence_timeout.map(|d| sp(whole_seconds(d))),
-        protocol: Some(sp("TCP".to_string())),
+        protocol: Some(sp(protocol.as_str().to_string())),
         sorry_server: sorry_server.map(|s| sp(format!("{} {}", s.ip(), s.port()))),
         quorum: Some(sp(i64::from(*quorum))),
         hysteresis: Some(sp(i64::from(*hysteresis))),
@@ -273,12 +274,14 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
         tcp_check: None,
         http_get: None,
         misc_check: None,
+        udp_check: None,
     };
     for c in checks {
         let (slot, kind) = match c.kind {
             CheckKind::Tcp { .. } => (&mut out.tcp_check, "TCP_CHECK"),
             CheckKind::Http { .. } => (&mut out.http_get, "HTTP_GET"),
             CheckKind::Misc { .. } => (&mut out.misc_check, "MISC_CHECK"),
+            CheckKind::Udp { .. } => (&mut out.udp_check, "UDP_CHECK"),
         };
         if slot.is_some() {
             return Err(ConvertError::RepeatedChecker {
@@ -291,7 +294,7 @@ fn real_server(r: &RealServer) -> Result<RealServerT, ConvertError> {
     Ok(out)
 }
 
-fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
+fn check(c: &Check, server: std::net::SocketAddr) -> CheckT {
     let Check {
         kind,
         connect_timeout,
@@ -299,10 +302,12 @@ fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
         delay_before_retry,
         rise,
         delay_loop,
+        bindto,
     } = c;
     let mut out = CheckT {
         connect_ip: None,
         connect_port: None,
+        bindto: bindto.map(|ip| sp(ip.to_string())),
         connect_timeout: Some(sp(seconds(*connect_timeout))),
         retry: Some(sp(i64::from(*retry))),
         nb_get_retry: None,
@@ -313,8 +318,12 @@ fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
         misc_path: None,
         misc_timeout: None,
         user: None,
+        payload: None,
+        require_reply: None,
+        min_reply_length: None,
+        max_reply_length: None,
     };
-    let mut target_of = |target: &std::net::SocketAddrV4| {
+    let mut target_of = |target: &std::net::SocketAddr| {
         if target.ip() != server.ip() {
             out.connect_ip = Some(sp(target.ip().to_string()));
         }
@@ -336,6 +345,21 @@ fn check(c: &Check, server: std::net::SocketAddrV4) -> CheckT {
             out.misc_path = Some(sp(join_command(&program.argv)));
             out.misc_timeout = timeout.map(|d| sp(seconds(d)));
             out.user = who.as_ref().map(|u| sp(user(u)));
+        }
+        CheckKind::Udp {
+            target,
+            payload,
+            require_reply,
+            reply_length: (min, max),
+        } => {
+            target_of(target);
+            if !payload.is_empty() {
+                let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+                out.payload = Some(sp(hex));
+            }
+            out.require_reply = Some(sp(*require_reply));
+            out.min_reply_length = Some(sp(i64::from(*min)));
+            out.max_reply_length = Some(sp(i64::from(*max)));
         }
     }
     out
@@ -681,6 +705,28 @@ mod tests {
     fn maximal_config_round_trips() {
         let (original, converted, toml) = round_trip(MAXIMAL, "max.conf");
         assert_eq!(original, converted, "{toml}");
+    }
+
+    #[test]
+    fn ipv6_virtual_servers_round_trip() {
+        let text = "virtual_server 2001:db8::10 443 {\n lb_algo rr\n \
+                    sorry_server fd00::9 8080\n real_server fd00::2 80 {\n \
+                    TCP_CHECK {\n connect_ip fd00::99\n connect_port 81\n bindto fd00::1\n }\n }\n}\n";
+        let (original, converted, toml) = round_trip(text, "v6.conf");
+        assert_eq!(original, converted, "{toml}");
+        assert!(toml.contains("\"2001:db8::10\""), "{toml}");
+    }
+
+    #[test]
+    fn udp_virtual_servers_round_trip() {
+        let text = "virtual_server 10.0.0.53 53 {\n lb_algo rr\n protocol UDP\n \
+                    persistence_timeout 5\n real_server 10.0.0.1 53 {\n UDP_CHECK {\n \
+                    connect_port 5353\n payload 0001ff\n require_reply\n \
+                    min_reply_length 12\n }\n }\n real_server 10.0.0.2 53 {\n \
+                    UDP_CHECK {\n }\n }\n}\n";
+        let (original, converted, toml) = round_trip(text, "udp.conf");
+        assert_eq!(original, converted, "{toml}");
+        assert!(toml.contains("protocol = \"UDP\""), "{toml}");
     }
 
     /// The maximal config really is maximal: every model field differs from its default, so

@@ -235,7 +235,7 @@ const PORT: Keyword = toml("port", "The TCP port.");
 const CONNECT_TIMEOUT: Keyword = both(
     "connect_timeout",
     Leaf,
-    "Seconds to wait for a TCP connection.",
+    "Seconds to wait for a TCP connection (UDP_CHECK: for an answer or an ICMP error).",
 );
 const RETRY: Keyword = both(
     "retry",
@@ -955,7 +955,7 @@ pub(crate) static REAL_SERVER: Block = Block {
         block("MISC_CHECK", &CHECKER),
         ka("SMTP_CHECK", Keywords(&CHECKER)),
         ka("DNS_CHECK", Keywords(&CHECKER)),
-        ka("UDP_CHECK", Keywords(&CHECKER)),
+        block("UDP_CHECK", &CHECKER),
         ka("PING_CHECK", Keywords(&CHECKER)),
         ka("FILE_CHECK", Keywords(&CHECKER)),
         ka("BFD_CHECK", Keywords(&CHECKER)),
@@ -977,7 +977,11 @@ pub(crate) static CHECKER: Block = Block {
             Leaf,
             "Check this port instead of the server's.",
         ),
-        ka("bindto", Leaf),
+        both(
+            "bindto",
+            Leaf,
+            "Source address of the check (TCP_CHECK, HTTP_GET, UDP_CHECK).",
+        ),
         ka("bind_port", Leaf),
         ka("bind_if", Leaf),
         CONNECT_TIMEOUT,
@@ -1011,10 +1015,26 @@ pub(crate) static CHECKER: Block = Block {
         ka("host", Keywords(&HOST)),
         ka("type", Leaf),
         ka("name", Leaf),
-        ka("payload", Leaf),
-        ka("require_reply", Leaf),
-        ka("min_reply_length", Leaf),
-        ka("max_reply_length", Leaf),
+        both(
+            "payload",
+            Leaf,
+            "UDP_CHECK: the datagram sent, in hex; unset = an empty one.",
+        ),
+        both(
+            "require_reply",
+            Leaf,
+            "UDP_CHECK: up only if an answer comes within connect_timeout.",
+        ),
+        both(
+            "min_reply_length",
+            Leaf,
+            "UDP_CHECK with require_reply: the shortest answer that counts.",
+        ),
+        both(
+            "max_reply_length",
+            Leaf,
+            "UDP_CHECK with require_reply: the longest answer that counts.",
+        ),
         ka("track_file", Leaf),
         ka("file", Leaf),
         ka("weight", Leaf),
@@ -1096,7 +1116,7 @@ mod tests {
         assert!(toml_block("vrrp_instance.nosuch").is_none());
         assert_eq!(
             checkers().collect::<Vec<_>>(),
-            ["TCP_CHECK", "HTTP_GET", "MISC_CHECK"]
+            ["TCP_CHECK", "HTTP_GET", "MISC_CHECK", "UDP_CHECK"]
         );
     }
 }

@@ -50,9 +50,9 @@ use std::path::{Path, PathBuf};
 
 pub use model::{
     Argv, Check, CheckKind, Config, HttpUrl, InitialState, LbAlgo, Notify, PRIORITY_OWNER, Program,
-    ProxyProtocol, RealServer, RouteInstance, ScriptUser, SyncGroup, TrackFile, TrackInterface,
-    TrackProcess, TrackRef, Tracks, VRRP_GROUP_V4, VRRP_GROUP_V6, VirtualIp, VirtualServer,
-    VrrpInstance, VrrpScript, VrrpVersion,
+    Protocol, ProxyProtocol, RealServer, RouteInstance, ScriptUser, SyncGroup, TrackFile,
+    TrackInterface, TrackProcess, TrackRef, Tracks, VRRP_GROUP_V4, VRRP_GROUP_V6, VirtualIp,
+    VirtualServer, VrrpInstance, VrrpScript, VrrpVersion,
 };
 
 /// A configuration that loaded, and what was worth telling the user about it.

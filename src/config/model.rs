@@ -2,7 +2,7 @@
 //!
 //! Field names follow keepalived's keywords so users recognise them.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -485,21 +485,43 @@ impl ProxyProtocol {
     }
 }
 
-/// One `virtual_server IP PORT { ... }` with `lb_kind NAT` and `protocol TCP`: vipd accepts
-/// connections on `addr` and forwards them to its real servers.
+/// What a virtual server carries (`protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// TCP connections, each forwarded to a real server (keepalived's default).
+    Tcp,
+    /// UDP datagrams, forwarded per client address and port (a flow) to a real server.
+    Udp,
+}
+
+impl Protocol {
+    /// The keepalived spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        }
+    }
+}
+
+/// One `virtual_server IP PORT { ... }` with `lb_kind NAT`: vipd accepts connections (or
+/// datagrams) on `addr` and forwards them to its real servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualServer {
     /// The address and port clients connect to (usually a VIP of a vrrp_instance).
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
+    /// `protocol TCP|UDP`. Default TCP, as keepalived.
+    pub protocol: Protocol,
     /// `delay_loop`: the health-check interval of its real servers. Default 60 s.
     pub delay_loop: Duration,
     /// `lb_algo`. Default `wlc`, as keepalived.
     pub lb_algo: LbAlgo,
     /// `persistence_timeout`: a client address sticks to its server this long after its
-    /// last connection. `None` = no persistence.
+    /// last connection. `None` = no persistence. For UDP, also how long a flow lives
+    /// without a datagram.
     pub persistence_timeout: Option<Duration>,
     /// `sorry_server IP PORT`: where connections go while quorum is lost.
-    pub sorry_server: Option<SocketAddrV4>,
+    pub sorry_server: Option<SocketAddr>,
     /// `quorum`: the sum of the weights of healthy servers below which the pool is down.
     /// Default 1.
     pub quorum: u32,
@@ -527,7 +549,7 @@ pub struct VirtualServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealServer {
     /// Where connections are forwarded.
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
     /// `weight`, 0 = drain (no new connections). Default 1.
     pub weight: u32,
     /// `inhibit_on_failure`: a failed server is set to weight 0 (its connections finish)
@@ -568,6 +590,9 @@ pub struct Check {
     pub rise: u32,
     /// `delay_loop` inside the checker; `None` = the virtual server's.
     pub delay_loop: Option<Duration>,
+    /// `bindto`: the source address of the check's socket (TCP_CHECK, HTTP_GET,
+    /// UDP_CHECK), of the target's family; `None` = the kernel's choice.
+    pub bindto: Option<IpAddr>,
 }
 
 /// The checker kinds vipd runs.
@@ -576,14 +601,27 @@ pub enum CheckKind {
     /// `TCP_CHECK`: a TCP connect succeeds.
     Tcp {
         /// `connect_ip` / `connect_port`: where to connect; default the real server.
-        target: SocketAddrV4,
+        target: SocketAddr,
     },
     /// `HTTP_GET`: every `url` answers with its status code (and body digest).
     Http {
         /// Where to connect; default the real server.
-        target: SocketAddrV4,
+        target: SocketAddr,
         /// The URLs, each must pass.
         urls: Vec<HttpUrl>,
+    },
+    /// `UDP_CHECK`: a datagram sent draws no ICMP error (or, with `require_reply`, an
+    /// answer) within `connect_timeout`.
+    Udp {
+        /// `connect_ip` / `connect_port`: where to send; default the real server.
+        target: SocketAddr,
+        /// `payload`: what is sent (empty when unset).
+        payload: Vec<u8>,
+        /// `require_reply`: an answer must come; else silence is success.
+        require_reply: bool,
+        /// `min_reply_length` / `max_reply_length`: the answer's bounds (0 and 255 by
+        /// default, as keepalived).
+        reply_length: (u16, u16),
     },
     /// `MISC_CHECK`: a program exits 0 within its timeout.
     Misc {

@@ -278,6 +278,7 @@ pub(crate) struct RawCheck {
     pub(crate) kind: Val<String>,
     pub(crate) connect_ip: Option<Val<String>>,
     pub(crate) connect_port: Option<Val<String>>,
+    pub(crate) bindto: Option<Val<String>>,
     pub(crate) rise: Option<Val<String>>,
     pub(crate) defaults: RawCheckDefaults,
     pub(crate) urls: Vec<RawUrl>,
@@ -285,6 +286,15 @@ pub(crate) struct RawCheck {
     pub(crate) misc_timeout: Option<Val<String>>,
     /// `user USER [GROUP]` (MISC_CHECK).
     pub(crate) user: Option<Vec<Val<String>>>,
+    /// UDP_CHECK `payload HEX` (its words joined).
+    pub(crate) payload: Option<Val<String>>,
+    /// UDP_CHECK `require_reply`.
+    pub(crate) require_reply: Option<Val<bool>>,
+    /// UDP_CHECK `require_reply HEX`: the reply data keepalived compares (keepalived.conf
+    /// only; refused).
+    pub(crate) reply_data: Option<Val<String>>,
+    pub(crate) min_reply_length: Option<Val<String>>,
+    pub(crate) max_reply_length: Option<Val<String>>,
 }
 
 /// One `url { ... }`.

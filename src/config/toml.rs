@@ -105,6 +105,8 @@ pub(super) struct RealServerT {
     pub(super) http_get: Option<Spanned<CheckT>>,
     #[serde(rename = "MISC_CHECK")]
     pub(super) misc_check: Option<Spanned<CheckT>>,
+    #[serde(rename = "UDP_CHECK")]
+    pub(super) udp_check: Option<Spanned<CheckT>>,
 }
 
 /// Any checker table; the shared validation says which keys fit which checker.
@@ -113,6 +115,7 @@ pub(super) struct RealServerT {
 pub(super) struct CheckT {
     pub(super) connect_ip: Option<Spanned<String>>,
     pub(super) connect_port: Option<Spanned<i64>>,
+    pub(super) bindto: Option<Spanned<String>>,
     pub(super) connect_timeout: Option<Spanned<Seconds>>,
     pub(super) retry: Option<Spanned<i64>>,
     pub(super) nb_get_retry: Option<Spanned<i64>>,
@@ -124,6 +127,10 @@ pub(super) struct CheckT {
     pub(super) misc_path: Option<Spanned<String>>,
     pub(super) misc_timeout: Option<Spanned<Seconds>>,
     pub(super) user: Option<Spanned<String>>,
+    pub(super) payload: Option<Spanned<String>>,
+    pub(super) require_reply: Option<Spanned<bool>>,
+    pub(super) min_reply_length: Option<Spanned<i64>>,
+    pub(super) max_reply_length: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -677,6 +684,7 @@ fn real_server(src: Source<'_>, rs: &RealServerT) -> RawRealServer {
             ("TCP_CHECK", &rs.tcp_check),
             ("HTTP_GET", &rs.http_get),
             ("MISC_CHECK", &rs.misc_check),
+            ("UDP_CHECK", &rs.udp_check),
         ]
         .into_iter()
         .filter_map(|(kind, c)| c.as_ref().map(|c| check(src, kind, c)))
@@ -691,6 +699,7 @@ fn check(src: Source<'_>, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
         kind: Val::new(kind.to_string(), line, col),
         connect_ip: src.opt(&body.connect_ip),
         connect_port: src.opt(&body.connect_port),
+        bindto: src.opt(&body.bindto),
         rise: src.opt(&body.rise),
         defaults: RawCheckDefaults {
             connect_timeout: src.opt(&body.connect_timeout),
@@ -715,6 +724,11 @@ fn check(src: Source<'_>, kind: &str, c: &Spanned<CheckT>) -> RawCheck {
         misc_path: src.opt(&body.misc_path),
         misc_timeout: src.opt(&body.misc_timeout),
         user: body.user.as_ref().map(|u| src.words(u)),
+        payload: src.opt(&body.payload),
+        require_reply: src.flag(&body.require_reply),
+        reply_data: None,
+        min_reply_length: src.opt(&body.min_reply_length),
+        max_reply_length: src.opt(&body.max_reply_length),
     }
 }
 

@@ -1,16 +1,17 @@
 //! The checks that turn `virtual_server` blocks as written ([`RawVirtualServer`]) into
 //! [`VirtualServer`]s for the forwarder.
 //!
-//! vipd forwards TCP in user space, which is what keepalived calls `lb_kind NAT`; the kernel
-//! IPVS features that need packet rewriting (DR, TUN, fwmark, UDP) are refused here with a
-//! sentence saying why and what to write instead.
+//! vipd forwards TCP connections and UDP flows in user space, which is what keepalived calls
+//! `lb_kind NAT`; the kernel IPVS features that need packet rewriting (DR, TUN, fwmark) are
+//! refused here with a sentence saying why and what to write instead. A pool is IPv4 or IPv6, never both: the
+//! forwarder connects to real servers from the virtual server's family.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::model::{
-    Check, CheckKind, HttpUrl, LbAlgo, Program, ProxyProtocol, RealServer, VirtualServer,
+    Check, CheckKind, HttpUrl, LbAlgo, Program, Protocol, ProxyProtocol, RealServer, VirtualServer,
 };
 use super::raw::{RawCheck, RawCheckDefaults, RawRealServer, RawUrl, RawVirtualServer, Val};
 use super::tracking;
@@ -28,12 +29,12 @@ pub(crate) fn validate_all(
     report: &mut Report,
     out: &mut Vec<VirtualServer>,
 ) {
-    let mut seen: HashMap<SocketAddrV4, usize> = HashMap::new();
+    let mut seen: HashMap<(SocketAddr, Protocol), usize> = HashMap::new();
     for vs in raw {
         let line = vs.key.line;
         let col = vs.key.col;
         if let Some(v) = virtual_server(vs, report) {
-            if let Some(first) = seen.get(&v.addr) {
+            if let Some(first) = seen.get(&(v.addr, v.protocol)) {
                 report.error_at(
                     (line, col),
                     "virtual_server",
@@ -43,7 +44,7 @@ pub(crate) fn validate_all(
                     ),
                 );
             } else {
-                seen.insert(v.addr, line);
+                seen.insert((v.addr, v.protocol), line);
                 out.push(v);
             }
         }
@@ -56,7 +57,7 @@ fn ip_port(
     at: &Val<String>,
     key: &str,
     report: &mut Report,
-) -> Option<SocketAddrV4> {
+) -> Option<SocketAddr> {
     let Some(ip) = words.first() else {
         report.error_at(
             at.at(),
@@ -78,24 +79,13 @@ fn ip_port(
         );
         return None;
     }
-    let addr = match ip.value.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => a,
-        Ok(IpAddr::V6(_)) => {
-            report.error_at(
-                ip.at(),
-                key,
-                format!("`{}` is an IPv6 address: vipd forwards IPv4 only", ip.value),
-            );
-            return None;
-        }
-        Err(_) => {
-            report.error_at(
-                ip.at(),
-                key,
-                format!("`{}` is not an IPv4 address", ip.value),
-            );
-            return None;
-        }
+    let Ok(addr) = ip.value.parse::<IpAddr>() else {
+        report.error_at(
+            ip.at(),
+            key,
+            format!("`{}` is not an IPv4 or IPv6 address", ip.value),
+        );
+        return None;
     };
     let Some(port) = words.get(1) else {
         report.error_at(
@@ -123,7 +113,7 @@ fn ip_port(
             format!("extra words after `{} {port}` ignored", ip.value),
         );
     }
-    Some(SocketAddrV4::new(addr, port))
+    Some(SocketAddr::new(addr, port))
 }
 
 fn duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration> {
@@ -132,7 +122,7 @@ fn duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<Duration>
 
 fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualServer> {
     let addr = ip_port(&raw.addr, &raw.key, "virtual_server", report)?;
-    let mut ok = forwarding(&raw, report);
+    let (mut ok, protocol) = forwarding(&raw, report);
     let lb_algo = match &raw.lb_algo {
         Some(a) => lb_algo(a, report).unwrap_or_else(|| {
             ok = false;
@@ -147,6 +137,7 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
     };
     let mut out = VirtualServer {
         addr,
+        protocol,
         delay_loop: DEFAULT_DELAY_LOOP,
         lb_algo,
         persistence_timeout: None,
@@ -172,9 +163,11 @@ fn virtual_server(raw: RawVirtualServer, report: &mut Report) -> Option<VirtualS
     ok.then_some(out)
 }
 
-/// `lb_kind` and `protocol`: vipd forwards TCP connections itself (keepalived's NAT).
-fn forwarding(raw: &RawVirtualServer, report: &mut Report) -> bool {
+/// `lb_kind` and `protocol`: vipd forwards TCP connections and UDP flows itself
+/// (keepalived's NAT).
+fn forwarding(raw: &RawVirtualServer, report: &mut Report) -> (bool, Protocol) {
     let mut ok = true;
+    let mut protocol = Protocol::Tcp;
     if let Some(k) = &raw.lb_kind {
         match k.value.to_ascii_uppercase().as_str() {
             "NAT" => {}
@@ -196,17 +189,22 @@ fn forwarding(raw: &RawVirtualServer, report: &mut Report) -> bool {
             }
         }
     }
-    if let Some(p) = &raw.protocol
-        && !p.value.eq_ignore_ascii_case("TCP")
-    {
-        let why = format!(
-            "protocol {} is not supported: vipd's forwarder carries TCP connections only",
-            p.value
-        );
-        report.error_at(p.at(), "protocol", why);
-        ok = false;
+    if let Some(p) = &raw.protocol {
+        match p.value.to_ascii_uppercase().as_str() {
+            "TCP" => {}
+            "UDP" => protocol = Protocol::Udp,
+            _ => {
+                let why = format!(
+                    "protocol {} is not supported: vipd's forwarder carries TCP and UDP",
+                    p.value
+                );
+                report.error_at(p.at(), "protocol", why).suggestion =
+                    suggest::closest(&p.value, &["TCP", "UDP"]);
+                ok = false;
+            }
+        }
     }
-    ok
+    (ok, protocol)
 }
 
 /// The scheduler vipd has for `lb_algo`; `None` for another (reported).
@@ -256,8 +254,10 @@ fn pool_settings(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut R
     );
     if let Some(words) = &raw.sorry_server {
         match ip_port(words, &raw.key, "sorry_server", report) {
-            Some(a) => out.sorry_server = Some(a),
-            None => ok = false,
+            Some(a) if one_family(a, &words[0], "sorry_server", out.addr, report) => {
+                out.sorry_server = Some(a);
+            }
+            _ => ok = false,
         }
     }
     if let Some(q) = &raw.quorum {
@@ -339,12 +339,16 @@ fn proxy_protocol(v: &Val<String>, report: &mut Report) -> Option<ProxyProtocol>
 /// The pool's real servers, each address once.
 fn real_servers(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut Report) -> bool {
     let mut ok = true;
-    let mut seen: HashMap<SocketAddrV4, usize> = HashMap::new();
+    let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
     for rs in &raw.real_servers {
-        let Some(r) = real_server(rs, &raw.defaults, report) else {
+        let Some(r) = real_server(rs, &raw.defaults, out.protocol, report) else {
             ok = false;
             continue;
         };
+        if !one_family(r.addr, &rs.addr[0], "real_server", out.addr, report) {
+            ok = false;
+            continue;
+        }
         if let Some(first) = seen.get(&r.addr) {
             let why = format!(
                 "real_server {} appears twice in virtual_server {} (first on line {first})",
@@ -360,6 +364,32 @@ fn real_servers(raw: &RawVirtualServer, out: &mut VirtualServer, report: &mut Re
     ok
 }
 
+/// Whether `addr` (a real or sorry server, its address written at `ip`) is of the virtual
+/// server's family; reports it if not. The forwarder connects from the VIP's family only, so
+/// a mixed pool would fail at its first connection instead of at load.
+fn one_family(
+    addr: SocketAddr,
+    ip: &Val<String>,
+    key: &str,
+    vs: SocketAddr,
+    report: &mut Report,
+) -> bool {
+    if addr.is_ipv4() == vs.is_ipv4() {
+        return true;
+    }
+    let family = |a: SocketAddr| if a.is_ipv4() { "IPv4" } else { "IPv6" };
+    let why = format!(
+        "{key} {} is {} but virtual_server {} {} is {}: one pool, one family",
+        ip.value,
+        family(addr),
+        vs.ip(),
+        vs.port(),
+        family(vs)
+    );
+    report.error_at(ip.at(), key, why);
+    false
+}
+
 /// A notify or check program: split like a shell would (no shell runs), found and checked
 /// as every other script vipd runs.
 fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Program> {
@@ -369,6 +399,7 @@ fn program(v: &Option<Val<String>>, key: &str, report: &mut Report) -> Option<Pr
 fn real_server(
     raw: &RawRealServer,
     vs_defaults: &RawCheckDefaults,
+    protocol: Protocol,
     report: &mut Report,
 ) -> Option<RealServer> {
     let addr = ip_port(&raw.addr, &raw.key, "real_server", report)?;
@@ -396,7 +427,7 @@ fn real_server(
     });
     let defaults = merge(&raw.defaults, vs_defaults);
     for c in &raw.checks {
-        match check(c, addr, &defaults, report) {
+        match check(c, addr, &defaults, protocol, report) {
             Some(c) => out.checks.push(c),
             None => ok = false,
         }
@@ -418,10 +449,20 @@ fn merge(inner: &RawCheckDefaults, outer: &RawCheckDefaults) -> RawCheckDefaults
 /// One checker of a real server at `server`, with the defaults of its real server and pool.
 fn check(
     raw: &RawCheck,
-    server: SocketAddrV4,
+    server: SocketAddr,
     defaults: &RawCheckDefaults,
+    protocol: Protocol,
     report: &mut Report,
 ) -> Option<Check> {
+    if protocol == Protocol::Udp && matches!(raw.kind.value.as_str(), "TCP_CHECK" | "HTTP_GET") {
+        let why = format!(
+            "{} cannot check a real server of a UDP pool (it connects over TCP): use \
+             UDP_CHECK or MISC_CHECK",
+            raw.kind.value
+        );
+        report.error_at(raw.kind.at(), &raw.kind.value, why);
+        return None;
+    }
     let (target, mut ok) = target(raw, server, report);
     let mut out = Check {
         kind: CheckKind::Tcp { target },
@@ -430,25 +471,28 @@ fn check(
         delay_before_retry: DEFAULT_DELAY_BEFORE_RETRY,
         rise: 1,
         delay_loop: None,
+        bindto: None,
     };
+    ok &= bindto(raw, target, &mut out, report);
     ok &= check_timing(raw, &merge(&raw.defaults, defaults), &mut out, report);
     ok &= match raw.kind.value.as_str() {
         "HTTP_GET" => http_get(raw, target, &mut out, report),
         "MISC_CHECK" => misc_check(raw, &mut out, report),
+        "UDP_CHECK" => udp_check(raw, target, &mut out, report),
         _ => true,
     };
     ok.then_some(out)
 }
 
 /// Where a checker connects: the server, or its `connect_ip` and `connect_port`.
-fn target(raw: &RawCheck, server: SocketAddrV4, report: &mut Report) -> (SocketAddrV4, bool) {
+fn target(raw: &RawCheck, server: SocketAddr, report: &mut Report) -> (SocketAddr, bool) {
     let mut target = server;
     let mut ok = true;
     if let Some(ip) = &raw.connect_ip {
-        match ip.value.parse::<Ipv4Addr>() {
+        match ip.value.parse::<IpAddr>() {
             Ok(a) => target.set_ip(a),
             Err(_) => {
-                let why = format!("`{}` is not an IPv4 address", ip.value);
+                let why = format!("`{}` is not an IPv4 or IPv6 address", ip.value);
                 report.error_at(ip.at(), "connect_ip", why);
                 ok = false;
             }
@@ -462,6 +506,36 @@ fn target(raw: &RawCheck, server: SocketAddrV4, report: &mut Report) -> (SocketA
     });
     target.set_port(port);
     (target, ok)
+}
+
+/// `bindto`: an address of the family the check connects to (MISC_CHECK opens no socket:
+/// a warning says it is ignored there).
+fn bindto(raw: &RawCheck, target: SocketAddr, out: &mut Check, report: &mut Report) -> bool {
+    let Some(b) = &raw.bindto else {
+        return true;
+    };
+    let Ok(ip) = b.value.parse::<IpAddr>() else {
+        let why = format!("`{}` is not an IPv4 or IPv6 address", b.value);
+        report.error_at(b.at(), "bindto", why);
+        return false;
+    };
+    if raw.kind.value == "MISC_CHECK" {
+        let why = "bindto is ignored in MISC_CHECK: the program opens its own sockets";
+        report.warn_at(b.at(), "bindto", why);
+        return true;
+    }
+    if ip.is_ipv4() != target.is_ipv4() {
+        let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+        let why = format!(
+            "bindto {ip} is {} but the check connects to {target} ({})",
+            family(ip.is_ipv4()),
+            family(target.is_ipv4())
+        );
+        report.error_at(b.at(), "bindto", why);
+        return false;
+    }
+    out.bindto = Some(ip);
+    true
 }
 
 /// `connect_timeout`, `retry`, `rise`, `delay_before_retry` and `delay_loop`, each the
@@ -503,7 +577,7 @@ fn positive_duration(v: &Val<String>, key: &str, report: &mut Report) -> Option<
 }
 
 /// HTTP_GET: its `url` blocks, at least one.
-fn http_get(raw: &RawCheck, target: SocketAddrV4, out: &mut Check, report: &mut Report) -> bool {
+fn http_get(raw: &RawCheck, target: SocketAddr, out: &mut Check, report: &mut Report) -> bool {
     let mut ok = true;
     let mut urls = Vec::new();
     for u in &raw.urls {
@@ -519,6 +593,63 @@ fn http_get(raw: &RawCheck, target: SocketAddrV4, out: &mut Check, report: &mut 
     }
     out.kind = CheckKind::Http { target, urls };
     ok
+}
+
+/// UDP_CHECK: `payload` (hex), `require_reply` (without reply data: vipd does not compare
+/// an answer's bytes), `min_reply_length` and `max_reply_length`.
+fn udp_check(raw: &RawCheck, target: SocketAddr, out: &mut Check, report: &mut Report) -> bool {
+    let mut payload = Vec::new();
+    let mut ok = apply(&mut payload, raw.payload.as_ref(), |p| {
+        let what = "hex digits, two per byte (`payload 0102ab`)";
+        must(p, "payload", what, report, hex)
+    });
+    if let Some(data) = &raw.reply_data {
+        let why = format!(
+            "`require_reply {}` is not supported: vipd does not compare an answer's bytes; \
+             write `require_reply` alone (any answer within connect_timeout), with \
+             min_reply_length / max_reply_length to bound its size",
+            data.value
+        );
+        report.error_at(data.at(), "require_reply", why);
+        ok = false;
+    }
+    let mut lengths = (0u16, 255u16);
+    let length = |v: &Val<String>, key: &str, report: &mut Report| {
+        must(v, key, "from 0 to 65535", report, |s| s.parse::<u16>().ok())
+    };
+    ok &= apply(&mut lengths.0, raw.min_reply_length.as_ref(), |v| {
+        length(v, "min_reply_length", report)
+    });
+    ok &= apply(&mut lengths.1, raw.max_reply_length.as_ref(), |v| {
+        length(v, "max_reply_length", report)
+    });
+    if lengths.0 > lengths.1 {
+        let at = raw.min_reply_length.as_ref().map_or(raw.kind.at(), Val::at);
+        let why = format!(
+            "min_reply_length {} is more than max_reply_length {}: the check would always fail",
+            lengths.0, lengths.1
+        );
+        report.error_at(at, "min_reply_length", why);
+        ok = false;
+    }
+    out.kind = CheckKind::Udp {
+        target,
+        payload,
+        require_reply: raw.require_reply.as_ref().is_some_and(|r| r.value),
+        reply_length: lengths,
+    };
+    ok
+}
+
+/// `0102ab` as bytes; `None` unless it is an even number of hex digits.
+fn hex(s: &str) -> Option<Vec<u8>> {
+    if s.is_empty() || !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// MISC_CHECK: `misc_path` (required), `misc_timeout` and `user`.
@@ -805,10 +936,10 @@ user = "nobody"
             ),
             (
                 "protocol TCP",
-                "protocol UDP",
+                "protocol SCTP",
                 6,
                 "protocol",
-                "TCP connections only",
+                "carries TCP and UDP",
             ),
             (
                 "10.0.0.100 80",
@@ -866,6 +997,260 @@ user = "nobody"
             assert_eq!((d.line, d.key.as_str()), (line, key), "{to}: {d}");
             assert!(d.message.contains(message), "{to}: {d}");
         }
+    }
+
+    const KA6: &str = "virtual_server 2001:db8::10 443 {
+    lb_algo rr
+    sorry_server fd00::9 8080
+    real_server fd00::2 80 {
+        TCP_CHECK {
+            connect_ip fd00::99
+            bindto fd00::1
+        }
+    }
+    real_server fd00::3 80 {
+        HTTP_GET {
+            url {
+                path /health
+            }
+            connect_port 8080
+        }
+    }
+}
+";
+
+    const TOML6: &str = r#"[[virtual_server]]
+ip = "2001:db8::10"
+port = 443
+lb_algo = "rr"
+sorry_server = "fd00::9 8080"
+[[virtual_server.real_server]]
+ip = "fd00::2"
+port = 80
+TCP_CHECK = { connect_ip = "fd00::99", bindto = "fd00::1" }
+[[virtual_server.real_server]]
+ip = "fd00::3"
+port = 80
+[virtual_server.real_server.HTTP_GET]
+url = [{ path = "/health" }]
+connect_port = 8080
+"#;
+
+    #[test]
+    fn ipv6_pools_in_both_syntaxes() {
+        let l = ok(KA6, "t.conf");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.addr, "[2001:db8::10]:443".parse().unwrap());
+        assert_eq!(vs.sorry_server, Some("[fd00::9]:8080".parse().unwrap()));
+        let addrs: Vec<String> = vs.real_servers.iter().map(|r| r.addr.to_string()).collect();
+        assert_eq!(addrs, ["[fd00::2]:80", "[fd00::3]:80"]);
+        assert_eq!(
+            vs.real_servers[0].checks[0].kind,
+            CheckKind::Tcp {
+                target: "[fd00::99]:80".parse().unwrap()
+            }
+        );
+        let CheckKind::Http { target, .. } = &vs.real_servers[1].checks[0].kind else {
+            panic!("{:?}", vs.real_servers[1].checks[0]);
+        };
+        assert_eq!(*target, "[fd00::3]:8080".parse().unwrap());
+        assert_eq!(
+            vs.real_servers[0].checks[0].bindto,
+            Some("fd00::1".parse().unwrap())
+        );
+        let t = ok(TOML6, "t.toml");
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        assert_eq!(t.config, l.config);
+    }
+
+    #[test]
+    fn a_pool_of_two_families_is_refused_on_the_server_line() {
+        let d = first_error(
+            &KA6.replace("real_server fd00::3", "real_server 10.0.0.2"),
+            "t.conf",
+        );
+        assert_eq!((d.line, d.key.as_str()), (10, "real_server"), "{d}");
+        assert_eq!(
+            d.message,
+            "real_server 10.0.0.2 is IPv4 but virtual_server 2001:db8::10 443 is IPv6: one \
+             pool, one family"
+        );
+        let d = first_error(&KA6.replace("fd00::9 8080", "10.0.0.9 8080"), "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (3, "sorry_server"), "{d}");
+        assert!(d.message.contains("one pool, one family"), "{d}");
+        let d = first_error(&TOML6.replace("\"fd00::2\"", "\"10.0.0.2\""), "t.toml");
+        assert_eq!((d.line, d.key.as_str()), (7, "real_server"), "{d}");
+        assert!(d.message.contains("is IPv4 but"), "{d}");
+        let d = first_error(&KA6.replace("bindto fd00::1", "bindto 10.0.0.1"), "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (7, "bindto"), "{d}");
+        assert_eq!(
+            d.message,
+            "bindto 10.0.0.1 is IPv4 but the check connects to [fd00::99]:80 (IPv6)"
+        );
+        let d = first_error(&KA.replace("10.0.0.1 8000", "fd00::1 8000"), "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (12, "real_server"), "{d}");
+        assert!(
+            d.message
+                .contains("is IPv6 but virtual_server 10.0.0.100 80 is IPv4")
+        );
+    }
+
+    const KA_UDP: &str = "virtual_server 10.0.0.53 53 {
+    lb_algo rr
+    protocol UDP
+    persistence_timeout 5
+    real_server 10.0.0.1 53 {
+        UDP_CHECK {
+            connect_timeout 2
+            connect_port 5353
+            payload 0001ff
+            require_reply
+            min_reply_length 12
+            max_reply_length 512
+        }
+    }
+    real_server 10.0.0.2 53 {
+        MISC_CHECK {
+            misc_path \"/usr/bin/test -n x\"
+        }
+    }
+}
+";
+
+    const TOML_UDP: &str = r#"[[virtual_server]]
+ip = "10.0.0.53"
+port = 53
+lb_algo = "rr"
+protocol = "UDP"
+persistence_timeout = 5
+[[virtual_server.real_server]]
+ip = "10.0.0.1"
+port = 53
+UDP_CHECK = { connect_timeout = 2, connect_port = 5353, payload = "0001ff", require_reply = true, min_reply_length = 12, max_reply_length = 512 }
+[[virtual_server.real_server]]
+ip = "10.0.0.2"
+port = 53
+MISC_CHECK = { misc_path = "/usr/bin/test -n x" }
+"#;
+
+    #[test]
+    fn udp_pools_with_udp_check_in_both_syntaxes() {
+        let l = ok(KA_UDP, "t.conf");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.protocol, Protocol::Udp);
+        assert_eq!(vs.persistence_timeout, Some(Duration::from_secs(5)));
+        let c = &vs.real_servers[0].checks[0];
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert_eq!(
+            c.kind,
+            CheckKind::Udp {
+                target: "10.0.0.1:5353".parse().unwrap(),
+                payload: vec![0, 1, 0xff],
+                require_reply: true,
+                reply_length: (12, 512),
+            }
+        );
+        assert!(matches!(
+            vs.real_servers[1].checks[0].kind,
+            CheckKind::Misc { .. }
+        ));
+        let t = ok(TOML_UDP, "t.toml");
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        assert_eq!(t.config, l.config);
+        // A bare UDP_CHECK: an empty datagram, silence is success, keepalived's lengths.
+        let bare = KA_UDP.replace(
+            "connect_timeout 2\n            connect_port 5353\n            payload 0001ff\n            require_reply\n            min_reply_length 12\n            max_reply_length 512\n",
+            "",
+        );
+        let l = ok(&bare, "t.conf");
+        assert_eq!(
+            l.config.virtual_servers[0].real_servers[0].checks[0].kind,
+            CheckKind::Udp {
+                target: "10.0.0.1:53".parse().unwrap(),
+                payload: Vec::new(),
+                require_reply: false,
+                reply_length: (0, 255),
+            }
+        );
+    }
+
+    #[test]
+    fn udp_pool_errors_name_line_and_key() {
+        let cases = [
+            (
+                "UDP_CHECK",
+                "TCP_CHECK",
+                6,
+                "TCP_CHECK",
+                "use UDP_CHECK or MISC_CHECK",
+            ),
+            (
+                "payload 0001ff",
+                "payload 0001f",
+                9,
+                "payload",
+                "hex digits",
+            ),
+            (
+                "require_reply\n",
+                "require_reply 00ff\n",
+                10,
+                "require_reply",
+                "does not compare",
+            ),
+            (
+                "min_reply_length 12",
+                "min_reply_length 600",
+                11,
+                "min_reply_length",
+                "always fail",
+            ),
+            (
+                "max_reply_length 512",
+                "max_reply_length 70000",
+                12,
+                "max_reply_length",
+                "65535",
+            ),
+            (
+                "protocol UDP",
+                "protocol SCTP",
+                3,
+                "protocol",
+                "TCP and UDP",
+            ),
+        ];
+        for (from, to, line, key, message) in cases {
+            let d = first_error(&KA_UDP.replace(from, to), "t.conf");
+            assert_eq!((d.line, d.key.as_str()), (line, key), "{to}: {d}");
+            assert!(d.message.contains(message), "{to}: {d}");
+        }
+        let http = KA_UDP.replace(
+            "MISC_CHECK {\n            misc_path \"/usr/bin/test -n x\"",
+            "HTTP_GET {\n            url {\n path /\n }",
+        );
+        let d = first_error(&http, "t.conf");
+        assert_eq!((d.line, d.key.as_str()), (16, "HTTP_GET"), "{d}");
+    }
+
+    #[test]
+    fn a_tcp_and_a_udp_pool_may_share_an_address() {
+        let tcp = KA_UDP
+            .replace("protocol UDP", "protocol TCP")
+            .replace("UDP_CHECK", "TCP_CHECK")
+            .replace("            payload 0001ff\n            require_reply\n            min_reply_length 12\n            max_reply_length 512\n", "");
+        let l = ok(&format!("{KA_UDP}{tcp}"), "t.conf");
+        let protocols: Vec<Protocol> = l
+            .config
+            .virtual_servers
+            .iter()
+            .map(|v| v.protocol)
+            .collect();
+        assert_eq!(protocols, [Protocol::Udp, Protocol::Tcp]);
+        let d = first_error(&format!("{KA_UDP}{KA_UDP}"), "t.conf");
+        assert!(d.message.contains("defined twice"), "{d}");
     }
 
     #[test]

@@ -44,7 +44,12 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
     } else {
         "QUORUM LOST"
     };
-    let _ = write!(out, "virtual_server {}  {}  {quorum}", vs.addr, vs.lb_algo);
+    let _ = write!(
+        out,
+        "virtual_server {}  {}  {quorum}",
+        vs.name(),
+        vs.lb_algo
+    );
     if let Some(p) = &vs.proxy_protocol {
         let _ = write!(out, "  proxy_protocol {p}");
     }
@@ -107,6 +112,19 @@ fn virtual_server(out: &mut String, vs: &VirtualServerStatus, now: SystemTime) {
             out,
             "  sorry_server {s}: active {}, total {}",
             vs.sorry_active_connections, vs.sorry_total_connections
+        );
+    }
+    if let Some(u) = &vs.udp {
+        let _ = writeln!(
+            out,
+            "  udp: {} flows, datagrams in {} out {}, dropped: table full {}, no server {}, \
+             send {}",
+            u.flows,
+            u.datagrams_in,
+            u.datagrams_out,
+            u.dropped_table_full,
+            u.dropped_no_server,
+            u.dropped_send
         );
     }
 }
@@ -558,6 +576,7 @@ mod test_lb {
             instances: vec![],
             route_instances: vec![],
             virtual_servers: vec![VirtualServerStatus {
+                udp: None,
                 addr: "10.0.0.100:80".into(),
                 lb_algo: "wrr".into(),
                 quorum_up: true,
@@ -585,6 +604,45 @@ mod test_lb {
              \x20   proxy_protocol v1\n\
              \x20 sorry_server 10.0.0.9:80: active 0, total 2\n"
         );
+    }
+
+    #[test]
+    fn a_udp_pool_is_named_so_and_shows_its_flows() {
+        let vs = VirtualServerStatus {
+            udp: Some(crate::status::UdpStatus {
+                flows: 4,
+                datagrams_in: 10,
+                datagrams_out: 9,
+                dropped_table_full: 1,
+                dropped_no_server: 2,
+                dropped_send: 0,
+            }),
+            addr: "[2001:db8::53]:53".into(),
+            lb_algo: "rr".into(),
+            quorum_up: true,
+            sorry_server: None,
+            sorry_active_connections: 0,
+            sorry_total_connections: 0,
+            real_servers: vec![],
+        };
+        let mut out = String::new();
+        virtual_server(&mut out, &vs, UNIX_EPOCH);
+        assert!(
+            out.starts_with("virtual_server [2001:db8::53]:53/udp  rr  quorum up\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with(
+                "  udp: 4 flows, datagrams in 10 out 9, dropped: table full 1, no server 2, \
+                 send 0\n"
+            ),
+            "{out}"
+        );
+        // A status from a daemon before UDP pools still parses, as TCP.
+        let json = serde_json::to_string(&VirtualServerStatus { udp: None, ..vs }).unwrap();
+        assert!(!json.contains("udp"), "{json}");
+        let back: VirtualServerStatus = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.name(), "[2001:db8::53]:53");
     }
 
     #[test]

@@ -9,14 +9,14 @@
 //! reason; notify_up / notify_down run on the server's own changes, each on a task of its
 //! own, killed if still running after notify's timeout.
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
@@ -39,21 +39,52 @@ pub(super) async fn run_once(
     proxy: Option<ProxyProtocol>,
 ) -> Result<(), String> {
     match &check.kind {
-        CheckKind::Tcp { target } => connect(*target, check.connect_timeout).await.map(drop),
+        CheckKind::Tcp { target } => connect(*target, check.bindto, check.connect_timeout)
+            .await
+            .map(drop),
         CheckKind::Http { target, urls } => {
             for url in urls {
-                http_get(*target, url, check.connect_timeout, proxy).await?;
+                http_get(*target, check.bindto, url, check.connect_timeout, proxy).await?;
             }
             Ok(())
         }
         CheckKind::Misc {
             program, timeout, ..
         } => misc(program, timeout.unwrap_or(default_timeout)).await,
+        CheckKind::Udp {
+            target,
+            payload,
+            require_reply,
+            reply_length,
+        } => {
+            let want = super::check_udp::Want {
+                require_reply: *require_reply,
+                reply_length: *reply_length,
+            };
+            let (target, timeout) = (*target, check.connect_timeout);
+            super::check_udp::probe(target, check.bindto, payload, want, timeout).await
+        }
     }
 }
 
-async fn connect(target: SocketAddrV4, timeout: Duration) -> Result<TcpStream, String> {
-    match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
+/// A TCP connection to `target`, from `from` (`bindto`) when given.
+async fn connect(
+    target: SocketAddr,
+    from: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<TcpStream, String> {
+    let attempt = async {
+        let Some(ip) = from else {
+            return TcpStream::connect(target).await;
+        };
+        let s = match target {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        s.bind(SocketAddr::new(ip, 0))?;
+        s.connect(target).await
+    };
+    match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(format!("connect to {target}: {e}")),
         Err(_) => Err(format!(
@@ -64,13 +95,14 @@ async fn connect(target: SocketAddrV4, timeout: Duration) -> Result<TcpStream, S
 }
 
 async fn http_get(
-    target: SocketAddrV4,
+    target: SocketAddr,
+    from: Option<IpAddr>,
     url: &HttpUrl,
     timeout: Duration,
     proxy: Option<ProxyProtocol>,
 ) -> Result<(), String> {
     let work = async {
-        let mut s = connect(target, timeout).await?;
+        let mut s = connect(target, from, timeout).await?;
         let mut req = proxy.map_or(Vec::new(), |v| proxy_header::local(v).to_vec());
         req.extend_from_slice(
             format!(
@@ -243,18 +275,27 @@ mod tests {
             delay_before_retry: Duration::from_millis(10),
             rise: 1,
             delay_loop: None,
+            bindto: None,
         }
     }
 
-    fn v4(l: &TcpListener) -> SocketAddrV4 {
-        match l.local_addr().unwrap() {
-            std::net::SocketAddr::V4(a) => a,
-            other => panic!("{other}"),
-        }
+    fn v4(l: &TcpListener) -> SocketAddr {
+        l.local_addr().unwrap()
+    }
+
+    #[tokio::test]
+    async fn bindto_is_the_source_of_the_check() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = v4(&l);
+        let mut c = check(CheckKind::Tcp { target });
+        c.bindto = Some("127.0.0.2".parse().unwrap());
+        let (checked, accepted) = tokio::join!(run_once(&c, Duration::from_secs(2)), l.accept());
+        checked.unwrap();
+        assert_eq!(accepted.unwrap().1.ip().to_string(), "127.0.0.2");
     }
 
     /// A one-shot HTTP server on 127.0.0.1 answering every request with `answer`.
-    async fn http_server(answer: &'static str) -> SocketAddrV4 {
+    async fn http_server(answer: &'static str) -> SocketAddr {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = v4(&l);
         tokio::spawn(async move {

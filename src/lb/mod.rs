@@ -1,10 +1,11 @@
-//! `virtual_server`: vipd's user-space L4 TCP forwarder with health-checked pools, for
-//! machines without the kernel's IPVS (what keepalived's `lb_kind NAT` does there).
+//! `virtual_server`: vipd's user-space L4 TCP and UDP forwarder with health-checked pools,
+//! for machines without the kernel's IPVS (what keepalived's `lb_kind NAT` does there).
 //!
 //! # Layout
 //! - `sched`: the schedulers (rr, wrr, lc, wlc, sh) and persistence. Pure.
 //! - `pool`: one virtual server's live state: health, quorum, counters, status.
-//! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them.
+//! - `check`: TCP_CHECK, HTTP_GET, MISC_CHECK and the loop that runs them; `check_udp`:
+//!   UDP_CHECK.
 //! - `proxy`: the listener (IP_FREEBIND, SO_REUSEPORT) and each connection's life, a
 //!   state machine driven by events, ticks and deadlines (connects, held ACKs).
 //! - `proxy_header`: the PROXY protocol header (v1, v2) real servers may want first. Pure.
@@ -16,6 +17,11 @@
 //!   rest of vipd, and the count that holds the forwarding threads to it (and each
 //!   virtual server to its `maxconn`).
 //! - `limits`: a real server's `maxconn` and IPVS-style `uthreshold`/`lthreshold`. Pure.
+//! - `udp`: the UDP forwarder (`protocol UDP`), a thread of its own; `udp_flows`: its
+//!   bounded flow table, pure.
+//!
+//! A virtual server is known by its address and protocol: `IP PORT` may have a TCP pool
+//! and a UDP pool (DNS).
 //!
 //! [`Lb::start`] binds every listener first (so a port in use stops the daemon before it
 //! changes anything), then starts the forwarding threads and, on the caller's runtime, the
@@ -24,6 +30,7 @@
 
 mod busy;
 mod check;
+mod check_udp;
 #[cfg(fuzzing)]
 pub(crate) use check::judge_http;
 mod fds;
@@ -33,27 +40,45 @@ mod proxy;
 mod proxy_header;
 mod pump;
 mod sched;
+mod udp;
+mod udp_flows;
 mod worker;
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::config::VirtualServer;
+use crate::config::{Protocol, VirtualServer};
 use crate::status::VirtualServerStatus;
 use pool::{Pool, PoolCell};
+use udp::{UdpCounters, UdpThread};
 use worker::Workers;
+
+/// How a virtual server is known: `IP PORT` and protocol.
+type Key = (SocketAddr, Protocol);
+
+fn key(vs: &VirtualServer) -> Key {
+    (vs.addr, vs.protocol)
+}
+
+/// `IP:PORT`, with `/udp` for a UDP pool (so the two pools of one address differ).
+fn name(vs: &VirtualServer) -> String {
+    match vs.protocol {
+        Protocol::Tcp => vs.addr.to_string(),
+        Protocol::Udp => format!("{}/udp", vs.addr),
+    }
+}
 
 /// A listener that could not be opened, or a forwarding thread that could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("virtual_server {addr}: cannot listen: {source}")]
 pub struct LbError {
     /// The virtual server's address.
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     /// Why.
     source: std::io::Error,
 }
@@ -99,10 +124,12 @@ impl LbOptions {
 
 /// One virtual server being served.
 struct Served {
-    addr: SocketAddrV4,
-    /// Its listeners' id in the workers.
+    key: Key,
+    /// Its listeners' id in the workers (or the UDP thread).
     id: u64,
     cell: Arc<PoolCell>,
+    /// A UDP pool's counters.
+    udp: Option<Arc<UdpCounters>>,
     checkers: Vec<JoinHandle<()>>,
 }
 
@@ -118,22 +145,33 @@ impl Served {
 pub struct Lb {
     served: Vec<Served>,
     workers: Option<Workers>,
+    /// The UDP forwarding thread, from the first UDP pool on.
+    udp: Option<UdpThread>,
     options: LbOptions,
     next_id: u64,
     view: LbView,
 }
 
+/// A pool as status sees it: its state, and a UDP pool's counters.
+type Shown = (Arc<PoolCell>, Option<Arc<UdpCounters>>);
+
 /// A cheap handle on the pools' state, for the control socket; follows reloads.
 #[derive(Clone, Default)]
 pub struct LbView {
-    cells: Arc<RwLock<Vec<Arc<PoolCell>>>>,
+    cells: Arc<RwLock<Vec<Shown>>>,
 }
 
 impl LbView {
     /// The status of every virtual server, in config order.
     pub fn status(&self) -> Vec<VirtualServerStatus> {
         let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
-        cells.iter().map(|c| c.status()).collect()
+        cells
+            .iter()
+            .map(|(c, udp)| VirtualServerStatus {
+                udp: udp.as_ref().map(|u| u.status()),
+                ..c.status()
+            })
+            .collect()
     }
 }
 
@@ -142,9 +180,13 @@ impl LbView {
 /// it unused closes the listeners and ends the threads.
 pub struct LbPlan {
     config: Vec<VirtualServer>,
-    bound: HashMap<SocketAddrV4, Vec<std::net::TcpListener>>,
-    /// The forwarding threads, when the first virtual server comes.
+    bound: HashMap<SocketAddr, Vec<std::net::TcpListener>>,
+    /// The sockets of new UDP virtual servers.
+    bound_udp: HashMap<SocketAddr, std::net::UdpSocket>,
+    /// The forwarding threads, when the first TCP virtual server comes.
     workers: Option<Workers>,
+    /// The UDP thread, when the first UDP virtual server comes.
+    udp: Option<UdpThread>,
 }
 
 /// What a reload did to the virtual servers (their `IP:PORT`s).
@@ -167,6 +209,7 @@ impl Lb {
         let mut lb = Lb {
             served: Vec::new(),
             workers: None,
+            udp: None,
             options: LbOptions {
                 threads: options.threads.max(1),
                 ..options
@@ -183,8 +226,20 @@ impl Lb {
     /// starts the forwarding threads if none run yet. An error leaves everything as it was.
     pub fn prepare(&self, config: &[VirtualServer]) -> Result<LbPlan, LbError> {
         let mut bound = HashMap::new();
+        let mut bound_udp = HashMap::new();
         let mut workers = None;
-        if let Some(first) = config.first()
+        let mut udp = None;
+        if let Some(first) = config.iter().find(|v| v.protocol == Protocol::Udp)
+            && self.udp.is_none()
+        {
+            udp = Some(
+                UdpThread::spawn(self.options.busy_poll).map_err(|source| LbError {
+                    addr: first.addr,
+                    source,
+                })?,
+            );
+        }
+        if let Some(first) = config.iter().find(|v| v.protocol == Protocol::Tcp)
             && self.workers.is_none()
         {
             let budget = fds::Budget::now();
@@ -197,7 +252,15 @@ impl Lb {
             );
         }
         for vs in config {
-            if self.served.iter().any(|s| s.addr == vs.addr) {
+            if self.served.iter().any(|s| s.key == key(vs)) {
+                continue;
+            }
+            if vs.protocol == Protocol::Udp {
+                let socket = udp::bind(vs.addr).map_err(|source| LbError {
+                    addr: vs.addr,
+                    source,
+                })?;
+                bound_udp.insert(vs.addr, socket);
                 continue;
             }
             let listeners = (0..self.options.threads)
@@ -212,7 +275,9 @@ impl Lb {
         Ok(LbPlan {
             config: config.to_vec(),
             bound,
+            bound_udp,
             workers,
+            udp,
         })
     }
 
@@ -224,12 +289,15 @@ impl Lb {
         if let Some(w) = plan.workers.take() {
             self.workers = Some(w);
         }
+        if let Some(u) = plan.udp.take() {
+            self.udp = Some(u);
+        }
         let mut old: Vec<Option<Served>> = self.served.drain(..).map(Some).collect();
         for vs in &plan.config {
-            let addr = vs.addr.to_string();
+            let addr = name(vs);
             let before = old
                 .iter_mut()
-                .find(|s| s.as_ref().is_some_and(|s| s.addr == vs.addr))
+                .find(|s| s.as_ref().is_some_and(|s| s.key == key(vs)))
                 .and_then(Option::take);
             let served = match before {
                 Some(s) if s.cell.get().config == *vs => {
@@ -249,6 +317,34 @@ impl Lb {
                     changes.changed.push(addr);
                     s
                 }
+                None if vs.protocol == Protocol::Udp => {
+                    let Some(socket) = plan.bound_udp.remove(&vs.addr) else {
+                        continue;
+                    };
+                    let pool = Pool::new(vs.clone());
+                    // A UDP pool's flows are capped by its flow table, not by `maxconn`.
+                    let gate = fds::Gate::pool(addr.clone(), None, Vec::new());
+                    let served = Served {
+                        key: key(vs),
+                        id: self.next_id,
+                        checkers: start_checkers(&pool),
+                        cell: PoolCell::new(pool, Arc::new(gate)),
+                        udp: Some(Arc::default()),
+                    };
+                    self.next_id += 1;
+                    if let (Some(u), Some(counters)) = (&self.udp, &served.udp) {
+                        u.serve(served.id, socket, &served.cell, counters);
+                    }
+                    info!(
+                        "virtual_server {addr}: listening ({} real server(s), lb_algo {}, flows \
+                         idle out after {:?})",
+                        vs.real_servers.len(),
+                        vs.lb_algo.as_str(),
+                        udp::idle_timeout(vs)
+                    );
+                    changes.added.push(addr);
+                    served
+                }
                 None => {
                     let Some(listeners) = plan.bound.remove(&vs.addr) else {
                         continue;
@@ -261,10 +357,11 @@ impl Lb {
                         wakers.unwrap_or_default(),
                     );
                     let served = Served {
-                        addr: vs.addr,
+                        key: key(vs),
                         id: self.next_id,
                         checkers: start_checkers(&pool),
                         cell: PoolCell::new(pool, Arc::new(gate)),
+                        udp: None,
                     };
                     self.next_id += 1;
                     if let Some(w) = &self.workers {
@@ -284,17 +381,28 @@ impl Lb {
         }
         for mut gone in old.into_iter().flatten() {
             gone.stop_checkers();
-            if let Some(w) = &self.workers {
-                w.retire(gone.id);
+            let vs = gone.cell.get().config.clone();
+            if vs.protocol == Protocol::Udp {
+                if let Some(u) = &self.udp {
+                    u.retire(gone.id);
+                }
+                info!("virtual_server {}: removed with its flows", name(&vs));
+            } else {
+                if let Some(w) = &self.workers {
+                    w.retire(gone.id);
+                }
+                info!(
+                    "virtual_server {}: removed; its open connections finish",
+                    name(&vs)
+                );
             }
-            info!(
-                "virtual_server {}: removed; its open connections finish",
-                gone.addr
-            );
-            changes.removed.push(gone.addr.to_string());
+            changes.removed.push(name(&vs));
         }
-        *self.view.cells.write().unwrap_or_else(|e| e.into_inner()) =
-            self.served.iter().map(|s| s.cell.clone()).collect();
+        *self.view.cells.write().unwrap_or_else(|e| e.into_inner()) = self
+            .served
+            .iter()
+            .map(|s| (s.cell.clone(), s.udp.clone()))
+            .collect();
         changes
     }
 
@@ -312,6 +420,9 @@ impl Lb {
         }
         if let Some(w) = self.workers.take() {
             w.stop();
+        }
+        if let Some(u) = self.udp.take() {
+            u.stop();
         }
         for s in &self.served {
             let pool = s.cell.get();

@@ -12,7 +12,7 @@
 //! server, or is closed without one. Each episode of a full server is logged when it
 //! starts and when it ends, with how many new connections found it full meanwhile.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -55,7 +55,7 @@ pub(super) struct Target {
     /// Index of the real server; `None` = the sorry server.
     pub(super) index: Option<usize>,
     /// Its address.
-    pub(super) addr: SocketAddrV4,
+    pub(super) addr: SocketAddr,
     /// Its counters.
     pub(super) counters: Arc<Counters>,
     /// The PROXY protocol header it gets before the client's bytes.
@@ -83,7 +83,7 @@ impl Server {
     /// Whether it is full with the connections open now, noting the start or end of an
     /// episode; a new connection that finds it full while it could otherwise take it is
     /// counted.
-    fn full_now(&mut self, vs: SocketAddrV4, now: Instant) -> bool {
+    fn full_now(&mut self, vs: SocketAddr, now: Instant) -> bool {
         if !self.limits.any() {
             return false;
         }
@@ -275,7 +275,7 @@ impl Pool {
 
     /// Picks the target of a new connection from `client`, counting it as active there.
     /// `skip` is a server that just refused this same connection.
-    pub(super) fn pick(&self, client: Ipv4Addr, skip: Option<usize>) -> Option<Target> {
+    pub(super) fn pick(&self, client: IpAddr, skip: Option<usize>) -> Option<Target> {
         let mut st = self.lock();
         let sorry = self.config.sorry_server.map(|addr| Target {
             index: None,
@@ -442,6 +442,20 @@ impl Pool {
             .copied()
     }
 
+    /// Whether a new flow could still be sent to `target` now: a real server that is up
+    /// (found by address, so it holds across a reload), or the sorry server while quorum
+    /// is lost. The UDP forwarder moves a flow whose server fails this.
+    pub(super) fn still_serves(&self, target: &Target) -> bool {
+        let st = self.lock();
+        match target.index {
+            None => !st.quorum_up && self.config.sorry_server == Some(target.addr),
+            Some(_) => st
+                .servers
+                .iter()
+                .any(|s| s.up && s.config.addr == target.addr),
+        }
+    }
+
     /// Up servers' configs (for `omega` at shutdown).
     pub(super) fn up_servers(&self) -> Vec<RealServer> {
         self.lock()
@@ -493,6 +507,7 @@ impl Pool {
         let (sorry_active, sorry_total, _, _) = load(&self.sorry);
         VirtualServerStatus {
             addr: self.config.addr.to_string(),
+            udp: None,
             lb_algo: self.config.lb_algo.as_str().into(),
             quorum_up: st.quorum_up,
             sorry_server: self.config.sorry_server.map(|s| s.to_string()),
@@ -570,6 +585,7 @@ mod tests {
     fn vs(weights: &[u32], quorum: u32, sorry: bool) -> VirtualServer {
         VirtualServer {
             addr: "10.0.0.100:80".parse().unwrap(),
+            protocol: crate::config::Protocol::Tcp,
             delay_loop: Duration::from_secs(1),
             lb_algo: LbAlgo::Rr,
             persistence_timeout: None,
@@ -585,7 +601,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &w)| RealServer {
-                    addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, i as u8 + 1), 80),
+                    addr: SocketAddr::from((std::net::Ipv4Addr::new(10, 0, 0, i as u8 + 1), 80)),
                     weight: w,
                     inhibit_on_failure: false,
                     notify_up: None,
@@ -603,14 +619,15 @@ mod tests {
                         delay_before_retry: Duration::from_secs(1),
                         rise: 1,
                         delay_loop: None,
+                        bindto: None,
                     }],
                 })
                 .collect(),
         }
     }
 
-    fn client() -> Ipv4Addr {
-        Ipv4Addr::new(192, 168, 0, 1)
+    fn client() -> IpAddr {
+        std::net::Ipv4Addr::new(192, 168, 0, 1).into()
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! [`IDLE_TICKS`] ticks is closed, a half-closed one after one to two.
 
 use std::io::{self, Read};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -52,19 +52,32 @@ const LISTEN_BACKLOG: i32 = 4096;
 const ACK_HOLD: Duration = Duration::from_millis(1);
 
 /// Opens one listening socket of a virtual server (each forwarding thread has its own).
-pub(super) fn listen(addr: SocketAddrV4) -> io::Result<std::net::TcpListener> {
-    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+pub(super) fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
     // Bind to the VIP even while another node holds it.
-    s.set_freebind_v4(true)?;
+    free_bind(&s, addr)?;
     // Accepted sockets inherit it on Linux: no per-connection syscall. Not keepalive: see
     // Conn::on_tick.
     s.set_tcp_nodelay(true)?;
     s.set_nonblocking(true)?;
-    s.bind(&SocketAddr::V4(addr).into())?;
+    s.bind(&addr.into())?;
     s.listen(LISTEN_BACKLOG)?;
     Ok(s.into())
+}
+
+/// Lets `s` bind to `addr` before the address is on an interface (IP_FREEBIND, or
+/// IPV6_FREEBIND). An IPv6 socket is made IPv6-only, so a VIP of `::` never takes IPv4
+/// clients of the same port that another pool owns.
+pub(super) fn free_bind(s: &Socket, addr: SocketAddr) -> io::Result<()> {
+    match addr {
+        SocketAddr::V4(_) => s.set_freebind_v4(true),
+        SocketAddr::V6(_) => {
+            s.set_only_v6(true)?;
+            s.set_freebind_v6(true)
+        }
+    }
 }
 
 /// The client's socket and the server's, by index.
@@ -122,7 +135,7 @@ struct Backend {
 /// One proxied connection.
 pub(super) struct Conn {
     client: TcpStream,
-    peer: SocketAddrV4,
+    peer: SocketAddr,
     pool: Arc<Pool>,
     backend: Option<Backend>,
     /// While the handshake is under way: when it times out.
@@ -155,7 +168,7 @@ impl Conn {
     /// [`Conn::connect`] finds it a server.
     pub(super) fn start(
         client: TcpStream,
-        peer: SocketAddrV4,
+        peer: SocketAddr,
         pool: Arc<Pool>,
         scratch: &mut [u8],
     ) -> Conn {
@@ -282,7 +295,7 @@ impl Conn {
     /// The client's socket must be registered with [`token`]`(ctx.key, CLIENT)` by now.
     pub(super) fn connect(&mut self, ctx: &mut Ctx) -> Step {
         let vs = self.pool.config.addr;
-        let Some(target) = self.pool.pick(*self.peer.ip(), self.skip) else {
+        let Some(target) = self.pool.pick(self.peer.ip(), self.skip) else {
             if self.skip.is_none() {
                 debug!(
                     "virtual_server {vs}: no real server available for {}; closing",
@@ -536,9 +549,9 @@ fn reset(s: &TcpStream) {
 /// acknowledges as usual. A server that speaks first (MySQL) sees its connection only
 /// once the ACK goes out: [`Conn::connect`] releases it after [`ACK_HOLD`] if no client
 /// bytes took it (the kernel alone would wait 200 ms).
-fn dial(addr: SocketAddrV4, hold_ack: bool) -> io::Result<TcpStream> {
+fn dial(addr: SocketAddr, hold_ack: bool) -> io::Result<TcpStream> {
     let s = Socket::new(
-        Domain::IPV4,
+        Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
@@ -546,7 +559,7 @@ fn dial(addr: SocketAddrV4, hold_ack: bool) -> io::Result<TcpStream> {
     if hold_ack {
         s.set_tcp_quickack(false)?;
     }
-    match s.connect(&SocketAddr::V4(addr).into()) {
+    match s.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => {}
         Err(e) => return Err(e),

@@ -9,7 +9,7 @@
 //! or [`Scheduler::forget`] drops it.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::config::LbAlgo;
@@ -46,7 +46,7 @@ pub(super) struct Scheduler {
     current: Vec<i64>,
     persistence: Option<Duration>,
     /// Client address -> (server index, expiry).
-    sticky: HashMap<Ipv4Addr, (usize, Instant)>,
+    sticky: HashMap<IpAddr, (usize, Instant)>,
     picks: u32,
 }
 
@@ -69,7 +69,7 @@ impl Scheduler {
     pub(super) fn pick(
         &mut self,
         servers: &[Candidate],
-        client: Ipv4Addr,
+        client: IpAddr,
         now: Instant,
         skip: Option<usize>,
     ) -> Option<usize> {
@@ -107,7 +107,7 @@ impl Scheduler {
     fn choose(
         &mut self,
         servers: &[Candidate],
-        client: Ipv4Addr,
+        client: IpAddr,
         ok: &dyn Fn(usize) -> bool,
     ) -> Option<usize> {
         let n = servers.len();
@@ -182,8 +182,15 @@ impl Scheduler {
 }
 
 /// A well-mixed 64-bit hash of an address (splitmix64's finaliser): stable across runs.
-fn hash(addr: Ipv4Addr) -> u64 {
-    let mut z = u64::from(u32::from(addr)).wrapping_add(0x9e37_79b9_7f4a_7c15);
+fn hash(addr: IpAddr) -> u64 {
+    let folded = match addr {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            (bits as u64) ^ ((bits >> 64) as u64)
+        }
+    };
+    let mut z = folded.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -202,8 +209,8 @@ mod tests {
         }
     }
 
-    fn client(n: u32) -> Ipv4Addr {
-        Ipv4Addr::from(0x0a00_0000 + n)
+    fn client(n: u32) -> IpAddr {
+        std::net::Ipv4Addr::from(0x0a00_0000 + n).into()
     }
 
     /// Picks `count` times (one client each) and counts per server.

@@ -24,7 +24,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
@@ -541,12 +540,7 @@ impl Thread {
                 continue;
             };
             let (mut client, peer) = match l.listener.accept() {
-                Ok((client, SocketAddr::V4(peer))) => (client, peer),
-                Ok((_, other)) => {
-                    let vs = l.cell.get().config.addr;
-                    debug!("virtual_server {vs}: dropping non-IPv4 client {other}");
-                    continue;
-                }
+                Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Its backlog is empty: whoever waited at its maxconn is in.
                     if std::mem::replace(&mut l.episode, false) {

@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, SocketAddrV4, TcpListener};
 use std::time::Duration;
 
-use vipd::config::{LbAlgo, RealServer, VirtualServer};
+use vipd::config::{LbAlgo, Protocol, RealServer, VirtualServer};
 
 /// The IPv4 address of a socket bound on 127.0.0.1.
 pub fn v4(a: SocketAddr) -> SocketAddrV4 {
@@ -26,7 +26,8 @@ pub fn free_port() -> u16 {
 /// A pool on a free port of 127.0.0.1 over `backends` (weight 1 each, no checks).
 pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
     VirtualServer {
-        addr: SocketAddrV4::new([127, 0, 0, 1].into(), free_port()),
+        addr: SocketAddrV4::new([127, 0, 0, 1].into(), free_port()).into(),
+        protocol: Protocol::Tcp,
         delay_loop: Duration::from_secs(60),
         lb_algo: algo,
         persistence_timeout: None,
@@ -41,7 +42,7 @@ pub fn pool(backends: &[SocketAddrV4], algo: LbAlgo) -> VirtualServer {
         real_servers: backends
             .iter()
             .map(|&addr| RealServer {
-                addr,
+                addr: addr.into(),
                 weight: 1,
                 inhibit_on_failure: false,
                 notify_up: None,

@@ -322,10 +322,20 @@ fn checker(stmt: &Stmt, report: &mut Report) -> Option<RawCheck> {
         match item.key.text.as_str() {
             "connect_ip" => c.connect_ip = value(item, report),
             "connect_port" => c.connect_port = value(item, report),
+            "bindto" => c.bindto = value(item, report),
             "rise" => c.rise = value(item, report),
             "misc_path" => c.misc_path = command(item, report),
             "misc_timeout" => c.misc_timeout = value(item, report),
             "user" => c.user = words(item, 1, 2, report),
+            "payload" => c.payload = joined(item, report),
+            "require_reply" => {
+                c.require_reply = Some(Val::new(true, item.key.line, item.key.col));
+                if !item.args.is_empty() {
+                    c.reply_data = joined(item, report);
+                }
+            }
+            "min_reply_length" => c.min_reply_length = value(item, report),
+            "max_reply_length" => c.max_reply_length = value(item, report),
             "url" => {
                 let mut u = RawUrl {
                     key: item.key.val(),
@@ -509,6 +519,14 @@ fn switch(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
         Some(v) => v.val(),
         None => Val::new("true".to_string(), stmt.key.line, stmt.key.col),
     })
+}
+
+/// `KEY WORD...`: the words joined without spaces (a hex string keepalived reads the same
+/// way, spaces or not).
+fn joined(stmt: &Stmt, report: &mut Report) -> Option<Val<String>> {
+    let first = value_required(stmt, report)?;
+    let text: String = stmt.args.iter().map(|t| t.text.as_str()).collect();
+    Some(Val::new(text, first.line, first.col))
 }
 
 /// A flag keyword (no value): present = true.
