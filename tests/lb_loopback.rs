@@ -838,7 +838,7 @@ async fn the_proxy_header_comes_first_and_again_after_a_refused_server() {
     let me = v4(s.local_addr().unwrap());
     s.write_all(b"request\n").await.unwrap();
     let head = received(&mut got, "the header").await;
-    assert_eq!(head, v2_header(me, vs.addr));
+    assert_eq!(head, v2_header(me, v4(vs.addr)));
     let mut hi = [0u8; 3];
     within("the server's greeting", s.read_exact(&mut hi)).await;
     s.shutdown().await.unwrap();
@@ -867,7 +867,7 @@ async fn a_server_that_speaks_first_gets_the_proxy_header_at_once() {
     let mut s = TcpStream::connect(vs.addr).await.unwrap();
     let me = v4(s.local_addr().unwrap());
     let head = received(&mut got, "the header without client bytes").await;
-    assert_eq!(head, v2_header(me, vs.addr));
+    assert_eq!(head, v2_header(me, v4(vs.addr)));
     let mut hi = [0u8; 3];
     within("the server's greeting", s.read_exact(&mut hi)).await;
     assert_eq!(&hi, b"hi\n");

@@ -623,6 +623,10 @@ mod test_lb {
             sorry_server: None,
             sorry_active_connections: 0,
             sorry_total_connections: 0,
+            proxy_protocol: None,
+            maxconn: None,
+            connections: 0,
+            cap_hits: 0,
             real_servers: vec![],
         };
         let mut out = String::new();

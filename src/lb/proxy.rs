@@ -360,7 +360,7 @@ impl Conn {
         let mut head = Vec::new();
         if let Some(version) = proxy {
             let local = self.client.local_addr()?;
-            proxy_header::write(version, self.peer.into(), local, &mut head);
+            proxy_header::write(version, self.peer, local, &mut head);
         }
         let old = std::mem::replace(&mut self.head_len, head.len());
         self.early.splice(..old, head);

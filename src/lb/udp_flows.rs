@@ -180,6 +180,8 @@ mod tests {
             alpha: false,
             omega: false,
             connect_timeout: Duration::from_secs(1),
+            proxy_protocol: None,
+            maxconn: None,
             real_servers: (1..=2)
                 .map(|i| RealServer {
                     addr: SocketAddr::from(([10, 0, 0, i], 53)),
@@ -188,6 +190,10 @@ mod tests {
                     notify_up: None,
                     notify_down: None,
                     checks: Vec::new(),
+                    proxy_protocol: None,
+                    maxconn: None,
+                    uthreshold: 0,
+                    lthreshold: 0,
                 })
                 .collect(),
         })
