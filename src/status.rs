@@ -320,7 +320,8 @@ pub struct UdpStatus {
     pub datagrams_in: u64,
     /// Datagrams from servers forwarded to clients.
     pub datagrams_out: u64,
-    /// Datagrams of new clients dropped because the flow table was full.
+    /// Datagrams of new clients dropped because the flow table was full, or the forwarder's
+    /// descriptor budget was.
     pub dropped_table_full: u64,
     /// Datagrams of new clients dropped because no server was up.
     pub dropped_no_server: u64,

@@ -4,6 +4,8 @@
 //!   no more client connections than leave its reserve: a flood waits in the listen
 //!   backlog, the health check still connects, the cap is logged once, and new clients are
 //!   served once the flood goes.
+//! - UDP flows count against the same budget: a flood of new UDP clients opens no more
+//!   flows than the cap, and new clients are served once the flows idle out.
 //! - a forwarder whose descriptors something else in the process took stops accepting
 //!   without spinning (arrivals do not wake it), says so once, tries again less and less
 //!   often, and serves the clients that waited as soon as descriptors come back.
@@ -122,44 +124,60 @@ impl Drop for Process {
     }
 }
 
+/// The hard open-file limit of the tests that run vipd under one.
+const LIMIT: u64 = 512;
+/// The client connections vipd holds under [`LIMIT`]: (512 - a reserve of a quarter - 64
+/// pooled pipes' 128) / 6 per connection.
+const CAP: usize = 42;
+
+/// vipd (`pid`) has not dipped into the descriptors it keeps for the rest of the daemon.
+fn assert_reserve_unused(pid: u32) {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    assert!(
+        fds <= LIMIT * 3 / 4,
+        "{fds} descriptors open: the reserve is used"
+    );
+}
+
+/// vipd on `dir`'s keepalived.conf and socket, logging to `dir`/vipd.log, with a soft
+/// open-file limit of 256 and a hard one of `limit` (vipd raises the soft one).
+fn vipd_under(limit: u64, dir: &std::path::Path, conf: String, args: &[&str]) -> Process {
+    std::fs::write(dir.join("keepalived.conf"), conf).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vipd"));
+    cmd.arg("--config")
+        .arg(dir.join("keepalived.conf"))
+        .arg("--socket")
+        .arg(dir.join("vipd.sock"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(File::create(dir.join("vipd.log")).unwrap());
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent's.
+    unsafe {
+        cmd.pre_exec(move || setrlimit(Resource::RLIMIT_NOFILE, 256, limit).map_err(Into::into));
+    }
+    Process(cmd.spawn().unwrap())
+}
+
 #[test]
 fn a_flood_waits_in_the_backlog_and_the_health_check_keeps_its_descriptors() {
     // The hard limit; the soft one starts at 256, and vipd raises it.
-    const LIMIT: u64 = 512;
-    // (512 - a reserve of a quarter - 64 pooled pipes' 128) / 6 per connection.
-    const CAP: usize = 42;
     let (backend, at_backend) = echo_backend();
     let (check, checks) = check_target();
     let vs = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
     let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "virtual_server {} {} {{\n delay_loop 1\n lb_algo rr\n real_server {} {} {{\n  \
-             TCP_CHECK {{\n   connect_port {}\n   connect_timeout 1\n  }}\n }}\n}}\n",
-            vs.ip(),
-            vs.port(),
-            backend.ip(),
-            backend.port(),
-            check.port()
-        ),
-    )
-    .unwrap();
+    let conf = format!(
+        "virtual_server {} {} {{\n delay_loop 1\n lb_algo rr\n real_server {} {} {{\n  \
+         TCP_CHECK {{\n   connect_port {}\n   connect_timeout 1\n  }}\n }}\n}}\n",
+        vs.ip(),
+        vs.port(),
+        backend.ip(),
+        backend.port(),
+        check.port()
+    );
     let log = dir.path().join("vipd.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vipd"));
-    cmd.arg("--config")
-        .arg(&conf)
-        .arg("--socket")
-        .arg(dir.path().join("vipd.sock"))
-        .args(["--lb-threads", "2"])
-        .stdout(Stdio::null())
-        .stderr(File::create(&log).unwrap());
-    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent's.
-    unsafe {
-        cmd.pre_exec(|| setrlimit(Resource::RLIMIT_NOFILE, 256, LIMIT).map_err(Into::into));
-    }
-    let vipd = Process(cmd.spawn().unwrap());
+    let vipd = vipd_under(LIMIT, dir.path(), conf, &["--lb-threads", "2"]);
     let pid = vipd.0.id();
     let logged = || std::fs::read_to_string(&log).unwrap();
 
@@ -192,13 +210,7 @@ fn a_flood_waits_in_the_backlog_and_the_health_check_keeps_its_descriptors() {
     let (cpu, seen) = (cpu_ticks(pid) - cpu, checks.load(Ordering::SeqCst) - seen);
     eprintln!("at the cap: {cpu} ticks of CPU in 2 s, {seen} check(s)");
     assert_eq!(at_backend.load(Ordering::SeqCst), CAP, "and no more");
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count() as u64;
-    assert!(
-        fds <= LIMIT * 3 / 4,
-        "{fds} descriptors open: the reserve is used"
-    );
+    assert_reserve_unused(pid);
     assert!(cpu <= CALM, "{cpu} clock ticks of CPU in 2 s at the cap");
     assert!(seen >= 1, "the health check connected during the flood");
     let text = logged();
@@ -386,4 +398,94 @@ fn accept_failures_pause_accepting_log_once_and_the_clients_who_waited_are_serve
         (1..=most).contains(&retries),
         "{retries} tries in {freed_after:?} without descriptors:\n{text}"
     );
+}
+
+/// A UDP echo server; counts the distinct client addresses (flows) it has heard from.
+fn udp_echo_backend() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = s.local_addr().unwrap();
+    let peers = Arc::new(AtomicUsize::new(0));
+    let count = peers.clone();
+    std::thread::spawn(move || {
+        let mut seen = std::collections::HashSet::new();
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            if seen.insert(from) {
+                count.store(seen.len(), Ordering::SeqCst);
+            }
+            let _ = s.send_to(&buf[..n], from);
+        }
+    });
+    (addr, peers)
+}
+
+#[test]
+fn udp_flows_are_held_to_the_descriptor_budget_too() {
+    // Each flow counts as one connection under the cap.
+    let (backend, flows_at_backend) = udp_echo_backend();
+    let vs = SocketAddrV4::new([127, 0, 0, 1].into(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let conf = format!(
+        "virtual_server {} {} {{\n protocol UDP\n lb_algo rr\n persistence_timeout 1\n \
+         real_server {} {} {{\n }}\n}}\n",
+        vs.ip(),
+        vs.port(),
+        backend.ip(),
+        backend.port(),
+    );
+    let log = dir.path().join("vipd.log");
+    let vipd = vipd_under(LIMIT, dir.path(), conf, &[]);
+    let pid = vipd.0.id();
+    let logged = || std::fs::read_to_string(&log).unwrap();
+    let client = || {
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        c
+    };
+    let answered = |c: &std::net::UdpSocket| {
+        let mut buf = [0u8; 16];
+        c.send_to(b"ping", vs).is_ok() && c.recv(&mut buf).is_ok_and(|n| &buf[..n] == b"ping")
+    };
+    wait_for("vipd forwards UDP", WAIT * 2, || answered(&client()));
+    // Every flow of that wait idles out (persistence_timeout 1) before the flood.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = flows_at_backend.load(Ordering::SeqCst);
+
+    // 300 new clients, one datagram each: more flows than the budget leaves.
+    let flood: Vec<std::net::UdpSocket> = (0..300)
+        .map(|_| {
+            let c = client();
+            c.send_to(b"ping", vs).unwrap();
+            c
+        })
+        .collect();
+    wait_for("the forwarder takes its cap", WAIT, || {
+        flows_at_backend.load(Ordering::SeqCst) - before >= CAP
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // Counted by the server's view (at most: a port reused by a later flow counts once)
+    // and by vipd's own.
+    let flows = flows_at_backend.load(Ordering::SeqCst) - before;
+    assert!(
+        flows <= CAP,
+        "{flows} flows opened to the server, over the cap"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vipctl"))
+        .arg("--socket")
+        .arg(dir.path().join("vipd.sock"))
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let udp = &status["virtual_servers"][0]["udp"];
+    assert_eq!(udp["flows"], CAP, "{status}");
+    assert!(udp["dropped_table_full"].as_u64() >= Some(1), "{status}");
+    assert_reserve_unused(pid);
+    wait_for("the drop is logged", WAIT, || {
+        logged().contains("flows its descriptors allow")
+    });
+    drop(flood);
+    // Once those flows idle out, a new client is served again.
+    wait_for("a new client is served", WAIT, || answered(&client()));
 }

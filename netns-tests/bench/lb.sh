@@ -24,7 +24,8 @@
 #   - light loads: the CPU of vipd, of vipd with --lb-busy-poll 200 (the opt-in) and of
 #     HAProxy (each pinned to CPU 0), at 230 and 1150 short connections/s made one after
 #     the other, and with one keep-alive connection sending requests back to back,
-#     BUSY_SECONDS each: CPU % and CPU per connection or answer.
+#     BUSY_SECONDS each, in 2 s rounds in alternating order: CPU % and CPU per connection or
+#     answer.
 # Connection rates and latencies are measured in SLICES short slices, the targets back to
 # back in alternating order, so whatever else the machine does in a given second hits them
 # alike.
@@ -193,7 +194,11 @@ done = function(summary, latency, requests)
 end
 EOF
 
-# Every process may use the hard limit of descriptors (the idle test needs 2 per connection).
+# Every process may use the hard limit of descriptors (the idle test needs 2 per connection),
+# raised where it is too low for vipd to hold IDLE_CONNS: its forwarder budgets 6 descriptors
+# per connection (sockets and splice pipes) beside a reserve for the rest of the daemon.
+want_fds=$((6 * IDLE_CONNS + 1000))
+(( $(ulimit -Hn) >= want_fds )) || ulimit -Hn "$want_fds" 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 if (( $(ulimit -n) < 2 * IDLE_CONNS + 200 )); then
     echo "lb.sh: open-file limit $(ulimit -n) is too low for IDLE_CONNS=$IDLE_CONNS" >&2
@@ -299,6 +304,7 @@ time.sleep(120)
     sleep 1
     rss1=$(rss_kib "$pid")
     local held=$(( ($(fd_count "$pid") - fds0) / 2 ))
+    record idle_held "$t" "$held"
     record idle_kib_per_conn "$t" "$(awk -v a="$rss0" -v b="$rss1" -v n="$held" 'BEGIN{ if (n > 0) printf "%.2f", (b-a)/n; else print "nan" }')"
     log "$t: $held idle connections, RSS $rss0 -> $rss1 KiB"
     kill_group KILL "$client"
@@ -341,26 +347,27 @@ while time.monotonic() - start < seconds:
 print(made)
 EOF
 
-# light_load NAME PID PORT: the forwarder's CPU % and CPU per connection at fixed rates of
-# connections made one after the other, and with one keep-alive connection sending back to
-# back: its answers per second, CPU % and CPU per answer.
-light_load() {
-    local name=$1 pid=$2 port=$3 rate c0 c1 out n
-    for rate in 230 1150; do
-        c0=$(cpu_ticks "$pid")
-        n=$(in_ns 1 python3 "$WORK/sequential.py" "$port" "$rate" "$BUSY_SECONDS")
-        c1=$(cpu_ticks "$pid")
-        record "light_cpu_pct_$rate" "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
-        record "light_cpu_us_$rate" "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{printf "%.1f", 1e6*c/hz/n}')"
-    done
+# light LOAD NAME: one round of a light load through NAME: a fixed rate of connections
+# made one after the other (LOAD = 230 or 1150 per second), or one keep-alive connection
+# sending back to back (LOAD = keepalive), LIGHT_SLICE seconds; records the forwarder's CPU
+# ticks, the connections or answers, and the seconds, summed over rounds at the end.
+declare -A LIGHT_PID LIGHT_PORT
+light() {
+    local load=$1 name=$2 c0 c1 n out
+    local pid=${LIGHT_PID[$name]} port=${LIGHT_PORT[$name]}
     c0=$(cpu_ticks "$pid")
-    out=$(in_ns 1 wrk -t1 -c1 -d"${BUSY_SECONDS}s" "http://127.0.0.1:$port/")
+    if [[ $load == keepalive ]]; then
+        out=$(in_ns 1 wrk -t1 -c1 -d"${LIGHT_SLICE}s" "http://127.0.0.1:$port/")
+        n=$(awk '/requests in/ {print $1}' <<<"$out")
+    else
+        n=$(in_ns 1 python3 "$WORK/sequential.py" "$port" "$load" "$LIGHT_SLICE")
+    fi
     c1=$(cpu_ticks "$pid")
-    n=$(awk '/requests in/ {print $1}' <<<"$out")
-    record light_keepalive_rps "$name" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")"
-    record light_keepalive_cpu_pct "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v d="$BUSY_SECONDS" 'BEGIN{printf "%.1f", 100*c/hz/d}')"
-    record light_keepalive_cpu_us "$name" "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{printf "%.1f", 1e6*c/hz/n}')"
+    record "light_ticks_$load" "$name" $((c1 - c0))
+    record "light_n_$load" "$name" "$n"
+    record "light_secs_$load" "$name" "$LIGHT_SLICE"
 }
+light_slice() { light "$light_load" "$1"; }
 
 # slices NAME FN ORDER...: SLICES rounds of FN TARGET for each target, the order reversed
 # every other round.
@@ -398,17 +405,21 @@ for m in keepalive close 100k; do
     done
 done
 for t in vipd haproxy; do idle_memory "$t"; done
-log "light loads: ${BUSY_SECONDS}s per measurement"
-light_load vipd "$VIPD_PID" 28080
-light_load vipd-poll "$POLL_PID" 28082
-light_load haproxy "$HAPROXY_PID" 18080
+LIGHT_PID=([vipd]=$VIPD_PID [vipd-poll]=$POLL_PID [haproxy]=$HAPROXY_PID)
+LIGHT_PORT=([vipd]=28080 [vipd-poll]=28082 [haproxy]=18080)
+LIGHT_SLICE=2
+for light_load in 230 1150 keepalive; do
+    SLICES=$(( (BUSY_SECONDS + LIGHT_SLICE - 1) / LIGHT_SLICE )) SLICE_SECONDS=$LIGHT_SLICE \
+        slices "light load $light_load" light_slice vipd vipd-poll haproxy
+done
 
 # ---------------------------------------------------------------- the table
 echo
 echo "vipd virtual_server forwarder vs HAProxy $(haproxy -v | awk 'NR==1{print $3}') (TCP mode, splice), loopback in a namespace,"
 echo "forwarder pinned to CPU 0, load and backends to CPU 1; bulk: medians of $REPEAT runs of ${DURATION}s;"
 echo "connections/s: medians of $SLICES interleaved ${SLICE_SECONDS}s slices; latency: percentiles of every request"
-echo "of $SLICES interleaved ${SLICE_SECONDS}s slices per target; memory at $IDLE_CONNS idle connections."
+echo "of $SLICES interleaved ${SLICE_SECONDS}s slices per target; memory per idle connection with $IDLE_CONNS opened"
+echo "(held: $(awk '$1 == "idle_held" { printf "%s%s %s", sep, $2, $3; sep = ", " }' "$RESULTS"); vipd holds what its descriptor budget allows)."
 echo "ratio = vipd / haproxy; for latency rows, of the latency added to direct."
 awk '
 function median(key,   n, i, j, t, a) {
@@ -436,7 +447,7 @@ END {
     printf "%-48s %10s %10s %10s %8s\n", "metric", "direct", "vipd", "haproxy", "ratio"
     for (k = 1; k <= m; k++) {
         metric = order[k]
-        if (metric == "threads_conn_per_s" || metric ~ /^light_/) continue
+        if (metric == "threads_conn_per_s" || metric == "idle_held" || metric ~ /^light_/) continue
         d = median(metric " direct"); v = median(metric " vipd"); h = median(metric " haproxy")
         if (metric ~ /^p[0-9]+_/) { v0 = v - d; h0 = h - d } else { v0 = v; h0 = h }
         ratio = (h0 + 0 != 0 && v != "") ? sprintf("%.2f", v0 / h0) : "-"
@@ -467,22 +478,27 @@ END {
 }' "$RESULTS"
 
 echo
-echo "light loads: each forwarder pinned to CPU 0, client and nginx on CPU 1, ${BUSY_SECONDS}s per row;"
-echo "vipd and haproxy with their defaults (no busy polling), vipd-poll with --lb-busy-poll 200."
+echo "light loads: each forwarder pinned to CPU 0, client and nginx on CPU 1, ${BUSY_SECONDS}s per row"
+echo "and forwarder in ${LIGHT_SLICE}s rounds, the forwarders in alternating order; vipd and haproxy"
+echo "with their defaults (no busy polling), vipd-poll with --lb-busy-poll 200."
 echo "ratio = vipd / haproxy (lower better for CPU)."
-awk '
-$1 ~ /^light_/ { v[$1 " " $2] = $3 }
-function row(label, key,   a, h) {
-    a = v[key " vipd"]; h = v[key " haproxy"]
-    printf "%-48s %10s %10s %10s %8s\n", label, a, v[key " vipd-poll"], h, (h + 0 > 0 ? sprintf("%.2f", a / h) : "-")
+awk -v hz="$HZ" '
+$1 ~ /^light_/ { sum[$1 " " $2] += $3 }
+function pct(load, f) { return sprintf("%.1f", 100 * sum["light_ticks_" load " " f] / hz / sum["light_secs_" load " " f]) }
+function per(load, f) { return sprintf("%.1f", 1e6 * sum["light_ticks_" load " " f] / hz / sum["light_n_" load " " f]) }
+function rate(load, f) { return sprintf("%.0f", sum["light_n_" load " " f] / sum["light_secs_" load " " f]) }
+function row(label, a, p, h, lower) {
+    printf "%-48s %10s %10s %10s %8s\n", label, a, p, h, (h + 0 > 0 ? sprintf("%.2f", a / h) : "-")
 }
 END {
     printf "%-48s %10s %10s %10s %8s\n", "load", "vipd", "vipd-poll", "haproxy", "ratio"
-    row("230 connections/s one after the other, CPU %", "light_cpu_pct_230")
-    row("  CPU us per connection", "light_cpu_us_230")
-    row("1150 connections/s one after the other, CPU %", "light_cpu_pct_1150")
-    row("  CPU us per connection", "light_cpu_us_1150")
-    row("1 keep-alive connection, answers/s", "light_keepalive_rps")
-    row("  CPU %", "light_keepalive_cpu_pct")
-    row("  CPU us per answer", "light_keepalive_cpu_us")
+    n = split("230 1150", rates, " ")
+    for (i = 1; i <= n; i++) {
+        l = rates[i]
+        row(l " connections/s one after the other, CPU %", pct(l, "vipd"), pct(l, "vipd-poll"), pct(l, "haproxy"))
+        row("  CPU us per connection", per(l, "vipd"), per(l, "vipd-poll"), per(l, "haproxy"))
+    }
+    row("1 keep-alive connection, answers/s", rate("keepalive", "vipd"), rate("keepalive", "vipd-poll"), rate("keepalive", "haproxy"))
+    row("  CPU %", pct("keepalive", "vipd"), pct("keepalive", "vipd-poll"), pct("keepalive", "haproxy"))
+    row("  CPU us per answer", per("keepalive", "vipd"), per("keepalive", "vipd-poll"), per("keepalive", "haproxy"))
 }' "$RESULTS"

@@ -289,7 +289,8 @@ mod tests {
         let target = v4(&l);
         let mut c = check(CheckKind::Tcp { target });
         c.bindto = Some("127.0.0.2".parse().unwrap());
-        let (checked, accepted) = tokio::join!(run_once(&c, Duration::from_secs(2), None), l.accept());
+        let (checked, accepted) =
+            tokio::join!(run_once(&c, Duration::from_secs(2), None), l.accept());
         checked.unwrap();
         assert_eq!(accepted.unwrap().1.ip().to_string(), "127.0.0.2");
     }

@@ -128,7 +128,8 @@ pub(super) struct Gate {
     waited_total: AtomicU64,
     /// A thread stopped at the cap: whoever gives a place back wakes every thread.
     waiting: AtomicBool,
-    wakers: Vec<Arc<Waker>>,
+    /// The threads to wake; forwarding threads started after the gate add theirs.
+    wakers: Mutex<Vec<Arc<Waker>>>,
     episodes: Mutex<[Episode; 2]>,
     logs: [LogLimit; 2],
 }
@@ -181,9 +182,15 @@ impl Gate {
     }
 
     fn wake_all(&self) {
-        for w in &self.wakers {
+        for w in self.wakers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = w.wake();
         }
+    }
+
+    /// Threads started after the gate, to be woken too when room comes back.
+    pub(super) fn add_wakers(&self, wakers: impl IntoIterator<Item = Arc<Waker>>) {
+        let mut all = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        all.extend(wakers);
     }
 
     fn with(scope: Scope, cap: usize, wakers: Vec<Arc<Waker>>) -> Gate {
@@ -193,7 +200,7 @@ impl Gate {
             open: AtomicUsize::new(0),
             waited_total: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
-            wakers,
+            wakers: Mutex::new(wakers),
             episodes: Mutex::default(),
             logs: [LogLimit::new(LOG_WINDOW), LogLimit::new(LOG_WINDOW)],
         }

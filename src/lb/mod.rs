@@ -147,6 +147,10 @@ pub struct Lb {
     workers: Option<Workers>,
     /// The UDP forwarding thread, from the first UDP pool on.
     udp: Option<UdpThread>,
+    /// The descriptors' budget, and the count of TCP connections and UDP flows held
+    /// against it by every forwarding thread.
+    budget: fds::Budget,
+    descriptors: Arc<fds::Gate>,
     options: LbOptions,
     next_id: u64,
     view: LbView,
@@ -206,10 +210,13 @@ impl Lb {
     /// Binds every virtual server's listeners (one per forwarding thread), then starts the
     /// forwarding threads (none without virtual servers) and the checkers.
     pub fn start(config: &[VirtualServer], options: LbOptions) -> Result<Lb, LbError> {
+        let budget = fds::Budget::now();
         let mut lb = Lb {
             served: Vec::new(),
             workers: None,
             udp: None,
+            budget,
+            descriptors: Arc::new(fds::Gate::new(budget, Vec::new())),
             options: LbOptions {
                 threads: options.threads.max(1),
                 ..options
@@ -229,27 +236,34 @@ impl Lb {
         let mut bound_udp = HashMap::new();
         let mut workers = None;
         let mut udp = None;
+        let first_thread = self.workers.is_none() && self.udp.is_none();
         if let Some(first) = config.iter().find(|v| v.protocol == Protocol::Udp)
             && self.udp.is_none()
         {
+            let descriptors = self.descriptors.clone();
             udp = Some(
-                UdpThread::spawn(self.options.busy_poll).map_err(|source| LbError {
-                    addr: first.addr,
-                    source,
+                UdpThread::spawn(self.options.busy_poll, descriptors).map_err(|source| {
+                    LbError {
+                        addr: first.addr,
+                        source,
+                    }
                 })?,
             );
         }
         if let Some(first) = config.iter().find(|v| v.protocol == Protocol::Tcp)
             && self.workers.is_none()
         {
-            let budget = fds::Budget::now();
-            budget.log();
             workers = Some(
-                Workers::spawn(&self.options, budget).map_err(|source| LbError {
-                    addr: first.addr,
-                    source,
+                Workers::spawn(&self.options, self.descriptors.clone()).map_err(|source| {
+                    LbError {
+                        addr: first.addr,
+                        source,
+                    }
                 })?,
             );
+        }
+        if first_thread && (workers.is_some() || udp.is_some()) {
+            self.budget.log();
         }
         for vs in config {
             if self.served.iter().any(|s| s.key == key(vs)) {

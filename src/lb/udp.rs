@@ -41,6 +41,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, warn};
 
 use super::busy::{BusyPoll, Work};
+use super::fds::{Gate, Slot};
 use super::pool::{ActiveGuard, PoolCell, Target};
 use super::proxy::free_bind;
 use super::udp_flows::{FlowTable, SWEEP};
@@ -129,14 +130,15 @@ pub(super) struct UdpThread {
 }
 
 impl UdpThread {
-    /// Starts the thread, idle until told to serve, polling busily as `busy_poll` says.
-    pub(super) fn spawn(busy_poll: Duration) -> io::Result<UdpThread> {
+    /// Starts the thread, idle until told to serve, polling busily as `busy_poll` says; each
+    /// flow holds a place under `descriptors`, the budget TCP connections are held to.
+    pub(super) fn spawn(busy_poll: Duration, descriptors: Arc<Gate>) -> io::Result<UdpThread> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("vipd-lb-udp".into())
-            .spawn(move || Loop::new(poll, rx, busy_poll).run())?;
+            .spawn(move || Loop::new(poll, rx, busy_poll, descriptors).run())?;
         Ok(UdpThread {
             commands: tx,
             waker,
@@ -203,6 +205,8 @@ struct FlowData {
     target: Target,
     /// Its claim on the server's active count (lc, wlc, status).
     _active: ActiveGuard,
+    /// Its place under the descriptor budget, shared with the TCP connections.
+    _slot: Slot,
 }
 
 /// One UDP virtual server being served.
@@ -224,6 +228,7 @@ struct Loop {
     buf: Vec<u8>,
     next_sweep: Option<Instant>,
     busy: BusyPoll,
+    descriptors: Arc<Gate>,
 }
 
 fn token(service: usize, flow: Option<usize>) -> Token {
@@ -231,7 +236,12 @@ fn token(service: usize, flow: Option<usize>) -> Token {
 }
 
 impl Loop {
-    fn new(poll: Poll, commands: Receiver<Command>, busy_poll: Duration) -> Loop {
+    fn new(
+        poll: Poll,
+        commands: Receiver<Command>,
+        busy_poll: Duration,
+        descriptors: Arc<Gate>,
+    ) -> Loop {
         Loop {
             poll,
             commands,
@@ -239,6 +249,7 @@ impl Loop {
             buf: vec![0; MAX_DATAGRAM],
             next_sweep: None,
             busy: BusyPoll::new(busy_poll),
+            descriptors,
         }
     }
 
@@ -367,7 +378,15 @@ impl Loop {
                     continue;
                 }
             };
-            forward_in(&self.poll, key, s, client, &self.buf[..n], now);
+            forward_in(
+                &self.poll,
+                &self.descriptors,
+                key,
+                s,
+                client,
+                &self.buf[..n],
+                now,
+            );
         }
     }
 
@@ -413,6 +432,7 @@ impl Loop {
 /// One client datagram of service `s` (token `key`): on its flow, or a new one.
 fn forward_in(
     poll: &Poll,
+    descriptors: &Arc<Gate>,
     key: usize,
     s: &mut Service,
     client: SocketAddr,
@@ -434,18 +454,27 @@ fn forward_in(
     let k = match s.flows.find(&client) {
         Some(k) => k,
         None => {
-            if s.flows.is_full() {
+            // A flow holds a descriptor: it takes a place under the budget the TCP
+            // connections are held to, so neither starves the rest of vipd.
+            let slot = (!s.flows.is_full()).then(|| descriptors.take()).flatten();
+            let Some(slot) = slot else {
                 bump(&s.counters.dropped_table_full);
                 if let Some(quiet) = s.full_log.allow(now) {
+                    let why = if s.flows.is_full() {
+                        format!("{MAX_FLOWS} flows open, the most it holds")
+                    } else {
+                        "the forwarder holds all the connections and flows its descriptors \
+                         allow"
+                            .to_string()
+                    };
                     warn!(
-                        "UDP virtual_server {}: {MAX_FLOWS} flows open, the most it holds: \
-                         dropping new clients' datagrams until flows expire ({quiet} more \
-                         since the last such line)",
+                        "UDP virtual_server {}: {why}: dropping new clients' datagrams until \
+                         flows expire ({quiet} more since the last such line)",
                         pool.config.addr
                     );
                 }
                 return;
-            }
+            };
             let Some(target) = pool.pick(client.ip(), None) else {
                 bump(&s.counters.dropped_no_server);
                 if let Some(quiet) = s.no_server_log.allow(now) {
@@ -491,6 +520,7 @@ fn forward_in(
                 socket,
                 target,
                 _active: active,
+                _slot: slot,
             };
             match s.flows.insert(client, now, value) {
                 Ok(k) => {

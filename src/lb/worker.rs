@@ -36,7 +36,7 @@ use tracing::{debug, warn};
 
 use super::LbOptions;
 use super::busy::{BusyPoll, Work};
-use super::fds::{Budget, Gate, Pause, Slot};
+use super::fds::{Gate, Pause, Slot};
 use super::pool::PoolCell;
 use super::proxy::{self, BACKEND, CLIENT, Conn, Ctx, Step};
 use super::pump::SMALL;
@@ -77,18 +77,15 @@ pub(super) struct Workers(Vec<Worker>);
 impl Workers {
     /// Starts `options.threads` threads (at least one), each idle until told to serve, each
     /// with a clock that ticks every `options.tick`, and busy polling as `options` say,
-    /// holding together at most the client connections `budget` allows.
-    pub(super) fn spawn(options: &LbOptions, budget: Budget) -> io::Result<Workers> {
+    /// holding together (with the UDP flows) at most the client connections `gate` allows.
+    pub(super) fn spawn(options: &LbOptions, gate: Arc<Gate>) -> io::Result<Workers> {
         let mut polls = Vec::new();
         for _ in 0..options.threads.max(1) {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
             polls.push((poll, waker));
         }
-        let gate = Arc::new(Gate::new(
-            budget,
-            polls.iter().map(|(_, w)| w.clone()).collect(),
-        ));
+        gate.add_wakers(polls.iter().map(|(_, w)| w.clone()));
         let mut workers = Vec::new();
         for (i, (poll, waker)) in polls.into_iter().enumerate() {
             let (tx, rx) = channel();
