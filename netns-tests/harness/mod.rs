@@ -710,6 +710,29 @@ impl Lab {
         Pinger::spawn(child, Arc::clone(&self.registry))
     }
 
+    /// The state vipctl reports for the lab instance of the vipd on `host`, or `None` while
+    /// vipd cannot answer yet (its control socket comes after the config is loaded, which
+    /// takes seconds on a loaded machine) or runs no such instance.
+    pub fn try_vipd_state(&self, host: usize) -> Option<String> {
+        let sock = self.nodes[host].as_ref()?.socket.as_ref()?;
+        let out = Command::new("timeout")
+            .arg("5")
+            .arg(vipctl_bin())
+            .arg("--socket")
+            .arg(sock)
+            .args(["status", "--json"])
+            .stdin(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let inst = status["instances"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == conf::INSTANCE)?;
+        inst["state"].as_str().map(str::to_string)
+    }
+
     /// `vipctl status --json` of the vipd on `host`, parsed.
     pub fn vipctl_status(&self, host: usize) -> serde_json::Value {
         let node = self.nodes[host].as_ref().expect("no agent on that host");

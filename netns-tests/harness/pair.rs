@@ -48,20 +48,23 @@ pub fn elect_on(lab: &mut Lab, a: Kind, b: Kind, opts: &PairOpts, dev: &str) -> 
     took
 }
 
-/// For a vipd node, waits (5 s) until vipctl reports `state`; nothing for keepalived.
+/// For a vipd node, waits (5 s) until vipctl reports `state`; nothing for keepalived. A vipd
+/// still starting (no control socket yet: the other node may win the election first) is
+/// waited for, not a failure.
 pub fn expect_vipd_state(lab: &Lab, host: usize, state: &str) {
     if lab.kind(host) != Some(Kind::Vipd) {
         return;
     }
     let ok = wait_for(
-        || lab.vipd_state(host).as_deref() == Some(state),
+        || lab.try_vipd_state(host).as_deref() == Some(state),
         Duration::from_secs(5),
     );
     assert!(
         ok.is_some(),
-        "vipctl on h{} says {:?}, expected {state}",
+        "vipctl on h{} says {:?}, expected {state}\n{}",
         host + 1,
-        lab.vipd_state(host)
+        lab.try_vipd_state(host),
+        logs(lab)
     );
 }
 
