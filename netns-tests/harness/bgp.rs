@@ -485,7 +485,7 @@ impl BgpLab {
     /// Drops every packet in and out of `host`'s eth0 (nftables in the host): the link stays
     /// up, so only BFD or the hold timer can notice.
     pub fn cut(&self, host: usize) {
-        nft(
+        super::nft_in(
             &self.host_ns(host),
             "add table inet vgcut\n\
              add chain inet vgcut in { type filter hook input priority -300; }\n\
@@ -497,7 +497,7 @@ impl BgpLab {
 
     /// Undoes [`BgpLab::cut`].
     pub fn heal(&self, host: usize) {
-        nft(&self.host_ns(host), "delete table inet vgcut\n");
+        super::nft_in(&self.host_ns(host), "delete table inet vgcut\n");
     }
 
     /// Starts vipd on `host` with keepalived.conf text `conf`; panics with its log when it is
@@ -637,29 +637,6 @@ fn tail(path: &Path, n: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn nft(ns: &str, script: &str) {
-    use std::io::Write as _;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run nft");
-    child
-        .stdin
-        .take()
-        .expect("nft stdin")
-        .write_all(script.as_bytes())
-        .expect("write nft script");
-    let out = child.wait_with_output().expect("wait for nft");
-    assert!(
-        out.status.success(),
-        "nft in {ns} failed: {}\n{script}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl Drop for BgpLab {

@@ -89,15 +89,6 @@ impl Lab {
     }
 
     fn nft_switch(&self, script: &str) {
-        let path = self.dir().join("switch.nft");
-        std::fs::write(&path, script).expect("write nft script");
-        ip(&[
-            "netns",
-            "exec",
-            &self.switch,
-            "nft",
-            "-f",
-            &path.to_string_lossy(),
-        ]);
+        super::nft_in(&self.switch, script);
     }
 }

@@ -167,6 +167,29 @@ fn keepalived_bin() -> &'static str {
 }
 
 /// Runs a command to completion; panics with its stderr when it fails.
+/// Loads an nftables `script` in namespace `ns` (`nft -f -`); panics with nft's words.
+fn nft_in(ns: &str, script: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run nft");
+    child
+        .stdin
+        .take()
+        .expect("nft stdin")
+        .write_all(script.as_bytes())
+        .expect("write nft script");
+    let out = child.wait_with_output().expect("wait for nft");
+    assert!(
+        out.status.success(),
+        "nft in {ns} failed: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd
         .stdin(Stdio::null())
@@ -634,26 +657,7 @@ impl Lab {
     }
 
     fn nft(&self, host: usize, script: &str) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.hosts[host], "nft", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run nft");
-        child
-            .stdin
-            .take()
-            .expect("nft stdin")
-            .write_all(script.as_bytes())
-            .expect("write nft script");
-        let out = child.wait_with_output().expect("wait for nft");
-        assert!(
-            out.status.success(),
-            "nft in h{} failed: {}\n{script}",
-            host + 1,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        nft_in(&self.hosts[host], script);
     }
 
     /// Partitions `a` and `b` for VRRP only: each drops IP protocol 112 from (and, for unicast,
